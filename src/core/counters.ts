@@ -1,0 +1,44 @@
+/**
+ * Events the core counts where they happen, by definition (not inferred from totals afterwards).
+ * Plain numeric fields: the hot path increments them.
+ */
+export class CoreCounters {
+  /** Major faults (a read was issued) while the guest's vCPU ran: the paper's Fig. 9c. */
+  hostFaultsInGuest = 0;
+  /** Major faults while the host ran on the guest's behalf (I/O emulation, QEMU code): Fig. 9b. */
+  hostFaultsInHost = 0;
+  /** Of hostFaultsInHost: faults on the hypervisor's own code pages (false page anonymity). */
+  hostFaultsVmm = 0;
+  /** Faults that only waited for a read already in flight, or got a zero-filled frame. */
+  minorFaults = 0;
+  zeroFills = 0;
+  /** A device about to overwrite a page made the host read its old content from swap first. */
+  staleSwapReads = 0;
+  /** The guest CPU overwrote a whole page whose old content was read from swap first. */
+  falseSwapReads = 0;
+  /** As falseSwapReads, for a Mapper page read back from the image. */
+  falseImageReads = 0;
+  /** Pages written to swap whose content equalled a block of the guest's disk image. */
+  silentSwapWrites = 0;
+  swapReadOps = 0;
+  swapReadPages = 0;
+  swapWriteOps = 0;
+  swapWritePages = 0;
+  /** Reads of the image by the Mapper (refaults of dropped named pages, invalidations). */
+  imageReadOps = 0;
+  imageReadPages = 0;
+  vmmReadOps = 0;
+  vmmReadPages = 0;
+  /** Maximal runs of swap reads where each read starts where the previous one ended. */
+  swapReadRuns = 0;
+  /** Pages taken off the inactive lists by reclaim (Linux's pgscan). */
+  pagesScanned = 0;
+  /** Named pages dropped without any write (the Mapper's eviction). */
+  namedDrops = 0;
+  /** Reads of a block's old content before the guest overwrote it through the disk (§4.1). */
+  invalidationReads = 0;
+
+  snapshot(): Record<string, number> {
+    return { ...this } as unknown as Record<string, number>;
+  }
+}

@@ -1,0 +1,1077 @@
+import { CoreCounters } from './counters.js';
+import { ConfigError, CoreError } from './errors.js';
+import { LruLists, NOT_ON_LIST } from './lru.js';
+import { Flag, PageTable, State } from './page-table.js';
+import { SwapSpace } from './swap-space.js';
+import { SplitMix } from './split-mix.js';
+import {
+  type BlockNo,
+  type FaultContext,
+  type Gfn,
+  NONE,
+  type SwapSlot,
+  type VmmPage,
+  asSlot,
+} from './types.js';
+
+/** Host LRU lists, as Linux's per-cgroup lruvec. */
+export const Lru = { InactiveAnon: 0, ActiveAnon: 1, InactiveFile: 2, ActiveFile: 3 } as const;
+
+export interface CoreConfig {
+  guestPages: number;
+  /** The hypervisor process's own file-backed pages (QEMU's code), reclaimed beside the guest's. */
+  vmmPages: number;
+  imageBlocks: number;
+  swapSlots: number;
+  /** The cgroup limit: guest frames plus the hypervisor's pages that may be resident at once. */
+  residentLimitPages: number;
+  /** The Swap Mapper: track which guest pages hold unmodified image blocks and drop them on eviction. */
+  mapper: boolean;
+  /** Linux vm.swappiness: anon vs file reclaim pressure (anon_prio = swappiness, file_prio = 200 - it). */
+  swappiness: number;
+  /** Linux vm.page-cluster: swap readahead reads an aligned window of 2^pageClusterLog2 slots. */
+  pageClusterLog2: number;
+  /** Read-around window, in pages, when a dropped named page (or QEMU code) is faulted back. */
+  fileReadaroundPages: number;
+  /** SWAP_CLUSTER_MAX: pages each reclaim pass tries to free. */
+  reclaimBatchPages: number;
+  swapClusterSlots: number;
+  /**
+   * Hardware without EPT dirty bits (the paper's Sandy Bridge Xeon): the host treats every guest page
+   * it maps as dirty, so a page swapped in and touched loses its swap copy and is written again.
+   */
+  hostAssumesDirty: boolean;
+  /**
+   * Relative sizes of the host's memory zones (per NUMA node: DMA32, Normal). Each zone keeps its own
+   * LRU lists, as Linux's per-zone lruvec does; a page lands in the zone its frame came from, and
+   * reclaim takes its batches zone by zone, so eviction interleaves several LRU orders.
+   */
+  zoneWeights: readonly number[];
+  /** Seeds the choice of zone for new frames: the core's only randomness, so it stays deterministic. */
+  seed: number;
+}
+
+export const DEFAULT_CORE_TUNABLES = {
+  swappiness: 60,
+  pageClusterLog2: 3,
+  fileReadaroundPages: 32,
+  reclaimBatchPages: 32,
+  swapClusterSlots: 256,
+  hostAssumesDirty: true,
+  // The paper's Dell R420 with 16 GB on two sockets: node 0 has DMA32 (about 3 GB) and Normal
+  // (5 GB), node 1 has Normal (8 GB).
+  zoneWeights: [3, 5, 8],
+  seed: 1,
+} as const;
+
+export type ReadSource = 'swap' | 'image' | 'vmm';
+
+/** What the core asks its driver to do. The driver performs it and reports back (readDone/writeDone). */
+export type CoreAction =
+  /** Read contiguous units (swap slots, image blocks or QEMU file pages) `units[i]` into `pages[i]`. */
+  | { kind: 'read'; id: number; source: ReadSource; start: number; count: number; pages: number[]; units: number[] }
+  /** Write `pages[i]` to swap slot `start + i`. The content is the page's as of this action. */
+  | { kind: 'write'; id: number; start: number; pages: number[] }
+  /** The page's frame was freed; its content is gone from memory. */
+  | { kind: 'drop'; page: number }
+  /** A zero-filled frame was installed for the page. */
+  | { kind: 'zero'; page: number }
+  /** The fault (or wait) `fault` has completed: whoever waited on it may continue. */
+  | { kind: 'faultDone'; fault: number };
+
+type FaultKind = 'touch' | 'overwrite' | 'dmaWrite' | 'dmaRead' | 'invalidate';
+
+interface Fault {
+  id: number;
+  page: number;
+  kind: FaultKind;
+  write: boolean;
+  ctx: FaultContext;
+  /** Pages whose load this fault still waits for. */
+  waiting: number;
+  /** Invalidation: the pages to convert to anonymous once loaded. */
+  pages?: number[];
+}
+
+interface PendingIo {
+  source: ReadSource | 'swap-write';
+  pages: number[];
+  units: number[];
+}
+
+/**
+ * The sans-I/O memory core of one guest: where each page lives, host reclaim (Linux-like
+ * active/inactive anon and file lists with second chance and swappiness), the swap area, swap and
+ * file readahead, the cgroup limit, the Swap Mapper's consistency rules and the balloon. It takes
+ * events (touches, device accesses, I/O completions) and queues actions; it never performs I/O or
+ * reads a clock, so the simulator and a real pager drive the same code.
+ */
+export class MemoryCore {
+  readonly cfg: CoreConfig;
+  readonly pt: PageTable;
+  readonly lru: LruLists;
+  readonly swap: SwapSpace;
+  readonly counters = new CoreCounters();
+  /** Actions not yet taken by the driver, in order. */
+  readonly actions: CoreAction[] = [];
+
+  private readonly firstVmmPage: number;
+  private limit: number;
+  /** Pages in state Resident or Loading: what the cgroup charges. */
+  private resident = 0;
+  private writebackPages = 0;
+  private nextId = 1;
+  private readonly faults = new Map<number, Fault>();
+  private readonly pageWaiters = new Map<number, Fault[]>();
+  private readonly frameWaiters: Fault[] = [];
+  private readonly pendingIo = new Map<number, PendingIo>();
+  private readonly recentScanned = new Float64Array(2);
+  private readonly recentRotated = new Float64Array(2);
+  private lastSwapReadEnd = -1;
+  private readonly zoneOf: Uint8Array;
+  private readonly zoneCdf: number[];
+  private readonly rng: SplitMix;
+  private zoneCursor = 0;
+  /** Dirty anonymous pages picked by the current reclaim pass, written as one batch. */
+  private writeBatch: number[] = [];
+
+  constructor(cfg: CoreConfig) {
+    validateCoreConfig(cfg);
+    this.cfg = cfg;
+    const pageCount = cfg.guestPages + cfg.vmmPages;
+    this.pt = new PageTable(pageCount, cfg.imageBlocks);
+    const zones = cfg.zoneWeights.length;
+    this.lru = new LruLists(pageCount, 4 * zones);
+    this.zoneOf = new Uint8Array(pageCount);
+    const total = cfg.zoneWeights.reduce((a, b) => a + b, 0);
+    let acc = 0;
+    this.zoneCdf = cfg.zoneWeights.map((w) => (acc += w / total));
+    this.rng = new SplitMix(cfg.seed);
+    this.swap = new SwapSpace(cfg.swapSlots, cfg.swapClusterSlots);
+    this.firstVmmPage = cfg.guestPages;
+    this.limit = cfg.residentLimitPages;
+    // The hypervisor's code starts on disk (in its executable) and is demand-paged like any file.
+    for (let i = 0; i < cfg.vmmPages; i++) this.pt.state[this.firstVmmPage + i] = State.InImage;
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  get residentPages(): number {
+    return this.resident;
+  }
+  get residentLimit(): number {
+    return this.limit;
+  }
+  get pagesUnderWriteback(): number {
+    return this.writebackPages;
+  }
+  get inFlightIo(): number {
+    return this.pendingIo.size;
+  }
+  get waitingFaults(): number {
+    return this.faults.size;
+  }
+  vmmPageIndex(v: VmmPage): number {
+    return this.firstVmmPage + v;
+  }
+  isVmm(page: number): boolean {
+    return page >= this.firstVmmPage;
+  }
+
+  /** Named vs anonymous resident pages, and pages the Mapper tracks (resident or dropped). O(pages). */
+  census(): { namedResident: number; anonResident: number; mapperTracked: number; swapUsed: number } {
+    let named = 0;
+    let anon = 0;
+    let tracked = 0;
+    const { state, flags } = this.pt;
+    for (let p = 0; p < this.firstVmmPage; p++) {
+      const st = state[p]!;
+      const isNamed = (flags[p]! & Flag.Named) !== 0;
+      if (st === State.Resident || st === State.Loading) {
+        if (isNamed) named++;
+        else anon++;
+      }
+      if (isNamed || st === State.InImage) tracked++;
+    }
+    return { namedResident: named, anonResident: anon, mapperTracked: tracked, swapUsed: this.swap.usedSlots };
+  }
+
+  /** Takes the queued actions (the driver calls this after every event it feeds). */
+  drain(): CoreAction[] {
+    if (this.actions.length === 0) return EMPTY;
+    return this.actions.splice(0, this.actions.length);
+  }
+
+  // ---------------------------------------------------------------- guest and host accesses
+
+  /**
+   * A CPU access to a guest page. Returns 0 when it proceeds at once, or a fault id whose
+   * `faultDone` action releases the accessing context.
+   */
+  touch(gfn: Gfn, write: boolean, ctx: FaultContext): number {
+    const p = gfn as number;
+    if (this.pt.state[p] === State.Resident) {
+      this.applyTouch(p, write);
+      return 0;
+    }
+    return this.fault(p, 'touch', write, ctx);
+  }
+
+  /** The guest CPU overwrites the whole page without reading it (zeroing, copy-on-write copies). */
+  overwrite(gfn: Gfn, ctx: FaultContext): number {
+    const p = gfn as number;
+    if (this.pt.state[p] === State.Resident) {
+      this.applyTouch(p, true);
+      return 0;
+    }
+    return this.fault(p, 'overwrite', true, ctx);
+  }
+
+  /** The hypervisor process executes code on one of its own pages. */
+  touchVmm(v: VmmPage): number {
+    const p = this.firstVmmPage + v;
+    if (this.pt.state[p] === State.Resident) {
+      this.pt.flags[p]! |= Flag.Referenced;
+      return 0;
+    }
+    return this.fault(p, 'touch', false, 'host');
+  }
+
+  // ---------------------------------------------------------------- the guest's disk I/O, as the host serves it
+
+  /**
+   * A device (the emulated disk) is about to overwrite guest page `gfn` with disk data. Baseline: the
+   * host must have the page, so an absent page is faulted in first (a stale swap read). Mapper: the
+   * old content is discarded and a frame reserved, with no read.
+   */
+  beginDmaWrite(gfn: Gfn): number {
+    const p = gfn as number;
+    const st = this.pt.state[p]!;
+    if (st === State.Resident) {
+      this.pt.pins[p]!++;
+      return 0;
+    }
+    if (st === State.Loading) return this.waitOn(p, this.newFault(p, 'dmaWrite', true, 'host'));
+    if (this.cfg.mapper || st === State.Untouched || st === State.Ballooned) {
+      const f = this.newFault(p, 'dmaWrite', true, 'host');
+      if (this.startDiscardingFault(f)) {
+        this.faults.delete(f.id);
+        if (this.frameWaiters.length > 0) this.pump();
+        return 0;
+      }
+      this.frameWaiters.push(f);
+      return f.id;
+    }
+    this.counters.staleSwapReads++;
+    return this.fault(p, 'dmaWrite', true, 'host');
+  }
+
+  /** The device finished writing image block `block` into `gfn` (the driver already moved the data). */
+  endDmaWrite(gfn: Gfn, block: BlockNo): void {
+    const p = gfn as number;
+    const pt = this.pt;
+    this.unpin(p);
+    const wasLoading = pt.state[p] === State.Loading;
+    if (wasLoading) pt.state[p] = State.Resident;
+    this.dropSwapCopy(p);
+    pt.linkBlock(p, block);
+    if (this.cfg.mapper) {
+      pt.flags[p] = (pt.flags[p]! & Flag.Writeback) | Flag.Named | Flag.Referenced;
+      this.lru.remove(p);
+      if (!(pt.flags[p]! & Flag.Writeback)) this.put(Lru.InactiveFile, p);
+    } else {
+      pt.flags[p] = (pt.flags[p]! & Flag.Writeback) | Flag.Dirty | Flag.Referenced;
+      if (this.lru.on(p) === NOT_ON_LIST && !(pt.flags[p]! & Flag.Writeback)) this.put(Lru.InactiveAnon, p);
+    }
+    if (wasLoading) this.wake(p);
+    this.pump();
+  }
+
+  /** A device is about to read guest page `gfn` (the guest writes it to disk): it must be present. */
+  beginDmaRead(gfn: Gfn): number {
+    const p = gfn as number;
+    if (this.pt.state[p] === State.Resident) {
+      this.pt.pins[p]!++;
+      return 0;
+    }
+    return this.fault(p, 'dmaRead', false, 'host');
+  }
+
+  /**
+   * The guest is about to overwrite image block `block` through its disk, from page `source`.
+   * Every other page that holds the block's current content keeps it (§4.1 Data Consistency): a
+   * resident one becomes anonymous, a dropped one is read back first. Returns a fault id to wait on
+   * before the block may be written, or 0.
+   */
+  beginBlockWrite(block: BlockNo, source: Gfn): number {
+    const pt = this.pt;
+    const holders = pt.pagesOfBlock(block);
+    let f: Fault | undefined;
+    for (const q of holders) {
+      if (q === (source as number)) continue;
+      const st = pt.state[q]!;
+      const absentNamed = this.cfg.mapper && (pt.flags[q]! & Flag.Named) !== 0 && st !== State.Resident;
+      if (!absentNamed) {
+        // Resident (or, without the Mapper, a mere record of provenance): the page keeps its
+        // content and is simply no longer equal to the block.
+        this.makeAnonymous(q);
+        continue;
+      }
+      if (!f) {
+        f = this.newFault(q, 'invalidate', false, 'host');
+        f.pages = [];
+      }
+      f.pages!.push(q);
+      if (st === State.Loading) {
+        this.waitOn(q, f);
+      } else if (st === State.InImage) {
+        this.counters.invalidationReads++;
+        if (!this.takeFrames(1)) {
+          throw new CoreError('beginBlockWrite: no frame for an invalidation read (resident limit too small)');
+        }
+        this.loadPages(q, [q], [pt.block[q]!], 'image');
+        this.waitOn(q, f);
+      }
+    }
+    return f ? f.id : 0;
+  }
+
+  /** The device finished reading `gfn` and the block now holds its content. */
+  endDmaRead(gfn: Gfn, block: BlockNo): void {
+    const p = gfn as number;
+    const pt = this.pt;
+    this.unpin(p);
+    if (this.cfg.mapper) {
+      this.dropSwapCopy(p);
+      pt.linkBlock(p, block);
+      pt.flags[p] = (pt.flags[p]! & (Flag.Writeback | Flag.Referenced)) | Flag.Named;
+      this.lru.remove(p);
+      if (!(pt.flags[p]! & Flag.Writeback)) this.put(Lru.InactiveFile, p);
+    } else {
+      pt.linkBlock(p, block);
+    }
+    this.pump();
+  }
+
+  // ---------------------------------------------------------------- balloon and limits
+
+  /** The guest's balloon driver gave `gfn` to the host: its content is garbage and its frame freed. */
+  balloonInflate(gfn: Gfn): void {
+    const p = gfn as number;
+    const pt = this.pt;
+    if (pt.pins[p]! > 0) throw new CoreError(`balloonInflate: gfn ${p} is under device access`);
+    const st = pt.state[p]!;
+    pt.unlinkBlock(p);
+    if (st === State.Loading || (st === State.Resident && pt.flags[p]! & Flag.Writeback)) {
+      pt.flags[p]! |= Flag.DiscardOnLoad;
+      return;
+    }
+    if (st === State.Resident) {
+      this.dropSwapCopy(p);
+      this.freeFrame(p, State.Ballooned);
+    } else if (st === State.Swapped) {
+      this.freeSlot(p);
+      pt.state[p] = State.Ballooned;
+    } else {
+      pt.state[p] = State.Ballooned;
+    }
+    pt.flags[p] = 0;
+    this.pump();
+  }
+
+  /** The balloon returned `gfn` to the guest; its first touch gets a zero-filled frame. */
+  balloonDeflate(gfn: Gfn): void {
+    const p = gfn as number;
+    if (this.pt.state[p] === State.Ballooned) this.pt.state[p] = State.Untouched;
+  }
+
+  /**
+   * Changes the cgroup limit. A lower limit reclaims at once until what stays resident (minus pages
+   * whose swap write is in flight) fits; faults wait for those writes.
+   */
+  setResidentLimit(pages: number): void {
+    if (!Number.isInteger(pages) || pages < 1) throw new ConfigError('residentLimitPages', `must be a positive integer, got ${pages}`);
+    this.limit = pages;
+    while (this.resident - this.writebackPages > this.limit) {
+      if (this.shrink(this.cfg.reclaimBatchPages) === 0) break;
+    }
+    this.pump();
+  }
+
+  // ---------------------------------------------------------------- I/O completions from the driver
+
+  readDone(id: number): void {
+    const io = this.pendingIo.get(id);
+    if (!io || io.source === 'swap-write') throw new CoreError(`readDone: no read ${id} in flight`);
+    this.pendingIo.delete(id);
+    const pt = this.pt;
+    for (let i = 0; i < io.pages.length; i++) {
+      const q = io.pages[i]!;
+      if (pt.flags[q]! & Flag.DiscardOnLoad) {
+        // Ballooned while the read was in flight: the content is not wanted any more.
+        pt.flags[q] = 0;
+        if (io.source === 'swap' && pt.slot[q] !== NONE) this.freeSlot(q);
+        this.resident--;
+        pt.state[q] = State.Ballooned;
+        this.actions.push({ kind: 'drop', page: q });
+      } else {
+        pt.state[q] = State.Resident;
+        if (io.source === 'swap') {
+          pt.flags[q] = Flag.SwapCache;
+          this.put(Lru.InactiveAnon, q);
+        } else if (io.source === 'image') {
+          pt.flags[q] = this.cfg.mapper ? Flag.Named : Flag.Dirty;
+          this.put(this.cfg.mapper ? Lru.InactiveFile : Lru.InactiveAnon, q);
+        } else {
+          pt.flags[q] = 0;
+          this.put(Lru.InactiveFile, q);
+        }
+      }
+      this.wake(q);
+    }
+    this.pump();
+  }
+
+  writeDone(id: number): void {
+    const io = this.pendingIo.get(id);
+    if (!io || io.source !== 'swap-write') throw new CoreError(`writeDone: no write ${id} in flight`);
+    this.pendingIo.delete(id);
+    const pt = this.pt;
+    for (const q of io.pages) {
+      pt.flags[q]! &= ~Flag.Writeback;
+      this.writebackPages--;
+      const f = pt.flags[q]!;
+      if (f & Flag.DiscardOnLoad) {
+        this.freeSlot(q);
+        pt.flags[q] = 0;
+        this.freeFrame(q, State.Ballooned);
+      } else if (f & (Flag.Dirty | Flag.Named) || !(f & Flag.SwapCache)) {
+        // Written (or re-read from disk) while the write was in flight: the swap copy is stale.
+        if (pt.slot[q] !== NONE) this.freeSlot(q);
+        pt.flags[q]! &= ~Flag.SwapCache;
+        if (!(f & Flag.Named)) pt.flags[q]! |= Flag.Dirty;
+        this.put(f & Flag.Named ? Lru.InactiveFile : Lru.ActiveAnon, q);
+      } else if (f & Flag.Referenced || pt.pins[q]! > 0) {
+        // Touched (or pinned by a device) during writeback: the page stays, its swap copy valid.
+        this.put(Lru.ActiveAnon, q);
+      } else {
+        this.freeFrame(q, State.Swapped);
+      }
+    }
+    this.pump();
+  }
+
+  /**
+   * Throws if some fault waits for a frame while nothing is in flight that could free one: the
+   * resident limit is smaller than what is pinned. Drivers call it when they have nothing to do.
+   */
+  assertProgress(): void {
+    if (this.frameWaiters.length > 0 && this.pendingIo.size === 0) {
+      throw new CoreError(
+        `stalled: ${this.frameWaiters.length} fault(s) wait for a frame, ${this.resident} of ${this.limit} pages resident, nothing in flight`,
+      );
+    }
+  }
+
+  /**
+   * Checks the page table's internal consistency and returns the problems found (empty when sound).
+   * O(pages); for tests and debugging.
+   */
+  checkInvariants(): string[] {
+    const out: string[] = [];
+    const { state, flags, slot, pins } = this.pt;
+    let resident = 0;
+    let writeback = 0;
+    for (let p = 0; p < this.pt.pageCount && out.length < 20; p++) {
+      const st = state[p]!;
+      const f = flags[p]!;
+      const s = slot[p]!;
+      if (st === State.Resident || st === State.Loading) resident++;
+      if (f & Flag.Writeback) writeback++;
+      if (st === State.Swapped && (s === NONE || this.swap.owner[s] !== p)) out.push(`page ${p}: swapped but slot ${s} is not its own`);
+      if (s !== NONE && this.swap.owner[s] !== p) out.push(`page ${p}: slot ${s} owned by ${this.swap.owner[s]}`);
+      if (st === State.Resident && f & Flag.SwapCache && s === NONE) out.push(`page ${p}: swap cache without a slot`);
+      if (st !== State.Resident && f & Flag.Writeback) out.push(`page ${p}: writeback while not resident`);
+      if (st === State.Resident && !(f & Flag.Writeback) && this.lru.on(p) === NOT_ON_LIST) out.push(`page ${p}: resident but on no LRU list`);
+      if (st !== State.Resident && this.lru.on(p) !== NOT_ON_LIST) out.push(`page ${p}: on an LRU list while in state ${st}`);
+      if (st !== State.Resident && st !== State.Loading && pins[p]! > 0) out.push(`page ${p}: pinned while absent`);
+      if (this.cfg.mapper && st === State.InImage && !this.isVmm(p) && !(f & Flag.Named)) out.push(`page ${p}: in image but not named`);
+      if (
+        !this.isVmm(p) &&
+        st === State.Resident &&
+        !(f & (Flag.Named | Flag.SwapCache | Flag.Dirty)) &&
+        !(f & Flag.Writeback)
+      ) {
+        out.push(`page ${p}: resident anonymous page that is neither dirty nor in swap`);
+      }
+    }
+    if (resident !== this.resident) out.push(`resident count ${this.resident} but ${resident} pages are resident`);
+    if (writeback !== this.writebackPages) out.push(`writeback count ${this.writebackPages} but ${writeback} pages are under writeback`);
+    if (this.resident > this.limit + 0 && this.frameWaiters.length === 0 && this.writebackPages === 0) {
+      // Over the limit is legal only transiently (a lowered limit waits for writeback).
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- internals: faults
+
+  private newFault(page: number, kind: FaultKind, write: boolean, ctx: FaultContext): Fault {
+    const f: Fault = { id: this.nextId++, page, kind, write, ctx, waiting: 0 };
+    this.faults.set(f.id, f);
+    return f;
+  }
+
+  private fault(p: number, kind: FaultKind, write: boolean, ctx: FaultContext): number {
+    const f = this.newFault(p, kind, write, ctx);
+    const queued = !this.startFault(f);
+    if (queued) this.frameWaiters.push(f);
+    // Reclaim on this fault's behalf may have freed more than it took: earlier waiters go next.
+    else if (this.frameWaiters.length > 0) this.pump();
+    return this.faults.has(f.id) ? f.id : 0;
+  }
+
+  /** Starts (or finishes) a fault. Returns false when it must wait for a frame. */
+  private startFault(f: Fault): boolean {
+    const p = f.page;
+    const pt = this.pt;
+    switch (pt.state[p]) {
+      case State.Resident:
+        this.completeFault(f, false);
+        return true;
+      case State.Loading:
+        this.counters.minorFaults++;
+        this.waitOn(p, f);
+        return true;
+      case State.Untouched:
+      case State.Ballooned: {
+        if (!this.takeFrames(1)) return false;
+        this.counters.zeroFills++;
+        this.counters.minorFaults++;
+        pt.state[p] = State.Resident;
+        pt.flags[p] = Flag.Dirty;
+        this.zoneOf[p] = this.pickZone();
+        this.resident++;
+        this.put(Lru.ActiveAnon, p);
+        this.actions.push({ kind: 'zero', page: p });
+        this.completeFault(f, false);
+        return true;
+      }
+      case State.Swapped:
+        return this.startSwapIn(f);
+      case State.InImage:
+        return this.startFileIn(f);
+      default:
+        throw new CoreError(`fault on page ${p} in unknown state ${pt.state[p]}`);
+    }
+  }
+
+  /** Mapper DMA into an absent page: no read, just a frame. Returns false when it must wait. */
+  private startDiscardingFault(f: Fault): boolean {
+    const p = f.page;
+    const pt = this.pt;
+    const st = pt.state[p]!;
+    if (st === State.Resident || st === State.Loading) return this.startFault(f);
+    if (!this.takeFrames(1)) return false;
+    if (st === State.Swapped) this.freeSlot(p);
+    pt.unlinkBlock(p);
+    pt.state[p] = State.Loading;
+    pt.flags[p] = 0;
+    pt.pins[p]!++;
+    this.zoneOf[p] = this.pickZone();
+    this.resident++;
+    return true;
+  }
+
+  private countMajor(f: Fault): void {
+    if (f.ctx === 'guest') this.counters.hostFaultsInGuest++;
+    else this.counters.hostFaultsInHost++;
+    if (f.kind === 'overwrite') {
+      if (this.pt.state[f.page] === State.Swapped) this.counters.falseSwapReads++;
+      else this.counters.falseImageReads++;
+    }
+  }
+
+  private startSwapIn(f: Fault): boolean {
+    const p = f.page;
+    const pt = this.pt;
+    const s = pt.slot[p]!;
+    const mask = (1 << this.cfg.pageClusterLog2) - 1;
+    const lo = s & ~mask;
+    const hi = Math.min(s | mask, this.swap.slotCount - 1);
+    const want: number[] = [];
+    for (let u = lo; u <= hi; u++) {
+      const q = this.swap.owner[u]!;
+      if (q === p || (q !== NONE && pt.state[q] === State.Swapped && pt.slot[q] === u)) want.push(q);
+    }
+    const got = this.takeFrames(want.length);
+    if (got === 0) return false;
+    this.countMajor(f);
+    const chosen = this.trimAround(want, p, got);
+    this.loadPages(p, chosen, chosen.map((q) => pt.slot[q]!), 'swap');
+    this.waitOn(p, f);
+    return true;
+  }
+
+  private startFileIn(f: Fault): boolean {
+    const p = f.page;
+    const pt = this.pt;
+    const vmm = this.isVmm(p);
+    const unit = vmm ? p - this.firstVmmPage : pt.block[p]!;
+    if (unit === NONE) throw new CoreError(`page ${p} is in the image but names no block`);
+    const half = this.cfg.fileReadaroundPages >> 1;
+    const limitUnits = vmm ? this.cfg.vmmPages : this.cfg.imageBlocks;
+    const lo = Math.max(0, unit - half);
+    const hi = Math.min(limitUnits - 1, unit + half - 1);
+    const want: number[] = [];
+    const units: number[] = [];
+    for (let u = lo; u <= hi; u++) {
+      if (vmm) {
+        const q = this.firstVmmPage + u;
+        if (pt.state[q] === State.InImage) {
+          want.push(q);
+          units.push(u);
+        }
+      } else {
+        // Only blocks that back a dropped guest page are read: the host keeps no cache of its own.
+        for (let q = pt.blockHead[u]!; q !== NONE; q = pt.nextSameBlock[q]!) {
+          if (pt.state[q] === State.InImage && pt.flags[q]! & Flag.Named) {
+            want.push(q);
+            units.push(u);
+          }
+        }
+      }
+    }
+    const got = this.takeFrames(want.length);
+    if (got === 0) return false;
+    this.countMajor(f);
+    if (vmm) this.counters.hostFaultsVmm++;
+    const chosen = this.trimAround(want, p, got);
+    const chosenUnits = chosen.map((q) => units[want.indexOf(q)]!);
+    this.loadPages(p, chosen, chosenUnits, vmm ? 'vmm' : 'image');
+    this.waitOn(p, f);
+    return true;
+  }
+
+  /** Keeps `got` of `want` (in unit order), always including `p`, nearest to it first. */
+  private trimAround(want: number[], p: number, got: number): number[] {
+    if (got >= want.length) return want;
+    const at = want.indexOf(p);
+    let lo = at;
+    let hi = at + 1;
+    while (hi - lo < got) {
+      if (hi < want.length) hi++;
+      if (hi - lo < got && lo > 0) lo--;
+    }
+    return want.slice(lo, hi);
+  }
+
+  /** Marks pages Loading and emits one read action per contiguous run of units. */
+  private loadPages(_for: number, pages: number[], units: number[], source: ReadSource): void {
+    const pt = this.pt;
+    const order = pages.map((_, i) => i).sort((a, b) => units[a]! - units[b]!);
+    let runPages: number[] = [];
+    let runUnits: number[] = [];
+    const flush = (): void => {
+      if (runPages.length === 0) return;
+      const id = this.nextId++;
+      const start = runUnits[0]!;
+      const count = runUnits[runUnits.length - 1]! - start + 1;
+      this.pendingIo.set(id, { source, pages: runPages, units: runUnits });
+      this.actions.push({ kind: 'read', id, source, start, count, pages: runPages, units: runUnits });
+      const c = this.counters;
+      if (source === 'swap') {
+        c.swapReadOps++;
+        c.swapReadPages += runPages.length;
+        if (start !== this.lastSwapReadEnd) c.swapReadRuns++;
+        this.lastSwapReadEnd = start + count;
+      } else if (source === 'image') {
+        c.imageReadOps++;
+        c.imageReadPages += runPages.length;
+      } else {
+        c.vmmReadOps++;
+        c.vmmReadPages += runPages.length;
+      }
+      runPages = [];
+      runUnits = [];
+    };
+    for (const i of order) {
+      const q = pages[i]!;
+      const u = units[i]!;
+      const last = runUnits.length > 0 ? runUnits[runUnits.length - 1]! : NONE;
+      if (last !== NONE && u !== last && u !== last + 1) flush();
+      this.lru.remove(q);
+      pt.state[q] = State.Loading;
+      this.zoneOf[q] = this.pickZone();
+      this.resident++;
+      runPages.push(q);
+      runUnits.push(u);
+    }
+    flush();
+  }
+
+  private waitOn(p: number, f: Fault): number {
+    f.waiting++;
+    const list = this.pageWaiters.get(p);
+    if (list) list.push(f);
+    else this.pageWaiters.set(p, [f]);
+    return f.id;
+  }
+
+  private wake(p: number): void {
+    const list = this.pageWaiters.get(p);
+    if (!list) return;
+    this.pageWaiters.delete(p);
+    for (const f of list) {
+      if (--f.waiting > 0) continue;
+      if (this.pt.state[p] !== State.Resident && f.kind !== 'invalidate') {
+        // The page went away again (ballooned) before the waiter ran: start over.
+        if (!this.startFault(f)) this.frameWaiters.push(f);
+      } else {
+        this.completeFault(f, true);
+      }
+    }
+  }
+
+  private completeFault(f: Fault, emit: boolean): void {
+    const p = f.page;
+    const pt = this.pt;
+    switch (f.kind) {
+      case 'touch':
+        if (this.isVmm(p)) pt.flags[p]! |= Flag.Referenced;
+        else this.applyTouch(p, f.write);
+        break;
+      case 'overwrite':
+        this.applyTouch(p, true);
+        break;
+      case 'dmaWrite':
+      case 'dmaRead':
+        pt.pins[p]!++;
+        break;
+      case 'invalidate':
+        for (const q of f.pages ?? []) if (pt.state[q] === State.Resident) this.makeAnonymous(q);
+        break;
+    }
+    // A fault finished synchronously (inside the call that raised it) needs no faultDone.
+    if (this.faults.delete(f.id) && emit) this.actions.push({ kind: 'faultDone', fault: f.id });
+  }
+
+  /** Effects of a CPU access on a present page: the young bit, and what a write or a mapping breaks. */
+  private applyTouch(p: number, write: boolean): void {
+    const pt = this.pt;
+    let f = pt.flags[p]! | Flag.Referenced;
+    if (write) {
+      if (f & Flag.Named || pt.block[p] !== NONE) {
+        // The paper's copy-on-write: a modified page is no longer the block's content.
+        pt.unlinkBlock(p);
+        if (f & Flag.Named) {
+          f &= ~Flag.Named;
+          if (!(f & Flag.Writeback)) this.move(Lru.ActiveAnon, p);
+        }
+      }
+      f |= Flag.Dirty;
+    } else if (!(f & Flag.Named) && this.cfg.hostAssumesDirty) {
+      f |= Flag.Dirty;
+    }
+    if (f & Flag.Dirty && f & Flag.SwapCache && !(f & Flag.Writeback)) {
+      pt.flags[p] = f & ~Flag.SwapCache;
+      this.freeSlot(p);
+      return;
+    }
+    pt.flags[p] = f;
+  }
+
+  /** A named (or merely same-as-block) page stops being equal to its block but keeps its content. */
+  private makeAnonymous(q: number): void {
+    const pt = this.pt;
+    const wasNamed = (pt.flags[q]! & Flag.Named) !== 0;
+    pt.unlinkBlock(q);
+    if (!wasNamed) return;
+    if (pt.state[q] === State.Resident) {
+      pt.flags[q]! |= Flag.Dirty;
+      if (!(pt.flags[q]! & Flag.Writeback)) this.move(Lru.ActiveAnon, q);
+    }
+  }
+
+  private unpin(p: number): void {
+    if (this.pt.pins[p] === 0) throw new CoreError(`page ${p} was not under device access`);
+    this.pt.pins[p]!--;
+  }
+
+  private dropSwapCopy(p: number): void {
+    const pt = this.pt;
+    if (pt.flags[p]! & Flag.SwapCache && !(pt.flags[p]! & Flag.Writeback)) {
+      pt.flags[p]! &= ~Flag.SwapCache;
+      this.freeSlot(p);
+    } else if (pt.flags[p]! & Flag.Writeback) {
+      // writeDone frees the slot once the write no longer uses it.
+      pt.flags[p]! &= ~Flag.SwapCache;
+    }
+  }
+
+  private freeSlot(p: number): void {
+    const s = this.pt.slot[p]!;
+    if (s === NONE) return;
+    this.swap.free(asSlot(s) as SwapSlot);
+    this.pt.slot[p] = NONE;
+  }
+
+  private freeFrame(p: number, next: number): void {
+    this.lru.remove(p);
+    this.pt.state[p] = next;
+    this.resident--;
+    this.actions.push({ kind: 'drop', page: p });
+  }
+
+  /** Runs faults that waited for frames, oldest first; the head one reclaims if nothing is free. */
+  private pump(): void {
+    while (this.frameWaiters.length > 0) {
+      const f = this.frameWaiters[0]!;
+      const discarding = f.kind === 'dmaWrite' && (this.cfg.mapper || this.pt.state[f.page] !== State.Swapped);
+      const started = discarding ? this.startDiscardingFault(f) : this.startFault(f);
+      if (!started) break;
+      this.frameWaiters.shift();
+      // Started and not waiting for a read: it is done (a discarding DMA only needed its frame).
+      if (this.faults.has(f.id) && f.waiting === 0) this.faults.delete(f.id);
+      if (!this.faults.has(f.id)) this.actions.push({ kind: 'faultDone', fault: f.id });
+    }
+  }
+
+  // ---------------------------------------------------------------- internals: reclaim
+
+  private pickZone(): number {
+    const u = this.rng.next();
+    const cdf = this.zoneCdf;
+    for (let z = 0; z < cdf.length - 1; z++) if (u < cdf[z]!) return z;
+    return cdf.length - 1;
+  }
+
+  /** Puts a page at the head of LRU list `type` of its zone. */
+  private put(type: number, p: number): void {
+    this.lru.pushHead(this.zoneOf[p]! * 4 + type, p);
+  }
+
+  private move(type: number, p: number): void {
+    this.lru.remove(p);
+    this.put(type, p);
+  }
+
+  /** Makes `need` frames free if reclaim can; returns how many are free now (at most `need`). */
+  private takeFrames(need: number): number {
+    if (this.limit - this.resident < need) this.reclaimFor(need);
+    return Math.max(0, Math.min(need, this.limit - this.resident));
+  }
+
+  /**
+   * Direct reclaim as memcg does it: passes of `reclaimBatchPages` until enough is free, or will be
+   * once the writes in flight finish, or nothing more can be reclaimed now.
+   */
+  private reclaimFor(need: number): void {
+    for (let pass = 0; pass < 64; pass++) {
+      const free = this.limit - this.resident;
+      if (free >= need) return;
+      if (pass > 0 && free + this.writebackPages >= need) return;
+      const progress = this.shrink(this.cfg.reclaimBatchPages);
+      if (progress === 0) return;
+    }
+  }
+
+  /**
+   * One reclaim pass: per priority, every zone's lruvec in turn (shrink_zones + shrink_lruvec with
+   * get_scan_count), starting from the next zone each time as different CPUs would. Returns pages
+   * freed or sent to swap.
+   */
+  private shrink(target: number): number {
+    const lru = this.lru;
+    const batch = this.cfg.reclaimBatchPages;
+    const zones = this.cfg.zoneWeights.length;
+    const swapFull = this.swap.usedSlots >= this.swap.slotCount;
+    let reclaimed = 0;
+    this.writeBatch = [];
+    const first = this.zoneCursor++ % zones;
+    for (let prio = 12; prio >= 0 && reclaimed < target; prio--) {
+      const [fa, ff] = this.scanFractions(swapFull);
+      for (let zi = 0; zi < zones && reclaimed < target; zi++) {
+        const base = ((first + zi) % zones) * 4;
+        const nr = [0, 0, 0, 0];
+        for (let l = 0; l < 4; l++) {
+          const size = lru.size[base + l]!;
+          let scan = Math.floor(size / 2 ** prio);
+          if (scan === 0) scan = Math.min(size, batch);
+          nr[l] = Math.floor(scan * (l < 2 ? fa : ff));
+        }
+        while ((nr[0]! > 0 || nr[2]! > 0 || nr[3]! > 0) && reclaimed < target) {
+          for (let l = 0; l < 4; l++) {
+            if (nr[l]! <= 0) continue;
+            const n = Math.min(nr[l]!, batch);
+            nr[l]! -= n;
+            if (l === Lru.ActiveAnon || l === Lru.ActiveFile) {
+              if (this.inactiveIsLow(base, l === Lru.ActiveFile)) this.shrinkActive(base, l === Lru.ActiveFile, n);
+            } else {
+              reclaimed += this.shrinkInactive(base, l === Lru.InactiveFile, n);
+            }
+          }
+        }
+        // As shrink_lruvec() ends: keep some anon pages inactive, so the next priority has
+        // candidates even when the scan above found none.
+        if (this.inactiveIsLow(base, false)) this.shrinkActive(base, false, batch);
+      }
+    }
+    this.flushWriteBatch();
+    return reclaimed;
+  }
+
+  /** get_scan_count(): split the pass between anon and file by swappiness and recent rotations. */
+  private scanFractions(swapFull: boolean): [number, number] {
+    const size = this.lru.size;
+    let anon = 0;
+    let file = 0;
+    for (let b = 0; b < size.length; b += 4) {
+      anon += size[b + Lru.InactiveAnon]! + size[b + Lru.ActiveAnon]!;
+      file += size[b + Lru.InactiveFile]! + size[b + Lru.ActiveFile]!;
+    }
+    if (swapFull || anon === 0) return [0, 1];
+    if (file === 0) return [1, 0];
+    const rs = this.recentScanned;
+    const rr = this.recentRotated;
+    if (rs[0]! > anon / 4) {
+      rs[0]! /= 2;
+      rr[0]! /= 2;
+    }
+    if (rs[1]! > file / 4) {
+      rs[1]! /= 2;
+      rr[1]! /= 2;
+    }
+    const ap = ((this.cfg.swappiness + 1) * (rs[0]! + 1)) / (rr[0]! + 1);
+    const fp = ((200 - this.cfg.swappiness + 1) * (rs[1]! + 1)) / (rr[1]! + 1);
+    return [ap / (ap + fp), fp / (ap + fp)];
+  }
+
+  private inactiveIsLow(base: number, file: boolean): boolean {
+    const s = this.lru.size;
+    return file
+      ? s[base + Lru.InactiveFile]! < s[base + Lru.ActiveFile]!
+      : s[base + Lru.InactiveAnon]! < s[base + Lru.ActiveAnon]!;
+  }
+
+  /** Deactivates pages; only referenced executable file pages (QEMU's code) keep their place. */
+  private shrinkActive(base: number, file: boolean, n: number): void {
+    const pt = this.pt;
+    const type = file ? 1 : 0;
+    const active = base + (file ? Lru.ActiveFile : Lru.ActiveAnon);
+    const inactive = base + (file ? Lru.InactiveFile : Lru.InactiveAnon);
+    const keep: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const p = this.lru.popTail(active);
+      if (p < 0) break;
+      this.recentScanned[type]!++;
+      if (pt.flags[p]! & Flag.Referenced) {
+        pt.flags[p]! &= ~Flag.Referenced;
+        this.recentRotated[type]!++;
+        if (file && this.isVmm(p)) {
+          keep.push(p);
+          continue;
+        }
+      }
+      this.lru.pushHead(inactive, p);
+    }
+    for (const p of keep) this.lru.pushHead(active, p);
+  }
+
+  /** shrink_page_list(): evicts unreferenced pages from the tail; referenced ones get a second chance. */
+  private shrinkInactive(base: number, file: boolean, n: number): number {
+    const pt = this.pt;
+    const type = file ? 1 : 0;
+    const list = base + (file ? Lru.InactiveFile : Lru.InactiveAnon);
+    const active = base + (file ? Lru.ActiveFile : Lru.ActiveAnon);
+    let reclaimed = 0;
+    const keep: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const p = this.lru.popTail(list);
+      if (p < 0) break;
+      this.counters.pagesScanned++;
+      this.recentScanned[type]!++;
+      const f = pt.flags[p]!;
+      if (pt.pins[p]! > 0 || pt.state[p] !== State.Resident) {
+        keep.push(p);
+        continue;
+      }
+      if (f & Flag.Referenced) {
+        pt.flags[p] = f & ~Flag.Referenced;
+        if (!file || this.isVmm(p) || f & Flag.SecondChance) {
+          this.recentRotated[type]!++;
+          this.lru.pushHead(active, p);
+        } else {
+          pt.flags[p]! |= Flag.SecondChance;
+          keep.push(p);
+        }
+        continue;
+      }
+      if (f & Flag.Named || this.isVmm(p)) {
+        // The Mapper's eviction: the image (or QEMU's executable) has the content; nothing is written.
+        pt.flags[p] = f & Flag.Named;
+        this.counters.namedDrops++;
+        this.freeFrame(p, State.InImage);
+        reclaimed++;
+      } else if (f & Flag.SwapCache && !(f & Flag.Dirty)) {
+        pt.flags[p] = 0;
+        this.freeFrame(p, State.Swapped);
+        reclaimed++;
+      } else {
+        const s = this.swap.allocate(p) as number;
+        if (s === NONE) {
+          this.lru.pushHead(base + Lru.ActiveAnon, p);
+          continue;
+        }
+        pt.slot[p] = s;
+        pt.flags[p] = Flag.SwapCache | Flag.Writeback;
+        this.writebackPages++;
+        if (pt.block[p] !== NONE) this.counters.silentSwapWrites++;
+        this.writeBatch.push(p);
+        reclaimed++;
+      }
+    }
+    for (const p of keep) this.lru.pushHead(list, p);
+    return reclaimed;
+  }
+
+  private flushWriteBatch(): void {
+    const pages = this.writeBatch;
+    if (pages.length === 0) return;
+    this.writeBatch = [];
+    pages.sort((a, b) => this.pt.slot[a]! - this.pt.slot[b]!);
+    let run: number[] = [];
+    const emit = (): void => {
+      if (run.length === 0) return;
+      const id = this.nextId++;
+      const start = this.pt.slot[run[0]!]!;
+      this.pendingIo.set(id, { source: 'swap-write', pages: run, units: [] });
+      this.actions.push({ kind: 'write', id, start, pages: run });
+      this.counters.swapWriteOps++;
+      this.counters.swapWritePages += run.length;
+      run = [];
+    };
+    for (const p of pages) {
+      if (run.length > 0 && this.pt.slot[p] !== this.pt.slot[run[run.length - 1]!]! + 1) emit();
+      run.push(p);
+    }
+    emit();
+  }
+}
+
+const EMPTY: CoreAction[] = [];
+
+function validateCoreConfig(c: CoreConfig): void {
+  const positive: (keyof CoreConfig)[] = ['guestPages', 'imageBlocks', 'swapSlots', 'residentLimitPages', 'reclaimBatchPages', 'swapClusterSlots', 'fileReadaroundPages'];
+  for (const k of positive) {
+    const v = c[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ConfigError(k, `must be a positive integer, got ${String(v)}`);
+  }
+  if (!Number.isInteger(c.vmmPages) || c.vmmPages < 0) throw new ConfigError('vmmPages', `must be a non-negative integer, got ${c.vmmPages}`);
+  if (!(c.swappiness >= 0 && c.swappiness <= 200)) throw new ConfigError('swappiness', `must be within 0..200, got ${c.swappiness}`);
+  if (c.zoneWeights.length < 1 || c.zoneWeights.length > 63 || c.zoneWeights.some((w) => !(w > 0))) {
+    throw new ConfigError('zoneWeights', 'must list 1 to 63 positive zone sizes');
+  }
+  if (!Number.isInteger(c.pageClusterLog2) || c.pageClusterLog2 < 0 || c.pageClusterLog2 > 10) {
+    throw new ConfigError('pageClusterLog2', `must be an integer within 0..10, got ${c.pageClusterLog2}`);
+  }
+}

@@ -1,0 +1,116 @@
+import { NONE } from './types.js';
+
+/**
+ * Where a page's content lives. One byte per page. The core's page index space covers guest frames
+ * [0, guestPages) and then the hypervisor's own file-backed pages.
+ */
+export const State = {
+  /** Never populated: the first touch gets a zero-filled frame, no read. */
+  Untouched: 0,
+  /** In a host frame. */
+  Resident: 1,
+  /** Content only in the swap slot `slot[p]`. */
+  Swapped: 2,
+  /** Dropped by the Mapper: content equals image block `block[p]` (or the VMM's file page). */
+  InImage: 3,
+  /** A frame is reserved and a read (or a device write) into it is in flight. */
+  Loading: 4,
+  /** Given to the host by the guest's balloon: no content; zero-filled if ever touched again. */
+  Ballooned: 5,
+} as const;
+export type StateCode = (typeof State)[keyof typeof State];
+
+/** Bit flags, one byte per page. */
+export const Flag = {
+  /** Accessed since the last reclaim scan (the pte/EPT young bit, or KVM's emulation of it). */
+  Referenced: 1,
+  /** Content differs from every backing copy: eviction must write it to swap. */
+  Dirty: 2,
+  /** Mapper: page is backed by image block `block[p]` and equal to it (the paper's named page). */
+  Named: 4,
+  /** Holds swap slot `slot[p]` whose content equals the page (Linux's swap cache). */
+  SwapCache: 8,
+  /** A swap write of this page is in flight. */
+  Writeback: 16,
+  /** Second-chance mark for file pages (Linux's PG_referenced). */
+  SecondChance: 32,
+  /** Mapped into the guest's (or QEMU's) page table since it was last brought in. */
+  Mapped: 64,
+  /** Loading, but the guest has since given the frame away (balloon): drop on completion. */
+  DiscardOnLoad: 128,
+} as const;
+
+/**
+ * The page table: every per-page field in a typed array (about 22 bytes per page, plus 4 bytes per
+ * image block for the reverse map), so a million-page guest costs tens of megabytes, not objects.
+ */
+export class PageTable {
+  readonly pageCount: number;
+  readonly state: Uint8Array;
+  readonly flags: Uint8Array;
+  /** Swap slot (valid when Swapped, or Resident with SwapCache / Writeback). */
+  readonly slot: Int32Array;
+  /**
+   * Image block whose content this page holds ("provenance"). Kept in every configuration so that
+   * silent swap writes can be counted by definition; only the Mapper acts on it (Flag.Named).
+   */
+  readonly block: Int32Array;
+  /** Next page holding the same block (a block may sit in several guest pages). */
+  readonly nextSameBlock: Int32Array;
+  /** Outstanding device accesses (DMA) that forbid eviction. */
+  readonly pins: Uint8Array;
+  /** First page holding each image block, or NONE. */
+  readonly blockHead: Int32Array;
+
+  constructor(pageCount: number, imageBlocks: number) {
+    this.pageCount = pageCount;
+    this.state = new Uint8Array(pageCount);
+    this.flags = new Uint8Array(pageCount);
+    this.slot = new Int32Array(pageCount).fill(NONE);
+    this.block = new Int32Array(pageCount).fill(NONE);
+    this.nextSameBlock = new Int32Array(pageCount).fill(NONE);
+    this.pins = new Uint8Array(pageCount);
+    this.blockHead = new Int32Array(imageBlocks).fill(NONE);
+  }
+
+  has(page: number, flag: number): boolean {
+    return (this.flags[page]! & flag) !== 0;
+  }
+
+  /** Records that `page` holds image block `b` (unlinking any earlier block). */
+  linkBlock(page: number, b: number): void {
+    this.unlinkBlock(page);
+    this.block[page] = b;
+    this.nextSameBlock[page] = this.blockHead[b]!;
+    this.blockHead[b] = page;
+  }
+
+  /** Forgets the page's image block, keeping the per-block chain consistent. */
+  unlinkBlock(page: number): void {
+    const b = this.block[page]!;
+    if (b === NONE) return;
+    let cur = this.blockHead[b]!;
+    if (cur === page) {
+      this.blockHead[b] = this.nextSameBlock[page]!;
+    } else {
+      while (cur !== NONE) {
+        const nxt = this.nextSameBlock[cur]!;
+        if (nxt === page) {
+          this.nextSameBlock[cur] = this.nextSameBlock[page]!;
+          break;
+        }
+        cur = nxt;
+      }
+    }
+    this.block[page] = NONE;
+    this.nextSameBlock[page] = NONE;
+    this.flags[page]! &= ~Flag.Named;
+  }
+
+  /** Pages currently holding block `b` (allocates; chains are short). */
+  pagesOfBlock(b: number): number[] {
+    const out: number[] = [];
+    for (let p = this.blockHead[b]!; p !== NONE; p = this.nextSameBlock[p]!) out.push(p);
+    return out;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The result schema every engine writes (`DIR/<figure>.json`). Engines fill what they can measure;
+ * a metric an engine cannot observe is absent, never zero.
+ */
+
+/** The paper's five configurations, named exactly as §5 names them. */
+export const CONFIG_NAMES = ['baseline', 'balloon', 'mapper', 'vswapper', 'balloon+vswapper'] as const;
+export type ConfigName = (typeof CONFIG_NAMES)[number];
+
+export type EngineName = 'sim' | 'qemu' | 'qemu-pager';
+
+/**
+ * Every counter a run can report. Units are in the names where they are not counts; sectors are 512 B.
+ * See docs in README "Counters" for where each is counted.
+ */
+export const METRIC_NAMES = [
+  'runtimeS',
+  'diskOps',
+  'diskReadOps',
+  'diskWriteOps',
+  'swapReadOps',
+  'swapWriteOps',
+  'imageReadOps',
+  'imageWriteOps',
+  'swapReadSectors',
+  'swapWriteSectors',
+  'imageReadSectors',
+  'imageWriteSectors',
+  'staleSwapReads',
+  'falseSwapReads',
+  'silentSwapWrites',
+  'hostFaultsInGuest',
+  'hostFaultsInHost',
+  'hostFaultsVmm',
+  'swapReadRunLengthMean',
+  'swapReadFaults',
+  'pagesScanned',
+  'namedResidentPages',
+  'anonResidentPages',
+  'mapperTrackedPages',
+  'balloonPages',
+  'guestOomKills',
+  'integrityViolations',
+] as const;
+export type MetricName = (typeof METRIC_NAMES)[number];
+export type Metrics = Partial<Record<MetricName, number>>;
+
+export interface RunRecord {
+  config: ConfigName;
+  /** Iteration number, memory size in MB or seconds, as the figure's x axis; null for bar charts. */
+  x: number | null;
+  metrics: Metrics;
+  /** The workload did not finish (e.g. OOM-killed): reported as killed, not as a number. */
+  killed?: boolean;
+  /** Honest remarks about this run (e.g. "vswapper runs without the Preventer"). */
+  notes?: string[];
+}
+
+export interface FigureResult {
+  figure: string;
+  engine: EngineName;
+  runs: RunRecord[];
+  /** What produced it: machine, engine mode (tcg/kvm, hdd-like), seed, scale, wall time. */
+  meta: Record<string, string | number | boolean | null>;
+}

@@ -1,0 +1,129 @@
+import type { EventQueue } from '../event-queue.js';
+import type { DiskModel } from './model.js';
+
+/** What a request is for, so counters can split image and swap traffic. */
+export type Stream = 'image' | 'swap' | 'vmm';
+export const STREAMS: readonly Stream[] = ['image', 'swap', 'vmm'];
+
+export interface StreamStats {
+  readOps: number;
+  writeOps: number;
+  readSectors: number;
+  writeSectors: number;
+}
+
+interface Pending {
+  op: 'read' | 'write';
+  stream: Stream;
+  sector: number;
+  sectors: number;
+  submitNs: number;
+  dones: (() => void)[];
+}
+
+export interface QueueParams {
+  /** Largest request after merging (Linux max_sectors_kb = 512). */
+  maxRequestSectors: number;
+  /** A write that waited this long is served before reads (the deadline scheduler's write_expire). */
+  writeExpireNs: number;
+}
+
+export const DEFAULT_QUEUE: QueueParams = { maxRequestSectors: 1024, writeExpireNs: 5e9 };
+
+/**
+ * The host block layer in front of one device: adjacent requests merge (front and back), reads go
+ * before writes unless a write has expired, and within a direction the elevator sweeps upwards from
+ * the head (C-LOOK). Operations and sectors are counted here, as the device sees them.
+ */
+export class DiskQueue {
+  readonly stats: Record<Stream, StreamStats> = {
+    image: { readOps: 0, writeOps: 0, readSectors: 0, writeSectors: 0 },
+    swap: { readOps: 0, writeOps: 0, readSectors: 0, writeSectors: 0 },
+    vmm: { readOps: 0, writeOps: 0, readSectors: 0, writeSectors: 0 },
+  };
+  busyNs = 0;
+  private readonly pending: Pending[] = [];
+  private inFlight = 0;
+  private headSector = 0;
+
+  constructor(
+    readonly model: DiskModel,
+    private readonly events: EventQueue,
+    private readonly params: QueueParams = DEFAULT_QUEUE,
+  ) {}
+
+  get queued(): number {
+    return this.pending.length + this.inFlight;
+  }
+
+  submit(op: 'read' | 'write', stream: Stream, sector: number, sectors: number, done: () => void): void {
+    if (!(sectors > 0) || sector < 0 || sector + sectors > this.model.capacitySectors) {
+      throw new RangeError(`disk ${this.model.name}: request ${sector}+${sectors} outside 0..${this.model.capacitySectors}`);
+    }
+    const max = this.params.maxRequestSectors;
+    for (const r of this.pending) {
+      if (r.op !== op || r.stream !== stream || r.sectors + sectors > max) continue;
+      if (r.sector + r.sectors === sector) {
+        r.sectors += sectors;
+        r.dones.push(done);
+        return;
+      }
+      if (sector + sectors === r.sector) {
+        r.sector = sector;
+        r.sectors += sectors;
+        r.dones.push(done);
+        return;
+      }
+    }
+    this.pending.push({ op, stream, sector, sectors, submitNs: this.events.nowNs, dones: [done] });
+    this.dispatch();
+  }
+
+  private dispatch(): void {
+    while (this.inFlight < this.model.parallelism && this.pending.length > 0) {
+      const i = this.pick();
+      const r = this.pending[i]!;
+      this.pending.splice(i, 1);
+      this.inFlight++;
+      const s = this.stats[r.stream];
+      if (r.op === 'read') {
+        s.readOps++;
+        s.readSectors += r.sectors;
+      } else {
+        s.writeOps++;
+        s.writeSectors += r.sectors;
+      }
+      const serviceNs = this.model.service({ op: r.op, sector: r.sector, sectors: r.sectors }, this.events.nowNs);
+      this.busyNs += serviceNs;
+      this.headSector = r.sector + r.sectors;
+      this.events.after(serviceNs, () => {
+        this.inFlight--;
+        for (const d of r.dones) d();
+        this.dispatch();
+      });
+    }
+  }
+
+  private pick(): number {
+    const now = this.events.nowNs;
+    let hasRead = false;
+    let expiredWrite = false;
+    for (const r of this.pending) {
+      if (r.op === 'read') hasRead = true;
+      else if (now - r.submitNs >= this.params.writeExpireNs) expiredWrite = true;
+    }
+    const op = hasRead && !expiredWrite ? 'read' : 'write';
+    let best = -1;
+    let wrap = -1;
+    for (let i = 0; i < this.pending.length; i++) {
+      const r = this.pending[i]!;
+      if (r.op !== op) continue;
+      if (r.sector >= this.headSector) {
+        if (best < 0 || r.sector < this.pending[best]!.sector) best = i;
+      } else if (wrap < 0 || r.sector < this.pending[wrap]!.sector) {
+        wrap = i;
+      }
+    }
+    return best >= 0 ? best : wrap;
+  }
+}

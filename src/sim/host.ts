@@ -1,0 +1,228 @@
+import type { CoreAction, MemoryCore } from '../core/memory-core.js';
+import { type BlockNo, type FaultContext, type Gfn, SECTORS_PER_PAGE, asBlock, asGfn, asVmmPage } from '../core/types.js';
+import type { CpuCosts, VmmBehaviour } from './costs.js';
+import type { DataPlane } from './data-plane.js';
+import type { DiskQueue, Stream } from './disk/queue.js';
+import type { EventQueue } from './event-queue.js';
+import type { Rng } from './rng.js';
+
+/** Where each store lives on the one physical disk, in sectors. */
+export interface DiskLayout {
+  vmmStartSector: number;
+  imageStartSector: number;
+  swapStartSector: number;
+}
+
+/** A guest block request as virtio-blk carries it: block i of the disk <-> guest frame i. */
+export interface GuestIo {
+  op: 'read' | 'write';
+  blocks: BlockNo[];
+  gfns: Gfn[];
+}
+
+/**
+ * The simulated host: QEMU and the host kernel around one guest. It feeds the core with what the
+ * guest and QEMU do, and carries out the core's actions on the disk and the data plane. Guest disk
+ * I/O goes the way QEMU with cache=none sends it: the I/O thread pins every destination page
+ * (faulting absent ones in: stale reads happen here) before the image is read.
+ */
+export class Host {
+  private readonly faultWaiters = new Map<number, () => void>();
+  private ioBusy = false;
+  private readonly ioQueue: { io: GuestIo; done: () => void }[] = [];
+  private stopped = false;
+
+  constructor(
+    readonly events: EventQueue,
+    readonly core: MemoryCore,
+    readonly data: DataPlane,
+    readonly disk: DiskQueue,
+    readonly layout: DiskLayout,
+    readonly costs: CpuCosts,
+    readonly vmm: VmmBehaviour,
+    private readonly rng: Rng,
+  ) {}
+
+  /** Starts QEMU's main loop: periodic work that executes (and so faults in) QEMU's code. */
+  startMainLoop(): void {
+    if (this.vmm.mainLoopHz <= 0 || this.core.cfg.vmmPages === 0) return;
+    const periodNs = 1e9 / this.vmm.mainLoopHz;
+    const tick = (): void => {
+      if (this.stopped) return;
+      this.runVmmCode(this.vmm.pagesPerMainLoop, () => this.events.after(periodNs, tick));
+    };
+    this.events.after(periodNs, tick);
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /**
+   * A CPU access by the guest (ctx 'guest') to a guest page. Returns true when it proceeds at once;
+   * otherwise `resume` runs when the host has the page.
+   */
+  touch(gfn: Gfn, write: boolean, ctx: FaultContext, resume: () => void): boolean {
+    const id = this.core.touch(gfn, write, ctx);
+    return this.afterCore(id, resume);
+  }
+
+  /** The guest overwrites the whole page (zeroing): no read needed in principle. */
+  overwrite(gfn: Gfn, resume: () => void): boolean {
+    return this.afterCore(this.core.overwrite(gfn, 'guest'), resume);
+  }
+
+  /** Queues a guest block request on QEMU's I/O thread; `done` runs at completion (the interrupt). */
+  submit(io: GuestIo, done: () => void): void {
+    this.ioQueue.push({ io, done });
+    if (!this.ioBusy) this.nextIo();
+  }
+
+  /** Issues the core's queued actions: data plane first (a write snapshots now), then the disk. */
+  pumpCore(): void {
+    const actions = this.core.drain();
+    for (const a of actions) this.carryOut(a);
+  }
+
+  private afterCore(id: number, resume: () => void): boolean {
+    if (id !== 0) this.faultWaiters.set(id, resume);
+    this.pumpCore();
+    return id === 0;
+  }
+
+  private carryOut(a: CoreAction): void {
+    this.data.issue(a);
+    switch (a.kind) {
+      case 'read':
+        this.disk.submit('read', streamOf(a.source), this.sectorOf(a.source, a.start), a.count * SECTORS_PER_PAGE, () => {
+          this.data.completeRead(a);
+          this.core.readDone(a.id);
+          this.pumpCore();
+        });
+        break;
+      case 'write':
+        this.disk.submit('write', 'swap', this.sectorOf('swap', a.start), a.pages.length * SECTORS_PER_PAGE, () => {
+          this.core.writeDone(a.id);
+          this.pumpCore();
+        });
+        break;
+      case 'faultDone': {
+        const resume = this.faultWaiters.get(a.fault);
+        if (!resume) throw new Error(`host: fault ${a.fault} finished but nobody waits for it`);
+        this.faultWaiters.delete(a.fault);
+        this.events.after(0, resume);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private sectorOf(source: 'swap' | 'image' | 'vmm', unit: number): number {
+    const base =
+      source === 'swap' ? this.layout.swapStartSector : source === 'image' ? this.layout.imageStartSector : this.layout.vmmStartSector;
+    return base + unit * SECTORS_PER_PAGE;
+  }
+
+  /** QEMU executes `n` of its code pages, one after another; `then` runs when all were present. */
+  private runVmmCode(n: number, then: () => void): void {
+    const pages = this.core.cfg.vmmPages;
+    let i = 0;
+    const step = (): void => {
+      while (i < n) {
+        i++;
+        const v = Math.floor(pages * this.rng.next() ** this.vmm.skew);
+        const id = this.core.touchVmm(asVmmPage(v));
+        if (id !== 0) {
+          this.faultWaiters.set(id, () => this.events.after(this.costs.hostMajorFaultNs, step));
+          this.pumpCore();
+          return;
+        }
+      }
+      this.pumpCore();
+      then();
+    };
+    step();
+  }
+
+  private nextIo(): void {
+    const item = this.ioQueue.shift();
+    if (!item) {
+      this.ioBusy = false;
+      return;
+    }
+    this.ioBusy = true;
+    const { io, done } = item;
+    this.runVmmCode(this.vmm.pagesPerRequest, () => {
+      this.events.after(this.costs.qemuRequestNs, () => this.pinPages(io, 0, done));
+    });
+  }
+
+  /** Pins the request's guest pages in order, as get_user_pages() does for O_DIRECT. */
+  private pinPages(io: GuestIo, from: number, done: () => void): void {
+    for (let i = from; i < io.gfns.length; i++) {
+      const g = io.gfns[i]!;
+      const id = io.op === 'read' ? this.core.beginDmaWrite(g) : this.core.beginDmaRead(g);
+      if (id !== 0) {
+        this.faultWaiters.set(id, () => this.events.after(this.costs.hostMajorFaultNs, () => this.pinPages(io, i + 1, done)));
+        this.pumpCore();
+        return;
+      }
+    }
+    this.pumpCore();
+    if (io.op === 'write') this.invalidateBlocks(io, 0, done);
+    else this.issueImageIo(io, done);
+  }
+
+  /** Before the guest overwrites blocks, pages still holding their old content must get it. */
+  private invalidateBlocks(io: GuestIo, from: number, done: () => void): void {
+    for (let i = from; i < io.blocks.length; i++) {
+      const id = this.core.beginBlockWrite(io.blocks[i]!, io.gfns[i]!);
+      if (id !== 0) {
+        this.faultWaiters.set(id, () => this.invalidateBlocks(io, i + 1, done));
+        this.pumpCore();
+        return;
+      }
+    }
+    this.pumpCore();
+    this.issueImageIo(io, done);
+  }
+
+  /** Sends the request to the image (one disk request per run of consecutive blocks). */
+  private issueImageIo(io: GuestIo, done: () => void): void {
+    let outstanding = 0;
+    let i = 0;
+    const n = io.blocks.length;
+    while (i < n) {
+      let j = i + 1;
+      while (j < n && io.blocks[j] === io.blocks[j - 1]! + 1) j++;
+      const first = i;
+      const last = j;
+      outstanding++;
+      this.disk.submit(io.op, 'image', this.sectorOf('image', io.blocks[first]!), (last - first) * SECTORS_PER_PAGE, () => {
+        for (let k = first; k < last; k++) {
+          const g = io.gfns[k]!;
+          const b = io.blocks[k]!;
+          if (io.op === 'read') {
+            this.data.mem[g] = this.data.image[b]!;
+            this.core.endDmaWrite(g, b);
+          } else {
+            this.data.image[b] = this.data.mem[g]!;
+            this.core.endDmaRead(g, b);
+          }
+        }
+        this.pumpCore();
+        if (--outstanding === 0) done();
+      });
+      i = j;
+    }
+    // QEMU hands the request to Linux AIO and goes on with the next one.
+    this.nextIo();
+  }
+}
+
+function streamOf(source: 'swap' | 'image' | 'vmm'): Stream {
+  return source;
+}
+
+export { asBlock, asGfn };

@@ -1,0 +1,218 @@
+import { DEFAULT_CORE_TUNABLES, MemoryCore } from '../core/memory-core.js';
+import { MIB, SECTORS_PER_PAGE, pagesFromMiB } from '../core/types.js';
+import type { ConfigName, Metrics } from '../experiments/results.js';
+import { type CpuCosts, QEMU_1_2, type VmmBehaviour, XEON_E5_2420_KVM } from './costs.js';
+import { DataPlane } from './data-plane.js';
+import { CONSTELLATION_ES_2TB, Hdd, type HddParams } from './disk/hdd.js';
+import type { DiskModel } from './disk/model.js';
+import { DiskQueue, STREAMS } from './disk/queue.js';
+import { SATA_SSD_2013, Ssd, type SsdParams } from './disk/ssd.js';
+import { EventQueue } from './event-queue.js';
+import { type GuestFileSpec, GuestOs, type Program } from './guest/guest-os.js';
+import { Host } from './host.js';
+import { Rng } from './rng.js';
+
+/** What a configuration switches on (the paper's §5 list). */
+export interface ConfigMechanisms {
+  mapper: boolean;
+  preventer: boolean;
+  balloon: boolean;
+}
+
+export const CONFIG_MECHANISMS: Record<ConfigName, ConfigMechanisms> = {
+  baseline: { mapper: false, preventer: false, balloon: false },
+  balloon: { mapper: false, preventer: false, balloon: true },
+  mapper: { mapper: true, preventer: false, balloon: false },
+  vswapper: { mapper: true, preventer: true, balloon: false },
+  'balloon+vswapper': { mapper: true, preventer: true, balloon: true },
+};
+
+/** The Preventer lands in a later issue; configurations that include it say so in their results. */
+export const PREVENTER_AVAILABLE = false;
+export const PREVENTER_NOTE = 'runs without the False Reads Preventer (not implemented yet): equivalent to mapper';
+
+export interface DiskSpec {
+  kind: 'hdd' | 'ssd';
+  hdd?: Partial<HddParams>;
+  ssd?: Partial<SsdParams>;
+}
+
+export interface MachineSpec {
+  seed: number;
+  config: ConfigName;
+  guestBelievedMiB: number;
+  guestActualMiB: number;
+  guestKernelMiB: number;
+  /** Background page touches per second by the guest kernel and daemons (see GuestParams). */
+  guestBackgroundTouchesPerSec: number;
+  imageMiB: number;
+  swapMiB: number;
+  disk: DiskSpec;
+  costs: CpuCosts;
+  vmm: VmmBehaviour;
+  files: GuestFileSpec[];
+}
+
+/** The paper's host and guest (§5), shared by every experiment that does not say otherwise. */
+export const PAPER_MACHINE: Omit<MachineSpec, 'config' | 'files' | 'guestActualMiB'> = {
+  seed: 1,
+  guestBelievedMiB: 512,
+  // Ubuntu 12.04 server with 512 MB: kernel, memmap, slab and daemons take about 40 MB.
+  guestKernelMiB: 40,
+  // An idle Ubuntu server's kernel threads, timers and daemons: on the order of a thousand distinct
+  // page touches a second.
+  guestBackgroundTouchesPerSec: 1000,
+  imageMiB: 20 * 1024,
+  // A swap area the size of the host's RAM (16 GB), on the root file system beside the image.
+  swapMiB: 16 * 1024,
+  disk: { kind: 'hdd', hdd: CONSTELLATION_ES_2TB },
+  costs: XEON_E5_2420_KVM,
+  vmm: QEMU_1_2,
+};
+
+export interface Snapshot {
+  timeNs: number;
+  core: Record<string, number>;
+  disk: Record<string, number>;
+  guestViolations: number;
+  guestMajorFaults: number;
+}
+
+/** One simulated host with one guest, built from a spec; drive it with `run`. */
+export class Machine {
+  readonly events = new EventQueue();
+  readonly core: MemoryCore;
+  readonly host: Host;
+  readonly guest: GuestOs;
+  readonly disk: DiskQueue;
+  readonly mechanisms: ConfigMechanisms;
+  readonly notes: string[] = [];
+  /** The cgroup limit of the experiment: the guest's actual memory plus QEMU's own code. */
+  readonly cgroupLimitPages: number;
+
+  constructor(readonly spec: MachineSpec) {
+    this.mechanisms = CONFIG_MECHANISMS[spec.config];
+    if (this.mechanisms.preventer && !PREVENTER_AVAILABLE) this.notes.push(`${spec.config} ${PREVENTER_NOTE}`);
+    const guestPages = pagesFromMiB(spec.guestBelievedMiB);
+    const actualPages = pagesFromMiB(spec.guestActualMiB);
+    if (actualPages > guestPages) throw new RangeError(`guestActualMiB (${spec.guestActualMiB}) exceeds guestBelievedMiB (${spec.guestBelievedMiB})`);
+    const imageBlocks = pagesFromMiB(spec.imageMiB);
+    const swapSlots = pagesFromMiB(spec.swapMiB);
+    const vmmPages = spec.vmm.codePages;
+    this.cgroupLimitPages = actualPages + vmmPages;
+    this.core = new MemoryCore({
+      ...DEFAULT_CORE_TUNABLES,
+      guestPages,
+      vmmPages,
+      imageBlocks,
+      swapSlots,
+      // Unconstrained until the experiment applies the cgroup limit (see runSim).
+      residentLimitPages: guestPages + vmmPages,
+      mapper: this.mechanisms.mapper,
+    });
+    const model: DiskModel = spec.disk.kind === 'hdd' ? new Hdd(spec.disk.hdd) : new Ssd({ ...SATA_SSD_2013, ...spec.disk.ssd });
+    this.disk = new DiskQueue(model, this.events);
+    const cap = model.capacitySectors;
+    const imageSectors = imageBlocks * SECTORS_PER_PAGE;
+    const swapSectors = swapSlots * SECTORS_PER_PAGE;
+    // One root file system at the start of the disk: QEMU's binary, then the image file, then the
+    // swap file right after it.
+    const layout = {
+      vmmStartSector: (1024 * MIB) / 512,
+      imageStartSector: (8 * 1024 * MIB) / 512,
+      swapStartSector: (8 * 1024 * MIB) / 512 + imageSectors,
+    };
+    if (layout.swapStartSector + swapSectors > cap) throw new RangeError('disk: image and swap area do not fit on the disk');
+    const data = new DataPlane(guestPages + vmmPages, swapSlots, imageBlocks, vmmPages, guestPages);
+    const rng = new Rng(spec.seed);
+    this.host = new Host(this.events, this.core, data, this.disk, layout, spec.costs, spec.vmm, rng);
+    this.guest = new GuestOs(
+      {
+        believedPages: guestPages,
+        kernelPages: pagesFromMiB(spec.guestKernelMiB),
+        kernelHotPages: 256,
+        readAheadMaxPages: 32,
+        lowFreePages: pagesFromMiB(2),
+        highFreePages: pagesFromMiB(3),
+        dataStartBlock: pagesFromMiB(1024),
+        backgroundTouchesPerSec: spec.guestBackgroundTouchesPerSec,
+        backgroundWriteFraction: 0.3,
+      },
+      this.events,
+      this.host,
+      spec.costs,
+      spec.files,
+      imageBlocks,
+      new Rng(spec.seed ^ 0x5bd1e995),
+    );
+  }
+
+  /** Runs `program` as the guest's only thread to completion; throws if the simulation stalls. */
+  run(program: Program): void {
+    let done = false;
+    this.guest.spawn(program, () => {
+      done = true;
+    });
+    this.guest.spawn(this.guest.background(() => done));
+    this.host.startMainLoop();
+    while (!done) {
+      if (!this.events.step()) {
+        this.core.assertProgress();
+        throw new Error('simulation stalled: the guest waits but nothing is scheduled');
+      }
+    }
+    this.host.stop();
+  }
+
+  snapshot(): Snapshot {
+    const disk: Record<string, number> = {};
+    for (const s of STREAMS) for (const [k, v] of Object.entries(this.disk.stats[s])) disk[`${s}.${k}`] = v;
+    return {
+      timeNs: this.guest.nowNs,
+      core: this.core.counters.snapshot(),
+      disk,
+      guestViolations: this.guest.counters.integrityViolations,
+      guestMajorFaults: this.guest.counters.majorFaults,
+    };
+  }
+
+  /** The paper's counters between two snapshots (plus the resident census at the end). */
+  metricsBetween(a: Snapshot, b: Snapshot): Metrics {
+    const c = (k: string): number => (b.core[k] ?? 0) - (a.core[k] ?? 0);
+    const d = (k: string): number => (b.disk[k] ?? 0) - (a.disk[k] ?? 0);
+    const readOps = d('image.readOps') + d('swap.readOps') + d('vmm.readOps');
+    const writeOps = d('image.writeOps') + d('swap.writeOps') + d('vmm.writeOps');
+    const census = this.core.census();
+    const runs = c('swapReadRuns');
+    return {
+      runtimeS: (b.timeNs - a.timeNs) / 1e9,
+      diskOps: readOps + writeOps,
+      diskReadOps: readOps,
+      diskWriteOps: writeOps,
+      swapReadOps: d('swap.readOps'),
+      swapWriteOps: d('swap.writeOps'),
+      imageReadOps: d('image.readOps'),
+      imageWriteOps: d('image.writeOps'),
+      swapReadSectors: d('swap.readSectors'),
+      swapWriteSectors: d('swap.writeSectors'),
+      imageReadSectors: d('image.readSectors'),
+      imageWriteSectors: d('image.writeSectors'),
+      staleSwapReads: c('staleSwapReads'),
+      falseSwapReads: c('falseSwapReads'),
+      silentSwapWrites: c('silentSwapWrites'),
+      hostFaultsInGuest: c('hostFaultsInGuest'),
+      hostFaultsInHost: c('hostFaultsInHost'),
+      hostFaultsVmm: c('hostFaultsVmm'),
+      swapReadFaults: c('swapReadOps'),
+      swapReadRunLengthMean: runs > 0 ? c('swapReadPages') / runs : 0,
+      pagesScanned: c('pagesScanned'),
+      namedResidentPages: census.namedResident,
+      anonResidentPages: census.anonResident,
+      mapperTrackedPages: census.mapperTracked,
+      balloonPages: this.guest.balloonPages,
+      guestOomKills: this.guest.counters.oomKills,
+      integrityViolations: b.guestViolations - a.guestViolations,
+    };
+  }
+}
+
