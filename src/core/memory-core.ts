@@ -300,14 +300,12 @@ export class MemoryCore {
   /**
    * The guest is about to overwrite image block `block` through its disk, from page `source`.
    * Every other page that holds the block's current content keeps it (§4.1 Data Consistency): a
-   * resident one becomes anonymous, a dropped one is read back first. Returns a fault id to wait on
-   * before the block may be written, or 0.
+   * resident one becomes anonymous at once; a dropped one must first be read back. Returns 0 when
+   * the block may be written, or a fault to wait for, after which the driver calls again.
    */
   beginBlockWrite(block: BlockNo, source: Gfn): number {
     const pt = this.pt;
-    const holders = pt.pagesOfBlock(block);
-    let f: Fault | undefined;
-    for (const q of holders) {
+    for (const q of pt.pagesOfBlock(block)) {
       if (q === (source as number)) continue;
       const st = pt.state[q]!;
       const absentNamed = this.cfg.mapper && (pt.flags[q]! & Flag.Named) !== 0 && st !== State.Resident;
@@ -317,23 +315,14 @@ export class MemoryCore {
         this.makeAnonymous(q);
         continue;
       }
-      if (!f) {
-        f = this.newFault(q, 'invalidate', false, 'host');
-        f.pages = [];
-      }
-      f.pages!.push(q);
-      if (st === State.Loading) {
-        this.waitOn(q, f);
-      } else if (st === State.InImage) {
-        this.counters.invalidationReads++;
-        if (!this.takeFrames(1)) {
-          throw new CoreError('beginBlockWrite: no frame for an invalidation read (resident limit too small)');
-        }
-        this.loadPages(q, [q], [pt.block[q]!], 'image');
-        this.waitOn(q, f);
-      }
+      const f = this.newFault(q, 'invalidate', false, 'host');
+      f.pages = [q];
+      if (st === State.Loading) return this.waitOn(q, f);
+      this.counters.invalidationReads++;
+      if (!this.startFault(f)) this.frameWaiters.push(f);
+      return f.id;
     }
-    return f ? f.id : 0;
+    return 0;
   }
 
   /** The device finished reading `gfn` and the block now holds its content. */
@@ -603,6 +592,7 @@ export class MemoryCore {
       const q = this.swap.owner[u]!;
       if (q === p || (q !== NONE && pt.state[q] === State.Swapped && pt.slot[q] === u)) want.push(q);
     }
+    if (!want.includes(p)) throw new CoreError(`page ${p}'s slot ${s} is not its own`);
     const got = this.takeFrames(want.length);
     if (got === 0) return false;
     this.countMajor(f);
@@ -621,7 +611,7 @@ export class MemoryCore {
     const half = this.cfg.fileReadaroundPages >> 1;
     const limitUnits = vmm ? this.cfg.vmmPages : this.cfg.imageBlocks;
     const lo = Math.max(0, unit - half);
-    const hi = Math.min(limitUnits - 1, unit + half - 1);
+    const hi = Math.min(limitUnits - 1, lo + this.cfg.fileReadaroundPages - 1);
     const want: number[] = [];
     const units: number[] = [];
     for (let u = lo; u <= hi; u++) {
@@ -641,6 +631,7 @@ export class MemoryCore {
         }
       }
     }
+    if (!want.includes(p)) throw new CoreError(`page ${p} is not in its own read-around window`);
     const got = this.takeFrames(want.length);
     if (got === 0) return false;
     this.countMajor(f);
@@ -866,12 +857,14 @@ export class MemoryCore {
    * once the writes in flight finish, or nothing more can be reclaimed now.
    */
   private reclaimFor(need: number): void {
-    for (let pass = 0; pass < 64; pass++) {
+    // A pass that finds only referenced pages still clears their bits, so the next can succeed:
+    // memcg retries (MEM_CGROUP_RECLAIM_RETRIES) before it gives up.
+    let fruitless = 0;
+    for (let pass = 0; pass < 64 && fruitless < 5; pass++) {
       const free = this.limit - this.resident;
       if (free >= need) return;
       if (pass > 0 && free + this.writebackPages >= need) return;
-      const progress = this.shrink(this.cfg.reclaimBatchPages);
-      if (progress === 0) return;
+      fruitless = this.shrink(this.cfg.reclaimBatchPages) === 0 ? fruitless + 1 : 0;
     }
   }
 
@@ -895,6 +888,11 @@ export class MemoryCore {
         const nr = [0, 0, 0, 0];
         for (let l = 0; l < 4; l++) {
           const size = lru.size[base + l]!;
+          if (prio === 0) {
+            // get_scan_count() at priority 0 scans everything, whatever the balance.
+            nr[l] = size;
+            continue;
+          }
           let scan = Math.floor(size / 2 ** prio);
           if (scan === 0) scan = Math.min(size, batch);
           nr[l] = Math.floor(scan * (l < 2 ? fa : ff));

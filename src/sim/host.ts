@@ -179,7 +179,8 @@ export class Host {
     for (let i = from; i < io.blocks.length; i++) {
       const id = this.core.beginBlockWrite(io.blocks[i]!, io.gfns[i]!);
       if (id !== 0) {
-        this.faultWaiters.set(id, () => this.invalidateBlocks(io, i + 1, done));
+        // One holder was read back; ask again for the same block until none is left.
+        this.faultWaiters.set(id, () => this.invalidateBlocks(io, i, done));
         this.pumpCore();
         return;
       }

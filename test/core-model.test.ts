@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { asBlock, asGfn } from '../src/core/types.js';
+import { CoreHarness } from './support/core-harness.js';
+
+const GUEST = 24;
+const BLOCKS = 6;
+
+type Op =
+  | { k: 'read'; g: number }
+  | { k: 'write'; g: number }
+  | { k: 'overwrite'; g: number }
+  | { k: 'diskRead'; b: number; g: number }
+  | { k: 'diskWrite'; g: number; b: number }
+  | { k: 'io'; n: number }
+  | { k: 'inflate'; g: number }
+  | { k: 'deflate'; g: number }
+  | { k: 'limit'; pages: number };
+
+const gfn = fc.integer({ min: 0, max: GUEST - 1 });
+const block = fc.integer({ min: 0, max: BLOCKS - 1 });
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 5, arbitrary: gfn.map((g) => ({ k: 'read' as const, g })) },
+  { weight: 4, arbitrary: gfn.map((g) => ({ k: 'write' as const, g })) },
+  { weight: 2, arbitrary: gfn.map((g) => ({ k: 'overwrite' as const, g })) },
+  { weight: 6, arbitrary: fc.record({ b: block, g: gfn }).map((r) => ({ k: 'diskRead' as const, ...r })) },
+  { weight: 5, arbitrary: fc.record({ g: gfn, b: block }).map((r) => ({ k: 'diskWrite' as const, ...r })) },
+  { weight: 3, arbitrary: fc.integer({ min: 1, max: 4 }).map((n) => ({ k: 'io' as const, n })) },
+  { weight: 1, arbitrary: gfn.map((g) => ({ k: 'inflate' as const, g })) },
+  { weight: 1, arbitrary: gfn.map((g) => ({ k: 'deflate' as const, g })) },
+  { weight: 1, arbitrary: fc.integer({ min: 6, max: GUEST }).map((pages) => ({ k: 'limit' as const, pages })) },
+);
+
+function run(h: CoreHarness, ops: Op[]): void {
+  for (const op of ops) {
+    const busy = 'g' in op && h.ballooned.has(op.g) && op.k !== 'deflate';
+    if (busy) continue;
+    switch (op.k) {
+      case 'read':
+        h.guestRead(op.g);
+        break;
+      case 'write':
+        h.guestWrite(op.g);
+        break;
+      case 'overwrite':
+        h.guestOverwrite(op.g);
+        break;
+      case 'diskRead':
+        h.diskRead(op.b, op.g);
+        break;
+      case 'diskWrite':
+        h.diskWrite(op.g, op.b);
+        break;
+      case 'io':
+        for (let i = 0; i < op.n; i++) h.completeOne();
+        break;
+      case 'inflate':
+        h.balloonInflate(op.g);
+        break;
+      case 'deflate':
+        h.balloonDeflate(op.g);
+        break;
+      case 'limit':
+        h.setLimit(op.pages);
+        break;
+    }
+  }
+  h.verifyAll();
+}
+
+/** What the random runs exercised, so a test can check that they reached the interesting paths. */
+const stats = { namedDrops: 0, swapWrites: 0, invalidations: 0 };
+
+function property(mapper: boolean, zones: number[], sabotage?: (h: CoreHarness) => void) {
+  return fc.property(fc.array(opArb, { minLength: 1, maxLength: 250, size: 'large' }), fc.array(fc.nat(), { minLength: 1, maxLength: 16 }), (ops, picks) => {
+    let i = 0;
+    const h = new CoreHarness(
+      { guestPages: GUEST, imageBlocks: BLOCKS, mapper, residentLimitPages: 7, zoneWeights: zones, pageClusterLog2: 2, fileReadaroundPages: 4, reclaimBatchPages: 4, swapClusterSlots: 8 },
+      () => picks[i++ % picks.length]!,
+    );
+    sabotage?.(h);
+    run(h, ops);
+    stats.namedDrops += h.core.counters.namedDrops;
+    stats.swapWrites += h.core.counters.swapWritePages;
+    stats.invalidations += h.core.counters.invalidationReads;
+    return h.violations.length === 0 ? true : (assert.fail(h.violations.slice(0, 3).join('; ')), false);
+  });
+}
+
+for (const mapper of [false, true]) {
+  for (const zones of [[1], [1, 2, 3]]) {
+    test(`core never loses a write (mapper ${mapper ? 'on' : 'off'}, ${zones.length} zone(s))`, () => {
+      stats.namedDrops = stats.swapWrites = stats.invalidations = 0;
+      fc.assert(property(mapper, zones), { numRuns: 200, seed: 42 + zones.length + (mapper ? 100 : 0) });
+      // The runs must have reached what they are meant to test, or a pass would mean nothing.
+      assert.ok(stats.swapWrites > 1000, `only ${stats.swapWrites} swap writes`);
+      if (mapper) {
+        assert.ok(stats.namedDrops > 200, `only ${stats.namedDrops} named drops`);
+        assert.ok(stats.invalidations > 20, `only ${stats.invalidations} invalidation reads`);
+      }
+    });
+  }
+}
+
+test('the checker catches a Mapper that forgets to preserve a dropped page before its block is overwritten', () => {
+  const broken = (h: CoreHarness): void => {
+    // Deliberately break §4.1 "Data Consistency": the guest's disk write no longer invalidates
+    // other pages that still hold the block's old content.
+    h.core.beginBlockWrite = () => 0;
+  };
+  const res = fc.check(property(true, [1], broken), { numRuns: 300, seed: 7 });
+  assert.equal(res.failed, true, 'a broken consistency rule must produce a lost write');
+  assert.match(String(res.errorInstance), /got .* want/);
+});
+
+test('a Mapper page the guest overwrote through the disk keeps its old content when dropped (§4.1 example)', () => {
+  const h = new CoreHarness({ guestPages: 8, imageBlocks: 4, mapper: true, residentLimitPages: 4, zoneWeights: [1], pageClusterLog2: 0, fileReadaroundPages: 1, reclaimBatchPages: 1, swapClusterSlots: 4 });
+  h.diskRead(0, 0); // page P holds block B (content C0), named
+  for (let g = 1; g < 8; g++) h.guestWrite(g); // pressure: P is dropped without a write
+  h.settle();
+  assert.equal(h.core.counters.namedDrops > 0, true, 'the named page was dropped');
+  h.guestWrite(7);
+  h.diskWrite(7, 0); // the guest writes C1 to B through the disk
+  h.guestRead(0); // P must still read C0
+  assert.deepEqual(h.violations, []);
+  assert.equal(h.core.counters.invalidationReads, 1, 'C0 was read back before C1 was written');
+  assert.equal(h.core.counters.swapWritePages >= 0, true);
+});
+
+test('evicting a named page writes nothing; the baseline writes the same page to swap (a silent swap write)', () => {
+  for (const mapper of [true, false]) {
+    const h = new CoreHarness({ guestPages: 16, imageBlocks: 8, mapper, residentLimitPages: 8, zoneWeights: [1], pageClusterLog2: 0, fileReadaroundPages: 1, reclaimBatchPages: 4, swapClusterSlots: 8 });
+    for (let b = 0; b < 8; b++) h.diskRead(b, b);
+    for (let g = 8; g < 16; g++) h.guestWrite(g);
+    h.settle();
+    const c = h.core.counters;
+    if (mapper) {
+      assert.equal(c.silentSwapWrites, 0);
+      assert.ok(c.namedDrops >= 4, `named drops ${c.namedDrops}`);
+    } else {
+      assert.ok(c.silentSwapWrites >= 4, `silent writes ${c.silentSwapWrites}`);
+      assert.equal(c.namedDrops, 0);
+    }
+    h.verifyAll();
+    assert.deepEqual(h.violations, []);
+  }
+});
+
+test('a disk read into a swapped-out page is a stale swap read in the baseline and none with the Mapper', () => {
+  for (const mapper of [false, true]) {
+    const h = new CoreHarness({ guestPages: 16, imageBlocks: 8, mapper, residentLimitPages: 6, zoneWeights: [1], pageClusterLog2: 0, fileReadaroundPages: 1, reclaimBatchPages: 2, swapClusterSlots: 8 });
+    for (let g = 0; g < 16; g++) h.guestWrite(g);
+    h.settle();
+    const swappedBefore = h.core.counters.swapReadPages;
+    h.diskRead(3, 0); // page 0 was swapped out long ago
+    assert.equal(h.core.counters.staleSwapReads, mapper ? 0 : 1);
+    assert.equal(h.core.counters.swapReadPages - swappedBefore, mapper ? 0 : 1);
+    h.verifyAll();
+    assert.deepEqual(h.violations, []);
+  }
+});
+
+test('a guest write to a named page breaks the association (copy-on-write) and the page is then swapped, not dropped', () => {
+  const h = new CoreHarness({ guestPages: 8, imageBlocks: 4, mapper: true, residentLimitPages: 4, zoneWeights: [1], pageClusterLog2: 0, fileReadaroundPages: 1, reclaimBatchPages: 1, swapClusterSlots: 4 });
+  h.diskRead(1, 0);
+  assert.equal(h.core.census().mapperTracked, 1);
+  h.guestWrite(0);
+  assert.equal(h.core.census().mapperTracked, 0);
+  for (let g = 1; g < 8; g++) h.guestWrite(g);
+  h.settle();
+  h.guestRead(0);
+  assert.deepEqual(h.violations, []);
+  assert.ok(h.core.counters.swapWritePages > 0);
+});
+
+test('resident pages never exceed the limit once writes in flight complete', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 63 }), { minLength: 10, maxLength: 300 }), (touches) => {
+      const h = new CoreHarness({ guestPages: 64, imageBlocks: 8, residentLimitPages: 12, zoneWeights: [2, 1], reclaimBatchPages: 4, swapClusterSlots: 16 });
+      for (const g of touches) {
+        h.guestWrite(g);
+        h.settle();
+        assert.ok(h.core.residentPages <= 12, `resident ${h.core.residentPages}`);
+      }
+    }),
+    { numRuns: 100, seed: 3 },
+  );
+});
+
+test('core configuration errors name the field', () => {
+  assert.throws(() => new CoreHarness({ guestPages: 0, imageBlocks: 4 }), /guestPages: must be a positive integer/);
+  assert.throws(() => new CoreHarness({ guestPages: 8, imageBlocks: 4, swappiness: 300 }), /swappiness: must be within 0..200/);
+  assert.throws(() => new CoreHarness({ guestPages: 8, imageBlocks: 4, zoneWeights: [] }), /zoneWeights/);
+  const h = new CoreHarness({ guestPages: 8, imageBlocks: 4 });
+  assert.throws(() => h.core.setResidentLimit(0), /residentLimitPages: must be a positive integer/);
+  assert.throws(() => h.core.endDmaWrite(asGfn(1), asBlock(0)), /not under device access/);
+});
