@@ -110,7 +110,8 @@ export class Host {
         const resume = this.faultWaiters.get(a.fault);
         if (!resume) throw new Error(`host: fault ${a.fault} finished but nobody waits for it`);
         this.faultWaiters.delete(a.fault);
-        this.events.after(0, resume);
+        // Synchronously: whoever waited acts on the page before anything else can evict it.
+        resume();
         break;
       }
       default:
@@ -180,7 +181,7 @@ export class Host {
       const id = this.core.beginBlockWrite(io.blocks[i]!, io.gfns[i]!);
       if (id !== 0) {
         // One holder was read back; ask again for the same block until none is left.
-        this.faultWaiters.set(id, () => this.invalidateBlocks(io, i, done));
+        this.faultWaiters.set(id, () => this.events.after(0, () => this.invalidateBlocks(io, i, done)));
         this.pumpCore();
         return;
       }

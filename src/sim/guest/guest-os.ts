@@ -200,23 +200,32 @@ export class GuestOs {
     return this.localNs > this.events.peekTimeNs();
   }
 
-  /** A guest CPU access to a page; blocks the whole vCPU while the host faults it in. */
+  /**
+   * A guest CPU access to a page; blocks the whole vCPU while the host faults it in. The access
+   * itself happens the instant the page is present (the faulting instruction is retried at once),
+   * never later: reclaim could take the page away again before the vCPU runs on.
+   */
   *access(g: number, write: boolean): Program {
     const th = this.current!;
-    if (write) {
-      const v = this.nextVersion++;
-      if (!this.host.touch(asGfn(g), true, 'guest', () => this.hostResumed(th))) {
-        this.blockedOnHost = true;
-        yield BLOCK;
+    const v = write ? this.nextVersion++ : 0;
+    const data = this.host.data;
+    const apply = (): void => {
+      if (write) {
+        this.refMem[g] = v;
+        data.mem[g] = v;
+      } else if (data.mem[g] !== this.refMem[g]) {
+        this.counters.integrityViolations++;
       }
-      this.refMem[g] = v;
-      this.host.data.mem[g] = v;
+    };
+    const present = this.host.touch(asGfn(g), write, 'guest', () => {
+      apply();
+      this.hostResumed(th);
+    });
+    if (present) {
+      apply();
     } else {
-      if (!this.host.touch(asGfn(g), false, 'guest', () => this.hostResumed(th))) {
-        this.blockedOnHost = true;
-        yield BLOCK;
-      }
-      if (this.host.data.mem[g] !== this.refMem[g]) this.counters.integrityViolations++;
+      this.blockedOnHost = true;
+      yield BLOCK;
     }
   }
 

@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import type { SimJob } from './job.js';
+import { CONFIG_NAMES, type FigureResult, type RunRecord } from './results.js';
+import { runJobs, type PoolProgress } from './pool.js';
+import { figureMeta } from './figures.js';
+import type { DiskSpec } from '../sim/machine.js';
+
+const positive = (what: string) => z.number({ error: `${what} must be a number` }).positive(`${what} must be positive`);
+
+const hddSchema = z
+  .object({
+    capacityBytes: z.number().positive(),
+    rpm: z.number().positive(),
+    avgSeekMs: z.number().positive(),
+    trackToTrackSeekMs: z.number().positive(),
+    outerMBps: z.number().positive(),
+    innerMBps: z.number().positive(),
+    cacheSegments: z.number().int().positive(),
+    readAheadBytes: z.number().positive(),
+    commandOverheadUs: z.number().positive(),
+  })
+  .partial()
+  .strict();
+
+const ssdSchema = z
+  .object({
+    capacityBytes: z.number().positive(),
+    readLatencyUs: z.number().positive(),
+    writeLatencyUs: z.number().positive(),
+    readMBps: z.number().positive(),
+    writeMBps: z.number().positive(),
+    channels: z.number().int().positive(),
+  })
+  .partial()
+  .strict();
+
+/** A user-written experiment (`vswapper run FILE.yaml`). Unknown fields are errors, not ignored. */
+export const experimentSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'name may hold letters, digits, ".", "_" and "-" only'),
+    engine: z.literal('sim').default('sim'),
+    seed: z.number().int().nonnegative().default(1),
+    scale: z.number().positive().max(1).default(1),
+    configs: z.array(z.enum(CONFIG_NAMES)).min(1, 'list at least one configuration'),
+    guest: z
+      .object({
+        believedMiB: positive('guest.believedMiB').default(512),
+        actualMiB: z.union([positive('guest.actualMiB'), z.array(positive('guest.actualMiB')).min(1)]),
+        kernelMiB: positive('guest.kernelMiB').default(40),
+      })
+      .strict(),
+    host: z
+      .object({
+        swapMiB: positive('host.swapMiB').default(16384),
+        disk: z
+          .discriminatedUnion('kind', [
+            z.object({ kind: z.literal('hdd'), hdd: hddSchema.optional() }).strict(),
+            z.object({ kind: z.literal('ssd'), ssd: ssdSchema.optional() }).strict(),
+          ])
+          .default({ kind: 'hdd' }),
+      })
+      .strict()
+      .default({ swapMiB: 16384, disk: { kind: 'hdd' } }),
+    workload: z.discriminatedUnion('kind', [
+      z
+        .object({
+          kind: z.literal('sysbench'),
+          fileMiB: positive('workload.fileMiB').default(200),
+          blockKiB: positive('workload.blockKiB').default(16),
+          iterations: z.number().int().positive().default(8),
+        })
+        .strict(),
+    ]),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    const actual = Array.isArray(e.guest.actualMiB) ? e.guest.actualMiB : [e.guest.actualMiB];
+    actual.forEach((a, i) => {
+      if (a > e.guest.believedMiB) {
+        ctx.addIssue({ code: 'custom', path: ['guest', 'actualMiB', ...(Array.isArray(e.guest.actualMiB) ? [i] : [])], message: `actualMiB (${a}) exceeds believedMiB (${e.guest.believedMiB})` });
+      }
+    });
+    if (e.guest.kernelMiB >= e.guest.believedMiB) ctx.addIssue({ code: 'custom', path: ['guest', 'kernelMiB'], message: 'kernelMiB must be smaller than believedMiB' });
+  });
+
+export type Experiment = z.infer<typeof experimentSchema>;
+
+/** The experiment file is unreadable or invalid; the message names the file, the field and the problem. */
+export class ExperimentFileError extends Error {
+  override name = 'ExperimentFileError';
+}
+
+export function parseExperiment(text: string, source = 'experiment'): Experiment {
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (e) {
+    throw new ExperimentFileError(`${source}: not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const r = experimentSchema.safeParse(raw);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
+    throw new ExperimentFileError(`${source}: invalid experiment\n${lines.join('\n')}`);
+  }
+  return r.data;
+}
+
+export function loadExperiment(path: string): Experiment {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ExperimentFileError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return parseExperiment(text, path);
+}
+
+/**
+ * Runs an experiment on the simulator. With one actual memory size the x axis is the iteration;
+ * with several it is the memory size (MB) and the metrics cover all iterations.
+ */
+export async function runExperiment(e: Experiment, onProgress?: (p: PoolProgress & { done: number; total: number }) => void): Promise<FigureResult> {
+  const sizes = Array.isArray(e.guest.actualMiB) ? e.guest.actualMiB : [e.guest.actualMiB];
+  const jobs: SimJob[] = [];
+  for (const config of e.configs) {
+    for (const actual of sizes) {
+      jobs.push({
+        config,
+        seed: e.seed,
+        guestBelievedMiB: e.guest.believedMiB,
+        guestActualMiB: actual,
+        guestKernelMiB: e.guest.kernelMiB,
+        swapMiB: e.host.swapMiB,
+        // zod's partial objects carry explicit undefineds; the disk models ignore those.
+        disk: e.host.disk as unknown as DiskSpec,
+        workload: e.workload,
+        scale: e.scale,
+      });
+    }
+  }
+  const t0 = performance.now();
+  let done = 0;
+  const results = await runJobs(jobs, (p) => {
+    if (p.event === 'done') done++;
+    onProgress?.({ ...p, done, total: jobs.length });
+  });
+  const runs: RunRecord[] = [];
+  results.forEach((r, i) => {
+    const j = jobs[i]!;
+    if (sizes.length === 1) r.iterations.forEach((m, k) => runs.push({ config: j.config, x: k + 1, metrics: m, notes: r.notes }));
+    else runs.push({ config: j.config, x: j.guestActualMiB, metrics: r.total, notes: r.notes });
+  });
+  return { figure: e.name, engine: 'sim', runs, meta: figureMeta(e.scale, performance.now() - t0, { seed: e.seed, xAxis: sizes.length === 1 ? 'iteration' : 'guest actual memory [MB]' }) };
+}

@@ -1,0 +1,64 @@
+import { QEMU_1_2 } from '../sim/costs.js';
+import { PAPER_MACHINE } from '../sim/machine.js';
+import { type WorkloadSpec, buildWorkload } from '../workloads/index.js';
+import type { ConfigName } from './results.js';
+import { type SimRunResult, runSim } from './sim-runner.js';
+import type { DiskSpec } from '../sim/machine.js';
+
+/** One simulation run as plain data, so it can cross to a worker thread. */
+export interface SimJob {
+  config: ConfigName;
+  seed: number;
+  guestBelievedMiB: number;
+  guestActualMiB: number;
+  guestKernelMiB: number;
+  swapMiB: number;
+  disk: DiskSpec;
+  workload: WorkloadSpec;
+  /** Shrinks every memory size (guest, files, QEMU's code) for quick runs; 1 = as specified. */
+  scale: number;
+}
+
+export function paperJob(config: ConfigName, guestActualMiB: number, workload: WorkloadSpec, scale = 1, seed = 1): SimJob {
+  return {
+    config,
+    seed,
+    guestBelievedMiB: PAPER_MACHINE.guestBelievedMiB,
+    guestActualMiB,
+    guestKernelMiB: PAPER_MACHINE.guestKernelMiB,
+    swapMiB: PAPER_MACHINE.swapMiB,
+    disk: PAPER_MACHINE.disk,
+    workload,
+    scale,
+  };
+}
+
+export function runJob(job: SimJob, onIteration?: (n: number) => void): SimRunResult {
+  const s = job.scale;
+  if (!(s > 0 && s <= 1)) throw new RangeError(`scale: must be within (0, 1], got ${s}`);
+  const workload = buildWorkload(job.workload, s);
+  if (onIteration) {
+    const program = workload.program.bind(workload);
+    workload.program = (ctx) =>
+      program({
+        ...ctx,
+        iterationEnd: (n) => {
+          ctx.iterationEnd(n);
+          onIteration(n);
+        },
+      });
+  }
+  return runSim({
+    config: job.config,
+    guestActualMiB: job.guestActualMiB * s,
+    workload,
+    machine: {
+      seed: job.seed,
+      guestBelievedMiB: job.guestBelievedMiB * s,
+      guestKernelMiB: job.guestKernelMiB * s,
+      swapMiB: job.swapMiB,
+      disk: job.disk,
+      vmm: { ...QEMU_1_2, codePages: Math.max(64, Math.round(QEMU_1_2.codePages * s)) },
+    },
+  });
+}

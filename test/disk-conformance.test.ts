@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Hdd } from '../src/sim/disk/hdd.js';
+import type { DiskModel } from '../src/sim/disk/model.js';
+import { DiskQueue } from '../src/sim/disk/queue.js';
+import { Ssd } from '../src/sim/disk/ssd.js';
+import { EventQueue } from '../src/sim/event-queue.js';
+import { Rng } from '../src/sim/rng.js';
+
+/** Every disk model passes the same suite (one interface, several implementations). */
+const MODELS: [string, () => DiskModel][] = [
+  ['hdd', () => new Hdd()],
+  ['ssd', () => new Ssd()],
+];
+
+function randomReadsMs(d: DiskModel, n: number, sectors: number): number {
+  const rng = new Rng(9);
+  let t = 0;
+  for (let i = 0; i < n; i++) t += d.service({ op: 'read', sector: rng.int(d.capacitySectors - sectors), sectors }, t);
+  return t / n / 1e6;
+}
+
+function sequentialReadsMs(d: DiskModel, n: number, sectors: number): number {
+  let t = 0;
+  const start = 1 << 20;
+  for (let i = 0; i < n; i++) t += d.service({ op: 'read', sector: start + i * sectors, sectors }, t);
+  return t / n / 1e6;
+}
+
+for (const [name, make] of MODELS) {
+  test(`${name}: service times are positive, finite and deterministic`, () => {
+    const a = make();
+    const b = make();
+    const rng = new Rng(1);
+    let t = 0;
+    for (let i = 0; i < 2000; i++) {
+      const req = { op: rng.next() < 0.5 ? ('read' as const) : ('write' as const), sector: rng.int(a.capacitySectors - 256), sectors: 8 + rng.int(248) };
+      const sa = a.service(req, t);
+      const sb = b.service(req, t);
+      assert.ok(Number.isFinite(sa) && sa > 0, `service ${sa}`);
+      assert.equal(sa, sb);
+      t += sa;
+    }
+  });
+
+  test(`${name}: sequential 4 KiB reads are not slower than random ones, and larger requests take longer`, () => {
+    assert.ok(sequentialReadsMs(make(), 500, 8) <= randomReadsMs(make(), 500, 8));
+    const d = make();
+    assert.ok(d.service({ op: 'read', sector: 0, sectors: 2048 }, 0) > make().service({ op: 'read', sector: 0, sectors: 8 }, 0));
+  });
+
+  test(`${name}: the queue merges adjacent requests and counts what the device sees`, () => {
+    const ev = new EventQueue();
+    const q = new DiskQueue(make(), ev);
+    let done = 0;
+    // The first request occupies the device; the next eight queue up and merge into one.
+    q.submit('read', 'image', 0, 8, () => done++);
+    for (let i = 0; i < 8; i++) q.submit('read', 'swap', 4096 + i * 8, 8, () => done++);
+    while (ev.step());
+    assert.equal(done, 9);
+    assert.equal(q.stats.image.readOps, 1);
+    assert.ok(q.stats.swap.readOps < 8, `swap reads ${q.stats.swap.readOps}`);
+    assert.equal(q.stats.swap.readSectors, 64);
+    assert.throws(() => q.submit('read', 'image', q.model.capacitySectors, 8, () => {}), /outside/);
+  });
+}
+
+test('hdd is calibrated to the paper drive: ~8.5 ms seek + ~4.2 ms rotation at random, 175 MB/s outer, 83 MB/s inner', () => {
+  const ms = randomReadsMs(new Hdd({ cacheSegments: 1, readAheadBytes: 4096 }), 4000, 8);
+  assert.ok(ms > 11 && ms < 14.5, `random 4 KiB read ${ms.toFixed(2)} ms`);
+  const d = new Hdd();
+  const outer = (64 * 1024 * 1024) / (d.service({ op: 'read', sector: 0, sectors: 131072 }, 0) / 1e9) / 1e6;
+  assert.ok(outer > 150 && outer < 176, `outer ${outer.toFixed(1)} MB/s`);
+  const inner = new Hdd();
+  const innerMBps = (64 * 1024 * 1024) / (inner.service({ op: 'read', sector: inner.capacitySectors - 131072, sectors: 131072 }, 0) / 1e9) / 1e6;
+  assert.ok(innerMBps > 75 && innerMBps < 84, `inner ${innerMBps.toFixed(1)} MB/s`);
+});
+
+test('hdd read-ahead cache serves the next sequential request without a rotation', () => {
+  const d = new Hdd();
+  const first = d.service({ op: 'read', sector: 10_000, sectors: 64 }, 0);
+  const next = d.service({ op: 'read', sector: 10_064, sectors: 64 }, first + 2e6);
+  assert.ok(next < 1e6, `cached read took ${next / 1e6} ms`);
+  const writeThenRead = new Hdd();
+  const w = writeThenRead.service({ op: 'write', sector: 10_000, sectors: 64 }, 0);
+  assert.ok(writeThenRead.service({ op: 'read', sector: 50_000_000, sectors: 8 }, w) > 1e6, 'a far read needs a seek');
+});
+
+test('disk parameters are validated with the field named', () => {
+  assert.throws(() => new Hdd({ rpm: 0 }), /hdd\.rpm/);
+  assert.throws(() => new Hdd({ innerMBps: 300 }), /innerMBps/);
+  assert.throws(() => new Ssd({ channels: -1 }), /ssd\.channels/);
+});
