@@ -1,0 +1,14 @@
+/** vswapper's library API. */
+export { MemoryCore, DEFAULT_CORE_TUNABLES, type CoreConfig, type CoreAction } from './core/memory-core.js';
+export * from './core/types.js';
+export { CoreError, ConfigError } from './core/errors.js';
+export { Machine, PAPER_MACHINE, CONFIG_MECHANISMS, type MachineSpec } from './sim/machine.js';
+export { Hdd, CONSTELLATION_ES_2TB } from './sim/disk/hdd.js';
+export { Ssd, SATA_SSD_2013 } from './sim/disk/ssd.js';
+export type { DiskModel } from './sim/disk/model.js';
+export { runSim, type SimRunSpec, type SimRunResult } from './experiments/sim-runner.js';
+export { reproduceSim, SIM_FIGURE_IDS } from './experiments/reproduce.js';
+export { parseExperiment, loadExperiment, runExperiment, experimentSchema, ExperimentFileError } from './experiments/experiment-file.js';
+export * from './experiments/results.js';
+export { FIGURE_SPECS } from './experiments/figure-specs.js';
+export { sysbenchSeqRead } from './workloads/sysbench.js';
