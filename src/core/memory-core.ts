@@ -246,9 +246,17 @@ export class MemoryCore {
    */
   beginDmaWrite(gfn: Gfn): number {
     const p = gfn as number;
-    const st = this.pt.state[p]!;
+    const pt = this.pt;
+    const st = pt.state[p]!;
+    // By definition a stale swap read is swap content read into a page only to be overwritten by
+    // the device: the page was faulted in for the DMA, or swap readahead brought it and nobody
+    // has used it since.
+    const unusedSwapIn =
+      (st === State.Loading && pt.slot[p] !== NONE) ||
+      (st === State.Resident && (pt.flags[p]! & (Flag.SwapCache | Flag.Referenced)) === Flag.SwapCache);
+    if (unusedSwapIn) this.counters.staleSwapReads++;
     if (st === State.Resident) {
-      this.pt.pins[p]!++;
+      pt.pins[p]!++;
       return 0;
     }
     if (st === State.Loading) return this.waitOn(p, this.newFault(p, 'dmaWrite', true, 'host'));

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { paperJob, runJob } from '../src/experiments/job.js';
+import { SYSBENCH_200MB } from '../src/experiments/figures.js';
+import { CONFIG_NAMES } from '../src/experiments/results.js';
+
+const SMALL = 0.25;
+const small = (config: (typeof CONFIG_NAMES)[number], seed = 1) => runJob(paperJob(config, 100, { ...SYSBENCH_200MB, iterations: 3 }, SMALL, seed));
+const strip = (r: ReturnType<typeof small>) => JSON.stringify({ ...r, wallMs: 0 });
+
+test('the simulator is deterministic: same inputs, byte-identical results; another seed, other results', () => {
+  assert.equal(strip(small('baseline')), strip(small('baseline')));
+  assert.notEqual(strip(small('baseline', 1)), strip(small('baseline', 2)));
+});
+
+test('every configuration reads back exactly what it wrote (integrity) and finishes every iteration', () => {
+  for (const c of CONFIG_NAMES) {
+    const r = small(c);
+    assert.equal(r.iterations.length, 3, c);
+    for (const m of r.iterations) assert.equal(m.integrityViolations, 0, `${c}: integrity`);
+  }
+});
+
+test('the five problems appear only where the paper says: stale reads and silent writes in the baseline, none with the Mapper', () => {
+  const base = small('baseline');
+  const mapper = small('mapper');
+  const balloon = small('balloon');
+  assert.ok(base.iterations[0]!.staleSwapReads! > 100, `stale reads ${base.iterations[0]!.staleSwapReads}`);
+  for (const m of base.iterations.slice(1)) assert.equal(m.staleSwapReads, 0, 'no guest I/O after iteration 1, so no stale reads');
+  for (const m of base.iterations) assert.ok(m.silentSwapWrites! > 1000, `silent writes ${m.silentSwapWrites}`);
+  for (const m of mapper.iterations) {
+    assert.equal(m.staleSwapReads, 0);
+    assert.equal(m.silentSwapWrites, 0);
+  }
+  for (const m of balloon.iterations) assert.equal(m.swapWriteSectors, 0, 'the balloon keeps the guest within its memory');
+  assert.ok(mapper.iterations[2]!.mapperTrackedPages! > 0);
+});
+
+test('vswapper says it runs without the Preventer; the others carry no such note', () => {
+  assert.match(small('vswapper').notes.join(' '), /without the False Reads Preventer/);
+  assert.deepEqual(small('mapper').notes, []);
+});
+
+test('an SSD shrinks the baseline penalty (the model is not tied to one disk)', () => {
+  const job = paperJob('baseline', 100, { ...SYSBENCH_200MB, iterations: 2 }, SMALL);
+  const hdd = runJob(job).iterations[1]!.runtimeS!;
+  const ssd = runJob({ ...job, disk: { kind: 'ssd' } }).iterations[1]!.runtimeS!;
+  assert.ok(ssd < hdd / 2, `ssd ${ssd} s vs hdd ${hdd} s`);
+});
+
+test('bad run parameters are rejected with the field named', () => {
+  assert.throws(() => runJob({ ...paperJob('baseline', 100, SYSBENCH_200MB), scale: 2 }), /scale: must be within/);
+  assert.throws(() => runJob(paperJob('baseline', 600, SYSBENCH_200MB)), /guestActualMiB \(600\) exceeds guestBelievedMiB/);
+  assert.throws(() => runJob(paperJob('baseline', 100, { ...SYSBENCH_200MB, iterations: 0 })), /sysbench.iterations/);
+});
