@@ -123,6 +123,8 @@ export class MemoryCore {
   private nextId = 1;
   private readonly faults = new Map<number, Fault>();
   private readonly pageWaiters = new Map<number, Fault[]>();
+  /** 1 where pageWaiters has an entry: most loaded pages have none, and skip the map. */
+  private readonly hasWaiters: Uint8Array;
   private readonly frameWaiters: Fault[] = [];
   private readonly pendingIo = new Map<number, PendingIo>();
   private readonly recentScanned = new Float64Array(2);
@@ -143,6 +145,7 @@ export class MemoryCore {
     const zones = cfg.zoneWeights.length;
     this.lru = new LruLists(pageCount, 4 * zones);
     this.zoneOf = new Uint8Array(pageCount);
+    this.hasWaiters = new Uint8Array(pageCount);
     const total = cfg.zoneWeights.reduce((a, b) => a + b, 0);
     let acc = 0;
     this.zoneCdf = cfg.zoneWeights.map((w) => (acc += w / total));
@@ -667,7 +670,10 @@ export class MemoryCore {
   /** Marks pages Loading and emits one read action per contiguous run of units. */
   private loadPages(_for: number, pages: number[], units: number[], source: ReadSource): void {
     const pt = this.pt;
-    const order = pages.map((_, i) => i).sort((a, b) => units[a]! - units[b]!);
+    // Windows are gathered in unit order; only a caller that breaks that pays for a sort.
+    let sorted = true;
+    for (let i = 1; i < units.length && sorted; i++) sorted = units[i - 1]! <= units[i]!;
+    const order = sorted ? pages.map((_, i) => i) : pages.map((_, i) => i).sort((a, b) => units[a]! - units[b]!);
     let runPages: number[] = [];
     let runUnits: number[] = [];
     const flush = (): void => {
@@ -710,6 +716,7 @@ export class MemoryCore {
 
   private waitOn(p: number, f: Fault): number {
     f.waiting++;
+    this.hasWaiters[p] = 1;
     const list = this.pageWaiters.get(p);
     if (list) list.push(f);
     else this.pageWaiters.set(p, [f]);
@@ -717,6 +724,8 @@ export class MemoryCore {
   }
 
   private wake(p: number): void {
+    if (this.hasWaiters[p] === 0) return;
+    this.hasWaiters[p] = 0;
     const list = this.pageWaiters.get(p);
     if (!list) return;
     this.pageWaiters.delete(p);

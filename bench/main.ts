@@ -1,0 +1,133 @@
+/**
+ * npm run bench: speed goals live here, never in tests. Prints absolute numbers and ratios measured
+ * in this one run (these machines are shared and noisy: compare ratios, not runs).
+ */
+import { cpus } from 'node:os';
+import { DEFAULT_CORE_TUNABLES, MemoryCore } from '../src/core/memory-core.js';
+import { asGfn } from '../src/core/types.js';
+import { reproduceSim } from '../src/experiments/reproduce.js';
+import { paperJob, runJob } from '../src/experiments/job.js';
+import { SYSBENCH_200MB } from '../src/experiments/figures.js';
+
+function rate(label: string, events: number, ms: number): number {
+  const perSec = (events / ms) * 1000;
+  console.log(`${label.padEnd(58)} ${(perSec / 1e6).toFixed(2).padStart(7)} M events/s  (${events} in ${ms.toFixed(0)} ms)`);
+  return perSec;
+}
+
+/** The reference: a typed-array LRU (hash-free, indexed by page) replaying the same trace. */
+function plainLru(trace: Uint32Array, pages: number, capacity: number): number {
+  const next = new Int32Array(pages).fill(-1);
+  const prev = new Int32Array(pages).fill(-1);
+  const inCache = new Uint8Array(pages);
+  let head = -1;
+  let tail = -1;
+  let size = 0;
+  let misses = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < trace.length; i++) {
+    const p = trace[i]!;
+    if (inCache[p]) {
+      if (head === p) continue;
+      const a = prev[p]!;
+      const b = next[p]!;
+      if (a >= 0) next[a] = b;
+      if (b >= 0) prev[b] = a;
+      else tail = a;
+    } else {
+      misses++;
+      if (size === capacity) {
+        const t = tail;
+        tail = prev[t]!;
+        if (tail >= 0) next[tail] = -1;
+        inCache[t] = 0;
+        size--;
+      }
+      inCache[p] = 1;
+      size++;
+    }
+    prev[p] = -1;
+    next[p] = head;
+    if (head >= 0) prev[head] = p;
+    head = p;
+    if (tail < 0) tail = p;
+  }
+  void misses;
+  return performance.now() - t0;
+}
+
+function makeTrace(n: number, pages: number, seed: number): Uint32Array {
+  const t = new Uint32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    // 90% of accesses to a hot fifth of the pages, the rest anywhere.
+    const hot = (s & 0xff) < 230;
+    t[i] = hot ? (s >>> 8) % Math.floor(pages / 5) : (s >>> 8) % pages;
+  }
+  return t;
+}
+
+/** Drives the core synchronously: touches, and I/O completed at once (no disk model). */
+function coreReplay(trace: Uint32Array, pages: number, limit: number): { ms: number; events: number; faults: number } {
+  const core = new MemoryCore({ ...DEFAULT_CORE_TUNABLES, guestPages: pages, vmmPages: 0, imageBlocks: 1024, swapSlots: pages * 2, residentLimitPages: limit, mapper: false });
+  let events = 0;
+  let faults = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < trace.length; i++) {
+    const id = core.touch(asGfn(trace[i]!), (i & 7) === 0, 'guest');
+    events++;
+    if (id !== 0 || core.actions.length > 0) {
+      faults += id !== 0 ? 1 : 0;
+      // Complete everything in flight, as an infinitely fast disk would.
+      for (let guard = 0; core.actions.length > 0 && guard < 1e6; guard++) {
+        for (const a of core.drain()) {
+          // Page events: every page read, written or dropped counts, as every touch does.
+          if (a.kind === 'read') {
+            core.readDone(a.id);
+            events += a.pages.length;
+          } else if (a.kind === 'write') {
+            core.writeDone(a.id);
+            events += a.pages.length;
+          } else if (a.kind === 'drop') {
+            events++;
+          }
+        }
+      }
+    }
+  }
+  return { ms: performance.now() - t0, events, faults };
+}
+
+async function main(): Promise<void> {
+  console.log(`vswapper bench on ${cpus()[0]?.model ?? 'cpu'} x ${cpus().length}, node ${process.version}\n`);
+  const pages = 262_144; // a 1 GiB guest
+  const trace = makeTrace(4_000_000, pages, 7);
+  // Warm up both paths once so the JIT has compiled them.
+  plainLru(trace.subarray(0, 200_000), pages, pages);
+  coreReplay(trace.subarray(0, 200_000), pages, pages);
+
+  console.log('core (single core, synchronous driver, no disk model):');
+  const lruMs = plainLru(trace, pages, pages / 2);
+  const lruRate = rate('plain typed-array LRU replay (reference)', trace.length, lruMs);
+  const hit = coreReplay(trace, pages, pages);
+  const hitRate = rate('core page events, everything resident (hit path)', hit.events, hit.ms);
+  const swap = coreReplay(trace, pages, pages / 4);
+  const swapRate = rate(`core page events, limit 1/4 of the guest (${swap.faults} faults)`, swap.events, swap.ms);
+  console.log(`  ratio core hit path / plain LRU:      ${(hitRate / lruRate).toFixed(2)}`);
+  console.log(`  ratio core while swapping / plain LRU: ${(swapRate / lruRate).toFixed(2)}`);
+  const mem = process.memoryUsage();
+  console.log(`  page table of ${pages} pages: ${((22 * pages) / 1024 / 1024).toFixed(1)} MiB by layout; process RSS ${(mem.rss / 1024 / 1024).toFixed(0)} MiB\n`);
+
+  console.log('simulator:');
+  for (const c of ['baseline', 'mapper'] as const) {
+    const r = runJob(paperJob(c, 100, SYSBENCH_200MB));
+    console.log(`  fig9 ${c.padEnd(9)} one thread: ${r.wallMs.toFixed(0).padStart(5)} ms wall for ${r.simEvents} events (${((r.simEvents / r.wallMs) * 1000 / 1e6).toFixed(2)} M events/s), ${r.iterations.reduce((a, m) => a + m.runtimeS!, 0).toFixed(0)} s simulated`);
+  }
+  const t0 = performance.now();
+  await reproduceSim(['fig3', 'fig9']);
+  const wall = performance.now() - t0;
+  console.log(`  fig3 + fig9, all five configurations, ${cpus().length} workers: ${(wall / 1000).toFixed(2)} s (goal < 10 s)`);
+}
+
+void main();
