@@ -11,7 +11,9 @@ import { SYSBENCH_200MB } from '../src/experiments/figures.js';
 
 function rate(label: string, events: number, ms: number): number {
   const perSec = (events / ms) * 1000;
-  console.log(`${label.padEnd(58)} ${(perSec / 1e6).toFixed(2).padStart(7)} M events/s  (${events} in ${ms.toFixed(0)} ms)`);
+  console.log(
+    `${label.padEnd(58)} ${(perSec / 1e6).toFixed(2).padStart(7)} M events/s  (${events} in ${ms.toFixed(0)} ms)`,
+  );
   return perSec;
 }
 
@@ -69,8 +71,20 @@ function makeTrace(n: number, pages: number, seed: number): Uint32Array {
 }
 
 /** Drives the core synchronously: touches, and I/O completed at once (no disk model). */
-function coreReplay(trace: Uint32Array, pages: number, limit: number): { ms: number; events: number; faults: number } {
-  const core = new MemoryCore({ ...DEFAULT_CORE_TUNABLES, guestPages: pages, vmmPages: 0, imageBlocks: 1024, swapSlots: pages * 2, residentLimitPages: limit, mapper: false });
+function coreReplay(
+  trace: Uint32Array,
+  pages: number,
+  limit: number,
+): { ms: number; events: number; faults: number } {
+  const core = new MemoryCore({
+    ...DEFAULT_CORE_TUNABLES,
+    guestPages: pages,
+    vmmPages: 0,
+    imageBlocks: 1024,
+    swapSlots: pages * 2,
+    residentLimitPages: limit,
+    mapper: false,
+  });
   let events = 0;
   let faults = 0;
   const t0 = performance.now();
@@ -113,21 +127,31 @@ async function main(): Promise<void> {
   const hit = coreReplay(trace, pages, pages);
   const hitRate = rate('core page events, everything resident (hit path)', hit.events, hit.ms);
   const swap = coreReplay(trace, pages, pages / 4);
-  const swapRate = rate(`core page events, limit 1/4 of the guest (${swap.faults} faults)`, swap.events, swap.ms);
+  const swapRate = rate(
+    `core page events, limit 1/4 of the guest (${swap.faults} faults)`,
+    swap.events,
+    swap.ms,
+  );
   console.log(`  ratio core hit path / plain LRU:      ${(hitRate / lruRate).toFixed(2)}`);
   console.log(`  ratio core while swapping / plain LRU: ${(swapRate / lruRate).toFixed(2)}`);
   const mem = process.memoryUsage();
-  console.log(`  page table of ${pages} pages: ${((22 * pages) / 1024 / 1024).toFixed(1)} MiB by layout; process RSS ${(mem.rss / 1024 / 1024).toFixed(0)} MiB\n`);
+  console.log(
+    `  page table of ${pages} pages: ${((22 * pages) / 1024 / 1024).toFixed(1)} MiB by layout; process RSS ${(mem.rss / 1024 / 1024).toFixed(0)} MiB\n`,
+  );
 
   console.log('simulator:');
   for (const c of ['baseline', 'mapper'] as const) {
     const r = runJob(paperJob(c, 100, SYSBENCH_200MB));
-    console.log(`  fig9 ${c.padEnd(9)} one thread: ${r.wallMs.toFixed(0).padStart(5)} ms wall for ${r.simEvents} events (${((r.simEvents / r.wallMs) * 1000 / 1e6).toFixed(2)} M events/s), ${r.iterations.reduce((a, m) => a + m.runtimeS!, 0).toFixed(0)} s simulated`);
+    console.log(
+      `  fig9 ${c.padEnd(9)} one thread: ${r.wallMs.toFixed(0).padStart(5)} ms wall for ${r.simEvents} events (${(((r.simEvents / r.wallMs) * 1000) / 1e6).toFixed(2)} M events/s), ${r.iterations.reduce((a, m) => a + m.runtimeS!, 0).toFixed(0)} s simulated`,
+    );
   }
   const t0 = performance.now();
   await reproduceSim(['fig3', 'fig9']);
   const wall = performance.now() - t0;
-  console.log(`  fig3 + fig9, all five configurations, ${cpus().length} workers: ${(wall / 1000).toFixed(2)} s (goal < 10 s)`);
+  console.log(
+    `  fig3 + fig9, all five configurations, ${cpus().length} workers: ${(wall / 1000).toFixed(2)} s (goal < 10 s)`,
+  );
 }
 
 void main();

@@ -8,7 +8,13 @@ export { Ssd, SATA_SSD_2013 } from './sim/disk/ssd.js';
 export type { DiskModel } from './sim/disk/model.js';
 export { runSim, type SimRunSpec, type SimRunResult } from './experiments/sim-runner.js';
 export { reproduceSim, SIM_FIGURE_IDS } from './experiments/reproduce.js';
-export { parseExperiment, loadExperiment, runExperiment, experimentSchema, ExperimentFileError } from './experiments/experiment-file.js';
+export {
+  parseExperiment,
+  loadExperiment,
+  runExperiment,
+  experimentSchema,
+  ExperimentFileError,
+} from './experiments/experiment-file.js';
 export * from './experiments/results.js';
 export { FIGURE_SPECS } from './experiments/figure-specs.js';
 export { sysbenchSeqRead } from './workloads/sysbench.js';

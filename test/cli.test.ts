@@ -8,20 +8,40 @@ import { METRIC_NAMES, type FigureResult } from '../src/experiments/results.js';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
 const PAPER = join(import.meta.dirname, '..', '..', '..', 'shared', 'paper', 'paper-targets.json');
-const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
 
 test('vswapper reproduce fig3 fig9 writes the report with every counter the issue lists', () => {
   const out = mkdtempSync(join(tmpdir(), 'vsw-cli-'));
   const r = run('reproduce', 'fig3', 'fig9', '--scale', '0.25', '--out', out, '--paper', PAPER);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /report: .*index\.html/);
-  for (const f of ['fig3.json', 'fig3.svg', 'fig3.png', 'fig9.json', 'fig9.svg', 'fig9.png', 'index.html']) assert.ok(existsSync(join(out, f)), f);
+  for (const f of ['fig3.json', 'fig3.svg', 'fig3.png', 'fig9.json', 'fig9.svg', 'fig9.png', 'index.html'])
+    assert.ok(existsSync(join(out, f)), f);
   const fig9 = JSON.parse(readFileSync(join(out, 'fig9.json'), 'utf8')) as FigureResult;
   assert.equal(fig9.engine, 'sim');
   assert.equal(fig9.runs.length, 5 * 8);
-  const required = ['runtimeS', 'diskOps', 'swapReadSectors', 'swapWriteSectors', 'imageReadSectors', 'staleSwapReads', 'falseSwapReads', 'silentSwapWrites', 'hostFaultsInGuest', 'hostFaultsInHost', 'pagesScanned', 'integrityViolations'];
+  const required = [
+    'runtimeS',
+    'diskOps',
+    'swapReadSectors',
+    'swapWriteSectors',
+    'imageReadSectors',
+    'staleSwapReads',
+    'falseSwapReads',
+    'silentSwapWrites',
+    'hostFaultsInGuest',
+    'hostFaultsInHost',
+    'pagesScanned',
+    'integrityViolations',
+  ];
   for (const run of fig9.runs) {
-    for (const k of required) assert.equal(typeof run.metrics[k as keyof typeof run.metrics], 'number', `${run.config} ${run.x} ${k}`);
+    for (const k of required)
+      assert.equal(
+        typeof run.metrics[k as keyof typeof run.metrics],
+        'number',
+        `${run.config} ${run.x} ${k}`,
+      );
     for (const k of Object.keys(run.metrics)) assert.ok((METRIC_NAMES as readonly string[]).includes(k), k);
   }
 });
@@ -40,13 +60,19 @@ test('bad flags and figures are refused with a clear message and a non-zero exit
 test('vswapper run FILE.yaml runs a user experiment; a bad file names the field', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vsw-run-'));
   const good = join(dir, 'good.yaml');
-  writeFileSync(good, 'name: tiny\nconfigs: [baseline]\nguest: { believedMiB: 64, actualMiB: 24, kernelMiB: 8 }\nworkload: { kind: sysbench, fileMiB: 20, iterations: 2 }\n');
+  writeFileSync(
+    good,
+    'name: tiny\nconfigs: [baseline]\nguest: { believedMiB: 64, actualMiB: 24, kernelMiB: 8 }\nworkload: { kind: sysbench, fileMiB: 20, iterations: 2 }\n',
+  );
   const r = run('run', good, '--out', join(dir, 'out'), '--paper', PAPER);
   assert.equal(r.status, 0, r.stderr);
   assert.ok(existsSync(join(dir, 'out', 'tiny.json')));
   assert.ok(existsSync(join(dir, 'out', 'tiny.png')));
   const bad = join(dir, 'bad.yaml');
-  writeFileSync(bad, 'name: tiny\nconfigs: [baseline]\nguest: { believedMiB: 64, actualMiB: 24 }\nworkload: { kind: sysbench, fileMB: 20 }\n');
+  writeFileSync(
+    bad,
+    'name: tiny\nconfigs: [baseline]\nguest: { believedMiB: 64, actualMiB: 24 }\nworkload: { kind: sysbench, fileMB: 20 }\n',
+  );
   const b = run('run', bad);
   assert.equal(b.status, 2);
   assert.match(b.stderr, /bad\.yaml: invalid experiment/);

@@ -29,7 +29,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.integer({ min: 1, max: 4 }).map((n) => ({ k: 'io' as const, n })) },
   { weight: 1, arbitrary: gfn.map((g) => ({ k: 'inflate' as const, g })) },
   { weight: 1, arbitrary: gfn.map((g) => ({ k: 'deflate' as const, g })) },
-  { weight: 1, arbitrary: fc.integer({ min: 6, max: GUEST }).map((pages) => ({ k: 'limit' as const, pages })) },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 6, max: GUEST }).map((pages) => ({ k: 'limit' as const, pages })),
+  },
 );
 
 function run(h: CoreHarness, ops: Op[]): void {
@@ -73,19 +76,33 @@ function run(h: CoreHarness, ops: Op[]): void {
 const stats = { namedDrops: 0, swapWrites: 0, invalidations: 0 };
 
 function property(mapper: boolean, zones: number[], sabotage?: (h: CoreHarness) => void) {
-  return fc.property(fc.array(opArb, { minLength: 1, maxLength: 250, size: 'large' }), fc.array(fc.nat(), { minLength: 1, maxLength: 16 }), (ops, picks) => {
-    let i = 0;
-    const h = new CoreHarness(
-      { guestPages: GUEST, imageBlocks: BLOCKS, mapper, residentLimitPages: 7, zoneWeights: zones, pageClusterLog2: 2, fileReadaroundPages: 4, reclaimBatchPages: 4, swapClusterSlots: 8 },
-      () => picks[i++ % picks.length]!,
-    );
-    sabotage?.(h);
-    run(h, ops);
-    stats.namedDrops += h.core.counters.namedDrops;
-    stats.swapWrites += h.core.counters.swapWritePages;
-    stats.invalidations += h.core.counters.invalidationReads;
-    return h.violations.length === 0 ? true : (assert.fail(h.violations.slice(0, 3).join('; ')), false);
-  });
+  return fc.property(
+    fc.array(opArb, { minLength: 1, maxLength: 250, size: 'large' }),
+    fc.array(fc.nat(), { minLength: 1, maxLength: 16 }),
+    (ops, picks) => {
+      let i = 0;
+      const h = new CoreHarness(
+        {
+          guestPages: GUEST,
+          imageBlocks: BLOCKS,
+          mapper,
+          residentLimitPages: 7,
+          zoneWeights: zones,
+          pageClusterLog2: 2,
+          fileReadaroundPages: 4,
+          reclaimBatchPages: 4,
+          swapClusterSlots: 8,
+        },
+        () => picks[i++ % picks.length]!,
+      );
+      sabotage?.(h);
+      run(h, ops);
+      stats.namedDrops += h.core.counters.namedDrops;
+      stats.swapWrites += h.core.counters.swapWritePages;
+      stats.invalidations += h.core.counters.invalidationReads;
+      return h.violations.length === 0 ? true : (assert.fail(h.violations.slice(0, 3).join('; ')), false);
+    },
+  );
 }
 
 for (const mapper of [false, true]) {
@@ -115,7 +132,17 @@ test('the checker catches a Mapper that forgets to preserve a dropped page befor
 });
 
 test('a Mapper page the guest overwrote through the disk keeps its old content when dropped (§4.1 example)', () => {
-  const h = new CoreHarness({ guestPages: 8, imageBlocks: 4, mapper: true, residentLimitPages: 4, zoneWeights: [1], pageClusterLog2: 0, fileReadaroundPages: 1, reclaimBatchPages: 1, swapClusterSlots: 4 });
+  const h = new CoreHarness({
+    guestPages: 8,
+    imageBlocks: 4,
+    mapper: true,
+    residentLimitPages: 4,
+    zoneWeights: [1],
+    pageClusterLog2: 0,
+    fileReadaroundPages: 1,
+    reclaimBatchPages: 1,
+    swapClusterSlots: 4,
+  });
   h.diskRead(0, 0); // page P holds block B (content C0), named
   for (let g = 1; g < 8; g++) h.guestWrite(g); // pressure: P is dropped without a write
   h.settle();
@@ -130,7 +157,17 @@ test('a Mapper page the guest overwrote through the disk keeps its old content w
 
 test('evicting a named page writes nothing; the baseline writes the same page to swap (a silent swap write)', () => {
   for (const mapper of [true, false]) {
-    const h = new CoreHarness({ guestPages: 16, imageBlocks: 8, mapper, residentLimitPages: 8, zoneWeights: [1], pageClusterLog2: 0, fileReadaroundPages: 1, reclaimBatchPages: 4, swapClusterSlots: 8 });
+    const h = new CoreHarness({
+      guestPages: 16,
+      imageBlocks: 8,
+      mapper,
+      residentLimitPages: 8,
+      zoneWeights: [1],
+      pageClusterLog2: 0,
+      fileReadaroundPages: 1,
+      reclaimBatchPages: 4,
+      swapClusterSlots: 8,
+    });
     for (let b = 0; b < 8; b++) h.diskRead(b, b);
     for (let g = 8; g < 16; g++) h.guestWrite(g);
     h.settle();
@@ -149,7 +186,17 @@ test('evicting a named page writes nothing; the baseline writes the same page to
 
 test('a disk read into a swapped-out page is a stale swap read in the baseline and none with the Mapper', () => {
   for (const mapper of [false, true]) {
-    const h = new CoreHarness({ guestPages: 16, imageBlocks: 8, mapper, residentLimitPages: 6, zoneWeights: [1], pageClusterLog2: 0, fileReadaroundPages: 1, reclaimBatchPages: 2, swapClusterSlots: 8 });
+    const h = new CoreHarness({
+      guestPages: 16,
+      imageBlocks: 8,
+      mapper,
+      residentLimitPages: 6,
+      zoneWeights: [1],
+      pageClusterLog2: 0,
+      fileReadaroundPages: 1,
+      reclaimBatchPages: 2,
+      swapClusterSlots: 8,
+    });
     for (let g = 0; g < 16; g++) h.guestWrite(g);
     h.settle();
     const swappedBefore = h.core.counters.swapReadPages;
@@ -162,7 +209,17 @@ test('a disk read into a swapped-out page is a stale swap read in the baseline a
 });
 
 test('a guest write to a named page breaks the association (copy-on-write) and the page is then swapped, not dropped', () => {
-  const h = new CoreHarness({ guestPages: 8, imageBlocks: 4, mapper: true, residentLimitPages: 4, zoneWeights: [1], pageClusterLog2: 0, fileReadaroundPages: 1, reclaimBatchPages: 1, swapClusterSlots: 4 });
+  const h = new CoreHarness({
+    guestPages: 8,
+    imageBlocks: 4,
+    mapper: true,
+    residentLimitPages: 4,
+    zoneWeights: [1],
+    pageClusterLog2: 0,
+    fileReadaroundPages: 1,
+    reclaimBatchPages: 1,
+    swapClusterSlots: 4,
+  });
   h.diskRead(1, 0);
   assert.equal(h.core.census().mapperTracked, 1);
   h.guestWrite(0);
@@ -177,7 +234,14 @@ test('a guest write to a named page breaks the association (copy-on-write) and t
 test('resident pages never exceed the limit once writes in flight complete', () => {
   fc.assert(
     fc.property(fc.array(fc.integer({ min: 0, max: 63 }), { minLength: 10, maxLength: 300 }), (touches) => {
-      const h = new CoreHarness({ guestPages: 64, imageBlocks: 8, residentLimitPages: 12, zoneWeights: [2, 1], reclaimBatchPages: 4, swapClusterSlots: 16 });
+      const h = new CoreHarness({
+        guestPages: 64,
+        imageBlocks: 8,
+        residentLimitPages: 12,
+        zoneWeights: [2, 1],
+        reclaimBatchPages: 4,
+        swapClusterSlots: 16,
+      });
       for (const g of touches) {
         h.guestWrite(g);
         h.settle();
@@ -189,8 +253,14 @@ test('resident pages never exceed the limit once writes in flight complete', () 
 });
 
 test('core configuration errors name the field', () => {
-  assert.throws(() => new CoreHarness({ guestPages: 0, imageBlocks: 4 }), /guestPages: must be a positive integer/);
-  assert.throws(() => new CoreHarness({ guestPages: 8, imageBlocks: 4, swappiness: 300 }), /swappiness: must be within 0..200/);
+  assert.throws(
+    () => new CoreHarness({ guestPages: 0, imageBlocks: 4 }),
+    /guestPages: must be a positive integer/,
+  );
+  assert.throws(
+    () => new CoreHarness({ guestPages: 8, imageBlocks: 4, swappiness: 300 }),
+    /swappiness: must be within 0..200/,
+  );
   assert.throws(() => new CoreHarness({ guestPages: 8, imageBlocks: 4, zoneWeights: [] }), /zoneWeights/);
   const h = new CoreHarness({ guestPages: 8, imageBlocks: 4 });
   assert.throws(() => h.core.setResidentLimit(0), /residentLimitPages: must be a positive integer/);

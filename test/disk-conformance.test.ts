@@ -16,7 +16,8 @@ const MODELS: [string, () => DiskModel][] = [
 function randomReadsMs(d: DiskModel, n: number, sectors: number): number {
   const rng = new Rng(9);
   let t = 0;
-  for (let i = 0; i < n; i++) t += d.service({ op: 'read', sector: rng.int(d.capacitySectors - sectors), sectors }, t);
+  for (let i = 0; i < n; i++)
+    t += d.service({ op: 'read', sector: rng.int(d.capacitySectors - sectors), sectors }, t);
   return t / n / 1e6;
 }
 
@@ -34,7 +35,11 @@ for (const [name, make] of MODELS) {
     const rng = new Rng(1);
     let t = 0;
     for (let i = 0; i < 2000; i++) {
-      const req = { op: rng.next() < 0.5 ? ('read' as const) : ('write' as const), sector: rng.int(a.capacitySectors - 256), sectors: 8 + rng.int(248) };
+      const req = {
+        op: rng.next() < 0.5 ? ('read' as const) : ('write' as const),
+        sector: rng.int(a.capacitySectors - 256),
+        sectors: 8 + rng.int(248),
+      };
       const sa = a.service(req, t);
       const sb = b.service(req, t);
       assert.ok(Number.isFinite(sa) && sa > 0, `service ${sa}`);
@@ -46,7 +51,10 @@ for (const [name, make] of MODELS) {
   test(`${name}: sequential 4 KiB reads are not slower than random ones, and larger requests take longer`, () => {
     assert.ok(sequentialReadsMs(make(), 500, 8) <= randomReadsMs(make(), 500, 8));
     const d = make();
-    assert.ok(d.service({ op: 'read', sector: 0, sectors: 2048 }, 0) > make().service({ op: 'read', sector: 0, sectors: 8 }, 0));
+    assert.ok(
+      d.service({ op: 'read', sector: 0, sectors: 2048 }, 0) >
+        make().service({ op: 'read', sector: 0, sectors: 8 }, 0),
+    );
   });
 
   test(`${name}: the queue merges adjacent requests and counts what the device sees`, () => {
@@ -72,7 +80,10 @@ test('hdd is calibrated to the paper drive: ~8.5 ms seek + ~4.2 ms rotation at r
   const outer = (64 * 1024 * 1024) / (d.service({ op: 'read', sector: 0, sectors: 131072 }, 0) / 1e9) / 1e6;
   assert.ok(outer > 150 && outer < 176, `outer ${outer.toFixed(1)} MB/s`);
   const inner = new Hdd();
-  const innerMBps = (64 * 1024 * 1024) / (inner.service({ op: 'read', sector: inner.capacitySectors - 131072, sectors: 131072 }, 0) / 1e9) / 1e6;
+  const innerMBps =
+    (64 * 1024 * 1024) /
+    (inner.service({ op: 'read', sector: inner.capacitySectors - 131072, sectors: 131072 }, 0) / 1e9) /
+    1e6;
   assert.ok(innerMBps > 75 && innerMBps < 84, `inner ${innerMBps.toFixed(1)} MB/s`);
 });
 
@@ -83,7 +94,10 @@ test('hdd read-ahead cache serves the next sequential request without a rotation
   assert.ok(next < 1e6, `cached read took ${next / 1e6} ms`);
   const writeThenRead = new Hdd();
   const w = writeThenRead.service({ op: 'write', sector: 10_000, sectors: 64 }, 0);
-  assert.ok(writeThenRead.service({ op: 'read', sector: 50_000_000, sectors: 8 }, w) > 1e6, 'a far read needs a seek');
+  assert.ok(
+    writeThenRead.service({ op: 'read', sector: 50_000_000, sectors: 8 }, w) > 1e6,
+    'a far read needs a seek',
+  );
 });
 
 test('disk parameters are validated with the field named', () => {

@@ -3,7 +3,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ExperimentFileError, loadExperiment, parseExperiment, runExperiment } from '../src/experiments/experiment-file.js';
+import {
+  ExperimentFileError,
+  loadExperiment,
+  parseExperiment,
+  runExperiment,
+} from '../src/experiments/experiment-file.js';
 
 const ok = `
 name: t1
@@ -21,24 +26,47 @@ test('a valid experiment gets its defaults', () => {
 });
 
 const bad: [string, string, RegExp][] = [
-  ['unknown field', ok.replace('name: t1', 'name: t1\ncolour: red'), /\(top level\): Unrecognized key.*colour/],
+  [
+    'unknown field',
+    ok.replace('name: t1', 'name: t1\ncolour: red'),
+    /\(top level\): Unrecognized key.*colour/,
+  ],
   ['bad configuration', ok.replace('mapper]', 'swapper]'), /configs\.1: Invalid option/],
-  ['actual above believed', ok.replace('actualMiB: 32', 'actualMiB: 256'), /guest\.actualMiB: actualMiB \(256\) exceeds believedMiB \(128\)/],
-  ['negative size', ok.replace('fileMiB: 40', 'fileMiB: -4'), /workload\.fileMiB: workload\.fileMiB must be positive/],
+  [
+    'actual above believed',
+    ok.replace('actualMiB: 32', 'actualMiB: 256'),
+    /guest\.actualMiB: actualMiB \(256\) exceeds believedMiB \(128\)/,
+  ],
+  [
+    'negative size',
+    ok.replace('fileMiB: 40', 'fileMiB: -4'),
+    /workload\.fileMiB: workload\.fileMiB must be positive/,
+  ],
   ['wrong type', ok.replace('actualMiB: 32', 'actualMiB: lots'), /guest\.actualMiB/],
   ['unknown disk kind', `${ok}host: { disk: { kind: tape } }\n`, /host\.disk\.kind/],
   ['bad disk parameter', `${ok}host: { disk: { kind: hdd, hdd: { rpm: 0 } } }\n`, /host\.disk\.hdd\.rpm/],
-  ['no configs', ok.replace('configs: [baseline, mapper]', 'configs: []'), /configs: list at least one configuration/],
+  [
+    'no configs',
+    ok.replace('configs: [baseline, mapper]', 'configs: []'),
+    /configs: list at least one configuration/,
+  ],
   ['not YAML', 'name: [unclosed', /not valid YAML/],
 ];
 for (const [what, text, re] of bad) {
   test(`a bad experiment file (${what}) gets an error naming the field`, () => {
-    assert.throws(() => parseExperiment(text, 'x.yaml'), (e: unknown) => e instanceof ExperimentFileError && re.test(e.message) && e.message.startsWith('x.yaml'));
+    assert.throws(
+      () => parseExperiment(text, 'x.yaml'),
+      (e: unknown) =>
+        e instanceof ExperimentFileError && re.test(e.message) && e.message.startsWith('x.yaml'),
+    );
   });
 }
 
 test('a missing file names the path', () => {
-  assert.throws(() => loadExperiment('/nonexistent/exp.yaml'), /\/nonexistent\/exp\.yaml: cannot read: ENOENT/);
+  assert.throws(
+    () => loadExperiment('/nonexistent/exp.yaml'),
+    /\/nonexistent\/exp\.yaml: cannot read: ENOENT/,
+  );
 });
 
 test('an experiment runs: iterations on x for one size, memory size on x for a sweep', async () => {
@@ -47,9 +75,15 @@ test('an experiment runs: iterations on x for one size, memory size on x for a s
   writeFileSync(f, ok);
   const one = await runExperiment(loadExperiment(f));
   assert.equal(one.figure, 't1');
-  assert.deepEqual(one.runs.map((r) => `${r.config}:${r.x}`), ['baseline:1', 'baseline:2', 'mapper:1', 'mapper:2']);
+  assert.deepEqual(
+    one.runs.map((r) => `${r.config}:${r.x}`),
+    ['baseline:1', 'baseline:2', 'mapper:1', 'mapper:2'],
+  );
   const sweep = await runExperiment(parseExperiment(ok.replace('actualMiB: 32', 'actualMiB: [32, 64]')));
-  assert.deepEqual(sweep.runs.map((r) => `${r.config}:${r.x}`), ['baseline:32', 'baseline:64', 'mapper:32', 'mapper:64']);
+  assert.deepEqual(
+    sweep.runs.map((r) => `${r.config}:${r.x}`),
+    ['baseline:32', 'baseline:64', 'mapper:32', 'mapper:64'],
+  );
   const slow = sweep.runs.find((r) => r.config === 'baseline' && r.x === 32)!.metrics.runtimeS!;
   const fast = sweep.runs.find((r) => r.config === 'baseline' && r.x === 64)!.metrics.runtimeS!;
   assert.ok(slow > fast, `less memory must not be faster: ${slow} vs ${fast}`);

@@ -10,13 +10,20 @@ before(async () => {
   [fig9, fig3] = (await reproduceSim(['fig9', 'fig3'])) as [FigureResult, FigureResult];
 });
 
-const it = (config: ConfigName, n: number): Metrics => fig9.runs.find((r) => r.config === config && r.x === n)!.metrics;
+const it = (config: ConfigName, n: number): Metrics =>
+  fig9.runs.find((r) => r.config === config && r.x === n)!.metrics;
 const bar = (config: ConfigName): number => fig3.runs.find((r) => r.config === config)!.metrics.runtimeS!;
 
 test('Fig. 3: baseline at least 6x slower than balloon; vswapper within 1.6x; balloon+vswapper within 10%', () => {
-  assert.ok(bar('baseline') >= 6 * bar('balloon'), `baseline ${bar('baseline')} vs balloon ${bar('balloon')}`);
+  assert.ok(
+    bar('baseline') >= 6 * bar('balloon'),
+    `baseline ${bar('baseline')} vs balloon ${bar('balloon')}`,
+  );
   assert.ok(bar('vswapper') <= 1.6 * bar('balloon'), `vswapper ${bar('vswapper')}`);
-  assert.ok(Math.abs(bar('balloon+vswapper') / bar('balloon') - 1) <= 0.1, `balloon+vswapper ${bar('balloon+vswapper')}`);
+  assert.ok(
+    Math.abs(bar('balloon+vswapper') / bar('balloon') - 1) <= 0.1,
+    `balloon+vswapper ${bar('balloon+vswapper')}`,
+  );
 });
 
 test('Fig. 9a: the baseline starts slow (iteration 1 slower than 2) and vswapper is flat after warm-up', () => {
@@ -34,7 +41,8 @@ test('Fig. 9b: stale swap reads happen in iteration 1 (about one per file page) 
   // frame the guest then reads into (counted, by definition), which is rare.
   for (let n = 1; n <= 8; n++) assert.ok(it('vswapper', n).staleSwapReads! <= 0.001 * m1.staleSwapReads!);
   // After iteration 1, host-context faults are QEMU's own code (false page anonymity).
-  for (let n = 2; n <= 8; n++) assert.equal(it('baseline', n).hostFaultsInHost, it('baseline', n).hostFaultsVmm);
+  for (let n = 2; n <= 8; n++)
+    assert.equal(it('baseline', n).hostFaultsInHost, it('baseline', n).hostFaultsVmm);
 });
 
 test('Fig. 9d: silent swap writes of hundreds of thousands of sectors per baseline iteration, none with the Mapper', () => {

@@ -5,7 +5,8 @@ import { SYSBENCH_200MB } from '../src/experiments/figures.js';
 import { CONFIG_NAMES } from '../src/experiments/results.js';
 
 const SMALL = 0.25;
-const small = (config: (typeof CONFIG_NAMES)[number], seed = 1) => runJob(paperJob(config, 100, { ...SYSBENCH_200MB, iterations: 3 }, SMALL, seed));
+const small = (config: (typeof CONFIG_NAMES)[number], seed = 1) =>
+  runJob(paperJob(config, 100, { ...SYSBENCH_200MB, iterations: 3 }, SMALL, seed));
 const strip = (r: ReturnType<typeof small>) => JSON.stringify({ ...r, wallMs: 0 });
 
 test('the simulator is deterministic: same inputs, byte-identical results; another seed, other results', () => {
@@ -26,13 +27,16 @@ test('the five problems appear only where the paper says: stale reads and silent
   const mapper = small('mapper');
   const balloon = small('balloon');
   assert.ok(base.iterations[0]!.staleSwapReads! > 100, `stale reads ${base.iterations[0]!.staleSwapReads}`);
-  for (const m of base.iterations.slice(1)) assert.equal(m.staleSwapReads, 0, 'no guest I/O after iteration 1, so no stale reads');
-  for (const m of base.iterations) assert.ok(m.silentSwapWrites! > 1000, `silent writes ${m.silentSwapWrites}`);
+  for (const m of base.iterations.slice(1))
+    assert.equal(m.staleSwapReads, 0, 'no guest I/O after iteration 1, so no stale reads');
+  for (const m of base.iterations)
+    assert.ok(m.silentSwapWrites! > 1000, `silent writes ${m.silentSwapWrites}`);
   for (const m of mapper.iterations) {
     assert.equal(m.staleSwapReads, 0);
     assert.equal(m.silentSwapWrites, 0);
   }
-  for (const m of balloon.iterations) assert.equal(m.swapWriteSectors, 0, 'the balloon keeps the guest within its memory');
+  for (const m of balloon.iterations)
+    assert.equal(m.swapWriteSectors, 0, 'the balloon keeps the guest within its memory');
   assert.ok(mapper.iterations[2]!.mapperTrackedPages! > 0);
 });
 
@@ -49,7 +53,16 @@ test('an SSD shrinks the baseline penalty (the model is not tied to one disk)', 
 });
 
 test('bad run parameters are rejected with the field named', () => {
-  assert.throws(() => runJob({ ...paperJob('baseline', 100, SYSBENCH_200MB), scale: 2 }), /scale: must be within/);
-  assert.throws(() => runJob(paperJob('baseline', 600, SYSBENCH_200MB)), /guestActualMiB \(600\) exceeds guestBelievedMiB/);
-  assert.throws(() => runJob(paperJob('baseline', 100, { ...SYSBENCH_200MB, iterations: 0 })), /sysbench.iterations/);
+  assert.throws(
+    () => runJob({ ...paperJob('baseline', 100, SYSBENCH_200MB), scale: 2 }),
+    /scale: must be within/,
+  );
+  assert.throws(
+    () => runJob(paperJob('baseline', 600, SYSBENCH_200MB)),
+    /guestActualMiB \(600\) exceeds guestBelievedMiB/,
+  );
+  assert.throws(
+    () => runJob(paperJob('baseline', 100, { ...SYSBENCH_200MB, iterations: 0 })),
+    /sysbench.iterations/,
+  );
 });

@@ -21,7 +21,10 @@ test('when no cluster is wholly free, allocation fills holes after the last one'
   s.free(asSlot(10));
   const a = s.allocate(100) as number;
   const b = s.allocate(101) as number;
-  assert.deepEqual([a, b].sort((x, y) => x - y), [5, 10]);
+  assert.deepEqual(
+    [a, b].sort((x, y) => x - y),
+    [5, 10],
+  );
   assert.equal(s.allocate(102) as number, NONE);
 });
 

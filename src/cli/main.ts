@@ -24,9 +24,18 @@ async function report(out: string, results: FigureResult[], paper: string | unde
 }
 
 /** Runs the paper-engine figures not produced by the simulator (real QEMU engines). */
-async function reproduceReal(engine: 'qemu' | 'qemu-pager', figures: string[], scale: number): Promise<FigureResult[]> {
-  const mod = (await import(engine === 'qemu' ? '../qemu/index.js' : '../pager/index.js').catch(() => null)) as {
-    runQemuFigure?: (f: string, o: { scale: number; hddLike: boolean; onProgress?: (m: string, f: number) => void }) => Promise<FigureResult>;
+async function reproduceReal(
+  engine: 'qemu' | 'qemu-pager',
+  figures: string[],
+  scale: number,
+): Promise<FigureResult[]> {
+  const mod = (await import(engine === 'qemu' ? '../qemu/index.js' : '../pager/index.js').catch(
+    () => null,
+  )) as {
+    runQemuFigure?: (
+      f: string,
+      o: { scale: number; hddLike: boolean; onProgress?: (m: string, f: number) => void },
+    ) => Promise<FigureResult>;
   } | null;
   if (!mod?.runQemuFigure) throw new Error(`engine ${engine} is not available in this build`);
   const out: FigureResult[] = [];
@@ -52,20 +61,29 @@ program
   .option('--engine <engine>', 'sim, qemu or qemu-pager', parseEngine, 'sim')
   .option('--scale <factor>', 'shrink memory sizes for quick runs (0, 1]', parseScale, 1)
   .option('--paper <path>', 'paper-targets.json (default: ../shared/paper/paper-targets.json)')
-  .action(async (figures: string[], o: { out: string; engine: 'sim' | 'qemu' | 'qemu-pager'; scale: number; paper?: string }) => {
-    let results: FigureResult[];
-    if (o.engine === 'sim') {
-      const p = new Progress(`simulating ${figures.join(' ')}`);
-      results = await reproduceSim(figures, {
-        scale: o.scale,
-        onProgress: (e) => p.update(`${e.done}/${e.total} runs done; ${e.job.config}${e.iteration ? ` iteration ${e.iteration}` : ''} ${e.event}`, e.event === 'done'),
-      });
-      p.done(`${figures.length} figure(s)`);
-    } else {
-      results = await reproduceReal(o.engine, figures, o.scale);
-    }
-    await report(resolve(o.out), results, o.paper);
-  });
+  .action(
+    async (
+      figures: string[],
+      o: { out: string; engine: 'sim' | 'qemu' | 'qemu-pager'; scale: number; paper?: string },
+    ) => {
+      let results: FigureResult[];
+      if (o.engine === 'sim') {
+        const p = new Progress(`simulating ${figures.join(' ')}`);
+        results = await reproduceSim(figures, {
+          scale: o.scale,
+          onProgress: (e) =>
+            p.update(
+              `${e.done}/${e.total} runs done; ${e.job.config}${e.iteration ? ` iteration ${e.iteration}` : ''} ${e.event}`,
+              e.event === 'done',
+            ),
+        });
+        p.done(`${figures.length} figure(s)`);
+      } else {
+        results = await reproduceReal(o.engine, figures, o.scale);
+      }
+      await report(resolve(o.out), results, o.paper);
+    },
+  );
 
 program
   .command('run')
@@ -76,13 +94,17 @@ program
   .action(async (file: string, o: { out: string; paper?: string }) => {
     const e = loadExperiment(file);
     const p = new Progress(`running ${e.name}`);
-    const result = await runExperiment(e, (ev) => p.update(`${ev.done}/${ev.total} runs done`, ev.event === 'done'));
+    const result = await runExperiment(e, (ev) =>
+      p.update(`${ev.done}/${ev.total} runs done`, ev.event === 'done'),
+    );
     p.done(`${result.runs.length} records`);
     await report(resolve(o.out), [result], o.paper);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   const known = e instanceof ExperimentFileError || e instanceof UnknownFigureError;
-  process.stderr.write(`vswapper: ${known ? (e as Error).message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.stderr.write(
+    `vswapper: ${known ? (e as Error).message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+  );
   process.exitCode = known ? 2 : 1;
 });

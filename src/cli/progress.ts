@@ -19,7 +19,8 @@ export class Progress {
 
   update(line: string, finishedStep = false): void {
     this.lastLine = line;
-    if (!this.stream.isTTY && finishedStep && Date.now() - this.t0 > 1000) this.stream.write(`${this.title}: ${line}\n`);
+    if (!this.stream.isTTY && finishedStep && Date.now() - this.t0 > 1000)
+      this.stream.write(`${this.title}: ${line}\n`);
   }
 
   private render(): void {

@@ -69,7 +69,15 @@ export type ReadSource = 'swap' | 'image' | 'vmm';
 /** What the core asks its driver to do. The driver performs it and reports back (readDone/writeDone). */
 export type CoreAction =
   /** Read contiguous units (swap slots, image blocks or QEMU file pages) `units[i]` into `pages[i]`. */
-  | { kind: 'read'; id: number; source: ReadSource; start: number; count: number; pages: number[]; units: number[] }
+  | {
+      kind: 'read';
+      id: number;
+      source: ReadSource;
+      start: number;
+      count: number;
+      pages: number[];
+      units: number[];
+    }
   /** Write `pages[i]` to swap slot `start + i`. The content is the page's as of this action. */
   | { kind: 'write'; id: number; start: number; pages: number[] }
   /** The page's frame was freed; its content is gone from memory. */
@@ -196,7 +204,12 @@ export class MemoryCore {
       }
       if (isNamed || st === State.InImage) tracked++;
     }
-    return { namedResident: named, anonResident: anon, mapperTracked: tracked, swapUsed: this.swap.usedSlots };
+    return {
+      namedResident: named,
+      anonResident: anon,
+      mapperTracked: tracked,
+      swapUsed: this.swap.usedSlots,
+    };
   }
 
   /** Takes the queued actions (the driver calls this after every event it feeds). */
@@ -390,7 +403,8 @@ export class MemoryCore {
    * whose swap write is in flight) fits; faults wait for those writes.
    */
   setResidentLimit(pages: number): void {
-    if (!Number.isInteger(pages) || pages < 1) throw new ConfigError('residentLimitPages', `must be a positive integer, got ${pages}`);
+    if (!Number.isInteger(pages) || pages < 1)
+      throw new ConfigError('residentLimitPages', `must be a positive integer, got ${pages}`);
     this.limit = pages;
     while (this.resident - this.writebackPages > this.limit) {
       if (this.shrink(this.cfg.reclaimBatchPages) === 0) break;
@@ -488,14 +502,21 @@ export class MemoryCore {
       const s = slot[p]!;
       if (st === State.Resident || st === State.Loading) resident++;
       if (f & Flag.Writeback) writeback++;
-      if (st === State.Swapped && (s === NONE || this.swap.owner[s] !== p)) out.push(`page ${p}: swapped but slot ${s} is not its own`);
-      if (s !== NONE && this.swap.owner[s] !== p) out.push(`page ${p}: slot ${s} owned by ${this.swap.owner[s]}`);
-      if (st === State.Resident && f & Flag.SwapCache && s === NONE) out.push(`page ${p}: swap cache without a slot`);
+      if (st === State.Swapped && (s === NONE || this.swap.owner[s] !== p))
+        out.push(`page ${p}: swapped but slot ${s} is not its own`);
+      if (s !== NONE && this.swap.owner[s] !== p)
+        out.push(`page ${p}: slot ${s} owned by ${this.swap.owner[s]}`);
+      if (st === State.Resident && f & Flag.SwapCache && s === NONE)
+        out.push(`page ${p}: swap cache without a slot`);
       if (st !== State.Resident && f & Flag.Writeback) out.push(`page ${p}: writeback while not resident`);
-      if (st === State.Resident && !(f & Flag.Writeback) && this.lru.on(p) === NOT_ON_LIST) out.push(`page ${p}: resident but on no LRU list`);
-      if (st !== State.Resident && this.lru.on(p) !== NOT_ON_LIST) out.push(`page ${p}: on an LRU list while in state ${st}`);
-      if (st !== State.Resident && st !== State.Loading && pins[p]! > 0) out.push(`page ${p}: pinned while absent`);
-      if (this.cfg.mapper && st === State.InImage && !this.isVmm(p) && !(f & Flag.Named)) out.push(`page ${p}: in image but not named`);
+      if (st === State.Resident && !(f & Flag.Writeback) && this.lru.on(p) === NOT_ON_LIST)
+        out.push(`page ${p}: resident but on no LRU list`);
+      if (st !== State.Resident && this.lru.on(p) !== NOT_ON_LIST)
+        out.push(`page ${p}: on an LRU list while in state ${st}`);
+      if (st !== State.Resident && st !== State.Loading && pins[p]! > 0)
+        out.push(`page ${p}: pinned while absent`);
+      if (this.cfg.mapper && st === State.InImage && !this.isVmm(p) && !(f & Flag.Named))
+        out.push(`page ${p}: in image but not named`);
       if (
         !this.isVmm(p) &&
         st === State.Resident &&
@@ -505,8 +526,10 @@ export class MemoryCore {
         out.push(`page ${p}: resident anonymous page that is neither dirty nor in swap`);
       }
     }
-    if (resident !== this.resident) out.push(`resident count ${this.resident} but ${resident} pages are resident`);
-    if (writeback !== this.writebackPages) out.push(`writeback count ${this.writebackPages} but ${writeback} pages are under writeback`);
+    if (resident !== this.resident)
+      out.push(`resident count ${this.resident} but ${resident} pages are resident`);
+    if (writeback !== this.writebackPages)
+      out.push(`writeback count ${this.writebackPages} but ${writeback} pages are under writeback`);
     if (this.resident > this.limit + 0 && this.frameWaiters.length === 0 && this.writebackPages === 0) {
       // Over the limit is legal only transiently (a lowered limit waits for writeback).
     }
@@ -608,7 +631,12 @@ export class MemoryCore {
     if (got === 0) return false;
     this.countMajor(f);
     const chosen = this.trimAround(want, p, got);
-    this.loadPages(p, chosen, chosen.map((q) => pt.slot[q]!), 'swap');
+    this.loadPages(
+      p,
+      chosen,
+      chosen.map((q) => pt.slot[q]!),
+      'swap',
+    );
     this.waitOn(p, f);
     return true;
   }
@@ -673,7 +701,9 @@ export class MemoryCore {
     // Windows are gathered in unit order; only a caller that breaks that pays for a sort.
     let sorted = true;
     for (let i = 1; i < units.length && sorted; i++) sorted = units[i - 1]! <= units[i]!;
-    const order = sorted ? pages.map((_, i) => i) : pages.map((_, i) => i).sort((a, b) => units[a]! - units[b]!);
+    const order = sorted
+      ? pages.map((_, i) => i)
+      : pages.map((_, i) => i).sort((a, b) => units[a]! - units[b]!);
     let runPages: number[] = [];
     let runUnits: number[] = [];
     const flush = (): void => {
@@ -834,7 +864,8 @@ export class MemoryCore {
   private pump(): void {
     while (this.frameWaiters.length > 0) {
       const f = this.frameWaiters[0]!;
-      const discarding = f.kind === 'dmaWrite' && (this.cfg.mapper || this.pt.state[f.page] !== State.Swapped);
+      const discarding =
+        f.kind === 'dmaWrite' && (this.cfg.mapper || this.pt.state[f.page] !== State.Swapped);
       const started = discarding ? this.startDiscardingFault(f) : this.startFault(f);
       if (!started) break;
       this.frameWaiters.shift();
@@ -920,7 +951,8 @@ export class MemoryCore {
             const n = Math.min(nr[l]!, batch);
             nr[l]! -= n;
             if (l === Lru.ActiveAnon || l === Lru.ActiveFile) {
-              if (this.inactiveIsLow(base, l === Lru.ActiveFile)) this.shrinkActive(base, l === Lru.ActiveFile, n);
+              if (this.inactiveIsLow(base, l === Lru.ActiveFile))
+                this.shrinkActive(base, l === Lru.ActiveFile, n);
             } else {
               reclaimed += this.shrinkInactive(base, l === Lru.InactiveFile, n);
             }
@@ -1076,13 +1108,24 @@ export class MemoryCore {
 const EMPTY: CoreAction[] = [];
 
 function validateCoreConfig(c: CoreConfig): void {
-  const positive: (keyof CoreConfig)[] = ['guestPages', 'imageBlocks', 'swapSlots', 'residentLimitPages', 'reclaimBatchPages', 'swapClusterSlots', 'fileReadaroundPages'];
+  const positive: (keyof CoreConfig)[] = [
+    'guestPages',
+    'imageBlocks',
+    'swapSlots',
+    'residentLimitPages',
+    'reclaimBatchPages',
+    'swapClusterSlots',
+    'fileReadaroundPages',
+  ];
   for (const k of positive) {
     const v = c[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ConfigError(k, `must be a positive integer, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+      throw new ConfigError(k, `must be a positive integer, got ${String(v)}`);
   }
-  if (!Number.isInteger(c.vmmPages) || c.vmmPages < 0) throw new ConfigError('vmmPages', `must be a non-negative integer, got ${c.vmmPages}`);
-  if (!(c.swappiness >= 0 && c.swappiness <= 200)) throw new ConfigError('swappiness', `must be within 0..200, got ${c.swappiness}`);
+  if (!Number.isInteger(c.vmmPages) || c.vmmPages < 0)
+    throw new ConfigError('vmmPages', `must be a non-negative integer, got ${c.vmmPages}`);
+  if (!(c.swappiness >= 0 && c.swappiness <= 200))
+    throw new ConfigError('swappiness', `must be within 0..200, got ${c.swappiness}`);
   if (c.zoneWeights.length < 1 || c.zoneWeights.length > 63 || c.zoneWeights.some((w) => !(w > 0))) {
     throw new ConfigError('zoneWeights', 'must list 1 to 63 positive zone sizes');
   }

@@ -22,14 +22,17 @@ export class SwapSpace {
   private lowestFree = 0;
 
   constructor(slotCount: number, clusterSlots = 256) {
-    if (!Number.isInteger(slotCount) || slotCount <= 0) throw new RangeError(`SwapSpace: bad slot count ${slotCount}`);
-    if (!Number.isInteger(clusterSlots) || clusterSlots <= 0) throw new RangeError(`SwapSpace: bad cluster size ${clusterSlots}`);
+    if (!Number.isInteger(slotCount) || slotCount <= 0)
+      throw new RangeError(`SwapSpace: bad slot count ${slotCount}`);
+    if (!Number.isInteger(clusterSlots) || clusterSlots <= 0)
+      throw new RangeError(`SwapSpace: bad cluster size ${clusterSlots}`);
     this.slotCount = slotCount;
     this.clusterSlots = clusterSlots;
     this.owner = new Int32Array(slotCount).fill(NONE);
     const clusters = Math.ceil(slotCount / clusterSlots);
     this.clusterFree = new Int32Array(clusters);
-    for (let c = 0; c < clusters; c++) this.clusterFree[c] = Math.min(clusterSlots, slotCount - c * clusterSlots);
+    for (let c = 0; c < clusters; c++)
+      this.clusterFree[c] = Math.min(clusterSlots, slotCount - c * clusterSlots);
   }
 
   get usedSlots(): number {

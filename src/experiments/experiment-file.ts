@@ -7,7 +7,8 @@ import { runJobs, type PoolProgress } from './pool.js';
 import { figureMeta } from './figures.js';
 import type { DiskSpec } from '../sim/machine.js';
 
-const positive = (what: string) => z.number({ error: `${what} must be a number` }).positive(`${what} must be positive`);
+const positive = (what: string) =>
+  z.number({ error: `${what} must be a number` }).positive(`${what} must be positive`);
 
 const hddSchema = z
   .object({
@@ -79,10 +80,19 @@ export const experimentSchema = z
     const actual = Array.isArray(e.guest.actualMiB) ? e.guest.actualMiB : [e.guest.actualMiB];
     actual.forEach((a, i) => {
       if (a > e.guest.believedMiB) {
-        ctx.addIssue({ code: 'custom', path: ['guest', 'actualMiB', ...(Array.isArray(e.guest.actualMiB) ? [i] : [])], message: `actualMiB (${a}) exceeds believedMiB (${e.guest.believedMiB})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['guest', 'actualMiB', ...(Array.isArray(e.guest.actualMiB) ? [i] : [])],
+          message: `actualMiB (${a}) exceeds believedMiB (${e.guest.believedMiB})`,
+        });
       }
     });
-    if (e.guest.kernelMiB >= e.guest.believedMiB) ctx.addIssue({ code: 'custom', path: ['guest', 'kernelMiB'], message: 'kernelMiB must be smaller than believedMiB' });
+    if (e.guest.kernelMiB >= e.guest.believedMiB)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['guest', 'kernelMiB'],
+        message: 'kernelMiB must be smaller than believedMiB',
+      });
   });
 
 export type Experiment = z.infer<typeof experimentSchema>;
@@ -101,7 +111,9 @@ export function parseExperiment(text: string, source = 'experiment'): Experiment
   }
   const r = experimentSchema.safeParse(raw);
   if (!r.success) {
-    const lines = r.error.issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
+    const lines = r.error.issues.map(
+      (i) => `  ${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`,
+    );
     throw new ExperimentFileError(`${source}: invalid experiment\n${lines.join('\n')}`);
   }
   return r.data;
@@ -112,7 +124,9 @@ export function loadExperiment(path: string): Experiment {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new ExperimentFileError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new ExperimentFileError(
+      `${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   return parseExperiment(text, path);
 }
@@ -121,7 +135,10 @@ export function loadExperiment(path: string): Experiment {
  * Runs an experiment on the simulator. With one actual memory size the x axis is the iteration;
  * with several it is the memory size (MB) and the metrics cover all iterations.
  */
-export async function runExperiment(e: Experiment, onProgress?: (p: PoolProgress & { done: number; total: number }) => void): Promise<FigureResult> {
+export async function runExperiment(
+  e: Experiment,
+  onProgress?: (p: PoolProgress & { done: number; total: number }) => void,
+): Promise<FigureResult> {
   const sizes = Array.isArray(e.guest.actualMiB) ? e.guest.actualMiB : [e.guest.actualMiB];
   const jobs: SimJob[] = [];
   for (const config of e.configs) {
@@ -149,8 +166,17 @@ export async function runExperiment(e: Experiment, onProgress?: (p: PoolProgress
   const runs: RunRecord[] = [];
   results.forEach((r, i) => {
     const j = jobs[i]!;
-    if (sizes.length === 1) r.iterations.forEach((m, k) => runs.push({ config: j.config, x: k + 1, metrics: m, notes: r.notes }));
+    if (sizes.length === 1)
+      r.iterations.forEach((m, k) => runs.push({ config: j.config, x: k + 1, metrics: m, notes: r.notes }));
     else runs.push({ config: j.config, x: j.guestActualMiB, metrics: r.total, notes: r.notes });
   });
-  return { figure: e.name, engine: 'sim', runs, meta: figureMeta(e.scale, performance.now() - t0, { seed: e.seed, xAxis: sizes.length === 1 ? 'iteration' : 'guest actual memory [MB]' }) };
+  return {
+    figure: e.name,
+    engine: 'sim',
+    runs,
+    meta: figureMeta(e.scale, performance.now() - t0, {
+      seed: e.seed,
+      xAxis: sizes.length === 1 ? 'iteration' : 'guest actual memory [MB]',
+    }),
+  };
 }

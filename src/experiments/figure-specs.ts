@@ -44,9 +44,24 @@ export const FIGURE_SPECS: Record<string, FigureSpec> = {
     xLabel: 'iteration',
     panels: [
       { paperFigure: 'Figure 9a', metric: 'runtimeS', divisor: 1, yLabel: 'runtime [s]' },
-      { paperFigure: 'Figure 9b', metric: 'hostFaultsInHost', divisor: 1000, yLabel: 'faults while host runs [K]' },
-      { paperFigure: 'Figure 9c', metric: 'hostFaultsInGuest', divisor: 1000, yLabel: 'faults while guest runs [K]' },
-      { paperFigure: 'Figure 9d', metric: 'swapWriteSectors', divisor: 1000, yLabel: 'swap sectors written [K]' },
+      {
+        paperFigure: 'Figure 9b',
+        metric: 'hostFaultsInHost',
+        divisor: 1000,
+        yLabel: 'faults while host runs [K]',
+      },
+      {
+        paperFigure: 'Figure 9c',
+        metric: 'hostFaultsInGuest',
+        divisor: 1000,
+        yLabel: 'faults while guest runs [K]',
+      },
+      {
+        paperFigure: 'Figure 9d',
+        metric: 'swapWriteSectors',
+        divisor: 1000,
+        yLabel: 'swap sectors written [K]',
+      },
     ],
     paperSeries: PAPER_SERIES,
   },

@@ -23,7 +23,8 @@ function notesFor(config: ConfigName): string[] {
   return CONFIG_MECHANISMS[config].preventer && !PREVENTER_AVAILABLE ? [`${config} ${PREVENTER_NOTE}`] : [];
 }
 
-const sysbenchJobs = (scale: number): SimJob[] => CONFIG_NAMES.map((c) => paperJob(c, 100, SYSBENCH_200MB, scale));
+const sysbenchJobs = (scale: number): SimJob[] =>
+  CONFIG_NAMES.map((c) => paperJob(c, 100, SYSBENCH_200MB, scale));
 
 export const SIM_FIGURES: Record<string, SimFigure> = {
   fig9: {
@@ -32,7 +33,12 @@ export const SIM_FIGURES: Record<string, SimFigure> = {
     records(results, scale) {
       return sysbenchJobs(scale).flatMap((j) => {
         const r = results.get(jobKey(j))!;
-        return r.iterations.map((metrics, i) => ({ config: j.config, x: i + 1, metrics, notes: notesFor(j.config) }));
+        return r.iterations.map((metrics, i) => ({
+          config: j.config,
+          x: i + 1,
+          metrics,
+          notes: notesFor(j.config),
+        }));
       });
     },
   },
@@ -44,20 +50,30 @@ export const SIM_FIGURES: Record<string, SimFigure> = {
     records(results, scale) {
       return sysbenchJobs(scale).map((j) => {
         const r = results.get(jobKey(j))!;
-        return { config: j.config, x: null, metrics: r.iterations[r.iterations.length - 1]!, notes: [...notesFor(j.config), 'iteration 8 of the Fig. 9 runs'] };
+        return {
+          config: j.config,
+          x: null,
+          metrics: r.iterations[r.iterations.length - 1]!,
+          notes: [...notesFor(j.config), 'iteration 8 of the Fig. 9 runs'],
+        };
       });
     },
   },
 };
 
-export function figureMeta(scale: number, wallMs: number, extra: Record<string, string | number | boolean | null> = {}): FigureResult['meta'] {
+export function figureMeta(
+  scale: number,
+  wallMs: number,
+  extra: Record<string, string | number | boolean | null> = {},
+): FigureResult['meta'] {
   return {
     machine: `${hostname()} (${cpus().length} x ${cpus()[0]?.model ?? 'cpu'})`,
     node: process.version,
     scale,
     seed: 1,
     simulatorWallMs: Math.round(wallMs),
-    model: 'Seagate Constellation ES 2 TB HDD, Xeon E5-2420 KVM costs, QEMU 1.2 code paging, Linux 3.7-like reclaim',
+    model:
+      'Seagate Constellation ES 2 TB HDD, Xeon E5-2420 KVM costs, QEMU 1.2 code paging, Linux 3.7-like reclaim',
     ...extra,
   };
 }

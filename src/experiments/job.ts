@@ -19,7 +19,13 @@ export interface SimJob {
   scale: number;
 }
 
-export function paperJob(config: ConfigName, guestActualMiB: number, workload: WorkloadSpec, scale = 1, seed = 1): SimJob {
+export function paperJob(
+  config: ConfigName,
+  guestActualMiB: number,
+  workload: WorkloadSpec,
+  scale = 1,
+  seed = 1,
+): SimJob {
   return {
     config,
     seed,

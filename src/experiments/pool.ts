@@ -15,7 +15,11 @@ export interface PoolProgress {
  * Runs simulation jobs on worker threads, one per core. Each job is deterministic on its own, so
  * results do not depend on the number of workers or their timing.
  */
-export async function runJobs(jobs: SimJob[], onProgress?: (p: PoolProgress) => void, workers = availableParallelism()): Promise<SimRunResult[]> {
+export async function runJobs(
+  jobs: SimJob[],
+  onProgress?: (p: PoolProgress) => void,
+  workers = availableParallelism(),
+): Promise<SimRunResult[]> {
   const results: SimRunResult[] = new Array(jobs.length);
   let next = 0;
   const workerUrl = new URL('./worker.js', import.meta.url);
@@ -29,7 +33,12 @@ export async function runJobs(jobs: SimJob[], onProgress?: (p: PoolProgress) => 
         const index = next++;
         const job = jobs[index]!;
         onProgress?.({ job, index, event: 'start' });
-        const onMessage = (m: { kind: 'iteration'; n: number } | { kind: 'done'; result: SimRunResult } | { kind: 'error'; message: string }): void => {
+        const onMessage = (
+          m:
+            | { kind: 'iteration'; n: number }
+            | { kind: 'done'; result: SimRunResult }
+            | { kind: 'error'; message: string },
+        ): void => {
           if (m.kind === 'iteration') {
             onProgress?.({ job, index, event: 'iteration', iteration: m.n });
             return;
@@ -49,7 +58,10 @@ export async function runJobs(jobs: SimJob[], onProgress?: (p: PoolProgress) => 
       w.once('error', reject);
       loop();
     });
-  const pool = Array.from({ length: Math.max(1, Math.min(workers, jobs.length)) }, () => new Worker(workerUrl));
+  const pool = Array.from(
+    { length: Math.max(1, Math.min(workers, jobs.length)) },
+    () => new Worker(workerUrl),
+  );
   try {
     await Promise.all(pool.map(runOne));
   } finally {

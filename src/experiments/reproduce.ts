@@ -20,7 +20,10 @@ export interface ReproduceOptions {
 export async function reproduceSim(figures: string[], opts: ReproduceOptions = {}): Promise<FigureResult[]> {
   const scale = opts.scale ?? 1;
   for (const f of figures) {
-    if (!SIM_FIGURES[f]) throw new UnknownFigureError(`unknown figure "${f}" for the sim engine; known: ${SIM_FIGURE_IDS.join(', ')}`);
+    if (!SIM_FIGURES[f])
+      throw new UnknownFigureError(
+        `unknown figure "${f}" for the sim engine; known: ${SIM_FIGURE_IDS.join(', ')}`,
+      );
   }
   const unique = new Map<string, SimJob>();
   for (const f of figures) for (const j of SIM_FIGURES[f]!.jobs(scale)) unique.set(jobKey(j), j);
@@ -38,5 +41,10 @@ export async function reproduceSim(figures: string[], opts: ReproduceOptions = {
   const wallMs = performance.now() - t0;
   const byKey = new Map<string, SimRunResult>();
   jobs.forEach((j, i) => byKey.set(jobKey(j), results[i]!));
-  return figures.map((f) => ({ figure: f, engine: 'sim' as const, runs: SIM_FIGURES[f]!.records(byKey, scale), meta: figureMeta(scale, wallMs) }));
+  return figures.map((f) => ({
+    figure: f,
+    engine: 'sim' as const,
+    runs: SIM_FIGURES[f]!.records(byKey, scale),
+    meta: figureMeta(scale, wallMs),
+  }));
 }

@@ -26,7 +26,13 @@ export interface SimRunResult {
  */
 export function runSim(spec: SimRunSpec): SimRunResult {
   const t0 = performance.now();
-  const m = new Machine({ ...PAPER_MACHINE, ...spec.machine, config: spec.config, guestActualMiB: spec.guestActualMiB, files: spec.workload.files });
+  const m = new Machine({
+    ...PAPER_MACHINE,
+    ...spec.machine,
+    config: spec.config,
+    guestActualMiB: spec.guestActualMiB,
+    files: spec.workload.files,
+  });
   const os = m.guest;
   const iterations: Metrics[] = [];
   let start: Snapshot | null = null;
@@ -38,7 +44,8 @@ export function runSim(spec: SimRunSpec): SimRunResult {
       // The guest ran with all its memory, then the host took most of it: cooperatively (the
       // balloon inflates first) or not (the cgroup limit alone, and the host swaps).
       yield* os.touchAllFreeMemory();
-      if (m.mechanisms.balloon) yield* os.inflateBalloon(pagesFromMiB(believed) - pagesFromMiB(spec.guestActualMiB));
+      if (m.mechanisms.balloon)
+        yield* os.inflateBalloon(pagesFromMiB(believed) - pagesFromMiB(spec.guestActualMiB));
       m.core.setResidentLimit(m.cgroupLimitPages);
       m.host.pumpCore();
       while (m.core.pagesUnderWriteback > 0) yield* os.sleep(10e6);
@@ -56,5 +63,12 @@ export function runSim(spec: SimRunSpec): SimRunResult {
     })(),
   );
   const total = first ? m.metricsBetween(first, m.snapshot()) : {};
-  return { config: spec.config, iterations, total, notes: m.notes, wallMs: performance.now() - t0, simEvents: m.events.processed };
+  return {
+    config: spec.config,
+    iterations,
+    total,
+    notes: m.notes,
+    wallMs: performance.now() - t0,
+    simEvents: m.events.processed,
+  };
 }

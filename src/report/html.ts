@@ -12,7 +12,8 @@ export interface FigureFiles {
   svg: string;
 }
 
-const num = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
+const num = (v: number): string =>
+  Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
 
 /** ours / paper, or a dash where either is missing (or the paper's value is zero). */
 export function ratio(ours: number | undefined, paper: number | null): string {
@@ -31,7 +32,14 @@ function table(f: FigureFiles, paper: PaperPoint[]): string {
     for (const config of CONFIG_NAMES) {
       const name = f.spec.paperSeries[config];
       const pts = pointsOf(paper, panel.paperFigure).filter((p) => p.series === name);
-      const xs = pts.length > 0 ? pts.map((p) => p.x) : [...new Set(f.results.flatMap((r) => r.runs.filter((run) => run.config === config).map((run) => run.x)))];
+      const xs =
+        pts.length > 0
+          ? pts.map((p) => p.x)
+          : [
+              ...new Set(
+                f.results.flatMap((r) => r.runs.filter((run) => run.config === config).map((run) => run.x)),
+              ),
+            ];
       for (const x of xs) {
         const p = pts.find((q) => q.x === x);
         const paperCell = p ? (p.value === null ? `— ${esc(p.note ?? '')}` : num(p.value)) : '—';
@@ -40,7 +48,9 @@ function table(f: FigureFiles, paper: PaperPoint[]): string {
           const run = findRun(r, config, x);
           const v = run?.metrics[panel.metric];
           const ours = v === undefined ? undefined : v / panel.divisor;
-          cells += run?.killed ? '<td>killed</td><td>—</td>' : `<td>${ours === undefined ? '—' : num(ours)}</td><td>${ratio(ours, p?.value ?? null)}</td>`;
+          cells += run?.killed
+            ? '<td>killed</td><td>—</td>'
+            : `<td>${ours === undefined ? '—' : num(ours)}</td><td>${ratio(ours, p?.value ?? null)}</td>`;
         }
         rows += `<tr><td>${esc(panel.paperFigure)}</td><td>${esc(panel.yLabel)}</td><td>${esc(config)}</td><td>${x ?? ''}</td><td>${paperCell}</td>${cells}</tr>`;
       }
@@ -54,7 +64,9 @@ function meta(f: FigureFiles): string {
   return f.results
     .map((r) => {
       const notes = [...new Set(r.runs.flatMap((run) => run.notes ?? []))];
-      const m = Object.entries(r.meta).map(([k, v]) => `<li><b>${esc(k)}</b>: ${esc(String(v))}</li>`).join('');
+      const m = Object.entries(r.meta)
+        .map(([k, v]) => `<li><b>${esc(k)}</b>: ${esc(String(v))}</li>`)
+        .join('');
       return `<p><b>engine ${esc(r.engine)}</b></p><ul>${m}${notes.map((n) => `<li>note: ${esc(n)}</li>`).join('')}</ul>`;
     })
     .join('');

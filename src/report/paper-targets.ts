@@ -35,13 +35,21 @@ export function loadPaperTargets(path = defaultPaperTargetsPath()): PaperPoint[]
   if (!Array.isArray(raw)) throw new PaperTargetsError(`${path}: expected a JSON array of targets`);
   const out: PaperPoint[] = [];
   for (const [i, o] of raw.entries()) {
-    if (typeof o !== 'object' || o === null) throw new PaperTargetsError(`${path}: entry ${i} is not an object`);
+    if (typeof o !== 'object' || o === null)
+      throw new PaperTargetsError(`${path}: entry ${i} is not an object`);
     const e = o as Record<string, unknown>;
     if (e.kind !== 'data') continue;
-    if (typeof e.figure !== 'string' || typeof e.series !== 'string') throw new PaperTargetsError(`${path}: entry ${i} lacks figure or series`);
+    if (typeof e.figure !== 'string' || typeof e.series !== 'string')
+      throw new PaperTargetsError(`${path}: entry ${i} lacks figure or series`);
     const x = typeof e.x === 'number' ? e.x : null;
     const value = typeof e.value === 'number' ? e.value : null;
-    out.push({ figure: e.figure, series: e.series, x, value, ...(typeof e.note === 'string' ? { note: e.note } : {}) });
+    out.push({
+      figure: e.figure,
+      series: e.series,
+      x,
+      value,
+      ...(typeof e.note === 'string' ? { note: e.note } : {}),
+    });
   }
   return out;
 }

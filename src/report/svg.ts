@@ -11,7 +11,8 @@ const COLORS: Record<ConfigName, string> = {
 };
 const ENGINE_DASH: Record<string, string> = { sim: '', qemu: '6 3', 'qemu-pager': '2 3' };
 
-export const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+export const esc = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** Round tick values covering [lo, hi] (about `n` of them). */
 export function niceTicks(lo: number, hi: number, n = 5): number[] {
@@ -21,7 +22,8 @@ export function niceTicks(lo: number, hi: number, n = 5): number[] {
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
   const top = Math.ceil(hi / step - 1e-9) * step;
-  for (let v = Math.floor(lo / step) * step; v <= top + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  for (let v = Math.floor(lo / step) * step; v <= top + step * 1e-9; v += step)
+    out.push(Number(v.toPrecision(12)));
   return out;
 }
 
@@ -35,13 +37,25 @@ interface Series {
   points: { x: number; y: number | null }[];
 }
 
-function seriesFor(spec: FigureSpec, panel: PanelSpec, results: FigureResult[], paper: PaperPoint[]): Series[] {
+function seriesFor(
+  spec: FigureSpec,
+  panel: PanelSpec,
+  results: FigureResult[],
+  paper: PaperPoint[],
+): Series[] {
   const out: Series[] = [];
   const pts = pointsOf(paper, panel.paperFigure);
   for (const config of CONFIG_NAMES) {
     const paperName = spec.paperSeries[config];
     const mine = pts.filter((p) => p.series === paperName);
-    if (mine.length > 0) out.push({ label: `${config} (paper)`, color: COLORS[config], dash: '4 3', paper: true, points: mine.map((p, i) => ({ x: p.x ?? i, y: p.value })) });
+    if (mine.length > 0)
+      out.push({
+        label: `${config} (paper)`,
+        color: COLORS[config],
+        dash: '4 3',
+        paper: true,
+        points: mine.map((p, i) => ({ x: p.x ?? i, y: p.value })),
+      });
     for (const r of results) {
       const runs = r.runs.filter((run) => run.config === config);
       if (runs.length === 0) continue;
@@ -69,7 +83,14 @@ interface Geom {
 const LINES: Geom = { W: 460, H: 300, M: { l: 64, r: 16, t: 30, b: 46 } };
 const BARS: Geom = { W: 820, H: 420, M: { l: 64, r: 80, t: 30, b: 110 } };
 
-function linePanel(g: Geom, spec: FigureSpec, panel: PanelSpec, series: Series[], ox: number, oy: number): string {
+function linePanel(
+  g: Geom,
+  spec: FigureSpec,
+  panel: PanelSpec,
+  series: Series[],
+  ox: number,
+  oy: number,
+): string {
   const { W, H, M } = g;
   const xs = series.flatMap((s) => s.points.map((p) => p.x));
   const ys = series.flatMap((s) => s.points.map((p) => p.y ?? 0));
@@ -78,7 +99,15 @@ function linePanel(g: Geom, spec: FigureSpec, panel: PanelSpec, series: Series[]
   const [x0, x1, y1] = [xt[0]!, xt[xt.length - 1]!, yt[yt.length - 1]!];
   const px = (x: number): number => ox + M.l + ((x - x0) / (x1 - x0 || 1)) * (W - M.l - M.r);
   const py = (y: number): number => oy + H - M.b - (y / (y1 || 1)) * (H - M.t - M.b);
-  let s = axes(g, panel, spec.xLabel, ox, oy, xt.map((t) => [px(t), fmt(t)]), yt.map((t) => [py(t), fmt(t)]));
+  let s = axes(
+    g,
+    panel,
+    spec.xLabel,
+    ox,
+    oy,
+    xt.map((t) => [px(t), fmt(t)]),
+    yt.map((t) => [py(t), fmt(t)]),
+  );
   for (const ser of series) {
     const ok = ser.points.filter((p) => p.y !== null);
     if (ok.length > 1) {
@@ -104,7 +133,15 @@ function barPanel(g: Geom, panel: PanelSpec, series: Series[], ox: number, oy: n
   const y1 = yt[yt.length - 1]!;
   const py = (y: number): number => oy + H - M.b - (y / y1) * (H - M.t - M.b);
   const slot = (W - M.l - M.r) / Math.max(1, bars.length);
-  let s = axes(g, panel, '', ox, oy, [], yt.map((t) => [py(t), fmt(t)]));
+  let s = axes(
+    g,
+    panel,
+    '',
+    ox,
+    oy,
+    [],
+    yt.map((t) => [py(t), fmt(t)]),
+  );
   bars.forEach(({ s: ser, v }, i) => {
     const x = ox + M.l + i * slot + slot * 0.15;
     const w = slot * 0.7;
@@ -119,7 +156,15 @@ function barPanel(g: Geom, panel: PanelSpec, series: Series[], ox: number, oy: n
   return s;
 }
 
-function axes(g: Geom, panel: PanelSpec, xLabel: string, ox: number, oy: number, xt: [number, string][], yt: [number, string][]): string {
+function axes(
+  g: Geom,
+  panel: PanelSpec,
+  xLabel: string,
+  ox: number,
+  oy: number,
+  xt: [number, string][],
+  yt: [number, string][],
+): string {
   const { W, H, M } = g;
   const bottom = oy + H - M.b;
   let s = `<text x="${ox + M.l}" y="${oy + 18}" font-size="12" font-weight="bold">${esc(panel.paperFigure)}</text>`;
@@ -129,9 +174,11 @@ function axes(g: Geom, panel: PanelSpec, xLabel: string, ox: number, oy: number,
     s += `<line x1="${ox + M.l}" y1="${y.toFixed(1)}" x2="${ox + W - M.r}" y2="${y.toFixed(1)}" stroke="#ddd"/>`;
     s += `<text x="${ox + M.l - 5}" y="${(y + 3).toFixed(1)}" font-size="9" text-anchor="end">${label}</text>`;
   }
-  for (const [x, label] of xt) s += `<text x="${x.toFixed(1)}" y="${bottom + 13}" font-size="9" text-anchor="middle">${label}</text>`;
+  for (const [x, label] of xt)
+    s += `<text x="${x.toFixed(1)}" y="${bottom + 13}" font-size="9" text-anchor="middle">${label}</text>`;
   s += `<text transform="translate(${ox + 14},${oy + (H - M.b + M.t) / 2}) rotate(-90)" font-size="10" text-anchor="middle">${esc(panel.yLabel)}</text>`;
-  if (xLabel) s += `<text x="${ox + (W + M.l) / 2}" y="${oy + H - 12}" font-size="10" text-anchor="middle">${esc(xLabel)}</text>`;
+  if (xLabel)
+    s += `<text x="${ox + (W + M.l) / 2}" y="${oy + H - 12}" font-size="10" text-anchor="middle">${esc(xLabel)}</text>`;
   return s;
 }
 
@@ -152,7 +199,10 @@ export function renderSvg(spec: FigureSpec, results: FigureResult[], paper: Pape
   spec.panels.forEach((panel, i) => {
     const ox = (i % cols) * W;
     const oy = 30 + Math.floor(i / cols) * H;
-    s += spec.kind === 'lines' ? linePanel(g, spec, panel, allSeries[i]!, ox, oy) : barPanel(g, panel, allSeries[i]!, ox, oy);
+    s +=
+      spec.kind === 'lines'
+        ? linePanel(g, spec, panel, allSeries[i]!, ox, oy)
+        : barPanel(g, panel, allSeries[i]!, ox, oy);
   });
   if (spec.kind === 'lines') {
     legend.forEach((ser, i) => {

@@ -21,9 +21,24 @@ function adhocSpec(id: string, results: FigureResult[]): FigureSpec {
     xLabel: String(results[0]?.meta.xAxis ?? 'x'),
     panels: [
       { paperFigure: `${id}: runtime`, metric: 'runtimeS', divisor: 1, yLabel: 'runtime [s]' },
-      { paperFigure: `${id}: disk operations`, metric: 'diskOps', divisor: 1000, yLabel: 'disk operations [K]' },
-      { paperFigure: `${id}: swap sectors written`, metric: 'swapWriteSectors', divisor: 1000, yLabel: 'swap sectors written [K]' },
-      { paperFigure: `${id}: faults while the guest runs`, metric: 'hostFaultsInGuest', divisor: 1000, yLabel: 'host faults in guest [K]' },
+      {
+        paperFigure: `${id}: disk operations`,
+        metric: 'diskOps',
+        divisor: 1000,
+        yLabel: 'disk operations [K]',
+      },
+      {
+        paperFigure: `${id}: swap sectors written`,
+        metric: 'swapWriteSectors',
+        divisor: 1000,
+        yLabel: 'swap sectors written [K]',
+      },
+      {
+        paperFigure: `${id}: faults while the guest runs`,
+        metric: 'hostFaultsInGuest',
+        divisor: 1000,
+        yLabel: 'host faults in guest [K]',
+      },
     ],
     paperSeries: {},
   };
@@ -37,7 +52,11 @@ const fileFor = (figure: string, engine: string, engines: string[]): string =>
  * `<figure>.png` and `index.html`. Results already in the folder from earlier runs of other engines
  * or figures are kept and shown too, so engines end up side by side.
  */
-export async function writeReport(outDir: string, results: FigureResult[], opts: ReportOptions = {}): Promise<{ indexPath: string; files: string[] }> {
+export async function writeReport(
+  outDir: string,
+  results: FigureResult[],
+  opts: ReportOptions = {},
+): Promise<{ indexPath: string; files: string[] }> {
   await mkdir(outDir, { recursive: true });
   const paperPath = opts.paperTargetsPath ?? defaultPaperTargetsPath();
   const paper = loadPaperTargets(paperPath);
@@ -47,7 +66,8 @@ export async function writeReport(outDir: string, results: FigureResult[], opts:
     if (!m) continue;
     try {
       const r = JSON.parse(await readFile(join(outDir, name), 'utf8')) as FigureResult;
-      if (r && typeof r.figure === 'string' && Array.isArray(r.runs)) all.set(`${r.figure}\u0000${r.engine}`, r);
+      if (r && typeof r.figure === 'string' && Array.isArray(r.runs))
+        all.set(`${r.figure}\u0000${r.engine}`, r);
     } catch {
       // Not one of ours: leave it alone.
     }
@@ -57,7 +77,9 @@ export async function writeReport(outDir: string, results: FigureResult[], opts:
   for (const r of all.values()) byFigure.set(r.figure, [...(byFigure.get(r.figure) ?? []), r]);
   const files: string[] = [];
   const figures: FigureFiles[] = [];
-  for (const [figure, rs] of [...byFigure.entries()].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))) {
+  for (const [figure, rs] of [...byFigure.entries()].sort(([a], [b]) =>
+    a.localeCompare(b, 'en', { numeric: true }),
+  )) {
     rs.sort((a, b) => (a.engine === 'sim' ? -1 : b.engine === 'sim' ? 1 : a.engine.localeCompare(b.engine)));
     const engines = rs.map((r) => r.engine);
     const jsonFiles: string[] = [];

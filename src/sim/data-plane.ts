@@ -14,7 +14,13 @@ export class DataPlane {
   readonly image: Uint32Array;
   readonly vmmFile: Uint32Array;
 
-  constructor(pageCount: number, swapSlots: number, imageBlocks: number, vmmPages: number, guestPages: number) {
+  constructor(
+    pageCount: number,
+    swapSlots: number,
+    imageBlocks: number,
+    vmmPages: number,
+    guestPages: number,
+  ) {
     this.mem = new Uint32Array(pageCount).fill(POISON);
     this.swap = new Uint32Array(swapSlots).fill(POISON);
     this.image = new Uint32Array(imageBlocks);

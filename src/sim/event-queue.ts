@@ -25,12 +25,14 @@ export class EventQueue {
    * earlier: a vCPU that computed locally uses it to act at its own time.
    */
   advanceTo(timeNs: number): void {
-    if (timeNs > this.peekTimeNs()) throw new RangeError(`EventQueue: cannot advance to ${timeNs} ns past a pending event`);
+    if (timeNs > this.peekTimeNs())
+      throw new RangeError(`EventQueue: cannot advance to ${timeNs} ns past a pending event`);
     if (timeNs > this.nowNs) this.nowNs = timeNs;
   }
 
   at(timeNs: number, fn: () => void): void {
-    if (!(timeNs >= this.nowNs)) throw new RangeError(`EventQueue: event at ${timeNs} ns is before now (${this.nowNs} ns)`);
+    if (!(timeNs >= this.nowNs))
+      throw new RangeError(`EventQueue: event at ${timeNs} ns is before now (${this.nowNs} ns)`);
     const t = this.times;
     const s = this.seqs;
     const f = this.fns;

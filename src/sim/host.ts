@@ -1,5 +1,13 @@
 import type { CoreAction, MemoryCore } from '../core/memory-core.js';
-import { type BlockNo, type FaultContext, type Gfn, SECTORS_PER_PAGE, asBlock, asGfn, asVmmPage } from '../core/types.js';
+import {
+  type BlockNo,
+  type FaultContext,
+  type Gfn,
+  SECTORS_PER_PAGE,
+  asBlock,
+  asGfn,
+  asVmmPage,
+} from '../core/types.js';
 import type { CpuCosts, VmmBehaviour } from './costs.js';
 import type { DataPlane } from './data-plane.js';
 import type { DiskQueue, Stream } from './disk/queue.js';
@@ -94,17 +102,29 @@ export class Host {
     this.data.issue(a);
     switch (a.kind) {
       case 'read':
-        this.disk.submit('read', streamOf(a.source), this.sectorOf(a.source, a.start), a.count * SECTORS_PER_PAGE, () => {
-          this.data.completeRead(a);
-          this.core.readDone(a.id);
-          this.pumpCore();
-        });
+        this.disk.submit(
+          'read',
+          streamOf(a.source),
+          this.sectorOf(a.source, a.start),
+          a.count * SECTORS_PER_PAGE,
+          () => {
+            this.data.completeRead(a);
+            this.core.readDone(a.id);
+            this.pumpCore();
+          },
+        );
         break;
       case 'write':
-        this.disk.submit('write', 'swap', this.sectorOf('swap', a.start), a.pages.length * SECTORS_PER_PAGE, () => {
-          this.core.writeDone(a.id);
-          this.pumpCore();
-        });
+        this.disk.submit(
+          'write',
+          'swap',
+          this.sectorOf('swap', a.start),
+          a.pages.length * SECTORS_PER_PAGE,
+          () => {
+            this.core.writeDone(a.id);
+            this.pumpCore();
+          },
+        );
         break;
       case 'faultDone': {
         const resume = this.faultWaiters.get(a.fault);
@@ -121,7 +141,11 @@ export class Host {
 
   private sectorOf(source: 'swap' | 'image' | 'vmm', unit: number): number {
     const base =
-      source === 'swap' ? this.layout.swapStartSector : source === 'image' ? this.layout.imageStartSector : this.layout.vmmStartSector;
+      source === 'swap'
+        ? this.layout.swapStartSector
+        : source === 'image'
+          ? this.layout.imageStartSector
+          : this.layout.vmmStartSector;
     return base + unit * SECTORS_PER_PAGE;
   }
 
@@ -165,7 +189,9 @@ export class Host {
       const g = io.gfns[i]!;
       const id = io.op === 'read' ? this.core.beginDmaWrite(g) : this.core.beginDmaRead(g);
       if (id !== 0) {
-        this.faultWaiters.set(id, () => this.events.after(this.costs.hostMajorFaultNs, () => this.pinPages(io, i + 1, done)));
+        this.faultWaiters.set(id, () =>
+          this.events.after(this.costs.hostMajorFaultNs, () => this.pinPages(io, i + 1, done)),
+        );
         this.pumpCore();
         return;
       }
@@ -201,21 +227,27 @@ export class Host {
       const first = i;
       const last = j;
       outstanding++;
-      this.disk.submit(io.op, 'image', this.sectorOf('image', io.blocks[first]!), (last - first) * SECTORS_PER_PAGE, () => {
-        for (let k = first; k < last; k++) {
-          const g = io.gfns[k]!;
-          const b = io.blocks[k]!;
-          if (io.op === 'read') {
-            this.data.mem[g] = this.data.image[b]!;
-            this.core.endDmaWrite(g, b);
-          } else {
-            this.data.image[b] = this.data.mem[g]!;
-            this.core.endDmaRead(g, b);
+      this.disk.submit(
+        io.op,
+        'image',
+        this.sectorOf('image', io.blocks[first]!),
+        (last - first) * SECTORS_PER_PAGE,
+        () => {
+          for (let k = first; k < last; k++) {
+            const g = io.gfns[k]!;
+            const b = io.blocks[k]!;
+            if (io.op === 'read') {
+              this.data.mem[g] = this.data.image[b]!;
+              this.core.endDmaWrite(g, b);
+            } else {
+              this.data.image[b] = this.data.mem[g]!;
+              this.core.endDmaRead(g, b);
+            }
           }
-        }
-        this.pumpCore();
-        if (--outstanding === 0) done();
-      });
+          this.pumpCore();
+          if (--outstanding === 0) done();
+        },
+      );
       i = j;
     }
     // QEMU hands the request to Linux AIO and goes on with the next one.

@@ -29,7 +29,8 @@ export const CONFIG_MECHANISMS: Record<ConfigName, ConfigMechanisms> = {
 
 /** The Preventer lands in a later issue; configurations that include it say so in their results. */
 export const PREVENTER_AVAILABLE = false;
-export const PREVENTER_NOTE = 'runs without the False Reads Preventer (not implemented yet): equivalent to mapper';
+export const PREVENTER_NOTE =
+  'runs without the False Reads Preventer (not implemented yet): equivalent to mapper';
 
 export interface DiskSpec {
   kind: 'hdd' | 'ssd';
@@ -92,10 +93,14 @@ export class Machine {
 
   constructor(readonly spec: MachineSpec) {
     this.mechanisms = CONFIG_MECHANISMS[spec.config];
-    if (this.mechanisms.preventer && !PREVENTER_AVAILABLE) this.notes.push(`${spec.config} ${PREVENTER_NOTE}`);
+    if (this.mechanisms.preventer && !PREVENTER_AVAILABLE)
+      this.notes.push(`${spec.config} ${PREVENTER_NOTE}`);
     const guestPages = pagesFromMiB(spec.guestBelievedMiB);
     const actualPages = pagesFromMiB(spec.guestActualMiB);
-    if (actualPages > guestPages) throw new RangeError(`guestActualMiB (${spec.guestActualMiB}) exceeds guestBelievedMiB (${spec.guestBelievedMiB})`);
+    if (actualPages > guestPages)
+      throw new RangeError(
+        `guestActualMiB (${spec.guestActualMiB}) exceeds guestBelievedMiB (${spec.guestBelievedMiB})`,
+      );
     const imageBlocks = pagesFromMiB(spec.imageMiB);
     const swapSlots = pagesFromMiB(spec.swapMiB);
     const vmmPages = spec.vmm.codePages;
@@ -110,7 +115,8 @@ export class Machine {
       residentLimitPages: guestPages + vmmPages,
       mapper: this.mechanisms.mapper,
     });
-    const model: DiskModel = spec.disk.kind === 'hdd' ? new Hdd(spec.disk.hdd) : new Ssd({ ...SATA_SSD_2013, ...spec.disk.ssd });
+    const model: DiskModel =
+      spec.disk.kind === 'hdd' ? new Hdd(spec.disk.hdd) : new Ssd({ ...SATA_SSD_2013, ...spec.disk.ssd });
     this.disk = new DiskQueue(model, this.events);
     const cap = model.capacitySectors;
     const imageSectors = imageBlocks * SECTORS_PER_PAGE;
@@ -122,7 +128,8 @@ export class Machine {
       imageStartSector: (8 * 1024 * MIB) / 512,
       swapStartSector: (8 * 1024 * MIB) / 512 + imageSectors,
     };
-    if (layout.swapStartSector + swapSectors > cap) throw new RangeError('disk: image and swap area do not fit on the disk');
+    if (layout.swapStartSector + swapSectors > cap)
+      throw new RangeError('disk: image and swap area do not fit on the disk');
     const data = new DataPlane(guestPages + vmmPages, swapSlots, imageBlocks, vmmPages, guestPages);
     const rng = new Rng(spec.seed);
     this.host = new Host(this.events, this.core, data, this.disk, layout, spec.costs, spec.vmm, rng);
@@ -215,4 +222,3 @@ export class Machine {
     };
   }
 }
-

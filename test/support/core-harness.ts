@@ -1,4 +1,9 @@
-import { type CoreAction, type CoreConfig, DEFAULT_CORE_TUNABLES, MemoryCore } from '../../src/core/memory-core.js';
+import {
+  type CoreAction,
+  type CoreConfig,
+  DEFAULT_CORE_TUNABLES,
+  MemoryCore,
+} from '../../src/core/memory-core.js';
 import { asBlock, asGfn } from '../../src/core/types.js';
 import { DataPlane, POISON } from '../../src/sim/data-plane.js';
 
@@ -18,7 +23,10 @@ export class CoreHarness {
   private version = 1;
   private pick: () => number;
 
-  constructor(cfg: Partial<CoreConfig> & { guestPages: number; imageBlocks: number }, pick: () => number = () => 0) {
+  constructor(
+    cfg: Partial<CoreConfig> & { guestPages: number; imageBlocks: number },
+    pick: () => number = () => 0,
+  ) {
     this.core = new MemoryCore({
       ...DEFAULT_CORE_TUNABLES,
       vmmPages: 0,
@@ -28,7 +36,13 @@ export class CoreHarness {
       ...cfg,
     });
     const c = this.core.cfg;
-    this.data = new DataPlane(c.guestPages + c.vmmPages, c.swapSlots, c.imageBlocks, c.vmmPages, c.guestPages);
+    this.data = new DataPlane(
+      c.guestPages + c.vmmPages,
+      c.swapSlots,
+      c.imageBlocks,
+      c.vmmPages,
+      c.guestPages,
+    );
     this.refMem = new Uint32Array(c.guestPages);
     this.refDisk = new Uint32Array(c.imageBlocks);
     for (let b = 0; b < c.imageBlocks; b++) this.refDisk[b] = this.data.image[b] = 0x10000000 + b;
@@ -79,7 +93,8 @@ export class CoreHarness {
 
   guestRead(g: number): void {
     this.wait(this.core.touch(asGfn(g), false, 'guest'));
-    if (this.data.mem[g] !== this.refMem[g]) this.violations.push(`read gfn ${g}: got ${this.data.mem[g]} want ${this.refMem[g]}`);
+    if (this.data.mem[g] !== this.refMem[g])
+      this.violations.push(`read gfn ${g}: got ${this.data.mem[g]} want ${this.refMem[g]}`);
   }
 
   guestWrite(g: number): void {
@@ -99,7 +114,8 @@ export class CoreHarness {
   /** The guest reads block b into page g through its disk. */
   diskRead(b: number, g: number): void {
     this.wait(this.core.beginDmaWrite(asGfn(g)));
-    if (this.data.image[b] !== this.refDisk[b]) this.violations.push(`disk block ${b}: got ${this.data.image[b]} want ${this.refDisk[b]}`);
+    if (this.data.image[b] !== this.refDisk[b])
+      this.violations.push(`disk block ${b}: got ${this.data.image[b]} want ${this.refDisk[b]}`);
     this.data.mem[g] = this.data.image[b]!;
     this.refMem[g] = this.refDisk[b]!;
     this.core.endDmaWrite(asGfn(g), asBlock(b));
@@ -109,7 +125,11 @@ export class CoreHarness {
   /** The guest writes page g to block b through its disk. */
   diskWrite(g: number, b: number): void {
     this.wait(this.core.beginDmaRead(asGfn(g)));
-    for (let id = this.core.beginBlockWrite(asBlock(b), asGfn(g)); id !== 0; id = this.core.beginBlockWrite(asBlock(b), asGfn(g))) {
+    for (
+      let id = this.core.beginBlockWrite(asBlock(b), asGfn(g));
+      id !== 0;
+      id = this.core.beginBlockWrite(asBlock(b), asGfn(g))
+    ) {
       this.wait(id);
     }
     if (this.data.mem[g] === POISON) this.violations.push(`disk write from gfn ${g}: page content lost`);
@@ -144,9 +164,11 @@ export class CoreHarness {
   verifyAll(): void {
     this.settle();
     const c = this.core.cfg;
-    for (let g = 0; g < c.guestPages; g++) if (!this.ballooned.has(g) && this.refMem[g] !== 0) this.guestRead(g);
+    for (let g = 0; g < c.guestPages; g++)
+      if (!this.ballooned.has(g) && this.refMem[g] !== 0) this.guestRead(g);
     for (let b = 0; b < c.imageBlocks; b++) {
-      if (this.data.image[b] !== this.refDisk[b]) this.violations.push(`final disk block ${b}: got ${this.data.image[b]} want ${this.refDisk[b]}`);
+      if (this.data.image[b] !== this.refDisk[b])
+        this.violations.push(`final disk block ${b}: got ${this.data.image[b]} want ${this.refDisk[b]}`);
     }
     const bad = this.core.checkInvariants();
     for (const v of bad) this.violations.push(`invariant: ${v}`);

@@ -70,10 +70,12 @@ export class Hdd implements DiskModel {
     this.p = { ...CONSTELLATION_ES_2TB, ...params };
     const p = this.p;
     for (const [k, v] of Object.entries(p)) {
-      if (typeof v !== 'number' || !(v > 0)) throw new RangeError(`hdd.${k}: must be a positive number, got ${String(v)}`);
+      if (typeof v !== 'number' || !(v > 0))
+        throw new RangeError(`hdd.${k}: must be a positive number, got ${String(v)}`);
     }
     if (p.innerMBps > p.outerMBps) throw new RangeError('hdd.innerMBps: must not exceed outerMBps');
-    if (p.avgSeekMs <= p.trackToTrackSeekMs) throw new RangeError('hdd.avgSeekMs: must exceed trackToTrackSeekMs');
+    if (p.avgSeekMs <= p.trackToTrackSeekMs)
+      throw new RangeError('hdd.avgSeekMs: must exceed trackToTrackSeekMs');
     this.capacitySectors = Math.floor(p.capacityBytes / 512);
     this.revNs = 60e9 / p.rpm;
     // seek(d) = t2t + k * sqrt(d) over the stroke fraction d; for uniform random endpoints the mean
@@ -155,7 +157,8 @@ export class Hdd implements DiskModel {
     this.segments.push(seg);
     if (this.segments.length > this.p.cacheSegments) {
       let lru = 0;
-      for (let i = 1; i < this.segments.length; i++) if (this.segments[i]!.lastUseNs < this.segments[lru]!.lastUseNs) lru = i;
+      for (let i = 1; i < this.segments.length; i++)
+        if (this.segments[i]!.lastUseNs < this.segments[lru]!.lastUseNs) lru = i;
       this.segments.splice(lru, 1);
     }
     this.streaming = seg;

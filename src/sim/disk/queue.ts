@@ -58,7 +58,9 @@ export class DiskQueue {
 
   submit(op: 'read' | 'write', stream: Stream, sector: number, sectors: number, done: () => void): void {
     if (!(sectors > 0) || sector < 0 || sector + sectors > this.model.capacitySectors) {
-      throw new RangeError(`disk ${this.model.name}: request ${sector}+${sectors} outside 0..${this.model.capacitySectors}`);
+      throw new RangeError(
+        `disk ${this.model.name}: request ${sector}+${sectors} outside 0..${this.model.capacitySectors}`,
+      );
     }
     const max = this.params.maxRequestSectors;
     for (const r of this.pending) {
@@ -93,7 +95,10 @@ export class DiskQueue {
         s.writeOps++;
         s.writeSectors += r.sectors;
       }
-      const serviceNs = this.model.service({ op: r.op, sector: r.sector, sectors: r.sectors }, this.events.nowNs);
+      const serviceNs = this.model.service(
+        { op: r.op, sector: r.sector, sectors: r.sectors },
+        this.events.nowNs,
+      );
       this.busyNs += serviceNs;
       this.headSector = r.sector + r.sectors;
       this.events.after(serviceNs, () => {

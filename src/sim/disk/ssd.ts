@@ -32,7 +32,8 @@ export class Ssd implements DiskModel {
   constructor(params: Partial<SsdParams> = {}) {
     this.p = { ...SATA_SSD_2013, ...params };
     for (const [k, v] of Object.entries(this.p)) {
-      if (typeof v !== 'number' || !(v > 0)) throw new RangeError(`ssd.${k}: must be a positive number, got ${String(v)}`);
+      if (typeof v !== 'number' || !(v > 0))
+        throw new RangeError(`ssd.${k}: must be a positive number, got ${String(v)}`);
     }
     this.capacitySectors = Math.floor(this.p.capacityBytes / 512);
     this.parallelism = Math.floor(this.p.channels);

@@ -121,8 +121,16 @@ export class GuestOs {
     for (let g = n - 1; g >= params.kernelPages; g--) this.freeStack[this.freeTop++] = g;
     let block = params.dataStartBlock;
     for (const f of files) {
-      if (block + f.sizePages > imageBlocks) throw new RangeError(`guest file ${f.name} does not fit on the disk`);
-      this.files.push({ startBlock: block, sizePages: f.sizePages, gfnOf: new Int32Array(f.sizePages).fill(NONE), raStart: 0, raSize: 0, raAsync: 0 });
+      if (block + f.sizePages > imageBlocks)
+        throw new RangeError(`guest file ${f.name} does not fit on the disk`);
+      this.files.push({
+        startBlock: block,
+        sizePages: f.sizePages,
+        gfnOf: new Int32Array(f.sizePages).fill(NONE),
+        raStart: 0,
+        raSize: 0,
+        raAsync: 0,
+      });
       block += f.sizePages;
     }
     // Initial disk content: every block distinct, known to the reference.
@@ -242,7 +250,8 @@ export class GuestOs {
   /** Allocates a frame, reclaiming clean page cache first when free memory is low. */
   allocPage(): number {
     if (this.freeTop < this.params.lowFreePages) this.reclaim(this.params.highFreePages - this.freeTop);
-    if (this.freeTop === 0) throw new GuestOomError('guest out of memory: no free page and no reclaimable cache');
+    if (this.freeTop === 0)
+      throw new GuestOomError('guest out of memory: no free page and no reclaimable cache');
     return this.freeStack[--this.freeTop]!;
   }
 
@@ -426,7 +435,8 @@ export class GuestOs {
   private *syncReadahead(fileNo: number, j: number, reqPages: number): Program {
     const f = this.files[fileNo]!;
     this.counters.majorFaults++;
-    if (f.raSize > 0 && j === f.raStart + f.raSize) yield* this.readahead(fileNo, j, this.nextRaSize(f.raSize), true);
+    if (f.raSize > 0 && j === f.raStart + f.raSize)
+      yield* this.readahead(fileNo, j, this.nextRaSize(f.raSize), true);
     else {
       const size = this.initRaSize(reqPages);
       yield* this.readahead(fileNo, j, size, false, Math.max(0, size - reqPages));
@@ -434,7 +444,13 @@ export class GuestOs {
   }
 
   /** Adds the window's missing pages to the cache (locked) and submits them as block requests. */
-  private *readahead(fileNo: number, start: number, size: number, asyncWhole: boolean, asyncPages = 0): Program {
+  private *readahead(
+    fileNo: number,
+    start: number,
+    size: number,
+    asyncWhole: boolean,
+    asyncPages = 0,
+  ): Program {
     const f = this.files[fileNo]!;
     const asyncSize = asyncWhole ? size : asyncPages;
     f.raStart = start;
