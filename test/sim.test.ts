@@ -33,7 +33,10 @@ test('the five problems appear only where the paper says: stale reads and silent
     assert.ok(m.silentSwapWrites! > 1000, `silent writes ${m.silentSwapWrites}`);
   for (const m of mapper.iterations) {
     // None caused by the Mapper; swap readahead of anonymous pages may still cover a free frame.
-    assert.ok(m.staleSwapReads! <= 0.001 * base.iterations[0]!.staleSwapReads! + 5, `mapper stale reads ${m.staleSwapReads}`);
+    assert.ok(
+      m.staleSwapReads! <= 0.001 * base.iterations[0]!.staleSwapReads! + 5,
+      `mapper stale reads ${m.staleSwapReads}`,
+    );
     assert.equal(m.silentSwapWrites, 0);
   }
   for (const m of balloon.iterations)

@@ -142,6 +142,10 @@ export class MemoryCore {
   private readonly zoneCdf: number[];
   private readonly rng: SplitMix;
   private zoneCursor = 0;
+  /** Per-list scan targets of one zone at one priority (reused: reclaim runs on every fault). */
+  private readonly scanScratch = new Float64Array(4);
+  /** Pages a scan puts back where it found them (reused). */
+  private readonly keepScratch: number[] = [];
   /** Dirty anonymous pages picked by the current reclaim pass, written as one batch. */
   private writeBatch: number[] = [];
 
@@ -630,7 +634,8 @@ export class MemoryCore {
     const got = this.takeFrames(want.length);
     if (got === 0) return false;
     this.countMajor(f);
-    const chosen = this.trimAround(want, p, got);
+    const [from, to] = this.trimAround(want, p, got);
+    const chosen = from === 0 && to === want.length ? want : want.slice(from, to);
     this.loadPages(
       p,
       chosen,
@@ -675,16 +680,21 @@ export class MemoryCore {
     if (got === 0) return false;
     this.countMajor(f);
     if (vmm) this.counters.hostFaultsVmm++;
-    const chosen = this.trimAround(want, p, got);
-    const chosenUnits = chosen.map((q) => units[want.indexOf(q)]!);
-    this.loadPages(p, chosen, chosenUnits, vmm ? 'vmm' : 'image');
+    const [from, to] = this.trimAround(want, p, got);
+    const whole = from === 0 && to === want.length;
+    this.loadPages(
+      p,
+      whole ? want : want.slice(from, to),
+      whole ? units : units.slice(from, to),
+      vmm ? 'vmm' : 'image',
+    );
     this.waitOn(p, f);
     return true;
   }
 
-  /** Keeps `got` of `want` (in unit order), always including `p`, nearest to it first. */
-  private trimAround(want: number[], p: number, got: number): number[] {
-    if (got >= want.length) return want;
+  /** The index range of `want` (in unit order) to load: `got` entries around `p`'s. */
+  private trimAround(want: number[], p: number, got: number): [number, number] {
+    if (got >= want.length) return [0, want.length];
     const at = want.indexOf(p);
     let lo = at;
     let hi = at + 1;
@@ -692,7 +702,7 @@ export class MemoryCore {
       if (hi < want.length) hi++;
       if (hi - lo < got && lo > 0) lo--;
     }
-    return want.slice(lo, hi);
+    return [lo, hi];
   }
 
   /** Marks pages Loading and emits one read action per contiguous run of units. */
@@ -933,7 +943,8 @@ export class MemoryCore {
       const [fa, ff] = this.scanFractions(swapFull);
       for (let zi = 0; zi < zones && reclaimed < target; zi++) {
         const base = ((first + zi) % zones) * 4;
-        const nr = [0, 0, 0, 0];
+        const nr = this.scanScratch;
+        nr.fill(0);
         for (let l = 0; l < 4; l++) {
           const size = lru.size[base + l]!;
           if (prio === 0) {
@@ -1006,7 +1017,8 @@ export class MemoryCore {
     const type = file ? 1 : 0;
     const active = base + (file ? Lru.ActiveFile : Lru.ActiveAnon);
     const inactive = base + (file ? Lru.InactiveFile : Lru.InactiveAnon);
-    const keep: number[] = [];
+    const keep = this.keepScratch;
+    keep.length = 0;
     for (let i = 0; i < n; i++) {
       const p = this.lru.popTail(active);
       if (p < 0) break;
@@ -1031,7 +1043,8 @@ export class MemoryCore {
     const list = base + (file ? Lru.InactiveFile : Lru.InactiveAnon);
     const active = base + (file ? Lru.ActiveFile : Lru.ActiveAnon);
     let reclaimed = 0;
-    const keep: number[] = [];
+    const keep = this.keepScratch;
+    keep.length = 0;
     for (let i = 0; i < n; i++) {
       const p = this.lru.popTail(list);
       if (p < 0) break;
