@@ -35,6 +35,8 @@ export class CoreCounters {
   pagesScanned = 0;
   /** Named pages dropped without any write (the Mapper's eviction). */
   namedDrops = 0;
+  /** Absent pages the Preventer gave a fresh frame because the guest overwrote them whole. */
+  preventerRemaps = 0;
   /** Reads of a block's old content before the guest overwrote it through the disk (§4.1). */
   invalidationReads = 0;
 

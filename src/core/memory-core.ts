@@ -27,6 +27,11 @@ export interface CoreConfig {
   residentLimitPages: number;
   /** The Swap Mapper: track which guest pages hold unmodified image blocks and drop them on eviction. */
   mapper: boolean;
+  /**
+   * The False Reads Preventer (§4.2). Here: its short-circuit for whole-page writes (the paper's REP
+   * string case), which remaps an absent page to a fresh frame without reading its old content.
+   */
+  preventer: boolean;
   /** Linux vm.swappiness: anon vs file reclaim pressure (anon_prio = swappiness, file_prio = 200 - it). */
   swappiness: number;
   /** Linux vm.page-cluster: swap readahead reads an aligned window of 2^pageClusterLog2 slots. */
@@ -58,6 +63,7 @@ export const DEFAULT_CORE_TUNABLES = {
   reclaimBatchPages: 32,
   swapClusterSlots: 256,
   hostAssumesDirty: true,
+  preventer: false,
   // The paper's Dell R420 with 16 GB on two sockets: node 0 has DMA32 (about 3 GB) and Normal
   // (5 GB), node 1 has Normal (8 GB).
   zoneWeights: [3, 5, 8],
@@ -584,12 +590,33 @@ export class MemoryCore {
         return true;
       }
       case State.Swapped:
-        return this.startSwapIn(f);
       case State.InImage:
-        return this.startFileIn(f);
+        if (f.kind === 'overwrite' && this.cfg.preventer && !this.isVmm(p)) return this.startRemap(f);
+        return pt.state[p] === State.Swapped ? this.startSwapIn(f) : this.startFileIn(f);
       default:
         throw new CoreError(`fault on page ${p} in unknown state ${pt.state[p]}`);
     }
+  }
+
+  /**
+   * The Preventer's remap: the guest overwrites all of an absent page, so its old content is not
+   * needed; a fresh frame takes its place and nothing is read. Returns false when it must wait.
+   */
+  private startRemap(f: Fault): boolean {
+    const p = f.page;
+    const pt = this.pt;
+    if (!this.takeFrames(1)) return false;
+    if (pt.state[p] === State.Swapped) this.freeSlot(p);
+    pt.unlinkBlock(p);
+    pt.state[p] = State.Resident;
+    pt.flags[p] = Flag.Dirty;
+    this.zoneOf[p] = this.pickZone();
+    this.resident++;
+    this.put(Lru.ActiveAnon, p);
+    this.counters.preventerRemaps++;
+    this.actions.push({ kind: 'zero', page: p });
+    this.completeFault(f, false);
+    return true;
   }
 
   /** Mapper DMA into an absent page: no read, just a frame. Returns false when it must wait. */

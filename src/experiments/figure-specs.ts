@@ -5,6 +5,8 @@ export interface PanelSpec {
   /** The `figure` field of `paper-targets.json` entries for this panel, e.g. "Figure 9a". */
   paperFigure: string;
   metric: MetricName;
+  /** When one paper figure holds several metrics: the `metric` of its entries in paper-targets.json. */
+  paperMetric?: string;
   /** Our metric is divided by this to get the paper's unit (e.g. 1000 for "thousands"). */
   divisor: number;
   yLabel: string;
@@ -29,6 +31,29 @@ const PAPER_SERIES: FigureSpec['paperSeries'] = {
 };
 
 export const FIGURE_SPECS: Record<string, FigureSpec> = {
+  fig10: {
+    id: 'fig10',
+    title: 'Fig. 10: false reads: a process allocates and touches 200 MB after the Sysbench reads',
+    kind: 'bars',
+    xLabel: '',
+    panels: [
+      {
+        paperFigure: 'Figure 10',
+        paperMetric: 'runtime',
+        metric: 'runtimeS',
+        divisor: 1,
+        yLabel: 'runtime [s]',
+      },
+      {
+        paperFigure: 'Figure 10',
+        paperMetric: 'disk operations',
+        metric: 'diskOps',
+        divisor: 1000,
+        yLabel: 'disk operations [K]',
+      },
+    ],
+    paperSeries: { ...PAPER_SERIES, mapper: 'vswapper w/o preventer (= mapper)' },
+  },
   fig3: {
     id: 'fig3',
     title: 'Fig. 3: Sysbench 200 MB sequential read, guest believes 512 MB, has 100 MB',

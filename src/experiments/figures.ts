@@ -83,6 +83,39 @@ export const SIM_FIGURES: Record<string, SimFigure> = {
   },
 };
 
+const FALSE_READS: WorkloadSpec = { ...SYSBENCH_200MB, kind: 'false-reads', allocMiB: 200 };
+const falseReadsJobs = (scale: number): SimJob[] =>
+  CONFIG_NAMES.flatMap((c) => SEEDS.map((seed) => paperJob(c, 100, FALSE_READS, scale, seed)));
+
+SIM_FIGURES.fig10 = {
+  id: 'fig10',
+  jobs: falseReadsJobs,
+  records(results, scale) {
+    const jobs = falseReadsJobs(scale);
+    return CONFIG_NAMES.map((config) => {
+      const mine = jobs.filter((j) => j.config === config).map((j) => results.get(jobKey(j))!);
+      const killed = mine.filter((r) => r.killed);
+      if (killed.length > 0) {
+        return {
+          config,
+          x: null,
+          metrics: {},
+          killed: true,
+          notes: [
+            ...notesFor(config),
+            `killed in ${killed.length} of ${mine.length} runs: ${killed[0]!.killed}`,
+          ],
+        };
+      }
+      const metrics = meanIterations(
+        results,
+        jobs.filter((j) => j.config === config),
+      )[0]!;
+      return { config, x: null, metrics, notes: [...notesFor(config), meanNote(mine.length)] };
+    });
+  },
+};
+
 export function figureMeta(
   scale: number,
   wallMs: number,

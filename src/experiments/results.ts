@@ -39,6 +39,9 @@ export const METRIC_NAMES = [
   'anonResidentPages',
   'mapperTrackedPages',
   'balloonPages',
+  'preventerRemaps',
+  'guestMajorFaults',
+  'guestPageCachePages',
   'guestOomKills',
   'integrityViolations',
 ] as const;

@@ -1,4 +1,5 @@
 import { pagesFromMiB } from '../core/types.js';
+import { GuestOomError } from '../sim/guest/guest-os.js';
 import { Machine, type MachineSpec, PAPER_MACHINE, type Snapshot } from '../sim/machine.js';
 import type { Workload } from '../workloads/types.js';
 import type { ConfigName, Metrics } from './results.js';
@@ -12,6 +13,8 @@ export interface SimRunSpec {
 
 export interface SimRunResult {
   config: ConfigName;
+  /** The guest killed the workload (out of memory): its unfinished iteration has no metrics. */
+  killed?: string;
   iterations: Metrics[];
   total: Metrics;
   notes: string[];
@@ -39,32 +42,39 @@ export function runSim(spec: SimRunSpec): SimRunResult {
   let first: Snapshot | null = null;
   const wl = spec.workload;
   const believed = m.spec.guestBelievedMiB;
-  m.run(
-    (function* () {
-      // The guest ran with all its memory, then the host took most of it: cooperatively (the
-      // balloon inflates first) or not (the cgroup limit alone, and the host swaps).
-      yield* os.touchAllFreeMemory();
-      if (m.mechanisms.balloon)
-        yield* os.inflateBalloon(pagesFromMiB(believed) - pagesFromMiB(spec.guestActualMiB));
-      m.core.setResidentLimit(m.cgroupLimitPages);
-      m.host.pumpCore();
-      while (m.core.pagesUnderWriteback > 0) yield* os.sleep(10e6);
-      yield* os.allocUserBuffer(wl.userBufferPages);
-      yield* wl.program({
-        os,
-        iterationStart: () => {
-          start = m.snapshot();
-          first ??= start;
-        },
-        iterationEnd: () => {
-          iterations.push(m.metricsBetween(start!, m.snapshot()));
-        },
-      });
-    })(),
-  );
+  let killed: string | undefined;
+  const program = (function* () {
+    // The guest ran with all its memory, then the host took most of it: cooperatively (the
+    // balloon inflates first) or not (the cgroup limit alone, and the host swaps).
+    yield* os.touchAllFreeMemory();
+    if (m.mechanisms.balloon)
+      yield* os.inflateBalloon(pagesFromMiB(believed) - pagesFromMiB(spec.guestActualMiB));
+    m.core.setResidentLimit(m.cgroupLimitPages);
+    m.host.pumpCore();
+    while (m.core.pagesUnderWriteback > 0) yield* os.sleep(10e6);
+    yield* os.allocUserBuffer(wl.userBufferPages);
+    yield* wl.program({
+      os,
+      iterationStart: () => {
+        start = m.snapshot();
+        first ??= start;
+      },
+      iterationEnd: () => {
+        iterations.push(m.metricsBetween(start!, m.snapshot()));
+      },
+    });
+  })();
+  try {
+    m.run(program);
+  } catch (e) {
+    if (!(e instanceof GuestOomError)) throw e;
+    killed = e.message;
+    m.notes.push(`workload killed: ${e.message}`);
+  }
   const total = first ? m.metricsBetween(first, m.snapshot()) : {};
   return {
     config: spec.config,
+    ...(killed ? { killed } : {}),
     iterations,
     total,
     notes: m.notes,

@@ -31,7 +31,7 @@ function table(f: FigureFiles, paper: PaperPoint[]): string {
   for (const panel of f.spec.panels) {
     for (const config of CONFIG_NAMES) {
       const name = f.spec.paperSeries[config];
-      const pts = pointsOf(paper, panel.paperFigure).filter((p) => p.series === name);
+      const pts = pointsOf(paper, panel.paperFigure, panel.paperMetric).filter((p) => p.series === name);
       const xs =
         pts.length > 0
           ? pts.map((p) => p.x)

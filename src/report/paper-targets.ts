@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 /** One digitized value of the paper (paper-targets.json, kind "data"). */
 export interface PaperPoint {
   figure: string;
+  metric: string;
   series: string;
   x: number | null;
   value: number | null;
@@ -45,6 +46,7 @@ export function loadPaperTargets(path = defaultPaperTargetsPath()): PaperPoint[]
     const value = typeof e.value === 'number' ? e.value : null;
     out.push({
       figure: e.figure,
+      metric: typeof e.metric === 'string' ? e.metric : '',
       series: e.series,
       x,
       value,
@@ -54,6 +56,8 @@ export function loadPaperTargets(path = defaultPaperTargetsPath()): PaperPoint[]
   return out;
 }
 
-export function pointsOf(points: PaperPoint[], paperFigure: string): PaperPoint[] {
-  return points.filter((p) => p.figure === paperFigure);
+export function pointsOf(points: PaperPoint[], paperFigure: string, paperMetric?: string): PaperPoint[] {
+  return points.filter(
+    (p) => p.figure === paperFigure && (paperMetric === undefined || p.metric === paperMetric),
+  );
 }

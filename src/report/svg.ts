@@ -44,7 +44,7 @@ function seriesFor(
   paper: PaperPoint[],
 ): Series[] {
   const out: Series[] = [];
-  const pts = pointsOf(paper, panel.paperFigure);
+  const pts = pointsOf(paper, panel.paperFigure, panel.paperMetric);
   for (const config of CONFIG_NAMES) {
     const paperName = spec.paperSeries[config];
     const mine = pts.filter((p) => p.series === paperName);

@@ -27,10 +27,13 @@ export const CONFIG_MECHANISMS: Record<ConfigName, ConfigMechanisms> = {
   'balloon+vswapper': { mapper: true, preventer: true, balloon: true },
 };
 
-/** The Preventer lands in a later issue; configurations that include it say so in their results. */
+/**
+ * The Preventer is partial so far; configurations that include it say so in their results.
+ * PREVENTER_AVAILABLE turns true when write emulation with buffers, timeouts and merges lands.
+ */
 export const PREVENTER_AVAILABLE = false;
 export const PREVENTER_NOTE =
-  'runs without the False Reads Preventer (not implemented yet): equivalent to mapper';
+  "runs with the False Reads Preventer's whole-page short-circuit only (the REP string case); emulation of partial writes is not implemented yet";
 
 export interface DiskSpec {
   kind: 'hdd' | 'ssd';
@@ -114,6 +117,7 @@ export class Machine {
       // Unconstrained until the experiment applies the cgroup limit (see runSim).
       residentLimitPages: guestPages + vmmPages,
       mapper: this.mechanisms.mapper,
+      preventer: this.mechanisms.preventer,
     });
     const model: DiskModel =
       spec.disk.kind === 'hdd' ? new Hdd(spec.disk.hdd) : new Ssd({ ...SATA_SSD_2013, ...spec.disk.ssd });
@@ -217,6 +221,9 @@ export class Machine {
       anonResidentPages: census.anonResident,
       mapperTrackedPages: census.mapperTracked,
       balloonPages: this.guest.balloonPages,
+      preventerRemaps: c('preventerRemaps'),
+      guestMajorFaults: b.guestMajorFaults - a.guestMajorFaults,
+      guestPageCachePages: this.guest.pageCachePages,
       guestOomKills: this.guest.counters.oomKills,
       integrityViolations: b.guestViolations - a.guestViolations,
     };

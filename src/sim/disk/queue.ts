@@ -26,9 +26,19 @@ export interface QueueParams {
   maxRequestSectors: number;
   /** A write that waited this long is served before reads (the deadline scheduler's write_expire). */
   writeExpireNs: number;
+  /** Requests dispatched in one direction before the scheduler reconsiders (fifo_batch). */
+  fifoBatch: number;
+  /** Read batches that may pass waiting writes before a write batch must go (writes_starved). */
+  writesStarved: number;
 }
 
-export const DEFAULT_QUEUE: QueueParams = { maxRequestSectors: 1024, writeExpireNs: 5e9 };
+/** Linux's deadline I/O scheduler defaults. */
+export const DEFAULT_QUEUE: QueueParams = {
+  maxRequestSectors: 1024,
+  writeExpireNs: 5e9,
+  fifoBatch: 16,
+  writesStarved: 2,
+};
 
 /**
  * The host block layer in front of one device: adjacent requests merge (front and back), reads go
@@ -45,6 +55,10 @@ export class DiskQueue {
   private readonly pending: Pending[] = [];
   private inFlight = 0;
   private headSector = 0;
+  private batchOp: 'read' | 'write' = 'read';
+  private batchLeft = 0;
+  /** Read batches dispatched while writes waited. */
+  private starved = 0;
 
   constructor(
     readonly model: DiskModel,
@@ -109,15 +123,37 @@ export class DiskQueue {
     }
   }
 
+  /**
+   * The deadline scheduler's choice: keep going in the current direction for a batch; then reads,
+   * unless writes have waited through `writesStarved` read batches or one has expired. Within a
+   * direction the elevator sweeps upwards from the head (C-LOOK).
+   */
   private pick(): number {
     const now = this.events.nowNs;
     let hasRead = false;
+    let hasWrite = false;
     let expiredWrite = false;
     for (const r of this.pending) {
       if (r.op === 'read') hasRead = true;
-      else if (now - r.submitNs >= this.params.writeExpireNs) expiredWrite = true;
+      else {
+        hasWrite = true;
+        if (now - r.submitNs >= this.params.writeExpireNs) expiredWrite = true;
+      }
     }
-    const op = hasRead && !expiredWrite ? 'read' : 'write';
+    let op: 'read' | 'write';
+    if (this.batchLeft > 0 && (this.batchOp === 'read' ? hasRead : hasWrite)) {
+      op = this.batchOp;
+    } else {
+      op =
+        hasRead && !(hasWrite && (expiredWrite || this.starved >= this.params.writesStarved))
+          ? 'read'
+          : 'write';
+      if (op === 'read' && hasWrite) this.starved++;
+      if (op === 'write') this.starved = 0;
+      this.batchOp = op;
+      this.batchLeft = this.params.fifoBatch;
+    }
+    this.batchLeft--;
     let best = -1;
     let wrap = -1;
     for (let i = 0; i < this.pending.length; i++) {

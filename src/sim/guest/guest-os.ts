@@ -237,6 +237,47 @@ export class GuestOs {
     }
   }
 
+  /**
+   * The guest CPU overwrites a whole page without reading it (clear_page()'s REP STOS when the
+   * kernel hands a page to a process): under uncooperative swapping a false read, unless the
+   * Preventer remaps the page.
+   */
+  *overwritePage(g: number): Program {
+    const th = this.current!;
+    const v = this.nextVersion++;
+    const apply = (): void => {
+      this.refMem[g] = v;
+      this.host.data.mem[g] = v;
+    };
+    if (this.cpu(this.costs.guestZeroPageNs)) yield SYNC;
+    if (
+      this.host.overwrite(asGfn(g), () => {
+        apply();
+        this.hostResumed(th);
+      })
+    ) {
+      apply();
+    } else {
+      this.blockedOnHost = true;
+      yield BLOCK;
+    }
+  }
+
+  /** A process allocates `pages` of anonymous memory, zeroed, and returns their frames. */
+  *allocAnon(pages: number, out: number[]): Program {
+    for (let i = 0; i < pages; i++) {
+      const g = this.allocPage();
+      out.push(g);
+      yield* this.overwritePage(g);
+    }
+  }
+
+  /** A process exits: its frames go back to the allocator. */
+  freeAll(pages: number[]): void {
+    for (const g of pages) this.freePage(g);
+    pages.length = 0;
+  }
+
   private hostResumed(th: Thread): void {
     this.blockedOnHost = false;
     this.localNs = Math.max(this.localNs, this.events.nowNs) + this.costs.hostMajorFaultNs;
