@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { EmulatedPage } from '../src/core/emulation.js';
 import { asBlock, asGfn } from '../src/core/types.js';
 import { CoreHarness } from './support/core-harness.js';
 
@@ -16,7 +17,10 @@ type Op =
   | { k: 'io'; n: number }
   | { k: 'inflate'; g: number }
   | { k: 'deflate'; g: number }
-  | { k: 'limit'; pages: number };
+  | { k: 'limit'; pages: number }
+  | { k: 'chunkWrite'; g: number; first: number; n: number }
+  | { k: 'chunkRead'; g: number; first: number; n: number }
+  | { k: 'timer' };
 
 const gfn = fc.integer({ min: 0, max: GUEST - 1 });
 const block = fc.integer({ min: 0, max: BLOCKS - 1 });
@@ -33,6 +37,19 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     weight: 1,
     arbitrary: fc.integer({ min: 6, max: GUEST }).map((pages) => ({ k: 'limit' as const, pages })),
   },
+  {
+    weight: 6,
+    arbitrary: fc
+      .record({ g: gfn, first: fc.integer({ min: 0, max: 63 }), n: fc.integer({ min: 1, max: 64 }) })
+      .map((r) => ({ k: 'chunkWrite' as const, g: r.g, first: r.first, n: Math.min(r.n, 64 - r.first) })),
+  },
+  {
+    weight: 3,
+    arbitrary: fc
+      .record({ g: gfn, first: fc.integer({ min: 0, max: 63 }), n: fc.integer({ min: 1, max: 8 }) })
+      .map((r) => ({ k: 'chunkRead' as const, g: r.g, first: r.first, n: Math.min(r.n, 64 - r.first) })),
+  },
+  { weight: 2, arbitrary: fc.constant({ k: 'timer' as const }) },
 );
 
 function run(h: CoreHarness, ops: Op[]): void {
@@ -67,13 +84,22 @@ function run(h: CoreHarness, ops: Op[]): void {
       case 'limit':
         h.setLimit(op.pages);
         break;
+      case 'chunkWrite':
+        h.chunkWrite(op.g, op.first, op.n);
+        break;
+      case 'chunkRead':
+        h.chunkRead(op.g, op.first, op.n);
+        break;
+      case 'timer':
+        h.fireTimer();
+        break;
     }
   }
   h.verifyAll();
 }
 
 /** What the random runs exercised, so a test can check that they reached the interesting paths. */
-const stats = { namedDrops: 0, swapWrites: 0, invalidations: 0 };
+const stats = { namedDrops: 0, swapWrites: 0, invalidations: 0, emulated: 0, remaps: 0, fallbacks: 0 };
 
 function property(mapper: boolean, zones: number[], sabotage?: (h: CoreHarness) => void, preventer = false) {
   return fc.property(
@@ -101,6 +127,9 @@ function property(mapper: boolean, zones: number[], sabotage?: (h: CoreHarness) 
       stats.namedDrops += h.core.counters.namedDrops;
       stats.swapWrites += h.core.counters.swapWritePages;
       stats.invalidations += h.core.counters.invalidationReads;
+      stats.emulated += h.core.counters.preventerEmulatedPages;
+      stats.remaps += h.core.counters.preventerRemaps;
+      stats.fallbacks += h.core.counters.preventerFallbacks;
       return h.violations.length === 0 ? true : (assert.fail(h.violations.slice(0, 3).join('; ')), false);
     },
   );
@@ -295,8 +324,66 @@ test('the Preventer remaps a swapped-out page the guest overwrites whole: no rea
   }
 });
 
-test('core with the Preventer never loses a write (property)', () => {
-  stats.namedDrops = stats.swapWrites = stats.invalidations = 0;
-  fc.assert(property(true, [1, 2], undefined, true), { numRuns: 200, seed: 11 });
+test('core with the Preventer never loses a write (property): emulated writes, buffered reads, timeouts, device access, merges', () => {
+  stats.emulated = stats.remaps = stats.fallbacks = stats.swapWrites = 0;
+  fc.assert(property(true, [1, 2], undefined, true), { numRuns: 300, seed: 11 });
   assert.ok(stats.swapWrites > 1000, `only ${stats.swapWrites} swap writes`);
+  assert.ok(stats.emulated > 300, `only ${stats.emulated} emulated pages`);
+  assert.ok(stats.remaps > 100, `only ${stats.remaps} remaps`);
+  assert.ok(stats.fallbacks > 100, `only ${stats.fallbacks} merges`);
+});
+
+test('the checker catches a Preventer that remaps a page before every byte of it was written', () => {
+  const broken = (): void => {
+    // Deliberately break §4.2: treat half a page as the whole page, dropping the other half.
+    Object.defineProperty(EmulatedPage.prototype, 'full', {
+      get(this: EmulatedPage) {
+        return this.count >= 32;
+      },
+      configurable: true,
+    });
+  };
+  const restore = Object.getOwnPropertyDescriptor(EmulatedPage.prototype, 'full')!;
+  broken();
+  try {
+    const res = fc.check(property(true, [1], undefined, true), { numRuns: 300, seed: 13 });
+    assert.equal(res.failed, true, 'a remap of a half-written page must lose bytes');
+  } finally {
+    Object.defineProperty(EmulatedPage.prototype, 'full', restore);
+  }
+});
+
+test('emulation limits: at most 32 pages at once; a non-sequential write or the deadline ends emulation with a merge', () => {
+  const h = new CoreHarness({
+    guestPages: 120,
+    imageBlocks: 4,
+    mapper: true,
+    preventer: true,
+    residentLimitPages: 80,
+    zoneWeights: [1],
+    pageClusterLog2: 0,
+    fileReadaroundPages: 1,
+    reclaimBatchPages: 4,
+    swapClusterSlots: 8,
+  });
+  for (let g = 0; g < 120; g++) h.guestWrite(g);
+  h.settle();
+  const c = h.core.counters;
+  const swapped = [...Array(120).keys()].filter((g) => h.core.pt.state[g] === 2).slice(0, 36);
+  assert.equal(swapped.length, 36);
+  h.setLimit(120); // frames to spare: the Preventer's buffers need them
+  for (const g of swapped) h.chunkWrite(g, 0, 1);
+  assert.equal(c.preventerEmulatedPages, 32);
+  assert.equal(c.preventerRefused, 4);
+  const fallbacks = c.preventerFallbacks;
+  h.chunkWrite(swapped[0]!, 10, 1); // not where a sequential writer goes next
+  assert.equal(c.preventerFallbacks, fallbacks + 1);
+  h.fireTimer(); // the first page's deadline: already ending, nothing more
+  h.fireTimer(); // the second page's deadline
+  assert.equal(c.preventerFallbacks, fallbacks + 2);
+  h.chunkWrite(swapped[2]!, 1, 63); // the third page is now written whole: remapped, no read
+  assert.equal(c.preventerRemaps, 1);
+  h.verifyAll();
+  assert.deepEqual(h.violations, []);
+  assert.throws(() => h.core.emulatedWrite(asGfn(3), 60, 8, 'guest'), /chunk range 60\+8 is outside a page/);
 });

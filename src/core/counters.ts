@@ -37,6 +37,12 @@ export class CoreCounters {
   namedDrops = 0;
   /** Absent pages the Preventer gave a fresh frame because the guest overwrote them whole. */
   preventerRemaps = 0;
+  /** Pages whose writes the Preventer started to emulate. */
+  preventerEmulatedPages = 0;
+  /** Emulations that ended by reading the old content (timeout, non-sequential write, read of unwritten bytes, device access). */
+  preventerFallbacks = 0;
+  /** Writes to absent pages the Preventer could not take (32 pages already emulated). */
+  preventerRefused = 0;
   /** Reads of a block's old content before the guest overwrote it through the disk (§4.1). */
   invalidationReads = 0;
 

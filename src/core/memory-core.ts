@@ -1,4 +1,5 @@
 import { CoreCounters } from './counters.js';
+import { EmulatedPage, checkChunks } from './emulation.js';
 import { ConfigError, CoreError } from './errors.js';
 import { LruLists, NOT_ON_LIST } from './lru.js';
 import { Flag, PageTable, State } from './page-table.js';
@@ -32,6 +33,10 @@ export interface CoreConfig {
    * string case), which remaps an absent page to a fresh frame without reading its old content.
    */
   preventer: boolean;
+  /** At most this many pages are emulated at once; more writes to absent pages fault (§4.2: 32). */
+  preventerMaxPages: number;
+  /** Emulation of a page stops this long after its first emulated write (§4.2: 1 ms). */
+  preventerTimeoutNs: number;
   /** Linux vm.swappiness: anon vs file reclaim pressure (anon_prio = swappiness, file_prio = 200 - it). */
   swappiness: number;
   /** Linux vm.page-cluster: swap readahead reads an aligned window of 2^pageClusterLog2 slots. */
@@ -64,6 +69,8 @@ export const DEFAULT_CORE_TUNABLES = {
   swapClusterSlots: 256,
   hostAssumesDirty: true,
   preventer: false,
+  preventerMaxPages: 32,
+  preventerTimeoutNs: 1_000_000,
   // The paper's Dell R420 with 16 GB on two sockets: node 0 has DMA32 (about 3 GB) and Normal
   // (5 GB), node 1 has Normal (8 GB).
   zoneWeights: [3, 5, 8],
@@ -91,7 +98,16 @@ export type CoreAction =
   /** A zero-filled frame was installed for the page. */
   | { kind: 'zero'; page: number }
   /** The fault (or wait) `fault` has completed: whoever waited on it may continue. */
-  | { kind: 'faultDone'; fault: number };
+  | { kind: 'faultDone'; fault: number }
+  /** Call timerFired(page) after `delayNs` (the Preventer's emulation deadline). */
+  | { kind: 'timer'; page: number; delayNs: number }
+  /** The Preventer's buffer for the page, now written whole, becomes the page. */
+  | { kind: 'remap'; page: number }
+  /** The Preventer's buffer for the page is dropped (a device or the balloon supersedes it). */
+  | { kind: 'discardBuffer'; page: number };
+
+/** emulatedWrite()/emulatedRead(): the access went to (or was served from) the Preventer's buffer. */
+export const BUFFERED = -1;
 
 type FaultKind = 'touch' | 'overwrite' | 'dmaWrite' | 'dmaRead' | 'invalidate';
 
@@ -137,6 +153,8 @@ export class MemoryCore {
   private nextId = 1;
   private readonly faults = new Map<number, Fault>();
   private readonly pageWaiters = new Map<number, Fault[]>();
+  /** Pages the Preventer is emulating. */
+  private readonly emu = new Map<number, EmulatedPage>();
   /** 1 where pageWaiters has an entry: most loaded pages have none, and skip the map. */
   private readonly hasWaiters: Uint8Array;
   private readonly frameWaiters: Fault[] = [];
@@ -208,7 +226,7 @@ export class MemoryCore {
     for (let p = 0; p < this.firstVmmPage; p++) {
       const st = state[p]!;
       const isNamed = (flags[p]! & Flag.Named) !== 0;
-      if (st === State.Resident || st === State.Loading) {
+      if (st === State.Resident || st === State.Loading || st === State.Emulating) {
         if (isNamed) named++;
         else anon++;
       }
@@ -250,6 +268,14 @@ export class MemoryCore {
       this.applyTouch(p, true);
       return 0;
     }
+    const e = this.emu.get(p);
+    if (e && !e.terminating) {
+      // A whole-page write supersedes what was buffered.
+      this.emu.delete(p);
+      this.actions.push({ kind: 'discardBuffer', page: p });
+      this.remapEmulated(p);
+      return 0;
+    }
     return this.fault(p, 'overwrite', true, ctx);
   }
 
@@ -261,6 +287,114 @@ export class MemoryCore {
       return 0;
     }
     return this.fault(p, 'touch', false, 'host');
+  }
+
+  // ---------------------------------------------------------------- the False Reads Preventer (§4.2)
+
+  /**
+   * The guest writes `chunks` 64-byte chunks of `gfn` from `firstChunk`. Returns 0 when the page is
+   * present (write it), BUFFERED when the Preventer took the write into its buffer for the page
+   * (the guest goes on without waiting), or a fault id to wait for before writing the page.
+   */
+  emulatedWrite(gfn: Gfn, firstChunk: number, chunks: number, ctx: FaultContext): number {
+    checkChunks(firstChunk, chunks);
+    const p = gfn as number;
+    const pt = this.pt;
+    const st = pt.state[p]!;
+    if (st === State.Resident) {
+      this.applyTouch(p, true);
+      return 0;
+    }
+    let e = this.emu.get(p);
+    if (e) {
+      // Emulation stops at the first write that does not continue the sequence (§4.2).
+      if (!e.terminating && firstChunk !== e.next) this.terminate(p, e);
+      e.record(firstChunk, chunks);
+      if (!e.terminating && e.full) this.finishRemap(p);
+      return BUFFERED;
+    }
+    const absent = st === State.Swapped || st === State.InImage;
+    if (this.cfg.preventer && absent && !this.isVmm(p)) {
+      if (this.emu.size >= this.cfg.preventerMaxPages) {
+        this.counters.preventerRefused++;
+      } else if (this.takeFrames(1) > 0 && pt.state[p] === st) {
+        e = new EmulatedPage(firstChunk);
+        this.emu.set(p, e);
+        pt.state[p] = State.Emulating;
+        pt.flags[p]! &= ~Flag.Named;
+        this.zoneOf[p] = this.pickZone();
+        this.resident++;
+        this.counters.preventerEmulatedPages++;
+        this.actions.push({ kind: 'timer', page: p, delayNs: this.cfg.preventerTimeoutNs });
+        e.record(firstChunk, chunks);
+        if (e.full) this.finishRemap(p);
+        return BUFFERED;
+      }
+    }
+    return this.fault(p, 'touch', true, ctx);
+  }
+
+  /**
+   * The guest reads `chunks` chunks of `gfn` from `firstChunk`. Returns 0 when the page is present,
+   * BUFFERED when every byte read is in the Preventer's buffer, or a fault id to wait for.
+   */
+  emulatedRead(gfn: Gfn, firstChunk: number, chunks: number, ctx: FaultContext): number {
+    checkChunks(firstChunk, chunks);
+    const e = this.emu.get(gfn as number);
+    if (e?.covers(firstChunk, chunks)) return BUFFERED;
+    return this.touch(gfn, false, ctx);
+  }
+
+  /** The emulation deadline of `page` (a timer action) has passed. */
+  timerFired(page: number): void {
+    const e = this.emu.get(page);
+    if (e && !e.terminating) this.terminate(page, e);
+  }
+
+  isEmulating(gfn: Gfn): boolean {
+    return this.emu.has(gfn as number);
+  }
+
+  /** Emulation gives up: read the old content (swap slot or image block) to merge with the buffer. */
+  private terminate(p: number, e: EmulatedPage): void {
+    e.terminating = true;
+    this.counters.preventerFallbacks++;
+    const pt = this.pt;
+    const slot = pt.slot[p]!;
+    const source: ReadSource = slot !== NONE ? 'swap' : 'image';
+    const unit = slot !== NONE ? slot : pt.block[p]!;
+    if (unit === NONE) throw new CoreError(`emulated page ${p} has no old content to merge with`);
+    const id = this.nextId++;
+    this.pendingIo.set(id, { source, pages: [p], units: [unit] });
+    this.actions.push({ kind: 'read', id, source, start: unit, count: 1, pages: [p], units: [unit] });
+    if (source === 'swap') {
+      this.counters.swapReadOps++;
+      this.counters.swapReadPages++;
+      if (unit !== this.lastSwapReadEnd) this.counters.swapReadRuns++;
+      this.lastSwapReadEnd = unit + 1;
+    } else {
+      this.counters.imageReadOps++;
+      this.counters.imageReadPages++;
+    }
+  }
+
+  /** Every byte of the emulated page was written: the buffer becomes the page, nothing is read. */
+  private finishRemap(p: number): void {
+    this.emu.delete(p);
+    this.actions.push({ kind: 'remap', page: p });
+    this.remapEmulated(p);
+  }
+
+  /** An emulated page (its frame already counted) becomes an ordinary resident page, old content gone. */
+  private remapEmulated(p: number): void {
+    const pt = this.pt;
+    this.freeSlot(p);
+    pt.unlinkBlock(p);
+    pt.state[p] = State.Resident;
+    pt.flags[p] = Flag.Dirty | Flag.Referenced;
+    this.put(Lru.ActiveAnon, p);
+    this.counters.preventerRemaps++;
+    this.wake(p);
   }
 
   // ---------------------------------------------------------------- the guest's disk I/O, as the host serves it
@@ -285,7 +419,19 @@ export class MemoryCore {
       pt.pins[p]!++;
       return 0;
     }
-    if (st === State.Loading) return this.waitOn(p, this.newFault(p, 'dmaWrite', true, 'host'));
+    if (st === State.Emulating && !this.emu.get(p)!.terminating) {
+      // The device overwrites the whole page: what the guest wrote before is superseded.
+      this.emu.delete(p);
+      this.actions.push({ kind: 'discardBuffer', page: p });
+      this.freeSlot(p);
+      pt.unlinkBlock(p);
+      pt.state[p] = State.Loading;
+      pt.flags[p] = 0;
+      pt.pins[p]!++;
+      return 0;
+    }
+    if (st === State.Loading || st === State.Emulating)
+      return this.waitOn(p, this.newFault(p, 'dmaWrite', true, 'host'));
     if (this.cfg.mapper || st === State.Untouched || st === State.Ballooned) {
       const f = this.newFault(p, 'dmaWrite', true, 'host');
       if (this.startDiscardingFault(f)) {
@@ -342,6 +488,14 @@ export class MemoryCore {
     for (const q of pt.pagesOfBlock(block)) {
       if (q === (source as number)) continue;
       const st = pt.state[q]!;
+      if (st === State.Emulating) {
+        // Its merge needs the block's old content: read it before the block changes.
+        const e = this.emu.get(q)!;
+        if (!e.terminating) this.terminate(q, e);
+        const f = this.newFault(q, 'invalidate', false, 'host');
+        f.pages = [q];
+        return this.waitOn(q, f);
+      }
       const absentNamed = this.cfg.mapper && (pt.flags[q]! & Flag.Named) !== 0 && st !== State.Resident;
       if (!absentNamed) {
         // Resident (or, without the Mapper, a mere record of provenance): the page keeps its
@@ -384,8 +538,24 @@ export class MemoryCore {
     const pt = this.pt;
     if (pt.pins[p]! > 0) throw new CoreError(`balloonInflate: gfn ${p} is under device access`);
     const st = pt.state[p]!;
+    const e = this.emu.get(p);
+    if (e && !e.terminating) {
+      this.emu.delete(p);
+      this.actions.push({ kind: 'discardBuffer', page: p });
+      this.freeSlot(p);
+      pt.unlinkBlock(p);
+      pt.state[p] = State.Resident;
+      this.freeFrame(p, State.Ballooned);
+      pt.flags[p] = 0;
+      this.pump();
+      return;
+    }
     pt.unlinkBlock(p);
-    if (st === State.Loading || (st === State.Resident && pt.flags[p]! & Flag.Writeback)) {
+    if (
+      st === State.Loading ||
+      st === State.Emulating ||
+      (st === State.Resident && pt.flags[p]! & Flag.Writeback)
+    ) {
       pt.flags[p]! |= Flag.DiscardOnLoad;
       return;
     }
@@ -431,6 +601,25 @@ export class MemoryCore {
     const pt = this.pt;
     for (let i = 0; i < io.pages.length; i++) {
       const q = io.pages[i]!;
+      if (this.emu.has(q)) {
+        // The old content arrived: the driver merged the buffer into it; the page is now the guest's.
+        this.emu.delete(q);
+        if (pt.flags[q]! & Flag.DiscardOnLoad) {
+          pt.flags[q] = 0;
+          this.freeSlot(q);
+          this.resident--;
+          pt.state[q] = State.Ballooned;
+          this.actions.push({ kind: 'discardBuffer', page: q }, { kind: 'drop', page: q });
+        } else {
+          this.freeSlot(q);
+          pt.unlinkBlock(q);
+          pt.state[q] = State.Resident;
+          pt.flags[q] = Flag.Dirty | Flag.Referenced;
+          this.put(Lru.ActiveAnon, q);
+        }
+        this.wake(q);
+        continue;
+      }
       if (pt.flags[q]! & Flag.DiscardOnLoad) {
         // Ballooned while the read was in flight: the content is not wanted any more.
         pt.flags[q] = 0;
@@ -510,7 +699,9 @@ export class MemoryCore {
       const st = state[p]!;
       const f = flags[p]!;
       const s = slot[p]!;
-      if (st === State.Resident || st === State.Loading) resident++;
+      if (st === State.Resident || st === State.Loading || st === State.Emulating) resident++;
+      if ((st === State.Emulating) !== this.emu.has(p))
+        out.push(`page ${p}: state ${st} but emulation record ${this.emu.has(p)}`);
       if (f & Flag.Writeback) writeback++;
       if (st === State.Swapped && (s === NONE || this.swap.owner[s] !== p))
         out.push(`page ${p}: swapped but slot ${s} is not its own`);
@@ -575,6 +766,13 @@ export class MemoryCore {
         this.counters.minorFaults++;
         this.waitOn(p, f);
         return true;
+      case State.Emulating: {
+        // An access the buffer cannot serve: merge first, then go on.
+        const e = this.emu.get(p)!;
+        if (!e.terminating) this.terminate(p, e);
+        this.waitOn(p, f);
+        return true;
+      }
       case State.Untouched:
       case State.Ballooned: {
         if (!this.takeFrames(1)) return false;
@@ -950,6 +1148,12 @@ export class MemoryCore {
       if (free >= need) return;
       if (pass > 0 && free + this.writebackPages >= need) return;
       fruitless = this.shrink(this.cfg.reclaimBatchPages) === 0 ? fruitless + 1 : 0;
+      if (fruitless > 0 && this.emu.size > 0) {
+        // Under pressure the Preventer gives its frames back: every emulation ends in a merge,
+        // after which those pages are ordinary (evictable) pages.
+        for (const [p, e] of this.emu) if (!e.terminating) this.terminate(p, e);
+        return;
+      }
     }
   }
 

@@ -17,6 +17,12 @@ export const State = {
   Loading: 4,
   /** Given to the host by the guest's balloon: no content; zero-filled if ever touched again. */
   Ballooned: 5,
+  /**
+   * Absent, but the Preventer buffers the guest's writes to it in a frame of its own; reads of
+   * buffered bytes are served from there. Ends in a remap (all bytes written) or a merge with the
+   * old content, read from swap or the image.
+   */
+  Emulating: 6,
 } as const;
 export type StateCode = (typeof State)[keyof typeof State];
 

@@ -1,18 +1,60 @@
 import type { CoreAction } from '../core/memory-core.js';
+import { CHUNKS_PER_PAGE } from '../core/emulation.js';
 
 /** Content of a frame that holds nothing (freed, or never filled): reading it is always a violation. */
 export const POISON = 0xffffffff;
+/** Base of a page rebuilt from the Preventer's buffer alone: every chunk must be overridden. */
+export const NO_BASE = 0xfffffffe;
+
+/** Chunk overrides on top of a page's base version (only pages written partially have them). */
+export type Overrides = Map<number, number>;
+
+/** One chunk's content: its override, or derived from the base version. NaN where undefined. */
+export function chunkValue(base: number, over: Overrides | undefined, c: number): number {
+  const v = over?.get(c);
+  if (v !== undefined) return v;
+  return base === POISON || base === NO_BASE ? Number.NaN : base * CHUNKS_PER_PAGE + c;
+}
+
+/** Whether two contents are byte for byte the same (chunk by chunk when overrides exist). */
+export function sameContent(
+  aBase: number,
+  aOver: Overrides | undefined,
+  bBase: number,
+  bOver: Overrides | undefined,
+): boolean {
+  if (!aOver && !bOver) return aBase === bBase && aBase !== POISON && aBase !== NO_BASE;
+  for (let c = 0; c < CHUNKS_PER_PAGE; c++) {
+    const x = chunkValue(aBase, aOver, c);
+    if (Number.isNaN(x) || x !== chunkValue(bBase, bOver, c)) return false;
+  }
+  return true;
+}
+
+const clone = (o: Overrides | undefined): Overrides | undefined => (o ? new Map(o) : undefined);
+
+function setOver(map: Map<number, Overrides>, key: number, o: Overrides | undefined): void {
+  if (o && o.size > 0) map.set(key, o);
+  else map.delete(key);
+}
 
 /**
- * Where the bytes are, in simulation: every page, swap slot and image block carries a content version
- * instead of 4 KiB of data. The core decides; this plane executes its actions literally, so a core bug
- * (a dirty page dropped, a stale block read back) shows up as a version mismatch, never as a guess.
+ * Where the bytes are, in simulation: every page, swap slot and image block carries a content
+ * version (plus, for pages written partially, per-chunk overrides) instead of 4 KiB of data. The
+ * core decides; this plane executes its actions literally, so a core bug (a dirty page dropped, a
+ * stale block read back, a remap that skipped bytes) shows up as a content mismatch, not a guess.
  */
 export class DataPlane {
   readonly mem: Uint32Array;
   readonly swap: Uint32Array;
   readonly image: Uint32Array;
   readonly vmmFile: Uint32Array;
+  readonly memOver = new Map<number, Overrides>();
+  readonly swapOver = new Map<number, Overrides>();
+  readonly imageOver = new Map<number, Overrides>();
+  /** The Preventer's buffers: chunks the guest wrote to pages being emulated. */
+  readonly buffers = new Map<number, Overrides>();
+  private readonly firstVmm: number;
 
   constructor(
     pageCount: number,
@@ -30,29 +72,84 @@ export class DataPlane {
     this.firstVmm = guestPages;
   }
 
-  private readonly firstVmm: number;
-
   /** Applies what happens the moment an action is issued (a write snapshots memory now). */
   issue(a: CoreAction): void {
     switch (a.kind) {
       case 'write':
-        for (let i = 0; i < a.pages.length; i++) this.swap[a.start + i] = this.mem[a.pages[i]!]!;
+        for (let i = 0; i < a.pages.length; i++) {
+          const p = a.pages[i]!;
+          this.swap[a.start + i] = this.mem[p]!;
+          setOver(this.swapOver, a.start + i, clone(this.memOver.get(p)));
+        }
         break;
       case 'drop':
         this.mem[a.page] = POISON;
+        this.memOver.delete(a.page);
         break;
       case 'zero':
-        this.mem[a.page] = 0;
+        this.writePage(a.page, 0);
+        break;
+      case 'remap':
+        this.mem[a.page] = NO_BASE;
+        setOver(this.memOver, a.page, this.buffers.get(a.page));
+        this.buffers.delete(a.page);
+        break;
+      case 'discardBuffer':
+        this.buffers.delete(a.page);
         break;
       default:
         break;
     }
   }
 
-  /** Applies a read when the disk has delivered it. */
+  /** Applies a read when the disk has delivered it, merging a Preventer buffer over the old content. */
   completeRead(a: Extract<CoreAction, { kind: 'read' }>): void {
     const src = a.source === 'swap' ? this.swap : a.source === 'image' ? this.image : this.vmmFile;
-    for (let i = 0; i < a.pages.length; i++) this.mem[a.pages[i]!] = src[a.units[i]!]!;
+    const srcOver = a.source === 'swap' ? this.swapOver : a.source === 'image' ? this.imageOver : undefined;
+    for (let i = 0; i < a.pages.length; i++) {
+      const p = a.pages[i]!;
+      const u = a.units[i]!;
+      this.mem[p] = src[u]!;
+      let over = clone(srcOver?.get(u));
+      const buf = this.buffers.get(p);
+      if (buf) {
+        over ??= new Map();
+        for (const [c, v] of buf) over.set(c, v);
+        this.buffers.delete(p);
+      }
+      setOver(this.memOver, p, over);
+    }
+  }
+
+  writePage(p: number, v: number): void {
+    this.mem[p] = v;
+    this.memOver.delete(p);
+  }
+
+  writeChunks(
+    p: number,
+    first: number,
+    chunks: number,
+    v: number,
+    into: Map<number, Overrides> = this.memOver,
+  ): void {
+    let o = into.get(p);
+    if (!o) into.set(p, (o = new Map()));
+    for (let c = first; c < first + chunks; c++) o.set(c, v);
+  }
+
+  bufferWrite(p: number, first: number, chunks: number, v: number): void {
+    this.writeChunks(p, first, chunks, v, this.buffers);
+  }
+
+  copyImageToPage(b: number, p: number): void {
+    this.mem[p] = this.image[b]!;
+    setOver(this.memOver, p, clone(this.imageOver.get(b)));
+  }
+
+  copyPageToImage(p: number, b: number): void {
+    this.image[b] = this.mem[p]!;
+    setOver(this.imageOver, b, clone(this.memOver.get(p)));
   }
 
   isVmm(page: number): boolean {

@@ -126,6 +126,12 @@ export class Host {
           },
         );
         break;
+      case 'timer':
+        this.events.after(a.delayNs, () => {
+          this.core.timerFired(a.page);
+          this.pumpCore();
+        });
+        break;
       case 'faultDone': {
         const resume = this.faultWaiters.get(a.fault);
         if (!resume) throw new Error(`host: fault ${a.fault} finished but nobody waits for it`);

@@ -1,23 +1,30 @@
 import {
+  BUFFERED,
   type CoreAction,
   type CoreConfig,
   DEFAULT_CORE_TUNABLES,
   MemoryCore,
 } from '../../src/core/memory-core.js';
 import { asBlock, asGfn } from '../../src/core/types.js';
-import { DataPlane, POISON } from '../../src/sim/data-plane.js';
+import { DataPlane, type Overrides, POISON, chunkValue, sameContent } from '../../src/sim/data-plane.js';
 
 /**
  * A synchronous driver for the core, for model-based tests: it carries out the core's actions on a
  * data plane, completes in-flight I/O in an order the test chooses, and checks every guest read
- * against a reference memory that never swaps.
+ * against a reference memory that never swaps (chunk by chunk where the guest wrote partially).
  */
 export class CoreHarness {
   readonly core: MemoryCore;
   readonly data: DataPlane;
   readonly refMem: Uint32Array;
   readonly refDisk: Uint32Array;
+  readonly refOver = new Map<number, Overrides>();
+  readonly refDiskOver = new Map<number, Overrides>();
   readonly violations: string[] = [];
+  /** Preventer deadlines the core asked for, fired when the test says so. */
+  readonly timers: number[] = [];
+  /** Ballooned pages: the guest must not touch them (the test's own discipline). */
+  readonly ballooned = new Set<number>();
   private readonly inflight: Extract<CoreAction, { kind: 'read' | 'write' }>[] = [];
   private readonly done = new Set<number>();
   private version = 1;
@@ -58,6 +65,7 @@ export class CoreHarness {
       this.data.issue(a);
       if (a.kind === 'read' || a.kind === 'write') this.inflight.push(a);
       else if (a.kind === 'faultDone') this.done.add(a.fault);
+      else if (a.kind === 'timer') this.timers.push(a.page);
     }
   }
 
@@ -91,33 +99,88 @@ export class CoreHarness {
     while (this.completeOne());
   }
 
+  private check(g: number, what: string): void {
+    const d = this.data;
+    if (!sameContent(d.mem[g]!, d.memOver.get(g), this.refMem[g]!, this.refOver.get(g))) {
+      this.violations.push(`${what} gfn ${g}: got ${d.mem[g]} want ${this.refMem[g]}`);
+    }
+  }
+
+  private setRef(g: number, v: number): void {
+    this.refMem[g] = v;
+    this.refOver.delete(g);
+  }
+
   guestRead(g: number): void {
     this.wait(this.core.touch(asGfn(g), false, 'guest'));
-    if (this.data.mem[g] !== this.refMem[g])
-      this.violations.push(`read gfn ${g}: got ${this.data.mem[g]} want ${this.refMem[g]}`);
+    this.check(g, 'read');
   }
 
   guestWrite(g: number): void {
     this.wait(this.core.touch(asGfn(g), true, 'guest'));
     const v = this.version++;
-    this.data.mem[g] = v;
-    this.refMem[g] = v;
+    this.data.writePage(g, v);
+    this.setRef(g, v);
   }
 
   guestOverwrite(g: number): void {
     this.wait(this.core.overwrite(asGfn(g), 'guest'));
     const v = this.version++;
-    this.data.mem[g] = v;
-    this.refMem[g] = v;
+    this.data.writePage(g, v);
+    this.setRef(g, v);
+  }
+
+  /** The guest writes chunks [first, first + n) of page g; the Preventer may buffer the write. */
+  chunkWrite(g: number, first: number, n: number): void {
+    const r = this.core.emulatedWrite(asGfn(g), first, n, 'guest');
+    const v = this.version++;
+    if (r === BUFFERED) {
+      this.data.bufferWrite(g, first, n, v);
+    } else {
+      this.wait(r);
+      this.data.writeChunks(g, first, n, v);
+    }
+    let o = this.refOver.get(g);
+    if (!o) this.refOver.set(g, (o = new Map()));
+    for (let c = first; c < first + n; c++) o.set(c, v);
+    this.pump();
+  }
+
+  /** The guest reads chunks [first, first + n) of page g, from the Preventer's buffer if it can. */
+  chunkRead(g: number, first: number, n: number): void {
+    const r = this.core.emulatedRead(asGfn(g), first, n, 'guest');
+    if (r === BUFFERED) {
+      const buf = this.data.buffers.get(g);
+      for (let c = first; c < first + n; c++) {
+        if (buf?.get(c) !== chunkValue(this.refMem[g]!, this.refOver.get(g), c)) {
+          this.violations.push(`buffered read gfn ${g} chunk ${c}`);
+        }
+      }
+      return;
+    }
+    this.wait(r);
+    this.check(g, 'chunk read');
+  }
+
+  /** Fires the oldest pending Preventer deadline, if any. */
+  fireTimer(): void {
+    const p = this.timers.shift();
+    if (p !== undefined) this.core.timerFired(p);
+    this.pump();
   }
 
   /** The guest reads block b into page g through its disk. */
   diskRead(b: number, g: number): void {
     this.wait(this.core.beginDmaWrite(asGfn(g)));
-    if (this.data.image[b] !== this.refDisk[b])
-      this.violations.push(`disk block ${b}: got ${this.data.image[b]} want ${this.refDisk[b]}`);
-    this.data.mem[g] = this.data.image[b]!;
+    const d = this.data;
+    if (!sameContent(d.image[b]!, d.imageOver.get(b), this.refDisk[b]!, this.refDiskOver.get(b))) {
+      this.violations.push(`disk block ${b}: got ${d.image[b]} want ${this.refDisk[b]}`);
+    }
+    d.copyImageToPage(b, g);
     this.refMem[g] = this.refDisk[b]!;
+    const o = this.refDiskOver.get(b);
+    if (o) this.refOver.set(g, new Map(o));
+    else this.refOver.delete(g);
     this.core.endDmaWrite(asGfn(g), asBlock(b));
     this.pump();
   }
@@ -133,15 +196,19 @@ export class CoreHarness {
       this.wait(id);
     }
     if (this.data.mem[g] === POISON) this.violations.push(`disk write from gfn ${g}: page content lost`);
-    this.data.image[b] = this.data.mem[g]!;
+    this.check(g, 'disk write from');
+    this.data.copyPageToImage(g, b);
     this.refDisk[b] = this.refMem[g]!;
+    const o = this.refOver.get(g);
+    if (o) this.refDiskOver.set(b, new Map(o));
+    else this.refDiskOver.delete(b);
     this.core.endDmaRead(asGfn(g), asBlock(b));
     this.pump();
   }
 
   balloonInflate(g: number): void {
     this.core.balloonInflate(asGfn(g));
-    this.refMem[g] = 0;
+    this.setRef(g, 0);
     this.ballooned.add(g);
     this.pump();
   }
@@ -152,9 +219,6 @@ export class CoreHarness {
     this.pump();
   }
 
-  /** Ballooned pages: the guest must not touch them (the test's own discipline). */
-  readonly ballooned = new Set<number>();
-
   setLimit(pages: number): void {
     this.core.setResidentLimit(pages);
     this.pump();
@@ -164,13 +228,15 @@ export class CoreHarness {
   verifyAll(): void {
     this.settle();
     const c = this.core.cfg;
-    for (let g = 0; g < c.guestPages; g++)
-      if (!this.ballooned.has(g) && this.refMem[g] !== 0) this.guestRead(g);
-    for (let b = 0; b < c.imageBlocks; b++) {
-      if (this.data.image[b] !== this.refDisk[b])
-        this.violations.push(`final disk block ${b}: got ${this.data.image[b]} want ${this.refDisk[b]}`);
+    for (let g = 0; g < c.guestPages; g++) {
+      if (!this.ballooned.has(g) && (this.refMem[g] !== 0 || this.refOver.has(g))) this.guestRead(g);
     }
-    const bad = this.core.checkInvariants();
-    for (const v of bad) this.violations.push(`invariant: ${v}`);
+    const d = this.data;
+    for (let b = 0; b < c.imageBlocks; b++) {
+      if (!sameContent(d.image[b]!, d.imageOver.get(b), this.refDisk[b]!, this.refDiskOver.get(b))) {
+        this.violations.push(`final disk block ${b}: got ${d.image[b]} want ${this.refDisk[b]}`);
+      }
+    }
+    for (const v of this.core.checkInvariants()) this.violations.push(`invariant: ${v}`);
   }
 }
