@@ -40,6 +40,8 @@ export const METRIC_NAMES = [
   'mapperTrackedPages',
   'balloonPages',
   'preventerRemaps',
+  'preventerEmulatedPages',
+  'preventerFallbacks',
   'guestMajorFaults',
   'guestPageCachePages',
   'guestOomKills',

@@ -28,6 +28,8 @@ export interface CpuCosts {
   qemuRequestNs: number;
   /** Host reclaim work per page scanned. */
   hostScanPageNs: number;
+  /** One guest write emulated by the Preventer: an EPT-violation exit plus KVM's x86 emulator. */
+  emulatedWriteNs: number;
 }
 
 export const XEON_E5_2420_KVM: CpuCosts = {
@@ -41,6 +43,7 @@ export const XEON_E5_2420_KVM: CpuCosts = {
   hostMinorFaultNs: 1_500,
   qemuRequestNs: 20_000,
   hostScanPageNs: 100,
+  emulatedWriteNs: 4_000,
 };
 
 /**

@@ -1,4 +1,4 @@
-import type { CoreAction, MemoryCore } from '../core/memory-core.js';
+import { BUFFERED, type CoreAction, type MemoryCore } from '../core/memory-core.js';
 import {
   type BlockNo,
   type FaultContext,
@@ -73,6 +73,19 @@ export class Host {
   touch(gfn: Gfn, write: boolean, ctx: FaultContext, resume: () => void): boolean {
     const id = this.core.touch(gfn, write, ctx);
     return this.afterCore(id, resume);
+  }
+
+  /**
+   * A one-chunk guest write: 'present' (write the page), 'buffered' (the Preventer took it), or
+   * 'blocked' (`resume` runs, after the write was applied, when the page is there).
+   */
+  emulatedWrite(gfn: Gfn, chunk: number, resume: () => void): 'present' | 'buffered' | 'blocked' {
+    const r = this.core.emulatedWrite(gfn, chunk, 1, 'guest');
+    if (r === BUFFERED) {
+      this.pumpCore();
+      return 'buffered';
+    }
+    return this.afterCore(r, resume) ? 'present' : 'blocked';
   }
 
   /** The guest overwrites the whole page (zeroing): no read needed in principle. */

@@ -27,13 +27,9 @@ export const CONFIG_MECHANISMS: Record<ConfigName, ConfigMechanisms> = {
   'balloon+vswapper': { mapper: true, preventer: true, balloon: true },
 };
 
-/**
- * The Preventer is partial so far; configurations that include it say so in their results.
- * PREVENTER_AVAILABLE turns true when write emulation with buffers, timeouts and merges lands.
- */
-export const PREVENTER_AVAILABLE = false;
-export const PREVENTER_NOTE =
-  "runs with the False Reads Preventer's whole-page short-circuit only (the REP string case); emulation of partial writes is not implemented yet";
+/** Both halves of VSwapper are implemented; kept so results can say so if that ever changes. */
+export const PREVENTER_AVAILABLE = true;
+export const PREVENTER_NOTE = 'runs without the False Reads Preventer';
 
 export interface DiskSpec {
   kind: 'hdd' | 'ssd';
@@ -222,6 +218,8 @@ export class Machine {
       mapperTrackedPages: census.mapperTracked,
       balloonPages: this.guest.balloonPages,
       preventerRemaps: c('preventerRemaps'),
+      preventerEmulatedPages: c('preventerEmulatedPages'),
+      preventerFallbacks: c('preventerFallbacks'),
       guestMajorFaults: b.guestMajorFaults - a.guestMajorFaults,
       guestPageCachePages: this.guest.pageCachePages,
       guestOomKills: this.guest.counters.oomKills,

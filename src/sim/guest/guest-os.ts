@@ -1,5 +1,7 @@
 import { LruLists } from '../../core/lru.js';
+import { CHUNKS_PER_PAGE } from '../../core/emulation.js';
 import { type Gfn, NONE, asBlock, asGfn } from '../../core/types.js';
+import { type Overrides, sameContent } from '../data-plane.js';
 import type { CpuCosts } from '../costs.js';
 import type { EventQueue } from '../event-queue.js';
 import type { Host } from '../host.js';
@@ -80,6 +82,8 @@ export class GuestOs {
   /** What the guest last put in each page / block: the reference that never swaps. */
   readonly refMem: Uint32Array;
   readonly refDisk: Uint32Array;
+  /** Chunks the guest wrote partially, on top of refMem's version. */
+  readonly refOver = new Map<number, Overrides>();
   private readonly freeStack: Int32Array;
   private freeTop = 0;
   private readonly flags: Uint8Array;
@@ -220,8 +224,9 @@ export class GuestOs {
     const apply = (): void => {
       if (write) {
         this.refMem[g] = v;
-        data.mem[g] = v;
-      } else if (data.mem[g] !== this.refMem[g]) {
+        this.refOver.delete(g);
+        data.writePage(g, v);
+      } else if (!this.sameAsReference(g)) {
         this.counters.integrityViolations++;
       }
     };
@@ -247,7 +252,8 @@ export class GuestOs {
     const v = this.nextVersion++;
     const apply = (): void => {
       this.refMem[g] = v;
-      this.host.data.mem[g] = v;
+      this.refOver.delete(g);
+      this.host.data.writePage(g, v);
     };
     if (this.cpu(this.costs.guestZeroPageNs)) yield SYNC;
     if (
@@ -276,6 +282,37 @@ export class GuestOs {
   freeAll(pages: number[]): void {
     for (const g of pages) this.freePage(g);
     pages.length = 0;
+  }
+
+  private sameAsReference(g: number): boolean {
+    const d = this.host.data;
+    return sameContent(d.mem[g]!, d.memOver.get(g), this.refMem[g]!, this.refOver.get(g));
+  }
+
+  /**
+   * A small write (one 64-byte chunk) to a page. On an absent page the Preventer may take it into its
+   * buffer, and the vCPU goes on after the emulation's cost instead of waiting for the page.
+   */
+  *writeChunk(g: number, chunk: number): Program {
+    const th = this.current!;
+    const v = this.nextVersion++;
+    const data = this.host.data;
+    let o = this.refOver.get(g);
+    if (!o) this.refOver.set(g, (o = new Map()));
+    o.set(chunk, v);
+    const r = this.host.emulatedWrite(asGfn(g), chunk, () => {
+      data.writeChunks(g, chunk, 1, v);
+      this.hostResumed(th);
+    });
+    if (r === 'buffered') {
+      data.bufferWrite(g, chunk, 1, v);
+      if (this.cpu(this.costs.emulatedWriteNs)) yield SYNC;
+    } else if (r === 'present') {
+      data.writeChunks(g, chunk, 1, v);
+    } else {
+      this.blockedOnHost = true;
+      yield BLOCK;
+    }
   }
 
   private hostResumed(th: Thread): void {
@@ -385,7 +422,9 @@ export class GuestOs {
       owed += perTick;
       for (; owed >= 1; owed--) {
         const g = this.rng.int(this.params.kernelPages);
-        yield* this.access(g, this.rng.next() < this.params.backgroundWriteFraction);
+        if (this.rng.next() < this.params.backgroundWriteFraction)
+          yield* this.writeChunk(g, this.rng.int(CHUNKS_PER_PAGE));
+        else yield* this.access(g, false);
         if (this.cpu(200)) yield SYNC;
       }
     }
@@ -531,7 +570,8 @@ export class GuestOs {
         const g = gfns[i]!;
         if (op === 'read') {
           this.refMem[g] = this.refDisk[blocks[i]!]!;
-          if (this.host.data.mem[g] !== this.refMem[g]) this.counters.integrityViolations++;
+          this.refOver.delete(g);
+          if (!this.sameAsReference(g)) this.counters.integrityViolations++;
           this.flags[g] = (this.flags[g]! & ~GF_LOCKED) | GF_UPTODATE;
         }
         const waiters = this.pageWaiters.get(g);
