@@ -2,8 +2,21 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { EmulatedPage } from '../src/core/emulation.js';
+import type { CoreConfig } from '../src/core/memory-core.js';
 import { asBlock, asGfn } from '../src/core/types.js';
 import { CoreHarness } from './support/core-harness.js';
+
+/** A small harness with one zone and no readahead, so a test can follow pages one by one. */
+function tiny(cfg: Partial<CoreConfig> & { guestPages: number; imageBlocks: number }): CoreHarness {
+  return new CoreHarness({
+    zoneWeights: [1],
+    pageClusterLog2: 0,
+    fileReadaroundPages: 1,
+    reclaimBatchPages: 1,
+    swapClusterSlots: 4,
+    ...cfg,
+  });
+}
 
 const GUEST = 24;
 const BLOCKS = 6;
@@ -162,17 +175,7 @@ test('the checker catches a Mapper that forgets to preserve a dropped page befor
 });
 
 test('a Mapper page the guest overwrote through the disk keeps its old content when dropped (§4.1 example)', () => {
-  const h = new CoreHarness({
-    guestPages: 8,
-    imageBlocks: 4,
-    mapper: true,
-    residentLimitPages: 4,
-    zoneWeights: [1],
-    pageClusterLog2: 0,
-    fileReadaroundPages: 1,
-    reclaimBatchPages: 1,
-    swapClusterSlots: 4,
-  });
+  const h = tiny({ guestPages: 8, imageBlocks: 4, mapper: true, residentLimitPages: 4 });
   h.diskRead(0, 0); // page P holds block B (content C0), named
   for (let g = 1; g < 8; g++) h.guestWrite(g); // pressure: P is dropped without a write
   h.settle();
@@ -187,14 +190,11 @@ test('a Mapper page the guest overwrote through the disk keeps its old content w
 
 test('evicting a named page writes nothing; the baseline writes the same page to swap (a silent swap write)', () => {
   for (const mapper of [true, false]) {
-    const h = new CoreHarness({
+    const h = tiny({
       guestPages: 16,
       imageBlocks: 8,
       mapper,
       residentLimitPages: 8,
-      zoneWeights: [1],
-      pageClusterLog2: 0,
-      fileReadaroundPages: 1,
       reclaimBatchPages: 4,
       swapClusterSlots: 8,
     });
@@ -216,14 +216,11 @@ test('evicting a named page writes nothing; the baseline writes the same page to
 
 test('a disk read into a swapped-out page is a stale swap read in the baseline and none with the Mapper', () => {
   for (const mapper of [false, true]) {
-    const h = new CoreHarness({
+    const h = tiny({
       guestPages: 16,
       imageBlocks: 8,
       mapper,
       residentLimitPages: 6,
-      zoneWeights: [1],
-      pageClusterLog2: 0,
-      fileReadaroundPages: 1,
       reclaimBatchPages: 2,
       swapClusterSlots: 8,
     });
@@ -239,17 +236,7 @@ test('a disk read into a swapped-out page is a stale swap read in the baseline a
 });
 
 test('a guest write to a named page breaks the association (copy-on-write) and the page is then swapped, not dropped', () => {
-  const h = new CoreHarness({
-    guestPages: 8,
-    imageBlocks: 4,
-    mapper: true,
-    residentLimitPages: 4,
-    zoneWeights: [1],
-    pageClusterLog2: 0,
-    fileReadaroundPages: 1,
-    reclaimBatchPages: 1,
-    swapClusterSlots: 4,
-  });
+  const h = tiny({ guestPages: 8, imageBlocks: 4, mapper: true, residentLimitPages: 4 });
   h.diskRead(1, 0);
   assert.equal(h.core.census().mapperTracked, 1);
   h.guestWrite(0);
@@ -299,15 +286,12 @@ test('core configuration errors name the field', () => {
 
 test('the Preventer remaps a swapped-out page the guest overwrites whole: no read, no false read, content intact', () => {
   for (const preventer of [false, true]) {
-    const h = new CoreHarness({
+    const h = tiny({
       guestPages: 16,
       imageBlocks: 4,
       mapper: true,
       preventer,
       residentLimitPages: 6,
-      zoneWeights: [1],
-      pageClusterLog2: 0,
-      fileReadaroundPages: 1,
       reclaimBatchPages: 2,
       swapClusterSlots: 8,
     });
@@ -354,15 +338,12 @@ test('the checker catches a Preventer that remaps a page before every byte of it
 });
 
 test('emulation limits: at most 32 pages at once; a non-sequential write or the deadline ends emulation with a merge', () => {
-  const h = new CoreHarness({
+  const h = tiny({
     guestPages: 120,
     imageBlocks: 4,
     mapper: true,
     preventer: true,
     residentLimitPages: 80,
-    zoneWeights: [1],
-    pageClusterLog2: 0,
-    fileReadaroundPages: 1,
     reclaimBatchPages: 4,
     swapClusterSlots: 8,
   });
