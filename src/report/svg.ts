@@ -186,7 +186,7 @@ function axes(
 export function renderSvg(spec: FigureSpec, results: FigureResult[], paper: PaperPoint[]): string {
   const g = spec.kind === 'lines' ? LINES : BARS;
   const { W, H } = g;
-  const cols = spec.panels.length > 1 ? 2 : 1;
+  const cols = spec.kind === 'lines' && spec.panels.length > 1 ? 2 : 1;
   const rows = Math.ceil(spec.panels.length / cols);
   const allSeries = spec.panels.map((p) => seriesFor(spec, p, results, paper));
   const legend = allSeries[0] ?? [];
