@@ -731,9 +731,6 @@ export class MemoryCore {
       out.push(`resident count ${this.resident} but ${resident} pages are resident`);
     if (writeback !== this.writebackPages)
       out.push(`writeback count ${this.writebackPages} but ${writeback} pages are under writeback`);
-    if (this.resident > this.limit + 0 && this.frameWaiters.length === 0 && this.writebackPages === 0) {
-      // Over the limit is legal only transiently (a lowered limit waits for writeback).
-    }
     return out;
   }
 
@@ -862,7 +859,6 @@ export class MemoryCore {
     const [from, to] = this.trimAround(want, p, got);
     const chosen = from === 0 && to === want.length ? want : want.slice(from, to);
     this.loadPages(
-      p,
       chosen,
       chosen.map((q) => pt.slot[q]!),
       'swap',
@@ -908,7 +904,6 @@ export class MemoryCore {
     const [from, to] = this.trimAround(want, p, got);
     const whole = from === 0 && to === want.length;
     this.loadPages(
-      p,
       whole ? want : want.slice(from, to),
       whole ? units : units.slice(from, to),
       vmm ? 'vmm' : 'image',
@@ -931,7 +926,7 @@ export class MemoryCore {
   }
 
   /** Marks pages Loading and emits one read action per contiguous run of units. */
-  private loadPages(_for: number, pages: number[], units: number[], source: ReadSource): void {
+  private loadPages(pages: number[], units: number[], source: ReadSource): void {
     const pt = this.pt;
     // Windows are gathered in unit order; only a caller that breaks that pays for a sort.
     let sorted = true;

@@ -40,8 +40,6 @@ export const Flag = {
   Writeback: 16,
   /** Second-chance mark for file pages (Linux's PG_referenced). */
   SecondChance: 32,
-  /** Mapped into the guest's (or QEMU's) page table since it was last brought in. */
-  Mapped: 64,
   /** Loading, but the guest has since given the frame away (balloon): drop on completion. */
   DiscardOnLoad: 128,
 } as const;

@@ -72,7 +72,7 @@ export class SwapSpace {
     if (slot < this.lowestFree) this.lowestFree = slot;
   }
 
-  /** Moves ownership (the page index) of a used slot; used when the core renumbers nothing, kept for tests. */
+  /** The page holding a slot, or NONE when it is free. */
   ownerOf(slot: SwapSlot): number {
     return this.owner[slot]!;
   }

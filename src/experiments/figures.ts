@@ -1,6 +1,5 @@
 import { hostname, cpus } from 'node:os';
 import type { WorkloadSpec } from '../workloads/index.js';
-import { PREVENTER_AVAILABLE, PREVENTER_NOTE, CONFIG_MECHANISMS } from '../sim/machine.js';
 import { type SimJob, paperJob } from './job.js';
 import { type ConfigName, CONFIG_NAMES, type FigureResult, type Metrics, type RunRecord } from './results.js';
 import type { SimRunResult } from './sim-runner.js';
@@ -17,10 +16,6 @@ export const SYSBENCH_200MB: WorkloadSpec = { kind: 'sysbench', fileMiB: 200, bl
 
 export function jobKey(j: SimJob): string {
   return JSON.stringify(j);
-}
-
-function notesFor(config: ConfigName): string[] {
-  return CONFIG_MECHANISMS[config].preventer && !PREVENTER_AVAILABLE ? [`${config} ${PREVENTER_NOTE}`] : [];
 }
 
 /** The paper reports the mean of (typically) five runs; so do we, with five seeds. */
@@ -59,7 +54,7 @@ export const SIM_FIGURES: Record<string, SimFigure> = {
           config,
           x: i + 1,
           metrics,
-          notes: [...notesFor(config), meanNote(jobs.length)],
+          notes: [meanNote(jobs.length)],
         })),
       );
     },
@@ -76,7 +71,7 @@ export const SIM_FIGURES: Record<string, SimFigure> = {
           config,
           x: null,
           metrics: its[its.length - 1]!,
-          notes: [...notesFor(config), `iteration 8 of the Fig. 9 runs, ${meanNote(jobs.length)}`],
+          notes: [`iteration 8 of the Fig. 9 runs, ${meanNote(jobs.length)}`],
         };
       });
     },
@@ -101,17 +96,14 @@ SIM_FIGURES.fig10 = {
           x: null,
           metrics: {},
           killed: true,
-          notes: [
-            ...notesFor(config),
-            `killed in ${killed.length} of ${mine.length} runs: ${killed[0]!.killed}`,
-          ],
+          notes: [`killed in ${killed.length} of ${mine.length} runs: ${killed[0]!.killed}`],
         };
       }
       const metrics = meanIterations(
         results,
         jobs.filter((j) => j.config === config),
       )[0]!;
-      return { config, x: null, metrics, notes: [...notesFor(config), meanNote(mine.length)] };
+      return { config, x: null, metrics, notes: [meanNote(mine.length)] };
     });
   },
 };

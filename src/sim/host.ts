@@ -1,16 +1,8 @@
 import { BUFFERED, type CoreAction, type MemoryCore } from '../core/memory-core.js';
-import {
-  type BlockNo,
-  type FaultContext,
-  type Gfn,
-  SECTORS_PER_PAGE,
-  asBlock,
-  asGfn,
-  asVmmPage,
-} from '../core/types.js';
+import { type BlockNo, type FaultContext, type Gfn, SECTORS_PER_PAGE, asVmmPage } from '../core/types.js';
 import type { CpuCosts, VmmBehaviour } from './costs.js';
 import type { DataPlane } from './data-plane.js';
-import type { DiskQueue, Stream } from './disk/queue.js';
+import type { DiskQueue } from './disk/queue.js';
 import type { EventQueue } from './event-queue.js';
 import type { Rng } from './rng.js';
 
@@ -117,7 +109,7 @@ export class Host {
       case 'read':
         this.disk.submit(
           'read',
-          streamOf(a.source),
+          a.source,
           this.sectorOf(a.source, a.start),
           a.count * SECTORS_PER_PAGE,
           () => {
@@ -273,9 +265,3 @@ export class Host {
     this.nextIo();
   }
 }
-
-function streamOf(source: 'swap' | 'image' | 'vmm'): Stream {
-  return source;
-}
-
-export { asBlock, asGfn };

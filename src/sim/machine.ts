@@ -27,10 +27,6 @@ export const CONFIG_MECHANISMS: Record<ConfigName, ConfigMechanisms> = {
   'balloon+vswapper': { mapper: true, preventer: true, balloon: true },
 };
 
-/** Both halves of VSwapper are implemented; kept so results can say so if that ever changes. */
-export const PREVENTER_AVAILABLE = true;
-export const PREVENTER_NOTE = 'runs without the False Reads Preventer';
-
 export interface DiskSpec {
   kind: 'hdd' | 'ssd';
   hdd?: Partial<HddParams>;
@@ -92,8 +88,6 @@ export class Machine {
 
   constructor(readonly spec: MachineSpec) {
     this.mechanisms = CONFIG_MECHANISMS[spec.config];
-    if (this.mechanisms.preventer && !PREVENTER_AVAILABLE)
-      this.notes.push(`${spec.config} ${PREVENTER_NOTE}`);
     const guestPages = pagesFromMiB(spec.guestBelievedMiB);
     const actualPages = pagesFromMiB(spec.guestActualMiB);
     if (actualPages > guestPages)
