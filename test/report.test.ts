@@ -1,81 +1,235 @@
-import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { FIGURE_SPECS } from '../src/experiments/figure-specs.js';
-import type { FigureResult } from '../src/experiments/results.js';
-import { loadPaperTargets, niceTicks, ratio, renderSvg, svgToPng, writeReport } from '../src/report/index.js';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { FIGURE_SPECS, type FigureSpec } from '../src/experiments/figure-specs.js';
+import type { ConfigName, EngineName, FigureResult, RunRecord } from '../src/experiments/results.js';
+import {
+  defaultPaperTargetsPath,
+  formatRatio,
+  formatTicks,
+  loadPaperTargets,
+  niceTicks,
+  packageRoot,
+  paperPointsForPanel,
+  renderSvg,
+  svgToPng,
+  writeReport,
+} from '../src/report/index.js';
 
 const PAPER = join(import.meta.dirname, '..', '..', '..', 'shared', 'paper', 'paper-targets.json');
+const FIG3 = FIGURE_SPECS.fig3!;
+const FIG9 = FIGURE_SPECS.fig9!;
+const FIG10 = FIGURE_SPECS.fig10!;
 
-function fig9(engine: 'sim' | 'qemu', scale = 1): FigureResult {
-  const runs = (['baseline', 'balloon', 'vswapper'] as const).flatMap((config, c) =>
+/** Fig. 9-shaped result: three configurations over 8 iterations, values scaled per engine. */
+function fig9(engine: EngineName, scale = 1, killedBalloonFrom = Infinity): FigureResult {
+  const runs: RunRecord[] = (['baseline', 'balloon', 'vswapper'] as const).flatMap((config, c) =>
     [1, 2, 3, 4, 5, 6, 7, 8].map((x) => ({
       config,
       x,
       metrics: {
-        runtimeS: (10 - c * 3 + x) * scale,
-        hostFaultsInHost: 1000 * x,
+        runtimeS: (12 - c * 3 + x) * scale,
+        hostFaultsInHost: 1000 * x * scale,
         hostFaultsInGuest: 500 * x,
         swapWriteSectors: c === 0 ? 400_000 : 0,
       },
+      ...(config === 'balloon' && x >= killedBalloonFrom ? { killed: true } : {}),
     })),
   );
-  return { figure: 'fig9', engine, runs, meta: { test: true } };
+  return { figure: 'fig9', engine, runs, meta: { engine, seeds: '1-5' } };
 }
-const fig3: FigureResult = {
-  figure: 'fig3',
-  engine: 'sim',
-  runs: [
-    { config: 'baseline', x: null, metrics: { runtimeS: 30.96 } },
-    { config: 'balloon', x: null, metrics: { runtimeS: 3 } },
-    {
-      config: 'vswapper',
-      x: null,
-      metrics: { runtimeS: 4 },
-      notes: ['vswapper runs without the False Reads Preventer'],
-    },
-  ],
-  meta: {},
-};
 
-test('paper targets: the four Fig. 3 bars and 24 Fig. 9a points', () => {
-  const p = loadPaperTargets(PAPER);
-  assert.equal(p.filter((x) => x.figure === 'Figure 3').length, 4);
-  assert.equal(p.filter((x) => x.figure === 'Figure 9a').length, 24);
+function fig3(engine: EngineName = 'sim'): FigureResult {
+  return {
+    figure: 'fig3',
+    engine,
+    runs: [
+      { config: 'baseline', x: null, metrics: { runtimeS: 30.96 } },
+      { config: 'balloon', x: null, metrics: { runtimeS: 3 } },
+      { config: 'mapper', x: null, metrics: {}, killed: true },
+      {
+        config: 'vswapper',
+        x: null,
+        metrics: { runtimeS: 4.4 },
+        notes: ['vswapper runs without the Preventer'],
+      },
+    ],
+    meta: { machine: 'test-box', scale: 0.5 },
+  };
+}
+
+/** Tags open and close in order (self-closing ones aside): a cheap well-formedness check. */
+function assertBalancedTags(xml: string): void {
+  const stack: string[] = [];
+  for (const m of xml.matchAll(/<(\/?)([a-zA-Z][\w-]*)[^>]*?(\/?)>/g)) {
+    const [, closing, name, selfClosing] = m;
+    if (selfClosing) continue;
+    if (closing) assert.equal(stack.pop(), name, `closing </${name}> at ${m.index}`);
+    else stack.push(name!);
+  }
+  assert.deepEqual(stack, []);
+}
+
+const seriesIds = (svg: string): string[] => [...svg.matchAll(/data-series="([^"]+)"/g)].map((m) => m[1]!);
+
+test('paper targets: the four Fig. 3 bars, 3 x 8 points for Fig. 9a, notes of missing values', () => {
+  const paper = loadPaperTargets(PAPER);
+  const bars = paperPointsForPanel(paper, FIG3.panels[0]!);
+  assert.deepEqual(
+    [...bars].map(([series, pts]) => [series, pts.map((p) => p.value)]),
+    [
+      ['baseline', [38.7]],
+      ['balloon+baseline', [3.1]],
+      ['vswapper', [4.0]],
+      ['balloon+vswapper', [3.1]],
+    ],
+  );
+  const fig9a = paperPointsForPanel(paper, FIG9.panels[0]!);
+  assert.equal([...fig9a.values()].flat().length, 24);
+  assert.deepEqual([...fig9a.keys()].sort(), ['balloon+baseline', 'baseline', 'vswapper']);
+  for (const pts of fig9a.values())
+    assert.deepEqual(
+      pts.map((p) => p.x),
+      [1, 2, 3, 4, 5, 6, 7, 8],
+    );
+  assert.equal(fig9a.get('baseline')![0]!.value, 41.59);
+  // Fig. 10 holds two metrics; the panel's paperMetric picks one, and the crashed balloon has a note.
+  const runtime = paperPointsForPanel(paper, FIG10.panels[0]!);
+  assert.equal([...runtime.values()].flat().length, 4);
+  const balloon = runtime.get('balloon+baseline')![0]!;
+  assert.equal(balloon.value, null);
+  assert.match(balloon.note ?? '', /crashed/);
+});
+
+test('paper targets: errors name the path and the problem', () => {
+  assert.throws(() => loadPaperTargets('/no/such/targets.json'), /\/no\/such\/targets\.json: cannot read/);
+  const dir = mkdtempSync(join(tmpdir(), 'vsw-targets-'));
+  const notJson = join(dir, 'broken.json');
+  writeFileSync(notJson, '[{"kind": "data",');
   assert.throws(
-    () => loadPaperTargets('/no/such/targets.json'),
-    /\/no\/such\/targets\.json: cannot load paper targets/,
+    () => loadPaperTargets(notJson),
+    (e: Error) => e.message.startsWith(`${notJson}: `) && /JSON/.test(e.message),
+  );
+  const badValue = join(dir, 'bad-value.json');
+  writeFileSync(
+    badValue,
+    JSON.stringify([{ kind: 'data', id: 'p1', figure: 'F', series: 's', metric: 'm', x: 1, value: 'big' }]),
+  );
+  assert.throws(
+    () => loadPaperTargets(badValue),
+    /bad-value\.json: entry 0: "value" must be a number or null \(p1\)/,
+  );
+  const notArray = join(dir, 'object.json');
+  writeFileSync(notArray, '{}');
+  assert.throws(() => loadPaperTargets(notArray), /object\.json: expected a JSON array/);
+});
+
+test('paper targets: found from the working directory, else from the package root', () => {
+  const root = packageRoot();
+  assert.ok(root !== undefined && existsSync(join(root, 'package.json')));
+  assert.equal(defaultPaperTargetsPath(resolve(PAPER, '..', '..', '..', 'main')), resolve(PAPER));
+  // A working directory with nothing beside it falls back to the package's own neighbourhood.
+  const elsewhere = mkdtempSync(join(tmpdir(), 'vsw-cwd-'));
+  assert.equal(
+    defaultPaperTargetsPath(elsewhere),
+    resolve(root!, '..', 'shared', 'paper', 'paper-targets.json'),
   );
 });
 
-test('the SVG draws every series of every panel, deterministically', () => {
-  const p = loadPaperTargets(PAPER);
-  const svg = renderSvg(FIGURE_SPECS.fig9!, [fig9('sim')], p);
-  assert.ok(svg.startsWith('<svg'));
-  // 4 panels x (3 of ours + 3 of the paper's) polylines.
-  assert.equal(svg.match(/<polyline/g)?.length, 24);
-  for (const c of ['baseline (sim)', 'balloon (sim)', 'vswapper (sim)', 'baseline (paper)'])
-    assert.ok(svg.includes(c), c);
-  assert.equal(svg, renderSvg(FIGURE_SPECS.fig9!, [fig9('sim')], p));
+test('nice ticks cover the data with round steps', () => {
+  assert.deepEqual(niceTicks(0, 38.7, 5), [0, 10, 20, 30, 40]);
+  assert.deepEqual(niceTicks(0, 0.9, 5), [0, 0.2, 0.4, 0.6, 0.8, 1]);
+  assert.deepEqual(niceTicks(128, 512, 4), [100, 200, 300, 400, 500, 600]);
+  assert.deepEqual(niceTicks(0, 0), [0, 0.2, 0.4, 0.6, 0.8, 1]);
+  for (const [lo, hi] of [
+    [0, 1e-7],
+    [3.3, 3.31],
+    [-7, 123456],
+    [0.02, 970],
+  ] as const) {
+    const t = niceTicks(lo, hi, 5);
+    assert.ok(t[0]! <= lo && t[t.length - 1]! >= hi, `${lo}..${hi}: ${t.join(',')}`);
+    assert.ok(t.length >= 3 && t.length <= 12, `${lo}..${hi}: ${t.length} ticks`);
+  }
+  assert.deepEqual(formatTicks([0, 2.5, 5, 7.5]), ['0.0', '2.5', '5.0', '7.5']);
+  assert.deepEqual(formatTicks([0, 100, 200]), ['0', '100', '200']);
+  assert.equal(formatRatio(30.96, 38.7), '0.80');
+  assert.equal(formatRatio(undefined, 38.7), '—');
+  assert.equal(formatRatio(3, 0), '—');
+});
+
+test('line SVG: a path per series per panel, every configuration in the legend, deterministic', () => {
+  const paper = loadPaperTargets(PAPER);
+  const svg = renderSvg(FIG9, [fig9('sim'), fig9('qemu', 1.3, 7)], paper);
+  assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'));
+  assert.ok(svg.endsWith('</svg>\n'));
+  assertBalancedTags(svg);
+  // 4 panels x (3 paper + 3 configurations x 2 engines).
+  const ids = seriesIds(svg);
+  assert.equal(ids.length, 4 * 9);
+  for (const config of ['baseline', 'balloon', 'vswapper'])
+    for (const kind of ['paper', 'sim', 'qemu'])
+      assert.equal(ids.filter((id) => id === `${config}/${kind}`).length, 4, `${config}/${kind}`);
+  assert.equal(svg.match(/<g data-panel=/g)?.length, 4);
+  for (const label of [
+    'baseline',
+    'balloon (paper: balloon+baseline)',
+    'vswapper',
+    'ours: sim',
+    'ours: qemu',
+    'paper (digitized)',
+    'killed',
+  ])
+    assert.ok(svg.includes(`>${label}</text>`), label);
+  // Paper series are dashed and hollow-marked; ours (sim) solid with filled markers.
+  assert.match(svg, /data-series="baseline\/paper"[^>]*stroke-dasharray="4 3"/);
+  assert.doesNotMatch(svg, /data-series="baseline\/sim"[^>]*stroke-dasharray/);
+  assert.match(svg, /<circle [^>]*fill="white"/);
+  // Killed balloon runs (iterations 7, 8 of qemu) break the line: two subpaths would need an 'M' mid-path.
+  const qemuBalloon = /data-series="balloon\/qemu" d="([^"]+)"/.exec(svg)![1]!;
+  assert.equal(qemuBalloon.match(/M/g)?.length, 1);
+  assert.equal(qemuBalloon.match(/L/g)?.length, 5);
+
+  assert.equal(svg, renderSvg(FIG9, [fig9('sim'), fig9('qemu', 1.3, 7)], paper));
+  assert.equal(svg, renderSvg(FIG9, [fig9('qemu', 1.3, 7), fig9('sim')], paper), 'engine order of the input');
+});
+
+test('bar SVG: grouped bars with value labels, killed runs labelled, text escaped', () => {
+  const paper = loadPaperTargets(PAPER);
+  const spec: FigureSpec = { ...FIG3, title: 'Fig. 3 <draft> & "friends"' };
+  const svg = renderSvg(spec, [fig3('sim'), fig3('qemu')], paper);
+  assertBalancedTags(svg);
+  assert.ok(svg.includes('Fig. 3 &lt;draft&gt; &amp; &quot;friends&quot;'));
+  for (const config of ['baseline', 'balloon', 'mapper', 'vswapper', 'balloon+vswapper'] as ConfigName[])
+    assert.ok(svg.includes(`>${config}</text>`), config);
+  for (const label of ['38.7', '30.96', '4.4', 'ours: qemu', 'paper: balloon+baseline'])
+    assert.ok(svg.includes(`>${label}</text>`), label);
+  // mapper killed in both engines: two "killed" labels over the axis, plus the legend's.
+  assert.equal(svg.match(/>killed<\/text>/g)?.length, 3);
+  // qemu bars carry the figure-prefixed hatch, defined once.
+  assert.equal(svg.match(/<pattern id="fig3-fill-qemu"/g)?.length, 1);
+  assert.ok(svg.includes('fill="url(#fig3-fill-qemu)"'));
+});
+
+test('PNG: a real image at twice the SVG size', () => {
+  const svg = renderSvg(FIG9, [fig9('sim')], loadPaperTargets(PAPER));
   const png = svgToPng(svg);
   assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  assert.ok(png.length > 10_000);
+  assert.ok(png.length > 20_000, `${png.length} bytes`);
+  const svgWidth = Number(/width="(\d+)"/.exec(svg)![1]);
+  assert.equal(png.readUInt32BE(16), 2 * svgWidth);
 });
 
-test('ratios and ticks', () => {
-  assert.equal(ratio(30.96, 38.7), '0.80');
-  assert.equal(ratio(undefined, 38.7), '—');
-  assert.equal(ratio(3, 0), '—');
-  assert.deepEqual(niceTicks(0, 38.7, 5), [0, 10, 20, 30, 40]);
-});
-
-test('writeReport writes JSON, SVG, PNG and an index with paper, ours and the ratio; earlier engines are merged', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vsw-report-'));
-  writeFileSync(join(dir, 'fig9.qemu.json'), JSON.stringify(fig9('qemu', 2)));
-  const { indexPath, files } = await writeReport(dir, [fig9('sim'), fig3], { paperTargetsPath: PAPER });
-  for (const f of [
+test('writeReport: files, the paper/ours/ratio table, notes, meta; an earlier qemu result is merged', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'vsw-report-')), 'out');
+  const first = await writeReport(dir, [fig9('qemu', 2)], { paperTargetsPath: PAPER });
+  // Alone, qemu's result is fig9.json; once the simulator's arrives it moves to fig9.qemu.json.
+  assert.ok(first.files.includes(join(dir, 'fig9.json')));
+  writeFileSync(join(dir, 'notes.json'), '{"mine": true}');
+  const { indexPath, files } = await writeReport(dir, [fig9('sim'), fig3()], { paperTargetsPath: PAPER });
+  const names = [
     'fig9.json',
     'fig9.qemu.json',
     'fig9.svg',
@@ -84,13 +238,57 @@ test('writeReport writes JSON, SVG, PNG and an index with paper, ours and the ra
     'fig3.svg',
     'fig3.png',
     'index.html',
-  ]) {
-    assert.ok(files.includes(f) && existsSync(join(dir, f)), f);
-  }
+  ];
+  for (const f of names) assert.ok(files.includes(join(dir, f)) && existsSync(join(dir, f)), f);
+  assert.deepEqual(readdirSync(dir).sort(), [...names, 'notes.json'].sort());
+  const sim = readFileSync(join(dir, 'fig9.json'), 'utf8');
+  assert.equal((JSON.parse(sim) as FigureResult).engine, 'sim');
+  assert.ok(sim.startsWith('{\n  "figure": "fig9",\n  "engine": "sim",'), 'pretty-printed, 2 spaces');
+  const qemu = JSON.parse(readFileSync(join(dir, 'fig9.qemu.json'), 'utf8')) as FigureResult;
+  assert.equal(qemu.runs[0]!.metrics.runtimeS, 26);
+
   const html = readFileSync(indexPath, 'utf8');
-  assert.match(html, /<td>38\.7<\/td><td>31\.0<\/td><td>0\.80<\/td>/);
-  assert.match(html, /ours \(qemu\)/);
-  assert.match(html, /without the False Reads Preventer/);
-  const json = JSON.parse(readFileSync(join(dir, 'fig3.json'), 'utf8')) as FigureResult;
-  assert.equal(json.runs[0]!.metrics.runtimeS, 30.96);
+  assert.ok(html.startsWith('<!doctype html>'));
+  assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//, 'no external resources');
+  assert.match(
+    html,
+    /<td>baseline<\/td><td>baseline<\/td><td>38\.7<\/td><td>30\.96<\/td><td class="near">0\.80<\/td>/,
+  );
+  // Fig. 9a iteration 1: paper 41.59; sim 13 -> 0.31, qemu 26 -> 0.63.
+  assert.match(
+    html,
+    /<td>1<\/td><td>41\.59<\/td><td>13<\/td><td class="far">0\.31<\/td><td>26<\/td><td class="off">0\.63<\/td>/,
+  );
+  assert.match(html, /<th>ours \(qemu\)<\/th>/);
+  // Fig. 9d balloon: the paper's 0 swap writes against our 0 is agreement, not a missing ratio.
+  assert.match(html, /balloon\+baseline<\/td><td>1<\/td><td>0<\/td><td>0<\/td><td class="near">both 0<\/td>/);
+  assert.match(html, /vswapper: vswapper runs without the Preventer/);
+  assert.match(html, /<th>machine<\/th><td>test-box<\/td>/);
+  assert.equal(html.match(/<svg /g)?.length, 2, 'both plots embedded');
+  assert.match(html, /<a href="fig9\.qemu\.json">/);
+  assert.equal(readFileSync(join(dir, 'notes.json'), 'utf8'), '{"mine": true}', 'foreign JSON untouched');
+});
+
+test('writeReport: a bad paper-targets path fails naming it, before writing anything', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'vsw-report-')), 'out');
+  await assert.rejects(
+    writeReport(dir, [fig3()], { paperTargetsPath: '/nope/paper-targets.json' }),
+    /\/nope\/paper-targets\.json/,
+  );
+  assert.equal(existsSync(dir), false);
+});
+
+test('writeReport: a result that moves to an engine-named file leaves no stale copy behind', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'vsw-report-')), 'out');
+  await writeReport(dir, [fig9('qemu', 2)], { paperTargetsPath: PAPER });
+  assert.equal((JSON.parse(readFileSync(join(dir, 'fig9.json'), 'utf8')) as FigureResult).engine, 'qemu');
+  await writeReport(dir, [fig9('qemu-pager', 3)], { paperTargetsPath: PAPER });
+  assert.deepEqual(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort(),
+    ['fig9.qemu-pager.json', 'fig9.qemu.json'],
+  );
+  const html = readFileSync(join(dir, 'index.html'), 'utf8');
+  assert.match(html, /<th>ours \(qemu\)<\/th><th>ours\/paper \(qemu\)<\/th><th>ours \(qemu-pager\)<\/th>/);
 });

@@ -1,89 +1,152 @@
 import type { FigureSpec } from '../experiments/figure-specs.js';
-import { CONFIG_NAMES, type FigureResult, type RunRecord } from '../experiments/results.js';
-import { type PaperPoint, pointsOf } from './paper-targets.js';
-import { esc } from './svg.js';
+import type { EngineName, FigureResult } from '../experiments/results.js';
+import type { PaperPoint } from './paper-targets.js';
+import { type ConfigSeries, orderEngines, ourPointAt, panelSeries } from './series.js';
+import { escapeXml as esc, formatRatio, formatValue } from './text.js';
 
-export interface FigureFiles {
+/** One figure of the report: its spec, every engine's result, and the files written for it. */
+export interface FigureSection {
   spec: FigureSpec;
   results: FigureResult[];
-  jsonFiles: string[];
-  svgFile: string;
-  pngFile: string;
+  /** File names relative to index.html. */
+  files: { json: string[]; svg: string; png: string };
+  /** The SVG, embedded so the page shows the plots without loading anything. */
   svg: string;
 }
 
-const num = (v: number): string =>
-  Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
-
-/** ours / paper, or a dash where either is missing (or the paper's value is zero). */
-export function ratio(ours: number | undefined, paper: number | null): string {
-  if (ours === undefined || paper === null || paper === 0) return '—';
-  return (ours / paper).toFixed(2);
+/** A ratio within the paper's run-to-run spread reads as agreement; outside a factor of 2, as a miss. */
+function ratioClass(r: number): string {
+  if (r >= 0.8 && r <= 1.25) return 'near';
+  if (r < 0.5 || r > 2) return 'far';
+  return 'off';
 }
 
-function findRun(r: FigureResult, config: string, x: number | null): RunRecord | undefined {
-  return r.runs.find((run) => run.config === config && run.x === x);
+function ourCells(c: ConfigSeries, engine: EngineName, x: number | null, paperValue: number | null): string {
+  const p = ourPointAt(c, engine, x);
+  if (p?.killed) return '<td class="killed">killed</td><td class="killed">killed</td>';
+  if (p === undefined || p.value === null) return '<td class="na">—</td><td class="na">—</td>';
+  // Both zero (e.g. no swap writes with a balloon) is agreement, though the ratio is undefined.
+  if (p.value === 0 && paperValue === 0) return '<td>0</td><td class="near">both 0</td>';
+  const ratio = formatRatio(p.value, paperValue);
+  // Classed by the printed ratio, so a cell showing 0.80 is never coloured as outside 0.80-1.25.
+  const cls = ratio === '—' ? 'na' : ratioClass(Number(ratio));
+  return `<td>${esc(formatValue(p.value))}</td><td class="${cls}">${esc(ratio)}</td>`;
 }
 
-function table(f: FigureFiles, paper: PaperPoint[]): string {
-  const engines = f.results.map((r) => r.engine);
+/** Paper value, ours per engine and ours/paper for every point the paper gives, panel by panel. */
+function comparisonTable(
+  section: FigureSection,
+  paper: readonly PaperPoint[],
+  engines: EngineName[],
+): string {
+  const { spec } = section;
+  // Bars have no x; an always-empty column would only widen the table.
+  const showX = spec.kind === 'lines';
   let rows = '';
-  for (const panel of f.spec.panels) {
-    for (const config of CONFIG_NAMES) {
-      const name = f.spec.paperSeries[config];
-      const pts = pointsOf(paper, panel.paperFigure, panel.paperMetric).filter((p) => p.series === name);
-      const xs =
-        pts.length > 0
-          ? pts.map((p) => p.x)
-          : [
-              ...new Set(
-                f.results.flatMap((r) => r.runs.filter((run) => run.config === config).map((run) => run.x)),
-              ),
-            ];
-      for (const x of xs) {
-        const p = pts.find((q) => q.x === x);
-        const paperCell = p ? (p.value === null ? `— ${esc(p.note ?? '')}` : num(p.value)) : '—';
-        let cells = '';
-        for (const r of f.results) {
-          const run = findRun(r, config, x);
-          const v = run?.metrics[panel.metric];
-          const ours = v === undefined ? undefined : v / panel.divisor;
-          cells += run?.killed
-            ? '<td>killed</td><td>—</td>'
-            : `<td>${ours === undefined ? '—' : num(ours)}</td><td>${ratio(ours, p?.value ?? null)}</td>`;
+  const paperNotes = new Map<string, Set<string>>();
+  for (const panel of spec.panels) {
+    const panelName =
+      panel.paperMetric === undefined ? panel.paperFigure : `${panel.paperFigure}: ${panel.paperMetric}`;
+    for (const c of panelSeries(spec, panel, section.results, paper)) {
+      for (const p of c.paper) {
+        let paperCell = `<td>${p.value === null ? '' : esc(formatValue(p.value))}</td>`;
+        if (p.value === null) {
+          const note = p.note ?? 'no value in the paper';
+          paperNotes.set(note, (paperNotes.get(note) ?? new Set()).add(c.paperName ?? c.config));
+          paperCell = `<td class="na" title="${esc(note)}">missing*</td>`;
         }
-        rows += `<tr><td>${esc(panel.paperFigure)}</td><td>${esc(panel.yLabel)}</td><td>${esc(config)}</td><td>${x ?? ''}</td><td>${paperCell}</td>${cells}</tr>`;
+        rows +=
+          `<tr><td>${esc(panelName)}</td><td>${esc(panel.yLabel)}</td><td>${esc(c.config)}</td>` +
+          `<td>${esc(c.paperName ?? '')}</td>` +
+          (showX ? `<td>${p.x === null ? '' : esc(formatValue(p.x))}</td>` : '') +
+          paperCell +
+          engines.map((e) => ourCells(c, e, p.x, p.value)).join('') +
+          '</tr>\n';
       }
     }
   }
-  const head = engines.map((e) => `<th>ours (${esc(e)})</th><th>ratio ours/paper</th>`).join('');
-  return `<table><thead><tr><th>panel</th><th>metric</th><th>configuration</th><th>x</th><th>paper</th>${head}</tr></thead><tbody>${rows}</tbody></table>`;
+  if (rows === '') return '<p class="muted">The paper gives no values for this figure.</p>';
+  const head =
+    '<tr><th>panel</th><th>metric</th><th>configuration</th><th>paper series</th>' +
+    (showX ? `<th>${esc(spec.xLabel || 'x')}</th>` : '') +
+    '<th>paper</th>' +
+    engines.map((e) => `<th>ours (${esc(e)})</th><th>ours/paper (${esc(e)})</th>`).join('') +
+    '</tr>';
+  const notes = [...paperNotes]
+    .map(([note, series]) => `<li>* ${esc([...series].join(', '))}: ${esc(note)}</li>`)
+    .join('');
+  return `<table class="cmp"><thead>${head}</thead><tbody>\n${rows}</tbody></table>${notes ? `<ul class="notes">${notes}</ul>` : ''}`;
 }
 
-function meta(f: FigureFiles): string {
-  return f.results
+/** Each engine's meta, and its runs' notes with the configurations they concern. */
+function provenance(results: FigureResult[]): string {
+  return results
     .map((r) => {
-      const notes = [...new Set(r.runs.flatMap((run) => run.notes ?? []))];
-      const m = Object.entries(r.meta)
-        .map(([k, v]) => `<li><b>${esc(k)}</b>: ${esc(String(v))}</li>`)
+      const meta = Object.entries(r.meta)
+        .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v === null ? 'null' : String(v))}</td></tr>`)
         .join('');
-      return `<p><b>engine ${esc(r.engine)}</b></p><ul>${m}${notes.map((n) => `<li>note: ${esc(n)}</li>`).join('')}</ul>`;
+      const notes = new Map<string, Set<string>>();
+      for (const run of r.runs)
+        for (const n of run.notes ?? []) notes.set(n, (notes.get(n) ?? new Set()).add(run.config));
+      const killed = r.runs.filter((run) => run.killed);
+      const noteItems = [...notes]
+        .map(([n, configs]) => `<li>${esc([...configs].join(', '))}: ${esc(n)}</li>`)
+        .join('');
+      const killedItem =
+        killed.length === 0
+          ? ''
+          : `<li>killed runs: ${esc(killed.map((k) => (k.x === null ? k.config : `${k.config} @ ${formatValue(k.x)}`)).join(', '))}</li>`;
+      return (
+        `<div class="prov"><h3>engine: ${esc(r.engine)}</h3><table class="meta">${meta}</table>` +
+        (noteItems || killedItem ? `<ul class="notes">${noteItems}${killedItem}</ul>` : '') +
+        '</div>'
+      );
     })
     .join('');
 }
 
-/** The report's front page: every figure with its plot, files and a paper-vs-ours table. */
-export function renderIndex(figures: FigureFiles[], paper: PaperPoint[], paperPath: string): string {
-  const body = figures
-    .map(
-      (f) => `<section id="${esc(f.spec.id)}"><h2>${esc(f.spec.title)}</h2>
-<p>files: ${f.jsonFiles.map((j) => `<a href="${esc(j)}">${esc(j)}</a>`).join(', ')}, <a href="${esc(f.svgFile)}">${esc(f.svgFile)}</a>, <a href="${esc(f.pngFile)}">${esc(f.pngFile)}</a></p>
-<div class="plot">${f.svg}</div>${meta(f)}${table(f, paper)}</section>`,
-    )
-    .join('\n');
-  return `<!doctype html><html><head><meta charset="utf-8"><title>vswapper: reproduced figures</title>
-<style>body{font-family:DejaVu Sans,Arial,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;font-size:12px;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}td:nth-child(-n+3){text-align:left}.plot svg{max-width:100%;height:auto}</style></head>
-<body><h1>vswapper: the paper's figures, reproduced</h1><p>Paper values from <code>${esc(paperPath)}</code>. Solid lines and bars are ours; dashed, lighter ones are the paper's.</p>
-${body}</body></html>
+function figureSection(section: FigureSection, paper: readonly PaperPoint[]): string {
+  const results = orderEngines(section.results);
+  const engines = [...new Set(results.map((r) => r.engine))];
+  const links = [...section.files.json, section.files.svg, section.files.png]
+    .map((f) => `<a href="${esc(encodeURI(f))}">${esc(f)}</a>`)
+    .join(' · ');
+  return (
+    `<section id="${esc(section.spec.id)}"><h2>${esc(section.spec.title)}</h2>\n` +
+    `<p class="files">${links}</p>\n<div class="plot">${section.svg}</div>\n` +
+    comparisonTable({ ...section, results }, paper, engines) +
+    `\n<details open><summary>how it was produced</summary>${provenance(results)}</details></section>\n`
+  );
+}
+
+const CSS = `body{font-family:'DejaVu Sans',Arial,Helvetica,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;border-top:1px solid #ccc;padding-top:1em;margin-top:2em}h3{font-size:1em;margin:.6em 0 .3em}
+a{color:#1f5fa8}.muted,.files{color:#555}.plot svg{max-width:100%;height:auto}
+table{border-collapse:collapse;font-size:12.5px;margin:.8em 0}td,th{border:1px solid #d4d4d4;padding:3px 7px;text-align:right}
+table.cmp td:nth-child(-n+4),table.cmp th{text-align:left}table.cmp thead th{background:#f2f2f2;position:sticky;top:0}
+table.meta th{text-align:left;font-weight:normal;color:#555;background:#fafafa}table.meta td{text-align:left}
+td.near{background:#e3f4e1}td.off{background:#fff3d6}td.far{background:#fbe0de}td.na{color:#888}td.killed{color:#b00;font-weight:bold}
+.prov{display:inline-block;vertical-align:top;margin-right:2em}ul.notes{font-size:13px;color:#444}
+.legend span{padding:1px 6px;margin-right:.5em}`;
+
+/**
+ * The report's front page: a section per figure with links to its files, the plot, the table of
+ * paper vs ours with ratios, and where the numbers came from. Self-contained: inline CSS and SVG.
+ */
+export function renderIndex(
+  figures: readonly FigureSection[],
+  paper: readonly PaperPoint[],
+  opts: { paperTargetsPath: string },
+): string {
+  const toc = figures.map((f) => `<li><a href="#${esc(f.spec.id)}">${esc(f.spec.title)}</a></li>`).join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>VSwapper reproduction: figures</title><style>${CSS}</style></head>
+<body><h1>VSwapper (ASPLOS 2014): the paper's figures, reproduced</h1>
+<p>Paper values: <code>${esc(opts.paperTargetsPath)}</code> (digitized from the paper's plots and bar labels).
+In the plots, ours are solid colours (line dash per engine); the paper's are lighter, dashed, with hollow markers.
+Ratios are ours/paper: <span class="legend"><span style="background:#e3f4e1">0.80–1.25</span><span style="background:#fff3d6">0.5–2</span><span style="background:#fbe0de">beyond</span></span></p>
+<ul>${toc}</ul>
+${figures.map((f) => figureSection(f, paper)).join('')}</body></html>
 `;
 }

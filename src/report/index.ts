@@ -1,10 +1,19 @@
-export { writeReport, type ReportOptions } from './write.js';
-export { renderSvg, niceTicks } from './svg.js';
-export { svgToPng } from './png.js';
-export { renderIndex, ratio } from './html.js';
+export { writeReport, type ReportOptions, type ReportFiles } from './write.js';
+export { renderSvg } from './svg.js';
+export { svgToPng, defaultFontFamily } from './png.js';
+export { renderIndex, type FigureSection } from './html.js';
+export { niceTicks, formatTicks } from './ticks.js';
+export { escapeXml, formatValue, formatRatio } from './text.js';
+export { panelSeries, type ConfigSeries, type EngineSeries, type OurPoint } from './series.js';
+export { resultFileName, readStoredResults, isFigureResult } from './result-files.js';
+export { fallbackSpec } from './fallback-spec.js';
 export {
   loadPaperTargets,
+  paperPointsForPanel,
   defaultPaperTargetsPath,
+  paperTargetsCandidates,
+  packageRoot,
   PaperTargetsError,
   type PaperPoint,
+  type PanelPaperPoint,
 } from './paper-targets.js';

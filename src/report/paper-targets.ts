@@ -1,11 +1,26 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { PanelSpec } from '../experiments/figure-specs.js';
 
-/** One digitized value of the paper (paper-targets.json, kind "data"). */
+/** One digitized value of the paper (a `kind: "data"` entry of paper-targets.json). */
 export interface PaperPoint {
+  id: string;
   figure: string;
   metric: string;
+  unit: string;
+  series: string;
+  /** Iteration, memory in MB, guests or seconds; null for bars and for categorical rows (`category`). */
+  x: number | null;
+  /** Tables use a text x (e.g. "user (QEMU)"); kept apart so plots only ever see numbers. */
+  category?: string;
+  /** null: the paper has no value here (e.g. the workload was killed); `note` says why. */
+  value: number | null;
+  note?: string;
+}
+
+/** What a plot or table needs of one paper point of a panel. */
+export interface PanelPaperPoint {
   series: string;
   x: number | null;
   value: number | null;
@@ -17,47 +32,110 @@ export class PaperTargetsError extends Error {
   override name = 'PaperTargetsError';
 }
 
-/** Finds ../shared/paper/paper-targets.json from the working directory, then from the package root. */
-export function defaultPaperTargetsPath(): string {
-  const rel = join('..', 'shared', 'paper', 'paper-targets.json');
-  const fromCwd = resolve(rel);
-  if (existsSync(fromCwd)) return fromCwd;
-  const pkgRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-  return resolve(pkgRoot, rel);
+const TARGETS_FROM_PACKAGE = join('..', 'shared', 'paper', 'paper-targets.json');
+
+/** The folder holding our package.json, found upward from this module (src/ or dist/src/). */
+export function packageRoot(fromUrl: string = import.meta.url): string | undefined {
+  let dir = dirname(fileURLToPath(fromUrl));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
 }
 
-export function loadPaperTargets(path = defaultPaperTargetsPath()): PaperPoint[] {
+/** Where paper-targets.json is looked for when the caller names no path, in order. */
+export function paperTargetsCandidates(cwd: string = process.cwd()): string[] {
+  const root = packageRoot();
+  const all = [resolve(cwd, TARGETS_FROM_PACKAGE), ...(root ? [resolve(root, TARGETS_FROM_PACKAGE)] : [])];
+  return [...new Set(all)];
+}
+
+/** The first candidate that exists; throws naming every place looked at if none does. */
+export function defaultPaperTargetsPath(cwd: string = process.cwd()): string {
+  const candidates = paperTargetsCandidates(cwd);
+  const found = candidates.find((p) => existsSync(p));
+  if (found === undefined)
+    throw new PaperTargetsError(
+      `paper targets not found: looked for ${candidates.join(' and ')}; pass the path of paper-targets.json`,
+    );
+  return found;
+}
+
+export function loadPaperTargets(path: string = defaultPaperTargetsPath()): PaperPoint[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new PaperTargetsError(`${path}: cannot read paper targets: ${(e as Error).message}`);
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = JSON.parse(text);
   } catch (e) {
-    throw new PaperTargetsError(`${path}: cannot load paper targets: ${(e as Error).message}`);
+    throw new PaperTargetsError(`${path}: paper targets are not valid JSON: ${(e as Error).message}`);
   }
   if (!Array.isArray(raw)) throw new PaperTargetsError(`${path}: expected a JSON array of targets`);
-  const out: PaperPoint[] = [];
-  for (const [i, o] of raw.entries()) {
-    if (typeof o !== 'object' || o === null)
-      throw new PaperTargetsError(`${path}: entry ${i} is not an object`);
-    const e = o as Record<string, unknown>;
-    if (e.kind !== 'data') continue;
-    if (typeof e.figure !== 'string' || typeof e.series !== 'string')
-      throw new PaperTargetsError(`${path}: entry ${i} lacks figure or series`);
-    const x = typeof e.x === 'number' ? e.x : null;
-    const value = typeof e.value === 'number' ? e.value : null;
-    out.push({
-      figure: e.figure,
-      metric: typeof e.metric === 'string' ? e.metric : '',
-      series: e.series,
-      x,
-      value,
-      ...(typeof e.note === 'string' ? { note: e.note } : {}),
-    });
-  }
-  return out;
+  const points: PaperPoint[] = [];
+  raw.forEach((entry: unknown, i) => {
+    const p = parseEntry(entry, (problem) => new PaperTargetsError(`${path}: entry ${i}: ${problem}`));
+    if (p) points.push(p);
+  });
+  if (points.length === 0) throw new PaperTargetsError(`${path}: no "kind": "data" entries`);
+  return points;
 }
 
-export function pointsOf(points: PaperPoint[], paperFigure: string, paperMetric?: string): PaperPoint[] {
-  return points.filter(
-    (p) => p.figure === paperFigure && (paperMetric === undefined || p.metric === paperMetric),
-  );
+/** A data entry as a PaperPoint, undefined for claims; throws what `fail` builds on a malformed one. */
+function parseEntry(entry: unknown, fail: (problem: string) => Error): PaperPoint | undefined {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw fail('not an object');
+  const e = entry as Record<string, unknown>;
+  if (e.kind === 'claim') return undefined;
+  if (e.kind !== 'data') throw fail(`unknown kind ${JSON.stringify(e.kind)}`);
+  const id = typeof e.id === 'string' ? e.id : '';
+  const where = id === '' ? '' : ` (${id})`;
+  for (const key of ['figure', 'series', 'metric'] as const)
+    if (typeof e[key] !== 'string') throw fail(`"${key}" must be a string${where}`);
+  if (!(typeof e.value === 'number' || e.value === null))
+    throw fail(`"value" must be a number or null${where}`);
+  if (!(typeof e.x === 'number' || typeof e.x === 'string' || e.x === null || e.x === undefined))
+    throw fail(`"x" must be a number, a string or null${where}`);
+  // The digitized file says "notes"; hand-written entries may say "note".
+  const note = typeof e.note === 'string' ? e.note : typeof e.notes === 'string' ? e.notes : undefined;
+  return {
+    id,
+    figure: e.figure as string,
+    metric: e.metric as string,
+    unit: typeof e.unit === 'string' ? e.unit : '',
+    series: e.series as string,
+    x: typeof e.x === 'number' ? e.x : null,
+    ...(typeof e.x === 'string' ? { category: e.x } : {}),
+    value: e.value as number | null,
+    ...(note !== undefined && note !== '' ? { note } : {}),
+  };
+}
+
+/**
+ * The paper's points of one panel, by paper series name (in file order), each series sorted by x.
+ * A panel names a paper figure and, when that figure holds several metrics, which one.
+ */
+export function paperPointsForPanel(
+  points: readonly PaperPoint[],
+  panel: Pick<PanelSpec, 'paperFigure' | 'paperMetric'>,
+): Map<string, PanelPaperPoint[]> {
+  const bySeries = new Map<string, PanelPaperPoint[]>();
+  for (const p of points) {
+    if (p.figure !== panel.paperFigure) continue;
+    if (panel.paperMetric !== undefined && p.metric !== panel.paperMetric) continue;
+    const list = bySeries.get(p.series) ?? [];
+    list.push({
+      series: p.series,
+      x: p.x,
+      value: p.value,
+      ...(p.note !== undefined ? { note: p.note } : {}),
+    });
+    bySeries.set(p.series, list);
+  }
+  for (const list of bySeries.values()) list.sort((a, b) => (a.x ?? 0) - (b.x ?? 0));
+  return bySeries;
 }

@@ -1,0 +1,127 @@
+import type { EngineName } from '../experiments/results.js';
+import type { ConfigSeries } from './series.js';
+import { CONFIG_COLORS, PAPER_DASH, engineDash, lighten } from './style.js';
+import { type PanelFrame, type Tick, attrs, crossMark, drawAxes, noData, px } from './svg-axes.js';
+import { formatTicks, niceTicks } from './ticks.js';
+import { formatValue } from './text.js';
+
+/** Up to this many distinct x values each get a tick (iterations, 64 MB steps); more get round ticks. */
+const MAX_LABELLED_XS = 10;
+/** Keeps the first and last markers off the y axis and the right edge. */
+const X_INSET_PX = 12;
+
+interface XY {
+  x: number;
+  y: number | null;
+}
+
+/** A line panel: the paper's series behind, lighter and dashed with hollow markers; ours on top. */
+export function renderLinePanel(
+  f: PanelFrame,
+  o: { title: string; yLabel: string; xLabel: string; series: ConfigSeries[]; engines: EngineName[] },
+): string {
+  const xs = [
+    ...new Set(
+      o.series.flatMap((c) => [
+        ...c.paper.map((p) => p.x),
+        ...c.ours.flatMap((e) => e.points.map((p) => p.x)),
+      ]),
+    ),
+  ]
+    .filter((x): x is number => x !== null && Number.isFinite(x))
+    .sort((a, b) => a - b);
+  const values = o.series.flatMap((c) => [
+    ...c.paper.map((p) => p.value),
+    ...c.ours.flatMap((e) => e.points.map((p) => p.value)),
+  ]);
+  const ys = values.filter((v): v is number => v !== null && Number.isFinite(v));
+  const { left, top, right, bottom } = f.plot;
+
+  // A little headroom so a maximum that lands on a tick does not sit its marker on the frame.
+  const yTickValues = niceTicks(Math.min(0, ...ys), Math.max(0, ...ys) * 1.04, 5);
+  const y0 = yTickValues[0]!;
+  const y1 = yTickValues[yTickValues.length - 1]!;
+  const py = (y: number): number => bottom - ((y - y0) / (y1 - y0)) * (bottom - top);
+  const yLabels = formatTicks(yTickValues);
+  const yTicks: Tick[] = yTickValues.map((v, i) => ({ posPx: py(v), label: yLabels[i]! }));
+
+  if (xs.length === 0) return drawAxes(f, { ...o, yTicks, xTicks: [] }) + noData(f);
+  const x0 = xs[0]!;
+  const x1 = xs[xs.length - 1]! === x0 ? x0 + 1 : xs[xs.length - 1]!;
+  const pxX = (x: number): number =>
+    xs.length === 1
+      ? (left + right) / 2
+      : left + X_INSET_PX + ((x - x0) / (x1 - x0)) * (right - left - 2 * X_INSET_PX);
+  const xTicks = xAxisTicks(xs).map((t) => ({ posPx: pxX(t.value), label: t.label }));
+
+  let s = drawAxes(f, { ...o, yTicks, xTicks });
+  const zeroPx = py(Math.max(y0, 0));
+  // Paper series first, for every configuration, so none of ours is hidden under a paper line.
+  for (const c of o.series) {
+    if (c.paper.length === 0) continue;
+    const color = lighten(CONFIG_COLORS[c.config], 0.45);
+    const pts = c.paper.filter((p) => p.x !== null).map((p) => ({ x: p.x!, y: p.value }));
+    s += seriesPath(`${c.config}/paper`, pts, pxX, py, { stroke: color, width: 1.6, dash: PAPER_DASH });
+    for (const p of pts)
+      if (p.y !== null)
+        s += `<circle${attrs({ cx: px(pxX(p.x)), cy: px(py(p.y)), r: 3.6, fill: 'white', stroke: color, 'stroke-width': 1.6 })}/>`;
+  }
+  for (const c of o.series) {
+    const color = CONFIG_COLORS[c.config];
+    for (const e of c.ours) {
+      const pts = e.points.filter((p) => p.x !== null).map((p) => ({ x: p.x!, y: p.value }));
+      const dash = engineDash(e.engine, o.engines.indexOf(e.engine));
+      s += seriesPath(`${c.config}/${e.engine}`, pts, pxX, py, { stroke: color, width: 2.2, dash });
+      for (const p of e.points) {
+        if (p.x === null) continue;
+        if (p.killed) s += crossMark(pxX(p.x), zeroPx - 7, 4.5, color);
+        else if (p.value !== null)
+          s += `<circle${attrs({ cx: px(pxX(p.x)), cy: px(py(p.value)), r: 3, fill: color })}/>`;
+      }
+    }
+  }
+  return s;
+}
+
+/** One path per series; a killed or missing point breaks the line instead of bridging the gap. */
+function seriesPath(
+  id: string,
+  pts: XY[],
+  pxX: (x: number) => number,
+  py: (y: number) => number,
+  style: { stroke: string; width: number; dash: string },
+): string {
+  let d = '';
+  let pen = false;
+  for (const p of pts) {
+    if (p.y === null) {
+      pen = false;
+      continue;
+    }
+    d += `${pen ? 'L' : 'M'}${px(pxX(p.x))} ${px(py(p.y))}`;
+    pen = true;
+  }
+  return `<path${attrs({
+    'data-series': id,
+    d: d === '' ? 'M0 0' : d,
+    fill: 'none',
+    stroke: style.stroke,
+    'stroke-width': style.width,
+    'stroke-dasharray': style.dash,
+    'stroke-linejoin': 'round',
+    // An empty series (all killed) keeps its element so every series is accounted for, but draws nothing.
+    visibility: d === '' ? 'hidden' : undefined,
+  })}/>`;
+}
+
+function xAxisTicks(xs: number[]): { value: number; label: string }[] {
+  if (xs.length <= MAX_LABELLED_XS) return xs.map((x) => ({ value: x, label: formatValue(x) }));
+  const lo = xs[0]!;
+  const hi = xs[xs.length - 1]!;
+  const all = niceTicks(lo, hi, 7);
+  const labels = formatTicks(all);
+  const eps = (hi - lo) * 1e-9;
+  return all
+    .map((value, i) => ({ value, label: labels[i]! }))
+    .filter((t) => t.value >= lo - eps && t.value <= hi + eps);
+}
