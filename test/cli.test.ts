@@ -78,3 +78,23 @@ test('vswapper run FILE.yaml runs a user experiment; a bad file names the field'
   assert.match(b.stderr, /bad\.yaml: invalid experiment/);
   assert.match(b.stderr, /workload: Unrecognized key.*fileMB/);
 });
+
+test('vswapper compare prints engines side by side from a report folder; --unthrottled is refused for sim', () => {
+  const out = mkdtempSync(join(tmpdir(), 'vsw-cmp-'));
+  const result = (engine: FigureResult['engine'], runtimeS: number): FigureResult => ({
+    figure: 'fig9',
+    engine,
+    runs: [{ config: 'baseline', x: 2, metrics: { runtimeS, swapWriteSectors: 400_000 } }],
+    meta: {},
+  });
+  writeFileSync(join(out, 'fig9.json'), JSON.stringify(result('sim', 20)));
+  writeFileSync(join(out, 'fig9.qemu.json'), JSON.stringify(result('qemu', 60)));
+  const r = run('compare', out);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /\| fig9 \| baseline \| 2 \| runtimeS \| 20 \| 60 \| 3\.00 \|/);
+  assert.match(r.stdout, /\| fig9 \| baseline \| 2 \| swapWriteSectors \| 400000 \| 400000 \| 1\.00 \|/);
+
+  const bad = run('reproduce', 'fig9', '--unthrottled', '--out', out);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--unthrottled applies to the real engines/);
+});

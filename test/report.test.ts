@@ -6,6 +6,8 @@ import { join, resolve } from 'node:path';
 import { FIGURE_SPECS, type FigureSpec } from '../src/experiments/figure-specs.js';
 import type { ConfigName, EngineName, FigureResult, RunRecord } from '../src/experiments/results.js';
 import {
+  crossCheck,
+  crossCheckMarkdown,
   defaultPaperTargetsPath,
   formatRatio,
   formatTicks,
@@ -291,4 +293,31 @@ test('writeReport: a result that moves to an engine-named file leaves no stale c
   );
   const html = readFileSync(join(dir, 'index.html'), 'utf8');
   assert.match(html, /<th>ours \(qemu\)<\/th><th>ours\/paper \(qemu\)<\/th><th>ours \(qemu-pager\)<\/th>/);
+});
+
+test('crossCheck: counters two engines measured, side by side; killed runs and one-engine metrics left out', () => {
+  const sim = fig9('sim');
+  const qemu = fig9('qemu', 2, 5);
+  // A metric only the simulator can count must not appear as a comparison.
+  for (const run of sim.runs) run.metrics.staleSwapReads = 7;
+  const rows = crossCheck([qemu, sim]);
+  const at = (config: string, x: number, metric: string) =>
+    rows.filter((r) => r.config === config && r.x === x && r.metric === metric);
+  assert.equal(at('baseline', 3, 'staleSwapReads').length, 0);
+  const runtime = at('baseline', 3, 'runtimeS');
+  assert.equal(runtime.length, 1);
+  assert.deepEqual(runtime[0]!.values, { sim: 15, qemu: 30 });
+  // The balloon's qemu runs from x = 5 were killed: only the simulator has them, so no row.
+  assert.equal(at('balloon', 6, 'runtimeS').length, 0);
+  assert.equal(at('balloon', 4, 'runtimeS').length, 1);
+  // A figure only one engine ran gives nothing to compare.
+  assert.equal(crossCheck([sim]).length, 0);
+
+  const md = crossCheckMarkdown(rows);
+  const header = md.split('\n')[0]!;
+  assert.match(header, /\| sim \| qemu \| qemu\/sim \|/);
+  assert.match(md, /\| fig9 \| baseline \| 3 \| runtimeS \| 15 \| 30 \| 2\.00 \|/);
+  // Both zero is agreement, printed as such rather than as a division by zero.
+  assert.match(md, /\| fig9 \| balloon \| 1 \| swapWriteSectors \| 0 \| 0 \| both 0 \|/);
+  assert.match(crossCheckMarkdown([]), /No configuration was run by two engines/);
 });

@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ExperimentFileError, loadExperiment, runExperiment } from '../experiments/experiment-file.js';
 import { SIM_FIGURE_IDS, UnknownFigureError, reproduceSim } from '../experiments/reproduce.js';
 import type { FigureResult } from '../experiments/results.js';
-import { writeReport } from '../report/index.js';
+import { crossCheck, crossCheckMarkdown, readStoredResults, writeReport } from '../report/index.js';
 import { Progress } from './progress.js';
 
 function parseScale(v: string): number {
@@ -28,6 +28,7 @@ async function reproduceReal(
   engine: 'qemu' | 'qemu-pager',
   figures: string[],
   scale: number,
+  hddLike: boolean,
 ): Promise<FigureResult[]> {
   const mod = (await import(engine === 'qemu' ? '../qemu/index.js' : '../pager/index.js').catch(
     () => null,
@@ -41,7 +42,7 @@ async function reproduceReal(
   const out: FigureResult[] = [];
   for (const f of figures) {
     const p = new Progress(`${engine} ${f}`);
-    out.push(await mod.runQemuFigure(f, { scale, hddLike: true, onProgress: (m) => p.update(m, true) }));
+    out.push(await mod.runQemuFigure(f, { scale, hddLike, onProgress: (m) => p.update(m, true) }));
     p.done('done');
   }
   return out;
@@ -61,11 +62,25 @@ program
   .option('--engine <engine>', 'sim, qemu or qemu-pager', parseEngine, 'sim')
   .option('--scale <factor>', 'shrink memory sizes for quick runs (0, 1]', parseScale, 1)
   .option('--paper <path>', 'paper-targets.json (default: ../shared/paper/paper-targets.json)')
+  .option(
+    '--unthrottled',
+    "real engines: use this machine's disk as it is instead of throttling swap and image to the paper's HDD",
+  )
   .action(
     async (
       figures: string[],
-      o: { out: string; engine: 'sim' | 'qemu' | 'qemu-pager'; scale: number; paper?: string },
+      o: {
+        out: string;
+        engine: 'sim' | 'qemu' | 'qemu-pager';
+        scale: number;
+        paper?: string;
+        unthrottled?: boolean;
+      },
     ) => {
+      if (o.engine === 'sim' && o.unthrottled)
+        program.error('error: --unthrottled applies to the real engines (qemu, qemu-pager) only', {
+          exitCode: 2,
+        });
       let results: FigureResult[];
       if (o.engine === 'sim') {
         const p = new Progress(`simulating ${figures.join(' ')}`);
@@ -79,7 +94,7 @@ program
         });
         p.done(`${figures.length} figure(s)`);
       } else {
-        results = await reproduceReal(o.engine, figures, o.scale);
+        results = await reproduceReal(o.engine, figures, o.scale, o.unthrottled !== true);
       }
       await report(resolve(o.out), results, o.paper);
     },
@@ -99,6 +114,15 @@ program
     );
     p.done(`${result.runs.length} records`);
     await report(resolve(o.out), [result], o.paper);
+  });
+
+program
+  .command('compare')
+  .description('print the engines side by side, counter by counter, for results stored in a folder')
+  .argument('[dir]', 'a report folder written by reproduce', 'results')
+  .action(async (dir: string) => {
+    const stored = await readStoredResults(resolve(dir));
+    process.stdout.write(crossCheckMarkdown(crossCheck(stored.map((s) => s.result))));
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -1,5 +1,6 @@
 import type { FigureSpec } from '../experiments/figure-specs.js';
 import type { EngineName, FigureResult } from '../experiments/results.js';
+import { crossCheck, crossCheckHtml } from './cross-check.js';
 import type { PaperPoint } from './paper-targets.js';
 import { type ConfigSeries, orderEngines, ourPointAt, panelSeries } from './series.js';
 import { escapeXml as esc, formatRatio, formatValue } from './text.js';
@@ -115,6 +116,7 @@ function figureSection(section: FigureSection, paper: readonly PaperPoint[]): st
     `<section id="${esc(section.spec.id)}"><h2>${esc(section.spec.title)}</h2>\n` +
     `<p class="files">${links}</p>\n<div class="plot">${section.svg}</div>\n` +
     comparisonTable({ ...section, results }, paper, engines) +
+    crossCheckHtml(crossCheck(results)) +
     `\n<details open><summary>how it was produced</summary>${provenance(results)}</details></section>\n`
   );
 }

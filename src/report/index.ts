@@ -17,3 +17,4 @@ export {
   type PaperPoint,
   type PanelPaperPoint,
 } from './paper-targets.js';
+export { crossCheck, crossCheckMarkdown, crossCheckHtml, type CrossCheckRow } from './cross-check.js';
