@@ -537,8 +537,13 @@ export async function runQemuConfig(o: QemuRunOptions): Promise<QemuRunResult> {
     );
     const touchMiB = Math.floor((meminfo.MemFree ?? 0) / 1024) - 16;
     if (touchMiB > 0 && (o.warmup ?? true)) {
-      const w = await ch.run(`dd if=/dev/zero of=/dev/null bs=${touchMiB}M count=1`);
+      // Non-zero content, as a guest that ran something leaves behind: since Linux 6.12 the host
+      // records a swapped-out page that is all zeros in a bitmap (`zeromap`) and neither writes nor
+      // reads it, which the paper's 3.7 host did not; zero-filled free memory would make every later
+      // stale or false read of it free. `fullblock` because /dev/urandom returns short reads.
+      const w = await ch.run(`dd if=/dev/urandom of=/dev/null bs=${touchMiB}M count=1 iflag=fullblock`);
       info.warmupTouchedMiB = touchMiB;
+      info.warmupFill = 'random bytes (/dev/urandom)';
       info.warmupS = +(w.endS - w.beginS).toFixed(2);
       progress(
         `${o.config}: the guest used ${touchMiB} MiB of free memory once (${info.warmupS} s): the host reclaimed what does not fit`,
