@@ -41,6 +41,8 @@ export interface MachineSpec {
   guestKernelMiB: number;
   /** Background page touches per second by the guest kernel and daemons (see GuestParams). */
   guestBackgroundTouchesPerSec: number;
+  /** The guest's swap partition (0: none). */
+  guestSwapMiB: number;
   imageMiB: number;
   swapMiB: number;
   disk: DiskSpec;
@@ -58,6 +60,10 @@ export const PAPER_MACHINE: Omit<MachineSpec, 'config' | 'files' | 'guestActualM
   // An idle Ubuntu server's kernel threads, timers and daemons: on the order of a thousand distinct
   // page touches a second.
   guestBackgroundTouchesPerSec: 1000,
+  // No swap partition in the guest: Ubuntu 12.04 cloud images ship without one, and the paper's
+  // ballooned guests killed workloads (Figs. 5, 10, 13) at sizes where a RAM-sized swap partition
+  // would have let them swap instead. Experiments may give the guest one (`guest.swapMiB`).
+  guestSwapMiB: 0,
   imageMiB: 20 * 1024,
   // A swap area the size of the host's RAM (16 GB), on the root file system beside the image.
   swapMiB: 16 * 1024,
@@ -138,6 +144,10 @@ export class Machine {
         dataStartBlock: pagesFromMiB(1024),
         backgroundTouchesPerSec: spec.guestBackgroundTouchesPerSec,
         backgroundWriteFraction: 0.3,
+        swapPages: pagesFromMiB(spec.guestSwapMiB),
+        asyncPageFaults: true,
+        // CFS on one CPU: sched_min_granularity_ns 0.75 ms x ... a few ms per slice (the 250 Hz tick).
+        timeSliceNs: 4e6,
       },
       this.events,
       this.host,
@@ -153,6 +163,7 @@ export class Machine {
     let done = false;
     this.guest.spawn(program, () => {
       done = true;
+      this.guest.stop();
     });
     this.guest.spawn(this.guest.background(() => done));
     this.host.startMainLoop();
