@@ -12,7 +12,12 @@ export interface SimFigure {
   records(results: Map<string, SimRunResult>, scale: number): RunRecord[];
 }
 
-export const SYSBENCH_200MB: WorkloadSpec = { kind: 'sysbench', fileMiB: 200, blockKiB: 16, iterations: 8 };
+export const SYSBENCH_200MB: Extract<WorkloadSpec, { kind: 'sysbench' }> = {
+  kind: 'sysbench',
+  fileMiB: 200,
+  blockKiB: 16,
+  iterations: 8,
+};
 
 export function jobKey(j: SimJob): string {
   return JSON.stringify(j);

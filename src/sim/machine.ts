@@ -155,6 +155,7 @@ export class Machine {
       spec.files,
       imageBlocks,
       new Rng(spec.seed ^ 0x5bd1e995),
+      new Rng(spec.seed ^ 0x2545f491),
     );
   }
 

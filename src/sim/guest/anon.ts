@@ -87,6 +87,7 @@ export class AnonMemory {
           continue;
         }
         flags[e]! |= PG_REFERENCED;
+        if (os.tryAccess(e, write)) return;
         if (user) yield* os.userAccess(e, write);
         else yield* os.access(e, write);
         return;
@@ -107,6 +108,7 @@ export class AnonMemory {
         flags[e]! |= PG_REFERENCED;
         continue;
       }
+      if (e === NONE) yield* this.populate(proc, v);
       yield* this.touch(proc, v, write);
     }
   }
@@ -122,7 +124,7 @@ export class AnonMemory {
     }
     this.map(proc, vpage, g);
     os.mem.flags[g] = PG_LOCKED;
-    yield* os.overwritePage(g);
+    if (!os.tryOverwrite(g)) yield* os.overwritePage(g);
     if (proc.pte[vpage] === g) this.unlockOntoLru(g, ACTIVE_ANON);
     else this.discardLocked(g);
   }

@@ -78,6 +78,8 @@ export class GuestOs {
   readonly refDisk: Uint32Array;
   /** Chunks the guest wrote partially, on top of refMem's version. */
   readonly refOver = new Map<number, Overrides>();
+  /** 1 where refOver has an entry: most pages have none, and skip the map. */
+  private readonly refHasOver: Uint8Array;
   readonly refDiskOver = new Map<number, Overrides>();
   readonly mem: GuestMemory;
   /** The file and index each page-cache frame holds. */
@@ -108,9 +110,12 @@ export class GuestOs {
     files: GuestFileSpec[],
     imageBlocks: number,
     private readonly rng: Rng,
+    /** Randomness for the workload's own choices, apart from the kernel's. */
+    readonly workloadRng: Rng = rng,
   ) {
     const n = params.believedPages;
     this.refMem = new Uint32Array(n);
+    this.refHasOver = new Uint8Array(n);
     this.refDisk = new Uint32Array(imageBlocks);
     this.mem = new GuestMemory(n);
     this.pageFile = new Int32Array(n).fill(NONE);
@@ -264,6 +269,16 @@ export class GuestOs {
     for (const th of waiters) this.wake(th);
   }
 
+  /** The calling thread sleeps on `q` until another thread wakes it (a condition variable). */
+  *sleepOn(q: WaitQueue): Program {
+    q.waiters.push(this.current!);
+    yield BLOCK;
+  }
+
+  wakeAll(q: WaitQueue): void {
+    for (const th of q.waiters.splice(0) as Thread[]) this.wake(th);
+  }
+
   /** Sleeps until some writeback (file or swap) completes. */
   *waitForWriteback(): Program {
     this.writebackWaiters.push(this.current!);
@@ -331,10 +346,17 @@ export class GuestOs {
     return true;
   }
 
+  private setRef(g: number, v: number): void {
+    this.refMem[g] = v;
+    if (this.refHasOver[g]) {
+      this.refHasOver[g] = 0;
+      this.refOver.delete(g);
+    }
+  }
+
   private applyAccess(g: number, write: boolean, v: number): void {
     if (write) {
-      this.refMem[g] = v;
-      this.refOver.delete(g);
+      this.setRef(g, v);
       this.host.data.writePage(g, v);
     } else if (!this.sameAsReference(g)) {
       this.counters.integrityViolations++;
@@ -350,8 +372,7 @@ export class GuestOs {
     const th = this.current!;
     const v = this.nextVersion++;
     const apply = (): void => {
-      this.refMem[g] = v;
-      this.refOver.delete(g);
+      this.setRef(g, v);
       this.host.data.writePage(g, v);
     };
     if (this.cpu(costNs)) yield SYNC;
@@ -368,9 +389,24 @@ export class GuestOs {
     }
   }
 
+  /**
+   * overwritePage() without a generator when the host has the page and no event is due before the
+   * work ends; false when the caller must use overwritePage().
+   */
+  tryOverwrite(g: number, costNs = this.costs.guestZeroPageNs): boolean {
+    if (this.localNs + costNs > this.events.peekTimeNs() || !this.host.isResident(asGfn(g))) return false;
+    this.localNs += costNs;
+    const v = this.nextVersion++;
+    if (!this.host.overwrite(asGfn(g), noResume)) throw new Error(`host lost resident gfn ${g}`);
+    this.setRef(g, v);
+    this.host.data.writePage(g, v);
+    return true;
+  }
+
   private sameAsReference(g: number): boolean {
     const d = this.host.data;
-    return sameContent(d.mem[g]!, d.memOver.get(g), this.refMem[g]!, this.refOver.get(g));
+    const ro = this.refHasOver[g] ? this.refOver.get(g) : undefined;
+    return sameContent(d.mem[g]!, d.memOver.get(g), this.refMem[g]!, ro);
   }
 
   /**
@@ -383,6 +419,7 @@ export class GuestOs {
     const data = this.host.data;
     let o = this.refOver.get(g);
     if (!o) this.refOver.set(g, (o = new Map()));
+    this.refHasOver[g] = 1;
     o.set(chunk, v);
     const r = this.host.emulatedWrite(asGfn(g), chunk, () => {
       data.writeChunks(g, chunk, 1, v);
@@ -576,10 +613,12 @@ export class GuestOs {
         const g = gfns[i]!;
         if (op === 'read') {
           const b = blocks[i]!;
-          this.refMem[g] = this.refDisk[b]!;
+          this.setRef(g, this.refDisk[b]!);
           const o = this.refDiskOver.get(b);
-          if (o) this.refOver.set(g, new Map(o));
-          else this.refOver.delete(g);
+          if (o) {
+            this.refOver.set(g, new Map(o));
+            this.refHasOver[g] = 1;
+          }
           if (!this.sameAsReference(g)) this.counters.integrityViolations++;
           flags[g] = (flags[g]! & ~PG_LOCKED) | PG_UPTODATE;
         }
@@ -591,6 +630,11 @@ export class GuestOs {
 }
 
 const noResume = (): void => {};
+
+/** Threads sleeping until another thread wakes them (GuestOs.sleepOn / wakeAll). */
+export class WaitQueue {
+  readonly waiters: unknown[] = [];
+}
 
 /** The guest ran out of memory it could reclaim (the workload would be OOM-killed). */
 export class GuestOomError extends Error {

@@ -158,7 +158,7 @@ export class PageCache {
       this.markAccessed(g);
       yield* os.access(g, false);
       if (os.cpu(os.costs.guestCopyPageNs)) yield SYNC;
-      if (into) yield* os.anon.touch(into.proc, into.vpage + (j - index), true);
+      if (into) yield* os.anon.touch(into.proc, into.vpage + (j - index), true, false);
       else yield* os.copyToPinnedBuffer(j);
     }
   }
@@ -269,7 +269,7 @@ export class PageCache {
     if (os.cpu(os.costs.guestSyscallNs)) yield SYNC;
     yield* os.touchKernelText();
     for (let j = index; j < index + nPages; j++) {
-      if (from) yield* os.anon.touch(from.proc, from.vpage + (j - index), false);
+      if (from) yield* os.anon.touch(from.proc, from.vpage + (j - index), false, false);
       let g = f.gfnOf[j]!;
       if (g !== NONE) {
         // Stable pages: a page under I/O is not modified until the I/O is done.
