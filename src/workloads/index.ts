@@ -1,3 +1,4 @@
+import { ECLIPSE_PAPER, type EclipseParams, eclipse } from './eclipse.js';
 import { falseReads } from './false-reads.js';
 import { KERNBENCH_PAPER, type KernbenchParams, kernbench } from './kernbench.js';
 import { PBZIP2_PAPER, type Pbzip2Params, pbzip2 } from './pbzip2.js';
@@ -9,7 +10,8 @@ export type WorkloadSpec =
   | { kind: 'sysbench'; fileMiB: number; blockKiB: number; iterations: number }
   | { kind: 'false-reads'; fileMiB: number; blockKiB: number; iterations: number; allocMiB: number }
   | ({ kind: 'pbzip2' } & Partial<Pbzip2Params>)
-  | ({ kind: 'kernbench' } & Partial<KernbenchParams>);
+  | ({ kind: 'kernbench' } & Partial<KernbenchParams>)
+  | ({ kind: 'eclipse' } & Partial<EclipseParams>);
 
 /** Builds a workload; `scale` shrinks its memory sizes (files, buffers, working sets) with the guest's. */
 export function buildWorkload(spec: WorkloadSpec, scale = 1): Workload {
@@ -39,6 +41,24 @@ export function buildWorkload(spec: WorkloadSpec, scale = 1): Workload {
         makeMiB: p.makeMiB * scale,
         asmKiB: p.asmKiB * scale,
         objectKiB: p.objectKiB * scale,
+      });
+    }
+    case 'eclipse': {
+      const p: EclipseParams = { ...ECLIPSE_PAPER, ...withoutKind(spec) };
+      return eclipse({
+        ...p,
+        heapMiB: p.heapMiB * scale,
+        liveMiB: p.liveMiB * scale,
+        promotedMiBPerGc: p.promotedMiBPerGc * scale,
+        nonHeapMiB: p.nonHeapMiB * scale,
+        startupReadMiB: p.startupReadMiB * scale,
+        allocMiBPerCpuSec: p.allocMiBPerCpuSec * scale,
+        phases: p.phases.map((ph) => ({
+          ...ph,
+          readMiB: ph.readMiB * scale,
+          writeMiB: ph.writeMiB * scale,
+          deleteMiB: ph.deleteMiB * scale,
+        })),
       });
     }
   }
