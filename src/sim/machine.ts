@@ -72,12 +72,17 @@ export const PAPER_MACHINE: Omit<MachineSpec, 'config' | 'files' | 'guestActualM
   vmm: QEMU_1_2,
 };
 
+/** No experiment of the paper runs for more than an hour; a day means the guest is stuck. */
+const MAX_SIMULATED_NS = 24 * 3.6e12;
+
 export interface Snapshot {
   timeNs: number;
   core: Record<string, number>;
   disk: Record<string, number>;
   guestViolations: number;
   guestMajorFaults: number;
+  guestSwapWritePages: number;
+  guestSwapReadPages: number;
 }
 
 /** One simulated host with one guest, built from a spec; drive it with `run`. */
@@ -139,8 +144,9 @@ export class Machine {
         kernelPages: pagesFromMiB(spec.guestKernelMiB),
         kernelHotPages: 256,
         readAheadMaxPages: 32,
-        lowFreePages: pagesFromMiB(2),
-        highFreePages: pagesFromMiB(3),
+        // kswapd's watermarks of a 512 MB guest (about 2 and 3 MB), proportional for other sizes.
+        lowFreePages: Math.max(8, Math.round((pagesFromMiB(2) * guestPages) / pagesFromMiB(512))),
+        highFreePages: Math.max(12, Math.round((pagesFromMiB(3) * guestPages) / pagesFromMiB(512))),
         dataStartBlock: pagesFromMiB(1024),
         backgroundTouchesPerSec: spec.guestBackgroundTouchesPerSec,
         backgroundWriteFraction: 0.3,
@@ -173,6 +179,12 @@ export class Machine {
         this.core.assertProgress();
         throw new Error('simulation stalled: the guest waits but nothing is scheduled');
       }
+      if (this.events.nowNs > MAX_SIMULATED_NS) {
+        // Timers keep a deadlocked guest's clock running: give up instead of running forever.
+        throw new Error(
+          `simulation passed ${MAX_SIMULATED_NS / 3.6e12} h of virtual time without the workload finishing`,
+        );
+      }
     }
     this.host.stop();
   }
@@ -186,6 +198,20 @@ export class Machine {
       disk,
       guestViolations: this.guest.counters.integrityViolations,
       guestMajorFaults: this.guest.counters.majorFaults,
+      guestSwapWritePages: this.guest.counters.swapWritePages,
+      guestSwapReadPages: this.guest.counters.swapReadPages,
+    };
+  }
+
+  /** The memory census Fig. 15 plots: the guest's page cache, its dirty part, what the Mapper tracks. */
+  memorySample(): Metrics {
+    const cache = this.guest.pageCachePages;
+    const dirty = this.guest.cache.dirtyPages;
+    return {
+      guestPageCachePages: cache,
+      guestCleanPageCachePages: cache - dirty,
+      guestDirtyPages: dirty,
+      mapperTrackedPages: this.core.census().mapperTracked,
     };
   }
 
@@ -228,6 +254,10 @@ export class Machine {
       preventerFallbacks: c('preventerFallbacks'),
       guestMajorFaults: b.guestMajorFaults - a.guestMajorFaults,
       guestPageCachePages: this.guest.pageCachePages,
+      guestCleanPageCachePages: this.guest.pageCachePages - this.guest.cache.dirtyPages,
+      guestDirtyPages: this.guest.cache.dirtyPages,
+      guestSwapWritePages: b.guestSwapWritePages - a.guestSwapWritePages,
+      guestSwapReadPages: b.guestSwapReadPages - a.guestSwapReadPages,
       guestOomKills: this.guest.counters.oomKills,
       integrityViolations: b.guestViolations - a.guestViolations,
     };

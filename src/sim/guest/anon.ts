@@ -196,6 +196,7 @@ export class AnonMemory {
     os.mem.flags[g] = PG_LOCKED;
     this.swapInFrames.set(slot, g);
     if (os.cpu(os.costs.guestSubmitNs)) yield SYNC;
+    os.counters.swapReadPages++;
     os.submitIo('read', [swap.blockOf(slot)], [g]);
     while (os.mem.flags[g]! & PG_LOCKED) {
       os.waitFrame(g);
@@ -372,6 +373,7 @@ export class AnonMemory {
   private writeOut(gfns: number[], slots: number[]): void {
     const os = this.os;
     const swap = this.swap!;
+    os.counters.swapWritePages += gfns.length;
     os.submitIo(
       'write',
       slots.map((s) => swap.blockOf(s)),

@@ -61,6 +61,9 @@ export class GuestCounters {
   pagesReclaimed = 0;
   integrityViolations = 0;
   oomKills = 0;
+  /** Pages written to and read from the guest's own swap partition. */
+  swapWritePages = 0;
+  swapReadPages = 0;
 }
 
 /**

@@ -142,16 +142,16 @@ export class PageCache {
         yield* this.syncReadahead(fileNo, j, end - j);
         g = f.gfnOf[j]!;
       }
-      if (flags[g]! & PG_READAHEAD) {
+      if (g !== NONE && flags[g]! & PG_READAHEAD) {
         flags[g]! &= ~PG_READAHEAD;
         yield* this.readahead(fileNo, f.raStart + f.raSize, this.nextRaSize(f.raSize), true);
       }
-      while (!(flags[g]! & PG_UPTODATE)) {
+      while (g !== NONE && f.gfnOf[j] === g && !(flags[g]! & PG_UPTODATE)) {
         os.waitFrame(g);
         yield BLOCK;
       }
-      if (f.gfnOf[j] !== g) {
-        // Reclaimed while this thread slept (another thread needed memory): look it up again.
+      if (g === NONE || f.gfnOf[j] !== g) {
+        // Reclaimed meanwhile (the page's frame may even hold something else now): look it up again.
         j--;
         continue;
       }
@@ -273,7 +273,7 @@ export class PageCache {
       let g = f.gfnOf[j]!;
       if (g !== NONE) {
         // Stable pages: a page under I/O is not modified until the I/O is done.
-        while (flags[g]! & (PG_WRITEBACK | PG_LOCKED)) {
+        while (f.gfnOf[j] === g && flags[g]! & (PG_WRITEBACK | PG_LOCKED)) {
           os.waitFrame(g);
           yield BLOCK;
         }
@@ -473,7 +473,7 @@ export class PageCache {
     for (let j = 0; j < f.sizePages; j++) {
       const g = f.gfnOf[j]!;
       if (g === NONE) continue;
-      while (flags[g]! & (PG_WRITEBACK | PG_LOCKED)) {
+      while (f.gfnOf[j] === g && flags[g]! & (PG_WRITEBACK | PG_LOCKED)) {
         os.waitFrame(g);
         yield BLOCK;
       }
