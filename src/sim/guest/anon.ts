@@ -403,21 +403,22 @@ export class AnonMemory {
   // ---------------------------------------------------------------- page migration (compaction)
 
   /**
-   * Migrates up to `pages` idle, unshared anonymous pages from the top of guest memory into free
-   * frames (compaction moving movable pages away from the end of the zone): each is a copy into a
-   * frame the guest kernel overwrites whole.
+   * Compaction: migrates up to `pages` idle, unshared anonymous pages from the bottom of guest
+   * memory into the highest free frames (Linux's migration scanner works up from the start of the
+   * zone, its free scanner down from the end). Each is a copy into a frame the guest overwrites whole.
    */
   *migrate(pages: number): Program {
     const os = this.os;
     const { flags, use } = os.mem;
     let moved = 0;
-    for (let g = os.params.believedPages - 1; g >= os.params.kernelPages && moved < pages; g--) {
+    for (let g = os.params.kernelPages; g < os.params.believedPages && moved < pages; g++) {
       if (use[g] !== ANON || this.mapCount[g] !== 1 || flags[g]! & (PG_LOCKED | PG_WRITEBACK)) continue;
-      const dst = os.tryAllocFrame();
-      if (dst < 0) return;
-      if (dst > g || this.mapCount[g] !== 1 || use[g] !== ANON || flags[g]! & (PG_LOCKED | PG_WRITEBACK)) {
+      if (os.mem.freePages <= os.params.highFreePages) return;
+      const dst = os.mem.popHighest();
+      if (dst < g) {
+        // Scanners met: nothing above this page is free.
         os.freeFrame(dst);
-        continue;
+        return;
       }
       const proc = this.procs.get(this.ownerPid[g]!)!;
       const vpage = this.ownerVpage[g]!;

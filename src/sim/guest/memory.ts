@@ -62,6 +62,16 @@ export class GuestMemory {
     return this.freeStack[--this.freeTop]!;
   }
 
+  /** Takes the highest-numbered free frame (compaction's free scanner works down from the top). */
+  popHighest(): number {
+    if (this.freeTop === 0) return -1;
+    let best = 0;
+    for (let i = 1; i < this.freeTop; i++) if (this.freeStack[i]! > this.freeStack[best]!) best = i;
+    const g = this.freeStack[best]!;
+    this.freeStack[best] = this.freeStack[--this.freeTop]!;
+    return g;
+  }
+
   push(g: number): void {
     this.use[g] = FREE;
     this.flags[g] = 0;

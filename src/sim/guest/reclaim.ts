@@ -18,8 +18,11 @@ export function reclaimGuest(cache: PageCache, anon: AnonMemory, anonPages: numb
     return cache.shrink(target, cache.pages * 2 + 64);
   }
   let done = 0;
-  let fruitless = 0;
-  while (done < target && fruitless < 4) {
+  // Like shrink_zone() from priority 12 down to 0: up to everything, twice (referenced pages get a
+  // second chance on the first pass).
+  let budget = 2 * (cache.pages + anonPages) + BATCH;
+  while (done < target && budget > 0) {
+    budget -= BATCH;
     const file = cache.pages;
     const ap = GUEST_SWAPPINESS * anonPages;
     const fp = (200 - GUEST_SWAPPINESS) * file;
@@ -29,7 +32,6 @@ export function reclaimGuest(cache: PageCache, anon: AnonMemory, anonPages: numb
     if (done + got < target && anon.canSwap) got += anon.shrink(anonScan > 0 ? anonScan : BATCH);
     if (got === 0 && fileScan === 0) got = cache.shrink(target - done, BATCH * 2);
     done += got;
-    fruitless = got === 0 ? fruitless + 1 : 0;
   }
   return done;
 }
