@@ -21,6 +21,8 @@ export interface SimJob {
   guestSwapMiB?: number;
   /** Record the memory census every this many seconds (Fig. 15). */
   sampleEverySec?: number;
+  /** The guest's past (see SimRunSpec.history); default 'reclaimed'. */
+  history?: 'reclaimed' | 'fresh';
 }
 
 export function paperJob(
@@ -63,6 +65,7 @@ export function runJob(job: SimJob, onIteration?: (n: number) => void): SimRunRe
     guestActualMiB: job.guestActualMiB * s,
     workload,
     ...(job.sampleEverySec !== undefined ? { sampleEveryNs: job.sampleEverySec * 1e9 } : {}),
+    ...(job.history !== undefined ? { history: job.history } : {}),
     machine: {
       seed: job.seed,
       guestBelievedMiB: job.guestBelievedMiB * s,

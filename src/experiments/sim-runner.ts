@@ -11,6 +11,12 @@ export interface SimRunSpec {
   machine?: Partial<Omit<MachineSpec, 'config' | 'files' | 'guestActualMiB'>>;
   /** Records the memory census (Fig. 15) this often while the workload runs. */
   sampleEveryNs?: number;
+  /**
+   * What the guest did before the host limited it: 'reclaimed' (the default, §3.1: it used all of
+   * its memory, which the host then took back, so its free frames sit in host swap) or 'fresh' (it
+   * booted under the limit, §5.1, so its free frames were never touched and the host has none).
+   */
+  history?: 'reclaimed' | 'fresh';
 }
 
 /** The memory census at one instant, `tS` seconds after the workload started. */
@@ -66,9 +72,9 @@ export function runSim(spec: SimRunSpec): SimRunResult {
     tick();
   };
   const program = (function* () {
-    // The guest ran with all its memory, then the host took most of it: cooperatively (the
-    // balloon inflates first) or not (the cgroup limit alone, and the host swaps).
-    yield* os.touchAllFreeMemory();
+    // The guest ran with all its memory (unless it is freshly booted), then the host took most of
+    // it: cooperatively (the balloon inflates first) or not (the cgroup limit alone, and the host swaps).
+    if (spec.history !== 'fresh') yield* os.touchAllFreeMemory();
     if (m.mechanisms.balloon)
       yield* os.inflateBalloon(pagesFromMiB(believed) - pagesFromMiB(spec.guestActualMiB));
     m.core.setResidentLimit(m.cgroupLimitPages);
