@@ -17,6 +17,8 @@ export interface SimRunSpec {
    * booted under the limit, §5.1, so its free frames were never touched and the host has none).
    */
   history?: 'reclaimed' | 'fresh';
+  /** Called with the machine once the run is over (tests look inside). */
+  inspect?: (m: Machine) => void;
 }
 
 /** The memory census at one instant, `tS` seconds after the workload started. */
@@ -101,6 +103,7 @@ export function runSim(spec: SimRunSpec): SimRunResult {
     m.notes.push(`workload killed: ${e.message}`);
   }
   finished = true;
+  spec.inspect?.(m);
   const total = first ? m.metricsBetween(first, m.snapshot()) : {};
   return {
     config: spec.config,

@@ -88,26 +88,28 @@ export function kernbench(params: KernbenchParams = KERNBENCH_PAPER): Workload {
     *program(ctx: WorkloadContext) {
       const os = ctx.os;
       const rng = os.workloadRng;
-      let make = os.anon.createProcess('make');
+      let make: GuestProcess | undefined;
       let makeHeap = 0;
       let next = 0;
       let running = 0;
       const finished = new Condition(os);
       function* job(slot: number): Program {
-        for (let u = next++; u < p.units; u = next++) yield* compileUnit(os, rng, make, slot, u);
+        for (let u = next++; u < p.units; u = next++) yield* compileUnit(os, rng, make!, slot, u);
         running--;
         finished.signal();
       }
       function* build(): Program {
-        make = os.anon.createProcess('make');
-        makeHeap = make.reserve(makePages);
+        const mk = os.anon.createProcess('make');
+        make = mk;
+        makeHeap = mk.reserve(makePages);
         // make reads the Makefiles and builds its dependency graph.
-        yield* os.anon.touchRange(make, makeHeap, makePages, true);
+        yield* os.anon.touchRange(mk, makeHeap, makePages, true);
         next = 0;
         running = p.jobs;
         for (let j = 0; j < p.jobs; j++) os.spawn(job(j));
         yield* finished.waitUntil(() => running === 0);
-        os.anon.exit(make);
+        os.anon.exit(mk);
+        make = undefined;
       }
       // Kernbench's warm-up build, then `make clean` (the objects go), then the timed build.
       yield* build();
