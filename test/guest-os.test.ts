@@ -6,10 +6,11 @@ import { GuestOomError, type Program } from '../src/sim/guest/guest-os.js';
 import { Machine, PAPER_MACHINE } from '../src/sim/machine.js';
 
 /** A small machine: the guest believes 32 MiB, of which the host gives it `actualMiB`. */
-function machine(config: ConfigName, actualMiB: number, guestSwapMiB = 0, seed = 1): Machine {
+function machine(config: ConfigName, actualMiB: number, guestSwapMiB = 0, seed = 1, compaction = 0): Machine {
   return new Machine({
     ...PAPER_MACHINE,
     seed,
+    guestCompactionPagesPerSec: compaction,
     config,
     guestBelievedMiB: 32,
     guestActualMiB: actualMiB,
@@ -164,6 +165,22 @@ test('page migration copies pages into frames the guest overwrites whole: false 
   assert.ok(result.baseline!.falseReads > 50, JSON.stringify(result));
   assert.equal(result.vswapper!.falseReads, 0);
   assert.ok(result.vswapper!.remaps > 50, JSON.stringify(result));
+});
+
+test('compaction as an option: a kernel thread migrates pages while the program runs, content intact', () => {
+  const m = machine('vswapper', 12, 0, 1, 256);
+  const os = m.guest;
+  run(m, function* () {
+    const p = os.anon.createProcess('p');
+    const v = p.reserve(4 * 256);
+    yield* os.anon.touchRange(p, v, 4 * 256, true);
+    yield* os.sleep(5e9);
+    yield* os.anon.touchRange(p, v, 4 * 256, false);
+    os.anon.exit(p);
+  });
+  assert.ok(os.anon.migrations >= 256, `migrated ${os.anon.migrations}`);
+  assert.equal(os.counters.integrityViolations, 0);
+  assert.equal(machine('vswapper', 12).guest.anon.migrations, 0, 'off by default');
 });
 
 test('asynchronous page faults: a host fault in user mode suspends only its thread', () => {

@@ -43,6 +43,8 @@ export interface MachineSpec {
   guestBackgroundTouchesPerSec: number;
   /** The guest's swap partition (0: none). */
   guestSwapMiB: number;
+  /** Compaction: anonymous pages the guest migrates per second (0: none, the default). */
+  guestCompactionPagesPerSec?: number;
   imageMiB: number;
   swapMiB: number;
   disk: DiskSpec;
@@ -173,6 +175,8 @@ export class Machine {
       this.guest.stop();
     });
     this.guest.spawn(this.guest.background(() => done));
+    const compaction = this.spec.guestCompactionPagesPerSec ?? 0;
+    if (compaction > 0) this.guest.spawnKernelThread(this.guest.compactionThread(compaction));
     this.host.startMainLoop();
     while (!done) {
       if (!this.events.step()) {

@@ -568,6 +568,14 @@ export class GuestOs {
     }
   }
 
+  /** A compaction thread: every second it migrates `pagesPerSec` anonymous pages (AnonMemory.migrate). */
+  *compactionThread(pagesPerSec: number): Program {
+    while (!this.stopped) {
+      yield* this.sleep(1e9);
+      if (!this.stopped) yield* this.anon.migrate(pagesPerSec);
+    }
+  }
+
   /** Allocates the program's pinned buffer (the user memory read() copies into on every call). */
   *allocUserBuffer(pages: number): Program {
     for (let i = 0; i < pages; i++) {
