@@ -413,7 +413,8 @@ export class MemoryCore {
     // has used it since.
     const unusedSwapIn =
       (st === State.Loading && pt.slot[p] !== NONE) ||
-      (st === State.Resident && (pt.flags[p]! & (Flag.SwapCache | Flag.Referenced)) === Flag.SwapCache);
+      (st === State.Resident &&
+        (pt.flags[p]! & (Flag.SwapCache | Flag.Referenced | Flag.Dirty)) === Flag.SwapCache);
     if (unusedSwapIn) this.counters.staleSwapReads++;
     if (st === State.Resident) {
       pt.pins[p]!++;
@@ -658,14 +659,14 @@ export class MemoryCore {
         this.freeSlot(q);
         pt.flags[q] = 0;
         this.freeFrame(q, State.Ballooned);
-      } else if (f & (Flag.Dirty | Flag.Named) || !(f & Flag.SwapCache)) {
-        // Written (or re-read from disk) while the write was in flight: the swap copy is stale.
+      } else if (f & Flag.Named || !(f & Flag.SwapCache)) {
+        // Re-read from disk, or its slot given up, while the write was in flight: the copy is stale.
         if (pt.slot[q] !== NONE) this.freeSlot(q);
         pt.flags[q]! &= ~Flag.SwapCache;
         if (!(f & Flag.Named)) pt.flags[q]! |= Flag.Dirty;
         this.put(f & Flag.Named ? Lru.InactiveFile : Lru.ActiveAnon, q);
-      } else if (f & Flag.Referenced || pt.pins[q]! > 0) {
-        // Touched (or pinned by a device) during writeback: the page stays, its swap copy valid.
+      } else if (f & (Flag.Dirty | Flag.Referenced) || pt.pins[q]! > 0) {
+        // Touched (or pinned by a device) during writeback: the page stays and keeps its slot.
         this.put(Lru.ActiveAnon, q);
       } else {
         this.freeFrame(q, State.Swapped);
@@ -1038,14 +1039,27 @@ export class MemoryCore {
       }
       f |= Flag.Dirty;
     } else if (!(f & Flag.Named) && this.cfg.hostAssumesDirty) {
+      // Without EPT dirty bits KVM marks every page it unmaps dirty (kvm_set_pfn_dirty), so a page
+      // the guest only read is written again when evicted; but a read fault leaves it in the swap
+      // cache, and that write goes back to its old slot.
       f |= Flag.Dirty;
     }
-    if (f & Flag.Dirty && f & Flag.SwapCache && !(f & Flag.Writeback)) {
-      pt.flags[p] = f & ~Flag.SwapCache;
-      this.freeSlot(p);
-      return;
+    if (f & Flag.SwapCache && !(f & Flag.Writeback)) {
+      // A write frees the slot (reuse_swap_page); so does the fault that first maps a swapped-in
+      // page while swap is more than half full (do_swap_page's vm_swap_full check).
+      const firstMap = (pt.flags[p]! & (Flag.SwapCache | Flag.Dirty)) === Flag.SwapCache;
+      if (write || (firstMap && this.swapMostlyUsed())) {
+        pt.flags[p] = (f | Flag.Dirty) & ~Flag.SwapCache;
+        this.freeSlot(p);
+        return;
+      }
     }
     pt.flags[p] = f;
+  }
+
+  /** Linux's vm_swap_full(): more than half of the swap area is in use. */
+  private swapMostlyUsed(): boolean {
+    return this.swap.usedSlots * 2 > this.swap.slotCount;
   }
 
   /** A named (or merely same-as-block) page stops being equal to its block but keeps its content. */
@@ -1285,6 +1299,11 @@ export class MemoryCore {
         pt.flags[p] = f & ~Flag.Referenced;
         if (!file || this.isVmm(p) || f & Flag.SecondChance) {
           this.recentRotated[type]!++;
+          // activate_locked: a page kept in memory gives its slot back when swap is filling up.
+          if (f & Flag.SwapCache && !file && this.swapMostlyUsed()) {
+            pt.flags[p] = (pt.flags[p]! | Flag.Dirty) & ~Flag.SwapCache;
+            this.freeSlot(p);
+          }
           this.lru.pushHead(active, p);
         } else {
           pt.flags[p]! |= Flag.SecondChance;
@@ -1301,6 +1320,13 @@ export class MemoryCore {
       } else if (f & Flag.SwapCache && !(f & Flag.Dirty)) {
         pt.flags[p] = 0;
         this.freeFrame(p, State.Swapped);
+        reclaimed++;
+      } else if (f & Flag.SwapCache) {
+        // Dirty but still in the swap cache: pageout() writes it to the slot it already has.
+        pt.flags[p] = Flag.SwapCache | Flag.Writeback;
+        this.writebackPages++;
+        if (pt.block[p] !== NONE) this.counters.silentSwapWrites++;
+        this.writeBatch.push(p);
         reclaimed++;
       } else {
         const s = this.swap.allocate(p) as number;
