@@ -52,11 +52,17 @@ export interface CoreConfig {
    */
   hostAssumesDirty: boolean;
   /**
-   * Relative sizes of the host's memory zones (per NUMA node: DMA32, Normal). Each zone keeps its own
+   * Sizes in GiB of the host's memory zones (per NUMA node: DMA32, Normal). Each zone keeps its own
    * LRU lists, as Linux's per-zone lruvec does; a page lands in the zone its frame came from, and
    * reclaim takes its batches zone by zone, so eviction interleaves several LRU orders.
    */
   zoneWeights: readonly number[];
+  /**
+   * New frames come from one zone in runs: the allocator serves from a zone until it falls below its
+   * low watermark and kswapd tops it up to its high one. The run is that gap, min_pages / 4, which
+   * Linux 3.7 sets in proportion to the zone's size: this many pages per GiB of zone.
+   */
+  allocRunPagesPerGiB: number;
   /** Seeds the choice of zone for new frames: the core's only randomness, so it stays deterministic. */
   seed: number;
 }
@@ -74,6 +80,9 @@ export const DEFAULT_CORE_TUNABLES = {
   // The paper's Dell R420 with 16 GB on two sockets: node 0 has DMA32 (about 3 GB) and Normal
   // (5 GB), node 1 has Normal (8 GB).
   zoneWeights: [3, 5, 8],
+  // min_free_kbytes = sqrt(16 x 16 GiB in KiB) = 16 MiB, shared by the zones by size: 256 pages of
+  // min per GiB, and a low-to-high watermark gap of a quarter of that.
+  allocRunPagesPerGiB: 64,
   seed: 1,
 } as const;
 
@@ -166,6 +175,8 @@ export class MemoryCore {
   private readonly zoneCdf: number[];
   private readonly rng: SplitMix;
   private zoneCursor = 0;
+  private allocZone = 0;
+  private allocRunLeft = 0;
   /** Per-list scan targets of one zone at one priority (reused: reclaim runs on every fault). */
   private readonly scanScratch = new Float64Array(4);
   /** Pages a scan puts back where it found them (reused). */
@@ -1121,11 +1132,19 @@ export class MemoryCore {
 
   // ---------------------------------------------------------------- internals: reclaim
 
+  /** The zone a new frame comes from: the current run's, or a new run in a zone drawn by size. */
   private pickZone(): number {
+    if (this.allocRunLeft > 0) {
+      this.allocRunLeft--;
+      return this.allocZone;
+    }
     const u = this.rng.next();
     const cdf = this.zoneCdf;
-    for (let z = 0; z < cdf.length - 1; z++) if (u < cdf[z]!) return z;
-    return cdf.length - 1;
+    let z = 0;
+    while (z < cdf.length - 1 && u >= cdf[z]!) z++;
+    this.allocZone = z;
+    this.allocRunLeft = Math.max(1, Math.round(this.cfg.allocRunPagesPerGiB * this.cfg.zoneWeights[z]!)) - 1;
+    return z;
   }
 
   /** Puts a page at the head of LRU list `type` of its zone. */
@@ -1394,6 +1413,8 @@ function validateCoreConfig(c: CoreConfig): void {
   if (c.zoneWeights.length < 1 || c.zoneWeights.length > 63 || c.zoneWeights.some((w) => !(w > 0))) {
     throw new ConfigError('zoneWeights', 'must list 1 to 63 positive zone sizes');
   }
+  if (!(c.allocRunPagesPerGiB > 0))
+    throw new ConfigError('allocRunPagesPerGiB', `must be positive, got ${c.allocRunPagesPerGiB}`);
   if (!Number.isInteger(c.pageClusterLog2) || c.pageClusterLog2 < 0 || c.pageClusterLog2 > 10) {
     throw new ConfigError('pageClusterLog2', `must be an integer within 0..10, got ${c.pageClusterLog2}`);
   }
