@@ -46,9 +46,11 @@ export class SwapSpace {
     let from = this.clusterNext;
     if (this.clusterLeft === 0) {
       this.clusterLeft = this.clusterSlots;
-      const run = this.slotCount - this.used >= this.clusterSlots ? this.findFreeRun() : NONE;
-      // No free run: scan_swap_map restarts from lowest_bit (rotational devices) and fills holes.
-      from = run !== NONE ? run : this.lowestFree;
+      if (this.slotCount - this.used >= this.clusterSlots) {
+        // No free run: scan_swap_map restarts from lowest_bit (rotational devices) and fills holes.
+        const run = this.findFreeRun();
+        from = run !== NONE ? run : this.lowestFree;
+      }
     }
     this.clusterLeft--;
     const slot = this.firstFreeFrom(from);
