@@ -112,9 +112,24 @@ function run(h: CoreHarness, ops: Op[]): void {
 }
 
 /** What the random runs exercised, so a test can check that they reached the interesting paths. */
-const stats = { namedDrops: 0, swapWrites: 0, invalidations: 0, emulated: 0, remaps: 0, fallbacks: 0 };
+const stats = {
+  namedDrops: 0,
+  swapWrites: 0,
+  invalidations: 0,
+  emulated: 0,
+  remaps: 0,
+  fallbacks: 0,
+  rewrites: 0,
+  released: 0,
+};
 
-function property(mapper: boolean, zones: number[], sabotage?: (h: CoreHarness) => void, preventer = false) {
+function property(
+  mapper: boolean,
+  zones: number[],
+  sabotage?: (h: CoreHarness) => void,
+  preventer = false,
+  swapSlots = GUEST * 2,
+) {
   return fc.property(
     fc.array(opArb, { minLength: 1, maxLength: 250, size: 'large' }),
     fc.array(fc.nat(), { minLength: 1, maxLength: 16 }),
@@ -132,6 +147,7 @@ function property(mapper: boolean, zones: number[], sabotage?: (h: CoreHarness) 
           fileReadaroundPages: 4,
           reclaimBatchPages: 4,
           swapClusterSlots: 8,
+          swapSlots,
         },
         () => picks[i++ % picks.length]!,
       );
@@ -143,6 +159,8 @@ function property(mapper: boolean, zones: number[], sabotage?: (h: CoreHarness) 
       stats.emulated += h.core.counters.preventerEmulatedPages;
       stats.remaps += h.core.counters.preventerRemaps;
       stats.fallbacks += h.core.counters.preventerFallbacks;
+      stats.rewrites += h.core.counters.swapRewrites;
+      stats.released += h.core.counters.swapSlotsReleased;
       return h.violations.length === 0 ? true : (assert.fail(h.violations.slice(0, 3).join('; ')), false);
     },
   );
@@ -151,10 +169,11 @@ function property(mapper: boolean, zones: number[], sabotage?: (h: CoreHarness) 
 for (const mapper of [false, true]) {
   for (const zones of [[1], [1, 2, 3]]) {
     test(`core never loses a write (mapper ${mapper ? 'on' : 'off'}, ${zones.length} zone(s))`, () => {
-      stats.namedDrops = stats.swapWrites = stats.invalidations = 0;
+      stats.namedDrops = stats.swapWrites = stats.invalidations = stats.rewrites = 0;
       fc.assert(property(mapper, zones), { numRuns: 200, seed: 42 + zones.length + (mapper ? 100 : 0) });
       // The runs must have reached what they are meant to test, or a pass would mean nothing.
       assert.ok(stats.swapWrites > 1000, `only ${stats.swapWrites} swap writes`);
+      assert.ok(stats.rewrites > 100, `only ${stats.rewrites} pages rewritten to the slot they kept`);
       if (mapper) {
         assert.ok(stats.namedDrops > 200, `only ${stats.namedDrops} named drops`);
         assert.ok(stats.invalidations > 20, `only ${stats.invalidations} invalidation reads`);
@@ -162,6 +181,55 @@ for (const mapper of [false, true]) {
     });
   }
 }
+
+for (const mapper of [false, true]) {
+  test(`core never loses a write when swap is over half full and swapped-in pages give their slots back (mapper ${mapper ? 'on' : 'off'})`, () => {
+    stats.swapWrites = stats.released = 0;
+    fc.assert(property(mapper, [1, 2], undefined, false, GUEST), { numRuns: 200, seed: 77 });
+    assert.ok(stats.swapWrites > 1000, `only ${stats.swapWrites} swap writes`);
+    assert.ok(stats.released > 100, `only ${stats.released} slots released by vm_swap_full`);
+  });
+}
+
+test('a page the guest only reads keeps its swap slot and is written back to it; a guest write gives the slot up', () => {
+  const h = tiny({ guestPages: 16, imageBlocks: 4, residentLimitPages: 6, swapSlots: 64 });
+  for (let g = 0; g < 16; g++) h.guestWrite(g);
+  h.settle();
+  const pt = h.core.pt;
+  const s0 = pt.slot[0]!;
+  const s1 = pt.slot[1]!;
+  assert.ok(s0 >= 0 && s1 >= 0, 'pages 0 and 1 were swapped out');
+  h.guestRead(0);
+  h.guestRead(1);
+  assert.equal(pt.slot[0], s0, 'a read fault leaves the page in the swap cache');
+  h.guestWrite(1);
+  assert.equal(pt.slot[1], -1, 'a write frees the slot (reuse_swap_page)');
+  const rewrites = h.core.counters.swapRewrites;
+  for (let g = 2; g < 16; g++) h.guestRead(g);
+  h.settle();
+  assert.equal(pt.state[0], 2, 'page 0 was evicted again');
+  assert.equal(pt.slot[0], s0, 'to the slot it kept');
+  assert.ok(h.core.counters.swapRewrites > rewrites);
+  h.verifyAll();
+  assert.deepEqual(h.violations, []);
+});
+
+test('while swap is more than half full, the fault that maps a swapped-in page gives its slot back (vm_swap_full)', () => {
+  for (const [slots, released] of [
+    [64, false],
+    [16, true],
+  ] as const) {
+    const h = tiny({ guestPages: 16, imageBlocks: 4, residentLimitPages: 6, swapSlots: slots });
+    for (let g = 0; g < 16; g++) h.guestWrite(g);
+    h.settle();
+    assert.ok(h.core.swap.usedSlots * 2 > 16 && h.core.swap.usedSlots * 2 < 64);
+    h.guestRead(0);
+    assert.equal(h.core.pt.slot[0] === -1, released, `${slots} slots`);
+    assert.equal(h.core.counters.swapSlotsReleased > 0, released);
+    h.verifyAll();
+    assert.deepEqual(h.violations, []);
+  }
+});
 
 test('the checker catches a Mapper that forgets to preserve a dropped page before its block is overwritten', () => {
   const broken = (h: CoreHarness): void => {

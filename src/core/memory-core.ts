@@ -1060,6 +1060,7 @@ export class MemoryCore {
       // page while swap is more than half full (do_swap_page's vm_swap_full check).
       const firstMap = (pt.flags[p]! & (Flag.SwapCache | Flag.Dirty)) === Flag.SwapCache;
       if (write || (firstMap && this.swapMostlyUsed())) {
+        if (!write) this.counters.swapSlotsReleased++;
         pt.flags[p] = (f | Flag.Dirty) & ~Flag.SwapCache;
         this.freeSlot(p);
         return;
@@ -1320,6 +1321,7 @@ export class MemoryCore {
           this.recentRotated[type]!++;
           // activate_locked: a page kept in memory gives its slot back when swap is filling up.
           if (f & Flag.SwapCache && !file && this.swapMostlyUsed()) {
+            this.counters.swapSlotsReleased++;
             pt.flags[p] = (pt.flags[p]! | Flag.Dirty) & ~Flag.SwapCache;
             this.freeSlot(p);
           }
@@ -1344,6 +1346,7 @@ export class MemoryCore {
         // Dirty but still in the swap cache: pageout() writes it to the slot it already has.
         pt.flags[p] = Flag.SwapCache | Flag.Writeback;
         this.writebackPages++;
+        this.counters.swapRewrites++;
         if (pt.block[p] !== NONE) this.counters.silentSwapWrites++;
         this.writeBatch.push(p);
         reclaimed++;

@@ -91,9 +91,11 @@ export class Hdd implements DiskModel {
     this.p = { ...CONSTELLATION_ES_2TB, ...params };
     const p = this.p;
     for (const [k, v] of Object.entries(p)) {
-      const ok = k === 'writeCacheBytes' ? v >= 0 : v > 0;
-      if (typeof v !== 'number' || !ok)
-        throw new RangeError(`hdd.${k}: must be a positive number, got ${String(v)}`);
+      const zeroOk = k === 'writeCacheBytes';
+      if (typeof v !== 'number' || !(zeroOk ? v >= 0 : v > 0))
+        throw new RangeError(
+          `hdd.${k}: must be a ${zeroOk ? 'non-negative' : 'positive'} number, got ${String(v)}`,
+        );
     }
     if (!Number.isInteger(p.destageCandidates))
       throw new RangeError(`hdd.destageCandidates: must be an integer, got ${p.destageCandidates}`);
@@ -203,7 +205,8 @@ export class Hdd implements DiskModel {
     if (this.dirty.length === 0) return nowNs;
     let t = this.idleFromNs;
     const s = this.streaming;
-    if (s) t = Math.max(t, this.streamFromNs + ((this.streamLimit - s.end) * 512) / this.rateBytesPerNs(s.end));
+    if (s)
+      t = Math.max(t, this.streamFromNs + ((this.streamLimit - s.end) * 512) / this.rateBytesPerNs(s.end));
     if (t >= nowNs) return nowNs;
     this.freezeStream(t);
     while (this.dirty.length > 0 && t < nowNs) t = this.destageOne(t);
