@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { EmulatedPage } from '../src/core/emulation.js';
-import type { CoreConfig } from '../src/core/memory-core.js';
-import { asBlock, asGfn } from '../src/core/types.js';
+import { type CoreConfig, Lru } from '../src/core/memory-core.js';
+import { asBlock, asGfn, asVmmPage } from '../src/core/types.js';
 import { CoreHarness } from './support/core-harness.js';
 
 /** A small harness with one zone and no readahead, so a test can follow pages one by one. */
@@ -435,4 +435,48 @@ test('emulation limits: at most 32 pages at once; a non-sequential write or the 
   h.verifyAll();
   assert.deepEqual(h.violations, []);
   assert.throws(() => h.core.emulatedWrite(asGfn(3), 60, 8, 'guest'), /chunk range 60\+8 is outside a page/);
+});
+
+test("QEMU's code (VM_EXEC file pages): activated at its first reference; code run between faults stays resident", () => {
+  const h = new CoreHarness({
+    guestPages: 256,
+    imageBlocks: 4,
+    vmmPages: 4,
+    residentLimitPages: 96,
+    zoneWeights: [1],
+  });
+  const core = h.core;
+  const code = (v: number) => core.vmmPageIndex(asVmmPage(v));
+  const list = (p: number) => core.lru.on(p) % 4;
+  const qemuRuns = () => {
+    h.wait(core.touchVmm(asVmmPage(0)));
+    h.wait(core.touchVmm(asVmmPage(1)));
+  };
+  for (let v = 0; v < 4; v++) h.wait(core.touchVmm(asVmmPage(v)));
+  for (let v = 0; v < 4; v++)
+    assert.equal(list(code(v)), Lru.InactiveFile, 'a code page faulted in starts inactive');
+  // Guest pages stream through memory; QEMU executes pages 0 and 1 between faults, never 2 and 3.
+  let g = 0;
+  // Until reclaim first looks at page 0 (its referenced bit is then clear).
+  while (core.pt.flags[code(0)]! & 1) {
+    h.guestWrite(g++ % 256);
+    if (core.pt.flags[code(0)]! & 1) qemuRuns();
+  }
+  assert.equal(list(code(0)), Lru.ActiveFile, 'activated at its first reference, no second trip');
+  for (let i = 0; i < 512; i++) {
+    h.guestWrite(g++ % 256);
+    qemuRuns();
+  }
+  const faults = core.counters.hostFaultsVmm;
+  for (let i = 0; i < 256 * 20; i++) {
+    h.guestWrite(g++ % 256);
+    qemuRuns();
+  }
+  h.settle();
+  assert.equal(core.counters.hostFaultsVmm, faults, 'hot code is not refaulted');
+  assert.equal(core.pt.state[code(2)], 3, 'code nobody runs is dropped (it is in the executable)');
+  assert.equal(core.pt.state[code(3)], 3);
+  assert.ok(core.counters.swapWritePages > 1000);
+  h.verifyAll();
+  assert.deepEqual(h.violations, []);
 });
