@@ -181,8 +181,10 @@ export class MemoryCore {
   private readonly scanScratch = new Float64Array(4);
   /** Pages a scan puts back where it found them (reused). */
   private readonly keepScratch: number[] = [];
-  /** Dirty anonymous pages picked by the current reclaim pass, written as one batch. */
-  private writeBatch: number[] = [];
+  /** Dirty anonymous pages picked by the current reclaim pass, written as one batch (reused). */
+  private readonly writeBatch: number[] = [];
+  /** Share of this priority's scan that goes to the anonymous lists (get_scan_count's fraction). */
+  private fractionAnon = 0;
 
   constructor(cfg: CoreConfig) {
     validateCoreConfig(cfg);
@@ -860,21 +862,22 @@ export class MemoryCore {
     const lo = s & ~mask;
     const hi = Math.min(s | mask, this.swap.slotCount - 1);
     const want: number[] = [];
+    const units: number[] = [];
+    const owner = this.swap.owner;
     for (let u = lo; u <= hi; u++) {
-      const q = this.swap.owner[u]!;
-      if (q === p || (q !== NONE && pt.state[q] === State.Swapped && pt.slot[q] === u)) want.push(q);
+      const q = owner[u]!;
+      if (q === p || (q !== NONE && pt.state[q] === State.Swapped && pt.slot[q] === u)) {
+        want.push(q);
+        units.push(u);
+      }
     }
-    if (!want.includes(p)) throw new CoreError(`page ${p}'s slot ${s} is not its own`);
+    if (owner[s] !== p) throw new CoreError(`page ${p}'s slot ${s} is not its own`);
     const got = this.takeFrames(want.length);
     if (got === 0) return false;
     this.countMajor(f);
     const [from, to] = this.trimAround(want, p, got);
-    const chosen = from === 0 && to === want.length ? want : want.slice(from, to);
-    this.loadPages(
-      chosen,
-      chosen.map((q) => pt.slot[q]!),
-      'swap',
-    );
+    const whole = from === 0 && to === want.length;
+    this.loadPages(whole ? want : want.slice(from, to), whole ? units : units.slice(from, to), 'swap');
     this.waitOn(p, f);
     return true;
   }
@@ -943,47 +946,49 @@ export class MemoryCore {
     // Windows are gathered in unit order; only a caller that breaks that pays for a sort.
     let sorted = true;
     for (let i = 1; i < units.length && sorted; i++) sorted = units[i - 1]! <= units[i]!;
-    const order = sorted
-      ? pages.map((_, i) => i)
-      : pages.map((_, i) => i).sort((a, b) => units[a]! - units[b]!);
-    let runPages: number[] = [];
-    let runUnits: number[] = [];
-    const flush = (): void => {
-      if (runPages.length === 0) return;
-      const id = this.nextId++;
-      const start = runUnits[0]!;
-      const count = runUnits[runUnits.length - 1]! - start + 1;
-      this.pendingIo.set(id, { source, pages: runPages, units: runUnits });
-      this.actions.push({ kind: 'read', id, source, start, count, pages: runPages, units: runUnits });
-      const c = this.counters;
-      if (source === 'swap') {
-        c.swapReadOps++;
-        c.swapReadPages += runPages.length;
-        if (start !== this.lastSwapReadEnd) c.swapReadRuns++;
-        this.lastSwapReadEnd = start + count;
-      } else if (source === 'image') {
-        c.imageReadOps++;
-        c.imageReadPages += runPages.length;
-      } else {
-        c.vmmReadOps++;
-        c.vmmReadPages += runPages.length;
-      }
-      runPages = [];
-      runUnits = [];
-    };
-    for (const i of order) {
-      const q = pages[i]!;
+    if (!sorted) {
+      const order = pages.map((_, i) => i).sort((a, b) => units[a]! - units[b]!);
+      pages = order.map((i) => pages[i]!);
+      units = order.map((i) => units[i]!);
+    }
+    let from = 0;
+    for (let i = 0; i < pages.length; i++) {
       const u = units[i]!;
-      const last = runUnits.length > 0 ? runUnits[runUnits.length - 1]! : NONE;
-      if (last !== NONE && u !== last && u !== last + 1) flush();
+      if (i > from && u !== units[i - 1] && u !== units[i - 1]! + 1) {
+        this.emitRead(source, pages.slice(from, i), units.slice(from, i));
+        from = i;
+      }
+      const q = pages[i]!;
       this.lru.remove(q);
       pt.state[q] = State.Loading;
       this.zoneOf[q] = this.pickZone();
       this.resident++;
-      runPages.push(q);
-      runUnits.push(u);
     }
-    flush();
+    if (from === 0) this.emitRead(source, pages, units);
+    else this.emitRead(source, pages.slice(from), units.slice(from));
+  }
+
+  /** One read action for a run of units (the caller's arrays become the action's). */
+  private emitRead(source: ReadSource, pages: number[], units: number[]): void {
+    if (pages.length === 0) return;
+    const id = this.nextId++;
+    const start = units[0]!;
+    const count = units[units.length - 1]! - start + 1;
+    this.pendingIo.set(id, { source, pages, units });
+    this.actions.push({ kind: 'read', id, source, start, count, pages, units });
+    const c = this.counters;
+    if (source === 'swap') {
+      c.swapReadOps++;
+      c.swapReadPages += pages.length;
+      if (start !== this.lastSwapReadEnd) c.swapReadRuns++;
+      this.lastSwapReadEnd = start + count;
+    } else if (source === 'image') {
+      c.imageReadOps++;
+      c.imageReadPages += pages.length;
+    } else {
+      c.vmmReadOps++;
+      c.vmmReadPages += pages.length;
+    }
   }
 
   private waitOn(p: number, f: Fault): number {
@@ -1197,10 +1202,11 @@ export class MemoryCore {
     const zones = this.cfg.zoneWeights.length;
     const swapFull = this.swap.usedSlots >= this.swap.slotCount;
     let reclaimed = 0;
-    this.writeBatch = [];
     const first = this.zoneCursor++ % zones;
     for (let prio = 12; prio >= 0 && reclaimed < target; prio--) {
-      const [fa, ff] = this.scanFractions(swapFull);
+      this.scanFractions(swapFull);
+      const fa = this.fractionAnon;
+      const ff = 1 - fa;
       for (let zi = 0; zi < zones && reclaimed < target; zi++) {
         const base = ((first + zi) % zones) * 4;
         const nr = this.scanScratch;
@@ -1239,7 +1245,11 @@ export class MemoryCore {
   }
 
   /** get_scan_count(): split the pass between anon and file by swappiness and recent rotations. */
-  private scanFractions(swapFull: boolean): [number, number] {
+  private scanFractions(swapFull: boolean): void {
+    this.fractionAnon = this.anonFraction(swapFull);
+  }
+
+  private anonFraction(swapFull: boolean): number {
     const size = this.lru.size;
     let anon = 0;
     let file = 0;
@@ -1247,8 +1257,8 @@ export class MemoryCore {
       anon += size[b + Lru.InactiveAnon]! + size[b + Lru.ActiveAnon]!;
       file += size[b + Lru.InactiveFile]! + size[b + Lru.ActiveFile]!;
     }
-    if (swapFull || anon === 0) return [0, 1];
-    if (file === 0) return [1, 0];
+    if (swapFull || anon === 0) return 0;
+    if (file === 0) return 1;
     const rs = this.recentScanned;
     const rr = this.recentRotated;
     if (rs[0]! > anon / 4) {
@@ -1261,7 +1271,7 @@ export class MemoryCore {
     }
     const ap = ((this.cfg.swappiness + 1) * (rs[0]! + 1)) / (rr[0]! + 1);
     const fp = ((200 - this.cfg.swappiness + 1) * (rs[1]! + 1)) / (rr[1]! + 1);
-    return [ap / (ap + fp), fp / (ap + fp)];
+    return ap / (ap + fp);
   }
 
   private inactiveIsLow(base: number, file: boolean): boolean {
@@ -1371,28 +1381,29 @@ export class MemoryCore {
   private flushWriteBatch(): void {
     const pages = this.writeBatch;
     if (pages.length === 0) return;
-    this.writeBatch = [];
-    pages.sort((a, b) => this.pt.slot[a]! - this.pt.slot[b]!);
-    let run: number[] = [];
-    const emit = (): void => {
-      if (run.length === 0) return;
-      const id = this.nextId++;
-      const start = this.pt.slot[run[0]!]!;
-      this.pendingIo.set(id, { source: 'swap-write', pages: run, units: [] });
-      this.actions.push({ kind: 'write', id, start, pages: run });
-      this.counters.swapWriteOps++;
-      this.counters.swapWritePages += run.length;
-      run = [];
-    };
-    for (const p of pages) {
-      if (run.length > 0 && this.pt.slot[p] !== this.pt.slot[run[run.length - 1]!]! + 1) emit();
-      run.push(p);
+    const slot = this.pt.slot;
+    pages.sort((a, b) => slot[a]! - slot[b]!);
+    let from = 0;
+    for (let i = 1; i <= pages.length; i++) {
+      if (i < pages.length && slot[pages[i]!] === slot[pages[i - 1]!]! + 1) continue;
+      this.emitWrite(pages.slice(from, i));
+      from = i;
     }
-    emit();
+    pages.length = 0;
+  }
+
+  /** One write action for pages whose slots are consecutive. */
+  private emitWrite(run: number[]): void {
+    const id = this.nextId++;
+    this.pendingIo.set(id, { source: 'swap-write', pages: run, units: EMPTY_UNITS });
+    this.actions.push({ kind: 'write', id, start: this.pt.slot[run[0]!]!, pages: run });
+    this.counters.swapWriteOps++;
+    this.counters.swapWritePages += run.length;
   }
 }
 
 const EMPTY: CoreAction[] = [];
+const EMPTY_UNITS: number[] = [];
 
 function validateCoreConfig(c: CoreConfig): void {
   const positive: (keyof CoreConfig)[] = [

@@ -260,6 +260,13 @@ export class Hdd implements DiskModel {
   /** Adds [start, end) to the dirty set, merging with what it overlaps or touches. */
   private addDirty(start: number, end: number): void {
     const d = this.dirty;
+    const last = d[d.length - 1];
+    if (!last || last.end < start) {
+      // Past everything buffered (the common case: writes in ascending order).
+      d.push({ start, end });
+      this.dirtySectors += end - start;
+      return;
+    }
     let i = this.firstDirtyFrom(start);
     if (i === 0 && d.length > 0 && d[0]!.start < start) i = d.length;
     // Merge with the extent before when it reaches `start`.
@@ -313,6 +320,12 @@ export class Hdd implements DiskModel {
   }
 
   private invalidate(start: number, end: number): void {
-    this.segments = this.segments.filter((s) => s.end <= start || s.start >= end);
+    const segs = this.segments;
+    let kept = 0;
+    for (let i = 0; i < segs.length; i++) {
+      const s = segs[i]!;
+      if (s.end <= start || s.start >= end) segs[kept++] = s;
+    }
+    segs.length = kept;
   }
 }
