@@ -104,24 +104,28 @@ export class SwapSpace {
     throw new Error('SwapSpace: no free slot although the area is not full');
   }
 
-  /** Start of the lowest run of `clusterSlots` free slots, at any alignment, or NONE. */
+  /**
+   * Start of the lowest run of `clusterSlots` free slots, at any alignment, or NONE. Such a run is
+   * a wholly free aligned block, or the free tail of one block and the free head of the next, so
+   * the search looks at each block's ends instead of walking every slot (3.7 walked them).
+   */
   private findFreeRun(): number {
     const owner = this.owner;
     const k = this.clusterSlots;
-    let runStart = this.lowestFree;
-    let s = this.lowestFree;
-    while (s < this.slotCount) {
-      const b = Math.floor(s / k);
-      if (this.blockFree[b] === 0) {
-        s = (b + 1) * k;
-        runStart = s;
-        continue;
-      }
-      // A wholly free block completes whatever run reached its start.
-      if (this.blockFree[b] === k && s === b * k) return runStart;
-      if (owner[s] !== NONE) runStart = s + 1;
-      else if (s - runStart + 1 >= k) return runStart;
-      s++;
+    const n = this.slotCount;
+    for (let b = Math.floor(this.lowestFree / k); b < this.blockFree.length; b++) {
+      if (this.blockFree[b] === 0) continue;
+      const blockStart = b * k;
+      const blockEnd = Math.min(n, blockStart + k);
+      let tail = 0;
+      while (blockEnd - tail > blockStart && owner[blockEnd - tail - 1] === NONE) tail++;
+      if (tail === 0) continue;
+      if (tail === k) return blockStart;
+      const need = k - tail;
+      if (blockEnd + need > n) return NONE;
+      let head = 0;
+      while (head < need && owner[blockEnd + head] === NONE) head++;
+      if (head === need) return blockEnd - tail;
     }
     return NONE;
   }
