@@ -58,6 +58,8 @@ export interface QemuRunOptions {
   swappiness?: number;
   /** Let the guest use all its memory once before the workload (default true; §3.1). */
   warmup?: boolean;
+  /** Size of the host's swap area (default believed + 128 MiB: room for all the guest's memory). */
+  swapMiB?: number;
   /** Swap area on a loop device over a file (default: its I/O counted and throttled on its own) or a plain swap file. */
   swapOn?: 'loop' | 'file';
   /** Let QEMU use transparent huge pages (default false: 4 KiB pages, as the paper's host swapped). */
@@ -369,7 +371,8 @@ export async function runQemuConfig(o: QemuRunOptions): Promise<QemuRunResult> {
     cg = makeCgroups(ledger, name, o.hddLike);
     setSwappiness(cg, o.swappiness ?? 60);
     const swapOn = o.swapOn ?? 'loop';
-    const swapBytes = (o.believedMiB + 128) * MiB;
+    const swapBytes = (o.swapMiB ?? o.believedMiB + 128) * MiB;
+    info.swapMiB = swapBytes / MiB;
     const swap =
       swapOn === 'loop'
         ? makeSwap(ledger, cache, swapBytes)
