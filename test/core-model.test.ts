@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { EmulatedPage } from '../src/core/emulation.js';
-import type { CoreConfig } from '../src/core/memory-core.js';
-import { asBlock, asGfn } from '../src/core/types.js';
+import { type CoreConfig, Lru } from '../src/core/memory-core.js';
+import { asBlock, asGfn, asVmmPage } from '../src/core/types.js';
 import { CoreHarness } from './support/core-harness.js';
 
 /** A small harness with one zone and no readahead, so a test can follow pages one by one. */
@@ -112,9 +112,24 @@ function run(h: CoreHarness, ops: Op[]): void {
 }
 
 /** What the random runs exercised, so a test can check that they reached the interesting paths. */
-const stats = { namedDrops: 0, swapWrites: 0, invalidations: 0, emulated: 0, remaps: 0, fallbacks: 0 };
+const stats = {
+  namedDrops: 0,
+  swapWrites: 0,
+  invalidations: 0,
+  emulated: 0,
+  remaps: 0,
+  fallbacks: 0,
+  rewrites: 0,
+  released: 0,
+};
 
-function property(mapper: boolean, zones: number[], sabotage?: (h: CoreHarness) => void, preventer = false) {
+function property(
+  mapper: boolean,
+  zones: number[],
+  sabotage?: (h: CoreHarness) => void,
+  preventer = false,
+  swapSlots = GUEST * 2,
+) {
   return fc.property(
     fc.array(opArb, { minLength: 1, maxLength: 250, size: 'large' }),
     fc.array(fc.nat(), { minLength: 1, maxLength: 16 }),
@@ -132,6 +147,7 @@ function property(mapper: boolean, zones: number[], sabotage?: (h: CoreHarness) 
           fileReadaroundPages: 4,
           reclaimBatchPages: 4,
           swapClusterSlots: 8,
+          swapSlots,
         },
         () => picks[i++ % picks.length]!,
       );
@@ -143,6 +159,8 @@ function property(mapper: boolean, zones: number[], sabotage?: (h: CoreHarness) 
       stats.emulated += h.core.counters.preventerEmulatedPages;
       stats.remaps += h.core.counters.preventerRemaps;
       stats.fallbacks += h.core.counters.preventerFallbacks;
+      stats.rewrites += h.core.counters.swapRewrites;
+      stats.released += h.core.counters.swapSlotsReleased;
       return h.violations.length === 0 ? true : (assert.fail(h.violations.slice(0, 3).join('; ')), false);
     },
   );
@@ -151,10 +169,11 @@ function property(mapper: boolean, zones: number[], sabotage?: (h: CoreHarness) 
 for (const mapper of [false, true]) {
   for (const zones of [[1], [1, 2, 3]]) {
     test(`core never loses a write (mapper ${mapper ? 'on' : 'off'}, ${zones.length} zone(s))`, () => {
-      stats.namedDrops = stats.swapWrites = stats.invalidations = 0;
+      stats.namedDrops = stats.swapWrites = stats.invalidations = stats.rewrites = 0;
       fc.assert(property(mapper, zones), { numRuns: 200, seed: 42 + zones.length + (mapper ? 100 : 0) });
       // The runs must have reached what they are meant to test, or a pass would mean nothing.
       assert.ok(stats.swapWrites > 1000, `only ${stats.swapWrites} swap writes`);
+      assert.ok(stats.rewrites > 100, `only ${stats.rewrites} pages rewritten to the slot they kept`);
       if (mapper) {
         assert.ok(stats.namedDrops > 200, `only ${stats.namedDrops} named drops`);
         assert.ok(stats.invalidations > 20, `only ${stats.invalidations} invalidation reads`);
@@ -162,6 +181,55 @@ for (const mapper of [false, true]) {
     });
   }
 }
+
+for (const mapper of [false, true]) {
+  test(`core never loses a write when swap is over half full and swapped-in pages give their slots back (mapper ${mapper ? 'on' : 'off'})`, () => {
+    stats.swapWrites = stats.released = 0;
+    fc.assert(property(mapper, [1, 2], undefined, false, GUEST), { numRuns: 200, seed: 77 });
+    assert.ok(stats.swapWrites > 1000, `only ${stats.swapWrites} swap writes`);
+    assert.ok(stats.released > 100, `only ${stats.released} slots released by vm_swap_full`);
+  });
+}
+
+test('a page the guest only reads keeps its swap slot and is written back to it; a guest write gives the slot up', () => {
+  const h = tiny({ guestPages: 16, imageBlocks: 4, residentLimitPages: 6, swapSlots: 64 });
+  for (let g = 0; g < 16; g++) h.guestWrite(g);
+  h.settle();
+  const pt = h.core.pt;
+  const s0 = pt.slot[0]!;
+  const s1 = pt.slot[1]!;
+  assert.ok(s0 >= 0 && s1 >= 0, 'pages 0 and 1 were swapped out');
+  h.guestRead(0);
+  h.guestRead(1);
+  assert.equal(pt.slot[0], s0, 'a read fault leaves the page in the swap cache');
+  h.guestWrite(1);
+  assert.equal(pt.slot[1], -1, 'a write frees the slot (reuse_swap_page)');
+  const rewrites = h.core.counters.swapRewrites;
+  for (let g = 2; g < 16; g++) h.guestRead(g);
+  h.settle();
+  assert.equal(pt.state[0], 2, 'page 0 was evicted again');
+  assert.equal(pt.slot[0], s0, 'to the slot it kept');
+  assert.ok(h.core.counters.swapRewrites > rewrites);
+  h.verifyAll();
+  assert.deepEqual(h.violations, []);
+});
+
+test('while swap is more than half full, the fault that maps a swapped-in page gives its slot back (vm_swap_full)', () => {
+  for (const [slots, released] of [
+    [64, false],
+    [16, true],
+  ] as const) {
+    const h = tiny({ guestPages: 16, imageBlocks: 4, residentLimitPages: 6, swapSlots: slots });
+    for (let g = 0; g < 16; g++) h.guestWrite(g);
+    h.settle();
+    assert.ok(h.core.swap.usedSlots * 2 > 16 && h.core.swap.usedSlots * 2 < 64);
+    h.guestRead(0);
+    assert.equal(h.core.pt.slot[0] === -1, released, `${slots} slots`);
+    assert.equal(h.core.counters.swapSlotsReleased > 0, released);
+    h.verifyAll();
+    assert.deepEqual(h.violations, []);
+  }
+});
 
 test('the checker catches a Mapper that forgets to preserve a dropped page before its block is overwritten', () => {
   const broken = (h: CoreHarness): void => {
@@ -400,4 +468,48 @@ test('the checker catches a Preventer that lets a device write land on an emulat
   const res = fc.check(property(true, [1], broken, true), { numRuns: 300, seed: 23 });
   assert.equal(res.failed, true, 'a buffer that outlives a device write must corrupt the page');
   assert.match(String(res.errorInstance), /got .* want|buffered read/);
+});
+
+test("QEMU's code (VM_EXEC file pages): activated at its first reference; code run between faults stays resident", () => {
+  const h = new CoreHarness({
+    guestPages: 256,
+    imageBlocks: 4,
+    vmmPages: 4,
+    residentLimitPages: 96,
+    zoneWeights: [1],
+  });
+  const core = h.core;
+  const code = (v: number) => core.vmmPageIndex(asVmmPage(v));
+  const list = (p: number) => core.lru.on(p) % 4;
+  const qemuRuns = () => {
+    h.wait(core.touchVmm(asVmmPage(0)));
+    h.wait(core.touchVmm(asVmmPage(1)));
+  };
+  for (let v = 0; v < 4; v++) h.wait(core.touchVmm(asVmmPage(v)));
+  for (let v = 0; v < 4; v++)
+    assert.equal(list(code(v)), Lru.InactiveFile, 'a code page faulted in starts inactive');
+  // Guest pages stream through memory; QEMU executes pages 0 and 1 between faults, never 2 and 3.
+  let g = 0;
+  // Until reclaim first looks at page 0 (its referenced bit is then clear).
+  while (core.pt.flags[code(0)]! & 1) {
+    h.guestWrite(g++ % 256);
+    if (core.pt.flags[code(0)]! & 1) qemuRuns();
+  }
+  assert.equal(list(code(0)), Lru.ActiveFile, 'activated at its first reference, no second trip');
+  for (let i = 0; i < 512; i++) {
+    h.guestWrite(g++ % 256);
+    qemuRuns();
+  }
+  const faults = core.counters.hostFaultsVmm;
+  for (let i = 0; i < 256 * 20; i++) {
+    h.guestWrite(g++ % 256);
+    qemuRuns();
+  }
+  h.settle();
+  assert.equal(core.counters.hostFaultsVmm, faults, 'hot code is not refaulted');
+  assert.equal(core.pt.state[code(2)], 3, 'code nobody runs is dropped (it is in the executable)');
+  assert.equal(core.pt.state[code(3)], 3);
+  assert.ok(core.counters.swapWritePages > 1000);
+  h.verifyAll();
+  assert.deepEqual(h.violations, []);
 });

@@ -20,7 +20,7 @@ workload: { kind: sysbench, fileMiB: 40, iterations: 2 }
 test('a valid experiment gets its defaults', () => {
   const e = parseExperiment(ok);
   assert.equal(e.engine, 'sim');
-  assert.equal(e.host.swapMiB, 16384);
+  assert.equal(e.host.swapMiB, 3072);
   assert.deepEqual(e.host.disk, { kind: 'hdd' });
   assert.equal(e.workload.kind === 'sysbench' && e.workload.blockKiB, 16);
   assert.equal(e.guest.swapMiB, 0);

@@ -22,6 +22,26 @@ const skip = avail.ok ? false : `qemu engine unavailable here: ${avail.reason}`;
  */
 const SCALE = Number(process.env.VSWAPPER_QEMU_TEST_SCALE ?? 1);
 
+/**
+ * The host state once no other engine run (another test suite or a CLI run on this machine) holds
+ * the engine's lock: what is compared after our run must not include theirs.
+ */
+async function idleHostState(): Promise<ReturnType<typeof hostState>> {
+  const lock = join(cacheDir(), 'run.lock');
+  for (let i = 0; i < 30 * 60 && existsSync(lock); i++) {
+    let pid = 0;
+    try {
+      pid = (JSON.parse(readFileSync(lock, 'utf8')) as { pid: number }).pid;
+    } catch {
+      break;
+    }
+    if (!existsSync(`/proc/${pid}`)) break;
+    if (i % 30 === 0) process.stderr.write(`# waiting for the engine run of pid ${pid} to finish\n`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return hostState();
+}
+
 /** What a run may leave behind if it does not clean up: the host as a comparable snapshot. */
 function hostState(): {
   swaps: string[];
@@ -87,7 +107,7 @@ test(
   'fig9 on a real guest: baseline swaps (writes every iteration), balloon does not; checksums equal',
   { skip, timeout: 20 * 60_000 },
   async () => {
-    const before = hostState();
+    const before = await idleHostState();
     const t0 = Date.now();
     const r = await runQemuFigure('fig9', { scale: SCALE, hddLike: false });
     process.stderr.write(`# fig9 at scale ${SCALE}: ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
@@ -141,7 +161,7 @@ test(
   'fig10 on a real guest: the allocation after the reads; balloon cannot allocate (killed)',
   { skip, timeout: 20 * 60_000 },
   async () => {
-    const before = hostState();
+    const before = await idleHostState();
     const r = await runQemuFigure('fig10', { scale: SCALE, hddLike: false });
     assert.deepEqual(hostState(), before);
     const base = r.runs.find((x) => x.config === 'baseline')!;
@@ -160,7 +180,7 @@ test(
   'SIGINT to a process running the engine leaves the host as it was found',
   { skip, timeout: 10 * 60_000 },
   async () => {
-    const before = hostState();
+    const before = await idleHostState();
     const script = `
     import { runQemuFigure } from ${JSON.stringify(resolve(HERE, '../src/qemu/index.js'))};
     await runQemuFigure('fig9', { scale: 0.25, hddLike: true, configs: ['baseline'],

@@ -143,3 +143,40 @@ setInterval(() => {}, 1000);
   assert.deepEqual(readdirSync(join(d, 'sub')), []);
   rmSync(d, { recursive: true, force: true });
 });
+
+test('one run at a time: a live holder makes the next run wait (or time out naming it), a dead one is taken over', async () => {
+  const { takeLock } = await import('../src/qemu/engine.js');
+  const { processStartTicks } = await import('../src/qemu/host-changes.js');
+  const d = tmp();
+  const lock = join(d, 'run.lock');
+  const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const pid = holder.pid ?? -1;
+  writeFileSync(lock, JSON.stringify({ pid, startTicks: processStartTicks(pid) }));
+  const msgs: string[] = [];
+  try {
+    await assert.rejects(
+      takeLock(new HostChanges(), d, { waitMs: 100, onProgress: (m) => msgs.push(m) }),
+      new RegExp(`another qemu engine run \\(pid ${pid}\\)`),
+    );
+    assert.ok(
+      msgs.some((m) => m.includes(`pid ${pid}`)),
+      'the wait is reported',
+    );
+    // The holder ends while we wait: we get the lock and record it for undoing.
+    setTimeout(() => holder.kill('SIGKILL'), 300);
+    const ledger = new HostChanges();
+    await takeLock(ledger, d, { waitMs: 20_000 });
+    assert.equal(JSON.parse(readFileSync(lock, 'utf8')).pid, process.pid);
+    assert.deepEqual(ledger.pending, [`rm ${lock}`]);
+    ledger.undoAll();
+    assert.equal(existsSync(lock), false);
+    // A lock left by a process that no longer exists is stale: taken at once.
+    writeFileSync(lock, JSON.stringify({ pid, startTicks: 1 }));
+    const l2 = new HostChanges();
+    await takeLock(l2, d, { waitMs: 0 });
+    l2.undoAll();
+  } finally {
+    holder.kill('SIGKILL');
+    rmSync(d, { recursive: true, force: true });
+  }
+});

@@ -75,3 +75,20 @@ test('bad run parameters are rejected with the field named', () => {
     /sysbench.iterations/,
   );
 });
+
+test('swap sequentiality decays only where Linux gives slots back: with swap over half full, not with a large area', () => {
+  // Quarter-size guest (128 MiB believed, about 0.11 GiB swapped): 160 MiB of swap is over half
+  // full, so each swap-in releases its slot (vm_swap_full) and re-eviction fills scattered holes;
+  // 768 MiB is not, so pages keep their slots and the layout stays as the first eviction left it.
+  const run = (swapMiB: number) =>
+    runJob({ ...paperJob('baseline', 100, SYSBENCH_200MB, SMALL), swapMiB }).iterations;
+  const tight = run(160);
+  const roomy = run(768);
+  const faults = (it: typeof tight, n: number) => it[n - 1]!.hostFaultsInGuest!;
+  const runLength = (it: typeof tight, n: number) => it[n - 1]!.swapReadRunLengthMean!;
+  assert.ok(faults(tight, 8) > 1.5 * faults(tight, 2), `tight: ${faults(tight, 2)} -> ${faults(tight, 8)}`);
+  assert.ok(runLength(tight, 8) < runLength(tight, 3), 'reads come in shorter runs');
+  assert.ok(tight[7]!.runtimeS! > tight[2]!.runtimeS!);
+  const flat = [3, 4, 5, 6, 7, 8].map((n) => faults(roomy, n));
+  assert.ok(Math.max(...flat) < 1.1 * Math.min(...flat), `roomy: ${flat.join(' ')}`);
+});

@@ -24,6 +24,10 @@ export class CoreCounters {
   swapReadPages = 0;
   swapWriteOps = 0;
   swapWritePages = 0;
+  /** Of swapWritePages: pages written back to the slot they kept since they were swapped in. */
+  swapRewrites = 0;
+  /** Slots given up by resident pages because the swap area was more than half full (vm_swap_full). */
+  swapSlotsReleased = 0;
   /** Reads of the image by the Mapper (refaults of dropped named pages, invalidations). */
   imageReadOps = 0;
   imageReadPages = 0;

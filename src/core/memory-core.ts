@@ -52,11 +52,17 @@ export interface CoreConfig {
    */
   hostAssumesDirty: boolean;
   /**
-   * Relative sizes of the host's memory zones (per NUMA node: DMA32, Normal). Each zone keeps its own
+   * Sizes in GiB of the host's memory zones (per NUMA node: DMA32, Normal). Each zone keeps its own
    * LRU lists, as Linux's per-zone lruvec does; a page lands in the zone its frame came from, and
    * reclaim takes its batches zone by zone, so eviction interleaves several LRU orders.
    */
   zoneWeights: readonly number[];
+  /**
+   * New frames come from one zone in runs: the allocator serves from a zone until it falls below its
+   * low watermark and kswapd tops it up to its high one. The run is that gap, min_pages / 4, which
+   * Linux 3.7 sets in proportion to the zone's size: this many pages per GiB of zone.
+   */
+  allocRunPagesPerGiB: number;
   /** Seeds the choice of zone for new frames: the core's only randomness, so it stays deterministic. */
   seed: number;
 }
@@ -74,6 +80,9 @@ export const DEFAULT_CORE_TUNABLES = {
   // The paper's Dell R420 with 16 GB on two sockets: node 0 has DMA32 (about 3 GB) and Normal
   // (5 GB), node 1 has Normal (8 GB).
   zoneWeights: [3, 5, 8],
+  // min_free_kbytes = sqrt(16 x 16 GiB in KiB) = 16 MiB, shared by the zones by size: 256 pages of
+  // min per GiB, and a low-to-high watermark gap of a quarter of that.
+  allocRunPagesPerGiB: 64,
   seed: 1,
 } as const;
 
@@ -166,12 +175,16 @@ export class MemoryCore {
   private readonly zoneCdf: number[];
   private readonly rng: SplitMix;
   private zoneCursor = 0;
+  private allocZone = 0;
+  private allocRunLeft = 0;
   /** Per-list scan targets of one zone at one priority (reused: reclaim runs on every fault). */
   private readonly scanScratch = new Float64Array(4);
   /** Pages a scan puts back where it found them (reused). */
   private readonly keepScratch: number[] = [];
-  /** Dirty anonymous pages picked by the current reclaim pass, written as one batch. */
-  private writeBatch: number[] = [];
+  /** Dirty anonymous pages picked by the current reclaim pass, written as one batch (reused). */
+  private readonly writeBatch: number[] = [];
+  /** Share of this priority's scan that goes to the anonymous lists (get_scan_count's fraction). */
+  private fractionAnon = 0;
 
   constructor(cfg: CoreConfig) {
     validateCoreConfig(cfg);
@@ -413,7 +426,8 @@ export class MemoryCore {
     // has used it since.
     const unusedSwapIn =
       (st === State.Loading && pt.slot[p] !== NONE) ||
-      (st === State.Resident && (pt.flags[p]! & (Flag.SwapCache | Flag.Referenced)) === Flag.SwapCache);
+      (st === State.Resident &&
+        (pt.flags[p]! & (Flag.SwapCache | Flag.Referenced | Flag.Dirty)) === Flag.SwapCache);
     if (unusedSwapIn) this.counters.staleSwapReads++;
     if (st === State.Resident) {
       pt.pins[p]!++;
@@ -658,14 +672,14 @@ export class MemoryCore {
         this.freeSlot(q);
         pt.flags[q] = 0;
         this.freeFrame(q, State.Ballooned);
-      } else if (f & (Flag.Dirty | Flag.Named) || !(f & Flag.SwapCache)) {
-        // Written (or re-read from disk) while the write was in flight: the swap copy is stale.
+      } else if (f & Flag.Named || !(f & Flag.SwapCache)) {
+        // Re-read from disk, or its slot given up, while the write was in flight: the copy is stale.
         if (pt.slot[q] !== NONE) this.freeSlot(q);
         pt.flags[q]! &= ~Flag.SwapCache;
         if (!(f & Flag.Named)) pt.flags[q]! |= Flag.Dirty;
         this.put(f & Flag.Named ? Lru.InactiveFile : Lru.ActiveAnon, q);
-      } else if (f & Flag.Referenced || pt.pins[q]! > 0) {
-        // Touched (or pinned by a device) during writeback: the page stays, its swap copy valid.
+      } else if (f & (Flag.Dirty | Flag.Referenced) || pt.pins[q]! > 0) {
+        // Touched (or pinned by a device) during writeback: the page stays and keeps its slot.
         this.put(Lru.ActiveAnon, q);
       } else {
         this.freeFrame(q, State.Swapped);
@@ -848,21 +862,22 @@ export class MemoryCore {
     const lo = s & ~mask;
     const hi = Math.min(s | mask, this.swap.slotCount - 1);
     const want: number[] = [];
+    const units: number[] = [];
+    const owner = this.swap.owner;
     for (let u = lo; u <= hi; u++) {
-      const q = this.swap.owner[u]!;
-      if (q === p || (q !== NONE && pt.state[q] === State.Swapped && pt.slot[q] === u)) want.push(q);
+      const q = owner[u]!;
+      if (q === p || (q !== NONE && pt.state[q] === State.Swapped && pt.slot[q] === u)) {
+        want.push(q);
+        units.push(u);
+      }
     }
-    if (!want.includes(p)) throw new CoreError(`page ${p}'s slot ${s} is not its own`);
+    if (owner[s] !== p) throw new CoreError(`page ${p}'s slot ${s} is not its own`);
     const got = this.takeFrames(want.length);
     if (got === 0) return false;
     this.countMajor(f);
     const [from, to] = this.trimAround(want, p, got);
-    const chosen = from === 0 && to === want.length ? want : want.slice(from, to);
-    this.loadPages(
-      chosen,
-      chosen.map((q) => pt.slot[q]!),
-      'swap',
-    );
+    const whole = from === 0 && to === want.length;
+    this.loadPages(whole ? want : want.slice(from, to), whole ? units : units.slice(from, to), 'swap');
     this.waitOn(p, f);
     return true;
   }
@@ -931,47 +946,49 @@ export class MemoryCore {
     // Windows are gathered in unit order; only a caller that breaks that pays for a sort.
     let sorted = true;
     for (let i = 1; i < units.length && sorted; i++) sorted = units[i - 1]! <= units[i]!;
-    const order = sorted
-      ? pages.map((_, i) => i)
-      : pages.map((_, i) => i).sort((a, b) => units[a]! - units[b]!);
-    let runPages: number[] = [];
-    let runUnits: number[] = [];
-    const flush = (): void => {
-      if (runPages.length === 0) return;
-      const id = this.nextId++;
-      const start = runUnits[0]!;
-      const count = runUnits[runUnits.length - 1]! - start + 1;
-      this.pendingIo.set(id, { source, pages: runPages, units: runUnits });
-      this.actions.push({ kind: 'read', id, source, start, count, pages: runPages, units: runUnits });
-      const c = this.counters;
-      if (source === 'swap') {
-        c.swapReadOps++;
-        c.swapReadPages += runPages.length;
-        if (start !== this.lastSwapReadEnd) c.swapReadRuns++;
-        this.lastSwapReadEnd = start + count;
-      } else if (source === 'image') {
-        c.imageReadOps++;
-        c.imageReadPages += runPages.length;
-      } else {
-        c.vmmReadOps++;
-        c.vmmReadPages += runPages.length;
-      }
-      runPages = [];
-      runUnits = [];
-    };
-    for (const i of order) {
-      const q = pages[i]!;
+    if (!sorted) {
+      const order = pages.map((_, i) => i).sort((a, b) => units[a]! - units[b]!);
+      pages = order.map((i) => pages[i]!);
+      units = order.map((i) => units[i]!);
+    }
+    let from = 0;
+    for (let i = 0; i < pages.length; i++) {
       const u = units[i]!;
-      const last = runUnits.length > 0 ? runUnits[runUnits.length - 1]! : NONE;
-      if (last !== NONE && u !== last && u !== last + 1) flush();
+      if (i > from && u !== units[i - 1] && u !== units[i - 1]! + 1) {
+        this.emitRead(source, pages.slice(from, i), units.slice(from, i));
+        from = i;
+      }
+      const q = pages[i]!;
       this.lru.remove(q);
       pt.state[q] = State.Loading;
       this.zoneOf[q] = this.pickZone();
       this.resident++;
-      runPages.push(q);
-      runUnits.push(u);
     }
-    flush();
+    if (from === 0) this.emitRead(source, pages, units);
+    else this.emitRead(source, pages.slice(from), units.slice(from));
+  }
+
+  /** One read action for a run of units (the caller's arrays become the action's). */
+  private emitRead(source: ReadSource, pages: number[], units: number[]): void {
+    if (pages.length === 0) return;
+    const id = this.nextId++;
+    const start = units[0]!;
+    const count = units[units.length - 1]! - start + 1;
+    this.pendingIo.set(id, { source, pages, units });
+    this.actions.push({ kind: 'read', id, source, start, count, pages, units });
+    const c = this.counters;
+    if (source === 'swap') {
+      c.swapReadOps++;
+      c.swapReadPages += pages.length;
+      if (start !== this.lastSwapReadEnd) c.swapReadRuns++;
+      this.lastSwapReadEnd = start + count;
+    } else if (source === 'image') {
+      c.imageReadOps++;
+      c.imageReadPages += pages.length;
+    } else {
+      c.vmmReadOps++;
+      c.vmmReadPages += pages.length;
+    }
   }
 
   private waitOn(p: number, f: Fault): number {
@@ -1038,14 +1055,28 @@ export class MemoryCore {
       }
       f |= Flag.Dirty;
     } else if (!(f & Flag.Named) && this.cfg.hostAssumesDirty) {
+      // Without EPT dirty bits KVM marks every page it unmaps dirty (kvm_set_pfn_dirty), so a page
+      // the guest only read is written again when evicted; but a read fault leaves it in the swap
+      // cache, and that write goes back to its old slot.
       f |= Flag.Dirty;
     }
-    if (f & Flag.Dirty && f & Flag.SwapCache && !(f & Flag.Writeback)) {
-      pt.flags[p] = f & ~Flag.SwapCache;
-      this.freeSlot(p);
-      return;
+    if (f & Flag.SwapCache && !(f & Flag.Writeback)) {
+      // A write frees the slot (reuse_swap_page); so does the fault that first maps a swapped-in
+      // page while swap is more than half full (do_swap_page's vm_swap_full check).
+      const firstMap = (pt.flags[p]! & (Flag.SwapCache | Flag.Dirty)) === Flag.SwapCache;
+      if (write || (firstMap && this.swapMostlyUsed())) {
+        if (!write) this.counters.swapSlotsReleased++;
+        pt.flags[p] = (f | Flag.Dirty) & ~Flag.SwapCache;
+        this.freeSlot(p);
+        return;
+      }
     }
     pt.flags[p] = f;
+  }
+
+  /** Linux's vm_swap_full(): more than half of the swap area is in use. */
+  private swapMostlyUsed(): boolean {
+    return this.swap.usedSlots * 2 > this.swap.slotCount;
   }
 
   /** A named (or merely same-as-block) page stops being equal to its block but keeps its content. */
@@ -1107,11 +1138,19 @@ export class MemoryCore {
 
   // ---------------------------------------------------------------- internals: reclaim
 
+  /** The zone a new frame comes from: the current run's, or a new run in a zone drawn by size. */
   private pickZone(): number {
+    if (this.allocRunLeft > 0) {
+      this.allocRunLeft--;
+      return this.allocZone;
+    }
     const u = this.rng.next();
     const cdf = this.zoneCdf;
-    for (let z = 0; z < cdf.length - 1; z++) if (u < cdf[z]!) return z;
-    return cdf.length - 1;
+    let z = 0;
+    while (z < cdf.length - 1 && u >= cdf[z]!) z++;
+    this.allocZone = z;
+    this.allocRunLeft = Math.max(1, Math.round(this.cfg.allocRunPagesPerGiB * this.cfg.zoneWeights[z]!)) - 1;
+    return z;
   }
 
   /** Puts a page at the head of LRU list `type` of its zone. */
@@ -1163,10 +1202,11 @@ export class MemoryCore {
     const zones = this.cfg.zoneWeights.length;
     const swapFull = this.swap.usedSlots >= this.swap.slotCount;
     let reclaimed = 0;
-    this.writeBatch = [];
     const first = this.zoneCursor++ % zones;
     for (let prio = 12; prio >= 0 && reclaimed < target; prio--) {
-      const [fa, ff] = this.scanFractions(swapFull);
+      this.scanFractions(swapFull);
+      const fa = this.fractionAnon;
+      const ff = 1 - fa;
       for (let zi = 0; zi < zones && reclaimed < target; zi++) {
         const base = ((first + zi) % zones) * 4;
         const nr = this.scanScratch;
@@ -1205,7 +1245,11 @@ export class MemoryCore {
   }
 
   /** get_scan_count(): split the pass between anon and file by swappiness and recent rotations. */
-  private scanFractions(swapFull: boolean): [number, number] {
+  private scanFractions(swapFull: boolean): void {
+    this.fractionAnon = this.anonFraction(swapFull);
+  }
+
+  private anonFraction(swapFull: boolean): number {
     const size = this.lru.size;
     let anon = 0;
     let file = 0;
@@ -1213,8 +1257,8 @@ export class MemoryCore {
       anon += size[b + Lru.InactiveAnon]! + size[b + Lru.ActiveAnon]!;
       file += size[b + Lru.InactiveFile]! + size[b + Lru.ActiveFile]!;
     }
-    if (swapFull || anon === 0) return [0, 1];
-    if (file === 0) return [1, 0];
+    if (swapFull || anon === 0) return 0;
+    if (file === 0) return 1;
     const rs = this.recentScanned;
     const rr = this.recentRotated;
     if (rs[0]! > anon / 4) {
@@ -1227,7 +1271,7 @@ export class MemoryCore {
     }
     const ap = ((this.cfg.swappiness + 1) * (rs[0]! + 1)) / (rr[0]! + 1);
     const fp = ((200 - this.cfg.swappiness + 1) * (rs[1]! + 1)) / (rr[1]! + 1);
-    return [ap / (ap + fp), fp / (ap + fp)];
+    return ap / (ap + fp);
   }
 
   private inactiveIsLow(base: number, file: boolean): boolean {
@@ -1285,6 +1329,12 @@ export class MemoryCore {
         pt.flags[p] = f & ~Flag.Referenced;
         if (!file || this.isVmm(p) || f & Flag.SecondChance) {
           this.recentRotated[type]!++;
+          // activate_locked: a page kept in memory gives its slot back when swap is filling up.
+          if (f & Flag.SwapCache && !file && this.swapMostlyUsed()) {
+            this.counters.swapSlotsReleased++;
+            pt.flags[p] = (pt.flags[p]! | Flag.Dirty) & ~Flag.SwapCache;
+            this.freeSlot(p);
+          }
           this.lru.pushHead(active, p);
         } else {
           pt.flags[p]! |= Flag.SecondChance;
@@ -1301,6 +1351,14 @@ export class MemoryCore {
       } else if (f & Flag.SwapCache && !(f & Flag.Dirty)) {
         pt.flags[p] = 0;
         this.freeFrame(p, State.Swapped);
+        reclaimed++;
+      } else if (f & Flag.SwapCache) {
+        // Dirty but still in the swap cache: pageout() writes it to the slot it already has.
+        pt.flags[p] = Flag.SwapCache | Flag.Writeback;
+        this.writebackPages++;
+        this.counters.swapRewrites++;
+        if (pt.block[p] !== NONE) this.counters.silentSwapWrites++;
+        this.writeBatch.push(p);
         reclaimed++;
       } else {
         const s = this.swap.allocate(p) as number;
@@ -1323,28 +1381,29 @@ export class MemoryCore {
   private flushWriteBatch(): void {
     const pages = this.writeBatch;
     if (pages.length === 0) return;
-    this.writeBatch = [];
-    pages.sort((a, b) => this.pt.slot[a]! - this.pt.slot[b]!);
-    let run: number[] = [];
-    const emit = (): void => {
-      if (run.length === 0) return;
-      const id = this.nextId++;
-      const start = this.pt.slot[run[0]!]!;
-      this.pendingIo.set(id, { source: 'swap-write', pages: run, units: [] });
-      this.actions.push({ kind: 'write', id, start, pages: run });
-      this.counters.swapWriteOps++;
-      this.counters.swapWritePages += run.length;
-      run = [];
-    };
-    for (const p of pages) {
-      if (run.length > 0 && this.pt.slot[p] !== this.pt.slot[run[run.length - 1]!]! + 1) emit();
-      run.push(p);
+    const slot = this.pt.slot;
+    pages.sort((a, b) => slot[a]! - slot[b]!);
+    let from = 0;
+    for (let i = 1; i <= pages.length; i++) {
+      if (i < pages.length && slot[pages[i]!] === slot[pages[i - 1]!]! + 1) continue;
+      this.emitWrite(pages.slice(from, i));
+      from = i;
     }
-    emit();
+    pages.length = 0;
+  }
+
+  /** One write action for pages whose slots are consecutive. */
+  private emitWrite(run: number[]): void {
+    const id = this.nextId++;
+    this.pendingIo.set(id, { source: 'swap-write', pages: run, units: EMPTY_UNITS });
+    this.actions.push({ kind: 'write', id, start: this.pt.slot[run[0]!]!, pages: run });
+    this.counters.swapWriteOps++;
+    this.counters.swapWritePages += run.length;
   }
 }
 
 const EMPTY: CoreAction[] = [];
+const EMPTY_UNITS: number[] = [];
 
 function validateCoreConfig(c: CoreConfig): void {
   const positive: (keyof CoreConfig)[] = [
@@ -1368,6 +1427,8 @@ function validateCoreConfig(c: CoreConfig): void {
   if (c.zoneWeights.length < 1 || c.zoneWeights.length > 63 || c.zoneWeights.some((w) => !(w > 0))) {
     throw new ConfigError('zoneWeights', 'must list 1 to 63 positive zone sizes');
   }
+  if (!(c.allocRunPagesPerGiB > 0))
+    throw new ConfigError('allocRunPagesPerGiB', `must be positive, got ${c.allocRunPagesPerGiB}`);
   if (!Number.isInteger(c.pageClusterLog2) || c.pageClusterLog2 < 0 || c.pageClusterLog2 > 10) {
     throw new ConfigError('pageClusterLog2', `must be an integer within 0..10, got ${c.pageClusterLog2}`);
   }

@@ -5,7 +5,7 @@ import type { SimJob } from './job.js';
 import { CONFIG_NAMES, type FigureResult, type RunRecord } from './results.js';
 import { runJobs, type PoolProgress } from './pool.js';
 import { figureMeta } from './figures.js';
-import type { DiskSpec } from '../sim/machine.js';
+import { type DiskSpec, PAPER_MACHINE } from '../sim/machine.js';
 import type { WorkloadSpec } from '../workloads/index.js';
 
 const positive = (what: string) =>
@@ -57,7 +57,7 @@ export const experimentSchema = z
       .strict(),
     host: z
       .object({
-        swapMiB: positive('host.swapMiB').default(16384),
+        swapMiB: positive('host.swapMiB').default(PAPER_MACHINE.swapMiB),
         disk: z
           .discriminatedUnion('kind', [
             z.object({ kind: z.literal('hdd'), hdd: hddSchema.optional() }).strict(),
@@ -66,7 +66,7 @@ export const experimentSchema = z
           .default({ kind: 'hdd' }),
       })
       .strict()
-      .default({ swapMiB: 16384, disk: { kind: 'hdd' } }),
+      .default({ swapMiB: PAPER_MACHINE.swapMiB, disk: { kind: 'hdd' } }),
     workload: z.discriminatedUnion('kind', [
       z
         .object({

@@ -58,6 +58,8 @@ export interface QemuRunOptions {
   swappiness?: number;
   /** Let the guest use all its memory once before the workload (default true; §3.1). */
   warmup?: boolean;
+  /** Size of the host's swap area (default believed + 128 MiB: room for all the guest's memory). */
+  swapMiB?: number;
   /** Swap area on a loop device over a file (default: its I/O counted and throttled on its own) or a plain swap file. */
   swapOn?: 'loop' | 'file';
   /** Let QEMU use transparent huge pages (default false: 4 KiB pages, as the paper's host swapped). */
@@ -194,15 +196,15 @@ export function sysbenchTotalTime(lines: string[]): number | undefined {
 }
 
 /** A single-run lock in the cache folder: host-wide counters and swap allow one run at a time. */
-function takeLock(ledger: HostChanges, dir: string): void {
-  const lock = join(dir, 'run.lock');
+/** The pid of the live process holding the run lock, or undefined once we hold it. */
+function tryLock(ledger: HostChanges, lock: string): number | undefined {
   for (let i = 0; i < 2; i++) {
     try {
       writeFileSync(lock, JSON.stringify({ pid: process.pid, startTicks: processStartTicks(process.pid) }), {
         flag: 'wx',
       });
       ledger.did({ kind: 'rm', path: lock });
-      return;
+      return undefined;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       let owner: { pid: number; startTicks: number } | undefined;
@@ -211,12 +213,49 @@ function takeLock(ledger: HostChanges, dir: string): void {
       } catch {
         owner = undefined;
       }
-      if (owner && processStartTicks(owner.pid) === owner.startTicks)
-        throw new Error(`another qemu engine run (pid ${owner.pid}) is using ${dir}; one run at a time`);
+      if (owner && processStartTicks(owner.pid) === owner.startTicks) return owner.pid;
+      // The holder died without undoing (SIGKILL): its lock is stale.
       rmSync(lock, { force: true });
     }
   }
   throw new Error(`cannot take the run lock ${lock}`);
+}
+
+/**
+ * One run at a time per cache folder: runs share host-wide counters (/proc/vmstat) and swap. A second
+ * run waits for the first (a test suite and a CLI run on one machine), saying so, up to `waitMs`.
+ */
+export async function takeLock(
+  ledger: HostChanges,
+  dir: string,
+  o: { waitMs?: number; onProgress?: (m: string) => void; signal?: AbortSignal } = {},
+): Promise<void> {
+  const lock = join(dir, 'run.lock');
+  const deadline = Date.now() + (o.waitMs ?? 60 * 60_000);
+  for (;;) {
+    const owner = tryLock(ledger, lock);
+    if (owner === undefined) return;
+    if (Date.now() >= deadline)
+      throw new Error(`another qemu engine run (pid ${owner}) is using ${dir}; one run at a time`);
+    o.onProgress?.(`waiting for the run of pid ${owner} to finish (one run at a time on a host)`);
+    await sleepMs(2000, o.signal);
+  }
+}
+
+function sleepMs(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((res, rej) => {
+    signal?.throwIfAborted();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      signal?.removeEventListener('abort', onAbort);
+      res();
+    }
+    function onAbort(): void {
+      clearTimeout(t);
+      rej(signal?.reason as Error);
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 interface HostSample {
@@ -327,12 +366,13 @@ export async function runQemuConfig(o: QemuRunOptions): Promise<QemuRunResult> {
   };
   o.signal?.addEventListener('abort', onAbort);
   try {
-    takeLock(ledger, cache);
+    await takeLock(ledger, cache, { onProgress: progress, ...(o.signal ? { signal: o.signal } : {}) });
     const name = `vswapper-qemu-${process.pid}-${Date.now()}`;
     cg = makeCgroups(ledger, name, o.hddLike);
     setSwappiness(cg, o.swappiness ?? 60);
     const swapOn = o.swapOn ?? 'loop';
-    const swapBytes = (o.believedMiB + 128) * MiB;
+    const swapBytes = (o.swapMiB ?? o.believedMiB + 128) * MiB;
+    info.swapMiB = swapBytes / MiB;
     const swap =
       swapOn === 'loop'
         ? makeSwap(ledger, cache, swapBytes)

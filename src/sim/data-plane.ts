@@ -35,7 +35,14 @@ const clone = (o: Overrides | undefined): Overrides | undefined => (o ? new Map(
 
 function setOver(map: Map<number, Overrides>, key: number, o: Overrides | undefined): void {
   if (o && o.size > 0) map.set(key, o);
-  else map.delete(key);
+  else if (map.size > 0) map.delete(key);
+}
+
+/** dst[key] becomes a copy of src[from]'s overrides (or none); most pages have none on either side. */
+function copyOver(dst: Map<number, Overrides>, key: number, src: Map<number, Overrides>, from: number): void {
+  const o = src.size > 0 ? src.get(from) : undefined;
+  if (o && o.size > 0) dst.set(key, new Map(o));
+  else if (dst.size > 0) dst.delete(key);
 }
 
 /**
@@ -79,7 +86,7 @@ export class DataPlane {
         for (let i = 0; i < a.pages.length; i++) {
           const p = a.pages[i]!;
           this.swap[a.start + i] = this.mem[p]!;
-          setOver(this.swapOver, a.start + i, clone(this.memOver.get(p)));
+          copyOver(this.swapOver, a.start + i, this.memOver, p);
         }
         break;
       case 'drop':
@@ -110,13 +117,15 @@ export class DataPlane {
       const p = a.pages[i]!;
       const u = a.units[i]!;
       this.mem[p] = src[u]!;
-      let over = clone(srcOver?.get(u));
-      const buf = this.buffers.get(p);
-      if (buf) {
-        over ??= new Map();
-        for (const [c, v] of buf) over.set(c, v);
-        this.buffers.delete(p);
+      const buf = this.buffers.size > 0 ? this.buffers.get(p) : undefined;
+      if (!buf) {
+        if (srcOver) copyOver(this.memOver, p, srcOver, u);
+        else if (this.memOver.size > 0) this.memOver.delete(p);
+        continue;
       }
+      const over = clone(srcOver?.get(u)) ?? new Map<number, number>();
+      for (const [c, v] of buf) over.set(c, v);
+      this.buffers.delete(p);
       setOver(this.memOver, p, over);
     }
   }

@@ -1,8 +1,10 @@
 import type { DiskModel, MediaRequest } from './model.js';
 
 /**
- * A rotating disk: seek curve, rotational position, zoned transfer rate and a segmented read cache
- * that keeps reading ahead after a read while the arm is not needed elsewhere.
+ * A rotating disk: seek curve, rotational position, zoned transfer rate, a segmented read cache
+ * that keeps reading ahead after a read while the arm is not needed elsewhere, and a write-back
+ * cache: a write is acknowledged once it is in the drive's buffer, and the drive writes its dirty
+ * data to the platter while it has nothing else to do (or when the buffer is full), nearest first.
  *
  * Defaults describe the paper's drive, a 2 TB Seagate Constellation ES 7200 rpm (ST2000NM0011
  * datasheet: 8.5 ms average read seek, 4.16 ms average latency, 64 MB cache, 150 MB/s sustained;
@@ -26,6 +28,10 @@ export interface HddParams {
   commandOverheadUs: number;
   /** Interface rate for data served from the cache (SATA 3 Gb/s). */
   busMBps: number;
+  /** How much of the buffer may hold acknowledged, unwritten data; 0 turns write caching off. */
+  writeCacheBytes: number;
+  /** Dirty extents, in sector order from the head, among which the drive picks the nearest. */
+  destageCandidates: number;
 }
 
 export const CONSTELLATION_ES_2TB: HddParams = {
@@ -41,7 +47,17 @@ export const CONSTELLATION_ES_2TB: HddParams = {
   readAheadBytes: 1 << 20,
   commandOverheadUs: 100,
   busMBps: 300,
+  // SATA drives ship with write caching on and Linux leaves it on (swap I/O asks for no flush).
+  // How much of the 64 MB may be dirty is firmware policy the datasheet does not give: half.
+  writeCacheBytes: 32 << 20,
+  // Rotational position ordering over a handful of queued extents, as NCQ's 32-deep queue allows.
+  destageCandidates: 16,
 };
+
+interface Extent {
+  start: number;
+  end: number;
+}
 
 interface Segment {
   start: number;
@@ -65,14 +81,24 @@ export class Hdd implements DiskModel {
   private streaming: Segment | null = null;
   private streamFromNs = 0;
   private streamLimit = 0;
+  /** Acknowledged writes not yet on the platter, sorted by sector, adjacent ones merged. */
+  private dirty: Extent[] = [];
+  private dirtySectors = 0;
+  /** When the drive finished its last command (or background write), i.e. became idle. */
+  private idleFromNs = 0;
 
   constructor(params: Partial<HddParams> = {}) {
     this.p = { ...CONSTELLATION_ES_2TB, ...params };
     const p = this.p;
     for (const [k, v] of Object.entries(p)) {
-      if (typeof v !== 'number' || !(v > 0))
-        throw new RangeError(`hdd.${k}: must be a positive number, got ${String(v)}`);
+      const zeroOk = k === 'writeCacheBytes';
+      if (typeof v !== 'number' || !(zeroOk ? v >= 0 : v > 0))
+        throw new RangeError(
+          `hdd.${k}: must be a ${zeroOk ? 'non-negative' : 'positive'} number, got ${String(v)}`,
+        );
     }
+    if (!Number.isInteger(p.destageCandidates))
+      throw new RangeError(`hdd.destageCandidates: must be an integer, got ${p.destageCandidates}`);
     if (p.innerMBps > p.outerMBps) throw new RangeError('hdd.innerMBps: must not exceed outerMBps');
     if (p.avgSeekMs <= p.trackToTrackSeekMs)
       throw new RangeError('hdd.avgSeekMs: must exceed trackToTrackSeekMs');
@@ -100,6 +126,18 @@ export class Hdd implements DiskModel {
   }
 
   service(req: MediaRequest, nowNs: number): number {
+    const startNs = this.destageWhileIdle(nowNs);
+    const doneNs = this.serve(req, startNs);
+    this.idleFromNs = doneNs;
+    return doneNs - nowNs;
+  }
+
+  /** Dirty data not yet on the platter, in sectors. */
+  get dirtyBacklogSectors(): number {
+    return this.dirtySectors;
+  }
+
+  private serve(req: MediaRequest, nowNs: number): number {
     const end = req.sector + req.sectors;
     const overheadNs = this.p.commandOverheadUs * 1e3;
     if (req.op === 'read') {
@@ -109,28 +147,143 @@ export class Hdd implements DiskModel {
         const valid = this.validEnd(nowNs);
         const waitNs = end > valid ? ((end - valid) * 512) / this.rateBytesPerNs(valid) : 0;
         s.lastUseNs = nowNs;
-        return overheadNs + waitNs + this.busNs(req.sectors);
+        return nowNs + overheadNs + waitNs + this.busNs(req.sectors);
       }
       for (const seg of this.segments) {
         if (seg !== s && req.sector >= seg.start && end <= seg.end) {
           seg.lastUseNs = nowNs;
-          return overheadNs + this.busNs(req.sectors);
+          return nowNs + overheadNs + this.busNs(req.sectors);
         }
       }
+      if (this.dirtyCovers(req.sector, end)) return nowNs + overheadNs + this.busNs(req.sectors);
+    } else if (this.p.writeCacheBytes > 0) {
+      this.invalidate(req.sector, end);
+      const st = this.streaming;
+      if (st && st.start < end && req.sector < this.streamLimit) this.freezeStream(nowNs);
+      let t = nowNs;
+      const cap = this.p.writeCacheBytes / 512;
+      if (this.dirtySectors + req.sectors > cap) {
+        // The buffer is full: the drive must first write some of it out.
+        this.freezeStream(t);
+        while (this.dirty.length > 0 && this.dirtySectors + req.sectors > cap) t = this.destageOne(t);
+      }
+      this.addDirty(req.sector, end);
+      return t + overheadNs + this.busNs(req.sectors);
     }
     this.freezeStream(nowNs);
     if (req.op === 'write') this.invalidate(req.sector, end);
-    const seekNs = this.seekNs(this.headSector, req.sector);
-    const arriveNs = nowNs + overheadNs + seekNs;
-    const spt = this.sectorsPerTrack(req.sector);
-    const targetAngle = (req.sector % spt) / spt;
+    const doneNs = this.mediaAccess(req.sector, req.sectors, nowNs + overheadNs);
+    if (req.op === 'read') this.startStream(req.sector, end, doneNs);
+    return doneNs;
+  }
+
+  /** Moves the arm to `sector` and transfers `sectors` from `atNs`; returns when it is done. */
+  private mediaAccess(sector: number, sectors: number, atNs: number): number {
+    const arriveNs = atNs + this.seekNs(this.headSector, sector);
+    const spt = this.sectorsPerTrack(sector);
+    const targetAngle = (sector % spt) / spt;
     const angle = (arriveNs % this.revNs) / this.revNs;
     const rotNs = (((targetAngle - angle + 1) % 1) * this.revNs) | 0;
-    const xferNs = (req.sectors * 512) / this.rateBytesPerNs(req.sector);
-    const doneNs = arriveNs + rotNs + xferNs;
-    this.headSector = end;
-    if (req.op === 'read') this.startStream(req.sector, end, doneNs);
-    return doneNs - nowNs;
+    const xferNs = (sectors * 512) / this.rateBytesPerNs(sector);
+    this.headSector = sector + sectors;
+    return arriveNs + rotNs + xferNs;
+  }
+
+  /** Positioning time (seek and rotation) from the head to `sector`, starting at `atNs`. */
+  private accessNs(sector: number, atNs: number): number {
+    const arriveNs = atNs + this.seekNs(this.headSector, sector);
+    const spt = this.sectorsPerTrack(sector);
+    const angle = (arriveNs % this.revNs) / this.revNs;
+    return arriveNs - atNs + (((sector % spt) / spt - angle + 1) % 1) * this.revNs;
+  }
+
+  /**
+   * The drive was idle from its last command until `nowNs`: it finished its read-ahead, then wrote
+   * dirty data out. Returns when it can start the new command (after the write under way).
+   */
+  private destageWhileIdle(nowNs: number): number {
+    if (this.dirty.length === 0) return nowNs;
+    let t = this.idleFromNs;
+    const s = this.streaming;
+    if (s)
+      t = Math.max(t, this.streamFromNs + ((this.streamLimit - s.end) * 512) / this.rateBytesPerNs(s.end));
+    if (t >= nowNs) return nowNs;
+    this.freezeStream(t);
+    while (this.dirty.length > 0 && t < nowNs) t = this.destageOne(t);
+    return Math.max(t, nowNs);
+  }
+
+  /** Writes the dirty extent reachable soonest among the next few in sector order; returns when done. */
+  private destageOne(atNs: number): number {
+    const d = this.dirty;
+    const k = Math.min(d.length, this.p.destageCandidates);
+    let first = this.firstDirtyFrom(this.headSector);
+    let best = -1;
+    let bestNs = Infinity;
+    for (let i = 0; i < k; i++) {
+      const idx = (first + i) % d.length;
+      const ns = this.accessNs(d[idx]!.start, atNs);
+      if (ns < bestNs) {
+        bestNs = ns;
+        best = idx;
+      }
+    }
+    first = best;
+    const e = d[first]!;
+    d.splice(first, 1);
+    this.dirtySectors -= e.end - e.start;
+    return this.mediaAccess(e.start, e.end - e.start, atNs);
+  }
+
+  /** Index of the first dirty extent at or after `sector`, wrapping to 0. */
+  private firstDirtyFrom(sector: number): number {
+    const d = this.dirty;
+    let lo = 0;
+    let hi = d.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (d[mid]!.start < sector) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === d.length ? 0 : lo;
+  }
+
+  private dirtyCovers(start: number, end: number): boolean {
+    const d = this.dirty;
+    if (d.length === 0) return false;
+    let i = this.firstDirtyFrom(start + 1);
+    i = i === 0 ? d.length - 1 : i - 1;
+    const e = d[i]!;
+    return e.start <= start && end <= e.end;
+  }
+
+  /** Adds [start, end) to the dirty set, merging with what it overlaps or touches. */
+  private addDirty(start: number, end: number): void {
+    const d = this.dirty;
+    const last = d[d.length - 1];
+    if (!last || last.end < start) {
+      // Past everything buffered (the common case: writes in ascending order).
+      d.push({ start, end });
+      this.dirtySectors += end - start;
+      return;
+    }
+    let i = this.firstDirtyFrom(start);
+    if (i === 0 && d.length > 0 && d[0]!.start < start) i = d.length;
+    // Merge with the extent before when it reaches `start`.
+    if (i > 0 && d[i - 1]!.end >= start) {
+      i--;
+      start = d[i]!.start;
+      end = Math.max(end, d[i]!.end);
+      this.dirtySectors -= d[i]!.end - d[i]!.start;
+      d.splice(i, 1);
+    }
+    while (i < d.length && d[i]!.start <= end) {
+      end = Math.max(end, d[i]!.end);
+      this.dirtySectors -= d[i]!.end - d[i]!.start;
+      d.splice(i, 1);
+    }
+    d.splice(i, 0, { start, end });
+    this.dirtySectors += end - start;
   }
 
   private busNs(sectors: number): number {
@@ -167,6 +320,12 @@ export class Hdd implements DiskModel {
   }
 
   private invalidate(start: number, end: number): void {
-    this.segments = this.segments.filter((s) => s.end <= start || s.start >= end);
+    const segs = this.segments;
+    let kept = 0;
+    for (let i = 0; i < segs.length; i++) {
+      const s = segs[i]!;
+      if (s.end <= start || s.start >= end) segs[kept++] = s;
+    }
+    segs.length = kept;
   }
 }
