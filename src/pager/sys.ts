@@ -271,6 +271,11 @@ export function seekData(fd: number, offset: number, whence: number): number {
   return r;
 }
 
+/** A new descriptor for the same open file (close-on-exec). */
+export function dup(fd: number): number {
+  return check(`fcntl(${fd}, F_DUPFD_CLOEXEC)`, lib().fcntl(fd, 1030 /* F_DUPFD_CLOEXEC */, 0));
+}
+
 export function memfdCreate(name: string): number {
   return check(`memfd_create(${name})`, lib().memfd_create(name, 1 /* MFD_CLOEXEC */));
 }
