@@ -70,4 +70,12 @@ export class GuestMemory {
     const r = this.regions[i]!;
     return r.fileOffset + (gpa - r.gpa);
   }
+
+  /** Byte offset in the backing file of QEMU-virtual `va` (which must be inside a region). */
+  fileOffsetOfUser(va: number): number {
+    const i = this.regionOfUserAddr(va, 1);
+    if (i < 0) throw new RangeError(`QEMU address 0x${va.toString(16)} is outside guest RAM`);
+    const r = this.regions[i]!;
+    return r.fileOffset + (va - r.userAddr);
+  }
 }

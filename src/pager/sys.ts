@@ -280,9 +280,9 @@ export function memfdCreate(name: string): number {
   return check(`memfd_create(${name})`, lib().memfd_create(name, 1 /* MFD_CLOEXEC */));
 }
 
-export function setNonBlocking(fd: number): void {
+export function setNonBlocking(fd: number, on = true): void {
   const fl = check(`fcntl(${fd}, F_GETFL)`, lib().fcntl(fd, F_GETFL, 0));
-  check(`fcntl(${fd}, F_SETFL)`, lib().fcntl(fd, F_SETFL, fl | O_NONBLOCK));
+  check(`fcntl(${fd}, F_SETFL)`, lib().fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK));
 }
 
 /** ioctl with a pointer argument; returns the result, or throws. */

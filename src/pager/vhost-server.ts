@@ -1,4 +1,4 @@
-import { type BadRequest, type BlkRequest, BlkStatus, parseBlkRequest, writeStatus } from './blk-request.js';
+import { type BadRequest, type BlkRequest, BlkStatus, parseBlkRequest, slice, writeStatus } from './blk-request.js';
 import type { GuestMemory, MemoryRegion } from './guest-memory.js';
 import type { Loop } from './loop.js';
 import {
@@ -18,7 +18,42 @@ import {
   setNonBlocking,
 } from './sys.js';
 import { type BlkGeometry, HEADER_BYTES, type Host, VhostUserBlk, VhostUserError, parseHeader } from './vhost-user.js';
-import { VirtqueueError } from './virtqueue.js';
+import { type Segment, type UserRange, type Virtqueue, VirtqueueError } from './virtqueue.js';
+
+/** A byte range of the guest RAM file, and whether the back end will write it. */
+export interface FileRange {
+  off: number;
+  len: number;
+  write: boolean;
+}
+
+/**
+ * Access to guest RAM in place. Without a pager every page is always there; with one, an absent
+ * page must be brought in (and kept) before the back end reads or writes it through its own
+ * mapping: touching a hole there would allocate a zero page behind the pager's back.
+ */
+export interface MemoryGate {
+  /** Runs `fn` once every page of `ranges` is present (now, or later), keeping them present while it runs. */
+  with(mem: GuestMemory, ranges: FileRange[], fn: () => void): void;
+}
+
+/** No pager: guest RAM is always present. */
+export const OPEN_GATE: MemoryGate = { with: (_mem, _ranges, fn) => fn() };
+
+function userRange(mem: GuestMemory, r: UserRange, write: boolean): FileRange {
+  return { off: mem.fileOffsetOfUser(r.va), len: r.len, write };
+}
+function gpaRange(mem: GuestMemory, gpa: number, len: number, write: boolean): FileRange {
+  return { off: mem.fileOffsetOfGpa(gpa), len, write };
+}
+function lastWritable(segments: readonly Segment[]): number | undefined {
+  for (let k = segments.length - 1; k >= 0; k--) {
+    const s = segments[k]!;
+    if (s.write && s.len > 0) return s.gpa + s.len - 1;
+  }
+  return undefined;
+}
+const HEADER_BYTES_BLK = 16;
 
 /** Executes block requests against the image (and, with the pager, guest memory the core manages). */
 export interface BlockIo {
@@ -70,6 +105,7 @@ export class VhostServer {
     readonly socketPath: string,
     geometry: BlkGeometry,
     private readonly io: BlockIo,
+    private readonly gate: MemoryGate = OPEN_GATE,
     host: Host = realHost,
   ) {
     this.device = new VhostUserBlk(host, geometry);
@@ -88,8 +124,9 @@ export class VhostServer {
       return;
     }
     this.conn = fd;
-    // Messages are read whole once the first byte is there: QEMU writes each in one go.
-    setNonBlocking(fd);
+    // Blocking: a message is read whole once its first byte is there (QEMU writes each in one go);
+    // the loop's poll says when one starts, and the first read does not wait.
+    setNonBlocking(fd, false);
     this.loop.watch(fd, () => this.onMessage());
   }
 
@@ -157,53 +194,88 @@ export class VhostServer {
     const q = ring.queue;
     const mem = this.device.mem;
     if (!q || !mem) return;
-    for (;;) {
-      let chain;
-      try {
-        chain = q.pop();
-      } catch (e) {
-        if (e instanceof VirtqueueError) {
+    const r = q.ringRanges();
+    const heads: number[] = [];
+    const tables = new Map<number, { gpa: number; len: number }>();
+    this.gate.with(mem, [userRange(mem, r.desc, false), userRange(mem, r.avail, false)], () => {
+      if (ring.queue !== q) return;
+      for (;;) {
+        let head;
+        try {
+          head = q.popHead();
+        } catch (e) {
+          if (!(e instanceof VirtqueueError)) throw e;
           // The ring itself is corrupt (an avail index from nowhere): nothing on it can be trusted.
           this.malformed(e.message);
           ring.queue = undefined;
           return;
         }
-        throw e;
+        if (head === undefined) break;
+        heads.push(head);
+        const t = q.indirectTableOf(head);
+        if (t) tables.set(head, t);
       }
-      if (!chain) return;
+    });
+    for (const head of heads) {
       this.stats.requests++;
-      const head = chain.head;
-      if (!chain.ok) {
-        this.malformed(chain.why);
-        this.complete(i, q, head, 0);
-        continue;
-      }
-      const req = parseBlkRequest(mem, chain.segments, this.device.geometry.capacitySectors);
-      if (req.kind === 'bad') {
-        this.failBad(i, q, head, req, mem);
-        continue;
-      }
-      if (req.kind === 'read') this.stats.reads++;
-      else if (req.kind === 'write') this.stats.writes++;
-      else if (req.kind === 'flush') this.stats.flushes++;
-      const usedLen = (req.kind === 'read' || req.kind === 'get-id' ? req.dataBytes : 0) + 1;
-      this.io.submit(req, mem, (status) => {
-        // The memory table may have changed while the request ran (a reset): then nobody waits.
-        if (this.device.mem !== mem) return;
-        writeStatus(mem, req.statusGpa, status);
-        this.complete(i, q, head, status === BlkStatus.OK ? usedLen : 1);
-      });
+      this.serveChain(i, q, mem, head, tables.get(head));
     }
   }
 
-  private failBad(i: number, q: NonNullable<VhostUserBlk['rings'][number]['queue']>, head: number, req: BadRequest, mem: GuestMemory): void {
-    this.malformed(req.why);
-    if (req.statusGpa === undefined) {
-      this.complete(i, q, head, 0);
+  /** Reads chain `head` (its indirect table made present first), parses it and starts the request. */
+  private serveChain(
+    i: number,
+    q: Virtqueue,
+    mem: GuestMemory,
+    head: number,
+    table: { gpa: number; len: number } | undefined,
+  ): void {
+    const r = q.ringRanges();
+    const ranges = [userRange(mem, r.desc, false), ...(table ? [gpaRange(mem, table.gpa, table.len, false)] : [])];
+    this.gate.with(mem, ranges, () => {
+      if (!this.live(i, q, mem)) return;
+      const chain = q.readChain(head);
+      if (!chain.ok) {
+        this.malformed(chain.why);
+        this.complete(i, q, mem, head, 0);
+        return;
+      }
+      // The header (16 readable bytes) and the status byte, read and written in place.
+      let readable = 0;
+      for (const s of chain.segments) if (!s.write) readable += s.len;
+      const meta = [
+        ...slice(chain.segments, false, 0, Math.min(HEADER_BYTES_BLK, readable)).map((p) => gpaRange(mem, p.gpa, p.len, false)),
+      ];
+      const status = lastWritable(chain.segments);
+      if (status !== undefined) meta.push(gpaRange(mem, status, 1, true));
+      this.gate.with(mem, meta, () => {
+        if (!this.live(i, q, mem)) return;
+        this.start(i, q, mem, head, parseBlkRequest(mem, chain.segments, this.device.geometry.capacitySectors));
+      });
+    });
+  }
+
+  /** Starts a parsed request (or answers a bad one). */
+  private start(i: number, q: Virtqueue, mem: GuestMemory, head: number, req: BlkRequest | BadRequest): void {
+    if (req.kind === 'bad') {
+      this.malformed(req.why);
+      if (req.statusGpa === undefined) this.complete(i, q, mem, head, 0);
+      else this.complete(i, q, mem, head, 1, req.statusGpa, BlkStatus.IOERR);
       return;
     }
-    writeStatus(mem, req.statusGpa, BlkStatus.IOERR);
-    this.complete(i, q, head, 1);
+    if (req.kind === 'read') this.stats.reads++;
+    else if (req.kind === 'write') this.stats.writes++;
+    else if (req.kind === 'flush') this.stats.flushes++;
+    const usedLen = (req.kind === 'read' || req.kind === 'get-id' ? req.dataBytes : 0) + 1;
+    this.io.submit(req, mem, (status) => {
+      // The memory table may have changed while the request ran (a reset): then nobody waits.
+      if (!this.live(i, q, mem)) return;
+      this.complete(i, q, mem, head, status === BlkStatus.OK ? usedLen : 1, req.statusGpa, status);
+    });
+  }
+
+  private live(i: number, q: Virtqueue, mem: GuestMemory): boolean {
+    return this.device.mem === mem && this.device.rings[i]!.queue === q;
   }
 
   private malformed(why: string): void {
@@ -211,11 +283,26 @@ export class VhostServer {
     this.stats.lastMalformed = why;
   }
 
-  private complete(i: number, q: NonNullable<VhostUserBlk['rings'][number]['queue']>, head: number, len: number): void {
-    const ring = this.device.rings[i]!;
-    if (ring.queue !== q) return;
-    q.pushUsed(head, len);
-    if (ring.callFd >= 0 && q.wantsInterrupt()) eventfdSignal(ring.callFd, this.s, 60008);
+  /** Writes the status (if any), returns the chain to the driver and interrupts it if it wants. */
+  private complete(
+    i: number,
+    q: Virtqueue,
+    mem: GuestMemory,
+    head: number,
+    len: number,
+    statusGpa?: number,
+    status?: number,
+  ): void {
+    const r = q.ringRanges();
+    const ranges = [userRange(mem, r.used, true), userRange(mem, r.avail, false)];
+    if (statusGpa !== undefined) ranges.push(gpaRange(mem, statusGpa, 1, true));
+    this.gate.with(mem, ranges, () => {
+      if (!this.live(i, q, mem)) return;
+      if (statusGpa !== undefined) writeStatus(mem, statusGpa, status!);
+      q.pushUsed(head, len);
+      const ring = this.device.rings[i]!;
+      if (ring.callFd >= 0 && q.wantsInterrupt()) eventfdSignal(ring.callFd, this.s, 60008);
+    });
   }
 
   close(): void {

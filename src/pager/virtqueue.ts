@@ -26,6 +26,12 @@ export interface Segment {
 /** A chain read from the ring, or why it is malformed. */
 export type Chain = { ok: true; head: number; segments: Segment[] } | { ok: false; head: number; why: string };
 
+/** A range of QEMU's address space. */
+export interface UserRange {
+  va: number;
+  len: number;
+}
+
 /** Where a split virtqueue's three parts are, in QEMU's address space. */
 export interface VringAddrs {
   descUser: number;
@@ -99,6 +105,15 @@ export class Virtqueue {
 
   /** Takes the next available chain (validated), or undefined when none is pending. */
   pop(): Chain | undefined {
+    const head = this.popHead();
+    return head === undefined ? undefined : this.readChain(head);
+  }
+
+  /**
+   * Takes the head of the next available chain (reading only the avail ring), or undefined. Throws
+   * a VirtqueueError when the avail index is impossible (the whole ring is then untrustworthy).
+   */
+  popHead(): number | undefined {
     const idx = this.availIdx();
     if (idx === this.lastAvailIdx) return undefined;
     // The driver can never be more than a ring ahead of us.
@@ -107,7 +122,41 @@ export class Virtqueue {
     const slot = this.lastAvailIdx % this.size;
     const head = this.mem.view(this.availR).getUint16(this.availOff + 4 + 2 * slot, true);
     this.lastAvailIdx = (this.lastAvailIdx + 1) & 0xffff;
-    return this.readChain(head);
+    return head;
+  }
+
+  /** The three parts of the ring as QEMU-virtual ranges (a pager makes them present before use). */
+  ringRanges(): { desc: UserRange; avail: UserRange; used: UserRange } {
+    const r = (i: number, off: number, len: number): UserRange => ({ va: this.mem.regions[i]!.userAddr + off, len });
+    return {
+      desc: r(this.descR, this.descOff, DESC_BYTES * this.size),
+      avail: r(this.availR, this.availOff, 6 + 2 * this.size),
+      used: r(this.usedR, this.usedOff, 6 + 8 * this.size),
+    };
+  }
+
+  /**
+   * The indirect table chain `head` refers to, if any, read from the descriptor table alone (so that
+   * a pager can make the table present before readChain reads it). Undefined when there is none, or
+   * the chain is malformed before reaching it (readChain then says why).
+   */
+  indirectTableOf(head: number): { gpa: number; len: number } | undefined {
+    if (head >= this.size || !this.indirect) return undefined;
+    const dv = this.mem.view(this.descR);
+    let i = head;
+    for (let steps = 0; steps < Math.min(this.size, MAX_CHAIN); steps++) {
+      const at = this.descOff + DESC_BYTES * i;
+      const flags = dv.getUint16(at + 12, true);
+      if (flags & VRING_DESC_F_INDIRECT) {
+        const gpa = Number(dv.getBigUint64(at, true));
+        const len = dv.getUint32(at + 8, true);
+        return this.mem.regionOfGpa(gpa, len) >= 0 && len > 0 ? { gpa, len } : undefined;
+      }
+      if (!(flags & VRING_DESC_F_NEXT)) return undefined;
+      i = dv.getUint16(at + 14, true);
+      if (i >= this.size) return undefined;
+    }
+    return undefined;
   }
 
   /** Reads and validates the chain starting at descriptor `head`. */
