@@ -116,6 +116,7 @@ export function runDaemon(cfg: DaemonConfig): void {
             residentLimitPages: limit,
             imageBlocks: Math.floor(image.sizeBytes / PAGE),
             swapSlots: Math.floor(swap!.sizeBytes / PAGE),
+            sampling: { slots: 4096, depth: 64, periodMs: 5 },
           });
           const g = new PagerGate(pager);
           gate = g;
@@ -162,6 +163,7 @@ export function runDaemon(cfg: DaemonConfig): void {
   try {
     loop.run();
   } finally {
+    pager?.stop();
     server.close();
     shim?.close();
     image.close();

@@ -68,6 +68,7 @@ export class PagerGate implements MemoryGate {
     }
     // Pages zero-filled or read just now are installed first.
     this.pager.wait(0, () => {
+      for (const [p] of pages) this.pager.ensureMapped(p);
       try {
         fn();
       } finally {
@@ -143,6 +144,7 @@ export class PagerIo implements BlockIo {
       (i) => core.beginDmaWrite(asGfn(whole[i]!.page)),
       () => {
         // Every whole page is present or reserved, and pinned.
+        for (const c of whole) this.pager.ensureMapped(c.page);
         if (core.cfg.mapper) for (const c of whole) this.pager.protect(c.page);
         this.runs(whole, 'read', () =>
           this.partials(
@@ -165,6 +167,7 @@ export class PagerIo implements BlockIo {
       ...parts.map((c) => ({ block: Math.floor(c.diskOff / PAGE), page: NONE })),
     ];
     const write = (): void => {
+      for (const c of whole) this.pager.ensureMapped(c.page);
       if (core.cfg.mapper) for (const c of whole) this.pager.protect(c.page);
       this.runs(whole, 'write', () => this.partials(parts, mem, false, () => done(BlkStatus.OK)));
     };

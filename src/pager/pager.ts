@@ -6,6 +6,7 @@ import type { GuestRam } from './guest-ram.js';
 import type { RawFile } from './image-file.js';
 import type { Loop } from './loop.js';
 import { type Mapping, PAGE, anonymous, memcpy } from './sys.js';
+import { AccessSampler } from './sampler.js';
 import type { ThreadContexts } from './threads.js';
 import { RegisterMode, type Uffd, type UffdFault } from './uffd.js';
 
@@ -16,6 +17,8 @@ export interface PagerConfig {
   residentLimitPages: number;
   imageBlocks: number;
   swapSlots: number;
+  /** Access sampling (see sampler.ts): slots for armed pages, pages armed per inactive list, period. */
+  sampling: { slots: number; depth: number; periodMs: number };
 }
 
 /** What the pager did, beside the core's counters. */
@@ -74,6 +77,8 @@ export class Pager {
   private readonly zeroPage: Mapping;
   /** Pages QEMU populated before we attached: their 'zero' action is not carried out. */
   private readonly adopting = new Set<number>();
+  readonly sampler: AccessSampler;
+  private stopped = false;
 
   constructor(
     readonly loop: Loop,
@@ -97,6 +102,26 @@ export class Pager {
     });
     this.staging = anonymous(this.stagingPages * PAGE);
     this.zeroPage = anonymous(PAGE);
+    this.sampler = new AccessSampler(this.core, ram, uffd, cfg.sampling.slots, cfg.sampling.depth);
+  }
+
+  /** Arms the tails of the inactive lists for access sampling, every `periodMs`. */
+  private sample(): void {
+    if (this.stopped) return;
+    if (this.cfg.sampling.depth > 0) this.sampler.tick();
+    this.loop.after(this.cfg.sampling.periodMs * 1e6, () => this.sample());
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /**
+   * Makes a page the core considers resident usable through our mapping (an armed page is put
+   * back first). Every direct access by the back end goes through here.
+   */
+  ensureMapped(page: number): void {
+    if (this.sampler.isArmed(page)) this.sampler.restore(page, false);
   }
 
   /**
@@ -117,6 +142,7 @@ export class Pager {
     this.stats.adopted = present.length;
     this.loop.watch(this.uffd.fd, () => this.onFaults());
     this.setLimit(this.cfg.residentLimitPages);
+    this.sample();
   }
 
   setLimit(pages: number): void {
@@ -168,6 +194,8 @@ export class Pager {
 
   /** The core has the page (and has seen the access): let QEMU's thread go on. */
   private release(page: number, write: boolean): void {
+    // A sampled page: the guest used it (the core has just seen the access); put it back.
+    if (this.sampler.isArmed(page)) this.sampler.restore(page, true);
     if (!this.ram.isPresent(page)) {
       // The core says present, the memfd disagrees: a page was lost. Counted; never expected.
       this.stats.lostPages++;
@@ -210,6 +238,11 @@ export class Pager {
         this.write(a);
         return;
       case 'drop':
+        if (this.sampler.isArmed(a.page)) {
+          // Already out of the memfd: the slot held its content.
+          this.sampler.discard(a.page);
+          return;
+        }
         this.ram.punch(a.page);
         this.stats.punches++;
         return;
@@ -261,12 +294,14 @@ export class Pager {
   private write(a: Extract<CoreAction, { kind: 'write' }>): void {
     const n = a.pages.length;
     // Frozen first: from here a guest write faults, and the core hears of it before the page can go.
-    for (const p of a.pages) this.protect(p);
+    // (An armed page is frozen already, and its content is in its sampling slot.)
+    const src = (p: number): number => (this.sampler.isArmed(p) ? this.sampler.slotAddr(p) : this.ram.ourAddr(p));
+    for (const p of a.pages) if (!this.sampler.isArmed(p)) this.protect(p);
     if (n <= this.stagingPages) {
-      for (let i = 0; i < n; i++) memcpy(this.staging.addr + i * PAGE, this.ram.ourAddr(a.pages[i]!), PAGE);
+      for (let i = 0; i < n; i++) memcpy(this.staging.addr + i * PAGE, src(a.pages[i]!), PAGE);
       this.swap.write(this.staging.addr, n * PAGE, a.start * PAGE);
     } else {
-      for (let i = 0; i < n; i++) this.swap.write(this.ram.ourAddr(a.pages[i]!), PAGE, (a.start + i) * PAGE);
+      for (let i = 0; i < n; i++) this.swap.write(src(a.pages[i]!), PAGE, (a.start + i) * PAGE);
     }
     this.disk.submit('write', 'swap', a.start, n, () => {
       this.core.writeDone(a.id);
@@ -286,6 +321,10 @@ export class Pager {
     return {
       ...this.core.counters.snapshot(),
       ...this.stats,
+      sampledArmed: this.sampler.stats.armed,
+      sampledHits: this.sampler.stats.hits,
+      sampledEvicted: this.sampler.stats.evictedArmed,
+      armedNow: this.sampler.armedPages,
       residentPages: this.core.residentPages,
       residentLimitPages: this.core.residentLimit,
       namedResidentPages: c.namedResident,
