@@ -31,6 +31,10 @@ export interface DaemonConfig {
   /** Pager: our swap area (a file at least ramBytes long). */
   swap?: string;
   disk?: DiskMode;
+  /** Pages armed for access sampling per inactive list and tick (default 64; 0 = no sampling). */
+  samplingDepth?: number;
+  /** Tests only: 'skip-write-protect' evicts without freezing pages first (the torture test's sabotage). */
+  testSabotage?: 'skip-write-protect';
 }
 
 export class DaemonConfigError extends Error {
@@ -64,7 +68,14 @@ export function parseDaemonConfig(text: string | undefined): DaemonConfig {
     const disk = c.disk ?? 'immediate';
     if (disk !== 'immediate' && disk !== 'hdd-model')
       throw new DaemonConfigError(`pager daemon: disk must be 'immediate' or 'hdd-model', got ${String(disk)}`);
+    if (c.testSabotage !== undefined && c.testSabotage !== 'skip-write-protect')
+      throw new DaemonConfigError(`pager daemon: unknown testSabotage ${String(c.testSabotage)}`);
     Object.assign(out, { shimSocket: path('shimSocket'), swap: path('swap'), ramBytes: ram, mapper: c.mapper, disk });
+    if (c.testSabotage) out.testSabotage = c.testSabotage;
+    const depth = c.samplingDepth ?? 64;
+    if (!Number.isInteger(depth) || depth < 0 || depth > 4096)
+      throw new DaemonConfigError(`pager daemon: samplingDepth must be an integer within 0..4096, got ${String(depth)}`);
+    out.samplingDepth = depth;
   }
   return out;
 }
@@ -116,7 +127,8 @@ export function runDaemon(cfg: DaemonConfig): void {
             residentLimitPages: limit,
             imageBlocks: Math.floor(image.sizeBytes / PAGE),
             swapSlots: Math.floor(swap!.sizeBytes / PAGE),
-            sampling: { slots: 4096, depth: 64, periodMs: 5 },
+            sampling: { slots: 4096, depth: cfg.samplingDepth ?? 64, periodMs: 5 },
+            ...(cfg.testSabotage === 'skip-write-protect' ? { unsafeSkipWriteProtect: true } : {}),
           });
           const g = new PagerGate(pager);
           gate = g;

@@ -19,6 +19,11 @@ export interface PagerConfig {
   swapSlots: number;
   /** Access sampling (see sampler.ts): slots for armed pages, pages armed per inactive list, period. */
   sampling: { slots: number; depth: number; periodMs: number };
+  /**
+   * For the torture test only: evict without write-protecting first, to show that the test catches
+   * the writes this loses.
+   */
+  unsafeSkipWriteProtect?: boolean;
 }
 
 /** What the pager did, beside the core's counters. */
@@ -102,7 +107,7 @@ export class Pager {
     });
     this.staging = anonymous(this.stagingPages * PAGE);
     this.zeroPage = anonymous(PAGE);
-    this.sampler = new AccessSampler(this.core, ram, uffd, cfg.sampling.slots, cfg.sampling.depth);
+    this.sampler = new AccessSampler(this.core, ram, uffd, cfg.sampling.slots, cfg.sampling.depth, (p) => this.protect(p));
   }
 
   /** Arms the tails of the inactive lists for access sampling, every `periodMs`. */
@@ -311,6 +316,7 @@ export class Pager {
 
   /** Write-protects a page in QEMU (a present page, or a marker on an absent one). */
   protect(page: number): void {
+    if (this.cfg.unsafeSkipWriteProtect) return;
     this.uffd.writeProtect(this.ram.qemuAddr(page), PAGE, true);
     this.stats.writeProtects++;
   }

@@ -36,6 +36,7 @@ export class AccessSampler {
     private readonly uffd: Uffd,
     readonly capacity: number,
     readonly depth: number,
+    private readonly protect: (page: number) => void,
   ) {
     this.slots = anonymous(capacity * PAGE);
     for (let i = capacity - 1; i >= 0; i--) this.free.push(i);
@@ -75,7 +76,7 @@ export class AccessSampler {
   private arm(page: number): void {
     const slot = this.free.pop()!;
     // Frozen before the copy: a guest write from now on waits in its fault, and finds the slot.
-    this.uffd.writeProtect(this.ram.qemuAddr(page), PAGE, true);
+    this.protect(page);
     memcpy(this.slots.addr + slot * PAGE, this.ram.ourAddr(page), PAGE);
     this.ram.punch(page);
     this.slotOf[page] = slot;

@@ -60,6 +60,8 @@ interface Libc {
   memcmp: Fn;
   sched_setaffinity: Fn;
   gettid: Fn;
+  syscall1: Fn;
+  prctlName: Fn;
 }
 let libc: Libc | undefined;
 function lib(): Libc {
@@ -97,6 +99,8 @@ function lib(): Libc {
     memcmp: l.func('int memcmp(uintptr_t, uintptr_t, size_t)'),
     sched_setaffinity: l.func('int sched_setaffinity(int, size_t, uintptr_t)'),
     gettid: l.func('int gettid(void)'),
+    syscall1: l.func('long syscall(long, long)'),
+    prctlName: l.func('int prctl(int, const char *, unsigned long, unsigned long, unsigned long)'),
   };
   return libc;
 }
@@ -516,6 +520,18 @@ export function sendWithFds(fd: number, s: Scratch, data: Uint8Array, fds: reado
 }
 
 // ------------------------------------------------------------------ threads
+
+const SYS_userfaultfd = 323;
+
+/** A userfaultfd for this process's own address space (tests that play QEMU's part). */
+export function userfaultfd(): number {
+  return check('userfaultfd', lib().syscall1(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
+}
+
+/** Names the calling thread (prctl PR_SET_NAME, at most 15 bytes), as QEMU names its vCPUs. */
+export function setThreadName(name: string): void {
+  check(`prctl(PR_SET_NAME, ${name})`, lib().prctlName(15, name, 0, 0, 0));
+}
 
 export function gettid(): number {
   return lib().gettid() as number;
