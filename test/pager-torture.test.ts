@@ -55,7 +55,6 @@ for (const { mapper, disk, sampling } of cases) {
       if (mapper) {
         assert.ok(p.namedDrops! > 200, `named pages dropped ${p.namedDrops}`);
         assert.ok(p.invalidationReads! > 0, `invalidation reads ${p.invalidationReads}`);
-        assert.equal(p.staleSwapReads!, 0, 'the Mapper never reads swap into a page the disk overwrites');
       } else {
         assert.ok(p.staleSwapReads! > 50, `stale swap reads ${p.staleSwapReads}`);
         assert.equal(p.namedDrops!, 0);
