@@ -1,3 +1,4 @@
+import { fstatSync } from 'node:fs';
 import { type CoreAction, DEFAULT_CORE_TUNABLES, MemoryCore } from '../core/memory-core.js';
 import { Flag, State } from '../core/page-table.js';
 import { type Gfn, asGfn } from '../core/types.js';
@@ -338,6 +339,9 @@ export class Pager {
       mapperTrackedPages: c.mapperTracked,
       swapUsedSlots: c.swapUsed,
       waitingFaults: this.core.waitingFaults,
+      // What the memfd really holds (the guest RAM QEMU and we share), and what sits in sampling slots.
+      memfdBytes: fstatSync(this.ram.fd).blocks * 512,
+      armedBytes: this.sampler.armedPages * PAGE,
       dbgDistinct: DBG.count.reduce((a, x) => a + (x > 0 ? 1 : 0), 0),
       dbgMax: DBG.count.reduce((a, x) => Math.max(a, x), 0),
       dbgOver10: DBG.count.reduce((a, x) => a + (x > 10 ? 1 : 0), 0),

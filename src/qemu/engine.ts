@@ -194,7 +194,7 @@ export function sysbenchTotalTime(lines: string[]): number | undefined {
 }
 
 /** A single-run lock in the cache folder: host-wide counters and swap allow one run at a time. */
-function takeLock(ledger: HostChanges, dir: string): void {
+export function takeLock(ledger: HostChanges, dir: string): void {
   const lock = join(dir, 'run.lock');
   for (let i = 0; i < 2; i++) {
     try {
@@ -212,7 +212,7 @@ function takeLock(ledger: HostChanges, dir: string): void {
         owner = undefined;
       }
       if (owner && processStartTicks(owner.pid) === owner.startTicks)
-        throw new Error(`another qemu engine run (pid ${owner.pid}) is using ${dir}; one run at a time`);
+        throw new Error(`another run (pid ${owner.pid}) is using ${dir}; one run at a time`);
       rmSync(lock, { force: true });
     }
   }

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,58 +18,10 @@ import {
   sendWithFds,
   userfaultfd,
 } from '../../src/pager/sys.js';
+import { DaemonProcess } from '../../src/pager/daemon-client.js';
 import { VhostFrontend } from './vhost-frontend.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-export const DAEMON = join(HERE, '..', '..', 'src', 'pager', 'daemon.js');
-
-/** JSON-lines control of a pager daemon started as the engine starts it. */
-export class DaemonProcess {
-  readonly child: ChildProcess;
-  private buf = '';
-  private readonly events: Record<string, unknown>[] = [];
-  private readonly waiters: (() => void)[] = [];
-  private id = 1;
-  stderr = '';
-  constructor(cfg: Record<string, unknown>) {
-    this.child = spawn(process.execPath, [DAEMON, JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdout!.on('data', (d: Buffer) => {
-      this.buf += d.toString();
-      let i: number;
-      while ((i = this.buf.indexOf('\n')) >= 0) {
-        this.events.push(JSON.parse(this.buf.slice(0, i)) as Record<string, unknown>);
-        this.buf = this.buf.slice(i + 1);
-        for (const w of this.waiters.splice(0)) w();
-      }
-    });
-    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.child.on('exit', () => {
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-  async next(pred: (m: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
-    for (;;) {
-      const i = this.events.findIndex(pred);
-      if (i >= 0) return this.events.splice(i, 1)[0]!;
-      if (this.child.exitCode !== null || this.child.signalCode !== null)
-        throw new Error(`pager daemon ended: ${this.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
-  }
-  async cmd(c: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const id = this.id++;
-    this.child.stdin!.write(JSON.stringify({ ...c, id }) + '\n');
-    const r = await this.next((m) => m.id === id);
-    if (r.error) throw new Error(`daemon: ${String(r.error)}`);
-    return r;
-  }
-  async quit(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const gone = new Promise((r) => this.child.once('exit', r));
-    this.child.stdin!.end();
-    await gone;
-  }
-}
 
 export interface TortureOptions {
   mapper: boolean;
