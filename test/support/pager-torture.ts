@@ -3,23 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import {
-  MAP_SHARED,
-  PROT_READ,
-  PROT_WRITE,
-  Scratch,
-  close,
-  connectUnix,
-  ftruncate,
-  memfdCreate,
-  mmap,
-  munmap,
-  recvWithFds,
-  sendWithFds,
-  userfaultfd,
-} from '../../src/pager/sys.js';
-import { DaemonProcess } from '../../src/pager/daemon-client.js';
-import { VhostFrontend } from './vhost-frontend.js';
+import { PagedProcess } from './paged-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -47,7 +31,6 @@ export interface TortureResult {
 const PAGES = 4096; // 16 MiB of guest RAM
 const BLOCKS = 2048; // an 8 MiB disk
 const QSIZE = 64;
-const LAYOUT = { desc: 0x0000, avail: 0x1000, used: 0x2000, headers: 0x3000, qsize: QSIZE };
 /** Pages 0-3 hold the ring and request headers; writers own [WRITER_LO, DMA_LO), DMA uses the rest. */
 const WRITER_LO = 16;
 const DMA_LO = 2048;
@@ -64,7 +47,6 @@ const dmaWord = (p: number, v: number): number => ((0x2000 + p) << 16) | (v & 0x
  */
 export async function runTorture(o: TortureOptions): Promise<TortureResult> {
   const dir = mkdtempSync(join(tmpdir(), 'vswapper-torture-'));
-  const s = new Scratch(4096);
   const image = join(dir, 'disk.img');
   const blocks = new Int32Array(BLOCKS);
   const init = new Int32Array(BLOCKS * 1024);
@@ -73,42 +55,29 @@ export async function runTorture(o: TortureOptions): Promise<TortureResult> {
   for (let b = 0; b < BLOCKS; b++) blocks[b] = blockWord(b, 0);
   const swap = join(dir, 'swap');
   writeFileSync(swap, new Uint8Array(PAGES * 4096));
-  const ramFd = memfdCreate('torture-ram');
-  ftruncate(ramFd, PAGES * 4096);
-  const ram = mmap(PAGES * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, ramFd, 0);
-  const words = new Int32Array(ram.bytes.buffer, ram.bytes.byteOffset, PAGES * 1024);
-  const daemon = new DaemonProcess({
-    vhostSocket: join(dir, 'vhost.sock'),
-    shimSocket: join(dir, 'shim.sock'),
-    image,
-    swap,
-    mode: 'pager',
-    ramBytes: PAGES * 4096,
-    mapper: o.mapper,
-    disk: o.disk,
-    queueSize: QSIZE,
-    ...(o.sabotage ? { testSabotage: o.sabotage } : {}),
-    ...(o.samplingDepth !== undefined ? { samplingDepth: o.samplingDepth } : {}),
-  });
   const workers: Worker[] = [];
   const lost: string[] = [];
   const versions = new SharedArrayBuffer(PAGES * 4);
   const control = new SharedArrayBuffer(64);
   const ctl = new Int32Array(control);
-  let frontend: VhostFrontend | undefined;
+  let proc: PagedProcess | undefined;
   try {
-    await daemon.next((m) => m.event === 'listening');
-    // The shim's part: our own userfaultfd, handed over; the daemon acknowledges with one byte.
-    const uffd = userfaultfd();
-    const c = connectUnix(join(dir, 'shim.sock'), s);
-    sendWithFds(c, s, new TextEncoder().encode(`VSWUFFD1 ${process.pid}`), [uffd]);
-    const ack = recvWithFds(c, s, 1, true);
-    close(c);
-    close(uffd);
-    if (ack.n !== 1) throw new Error('the daemon did not acknowledge the userfaultfd');
-    await daemon.next((m) => m.event === 'uffd');
-    await daemon.cmd({ cmd: 'attach', residentLimitPages: o.residentLimitPages });
-    frontend = new VhostFrontend(join(dir, 'vhost.sock'), ram.bytes, ramFd, ram.addr, LAYOUT);
+    proc = await PagedProcess.start({
+      dir,
+      pages: PAGES,
+      image,
+      swap,
+      mapper: o.mapper,
+      disk: o.disk,
+      residentLimitPages: o.residentLimitPages,
+      queueSize: QSIZE,
+      ...(o.sabotage ? { sabotage: o.sabotage } : {}),
+      ...(o.samplingDepth !== undefined ? { samplingDepth: o.samplingDepth } : {}),
+    });
+    const ram = proc.ram!;
+    const words = proc.words();
+    const frontend = proc.frontend!;
+    const daemon = proc.daemon;
 
     // Writers initialise their pages first, so every page has a known version.
     const vs = new Int32Array(versions);
@@ -228,10 +197,7 @@ export async function runTorture(o: TortureOptions): Promise<TortureResult> {
   } finally {
     Atomics.store(ctl, 0, 1);
     await Promise.all(workers.map((w) => w.terminate()));
-    frontend?.close();
-    await daemon.quit();
-    munmap(ram);
-    close(ramFd);
+    await proc?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
