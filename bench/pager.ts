@@ -91,8 +91,14 @@ export async function pagerBench(): Promise<void> {
     // Named pages: read from the image through the device (the Mapper), 32 blocks a request.
     const fe = proc.frontend!;
     for (let b = 0; b < PAGES - MAPPED_LO; b += 32)
-      fe.io('read', b, Array.from({ length: 32 }, (_, k) => (MAPPED_LO + b + k) * PAGE));
-    console.log(`pager (external fault path: this process plays QEMU, a daemon pages it; ${LIMIT} of ${PAGES} pages resident):`);
+      fe.io(
+        'read',
+        b,
+        Array.from({ length: 32 }, (_, k) => (MAPPED_LO + b + k) * PAGE),
+      );
+    console.log(
+      `pager (external fault path: this process plays QEMU, a daemon pages it; ${LIMIT} of ${PAGES} pages resident):`,
+    );
     for (const pinned of [true, false]) {
       if (pinned) {
         execFileSync('taskset', ['-pc', '0', String(daemonPid)], { stdio: 'ignore' });

@@ -42,54 +42,62 @@ for (const mapper of [false, true]) {
   test(`pinned pages stay present and no write is lost (mapper ${mapper ? 'on' : 'off'})`, () => {
     let pinFaults = 0;
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 200, size: 'large' }), fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), (ops, picks) => {
-        let i = 0;
-        const h = new CoreHarness(
-          {
-            guestPages: GUEST,
-            imageBlocks: BLOCKS,
-            mapper,
-            residentLimitPages: 8,
-            zoneWeights: [1],
-            pageClusterLog2: 1,
-            fileReadaroundPages: 2,
-            reclaimBatchPages: 2,
-            swapClusterSlots: 4,
-          },
-          () => picks[i++ % picks.length]!,
-        );
-        const before = h.core.counters.hostFaultsInHost;
-        for (const op of ops) {
-          switch (op.k) {
-            case 'read':
-              h.guestRead(op.g);
-              break;
-            case 'write':
-              h.guestWrite(op.g);
-              break;
-            case 'host':
-              // A status byte (written) and a header (read), or a vring's two pages.
-              h.hostPin(op.g, op.write);
-              h.hostPin(op.g2, false);
-              assert.equal(h.core.pt.state[op.g], State.Resident, `page ${op.g} stays pinned while ${op.g2} faults in`);
-              h.hostUnpin(op.g2);
-              h.hostUnpin(op.g);
-              break;
-            case 'diskRead':
-              h.diskRead(op.b, op.g);
-              break;
-            case 'diskWrite':
-              h.diskWrite(op.g, op.b);
-              break;
-            case 'io':
-              for (let k = 0; k < op.n; k++) h.completeOne();
-              break;
+      fc.property(
+        fc.array(opArb, { minLength: 1, maxLength: 200, size: 'large' }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 8 }),
+        (ops, picks) => {
+          let i = 0;
+          const h = new CoreHarness(
+            {
+              guestPages: GUEST,
+              imageBlocks: BLOCKS,
+              mapper,
+              residentLimitPages: 8,
+              zoneWeights: [1],
+              pageClusterLog2: 1,
+              fileReadaroundPages: 2,
+              reclaimBatchPages: 2,
+              swapClusterSlots: 4,
+            },
+            () => picks[i++ % picks.length]!,
+          );
+          const before = h.core.counters.hostFaultsInHost;
+          for (const op of ops) {
+            switch (op.k) {
+              case 'read':
+                h.guestRead(op.g);
+                break;
+              case 'write':
+                h.guestWrite(op.g);
+                break;
+              case 'host':
+                // A status byte (written) and a header (read), or a vring's two pages.
+                h.hostPin(op.g, op.write);
+                h.hostPin(op.g2, false);
+                assert.equal(
+                  h.core.pt.state[op.g],
+                  State.Resident,
+                  `page ${op.g} stays pinned while ${op.g2} faults in`,
+                );
+                h.hostUnpin(op.g2);
+                h.hostUnpin(op.g);
+                break;
+              case 'diskRead':
+                h.diskRead(op.b, op.g);
+                break;
+              case 'diskWrite':
+                h.diskWrite(op.g, op.b);
+                break;
+              case 'io':
+                for (let k = 0; k < op.n; k++) h.completeOne();
+                break;
+            }
           }
-        }
-        pinFaults += h.core.counters.hostFaultsInHost - before;
-        h.verifyAll();
-        assert.deepEqual(h.violations, []);
-      }),
+          pinFaults += h.core.counters.hostFaultsInHost - before;
+          h.verifyAll();
+          assert.deepEqual(h.violations, []);
+        },
+      ),
       { numRuns: 300, seed: mapper ? 11 : 12 },
     );
     assert.ok(pinFaults > 50, `pins of absent pages fault them in (host context): ${pinFaults}`);
@@ -97,7 +105,15 @@ for (const mapper of [false, true]) {
 }
 
 test('a host write through a pin breaks the Mapper association: the page is swapped, not dropped', () => {
-  const h = new CoreHarness({ guestPages: 8, imageBlocks: 4, mapper: true, residentLimitPages: 4, zoneWeights: [1], reclaimBatchPages: 1, swapClusterSlots: 4 });
+  const h = new CoreHarness({
+    guestPages: 8,
+    imageBlocks: 4,
+    mapper: true,
+    residentLimitPages: 4,
+    zoneWeights: [1],
+    reclaimBatchPages: 1,
+    swapClusterSlots: 4,
+  });
   h.diskRead(1, 0);
   assert.equal(h.core.census().mapperTracked, 1);
   h.hostPin(0, true);

@@ -8,7 +8,14 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { BlkStatus, BlkType, DEVICE_ID, parseBlkRequest } from '../src/pager/blk-request.js';
 import { GuestMemory } from '../src/pager/guest-memory.js';
-import { DEVICE_FEATURES, PROTOCOL_FEATURES, Req, blkConfig, encodeReply, parseHeader } from '../src/pager/vhost-user.js';
+import {
+  DEVICE_FEATURES,
+  PROTOCOL_FEATURES,
+  Req,
+  blkConfig,
+  encodeReply,
+  parseHeader,
+} from '../src/pager/vhost-user.js';
 import {
   MAX_CHAIN_BYTES,
   VRING_DESC_F_INDIRECT,
@@ -17,13 +24,29 @@ import {
   Virtqueue,
   VirtqueueError,
 } from '../src/pager/virtqueue.js';
-import { AVAIL_GPA, DATA_GPA, DESC_GPA, QSIZE, RAM_BYTES, USED_GPA, USER_BASE, VringHarness } from './support/vring-harness.js';
+import {
+  AVAIL_GPA,
+  DATA_GPA,
+  DESC_GPA,
+  QSIZE,
+  RAM_BYTES,
+  USED_GPA,
+  USER_BASE,
+  VringHarness,
+} from './support/vring-harness.js';
 
 const N = VRING_DESC_F_NEXT;
 const W = VRING_DESC_F_WRITE;
 
 /** header | data | status as three descriptors starting at `d`. */
-function request(h: VringHarness, d: number, type: number, sector: number, dataGpa: number, len: number): number {
+function request(
+  h: VringHarness,
+  d: number,
+  type: number,
+  sector: number,
+  dataGpa: number,
+  len: number,
+): number {
   const hdr = DATA_GPA - 0x100 + 32 * d;
   h.header(hdr, type, sector);
   const read = type === BlkType.IN || type === BlkType.GET_ID;
@@ -43,7 +66,12 @@ test('protocol: features, protocol features, config space and reply framing', ()
     const hd = parseHeader(feat.subarray(0, 12));
     assert.deepEqual(hd, { request: Req.GET_FEATURES, flags: 5, size: 8 });
     assert.equal(new DataView(feat.buffer).getBigUint64(12, true), DEVICE_FEATURES);
-    const pf = dev.handle({ request: Req.GET_PROTOCOL_FEATURES, flags: 1, payload: new Uint8Array(0), fds: [] })!;
+    const pf = dev.handle({
+      request: Req.GET_PROTOCOL_FEATURES,
+      flags: 1,
+      payload: new Uint8Array(0),
+      fds: [],
+    })!;
     assert.equal(new DataView(pf.buffer).getBigUint64(12, true), PROTOCOL_FEATURES);
     // GET_CONFIG echoes offset/size/flags and carries the virtio_blk_config bytes.
     const q = new Uint8Array(12 + 60);
@@ -141,10 +169,28 @@ test('malformed requests fail alone: IOERR (or dropped without a status byte), t
       ['buffer outside guest RAM', () => (request(h, 0, BlkType.IN, 0, RAM_BYTES - 100, 4096), 0)],
       ['sector past the end of the disk', () => request(h, 0, BlkType.IN, (1 << 20) / 512, page, 4096)],
       ['data not a multiple of 512', () => request(h, 0, BlkType.IN, 0, page, 1000)],
-      ['readable after writable', () => (request(h, 0, BlkType.OUT, 0, page, 4096), h.desc(1, page, 4096, N | W, 2), h.desc(2, statusGpa(0), 1, 0, 0), 0)],
-      ['next outside the ring', () => (request(h, 0, BlkType.IN, 0, page, 4096), h.desc(1, page, 4096, N | W, 200), 0)],
+      [
+        'readable after writable',
+        () => (
+          request(h, 0, BlkType.OUT, 0, page, 4096),
+          h.desc(1, page, 4096, N | W, 2),
+          h.desc(2, statusGpa(0), 1, 0, 0),
+          0
+        ),
+      ],
+      [
+        'next outside the ring',
+        () => (request(h, 0, BlkType.IN, 0, page, 4096), h.desc(1, page, 4096, N | W, 200), 0),
+      ],
       ['a loop', () => (request(h, 0, BlkType.IN, 0, page, 4096), h.desc(2, statusGpa(0), 1, N | W, 0), 0)],
-      ['nested indirect', () => (h.desc(0, DATA_GPA + 0x2000, 16, VRING_DESC_F_INDIRECT, 0), h.view.setUint16(DATA_GPA + 0x2000 + 12, VRING_DESC_F_INDIRECT, true), 0)],
+      [
+        'nested indirect',
+        () => (
+          h.desc(0, DATA_GPA + 0x2000, 16, VRING_DESC_F_INDIRECT, 0),
+          h.view.setUint16(DATA_GPA + 0x2000 + 12, VRING_DESC_F_INDIRECT, true),
+          0
+        ),
+      ],
     ];
     for (const [name, make] of cases) {
       const before = h.server.stats.malformed;
@@ -177,8 +223,22 @@ test('fuzz: random rings never make the parser throw or leave guest RAM', () => 
   const mk = (bytes: Uint8Array): GuestMemory =>
     new GuestMemory([
       // Two regions with a hole between them, as a PC's RAM around 640 KiB.
-      { gpa: 0, sizeBytes: RAM / 2, userAddr: USER_BASE, fileOffset: 0, bytes: bytes.subarray(0, RAM / 2), addr: 0 },
-      { gpa: RAM, sizeBytes: RAM / 2, userAddr: USER_BASE + RAM / 2, fileOffset: RAM / 2, bytes: bytes.subarray(RAM / 2), addr: 0 },
+      {
+        gpa: 0,
+        sizeBytes: RAM / 2,
+        userAddr: USER_BASE,
+        fileOffset: 0,
+        bytes: bytes.subarray(0, RAM / 2),
+        addr: 0,
+      },
+      {
+        gpa: RAM,
+        sizeBytes: RAM / 2,
+        userAddr: USER_BASE + RAM / 2,
+        fileOffset: RAM / 2,
+        bytes: bytes.subarray(RAM / 2),
+        addr: 0,
+      },
     ]);
   const inRam = (gpa: number, len: number): boolean =>
     (gpa >= 0 && gpa + len <= RAM / 2) || (gpa >= RAM && gpa + len <= RAM + RAM / 2);
@@ -243,7 +303,12 @@ test('fuzz: random rings never make the parser throw or leave guest RAM', () => 
         }
         dv.setUint16(0x2000 + 2, heads.length, true);
         heads.forEach((h, i) => dv.setUint16(0x2000 + 4 + 2 * i, h, true));
-        const q = new Virtqueue(mem, 16, { descUser: USER_BASE + 0x1000, availUser: USER_BASE + 0x2000, usedUser: USER_BASE + 0x3000 }, allowIndirect);
+        const q = new Virtqueue(
+          mem,
+          16,
+          { descUser: USER_BASE + 0x1000, availUser: USER_BASE + 0x2000, usedUser: USER_BASE + 0x3000 },
+          allowIndirect,
+        );
         for (let k = 0; k < heads.length; k++) {
           const c = q.pop();
           assert.ok(c, 'a chain per avail entry');
@@ -272,7 +337,10 @@ test('fuzz: random rings never make the parser throw or leave guest RAM', () => 
           seen.requests++;
           assert.ok(inRam(r.statusGpa, 1));
           for (const p of r.data) assert.ok(inRam(p.gpa, p.len), 'data inside guest RAM');
-          assert.equal(r.data.reduce((a, p) => a + p.len, 0), r.dataBytes);
+          assert.equal(
+            r.data.reduce((a, p) => a + p.len, 0),
+            r.dataBytes,
+          );
           if (r.kind === 'read' || r.kind === 'write') {
             seen.io++;
             assert.ok(r.dataBytes > 0 && r.dataBytes % 512 === 0);
@@ -292,12 +360,25 @@ test('fuzz: random rings never make the parser throw or leave guest RAM', () => 
 
 test('a ring whose avail index runs ahead of its size is refused as a whole', () => {
   const bytes = new Uint8Array(65536);
-  const mem = new GuestMemory([{ gpa: 0, sizeBytes: 65536, userAddr: USER_BASE, fileOffset: 0, bytes, addr: 0 }]);
-  const q = new Virtqueue(mem, 16, { descUser: USER_BASE + DESC_GPA, availUser: USER_BASE + AVAIL_GPA, usedUser: USER_BASE + USED_GPA }, true);
+  const mem = new GuestMemory([
+    { gpa: 0, sizeBytes: 65536, userAddr: USER_BASE, fileOffset: 0, bytes, addr: 0 },
+  ]);
+  const q = new Virtqueue(
+    mem,
+    16,
+    { descUser: USER_BASE + DESC_GPA, availUser: USER_BASE + AVAIL_GPA, usedUser: USER_BASE + USED_GPA },
+    true,
+  );
   new DataView(bytes.buffer).setUint16(AVAIL_GPA + 2, 17, true);
   assert.throws(() => q.pop(), VirtqueueError);
   assert.throws(
-    () => new Virtqueue(mem, 16, { descUser: USER_BASE + 65530, availUser: USER_BASE, usedUser: USER_BASE }, true),
+    () =>
+      new Virtqueue(
+        mem,
+        16,
+        { descUser: USER_BASE + 65530, availUser: USER_BASE, usedUser: USER_BASE },
+        true,
+      ),
     /not inside guest RAM/,
   );
 });

@@ -69,12 +69,16 @@ export function parseBlkRequest(
       const read = type === BlkType.IN;
       const dataBytes = read ? writable - 1 : readable - HEADER_BYTES;
       if ((read && readable !== HEADER_BYTES) || (!read && writable !== 1))
-        return bad(`${read ? 'read' : 'write'} request with ${readable} readable and ${writable} writable bytes`);
+        return bad(
+          `${read ? 'read' : 'write'} request with ${readable} readable and ${writable} writable bytes`,
+        );
       if (dataBytes === 0 || dataBytes % SECTOR_BYTES !== 0)
         return bad(`data of ${dataBytes} bytes is not a positive multiple of ${SECTOR_BYTES}`);
       if (!Number.isSafeInteger(sector) || sector + dataBytes / SECTOR_BYTES > capacitySectors)
         return bad(`sectors ${sector}+${dataBytes / SECTOR_BYTES} outside the disk of ${capacitySectors}`);
-      const data = read ? slice(segments, true, 0, dataBytes) : slice(segments, false, HEADER_BYTES, dataBytes);
+      const data = read
+        ? slice(segments, true, 0, dataBytes)
+        : slice(segments, false, HEADER_BYTES, dataBytes);
       return { kind: read ? 'read' : 'write', ...base, data, dataBytes };
     }
     case BlkType.FLUSH:

@@ -22,8 +22,13 @@ export class DaemonProcess {
   private id = 1;
   stderr = '';
 
-  constructor(cfg: Partial<DaemonConfig> & Record<string, unknown>, opts: { stderr?: (s: string) => void } = {}) {
-    this.child = spawn(process.execPath, [DAEMON_SCRIPT, JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(
+    cfg: Partial<DaemonConfig> & Record<string, unknown>,
+    opts: { stderr?: (s: string) => void } = {},
+  ) {
+    this.child = spawn(process.execPath, [DAEMON_SCRIPT, JSON.stringify(cfg)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     this.child.stdout!.on('data', (d: Buffer) => {
       this.buf += d.toString();
       let i: number;
@@ -53,13 +58,18 @@ export class DaemonProcess {
   }
 
   /** Waits for a message (event or reply) matching `pred`; throws if the daemon ends first. */
-  async next(pred: (m: Record<string, unknown>) => boolean, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+  async next(
+    pred: (m: Record<string, unknown>) => boolean,
+    timeoutMs = 120_000,
+  ): Promise<Record<string, unknown>> {
     const t0 = Date.now();
     for (;;) {
       const i = this.events.findIndex(pred);
       if (i >= 0) return this.events.splice(i, 1)[0]!;
       if (!this.alive)
-        throw new DaemonError(`the pager daemon ended: ${this.stderr.trim().split('\n').slice(-4).join(' | ')}`);
+        throw new DaemonError(
+          `the pager daemon ended: ${this.stderr.trim().split('\n').slice(-4).join(' | ')}`,
+        );
       if (Date.now() - t0 > timeoutMs) throw new DaemonError('the pager daemon did not answer in time');
       await new Promise<void>((r) => {
         this.waiters.push(r);

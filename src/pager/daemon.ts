@@ -59,22 +59,40 @@ export function parseDaemonConfig(text: string | undefined): DaemonConfig {
   const q = c.queueSize ?? 128;
   if (!Number.isInteger(q) || q < 4 || q > 1024 || (q & (q - 1)) !== 0)
     throw new DaemonConfigError(`pager daemon: queueSize must be a power of two within 4..1024, got ${q}`);
-  const out: DaemonConfig = { vhostSocket: path('vhostSocket'), image: path('image'), mode: c.mode, queueSize: q };
+  const out: DaemonConfig = {
+    vhostSocket: path('vhostSocket'),
+    image: path('image'),
+    mode: c.mode,
+    queueSize: q,
+  };
   if (c.mode === 'pager') {
     const ram = c.ramBytes;
     if (typeof ram !== 'number' || !Number.isInteger(ram) || ram <= 0 || ram % PAGE !== 0)
-      throw new DaemonConfigError(`pager daemon: ramBytes must be a positive multiple of 4096, got ${String(ram)}`);
-    if (typeof c.mapper !== 'boolean') throw new DaemonConfigError('pager daemon: mapper must be true or false');
+      throw new DaemonConfigError(
+        `pager daemon: ramBytes must be a positive multiple of 4096, got ${String(ram)}`,
+      );
+    if (typeof c.mapper !== 'boolean')
+      throw new DaemonConfigError('pager daemon: mapper must be true or false');
     const disk = c.disk ?? 'immediate';
     if (disk !== 'immediate' && disk !== 'hdd-model')
-      throw new DaemonConfigError(`pager daemon: disk must be 'immediate' or 'hdd-model', got ${String(disk)}`);
+      throw new DaemonConfigError(
+        `pager daemon: disk must be 'immediate' or 'hdd-model', got ${String(disk)}`,
+      );
     if (c.testSabotage !== undefined && c.testSabotage !== 'skip-write-protect')
       throw new DaemonConfigError(`pager daemon: unknown testSabotage ${String(c.testSabotage)}`);
-    Object.assign(out, { shimSocket: path('shimSocket'), swap: path('swap'), ramBytes: ram, mapper: c.mapper, disk });
+    Object.assign(out, {
+      shimSocket: path('shimSocket'),
+      swap: path('swap'),
+      ramBytes: ram,
+      mapper: c.mapper,
+      disk,
+    });
     if (c.testSabotage) out.testSabotage = c.testSabotage;
     const depth = c.samplingDepth ?? 64;
     if (!Number.isInteger(depth) || depth < 0 || depth > 4096)
-      throw new DaemonConfigError(`pager daemon: samplingDepth must be an integer within 0..4096, got ${String(depth)}`);
+      throw new DaemonConfigError(
+        `pager daemon: samplingDepth must be an integer within 0..4096, got ${String(depth)}`,
+      );
     out.samplingDepth = depth;
   }
   return out;
@@ -98,38 +116,35 @@ export function runDaemon(cfg: DaemonConfig): void {
     { submit: (req, mem, done) => io.submit(req, mem, done) },
     { with: (mem, ranges, fn) => gate.with(mem, ranges, fn) },
   );
-  let control: Control | undefined;
-  const shim =
-    cfg.mode === 'pager'
-      ? new ShimListener(
-          loop,
-          cfg.shimSocket!,
-          (u, pid) => {
-            uffd = { u, pid };
-            control?.send({ event: 'uffd', pid });
-          },
-          (e) => loop.stop(e),
-        )
-      : undefined;
   const swap = cfg.mode === 'pager' ? new RawFile(cfg.swap!) : undefined;
   const t0 = performance.now();
-  control = new Control(
+  const control = new Control(
     loop,
     (cmd) => {
       switch (cmd.cmd) {
         case 'attach': {
-          if (!uffd) throw new Error('attach: QEMU has not handed over its userfaultfd (is the shim preloaded?)');
+          if (!uffd)
+            throw new Error('attach: QEMU has not handed over its userfaultfd (is the shim preloaded?)');
           if (pager) throw new Error('attach: already attached');
           const ram = new GuestRam(uffd.pid, cfg.ramBytes!);
           const limit = Number(cmd.residentLimitPages ?? ram.pages);
-          pager = new Pager(loop, ram, uffd.u, new ThreadContexts(uffd.pid), swap!, image, new PagerDisk(loop, cfg.disk!, image.sizeBytes / PAGE), {
-            mapper: cfg.mapper!,
-            residentLimitPages: limit,
-            imageBlocks: Math.floor(image.sizeBytes / PAGE),
-            swapSlots: Math.floor(swap!.sizeBytes / PAGE),
-            sampling: { slots: 4096, depth: cfg.samplingDepth ?? 64, periodMs: 5 },
-            ...(cfg.testSabotage === 'skip-write-protect' ? { unsafeSkipWriteProtect: true } : {}),
-          });
+          pager = new Pager(
+            loop,
+            ram,
+            uffd.u,
+            new ThreadContexts(uffd.pid),
+            swap!,
+            image,
+            new PagerDisk(loop, cfg.disk!, image.sizeBytes / PAGE),
+            {
+              mapper: cfg.mapper!,
+              residentLimitPages: limit,
+              imageBlocks: Math.floor(image.sizeBytes / PAGE),
+              swapSlots: Math.floor(swap!.sizeBytes / PAGE),
+              sampling: { slots: 4096, depth: cfg.samplingDepth ?? 64, periodMs: 5 },
+              ...(cfg.testSabotage === 'skip-write-protect' ? { unsafeSkipWriteProtect: true } : {}),
+            },
+          );
           const g = new PagerGate(pager);
           gate = g;
           io = new PagerIo(pager, g);
@@ -137,7 +152,9 @@ export function runDaemon(cfg: DaemonConfig): void {
             // Every region must be the memfd the pager manages, at the same offsets.
             for (const r of mem.regions)
               if (r.userAddr - ram.qemuBase !== r.fileOffset)
-                throw new Error(`guest RAM region at 0x${r.gpa.toString(16)} is not the memfd the pager attached to`);
+                throw new Error(
+                  `guest RAM region at 0x${r.gpa.toString(16)} is not the memfd the pager attached to`,
+                );
           };
           pager.attach();
           return { ok: true, qemuBase: ram.qemuBase, adopted: pager.stats.adopted };
@@ -145,7 +162,8 @@ export function runDaemon(cfg: DaemonConfig): void {
         case 'limit': {
           if (!pager) throw new Error('limit: not attached');
           const pages = Number(cmd.pages);
-          if (!Number.isInteger(pages) || pages < 1) throw new Error(`limit: pages must be a positive integer, got ${String(cmd.pages)}`);
+          if (!Number.isInteger(pages) || pages < 1)
+            throw new Error(`limit: pages must be a positive integer, got ${String(cmd.pages)}`);
           pager.setLimit(pages);
           return { ok: true, residentPages: pager.core.residentPages };
         }
@@ -171,6 +189,18 @@ export function runDaemon(cfg: DaemonConfig): void {
     },
     () => loop.stop(),
   );
+  const shim =
+    cfg.mode === 'pager'
+      ? new ShimListener(
+          loop,
+          cfg.shimSocket!,
+          (u, pid) => {
+            uffd = { u, pid };
+            control.send({ event: 'uffd', pid });
+          },
+          (e) => loop.stop(e),
+        )
+      : undefined;
   control.send({ event: 'listening', vhostSocket: cfg.vhostSocket, pid: process.pid });
   try {
     loop.run();

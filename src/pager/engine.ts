@@ -64,7 +64,9 @@ export async function buildShim(): Promise<string> {
   const script = join(PKG_ROOT, 'scripts', 'build-uffd-shim.sh');
   const out = await new Promise<string>((res, rej) =>
     execFile('bash', [script], { encoding: 'utf8' }, (err, stdout, stderr) =>
-      err ? rej(new Error(`the userfaultfd shim did not build: ${stderr.trim() || err.message}`)) : res(stdout),
+      err
+        ? rej(new Error(`the userfaultfd shim did not build: ${stderr.trim() || err.message}`))
+        : res(stdout),
     ),
   );
   const m = /^SHIM=(.+)$/m.exec(out);
@@ -86,12 +88,21 @@ export function processMemory(pid: number): { rss: number; anon: number; file: n
 
 type Stats = {
   pager: Record<string, number>;
-  disk: Record<'swap' | 'image', { readOps: number; writeOps: number; readSectors: number; writeSectors: number }>;
+  disk: Record<
+    'swap' | 'image',
+    { readOps: number; writeOps: number; readSectors: number; writeSectors: number }
+  >;
   device: Record<string, number>;
 };
 
 /** Counter deltas of one measured command (same names and meanings as the simulator's). */
-export function pagerMetrics(a: Stats, b: Stats, reply: GuestReply, gA: Record<string, number>, gB: Record<string, number>): Metrics {
+export function pagerMetrics(
+  a: Stats,
+  b: Stats,
+  reply: GuestReply,
+  gA: Record<string, number>,
+  gB: Record<string, number>,
+): Metrics {
   const c = (k: string): number => (b.pager[k] ?? 0) - (a.pager[k] ?? 0);
   const d = (s: 'swap' | 'image', k: 'readOps' | 'writeOps' | 'readSectors' | 'writeSectors'): number =>
     b.disk[s][k] - a.disk[s][k];
@@ -321,7 +332,9 @@ export async function runPagerConfig(o: PagerRunOptions): Promise<PagerRunResult
       const w = await ch.run(`dd if=/dev/urandom of=/dev/null bs=${touchMiB}M count=1 iflag=fullblock`);
       info.warmupTouchedMiB = touchMiB;
       info.warmupS = +(w.endS - w.beginS).toFixed(2);
-      progress(`${o.config}: the guest used ${touchMiB} MiB of free memory once (${info.warmupS} s); the pager keeps ${o.actualMiB} MiB`);
+      progress(
+        `${o.config}: the guest used ${touchMiB} MiB of free memory once (${info.warmupS} s); the pager keeps ${o.actualMiB} MiB`,
+      );
     }
     await memory('AfterWarmup');
 
@@ -337,7 +350,11 @@ export async function runPagerConfig(o: PagerRunOptions): Promise<PagerRunResult
       const rec: IterationRecord = { metrics, notes: pagerNotes(a, b, wall) };
       const st = sysbenchTotalTime(reply.lines);
       if (st !== undefined) rec.notes.push(`sysbench total time ${st} s`);
-      const lost = (b.pager.lostPages ?? 0) - (a.pager.lostPages ?? 0) + (b.pager.copyExists ?? 0) - (a.pager.copyExists ?? 0);
+      const lost =
+        (b.pager.lostPages ?? 0) -
+        (a.pager.lostPages ?? 0) +
+        (b.pager.copyExists ?? 0) -
+        (a.pager.copyExists ?? 0);
       if (lost > 0) rec.notes.push(`INTEGRITY: ${lost} page(s) missing or doubly installed`);
       metrics.integrityViolations = lost;
       if (reply.rc !== 0) {
@@ -365,20 +382,33 @@ export async function runPagerConfig(o: PagerRunOptions): Promise<PagerRunResult
     let alloc: IterationRecord | undefined;
     if (o.allocMiB > 0) {
       alloc = await measure(`dd if=/dev/zero of=/dev/null bs=${o.allocMiB}M count=1`);
-      progress(`${o.config}: allocation of ${o.allocMiB} MiB: ${alloc.metrics.runtimeS?.toFixed(2)} s${alloc.killed ? ' (killed)' : ''}`);
+      progress(
+        `${o.config}: allocation of ${o.allocMiB} MiB: ${alloc.metrics.runtimeS?.toFixed(2)} s${alloc.killed ? ' (killed)' : ''}`,
+      );
       await memory('AfterAlloc');
     }
     const sum = await ch.run('md5sum test_file.0');
     const got = sum.lines.join(' ').split(/\s+/)[0] ?? '';
     const checksumOk = got === img.md5;
-    notes.push(`md5 of the file after the run ${checksumOk ? 'equals' : 'DIFFERS from'} the image builder's (${img.md5})`);
+    notes.push(
+      `md5 of the file after the run ${checksumOk ? 'equals' : 'DIFFERS from'} the image builder's (${img.md5})`,
+    );
     const last = iterations[iterations.length - 1];
     if (last && !checksumOk) last.metrics.integrityViolations = (last.metrics.integrityViolations ?? 0) + 1;
     const problems = (await d.cmd({ cmd: 'check' })).problems as string[];
     if (problems.length > 0) notes.push(`core invariants violated: ${problems.slice(0, 3).join('; ')}`);
     info.qemuPlusDaemonMaxMiB = +(maxTotal / MiB).toFixed(1);
     const end = await stats();
-    for (const k of ['adopted', 'sampledArmed', 'sampledHits', 'uffdFaultsGuest', 'uffdFaultsHost', 'wpFaults', 'lostPages', 'copyExists'])
+    for (const k of [
+      'adopted',
+      'sampledArmed',
+      'sampledHits',
+      'uffdFaultsGuest',
+      'uffdFaultsHost',
+      'wpFaults',
+      'lostPages',
+      'copyExists',
+    ])
       info[`pager.${k}`] = end.pager[k] ?? 0;
     info.deviceRequests = end.device.requests ?? 0;
     info.deviceMalformed = end.device.malformed ?? 0;
@@ -387,7 +417,10 @@ export async function runPagerConfig(o: PagerRunOptions): Promise<PagerRunResult
     return { config: o.config, iterations, ...(alloc ? { alloc } : {}), checksumOk, accel, notes, info };
   } catch (e) {
     if (qemu && (qemu.exitCode !== null || qemu.signalCode !== null) && !o.signal?.aborted) {
-      const daemonDied = daemon && !daemon.alive ? `; the pager daemon ended: ${daemon.stderr.trim().split('\n').slice(-3).join(' | ')}` : '';
+      const daemonDied =
+        daemon && !daemon.alive
+          ? `; the pager daemon ended: ${daemon.stderr.trim().split('\n').slice(-3).join(' | ')}`
+          : '';
       return {
         config: o.config,
         iterations,

@@ -69,7 +69,10 @@ export class GuestRam {
     const m = findRamMapping(parseMaps(readFileSync(`/proc/${qemuPid}/maps`, 'utf8')), ramBytes);
     this.qemuBase = m.start;
     this.pages = ramBytes / PAGE;
-    this.fd = open(`/proc/${qemuPid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`, O_RDWR | O_CLOEXEC);
+    this.fd = open(
+      `/proc/${qemuPid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`,
+      O_RDWR | O_CLOEXEC,
+    );
     this.ours = mmap(ramBytes, PROT_READ | PROT_WRITE, MAP_SHARED, this.fd, 0);
   }
 

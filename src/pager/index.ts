@@ -4,7 +4,14 @@ import type { ConfigName, FigureResult, RunRecord } from '../experiments/results
 import { detectAccel, figureSizes, qemuVersion, recordsFor } from '../qemu/index.js';
 import { type PagerConfigName, runPagerConfig } from './engine.js';
 
-export { runPagerConfig, pagerCacheDir, buildShim, processMemory, type PagerRunOptions, type PagerRunResult } from './engine.js';
+export {
+  runPagerConfig,
+  pagerCacheDir,
+  buildShim,
+  processMemory,
+  type PagerRunOptions,
+  type PagerRunResult,
+} from './engine.js';
 export { DaemonProcess } from './daemon-client.js';
 
 export interface PagerFigureOptions {
@@ -21,7 +28,10 @@ export interface PagerFigureOptions {
 export function pagerAvailability(): { ok: true } | { ok: false; reason: string } {
   if (process.platform !== 'linux') return { ok: false, reason: 'the qemu-pager engine needs Linux' };
   if (process.getuid?.() !== 0)
-    return { ok: false, reason: 'the qemu-pager engine needs root (userfaultfd on another process, /proc/PID/map_files)' };
+    return {
+      ok: false,
+      reason: 'the qemu-pager engine needs root (userfaultfd on another process, /proc/PID/map_files)',
+    };
   if (!existsSync('/proc/self/map_files')) return { ok: false, reason: 'no /proc/PID/map_files' };
   return { ok: true };
 }
@@ -56,7 +66,8 @@ export async function runQemuFigure(figure: string, opts: PagerFigureOptions): P
     });
     runs.push(...recordsFor(figure, r, mode));
     for (const [k, v] of Object.entries(r.info)) meta[`${config}.${k}`] = v;
-    meta[`${config}.checksum`] = r.checksumOk === undefined ? 'not reached' : r.checksumOk ? 'equal' : 'DIFFERENT';
+    meta[`${config}.checksum`] =
+      r.checksumOk === undefined ? 'not reached' : r.checksumOk ? 'equal' : 'DIFFERENT';
   }
   for (const c of UNAVAILABLE)
     runs.push({
@@ -78,7 +89,9 @@ export async function runQemuFigure(figure: string, opts: PagerFigureOptions): P
       accel: accel.accel,
       accelWhy: accel.why,
       hddLike: opts.hddLike,
-      hddModel: opts.hddLike ? 'the simulator\'s Seagate Constellation ES 7200 rpm model (src/sim/disk/hdd.ts), image at 8 GiB, swap after it' : null,
+      hddModel: opts.hddLike
+        ? "the simulator's Seagate Constellation ES 7200 rpm model (src/sim/disk/hdd.ts), image at 8 GiB, swap after it"
+        : null,
       scale: opts.scale,
       believedMiB: sizes.believedMiB,
       actualMiB: sizes.actualMiB,
@@ -86,8 +99,10 @@ export async function runQemuFigure(figure: string, opts: PagerFigureOptions): P
       iterations: sizes.iterations,
       ...(figure === 'fig10' ? { allocMiB: sizes.allocMiB } : {}),
       disk: 'vhost-user-blk served by the pager daemon, O_DIRECT on a copy of the image, 4 KiB blocks, ext4',
-      memory: 'memory-backend-memfd (share=on) paged through a userfaultfd created in QEMU by a preloaded shim',
-      residentLimit: 'guest RAM only, enforced by the pager (QEMU\'s own memory is not limited; measured in meta)',
+      memory:
+        'memory-backend-memfd (share=on) paged through a userfaultfd created in QEMU by a preloaded shim',
+      residentLimit:
+        "guest RAM only, enforced by the pager (QEMU's own memory is not limited; measured in meta)",
       swap: "the daemon's swap file (believed size), O_DIRECT",
       guestKernelArgs: 'init_on_alloc=0',
       hostKernel: release(),

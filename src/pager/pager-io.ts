@@ -111,7 +111,11 @@ export class PagerIo implements BlockIo {
       case 'get-id': {
         const ranges = req.data.map((p) => ({ off: mem.fileOffsetOfGpa(p.gpa), len: p.len, write: true }));
         this.gate.with(mem, ranges, () => {
-          scatter(mem, req.data, new TextEncoder().encode(DEVICE_ID.padEnd(20, '\0')).subarray(0, req.dataBytes));
+          scatter(
+            mem,
+            req.data,
+            new TextEncoder().encode(DEVICE_ID.padEnd(20, '\0')).subarray(0, req.dataBytes),
+          );
           done(BlkStatus.OK);
         });
         return;
@@ -184,7 +188,12 @@ export class PagerIo implements BlockIo {
       }
       this.pager.wait(0, write);
     };
-    this.each(whole.length, 0, (i) => core.beginDmaRead(asGfn(whole[i]!.page)), () => invalidate(0));
+    this.each(
+      whole.length,
+      0,
+      (i) => core.beginDmaRead(asGfn(whole[i]!.page)),
+      () => invalidate(0),
+    );
   }
 
   /**
@@ -202,7 +211,12 @@ export class PagerIo implements BlockIo {
     let i = 0;
     while (i < whole.length) {
       let j = i + 1;
-      while (j < whole.length && whole[j]!.page === whole[j - 1]!.page + 1 && whole[j]!.diskOff === whole[j - 1]!.diskOff + PAGE) j++;
+      while (
+        j < whole.length &&
+        whole[j]!.page === whole[j - 1]!.page + 1 &&
+        whole[j]!.diskOff === whole[j - 1]!.diskOff + PAGE
+      )
+        j++;
       const run = whole.slice(i, j);
       const first = run[0]!;
       const n = run.length;

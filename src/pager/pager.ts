@@ -108,7 +108,9 @@ export class Pager {
     });
     this.staging = anonymous(this.stagingPages * PAGE);
     this.zeroPage = anonymous(PAGE);
-    this.sampler = new AccessSampler(this.core, ram, uffd, cfg.sampling.slots, cfg.sampling.depth, (p) => this.protect(p));
+    this.sampler = new AccessSampler(this.core, ram, uffd, cfg.sampling.slots, cfg.sampling.depth, (p) =>
+      this.protect(p),
+    );
   }
 
   /** Arms the tails of the inactive lists for access sampling, every `periodMs`. */
@@ -141,7 +143,9 @@ export class Pager {
     for (const p of present) {
       this.adopting.add(p);
       if (this.core.touch(asGfn(p), true, 'host') !== 0)
-        throw new Error(`pager: adopting page ${p} did not complete at once (the resident limit applies later)`);
+        throw new Error(
+          `pager: adopting page ${p} did not complete at once (the resident limit applies later)`,
+        );
     }
     this.pump();
     this.adopting.clear();
@@ -266,7 +270,9 @@ export class Pager {
       case 'timer':
       case 'remap':
       case 'discardBuffer':
-        throw new Error(`pager: action ${a.kind} needs the False Reads Preventer, which this engine does not run`);
+        throw new Error(
+          `pager: action ${a.kind} needs the False Reads Preventer, which this engine does not run`,
+        );
     }
   }
 
@@ -280,7 +286,8 @@ export class Pager {
 
   private read(a: Extract<CoreAction, { kind: 'read' }>): void {
     if (a.source === 'vmm') throw new Error('pager: the core manages no hypervisor pages here');
-    if (a.count > this.stagingPages) throw new Error(`pager: a read of ${a.count} pages exceeds the staging buffer`);
+    if (a.count > this.stagingPages)
+      throw new Error(`pager: a read of ${a.count} pages exceeds the staging buffer`);
     const file = a.source === 'swap' ? this.swap : this.image;
     this.disk.submit('read', a.source, a.start, a.count, () => {
       // SAFETY (in RawFile.read): a.count pages fit the staging buffer, checked above.
@@ -301,7 +308,8 @@ export class Pager {
     const n = a.pages.length;
     // Frozen first: from here a guest write faults, and the core hears of it before the page can go.
     // (An armed page is frozen already, and its content is in its sampling slot.)
-    const src = (p: number): number => (this.sampler.isArmed(p) ? this.sampler.slotAddr(p) : this.ram.ourAddr(p));
+    const src = (p: number): number =>
+      this.sampler.isArmed(p) ? this.sampler.slotAddr(p) : this.ram.ourAddr(p);
     for (const p of a.pages) if (!this.sampler.isArmed(p)) this.protect(p);
     if (n <= this.stagingPages) {
       for (let i = 0; i < n; i++) memcpy(this.staging.addr + i * PAGE, src(a.pages[i]!), PAGE);

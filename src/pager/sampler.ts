@@ -67,7 +67,8 @@ export class AccessSampler {
       for (let k = 0; k < this.depth && p >= 0 && this.free.length > 0; k++, p = lru.prev[p]!) {
         if (this.slotOf[p]! >= 0) continue;
         const f = pt.flags[p]!;
-        if (pt.state[p] !== State.Resident || pt.pins[p]! > 0 || f & (Flag.Referenced | Flag.Writeback)) continue;
+        if (pt.state[p] !== State.Resident || pt.pins[p]! > 0 || f & (Flag.Referenced | Flag.Writeback))
+          continue;
         this.arm(p);
       }
     }

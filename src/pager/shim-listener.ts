@@ -9,7 +9,8 @@ export class ShimError extends Error {
 /** Parses the shim's hello ("VSWUFFD1 <pid>"); returns QEMU's pid. */
 export function parseHello(text: string): number {
   const m = /^VSWUFFD1 (\d+)$/.exec(text);
-  if (!m) throw new ShimError(`unexpected message from the userfaultfd shim: ${JSON.stringify(text.slice(0, 40))}`);
+  if (!m)
+    throw new ShimError(`unexpected message from the userfaultfd shim: ${JSON.stringify(text.slice(0, 40))}`);
   return Number(m[1]);
 }
 

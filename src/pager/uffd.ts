@@ -1,13 +1,4 @@
-import {
-  ERRNO,
-  PAGE,
-  Scratch,
-  SysError,
-  errnoName,
-  ioctl,
-  ioctlErr,
-  readNonBlocking,
-} from './sys.js';
+import { ERRNO, PAGE, Scratch, SysError, errnoName, ioctl, ioctlErr, readNonBlocking } from './sys.js';
 
 /**
  * userfaultfd(2) from the pager's side: the descriptor was created inside QEMU (the shim), so every

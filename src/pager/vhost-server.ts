@@ -1,4 +1,11 @@
-import { type BadRequest, type BlkRequest, BlkStatus, parseBlkRequest, slice, writeStatus } from './blk-request.js';
+import {
+  type BadRequest,
+  type BlkRequest,
+  BlkStatus,
+  parseBlkRequest,
+  slice,
+  writeStatus,
+} from './blk-request.js';
 import type { GuestMemory, MemoryRegion } from './guest-memory.js';
 import type { Loop } from './loop.js';
 import {
@@ -17,7 +24,14 @@ import {
   sendWithFds,
   setNonBlocking,
 } from './sys.js';
-import { type BlkGeometry, HEADER_BYTES, type Host, VhostUserBlk, VhostUserError, parseHeader } from './vhost-user.js';
+import {
+  type BlkGeometry,
+  HEADER_BYTES,
+  type Host,
+  VhostUserBlk,
+  VhostUserError,
+  parseHeader,
+} from './vhost-user.js';
 import { type Segment, type UserRange, type Virtqueue, VirtqueueError } from './virtqueue.js';
 
 /** A byte range of the guest RAM file, and whether the back end will write it. */
@@ -92,7 +106,14 @@ const realHost: Host = {
  */
 export class VhostServer {
   readonly device: VhostUserBlk;
-  readonly stats: DeviceStats = { requests: 0, reads: 0, writes: 0, flushes: 0, malformed: 0, lastMalformed: '' };
+  readonly stats: DeviceStats = {
+    requests: 0,
+    reads: 0,
+    writes: 0,
+    flushes: 0,
+    malformed: 0,
+    lastMalformed: '',
+  };
   private readonly s = new Scratch(65536);
   private listenFd: number;
   private conn = -1;
@@ -231,7 +252,10 @@ export class VhostServer {
     table: { gpa: number; len: number } | undefined,
   ): void {
     const r = q.ringRanges();
-    const ranges = [userRange(mem, r.desc, false), ...(table ? [gpaRange(mem, table.gpa, table.len, false)] : [])];
+    const ranges = [
+      userRange(mem, r.desc, false),
+      ...(table ? [gpaRange(mem, table.gpa, table.len, false)] : []),
+    ];
     this.gate.with(mem, ranges, () => {
       if (!this.live(i, q, mem)) return;
       const chain = q.readChain(head);
@@ -244,13 +268,21 @@ export class VhostServer {
       let readable = 0;
       for (const s of chain.segments) if (!s.write) readable += s.len;
       const meta = [
-        ...slice(chain.segments, false, 0, Math.min(HEADER_BYTES_BLK, readable)).map((p) => gpaRange(mem, p.gpa, p.len, false)),
+        ...slice(chain.segments, false, 0, Math.min(HEADER_BYTES_BLK, readable)).map((p) =>
+          gpaRange(mem, p.gpa, p.len, false),
+        ),
       ];
       const status = lastWritable(chain.segments);
       if (status !== undefined) meta.push(gpaRange(mem, status, 1, true));
       this.gate.with(mem, meta, () => {
         if (!this.live(i, q, mem)) return;
-        this.start(i, q, mem, head, parseBlkRequest(mem, chain.segments, this.device.geometry.capacitySectors));
+        this.start(
+          i,
+          q,
+          mem,
+          head,
+          parseBlkRequest(mem, chain.segments, this.device.geometry.capacitySectors),
+        );
       });
     });
   }

@@ -153,7 +153,8 @@ export class VhostUserBlk {
   handle(m: Message): Uint8Array | undefined {
     const p = m.payload;
     const need = (n: number): void => {
-      if (p.length < n) throw new VhostUserError(`request ${m.request}: payload of ${p.length} bytes, ${n} needed`);
+      if (p.length < n)
+        throw new VhostUserError(`request ${m.request}: payload of ${p.length} bytes, ${n} needed`);
     };
     const ring = (): VringState => {
       need(4);
@@ -172,7 +173,9 @@ export class VhostUserBlk {
           need(8);
           this.features = new DataView(p.buffer, p.byteOffset).getBigUint64(0, true);
           if (this.features & ~DEVICE_FEATURES)
-            throw new VhostUserError(`front end acked features we did not offer: 0x${this.features.toString(16)}`);
+            throw new VhostUserError(
+              `front end acked features we did not offer: 0x${this.features.toString(16)}`,
+            );
           return undefined;
         case Req.SET_OWNER:
           return undefined;
@@ -237,7 +240,8 @@ export class VhostUserBlk {
             r.callFd = fd;
             return undefined;
           }
-          if (fd < 0) throw new VhostUserError('polling mode (a vring without a kick descriptor) is not supported');
+          if (fd < 0)
+            throw new VhostUserError('polling mode (a vring without a kick descriptor) is not supported');
           if (r.kickFd >= 0) this.host.close(r.kickFd);
           r.kickFd = fd;
           this.maybeStart(i);
@@ -281,7 +285,8 @@ export class VhostUserBlk {
     const n = u32(p, 0);
     if (n < 1 || n > 8 || p.length < 8 + 32 * n)
       throw new VhostUserError(`SET_MEM_TABLE: ${n} regions in ${p.length} bytes`);
-    if (fds.length !== n) throw new VhostUserError(`SET_MEM_TABLE: ${n} regions but ${fds.length} descriptors`);
+    if (fds.length !== n)
+      throw new VhostUserError(`SET_MEM_TABLE: ${n} regions but ${fds.length} descriptors`);
     for (const ring of this.rings.keys()) this.stopRing(ring);
     this.unmapAll();
     const regions: MemoryRegion[] = [];
@@ -343,6 +348,7 @@ export function parseHeader(h: Uint8Array): { request: number; flags: number; si
   const flags = v.getUint32(4, true);
   const size = v.getUint32(8, true);
   if ((flags & 3) !== VERSION) throw new VhostUserError(`message version ${flags & 3} (expected ${VERSION})`);
-  if (size > MAX_PAYLOAD) throw new VhostUserError(`message payload of ${size} bytes (at most ${MAX_PAYLOAD})`);
+  if (size > MAX_PAYLOAD)
+    throw new VhostUserError(`message payload of ${size} bytes (at most ${MAX_PAYLOAD})`);
   return { request, flags, size };
 }

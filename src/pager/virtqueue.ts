@@ -24,7 +24,8 @@ export interface Segment {
 }
 
 /** A chain read from the ring, or why it is malformed. */
-export type Chain = { ok: true; head: number; segments: Segment[] } | { ok: false; head: number; why: string };
+export type Chain =
+  { ok: true; head: number; segments: Segment[] } | { ok: false; head: number; why: string };
 
 /** A range of QEMU's address space. */
 export interface UserRange {
@@ -127,7 +128,10 @@ export class Virtqueue {
 
   /** The three parts of the ring as QEMU-virtual ranges (a pager makes them present before use). */
   ringRanges(): { desc: UserRange; avail: UserRange; used: UserRange } {
-    const r = (i: number, off: number, len: number): UserRange => ({ va: this.mem.regions[i]!.userAddr + off, len });
+    const r = (i: number, off: number, len: number): UserRange => ({
+      va: this.mem.regions[i]!.userAddr + off,
+      len,
+    });
     return {
       desc: r(this.descR, this.descOff, DESC_BYTES * this.size),
       avail: r(this.availR, this.availOff, 6 + 2 * this.size),
@@ -233,7 +237,7 @@ export class Virtqueue {
     let total = 0;
     let seenWrite = false;
     let i = 0;
-    for (let steps = 0; ; ) {
+    for (let steps = 0; ;) {
       if (++steps > n) return 'indirect chain loops';
       const at = base + DESC_BYTES * i;
       const a = Number(dv.getBigUint64(at, true));

@@ -114,7 +114,9 @@ export async function runTorture(o: TortureOptions): Promise<TortureResult> {
       const base = p * 1024;
       for (let i = 0; i < 1024; i++) {
         if (words[base + i] !== want) {
-          lost.push(`${what}: page ${p} word ${i} is 0x${(words[base + i]! >>> 0).toString(16)}, want 0x${(want >>> 0).toString(16)}`);
+          lost.push(
+            `${what}: page ${p} word ${i} is 0x${(words[base + i]! >>> 0).toString(16)}, want 0x${(want >>> 0).toString(16)}`,
+          );
           words.fill(want, base, base + 1024);
           return;
         }

@@ -54,7 +54,9 @@ if (job.kind === 'writer') {
       for (let i = 0; i < 1024; i++) {
         if (words[base + i] !== want) {
           Atomics.add(control, 2 + job.id, 1);
-          parentPort!.postMessage({ error: `page ${p} word ${i}: 0x${(words[base + i]! >>> 0).toString(16)}, want 0x${(want >>> 0).toString(16)}` });
+          parentPort!.postMessage({
+            error: `page ${p} word ${i}: 0x${(words[base + i]! >>> 0).toString(16)}, want 0x${(want >>> 0).toString(16)}`,
+          });
           // Repair the model so one loss is reported once.
           words.fill(want, base, base + 1024);
           break;

@@ -56,7 +56,10 @@ export class VhostFrontend {
     this.send(Req.SET_MEM_TABLE, table, [ramFd]);
     const q = layout.qsize;
     this.send(Req.SET_VRING_NUM, u32(0, q));
-    this.send(Req.SET_VRING_ADDR, cat(u32(0, 0), u64(userBase + layout.desc, userBase + layout.used, userBase + layout.avail, 0)));
+    this.send(
+      Req.SET_VRING_ADDR,
+      cat(u32(0, 0), u64(userBase + layout.desc, userBase + layout.used, userBase + layout.avail, 0)),
+    );
     this.send(Req.SET_VRING_BASE, u32(0, 0));
     this.send(Req.SET_VRING_CALL, u64(0), [this.call]);
     this.send(Req.SET_VRING_KICK, u64(0), [this.kick]);

@@ -83,7 +83,13 @@ export class VringHarness {
     const m = mmap(RAM_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, this.ramFd, 0);
     this.ram = m.bytes;
     this.view = new DataView(m.bytes.buffer, m.bytes.byteOffset, RAM_BYTES);
-    const features = (1n << 32n) | (1n << 30n) | (opts.indirect === false ? 0n : 1n << 28n) | (1n << 9n) | (1n << 6n) | (1n << 2n);
+    const features =
+      (1n << 32n) |
+      (1n << 30n) |
+      (opts.indirect === false ? 0n : 1n << 28n) |
+      (1n << 9n) |
+      (1n << 6n) |
+      (1n << 2n);
     const dev = this.server.device;
     const f = new Uint8Array(8);
     new DataView(f.buffer).setBigUint64(0, features, true);
@@ -94,7 +100,15 @@ export class VringHarness {
     // The device closes the descriptor it receives: give it a duplicate by reopening the memfd.
     dev.handle(msg(Req.SET_MEM_TABLE, table, [dup(this.ramFd)]));
     dev.handle(msg(Req.SET_VRING_NUM, u32s(0, QSIZE)));
-    dev.handle(msg(Req.SET_VRING_ADDR, new Uint8Array([...u32s(0, 0), ...u64s(USER_BASE + DESC_GPA, USER_BASE + USED_GPA, USER_BASE + AVAIL_GPA, 0)])));
+    dev.handle(
+      msg(
+        Req.SET_VRING_ADDR,
+        new Uint8Array([
+          ...u32s(0, 0),
+          ...u64s(USER_BASE + DESC_GPA, USER_BASE + USED_GPA, USER_BASE + AVAIL_GPA, 0),
+        ]),
+      ),
+    );
     dev.handle(msg(Req.SET_VRING_BASE, u32s(0, 0)));
     dev.handle(msg(Req.SET_VRING_CALL, u64s(0), [dup(this.call)]));
     dev.handle(msg(Req.SET_VRING_KICK, u64s(0), [dup(this.kick)]));
@@ -154,4 +168,3 @@ export class VringHarness {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
-
