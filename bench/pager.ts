@@ -119,6 +119,25 @@ export async function pagerBench(): Promise<void> {
         `  mapped refault, ${how}: p50 ${us(percentile(refault, 50))} us, p99 ${us(percentile(refault, 99))} us (${refault.length} faults)`,
       );
     }
+    // The disk alone, in the same run: random O_DIRECT reads of a swap-in cluster (8 pages) and of a
+    // Mapper refault window (32 pages), so the fault path's own share can be read off.
+    {
+      const raw = new RawFile(image);
+      const buf = anonymous(32 * PAGE);
+      for (const n of [8, 32]) {
+        const lat: number[] = [];
+        for (const b of shuffle(BLOCKS / n, 0, 17).slice(0, 500)) {
+          const t = process.hrtime.bigint();
+          raw.read(buf.addr, n * PAGE, b * n * PAGE);
+          lat.push(Number(process.hrtime.bigint() - t));
+        }
+        console.log(
+          `  raw O_DIRECT random read of ${String(n).padStart(2)} pages:       p50 ${us(percentile(lat, 50))} us, p99 ${us(percentile(lat, 99))} us`,
+        );
+      }
+      munmap(buf);
+      raw.close();
+    }
     // Throughput: all named pages dropped, then read in block order (each fault reads the
     // Mapper's 32-page window from the image), against a raw O_DIRECT read of the same blocks.
     await evictAll(proc);

@@ -26,9 +26,20 @@ export class DaemonProcess {
     cfg: Partial<DaemonConfig> & Record<string, unknown>,
     opts: { stderr?: (s: string) => void } = {},
   ) {
-    this.child = spawn(process.execPath, [DAEMON_SCRIPT, JSON.stringify(cfg)], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    // VSWAPPER_DAEMON_PROF=DIR writes a V8 CPU profile of the daemon there (where its time goes).
+    this.child = spawn(
+      process.execPath,
+      [
+        ...(process.env.VSWAPPER_DAEMON_PROF
+          ? ['--cpu-prof', '--cpu-prof-dir', process.env.VSWAPPER_DAEMON_PROF]
+          : []),
+        DAEMON_SCRIPT,
+        JSON.stringify(cfg),
+      ],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     this.child.stdout!.on('data', (d: Buffer) => {
       this.buf += d.toString();
       let i: number;

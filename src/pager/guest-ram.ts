@@ -90,9 +90,9 @@ export class GuestRam {
     return off >= 0 && off < this.pages * PAGE ? Math.floor(off / PAGE) : -1;
   }
 
-  /** Frees the page (its content is gone; QEMU's mapping of it too). */
-  punch(page: number): void {
-    punchHole(this.fd, page * PAGE, PAGE);
+  /** Frees `n` pages from `page` (their content is gone; QEMU's mapping of them too). */
+  punch(page: number, n = 1): void {
+    punchHole(this.fd, page * PAGE, n * PAGE);
   }
 
   /** Whether the memfd holds the page (lseek SEEK_DATA lands on it). */

@@ -227,7 +227,23 @@ export class Pager {
       for (;;) {
         const actions = this.core.drain();
         if (actions.length > 0) {
-          for (const a of actions) this.carryOut(a);
+          for (let i = 0; i < actions.length; i++) {
+            const a = actions[i]!;
+            if (a.kind !== 'drop' || this.sampler.isArmed(a.page)) {
+              this.carryOut(a);
+              continue;
+            }
+            // Reclaim drops pages in runs (often read in together): one hole per run.
+            let n = 1;
+            for (;;) {
+              const b = actions[i + n];
+              if (!b || b.kind !== 'drop' || b.page !== a.page + n || this.sampler.isArmed(b.page)) break;
+              n++;
+            }
+            this.ram.punch(a.page, n);
+            this.stats.punches += n;
+            i += n - 1;
+          }
           continue;
         }
         const then = this.afterActions.shift();
@@ -278,10 +294,17 @@ export class Pager {
 
   /** Installs a page in QEMU from our memory, write-protected unless the core considers it dirty. */
   private install(page: number, src: number): void {
-    const wp = (this.core.pt.flags[page]! & Flag.Dirty) === 0;
-    const r = this.uffd.copy(this.ram.qemuAddr(page), src, PAGE, wp);
-    if (r === 'exists') this.stats.copyExists++;
-    else this.stats.copies++;
+    this.installRun(page, 1, src, (this.core.pt.flags[page]! & Flag.Dirty) === 0);
+  }
+
+  /** Installs `n` consecutive pages from consecutive memory at `src`, all with the same protection. */
+  private installRun(page: number, n: number, src: number, wp: boolean): void {
+    const r = this.uffd.copy(this.ram.qemuAddr(page), src, n * PAGE, wp);
+    if (r === 'exists') {
+      // Some page of the run is there already: install the others one by one, counting each.
+      if (n > 1) for (let k = 0; k < n; k++) this.installRun(page + k, 1, src + k * PAGE, wp);
+      else this.stats.copyExists++;
+    } else this.stats.copies += n;
   }
 
   private read(a: Extract<CoreAction, { kind: 'read' }>): void {
@@ -294,11 +317,28 @@ export class Pager {
       file.read(this.staging.addr, a.count * PAGE, a.start * PAGE);
       this.core.readDone(a.id);
       // After readDone the core has applied the faulting access: a page it now considers dirty is
-      // installed writable, a clean one (read ahead, or named) write-protected.
-      for (let i = 0; i < a.pages.length; i++) {
+      // installed writable, a clean one (read ahead, or named) write-protected. Pages consecutive
+      // both in guest RAM and in the staging buffer, with the same protection, go in one copy.
+      const pt = this.core.pt;
+      let i = 0;
+      while (i < a.pages.length) {
         const p = a.pages[i]!;
-        if (this.core.pt.state[p] !== State.Resident) continue;
-        this.install(p, this.staging.addr + (a.units[i]! - a.start) * PAGE);
+        if (pt.state[p] !== State.Resident) {
+          i++;
+          continue;
+        }
+        const wp = (pt.flags[p]! & Flag.Dirty) === 0;
+        let j = i + 1;
+        while (
+          j < a.pages.length &&
+          a.pages[j] === p + (j - i) &&
+          a.units[j] === a.units[i]! + (j - i) &&
+          pt.state[a.pages[j]!] === State.Resident &&
+          ((pt.flags[a.pages[j]!]! & Flag.Dirty) === 0) === wp
+        )
+          j++;
+        this.installRun(p, j - i, this.staging.addr + (a.units[i]! - a.start) * PAGE, wp);
+        i = j;
       }
       this.pump();
     });
