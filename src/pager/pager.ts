@@ -1,7 +1,7 @@
 import { fstatSync } from 'node:fs';
 import { type CoreAction, DEFAULT_CORE_TUNABLES, MemoryCore } from '../core/memory-core.js';
 import { Flag, State } from '../core/page-table.js';
-import { type Gfn, asGfn } from '../core/types.js';
+import { asGfn } from '../core/types.js';
 import type { PagerDisk } from './disk.js';
 import type { GuestRam } from './guest-ram.js';
 import type { RawFile } from './image-file.js';
@@ -197,8 +197,6 @@ export class Pager {
     else this.stats.uffdFaultsHost++;
     if (f.wp) this.stats.wpFaults++;
     const write = f.write || f.wp;
-    DBG.count[page]!++;
-    DBG.state[this.core.pt.state[page]!]!++;
     this.wait(this.core.touch(asGfn(page), write, ctx), () => this.release(page, write));
   }
 
@@ -390,17 +388,7 @@ export class Pager {
       // What the memfd really holds (the guest RAM QEMU and we share), and what sits in sampling slots.
       memfdBytes: fstatSync(this.ram.fd).blocks * 512,
       armedBytes: this.sampler.armedPages * PAGE,
-      dbgDistinct: DBG.count.reduce((a, x) => a + (x > 0 ? 1 : 0), 0),
-      dbgMax: DBG.count.reduce((a, x) => Math.max(a, x), 0),
-      dbgOver10: DBG.count.reduce((a, x) => a + (x > 10 ? 1 : 0), 0),
-      dbgStates: Array.from(DBG.state).join(',') as unknown as number,
     };
-  }
-
-  get gfnCount(): number {
-    return this.ram.pages;
   }
 }
 
-export const DBG = { count: new Uint32Array(1 << 20), state: new Uint32Array(8) };
-export const gfnOf = (n: number): Gfn => asGfn(n);

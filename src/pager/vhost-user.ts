@@ -191,7 +191,7 @@ export class VhostUserBlk {
         case Req.GET_QUEUE_NUM:
           return encodeReply(m.request, u64Payload(1));
         case Req.SET_MEM_TABLE:
-          this.setMemTable(p, m.fds, keep);
+          this.setMemTable(p, m.fds);
           return undefined;
         case Req.SET_VRING_NUM: {
           const r = ring();
@@ -280,7 +280,7 @@ export class VhostUserBlk {
     }
   }
 
-  private setMemTable(p: Uint8Array, fds: number[], keep: Set<number>): void {
+  private setMemTable(p: Uint8Array, fds: number[]): void {
     if (p.length < 8) throw new VhostUserError('SET_MEM_TABLE: short payload');
     const n = u32(p, 0);
     if (n < 1 || n > 8 || p.length < 8 + 32 * n)
@@ -299,7 +299,7 @@ export class VhostUserBlk {
       const m = this.host.map(fds[i]!, fileOffset, sizeBytes);
       regions.push({ gpa, sizeBytes, userAddr, fileOffset, bytes: m.bytes, addr: m.addr });
     }
-    void keep; // the region descriptors are closed: the mappings keep the memory
+    // The region descriptors are closed when handle() returns: the mappings keep the memory.
     this.mem = new GuestMemory(regions);
     this.onMemTable(this.mem);
   }
