@@ -29,7 +29,13 @@ function hostState(): { processes: string[]; files: string[] } {
   for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
     try {
       const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      if (cmd.includes('vswapper-pager,debug-threads') || cmd.includes('/pager/daemon.js')) processes.push(p);
+      // The engine's QEMU, and its daemons (their work files are in the engine's cache folder; the
+      // torture test's daemons, which may run meanwhile, use temporary folders).
+      if (
+        cmd.includes('vswapper-pager,debug-threads') ||
+        (cmd.includes('/pager/daemon.js') && cmd.includes(pagerCacheDir()))
+      )
+        processes.push(p);
     } catch {
       // gone
     }
