@@ -199,7 +199,7 @@ test(
     const before = hostState();
     const script = `
     import { runQemuFigure } from ${JSON.stringify(resolve(HERE, '../src/pager/index.js'))};
-    await runQemuFigure('fig9', { scale: 0.5, hddLike: true, configs: ['mapper'],
+    await runQemuFigure('fig9', { scale: 1, hddLike: false, configs: ['mapper'],
       onProgress: (m) => process.stdout.write(m + '\\n') });
     process.stdout.write('finished\\n');`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
