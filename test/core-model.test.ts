@@ -437,6 +437,39 @@ test('emulation limits: at most 32 pages at once; a non-sequential write or the 
   assert.throws(() => h.core.emulatedWrite(asGfn(3), 60, 8, 'guest'), /chunk range 60\+8 is outside a page/);
 });
 
+test('core with the Preventer and no Mapper never loses a write (property), over three zones', () => {
+  stats.emulated = stats.remaps = stats.fallbacks = stats.swapWrites = 0;
+  fc.assert(property(false, [1, 2, 3], undefined, true), { numRuns: 200, seed: 17 });
+  assert.ok(stats.emulated > 200, `only ${stats.emulated} emulated pages`);
+  assert.ok(stats.fallbacks > 50, `only ${stats.fallbacks} merges`);
+});
+
+test('the checker catches a Preventer whose deadline remaps the page instead of merging it with its old content', () => {
+  const broken = (h: CoreHarness): void => {
+    // Deliberately break §4.2: when the 1 ms deadline passes, the buffer becomes the page without
+    // the old content being read and merged.
+    const core = h.core as unknown as { finishRemap(p: number): void };
+    h.core.timerFired = (p: number): void => {
+      if (h.core.isEmulating(asGfn(p))) core.finishRemap(p);
+    };
+  };
+  const res = fc.check(property(true, [1], broken, true), { numRuns: 300, seed: 19 });
+  assert.equal(res.failed, true, 'a merge skipped on termination must lose the unwritten bytes');
+  assert.match(String(res.errorInstance), /got .* want|buffered read/);
+});
+
+test('the checker catches a Preventer that lets a device write land on an emulated page without dropping the buffer', () => {
+  const broken = (h: CoreHarness): void => {
+    // Deliberately break the device-access rule: DMA into an emulated page keeps the stale buffer,
+    // which is later merged over the device's data.
+    const drain = h.core.drain.bind(h.core);
+    h.core.drain = () => drain().filter((a) => a.kind !== 'discardBuffer');
+  };
+  const res = fc.check(property(true, [1], broken, true), { numRuns: 300, seed: 23 });
+  assert.equal(res.failed, true, 'a buffer that outlives a device write must corrupt the page');
+  assert.match(String(res.errorInstance), /got .* want|buffered read/);
+});
+
 test("QEMU's code (VM_EXEC file pages): activated at its first reference; code run between faults stays resident", () => {
   const h = new CoreHarness({
     guestPages: 256,

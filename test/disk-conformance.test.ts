@@ -87,6 +87,32 @@ test('hdd is calibrated to the paper drive: ~8.5 ms seek + ~4.2 ms rotation at r
   assert.ok(innerMBps > 75 && innerMBps < 84, `inner ${innerMBps.toFixed(1)} MB/s`);
 });
 
+test('hdd read cache holds bytes, not a fixed count of segments: reads cut short by the next command leave small segments, and more of them fit', () => {
+  // Room for 4 segments of 1 MiB read-ahead; 16 reads of 4 KiB far apart, each cut short at once.
+  const d = new Hdd({ cacheSegments: 4, readAheadBytes: 1 << 20 });
+  const at = (i: number): number => 1_000_000 + i * 10_000_000;
+  let now = 0;
+  for (let i = 0; i < 16; i++) now += d.service({ op: 'read', sector: at(i), sectors: 8 }, now);
+  let hits = 0;
+  for (let i = 0; i < 16; i++) {
+    const t = d.service({ op: 'read', sector: at(i), sectors: 8 }, now);
+    now += t;
+    if (t < 1e6) hits++;
+  }
+  assert.equal(hits, 16, `${hits} of 16 re-reads served from the cache`);
+  // Full 1 MiB segments: only four fit.
+  const e = new Hdd({ cacheSegments: 4, readAheadBytes: 1 << 20 });
+  now = 0;
+  for (let i = 0; i < 16; i++) now += e.service({ op: 'read', sector: at(i), sectors: 8 }, now) + 50e6;
+  hits = 0;
+  for (let i = 0; i < 16; i++) {
+    const t = e.service({ op: 'read', sector: at(i), sectors: 8 }, now);
+    now += t + 50e6;
+    if (t < 1e6) hits++;
+  }
+  assert.ok(hits <= 4, `${hits} of 16 re-reads hit with 1 MiB segments`);
+});
+
 test('hdd read-ahead cache serves the next sequential request without a rotation', () => {
   const d = new Hdd();
   const first = d.service({ op: 'read', sector: 10_000, sectors: 64 }, 0);

@@ -22,7 +22,31 @@ test('a valid experiment gets its defaults', () => {
   assert.equal(e.engine, 'sim');
   assert.equal(e.host.swapMiB, 3072);
   assert.deepEqual(e.host.disk, { kind: 'hdd' });
-  assert.equal(e.workload.blockKiB, 16);
+  assert.equal(e.workload.kind === 'sysbench' && e.workload.blockKiB, 16);
+  assert.equal(e.guest.swapMiB, 0);
+  assert.equal(e.guest.history, 'reclaimed');
+});
+
+test("the paper's other workloads and a guest swap partition can be asked for", () => {
+  const e = parseExperiment(
+    ok
+      .replace('kernelMiB: 10 }', 'kernelMiB: 10, swapMiB: 64, history: fresh }')
+      .replace('{ kind: sysbench, fileMiB: 40, iterations: 2 }', '{ kind: kernbench, units: 10 }'),
+  );
+  assert.equal(e.guest.swapMiB, 64);
+  assert.equal(e.guest.history, 'fresh');
+  assert.deepEqual(e.workload, { kind: 'kernbench', units: 10 });
+  assert.throws(
+    () =>
+      parseExperiment(
+        ok.replace('{ kind: sysbench, fileMiB: 40, iterations: 2 }', '{ kind: pbzip2, threads: 0 }'),
+      ),
+    /workload\.threads/,
+  );
+  assert.throws(
+    () => parseExperiment(ok.replace('kernelMiB: 10 }', 'kernelMiB: 10, swapMiB: -1 }')),
+    /guest\.swapMiB/,
+  );
 });
 
 const bad: [string, string, RegExp][] = [

@@ -6,6 +6,7 @@ import { CONFIG_NAMES, type FigureResult, type RunRecord } from './results.js';
 import { runJobs, type PoolProgress } from './pool.js';
 import { figureMeta } from './figures.js';
 import { type DiskSpec, PAPER_MACHINE } from '../sim/machine.js';
+import type { WorkloadSpec } from '../workloads/index.js';
 
 const positive = (what: string) =>
   z.number({ error: `${what} must be a number` }).positive(`${what} must be positive`);
@@ -50,6 +51,8 @@ export const experimentSchema = z
         believedMiB: positive('guest.believedMiB').default(512),
         actualMiB: z.union([positive('guest.actualMiB'), z.array(positive('guest.actualMiB')).min(1)]),
         kernelMiB: positive('guest.kernelMiB').default(40),
+        swapMiB: z.number().nonnegative('guest.swapMiB must not be negative').default(0),
+        history: z.enum(['reclaimed', 'fresh']).default('reclaimed'),
       })
       .strict(),
     host: z
@@ -71,6 +74,44 @@ export const experimentSchema = z
           fileMiB: positive('workload.fileMiB').default(200),
           blockKiB: positive('workload.blockKiB').default(16),
           iterations: z.number().int().positive().default(8),
+        })
+        .strict(),
+      z
+        .object({
+          kind: z.literal('false-reads'),
+          fileMiB: positive('workload.fileMiB').default(200),
+          blockKiB: positive('workload.blockKiB').default(16),
+          iterations: z.literal(1).default(1),
+          allocMiB: positive('workload.allocMiB').default(200),
+        })
+        .strict(),
+      z
+        .object({
+          kind: z.literal('pbzip2'),
+          inputMiB: positive('workload.inputMiB').optional(),
+          threads: z.number().int().positive().optional(),
+          blockKB: positive('workload.blockKB').optional(),
+          cpuNsPerByte: positive('workload.cpuNsPerByte').optional(),
+          compressedRatio: z.number().positive().max(1).optional(),
+          maxMemoryMB: positive('workload.maxMemoryMB').optional(),
+        })
+        .strict(),
+      z
+        .object({
+          kind: z.literal('kernbench'),
+          units: z.number().int().positive().optional(),
+          jobs: z.number().int().positive().optional(),
+          cpuSecPerUnit: positive('workload.cpuSecPerUnit').optional(),
+          cc1MiB: positive('workload.cc1MiB').optional(),
+          objectKiB: positive('workload.objectKiB').optional(),
+        })
+        .strict(),
+      z
+        .object({
+          kind: z.literal('eclipse'),
+          heapMiB: positive('workload.heapMiB').optional(),
+          nonHeapMiB: positive('workload.nonHeapMiB').optional(),
+          allocMiBPerCpuSec: positive('workload.allocMiBPerCpuSec').optional(),
         })
         .strict(),
     ]),
@@ -152,8 +193,11 @@ export async function runExperiment(
         swapMiB: e.host.swapMiB,
         // zod's partial objects carry explicit undefineds; the disk models ignore those.
         disk: e.host.disk as unknown as DiskSpec,
-        workload: e.workload,
+        // Optional workload parameters zod left undefined mean "the paper's value".
+        workload: e.workload as WorkloadSpec,
         scale: e.scale,
+        ...(e.guest.swapMiB > 0 ? { guestSwapMiB: e.guest.swapMiB } : {}),
+        ...(e.guest.history === 'fresh' ? { history: 'fresh' as const } : {}),
       });
     }
   }

@@ -10,6 +10,8 @@ export interface PanelSpec {
   /** Our metric is divided by this to get the paper's unit (e.g. 1000 for "thousands"). */
   divisor: number;
   yLabel: string;
+  /** The paper's series name per configuration for this panel, when it differs from the figure's. */
+  paperSeries?: Partial<Record<ConfigName, string>>;
 }
 
 export interface FigureSpec {
@@ -30,7 +32,97 @@ const PAPER_SERIES: FigureSpec['paperSeries'] = {
   'balloon+vswapper': 'balloon+vswapper',
 };
 
+/** §5.1's figures plot balloon+baseline only (the two balloon configurations were alike). */
+const CONTROLLED_SERIES: FigureSpec['paperSeries'] = {
+  baseline: 'baseline',
+  balloon: 'balloon+baseline',
+  mapper: 'mapper',
+  vswapper: 'vswapper',
+};
+
+const MEMORY_AXIS = "guest's actual memory [MB]";
+/** Pages per MiB, to plot page counts in the paper's MB. */
+const PAGES_PER_MIB = 256;
+
 export const FIGURE_SPECS: Record<string, FigureSpec> = {
+  fig5: {
+    id: 'fig5',
+    title: 'Fig. 5: pbzip2 (8 threads) compressing the Linux source in a 512 MB guest',
+    kind: 'lines',
+    xLabel: MEMORY_AXIS,
+    panels: [{ paperFigure: 'Figure 5', metric: 'runtimeS', divisor: 1, yLabel: 'runtime [s]' }],
+    paperSeries: CONTROLLED_SERIES,
+  },
+  fig11: {
+    id: 'fig11',
+    title: "Fig. 11: pbzip2's disk activity and host reclaim",
+    kind: 'lines',
+    xLabel: MEMORY_AXIS,
+    panels: [
+      { paperFigure: 'Figure 11a', metric: 'diskOps', divisor: 1000, yLabel: 'disk operations [K]' },
+      { paperFigure: 'Figure 11b', metric: 'swapWriteSectors', divisor: 1000, yLabel: 'written sectors [K]' },
+      { paperFigure: 'Figure 11c', metric: 'pagesScanned', divisor: 1e6, yLabel: 'pages scanned [M]' },
+    ],
+    paperSeries: CONTROLLED_SERIES,
+  },
+  fig12: {
+    id: 'fig12',
+    title: 'Fig. 12: Kernbench (Linux kernel build) in a 512 MB guest',
+    kind: 'lines',
+    xLabel: MEMORY_AXIS,
+    panels: [
+      { paperFigure: 'Figure 12a', metric: 'runtimeS', divisor: 60, yLabel: 'runtime [min]' },
+      {
+        paperFigure: 'Figure 12b',
+        metric: 'preventerRemaps',
+        divisor: 1000,
+        yLabel: 'preventer remaps [K]',
+        paperSeries: { vswapper: 'vswapper' },
+      },
+    ],
+    paperSeries: CONTROLLED_SERIES,
+  },
+  fig13: {
+    id: 'fig13',
+    title: 'Fig. 13: Eclipse (DaCapo, 128 MB Java heap) in a 512 MB guest',
+    kind: 'lines',
+    xLabel: MEMORY_AXIS,
+    panels: [{ paperFigure: 'Figure 13', metric: 'runtimeS', divisor: 1, yLabel: 'runtime [s]' }],
+    paperSeries: CONTROLLED_SERIES,
+  },
+  fig15: {
+    id: 'fig15',
+    title: "Fig. 15: the guest's page cache and what the Mapper tracks during Eclipse",
+    kind: 'lines',
+    xLabel: 'time [s]',
+    panels: [
+      {
+        paperFigure: 'Figure 15',
+        paperMetric: 'memory size',
+        metric: 'guestPageCachePages',
+        divisor: PAGES_PER_MIB,
+        yLabel: 'guest page cache [MB]',
+        paperSeries: { vswapper: 'guest page cache' },
+      },
+      {
+        paperFigure: 'Figure 15',
+        paperMetric: 'memory size',
+        metric: 'guestCleanPageCachePages',
+        divisor: PAGES_PER_MIB,
+        yLabel: 'page cache excluding dirty [MB]',
+        paperSeries: { vswapper: 'guest page cache excluding dirty' },
+      },
+      {
+        paperFigure: 'Figure 15',
+        paperMetric: 'memory size',
+        metric: 'mapperTrackedPages',
+        divisor: PAGES_PER_MIB,
+        yLabel: 'tracked by the Mapper [MB]',
+        paperSeries: { vswapper: 'tracked by mapper' },
+      },
+    ],
+    paperSeries: { vswapper: 'vswapper' },
+  },
   fig10: {
     id: 'fig10',
     title: 'Fig. 10: false reads: a process allocates and touches 200 MB after the Sysbench reads',

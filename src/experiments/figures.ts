@@ -1,26 +1,19 @@
 import { hostname, cpus } from 'node:os';
 import type { WorkloadSpec } from '../workloads/index.js';
 import { type SimJob, paperJob } from './job.js';
-import { type ConfigName, CONFIG_NAMES, type FigureResult, type Metrics, type RunRecord } from './results.js';
+import { REPETITIONS, SEEDS, type SimFigure, jobKey, meanNote, pointOf } from './figure-runs.js';
+import { type ConfigName, CONFIG_NAMES, type FigureResult, type Metrics } from './results.js';
 import type { SimRunResult } from './sim-runner.js';
+import { SECTION_5_1_FIGURES } from './section-5-1.js';
 
-/** A paper experiment as data: which runs it needs and how their results become the figure. */
-export interface SimFigure {
-  id: string;
-  /** Jobs this figure needs; figures that share a job key share its run. */
-  jobs(scale: number): SimJob[];
-  records(results: Map<string, SimRunResult>, scale: number): RunRecord[];
-}
+export { type SimFigure, jobKey, REPETITIONS } from './figure-runs.js';
 
-export const SYSBENCH_200MB: WorkloadSpec = { kind: 'sysbench', fileMiB: 200, blockKiB: 16, iterations: 8 };
-
-export function jobKey(j: SimJob): string {
-  return JSON.stringify(j);
-}
-
-/** The paper reports the mean of (typically) five runs; so do we, with five seeds. */
-export const REPETITIONS = 5;
-const SEEDS = Array.from({ length: REPETITIONS }, (_, i) => i + 1);
+export const SYSBENCH_200MB: Extract<WorkloadSpec, { kind: 'sysbench' }> = {
+  kind: 'sysbench',
+  fileMiB: 200,
+  blockKiB: 16,
+  iterations: 8,
+};
 
 const sysbenchJobs = (scale: number): SimJob[] =>
   CONFIG_NAMES.flatMap((c) => SEEDS.map((seed) => paperJob(c, 100, SYSBENCH_200MB, scale, seed)));
@@ -41,8 +34,6 @@ function sysbenchByConfig(scale: number): [ConfigName, SimJob[]][] {
   const jobs = sysbenchJobs(scale);
   return CONFIG_NAMES.map((c) => [c, jobs.filter((j) => j.config === c)]);
 }
-
-const meanNote = (n: number): string => `mean of ${n} runs (seeds 1-${n})`;
 
 export const SIM_FIGURES: Record<string, SimFigure> = {
   fig9: {
@@ -87,26 +78,18 @@ SIM_FIGURES.fig10 = {
   jobs: falseReadsJobs,
   records(results, scale) {
     const jobs = falseReadsJobs(scale);
-    return CONFIG_NAMES.map((config) => {
-      const mine = jobs.filter((j) => j.config === config).map((j) => results.get(jobKey(j))!);
-      const killed = mine.filter((r) => r.killed);
-      if (killed.length > 0) {
-        return {
-          config,
-          x: null,
-          metrics: {},
-          killed: true,
-          notes: [`killed in ${killed.length} of ${mine.length} runs: ${killed[0]!.killed}`],
-        };
-      }
-      const metrics = meanIterations(
-        results,
-        jobs.filter((j) => j.config === config),
-      )[0]!;
-      return { config, x: null, metrics, notes: [meanNote(mine.length)] };
-    });
+    return CONFIG_NAMES.map((config) =>
+      pointOf(
+        config,
+        null,
+        jobs.filter((j) => j.config === config).map((j) => results.get(jobKey(j))!),
+        (r) => r.iterations[0]!,
+      ),
+    );
   },
 };
+
+Object.assign(SIM_FIGURES, SECTION_5_1_FIGURES);
 
 export function figureMeta(
   scale: number,

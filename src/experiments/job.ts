@@ -17,6 +17,12 @@ export interface SimJob {
   workload: WorkloadSpec;
   /** Shrinks every memory size (guest, files, QEMU's code) for quick runs; 1 = as specified. */
   scale: number;
+  /** The guest's swap partition (default: the paper machine's, none). */
+  guestSwapMiB?: number;
+  /** Record the memory census every this many seconds (Fig. 15). */
+  sampleEverySec?: number;
+  /** The guest's past (see SimRunSpec.history); default 'reclaimed'. */
+  history?: 'reclaimed' | 'fresh';
 }
 
 export function paperJob(
@@ -58,10 +64,13 @@ export function runJob(job: SimJob, onIteration?: (n: number) => void): SimRunRe
     config: job.config,
     guestActualMiB: job.guestActualMiB * s,
     workload,
+    ...(job.sampleEverySec !== undefined ? { sampleEveryNs: job.sampleEverySec * 1e9 } : {}),
+    ...(job.history !== undefined ? { history: job.history } : {}),
     machine: {
       seed: job.seed,
       guestBelievedMiB: job.guestBelievedMiB * s,
       guestKernelMiB: job.guestKernelMiB * s,
+      ...(job.guestSwapMiB !== undefined ? { guestSwapMiB: job.guestSwapMiB * s } : {}),
       swapMiB: job.swapMiB,
       disk: job.disk,
       vmm: { ...QEMU_1_2, codePages: Math.max(64, Math.round(QEMU_1_2.codePages * s)) },

@@ -44,6 +44,10 @@ export const METRIC_NAMES = [
   'preventerFallbacks',
   'guestMajorFaults',
   'guestPageCachePages',
+  'guestCleanPageCachePages',
+  'guestDirtyPages',
+  'guestSwapWritePages',
+  'guestSwapReadPages',
   'guestOomKills',
   'integrityViolations',
 ] as const;

@@ -9,6 +9,22 @@ export interface SimRunSpec {
   guestActualMiB: number;
   workload: Workload;
   machine?: Partial<Omit<MachineSpec, 'config' | 'files' | 'guestActualMiB'>>;
+  /** Records the memory census (Fig. 15) this often while the workload runs. */
+  sampleEveryNs?: number;
+  /**
+   * What the guest did before the host limited it: 'reclaimed' (the default, §3.1: it used all of
+   * its memory, which the host then took back, so its free frames sit in host swap) or 'fresh' (it
+   * booted under the limit, §5.1, so its free frames were never touched and the host has none).
+   */
+  history?: 'reclaimed' | 'fresh';
+  /** Called with the machine once the run is over (tests look inside). */
+  inspect?: (m: Machine) => void;
+}
+
+/** The memory census at one instant, `tS` seconds after the workload started. */
+export interface Sample {
+  tS: number;
+  metrics: Metrics;
 }
 
 export interface SimRunResult {
@@ -17,6 +33,7 @@ export interface SimRunResult {
   killed?: string;
   iterations: Metrics[];
   total: Metrics;
+  samples?: Sample[];
   notes: string[];
   wallMs: number;
   simEvents: number;
@@ -43,10 +60,23 @@ export function runSim(spec: SimRunSpec): SimRunResult {
   const wl = spec.workload;
   const believed = m.spec.guestBelievedMiB;
   let killed: string | undefined;
+  const samples: Sample[] = [];
+  let finished = false;
+  const startSampling = (): void => {
+    const every = spec.sampleEveryNs;
+    if (!(every !== undefined && every > 0)) return;
+    const t0 = m.events.nowNs;
+    const tick = (): void => {
+      if (finished) return;
+      samples.push({ tS: (m.events.nowNs - t0) / 1e9, metrics: m.memorySample() });
+      m.events.after(every, tick);
+    };
+    tick();
+  };
   const program = (function* () {
-    // The guest ran with all its memory, then the host took most of it: cooperatively (the
-    // balloon inflates first) or not (the cgroup limit alone, and the host swaps).
-    yield* os.touchAllFreeMemory();
+    // The guest ran with all its memory (unless it is freshly booted), then the host took most of
+    // it: cooperatively (the balloon inflates first) or not (the cgroup limit alone, and the host swaps).
+    if (spec.history !== 'fresh') yield* os.touchAllFreeMemory();
     if (m.mechanisms.balloon)
       yield* os.inflateBalloon(pagesFromMiB(believed) - pagesFromMiB(spec.guestActualMiB));
     m.core.setResidentLimit(m.cgroupLimitPages);
@@ -57,6 +87,7 @@ export function runSim(spec: SimRunSpec): SimRunResult {
       os,
       iterationStart: () => {
         start = m.snapshot();
+        if (!first) startSampling();
         first ??= start;
       },
       iterationEnd: () => {
@@ -71,12 +102,15 @@ export function runSim(spec: SimRunSpec): SimRunResult {
     killed = e.message;
     m.notes.push(`workload killed: ${e.message}`);
   }
+  finished = true;
+  spec.inspect?.(m);
   const total = first ? m.metricsBetween(first, m.snapshot()) : {};
   return {
     config: spec.config,
     ...(killed ? { killed } : {}),
     iterations,
     total,
+    ...(spec.sampleEveryNs !== undefined ? { samples } : {}),
     notes: m.notes,
     wallMs: performance.now() - t0,
     simEvents: m.events.processed,

@@ -37,7 +37,7 @@ export function panelSeries(
   const paperBySeries = paperPointsForPanel(paper, panel);
   const out: ConfigSeries[] = [];
   for (const config of CONFIG_NAMES) {
-    const paperName = spec.paperSeries[config];
+    const paperName = (panel.paperSeries ?? spec.paperSeries)[config];
     const paperPoints = paperName === undefined ? [] : (paperBySeries.get(paperName) ?? []);
     const ours: EngineSeries[] = [];
     for (const r of results) {

@@ -1,4 +1,5 @@
 import { BUFFERED, type CoreAction, type MemoryCore } from '../core/memory-core.js';
+import { State } from '../core/page-table.js';
 import { type BlockNo, type FaultContext, type Gfn, SECTORS_PER_PAGE, asVmmPage } from '../core/types.js';
 import type { CpuCosts, VmmBehaviour } from './costs.js';
 import type { DataPlane } from './data-plane.js';
@@ -65,6 +66,11 @@ export class Host {
   touch(gfn: Gfn, write: boolean, ctx: FaultContext, resume: () => void): boolean {
     const id = this.core.touch(gfn, write, ctx);
     return this.afterCore(id, resume);
+  }
+
+  /** Whether a guest access to `gfn` would proceed without a host fault. */
+  isResident(gfn: Gfn): boolean {
+    return this.core.pt.state[gfn] === State.Resident;
   }
 
   /**
@@ -248,10 +254,10 @@ export class Host {
             const g = io.gfns[k]!;
             const b = io.blocks[k]!;
             if (io.op === 'read') {
-              this.data.mem[g] = this.data.image[b]!;
+              this.data.copyImageToPage(b, g);
               this.core.endDmaWrite(g, b);
             } else {
-              this.data.image[b] = this.data.mem[g]!;
+              this.data.copyPageToImage(g, b);
               this.core.endDmaRead(g, b);
             }
           }

@@ -41,6 +41,10 @@ export interface MachineSpec {
   guestKernelMiB: number;
   /** Background page touches per second by the guest kernel and daemons (see GuestParams). */
   guestBackgroundTouchesPerSec: number;
+  /** The guest's swap partition (0: none). */
+  guestSwapMiB: number;
+  /** Compaction: anonymous pages the guest migrates per second (0: none, the default). */
+  guestCompactionPagesPerSec?: number;
   imageMiB: number;
   swapMiB: number;
   disk: DiskSpec;
@@ -58,6 +62,10 @@ export const PAPER_MACHINE: Omit<MachineSpec, 'config' | 'files' | 'guestActualM
   // An idle Ubuntu server's kernel threads, timers and daemons: on the order of a thousand distinct
   // page touches a second.
   guestBackgroundTouchesPerSec: 1000,
+  // No swap partition in the guest: Ubuntu 12.04 cloud images ship without one, and the paper's
+  // ballooned guests killed workloads (Figs. 5, 10, 13) at sizes where a RAM-sized swap partition
+  // would have let them swap instead. Experiments may give the guest one (`guest.swapMiB`).
+  guestSwapMiB: 0,
   imageMiB: 20 * 1024,
   // The paper does not give it. Ubuntu 12.04's guided partitioning (partman-auto's atomic recipe)
   // sizes swap from RAM, up to 300% of it with RAM capped at 1 GiB: 3 GiB. Any area more than
@@ -69,12 +77,17 @@ export const PAPER_MACHINE: Omit<MachineSpec, 'config' | 'files' | 'guestActualM
   vmm: QEMU_1_2,
 };
 
+/** No experiment of the paper runs for more than an hour; a day means the guest is stuck. */
+const MAX_SIMULATED_NS = 24 * 3.6e12;
+
 export interface Snapshot {
   timeNs: number;
   core: Record<string, number>;
   disk: Record<string, number>;
   guestViolations: number;
   guestMajorFaults: number;
+  guestSwapWritePages: number;
+  guestSwapReadPages: number;
 }
 
 /** One simulated host with one guest, built from a spec; drive it with `run`. */
@@ -136,11 +149,16 @@ export class Machine {
         kernelPages: pagesFromMiB(spec.guestKernelMiB),
         kernelHotPages: 256,
         readAheadMaxPages: 32,
-        lowFreePages: pagesFromMiB(2),
-        highFreePages: pagesFromMiB(3),
+        // kswapd's watermarks of a 512 MB guest (about 2 and 3 MB), proportional for other sizes.
+        lowFreePages: Math.max(8, Math.round((pagesFromMiB(2) * guestPages) / pagesFromMiB(512))),
+        highFreePages: Math.max(12, Math.round((pagesFromMiB(3) * guestPages) / pagesFromMiB(512))),
         dataStartBlock: pagesFromMiB(1024),
         backgroundTouchesPerSec: spec.guestBackgroundTouchesPerSec,
         backgroundWriteFraction: 0.3,
+        swapPages: pagesFromMiB(spec.guestSwapMiB),
+        asyncPageFaults: true,
+        // CFS on one CPU: sched_min_granularity_ns 0.75 ms x ... a few ms per slice (the 250 Hz tick).
+        timeSliceNs: 4e6,
       },
       this.events,
       this.host,
@@ -148,6 +166,7 @@ export class Machine {
       spec.files,
       imageBlocks,
       new Rng(spec.seed ^ 0x5bd1e995),
+      new Rng(spec.seed ^ 0x2545f491),
     );
   }
 
@@ -156,13 +175,22 @@ export class Machine {
     let done = false;
     this.guest.spawn(program, () => {
       done = true;
+      this.guest.stop();
     });
     this.guest.spawn(this.guest.background(() => done));
+    const compaction = this.spec.guestCompactionPagesPerSec ?? 0;
+    if (compaction > 0) this.guest.spawnKernelThread(this.guest.compactionThread(compaction));
     this.host.startMainLoop();
     while (!done) {
       if (!this.events.step()) {
         this.core.assertProgress();
         throw new Error('simulation stalled: the guest waits but nothing is scheduled');
+      }
+      if (this.events.nowNs > MAX_SIMULATED_NS) {
+        // Timers keep a deadlocked guest's clock running: give up instead of running forever.
+        throw new Error(
+          `simulation passed ${MAX_SIMULATED_NS / 3.6e12} h of virtual time without the workload finishing`,
+        );
       }
     }
     this.host.stop();
@@ -177,6 +205,20 @@ export class Machine {
       disk,
       guestViolations: this.guest.counters.integrityViolations,
       guestMajorFaults: this.guest.counters.majorFaults,
+      guestSwapWritePages: this.guest.counters.swapWritePages,
+      guestSwapReadPages: this.guest.counters.swapReadPages,
+    };
+  }
+
+  /** The memory census Fig. 15 plots: the guest's page cache, its dirty part, what the Mapper tracks. */
+  memorySample(): Metrics {
+    const cache = this.guest.pageCachePages;
+    const dirty = this.guest.cache.dirtyPages;
+    return {
+      guestPageCachePages: cache,
+      guestCleanPageCachePages: cache - dirty,
+      guestDirtyPages: dirty,
+      mapperTrackedPages: this.core.census().mapperTracked,
     };
   }
 
@@ -219,6 +261,10 @@ export class Machine {
       preventerFallbacks: c('preventerFallbacks'),
       guestMajorFaults: b.guestMajorFaults - a.guestMajorFaults,
       guestPageCachePages: this.guest.pageCachePages,
+      guestCleanPageCachePages: this.guest.pageCachePages - this.guest.cache.dirtyPages,
+      guestDirtyPages: this.guest.cache.dirtyPages,
+      guestSwapWritePages: b.guestSwapWritePages - a.guestSwapWritePages,
+      guestSwapReadPages: b.guestSwapReadPages - a.guestSwapReadPages,
       guestOomKills: this.guest.counters.oomKills,
       integrityViolations: b.guestViolations - a.guestViolations,
     };

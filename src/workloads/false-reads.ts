@@ -24,17 +24,17 @@ export function falseReads(params: FalseReadsParams = { ...SYSBENCH_PAPER, alloc
     userBufferPages: reader.userBufferPages,
     iterations: 1,
     *program(ctx: WorkloadContext) {
+      const os = ctx.os;
+      const parent = os.anon.createProcess('sysbench');
       yield* reader.program({ ...ctx, iterationStart: () => {}, iterationEnd: () => {} });
       ctx.iterationStart(1);
-      const pages: number[] = [];
-      for (let i = 0; i < allocPages; i++) {
-        const g = ctx.os.allocPage();
-        pages.push(g);
-        yield* ctx.os.overwritePage(g);
-        yield* ctx.os.access(g, true);
-      }
+      const child = os.anon.fork(parent, 'alloc-touch');
+      const first = child.reserve(allocPages);
+      // Each first touch faults in a page the kernel zeroes, then the program writes it.
+      yield* os.anon.touchRange(child, first, allocPages, true);
       ctx.iterationEnd(1);
-      ctx.os.freeAll(pages);
+      os.anon.exit(child);
+      os.anon.exit(parent);
     },
   };
 }

@@ -42,7 +42,7 @@ export const CONSTELLATION_ES_2TB: HddParams = {
   outerMBps: 175,
   innerMBps: 83,
   heads: 8,
-  // The datasheet's 64 MB cache, as 64 segments of 1 MiB read-ahead each.
+  // The datasheet's 64 MB cache: room for 64 segments of 1 MiB read-ahead each, or more smaller ones.
   cacheSegments: 64,
   readAheadBytes: 1 << 20,
   commandOverheadUs: 100,
@@ -307,16 +307,26 @@ export class Hdd implements DiskModel {
 
   private startStream(start: number, end: number, fromNs: number): void {
     const seg: Segment = { start, end, lastUseNs: fromNs };
+    this.streamLimit = Math.min(this.capacitySectors, end + Math.floor(this.p.readAheadBytes / 512));
     this.segments.push(seg);
-    if (this.segments.length > this.p.cacheSegments) {
-      let lru = 0;
-      for (let i = 1; i < this.segments.length; i++)
-        if (this.segments[i]!.lastUseNs < this.segments[lru]!.lastUseNs) lru = i;
+    // The buffer holds bytes, not a fixed number of segments: reads cut short by the next command
+    // leave small segments, and more of them fit (adaptive segmentation). The new segment claims
+    // its whole read-ahead.
+    const capacitySectors = (this.p.cacheSegments * this.p.readAheadBytes) / 512;
+    let used = this.streamLimit - start;
+    for (const s of this.segments) if (s !== seg) used += s.end - s.start;
+    while (used > capacitySectors && this.segments.length > 1) {
+      let lru = -1;
+      for (let i = 0; i < this.segments.length; i++) {
+        const s = this.segments[i]!;
+        if (s !== seg && (lru < 0 || s.lastUseNs < this.segments[lru]!.lastUseNs)) lru = i;
+      }
+      const victim = this.segments[lru]!;
+      used -= victim.end - victim.start;
       this.segments.splice(lru, 1);
     }
     this.streaming = seg;
     this.streamFromNs = fromNs;
-    this.streamLimit = Math.min(this.capacitySectors, end + Math.floor(this.p.readAheadBytes / 512));
   }
 
   private invalidate(start: number, end: number): void {

@@ -1,17 +1,22 @@
-import { LruLists } from '../../core/lru.js';
 import { CHUNKS_PER_PAGE } from '../../core/emulation.js';
-import { type Gfn, NONE, asBlock, asGfn } from '../../core/types.js';
+import { NONE, asBlock, asGfn } from '../../core/types.js';
 import { type Overrides, sameContent } from '../data-plane.js';
 import type { CpuCosts } from '../costs.js';
 import type { EventQueue } from '../event-queue.js';
 import type { Host } from '../host.js';
 import type { Rng } from '../rng.js';
+import { AnonMemory } from './anon.js';
+import { BalloonDriver } from './balloon.js';
+import { GuestMemory, PG_LOCKED, PG_UPTODATE, PINNED } from './memory.js';
+import { BLOCK, type Proc, type Program, SYNC, YIELD } from './steps.js';
+import { chooseOomVictim } from './oom.js';
+import { type GuestFileSpec, PageCache } from './page-cache.js';
+import { reclaimGuest } from './reclaim.js';
+import { SwapPartition } from './swap-partition.js';
 
-/** What a guest thread hands back to the vCPU when it cannot go on by itself. */
-export const SYNC = 1;
-export const BLOCK = 2;
-export type Step = typeof SYNC | typeof BLOCK;
-export type Program = Generator<Step, void, void>;
+export { SYNC, BLOCK, YIELD, type Step, type Proc, type Program } from './steps.js';
+
+export type { GuestFileSpec };
 
 export interface GuestParams {
   /** Memory the guest believes it has. */
@@ -33,33 +38,21 @@ export interface GuestParams {
    */
   backgroundTouchesPerSec: number;
   backgroundWriteFraction: number;
-}
-
-export interface GuestFileSpec {
-  name: string;
-  sizePages: number;
-}
-
-interface FileState {
-  startBlock: number;
-  sizePages: number;
-  gfnOf: Int32Array;
-  raStart: number;
-  raSize: number;
-  raAsync: number;
+  /** The guest's swap partition, at the end of its disk; 0 for none. */
+  swapPages: number;
+  /**
+   * KVM asynchronous page faults (a Linux guest on KVM enables them): a host fault on a page the
+   * guest touches from user mode suspends only that thread, and the guest runs another meanwhile.
+   */
+  asyncPageFaults: boolean;
+  /** CFS time slice on the guest's vCPU. */
+  timeSliceNs: number;
 }
 
 interface Thread {
   gen: Program;
   onExit: () => void;
 }
-
-const GF_UPTODATE = 1;
-const GF_LOCKED = 2;
-const GF_READAHEAD = 4;
-const GF_REFERENCED = 8;
-const G_INACTIVE = 0;
-const G_ACTIVE = 1;
 
 /** Guest counters, kept where the guest does the work. */
 export class GuestCounters {
@@ -68,14 +61,18 @@ export class GuestCounters {
   pagesReclaimed = 0;
   integrityViolations = 0;
   oomKills = 0;
+  /** Pages written to and read from the guest's own swap partition. */
+  swapWritePages = 0;
+  swapReadPages = 0;
 }
 
 /**
- * The guest operating system, as much of Linux as the paper's pathologies need: a free-page pool
- * that hands out the most recently freed frame first, a page cache with active/inactive lists and
- * on-demand sequential readahead, kswapd-like reclaim of clean cache pages, block I/O through the
- * host's virtio-blk path, a balloon driver, and a vCPU that runs program threads. Every page the
- * guest reads is checked against a reference memory that never swaps.
+ * The guest operating system, as much of Linux as the paper's pathologies need: frames handed out
+ * most-recently-freed first, a page cache with readahead and writeback (page-cache.ts), processes'
+ * anonymous memory with zeroing, copy-on-write, swap and migration (anon.ts), reclaim (reclaim.ts),
+ * an OOM killer (oom.ts) and a balloon driver (balloon.ts), block I/O through the host's virtio-blk
+ * path, and one vCPU that runs threads. Every page the guest reads is checked against a reference
+ * memory that never swaps.
  */
 export class GuestOs {
   readonly counters = new GuestCounters();
@@ -84,15 +81,18 @@ export class GuestOs {
   readonly refDisk: Uint32Array;
   /** Chunks the guest wrote partially, on top of refMem's version. */
   readonly refOver = new Map<number, Overrides>();
-  private readonly freeStack: Int32Array;
-  private freeTop = 0;
-  private readonly flags: Uint8Array;
-  private readonly lru: LruLists;
-  private readonly pageFile: Int32Array;
-  private readonly pageIndex: Int32Array;
-  private readonly pageWaiters = new Map<number, Thread[]>();
-  private readonly files: FileState[] = [];
-  private readonly balloon: number[] = [];
+  /** 1 where refOver has an entry: most pages have none, and skip the map. */
+  private readonly refHasOver: Uint8Array;
+  readonly refDiskOver = new Map<number, Overrides>();
+  readonly mem: GuestMemory;
+  /** The file and index each page-cache frame holds. */
+  readonly pageFile: Int32Array;
+  readonly pageIndex: Int32Array;
+  readonly cache: PageCache;
+  readonly anon: AnonMemory;
+  readonly balloon: BalloonDriver;
+  private readonly frameWaiters = new Map<number, Thread[]>();
+  private readonly writebackWaiters: Thread[] = [];
   private nextVersion = 1;
   private kernelCursor = 0;
   /** The vCPU's own clock: it runs ahead of the event queue while nothing can interrupt it. */
@@ -103,6 +103,7 @@ export class GuestOs {
   private blockedOnHost = false;
   private pendingIrqNs = 0;
   private userBuffer: number[] = [];
+  private stopped = false;
 
   constructor(
     readonly params: GuestParams,
@@ -112,47 +113,50 @@ export class GuestOs {
     files: GuestFileSpec[],
     imageBlocks: number,
     private readonly rng: Rng,
+    /** Randomness for the workload's own choices, apart from the kernel's. */
+    readonly workloadRng: Rng = rng,
   ) {
     const n = params.believedPages;
     this.refMem = new Uint32Array(n);
+    this.refHasOver = new Uint8Array(n);
     this.refDisk = new Uint32Array(imageBlocks);
-    this.freeStack = new Int32Array(n);
-    this.flags = new Uint8Array(n);
-    this.lru = new LruLists(n, 2);
+    this.mem = new GuestMemory(n);
     this.pageFile = new Int32Array(n).fill(NONE);
     this.pageIndex = new Int32Array(n).fill(NONE);
     // Pushed from the top so that allocation proceeds upwards from the lowest free frame.
-    for (let g = n - 1; g >= params.kernelPages; g--) this.freeStack[this.freeTop++] = g;
-    let block = params.dataStartBlock;
-    for (const f of files) {
-      if (block + f.sizePages > imageBlocks)
-        throw new RangeError(`guest file ${f.name} does not fit on the disk`);
-      this.files.push({
-        startBlock: block,
-        sizePages: f.sizePages,
-        gfnOf: new Int32Array(f.sizePages).fill(NONE),
-        raStart: 0,
-        raSize: 0,
-        raAsync: 0,
-      });
-      block += f.sizePages;
-    }
+    for (let g = n - 1; g >= params.kernelPages; g--) this.mem.push(g);
+    if (!(Number.isInteger(params.swapPages) && params.swapPages >= 0))
+      throw new RangeError(`guest swap: must be a whole number of pages, got ${params.swapPages}`);
+    const swapStart = imageBlocks - params.swapPages;
+    this.cache = new PageCache(this, files, params.dataStartBlock, swapStart);
+    this.anon = new AnonMemory(
+      this,
+      params.swapPages > 0 ? new SwapPartition(swapStart, params.swapPages) : null,
+    );
+    this.balloon = new BalloonDriver(this);
     // Initial disk content: every block distinct, known to the reference.
     for (let b = 0; b < imageBlocks; b++) this.refDisk[b] = 0x10000000 + b;
     this.host.data.image.set(this.refDisk);
   }
 
   get freePages(): number {
-    return this.freeTop;
+    return this.mem.freePages;
   }
   get pageCachePages(): number {
-    return this.lru.size[G_INACTIVE]! + this.lru.size[G_ACTIVE]!;
+    return this.mem.cachePages;
   }
   get balloonPages(): number {
-    return this.balloon.length;
+    return this.balloon.size;
   }
   get nowNs(): number {
     return Math.max(this.localNs, this.events.nowNs);
+  }
+  /** The run is over: kernel threads stop at their next wake-up. */
+  get stopping(): boolean {
+    return this.stopped;
+  }
+  stop(): void {
+    this.stopped = true;
   }
 
   // ---------------------------------------------------------------- the vCPU
@@ -161,6 +165,11 @@ export class GuestOs {
   spawn(gen: Program, onExit: () => void = () => {}): void {
     this.ready.push({ gen, onExit });
     this.kick();
+  }
+
+  /** A kernel thread (flusher, compaction) that runs until the guest stops. */
+  spawnKernelThread(gen: Program): void {
+    this.spawn(gen);
   }
 
   private kick(): void {
@@ -197,6 +206,9 @@ export class GuestOs {
           this.running = false;
           return;
         }
+      } else if (r.value === YIELD) {
+        this.current = null;
+        this.ready.push(th);
       }
     }
   }
@@ -212,30 +224,90 @@ export class GuestOs {
     return this.localNs > this.events.peekTimeNs();
   }
 
+  /** User-mode computation of `ns`, in time slices: other ready threads run between slices. */
+  *compute(ns: number): Program {
+    let left = ns;
+    while (left > 0) {
+      const slice = Math.min(left, this.params.timeSliceNs);
+      left -= slice;
+      this.localNs += slice;
+      if (this.ready.length > 0) yield YIELD;
+      else if (this.localNs > this.events.peekTimeNs()) yield SYNC;
+    }
+  }
+
+  /** Sleeps the calling thread for `ns` of virtual time (a timer). */
+  *sleep(ns: number): Program {
+    const th = this.current!;
+    this.events.at(this.nowNs + ns, () => this.wake(th));
+    yield BLOCK;
+  }
+
+  /** Sleeps up to `ns`; `register` receives a function that wakes the thread earlier. */
+  *sleepUnlessKicked(ns: number, register: (kick: () => void) => void): Program {
+    const th = this.current!;
+    let woken = false;
+    const wake = (): void => {
+      if (woken) return;
+      woken = true;
+      this.wake(th);
+    };
+    this.events.at(this.nowNs + ns, wake);
+    register(wake);
+    yield BLOCK;
+  }
+
+  /** The calling thread sleeps until `wakeFrame(g)` (the frame's I/O or lock is done). */
+  waitFrame(g: number): void {
+    const th = this.current!;
+    const list = this.frameWaiters.get(g);
+    if (list) list.push(th);
+    else this.frameWaiters.set(g, [th]);
+  }
+
+  wakeFrame(g: number): void {
+    const waiters = this.frameWaiters.get(g);
+    if (!waiters) return;
+    this.frameWaiters.delete(g);
+    for (const th of waiters) this.wake(th);
+  }
+
+  /** The calling thread sleeps on `q` until another thread wakes it (a condition variable). */
+  *sleepOn(q: WaitQueue): Program {
+    q.waiters.push(this.current!);
+    yield BLOCK;
+  }
+
+  wakeAll(q: WaitQueue): void {
+    for (const th of q.waiters.splice(0) as Thread[]) this.wake(th);
+  }
+
+  /** Sleeps until some writeback (file or swap) completes. */
+  *waitForWriteback(): Program {
+    this.writebackWaiters.push(this.current!);
+    yield BLOCK;
+  }
+
+  writebackDone(): void {
+    for (const th of this.writebackWaiters.splice(0)) this.wake(th);
+  }
+
+  // ---------------------------------------------------------------- CPU accesses to guest frames
+
   /**
-   * A guest CPU access to a page; blocks the whole vCPU while the host faults it in. The access
-   * itself happens the instant the page is present (the faulting instruction is retried at once),
-   * never later: reclaim could take the page away again before the vCPU runs on.
+   * A guest CPU access to a page in kernel mode; blocks the whole vCPU while the host faults it in.
+   * The access itself happens the instant the page is present (the faulting instruction is retried
+   * at once), never later: reclaim could take the page away again before the vCPU runs on.
    */
   *access(g: number, write: boolean): Program {
     const th = this.current!;
     const v = write ? this.nextVersion++ : 0;
-    const data = this.host.data;
-    const apply = (): void => {
-      if (write) {
-        this.refMem[g] = v;
-        this.refOver.delete(g);
-        data.writePage(g, v);
-      } else if (!this.sameAsReference(g)) {
-        this.counters.integrityViolations++;
-      }
-    };
     const present = this.host.touch(asGfn(g), write, 'guest', () => {
-      apply();
+      this.applyAccess(g, write, v);
       this.hostResumed(th);
     });
     if (present) {
-      apply();
+      this.applyAccess(g, write, v);
     } else {
       this.blockedOnHost = true;
       yield BLOCK;
@@ -243,19 +315,70 @@ export class GuestOs {
   }
 
   /**
-   * The guest CPU overwrites a whole page without reading it (clear_page()'s REP STOS when the
-   * kernel hands a page to a process): under uncooperative swapping a false read, unless the
-   * Preventer remaps the page.
+   * A user-mode access: with asynchronous page faults a host fault suspends only this thread (the
+   * guest is told the page is not present, schedules another thread, and is told when it is ready).
    */
-  *overwritePage(g: number): Program {
+  *userAccess(g: number, write: boolean): Program {
+    if (!this.params.asyncPageFaults) {
+      yield* this.access(g, write);
+      return;
+    }
+    const th = this.current!;
+    const v = write ? this.nextVersion++ : 0;
+    const present = this.host.touch(asGfn(g), write, 'guest', () => {
+      this.applyAccess(g, write, v);
+      // The "page ready" notification is an interrupt to the guest.
+      this.pendingIrqNs += this.costs.guestIrqNs;
+      this.wake(th);
+    });
+    if (present) {
+      this.applyAccess(g, write, v);
+    } else {
+      // The exit, the "page not present" injection and the guest's context switch.
+      this.localNs += this.costs.hostMajorFaultNs;
+      yield BLOCK;
+    }
+  }
+
+  /** An access that succeeds at once if the host has the page, with no generator; false otherwise. */
+  tryAccess(g: number, write: boolean): boolean {
+    if (!this.host.isResident(asGfn(g))) return false;
+    const v = write ? this.nextVersion++ : 0;
+    if (!this.host.touch(asGfn(g), write, 'guest', noResume)) throw new Error(`host lost resident gfn ${g}`);
+    this.applyAccess(g, write, v);
+    return true;
+  }
+
+  private setRef(g: number, v: number): void {
+    this.refMem[g] = v;
+    if (this.refHasOver[g]) {
+      this.refHasOver[g] = 0;
+      this.refOver.delete(g);
+    }
+  }
+
+  private applyAccess(g: number, write: boolean, v: number): void {
+    if (write) {
+      this.setRef(g, v);
+      this.host.data.writePage(g, v);
+    } else if (!this.sameAsReference(g)) {
+      this.counters.integrityViolations++;
+    }
+  }
+
+  /**
+   * The guest CPU overwrites a whole page without reading it (clear_page()'s REP STOS when the
+   * kernel hands a page to a process, or a full-page copy): under uncooperative swapping a false
+   * read, unless the Preventer remaps the page.
+   */
+  *overwritePage(g: number, costNs = this.costs.guestZeroPageNs): Program {
     const th = this.current!;
     const v = this.nextVersion++;
     const apply = (): void => {
-      this.refMem[g] = v;
-      this.refOver.delete(g);
+      this.setRef(g, v);
       this.host.data.writePage(g, v);
     };
-    if (this.cpu(this.costs.guestZeroPageNs)) yield SYNC;
+    if (this.cpu(costNs)) yield SYNC;
     if (
       this.host.overwrite(asGfn(g), () => {
         apply();
@@ -269,24 +392,24 @@ export class GuestOs {
     }
   }
 
-  /** A process allocates `pages` of anonymous memory, zeroed, and returns their frames. */
-  *allocAnon(pages: number, out: number[]): Program {
-    for (let i = 0; i < pages; i++) {
-      const g = this.allocPage();
-      out.push(g);
-      yield* this.overwritePage(g);
-    }
-  }
-
-  /** A process exits: its frames go back to the allocator. */
-  freeAll(pages: number[]): void {
-    for (const g of pages) this.freePage(g);
-    pages.length = 0;
+  /**
+   * overwritePage() without a generator when the host has the page and no event is due before the
+   * work ends; false when the caller must use overwritePage().
+   */
+  tryOverwrite(g: number, costNs = this.costs.guestZeroPageNs): boolean {
+    if (this.localNs + costNs > this.events.peekTimeNs() || !this.host.isResident(asGfn(g))) return false;
+    this.localNs += costNs;
+    const v = this.nextVersion++;
+    if (!this.host.overwrite(asGfn(g), noResume)) throw new Error(`host lost resident gfn ${g}`);
+    this.setRef(g, v);
+    this.host.data.writePage(g, v);
+    return true;
   }
 
   private sameAsReference(g: number): boolean {
     const d = this.host.data;
-    return sameContent(d.mem[g]!, d.memOver.get(g), this.refMem[g]!, this.refOver.get(g));
+    const ro = this.refHasOver[g] ? this.refOver.get(g) : undefined;
+    return sameContent(d.mem[g]!, d.memOver.get(g), this.refMem[g]!, ro);
   }
 
   /**
@@ -299,6 +422,7 @@ export class GuestOs {
     const data = this.host.data;
     let o = this.refOver.get(g);
     if (!o) this.refOver.set(g, (o = new Map()));
+    this.refHasOver[g] = 1;
     o.set(chunk, v);
     const r = this.host.emulatedWrite(asGfn(g), chunk, () => {
       data.writeChunks(g, chunk, 1, v);
@@ -323,47 +447,68 @@ export class GuestOs {
     this.kick();
   }
 
-  // ---------------------------------------------------------------- memory
-
-  /** Allocates a frame, reclaiming clean page cache first when free memory is low. */
-  allocPage(): number {
-    if (this.freeTop < this.params.lowFreePages) this.reclaim(this.params.highFreePages - this.freeTop);
-    if (this.freeTop === 0)
-      throw new GuestOomError('guest out of memory: no free page and no reclaimable cache');
-    return this.freeStack[--this.freeTop]!;
+  /** A system call touches the kernel code and data that every call uses. */
+  *touchKernelText(): Program {
+    yield* this.access(this.kernelCursor++ % this.params.kernelHotPages, false);
   }
 
-  freePage(g: number): void {
-    this.freeStack[this.freeTop++] = g;
+  /** copy_to_user() into the program's pinned buffer (page `j` of what it reads). */
+  *copyToPinnedBuffer(j: number): Program {
+    const buf = this.userBuffer;
+    if (buf.length > 0) yield* this.access(buf[j % buf.length]!, true);
   }
 
-  /** Frees clean, unlocked page-cache pages from the inactive tail (shrinking the active list as needed). */
-  private reclaim(target: number): void {
-    let freed = 0;
-    let budget = this.pageCachePages * 2 + 64;
-    while (freed < target && budget-- > 0) {
-      if (this.lru.size[G_INACTIVE]! < this.lru.size[G_ACTIVE]!) {
-        const a = this.lru.popTail(G_ACTIVE);
-        if (a >= 0) {
-          this.flags[a]! &= ~GF_REFERENCED;
-          this.lru.pushHead(G_INACTIVE, a);
-        }
-      }
-      const g = this.lru.popTail(G_INACTIVE);
-      if (g < 0) break;
-      if (this.flags[g]! & GF_LOCKED) {
-        this.lru.pushHead(G_INACTIVE, g);
+  // ---------------------------------------------------------------- frames
+
+  /**
+   * A free frame, reclaiming when free memory is below the low watermark; -1 when none is free now
+   * (the caller then waits in allocFrame()).
+   */
+  tryAllocFrame(): number {
+    const mem = this.mem;
+    if (mem.freePages < this.params.lowFreePages) this.reclaim(this.params.highFreePages - mem.freePages);
+    return mem.pop();
+  }
+
+  /**
+   * A free frame, waiting for writeback to free one if it must; when nothing can be freed at all
+   * the OOM killer kills the largest process, which ends the run (GuestOomError).
+   */
+  *allocFrame(): Proc<number> {
+    for (;;) {
+      const g = this.tryAllocFrame();
+      if (g >= 0) return g;
+      if (this.cache.dirtyPages + this.cache.writebackPages + this.anon.swapOutPages > 0) {
+        yield* this.waitForWriteback();
         continue;
       }
-      this.files[this.pageFile[g]!]!.gfnOf[this.pageIndex[g]!] = NONE;
-      this.pageFile[g] = NONE;
-      this.pageIndex[g] = NONE;
-      this.flags[g] = 0;
-      this.freePage(g);
-      freed++;
+      this.oomKill();
     }
+  }
+
+  freeFrame(g: number): void {
+    this.mem.push(g);
+  }
+
+  private reclaim(target: number): void {
+    const freed = reclaimGuest(this.cache, this.anon, this.mem.anonLruPages, target);
     this.counters.pagesReclaimed += freed;
     this.localNs += freed * this.costs.guestReclaimPageNs;
+  }
+
+  private oomKill(): never {
+    const victim = chooseOomVictim(this.anon.processes);
+    this.counters.oomKills++;
+    if (!victim)
+      throw new GuestOomError(
+        'guest out of memory: no free page, nothing reclaimable and no process to kill',
+      );
+    const rss = victim.rssPages;
+    const swapped = victim.swapPages;
+    this.anon.exit(victim);
+    throw new GuestOomError(
+      `guest OOM killer killed ${victim.name} (${rss} pages resident, ${swapped} in swap): nothing left to reclaim`,
+    );
   }
 
   /**
@@ -374,8 +519,8 @@ export class GuestOs {
    */
   *touchAllFreeMemory(): Program {
     const taken: number[] = [];
-    while (this.freeTop > this.params.highFreePages) {
-      const g = this.freeStack[--this.freeTop]!;
+    while (this.mem.freePages > this.params.highFreePages) {
+      const g = this.mem.pop();
       taken.push(g);
       if (this.cpu(this.costs.guestZeroPageNs)) yield SYNC;
       yield* this.access(g, true);
@@ -398,15 +543,8 @@ export class GuestOs {
     // Freed so that the allocator (LIFO) hands out the first block first, ascending inside it.
     for (let i = order.length - 1; i >= 0; i--) {
       const pages = blocks.get(order[i]!)!.sort((a, b) => b - a);
-      for (const g of pages) this.freePage(g);
+      for (const g of pages) this.freeFrame(g);
     }
-  }
-
-  /** Sleeps the calling thread for `ns` of virtual time (a timer). */
-  *sleep(ns: number): Program {
-    const th = this.current!;
-    this.events.at(this.nowNs + ns, () => this.wake(th));
-    yield BLOCK;
   }
 
   /** The kernel's and daemons' own activity, until `stop()` returns true. */
@@ -430,158 +568,83 @@ export class GuestOs {
     }
   }
 
-  /** Allocates the program's private buffer (anonymous memory it writes on every call). */
+  /** A compaction thread: every second it migrates `pagesPerSec` anonymous pages (AnonMemory.migrate). */
+  *compactionThread(pagesPerSec: number): Program {
+    while (!this.stopped) {
+      yield* this.sleep(1e9);
+      if (!this.stopped) yield* this.anon.migrate(pagesPerSec);
+    }
+  }
+
+  /** Allocates the program's pinned buffer (the user memory read() copies into on every call). */
   *allocUserBuffer(pages: number): Program {
     for (let i = 0; i < pages; i++) {
-      const g = this.allocPage();
+      let g = this.tryAllocFrame();
+      if (g < 0) g = yield* this.allocFrame();
+      this.mem.use[g] = PINNED;
       this.userBuffer.push(g);
       yield* this.access(g, true);
     }
   }
 
-  /** The balloon driver takes `pages` frames from the guest's allocator and gives them to the host. */
+  /** The balloon driver inflates by `pages` (see BalloonDriver). */
   *inflateBalloon(pages: number): Program {
-    for (let i = 0; i < pages; i++) {
-      const g = this.allocPage();
-      this.balloon.push(g);
-      this.host.core.balloonInflate(asGfn(g) as Gfn);
-      if (this.cpu(200)) yield SYNC;
-    }
-    this.host.pumpCore();
+    yield* this.balloon.inflate(pages);
   }
 
   // ---------------------------------------------------------------- files
 
-  /** read() of `nPages` pages at page `index` of file `fileNo` into the program's buffer. */
+  /** read() of `nPages` pages at page `index` of file `fileNo` into the program's pinned buffer. */
   *read(fileNo: number, index: number, nPages: number): Program {
-    const f = this.files[fileNo];
-    if (!f) throw new RangeError(`guest read: no file ${fileNo}`);
-    if (this.cpu(this.costs.guestSyscallNs)) yield SYNC;
-    yield* this.access(this.kernelCursor++ % this.params.kernelHotPages, false);
-    const end = Math.min(f.sizePages, index + nPages);
-    for (let j = index; j < end; j++) {
-      let g = f.gfnOf[j]!;
-      if (g === NONE) {
-        yield* this.syncReadahead(fileNo, j, end - j);
-        g = f.gfnOf[j]!;
-      }
-      if (this.flags[g]! & GF_READAHEAD) {
-        this.flags[g]! &= ~GF_READAHEAD;
-        yield* this.readahead(fileNo, f.raStart + f.raSize, this.nextRaSize(f.raSize), true);
-      }
-      while (!(this.flags[g]! & GF_UPTODATE)) {
-        this.waitPage(g);
-        yield BLOCK;
-      }
-      this.markAccessed(g);
-      yield* this.access(g, false);
-      if (this.cpu(this.costs.guestCopyPageNs)) yield SYNC;
-      const buf = this.userBuffer;
-      if (buf.length > 0) yield* this.access(buf[j % buf.length]!, true);
-    }
+    yield* this.cache.read(fileNo, index, nPages);
   }
 
-  private markAccessed(g: number): void {
-    const fl = this.flags[g]!;
-    if (this.lru.on(g) === G_INACTIVE && fl & GF_REFERENCED) {
-      this.flags[g] = fl & ~GF_REFERENCED;
-      this.lru.moveToHead(G_ACTIVE, g);
-    } else {
-      this.flags[g] = fl | GF_REFERENCED;
-    }
-  }
-
-  private waitPage(g: number): void {
-    const th = this.current!;
-    const list = this.pageWaiters.get(g);
-    if (list) list.push(th);
-    else this.pageWaiters.set(g, [th]);
-  }
-
-  private initRaSize(reqPages: number): number {
-    const max = this.params.readAheadMaxPages;
-    let r = 1;
-    while (r < reqPages) r <<= 1;
-    if (r <= max / 32) return Math.min(max, r * 4);
-    if (r <= max / 4) return Math.min(max, r * 2);
-    return max;
-  }
-
-  private nextRaSize(cur: number): number {
-    const max = this.params.readAheadMaxPages;
-    return Math.min(max, cur < max / 16 ? cur * 4 : cur * 2);
-  }
-
-  private *syncReadahead(fileNo: number, j: number, reqPages: number): Program {
-    const f = this.files[fileNo]!;
-    this.counters.majorFaults++;
-    if (f.raSize > 0 && j === f.raStart + f.raSize)
-      yield* this.readahead(fileNo, j, this.nextRaSize(f.raSize), true);
-    else {
-      const size = this.initRaSize(reqPages);
-      yield* this.readahead(fileNo, j, size, false, Math.max(0, size - reqPages));
-    }
-  }
-
-  /** Adds the window's missing pages to the cache (locked) and submits them as block requests. */
-  private *readahead(
-    fileNo: number,
-    start: number,
-    size: number,
-    asyncWhole: boolean,
-    asyncPages = 0,
-  ): Program {
-    const f = this.files[fileNo]!;
-    const asyncSize = asyncWhole ? size : asyncPages;
-    f.raStart = start;
-    f.raSize = size;
-    f.raAsync = asyncSize;
-    const end = Math.min(f.sizePages, start + size);
-    const markAt = start + size - asyncSize;
-    let runBlocks: number[] = [];
-    let runGfns: number[] = [];
-    for (let k = start; k <= end; k++) {
-      const missing = k < end && f.gfnOf[k] === NONE;
-      if (missing) {
-        const g = this.allocPage();
-        f.gfnOf[k] = g;
-        this.pageFile[g] = fileNo;
-        this.pageIndex[g] = k;
-        this.flags[g] = GF_LOCKED | (k === markAt && asyncSize > 0 ? GF_READAHEAD : 0);
-        this.lru.pushHead(G_INACTIVE, g);
-        runBlocks.push(f.startBlock + k);
-        runGfns.push(g);
-      }
-      if ((!missing || k === end) && runGfns.length > 0) {
-        if (this.cpu(this.costs.guestSubmitNs)) yield SYNC;
-        this.submit('read', runBlocks, runGfns);
-        runBlocks = [];
-        runGfns = [];
-      }
-    }
-  }
-
-  private submit(op: 'read' | 'write', blocks: number[], gfns: number[]): void {
+  /**
+   * Submits a block request through virtio-blk. The reference learns what a write puts on the disk
+   * now, and what a read puts in memory when it completes; read frames are unlocked and their
+   * waiters woken at completion, before `done`.
+   */
+  submitIo(op: 'read' | 'write', blocks: number[], gfns: number[], done?: () => void): void {
     this.counters.ioRequests++;
+    if (op === 'write') {
+      for (let i = 0; i < gfns.length; i++) {
+        const g = gfns[i]!;
+        const b = blocks[i]!;
+        this.refDisk[b] = this.refMem[g]!;
+        const o = this.refOver.get(g);
+        if (o) this.refDiskOver.set(b, new Map(o));
+        else this.refDiskOver.delete(b);
+      }
+    }
     this.host.submit({ op, blocks: blocks.map(asBlock), gfns: gfns.map(asGfn) }, () => {
       // The completion interrupt: the data is in the pages; the reference learns what should be there.
       this.pendingIrqNs += this.costs.guestIrqNs;
+      const flags = this.mem.flags;
       for (let i = 0; i < gfns.length; i++) {
         const g = gfns[i]!;
         if (op === 'read') {
-          this.refMem[g] = this.refDisk[blocks[i]!]!;
-          this.refOver.delete(g);
+          const b = blocks[i]!;
+          this.setRef(g, this.refDisk[b]!);
+          const o = this.refDiskOver.get(b);
+          if (o) {
+            this.refOver.set(g, new Map(o));
+            this.refHasOver[g] = 1;
+          }
           if (!this.sameAsReference(g)) this.counters.integrityViolations++;
-          this.flags[g] = (this.flags[g]! & ~GF_LOCKED) | GF_UPTODATE;
+          flags[g] = (flags[g]! & ~PG_LOCKED) | PG_UPTODATE;
         }
-        const waiters = this.pageWaiters.get(g);
-        if (waiters) {
-          this.pageWaiters.delete(g);
-          for (const th of waiters) this.wake(th);
-        }
+        this.wakeFrame(g);
       }
+      done?.();
     });
   }
+}
+
+const noResume = (): void => {};
+
+/** Threads sleeping until another thread wakes them (GuestOs.sleepOn / wakeAll). */
+export class WaitQueue {
+  readonly waiters: unknown[] = [];
 }
 
 /** The guest ran out of memory it could reclaim (the workload would be OOM-killed). */

@@ -1,0 +1,52 @@
+import type { SimJob } from './job.js';
+import type { ConfigName, Metrics, RunRecord } from './results.js';
+import type { SimRunResult } from './sim-runner.js';
+
+/** A paper experiment as data: which runs it needs and how their results become the figure. */
+export interface SimFigure {
+  id: string;
+  /** Jobs this figure needs; figures that share a job key share its run. */
+  jobs(scale: number): SimJob[];
+  records(results: Map<string, SimRunResult>, scale: number): RunRecord[];
+}
+
+export function jobKey(j: SimJob): string {
+  return JSON.stringify(j);
+}
+
+/** The paper reports the mean of (typically) five runs; so do we, with five seeds. */
+export const REPETITIONS = 5;
+export const SEEDS = Array.from({ length: REPETITIONS }, (_, i) => i + 1);
+
+export const meanNote = (n: number): string => `mean of ${n} runs (seeds 1-${n})`;
+
+/** Each metric's mean over several runs. */
+export function meanMetrics(runs: Metrics[]): Metrics {
+  const out: Metrics = {};
+  for (const r of runs) for (const k of Object.keys(r) as (keyof Metrics)[]) out[k] = (out[k] ?? 0) + r[k]!;
+  for (const k of Object.keys(out) as (keyof Metrics)[]) out[k] = out[k]! / runs.length;
+  return out;
+}
+
+/**
+ * One point of a figure from its repeated runs: the mean, or killed when any run was killed (the
+ * paper leaves out points where the workload crashed), with the reason.
+ */
+export function pointOf(
+  config: ConfigName,
+  x: number | null,
+  runs: SimRunResult[],
+  metricsOf: (r: SimRunResult) => Metrics,
+): RunRecord {
+  const killed = runs.filter((r) => r.killed);
+  if (killed.length > 0) {
+    return {
+      config,
+      x,
+      metrics: {},
+      killed: true,
+      notes: [`killed in ${killed.length} of ${runs.length} runs: ${killed[0]!.killed}`],
+    };
+  }
+  return { config, x, metrics: meanMetrics(runs.map(metricsOf)), notes: [meanNote(runs.length)] };
+}

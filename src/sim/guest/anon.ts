@@ -1,0 +1,450 @@
+import { NONE } from '../../core/types.js';
+import type { GuestOs } from './guest-os.js';
+import { BLOCK, type Program, SYNC } from './steps.js';
+import { ACTIVE_ANON, ANON, INACTIVE_ANON, PG_LOCKED, PG_REFERENCED, PG_WRITEBACK } from './memory.js';
+import { GuestProcess, isSwapEntry, slotOfEntry, swapEntry } from './process.js';
+import type { SwapPartition } from './swap-partition.js';
+
+interface Mapping {
+  proc: GuestProcess;
+  vpage: number;
+}
+
+/**
+ * Anonymous memory of the guest's processes, as Linux's mm handles it: pages populated on first
+ * touch with a zeroed frame (clear_page, a whole-page write), copy-on-write after fork, exit freeing
+ * everything, swap-out to the guest's own swap partition under reclaim and swap-in on the next touch
+ * (both as block I/O through the hypervisor, like any guest I/O), and page migration.
+ */
+export class AnonMemory {
+  /** The single mapping of an unshared anonymous frame (pid, vpage); NONE when unmapped. */
+  private readonly ownerPid: Int32Array;
+  private readonly ownerVpage: Int32Array;
+  /** Processes mapping each frame; frames mapped by more than one are listed in `sharers`. */
+  private readonly mapCount: Uint16Array;
+  private readonly sharers = new Map<number, Mapping[]>();
+  private readonly procs = new Map<number, GuestProcess>();
+  /** Frames being written to swap, by slot: a touch before the write is done takes the frame back. */
+  private readonly swapOutFrames = new Map<number, number>();
+  /** Frames being read from swap, by slot: a second toucher waits for the same read. */
+  private readonly swapInFrames = new Map<number, number>();
+  private nextPid = 100;
+  private swapOutCount = 0;
+  migrations = 0;
+
+  constructor(
+    private readonly os: GuestOs,
+    readonly swap: SwapPartition | null,
+  ) {
+    const n = os.params.believedPages;
+    this.ownerPid = new Int32Array(n).fill(NONE);
+    this.ownerVpage = new Int32Array(n).fill(NONE);
+    this.mapCount = new Uint16Array(n);
+  }
+
+  get processes(): IterableIterator<GuestProcess> {
+    return this.procs.values();
+  }
+  /** Pages whose swap-out write is in flight (freed when it completes). */
+  get swapOutPages(): number {
+    return this.swapOutCount;
+  }
+  get swapUsedPages(): number {
+    return this.swap?.usedSlots ?? 0;
+  }
+  /** Whether reclaim can swap anything out now. */
+  get canSwap(): boolean {
+    return this.swap !== null && !this.swap.full;
+  }
+
+  createProcess(name: string, capacityPages = 256): GuestProcess {
+    const p = new GuestProcess(this.nextPid++, name, capacityPages);
+    this.procs.set(p.pid, p);
+    return p;
+  }
+
+  // ---------------------------------------------------------------- touching memory
+
+  /**
+   * A CPU access to page `vpage` of `proc`: the page is populated (zeroed), copied (after fork),
+   * swapped in, or simply accessed. `user` accesses come from user mode, where KVM's asynchronous
+   * page faults let the guest run another thread while the host brings a page in.
+   */
+  *touch(proc: GuestProcess, vpage: number, write: boolean, user = true): Program {
+    const os = this.os;
+    const flags = os.mem.flags;
+    for (;;) {
+      if (proc.exited) throw new Error(`process ${proc.name} touched memory after it exited`);
+      const e = proc.pte[vpage]!;
+      if (e >= 0) {
+        if (flags[e]! & PG_LOCKED) {
+          os.waitFrame(e);
+          yield BLOCK;
+          continue;
+        }
+        if (write && this.mapCount[e]! > 1) {
+          yield* this.breakCow(proc, vpage, e);
+          continue;
+        }
+        flags[e]! |= PG_REFERENCED;
+        if (os.tryAccess(e, write)) return;
+        if (user) yield* os.userAccess(e, write);
+        else yield* os.access(e, write);
+        return;
+      }
+      if (e === NONE) yield* this.populate(proc, vpage);
+      else yield* this.swapIn(proc, vpage, slotOfEntry(e));
+    }
+  }
+
+  /** touch() of `pages` consecutive pages, without a generator per page when they are present. */
+  *touchRange(proc: GuestProcess, vpage: number, pages: number, write: boolean): Program {
+    proc.checkRange(vpage, pages);
+    const os = this.os;
+    const flags = os.mem.flags;
+    for (let v = vpage; v < vpage + pages; v++) {
+      const e = proc.pte[v]!;
+      if (e >= 0 && !(flags[e]! & PG_LOCKED) && !(write && this.mapCount[e]! > 1) && os.tryAccess(e, write)) {
+        flags[e]! |= PG_REFERENCED;
+        continue;
+      }
+      if (e === NONE) yield* this.populate(proc, v);
+      yield* this.touch(proc, v, write);
+    }
+  }
+
+  /** First touch: a fresh frame, zeroed by the kernel before the process sees it. */
+  private *populate(proc: GuestProcess, vpage: number): Program {
+    const os = this.os;
+    let g = os.tryAllocFrame();
+    if (g < 0) g = yield* os.allocFrame();
+    if (proc.pte[vpage] !== NONE || proc.exited) {
+      os.freeFrame(g);
+      return;
+    }
+    this.map(proc, vpage, g);
+    os.mem.flags[g] = PG_LOCKED;
+    if (!os.tryOverwrite(g)) yield* os.overwritePage(g);
+    if (proc.pte[vpage] === g) this.unlockOntoLru(g, ACTIVE_ANON);
+    else this.discardLocked(g);
+  }
+
+  /** A frame this thread locked lost its mapping meanwhile (the process was killed): free it. */
+  private discardLocked(g: number): void {
+    const os = this.os;
+    os.mem.flags[g] = 0;
+    os.wakeFrame(g);
+    if (this.mapCount[g] === 0) {
+      os.mem.lru.remove(g);
+      os.freeFrame(g);
+    }
+  }
+
+  /** A write to a page shared with another process since fork(): copy it, unless no one else maps it now. */
+  private *breakCow(proc: GuestProcess, vpage: number, g: number): Program {
+    const os = this.os;
+    let copy = os.tryAllocFrame();
+    if (copy < 0) copy = yield* os.allocFrame();
+    if (proc.pte[vpage] !== g || this.mapCount[g]! < 2) {
+      os.freeFrame(copy);
+      return;
+    }
+    os.mem.use[copy] = ANON;
+    os.mem.flags[copy] = PG_LOCKED;
+    yield* os.access(g, false);
+    yield* os.overwritePage(copy, os.costs.guestCopyPageNs);
+    if (proc.pte[vpage] === g && this.mapCount[g]! > 1) {
+      this.unshare(g, proc, vpage);
+      this.map(proc, vpage, copy);
+      this.unlockOntoLru(copy, ACTIVE_ANON);
+    } else {
+      this.discardLocked(copy);
+    }
+  }
+
+  private *swapIn(proc: GuestProcess, vpage: number, slot: number): Program {
+    const os = this.os;
+    const swap = this.swap!;
+    const writing = this.swapOutFrames.get(slot);
+    if (writing !== undefined) {
+      if (this.mapCount[writing] === 0) {
+        // Still in memory (the swap cache) while its write is in flight: take the frame back.
+        this.map(proc, vpage, writing);
+        proc.swapPages--;
+        swap.release(slot);
+      } else {
+        // Another sharer took it back already; this one waits for the write and reads it again.
+        os.waitFrame(writing);
+        yield BLOCK;
+      }
+      return;
+    }
+    const reading = this.swapInFrames.get(slot);
+    if (reading !== undefined) {
+      os.waitFrame(reading);
+      yield BLOCK;
+      return;
+    }
+    os.counters.majorFaults++;
+    let g = os.tryAllocFrame();
+    if (g < 0) g = yield* os.allocFrame();
+    if (proc.pte[vpage] !== swapEntry(slot) || this.swapInFrames.has(slot)) {
+      os.freeFrame(g);
+      return;
+    }
+    os.mem.use[g] = ANON;
+    os.mem.flags[g] = PG_LOCKED;
+    this.swapInFrames.set(slot, g);
+    if (os.cpu(os.costs.guestSubmitNs)) yield SYNC;
+    os.counters.swapReadPages++;
+    os.submitIo('read', [swap.blockOf(slot)], [g]);
+    while (os.mem.flags[g]! & PG_LOCKED) {
+      os.waitFrame(g);
+      yield BLOCK;
+    }
+    this.swapInFrames.delete(slot);
+    if (proc.pte[vpage] === swapEntry(slot) && !proc.exited) {
+      this.map(proc, vpage, g);
+      proc.swapPages--;
+      swap.release(slot);
+      this.unlockOntoLru(g, INACTIVE_ANON);
+    } else {
+      this.discardLocked(g);
+    }
+  }
+
+  private unlockOntoLru(g: number, list: number): void {
+    const os = this.os;
+    os.mem.flags[g] = PG_REFERENCED;
+    os.mem.lru.pushHead(list, g);
+    os.wakeFrame(g);
+  }
+
+  private map(proc: GuestProcess, vpage: number, g: number): void {
+    const os = this.os;
+    os.mem.use[g] = ANON;
+    proc.pte[vpage] = g;
+    proc.rssPages++;
+    const n = this.mapCount[g]!;
+    if (n === 0) {
+      this.ownerPid[g] = proc.pid;
+      this.ownerVpage[g] = vpage;
+    } else {
+      let list = this.sharers.get(g);
+      if (!list) {
+        list = [{ proc: this.procs.get(this.ownerPid[g]!)!, vpage: this.ownerVpage[g]! }];
+        this.sharers.set(g, list);
+      }
+      list.push({ proc, vpage });
+    }
+    this.mapCount[g] = n + 1;
+  }
+
+  /** Removes one mapping of a shared frame; the last one left becomes its single owner. */
+  private unshare(g: number, proc: GuestProcess, vpage: number): void {
+    const list = this.sharers.get(g)!;
+    const i = list.findIndex((m) => m.proc === proc && m.vpage === vpage);
+    if (i < 0) throw new Error(`frame ${g} is not mapped at ${proc.name}:${vpage}`);
+    list.splice(i, 1);
+    this.mapCount[g]!--;
+    proc.pte[vpage] = NONE;
+    proc.rssPages--;
+    if (list.length === 1) {
+      this.sharers.delete(g);
+      this.ownerPid[g] = list[0]!.proc.pid;
+      this.ownerVpage[g] = list[0]!.vpage;
+    }
+  }
+
+  // ---------------------------------------------------------------- fork, exit, unmap
+
+  /** fork(): the child maps every page of the parent, copy-on-write. */
+  fork(parent: GuestProcess, name: string): GuestProcess {
+    const child = this.createProcess(name, parent.pte.length);
+    if (parent.sizePages > 0) child.reserve(parent.sizePages);
+    for (let v = 0; v < parent.sizePages; v++) {
+      const e = parent.pte[v]!;
+      if (e >= 0) this.map(child, v, e);
+      else if (isSwapEntry(e)) {
+        child.pte[v] = e;
+        child.swapPages++;
+        this.swap!.share(slotOfEntry(e));
+      }
+    }
+    return child;
+  }
+
+  /** munmap() of `pages` pages from `vpage`: their frames and swap slots are freed. */
+  unmap(proc: GuestProcess, vpage: number, pages: number): void {
+    proc.checkRange(vpage, pages);
+    for (let v = vpage; v < vpage + pages; v++) this.unmapOne(proc, v);
+  }
+
+  /** exit(): everything the process holds goes back to the guest. */
+  exit(proc: GuestProcess): void {
+    if (proc.exited) return;
+    for (let v = 0; v < proc.sizePages; v++) this.unmapOne(proc, v);
+    proc.exited = true;
+    this.procs.delete(proc.pid);
+  }
+
+  private unmapOne(proc: GuestProcess, v: number): void {
+    const os = this.os;
+    const e = proc.pte[v]!;
+    if (e === NONE) return;
+    if (isSwapEntry(e)) {
+      proc.pte[v] = NONE;
+      proc.swapPages--;
+      this.swap!.release(slotOfEntry(e));
+      return;
+    }
+    if (this.mapCount[e]! > 1) {
+      this.unshare(e, proc, v);
+      return;
+    }
+    proc.pte[v] = NONE;
+    proc.rssPages--;
+    this.mapCount[e] = 0;
+    this.ownerPid[e] = NONE;
+    // A frame some thread is still zeroing or copying is freed by that thread when it finds the
+    // mapping gone.
+    if (os.mem.flags[e]! & PG_LOCKED) return;
+    os.mem.lru.remove(e);
+    os.freeFrame(e);
+  }
+
+  // ---------------------------------------------------------------- reclaim
+
+  /**
+   * Scans up to `scan` pages of the inactive anonymous list (refilling it from the active one) and
+   * starts swapping out the unreferenced ones. Returns pages whose write was started: their frames
+   * are free once it completes.
+   */
+  shrink(scan: number): number {
+    const os = this.os;
+    const { flags, lru } = os.mem;
+    const swap = this.swap;
+    if (!swap) return 0;
+    const picked: number[] = [];
+    const slots: number[] = [];
+    for (let i = 0; i < scan && !swap.full; i++) {
+      if (lru.size[INACTIVE_ANON]! < lru.size[ACTIVE_ANON]!) {
+        const a = lru.popTail(ACTIVE_ANON);
+        if (a >= 0) {
+          flags[a]! &= ~PG_REFERENCED;
+          lru.pushHead(INACTIVE_ANON, a);
+        }
+      }
+      const g = lru.popTail(INACTIVE_ANON);
+      if (g < 0) break;
+      const fl = flags[g]!;
+      if (fl & PG_REFERENCED || this.mapCount[g] !== 1) {
+        // Recently used (or shared, which this model does not swap): back to the active list.
+        flags[g] = fl & ~PG_REFERENCED;
+        lru.pushHead(ACTIVE_ANON, g);
+        continue;
+      }
+      const slot = swap.allocate(g);
+      const proc = this.procs.get(this.ownerPid[g]!)!;
+      proc.pte[this.ownerVpage[g]!] = swapEntry(slot);
+      proc.rssPages--;
+      proc.swapPages++;
+      this.mapCount[g] = 0;
+      this.ownerPid[g] = NONE;
+      // The write holds its own reference, so the slot is not reused while the write is in flight.
+      swap.share(slot);
+      flags[g] = PG_WRITEBACK;
+      this.swapOutFrames.set(slot, g);
+      this.swapOutCount++;
+      picked.push(g);
+      slots.push(slot);
+    }
+    // One request per run of consecutive slots, as the block layer merges them.
+    let i = 0;
+    while (i < picked.length) {
+      let j = i + 1;
+      while (j < picked.length && slots[j] === slots[j - 1]! + 1 && j - i < 128) j++;
+      this.writeOut(picked.slice(i, j), slots.slice(i, j));
+      i = j;
+    }
+    return picked.length;
+  }
+
+  private writeOut(gfns: number[], slots: number[]): void {
+    const os = this.os;
+    const swap = this.swap!;
+    os.counters.swapWritePages += gfns.length;
+    os.submitIo(
+      'write',
+      slots.map((s) => swap.blockOf(s)),
+      gfns,
+      () => {
+        for (let k = 0; k < gfns.length; k++) {
+          const g = gfns[k]!;
+          const slot = slots[k]!;
+          this.swapOutFrames.delete(slot);
+          this.swapOutCount--;
+          swap.release(slot);
+          os.mem.flags[g]! &= ~PG_WRITEBACK;
+          if (this.ownerPid[g] !== NONE || this.mapCount[g]! > 0) {
+            // Touched again while it was written: it stays, on the active list.
+            os.mem.flags[g]! |= PG_REFERENCED;
+            os.mem.lru.pushHead(ACTIVE_ANON, g);
+          } else {
+            os.freeFrame(g);
+          }
+          os.wakeFrame(g);
+        }
+        os.writebackDone();
+      },
+    );
+  }
+
+  // ---------------------------------------------------------------- page migration (compaction)
+
+  /**
+   * Compaction: migrates up to `pages` idle, unshared anonymous pages from the bottom of guest
+   * memory into the highest free frames (Linux's migration scanner works up from the start of the
+   * zone, its free scanner down from the end). Each is a copy into a frame the guest overwrites whole.
+   */
+  *migrate(pages: number): Program {
+    const os = this.os;
+    const { flags, use } = os.mem;
+    let moved = 0;
+    for (let g = os.params.kernelPages; g < os.params.believedPages && moved < pages; g++) {
+      if (use[g] !== ANON || this.mapCount[g] !== 1 || flags[g]! & (PG_LOCKED | PG_WRITEBACK)) continue;
+      if (os.mem.freePages <= os.params.highFreePages) return;
+      const dst = os.mem.popHighest();
+      if (dst < g) {
+        // Scanners met: nothing above this page is free.
+        os.freeFrame(dst);
+        return;
+      }
+      const proc = this.procs.get(this.ownerPid[g]!)!;
+      const vpage = this.ownerVpage[g]!;
+      use[dst] = ANON;
+      flags[dst] = PG_LOCKED;
+      flags[g]! |= PG_LOCKED;
+      yield* os.access(g, false);
+      yield* os.overwritePage(dst, os.costs.guestCopyPageNs);
+      if (proc.exited || proc.pte[vpage] !== g) {
+        this.discardLocked(dst);
+        this.discardLocked(g);
+        continue;
+      }
+      flags[g]! &= ~PG_LOCKED;
+      os.wakeFrame(g);
+      proc.pte[vpage] = NONE;
+      proc.rssPages--;
+      this.mapCount[g] = 0;
+      this.ownerPid[g] = NONE;
+      const onList = os.mem.lru.on(g);
+      os.mem.lru.remove(g);
+      os.freeFrame(g);
+      this.map(proc, vpage, dst);
+      this.unlockOntoLru(dst, onList === INACTIVE_ANON ? INACTIVE_ANON : ACTIVE_ANON);
+      this.migrations++;
+      moved++;
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import { type Gfn, asGfn } from '../../core/types.js';
+import type { GuestOs } from './guest-os.js';
+import { type Program, SYNC } from './steps.js';
+import { BALLOON } from './memory.js';
+
+/** virtio_balloon's back-off when the guest has no page to give (msleep(200) in fill_balloon). */
+const RETRY_NS = 200e6;
+
+/**
+ * The guest's balloon driver (virtio_balloon): inflating takes frames from the guest allocator, which
+ * reclaims (drops cache, swaps to the guest's own disk) to find them, and hands them to the host.
+ * Its allocations never invoke the OOM killer themselves (__GFP_NORETRY): when nothing can be freed
+ * the driver backs off and tries again, and the memory it holds is what the guest's own programs
+ * then lack (over-ballooning, §2.4).
+ */
+export class BalloonDriver {
+  private readonly pages: number[] = [];
+
+  constructor(private readonly os: GuestOs) {}
+
+  get size(): number {
+    return this.pages.length;
+  }
+
+  /** Inflates by `pages`; gives up after `maxRetries` back-offs without progress. */
+  *inflate(pages: number, maxRetries = 50): Program {
+    const os = this.os;
+    let retries = 0;
+    for (let i = 0; i < pages;) {
+      const g = os.tryAllocFrame();
+      if (g < 0) {
+        if (retries++ >= maxRetries) break;
+        os.host.pumpCore();
+        yield* os.sleep(RETRY_NS);
+        continue;
+      }
+      retries = 0;
+      os.mem.use[g] = BALLOON;
+      this.pages.push(g);
+      os.host.core.balloonInflate(asGfn(g) as Gfn);
+      if (os.cpu(200)) yield SYNC;
+      i++;
+    }
+    os.host.pumpCore();
+  }
+
+  /** Deflates by `pages`: the frames go back to the guest's free pool. */
+  deflate(pages: number): void {
+    const os = this.os;
+    for (let i = 0; i < pages && this.pages.length > 0; i++) {
+      const g = this.pages.pop()!;
+      os.host.core.balloonDeflate(asGfn(g));
+      os.freeFrame(g);
+    }
+    os.host.pumpCore();
+  }
+}

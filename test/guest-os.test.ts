@@ -1,0 +1,245 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ConfigName } from '../src/experiments/results.js';
+import { QEMU_1_2 } from '../src/sim/costs.js';
+import { GuestOomError, type Program } from '../src/sim/guest/guest-os.js';
+import { Machine, PAPER_MACHINE } from '../src/sim/machine.js';
+
+/** A small machine: the guest believes 32 MiB, of which the host gives it `actualMiB`. */
+function machine(config: ConfigName, actualMiB: number, guestSwapMiB = 0, seed = 1, compaction = 0): Machine {
+  return new Machine({
+    ...PAPER_MACHINE,
+    seed,
+    guestCompactionPagesPerSec: compaction,
+    config,
+    guestBelievedMiB: 32,
+    guestActualMiB: actualMiB,
+    guestKernelMiB: 4,
+    guestSwapMiB,
+    vmm: { ...QEMU_1_2, codePages: 64 },
+    files: [{ name: 'data', sizePages: 2048 }],
+  });
+}
+
+/** Runs `body` as the guest's only program after the paper's setup: history, balloon, host limit. */
+function run(m: Machine, body: () => Program): void {
+  const os = m.guest;
+  const believed = m.spec.guestBelievedMiB * 256;
+  const actual = m.spec.guestActualMiB * 256;
+  m.run(
+    (function* () {
+      yield* os.touchAllFreeMemory();
+      if (m.mechanisms.balloon) yield* os.inflateBalloon(believed - actual);
+      m.core.setResidentLimit(m.cgroupLimitPages);
+      m.host.pumpCore();
+      while (m.core.pagesUnderWriteback > 0) yield* os.sleep(10e6);
+      yield* body();
+    })(),
+  );
+}
+
+test('a process gets zeroed pages, the most recently freed frame first, and exit gives them all back', () => {
+  const m = machine('balloon', 32);
+  const os = m.guest;
+  run(m, function* () {
+    const p = os.anon.createProcess('p');
+    const v = p.reserve(2);
+    yield* os.anon.touch(p, v, true);
+    const first = p.pte[v]!;
+    os.anon.unmap(p, v, 1);
+    yield* os.anon.touch(p, v + 1, true);
+    assert.equal(p.pte[v + 1], first, 'the frame just freed is handed out again');
+    const free = os.freePages;
+    const w = p.reserve(64);
+    yield* os.anon.touchRange(p, w, 64, true);
+    assert.equal(os.freePages, free - 64);
+    assert.equal(p.rssPages, 65);
+    os.anon.exit(p);
+    assert.equal(os.freePages, free + 1);
+  });
+  assert.equal(os.counters.integrityViolations, 0);
+});
+
+test('fork shares pages copy-on-write: a write copies, both keep their own content, exits free everything', () => {
+  const m = machine('baseline', 32);
+  const os = m.guest;
+  run(m, function* () {
+    const free = os.freePages;
+    const parent = os.anon.createProcess('parent');
+    const v = parent.reserve(32);
+    yield* os.anon.touchRange(parent, v, 32, true);
+    const child = os.anon.fork(parent, 'child');
+    assert.equal(child.pte[v], parent.pte[v], 'shared after fork');
+    assert.equal(os.freePages, free - 32, 'fork copies no page');
+    yield* os.anon.touchRange(child, v, 32, false);
+    yield* os.anon.touch(child, v + 3, true);
+    assert.notEqual(child.pte[v + 3], parent.pte[v + 3], 'the write got its own copy');
+    assert.equal(os.freePages, free - 33);
+    yield* os.anon.touchRange(parent, v, 32, false);
+    os.anon.exit(parent);
+    assert.equal(os.freePages, free - 32, "the child still maps the parent's other pages");
+    yield* os.anon.touchRange(child, v, 32, false);
+    os.anon.exit(child);
+    assert.equal(os.freePages, free);
+  });
+  assert.equal(os.counters.integrityViolations, 0);
+});
+
+test('a ballooned guest with a swap partition swaps to its own disk, through the host, and reads pages back intact', () => {
+  const m = machine('balloon', 16, 32);
+  const os = m.guest;
+  const before = m.snapshot();
+  run(m, function* () {
+    const p = os.anon.createProcess('big');
+    const v = p.reserve(20 * 256);
+    yield* os.anon.touchRange(p, v, 20 * 256, true);
+    assert.ok(p.swapPages > 0, 'some of it had to go to the guest swap partition');
+    yield* os.anon.touchRange(p, v, 20 * 256, false);
+    os.anon.exit(p);
+  });
+  const after = m.metricsBetween(before, m.snapshot());
+  assert.ok(after.guestSwapWritePages! > 1000, `guest swap writes ${after.guestSwapWritePages}`);
+  assert.ok(after.guestSwapReadPages! > 1000, `guest swap reads ${after.guestSwapReadPages}`);
+  assert.ok(after.imageWriteOps! > 0, 'the host saw the guest swap writes on the image');
+  assert.equal(after.swapWriteOps, 0, 'the balloon kept the host from swapping');
+  assert.equal(os.counters.integrityViolations, 0);
+});
+
+test('over-ballooning: with no swap, the OOM killer kills the largest process and the run ends as killed', () => {
+  const m = machine('balloon', 16);
+  const os = m.guest;
+  assert.throws(
+    () =>
+      run(m, function* () {
+        const small = os.anon.createProcess('small');
+        yield* os.anon.touchRange(small, small.reserve(256), 256, true);
+        const big = os.anon.createProcess('big');
+        yield* os.anon.touchRange(big, big.reserve(20 * 256), 20 * 256, true);
+      }),
+    (e: unknown) => e instanceof GuestOomError && /killed big \(\d+ pages resident/.test(e.message),
+  );
+  assert.equal(os.counters.oomKills, 1);
+});
+
+test('guest swap-ins are guest disk reads: in the baseline they are stale host reads when the host swapped the frame, never with the Mapper', () => {
+  const stale: Record<string, number> = {};
+  for (const config of ['baseline', 'mapper'] as const) {
+    const m = machine(config, 12, 32);
+    const os = m.guest;
+    const before = m.snapshot();
+    run(m, function* () {
+      const p = os.anon.createProcess('big');
+      const v = p.reserve(36 * 256);
+      yield* os.anon.touchRange(p, v, 36 * 256, true);
+      yield* os.anon.touchRange(p, v, 36 * 256, false);
+      os.anon.exit(p);
+    });
+    const d = m.metricsBetween(before, m.snapshot());
+    assert.ok(d.guestSwapReadPages! > 1000, `${config}: guest swap reads ${d.guestSwapReadPages}`);
+    assert.equal(d.integrityViolations, 0, config);
+    stale[config] = d.staleSwapReads!;
+  }
+  assert.ok(stale.baseline! > 100, `baseline stale reads ${stale.baseline}`);
+  assert.equal(stale.mapper, 0);
+});
+
+test('page migration copies pages into frames the guest overwrites whole: false reads in the baseline, remaps with the Preventer', () => {
+  const result: Record<string, { falseReads: number; remaps: number; moved: number }> = {};
+  for (const config of ['baseline', 'vswapper'] as const) {
+    const m = machine(config, 12);
+    const os = m.guest;
+    const before = m.snapshot();
+    run(m, function* () {
+      const p = os.anon.createProcess('p');
+      const v = p.reserve(4 * 256);
+      yield* os.anon.touchRange(p, v, 4 * 256, true);
+      yield* os.anon.migrate(512);
+      yield* os.anon.touchRange(p, v, 4 * 256, false);
+      os.anon.exit(p);
+    });
+    const d = m.metricsBetween(before, m.snapshot());
+    assert.equal(d.integrityViolations, 0, config);
+    result[config] = { falseReads: d.falseSwapReads!, remaps: d.preventerRemaps!, moved: os.anon.migrations };
+  }
+  assert.ok(result.baseline!.moved > 100 && result.vswapper!.moved > 100, JSON.stringify(result));
+  assert.ok(result.baseline!.falseReads > 50, JSON.stringify(result));
+  assert.equal(result.vswapper!.falseReads, 0);
+  assert.ok(result.vswapper!.remaps > 50, JSON.stringify(result));
+});
+
+test('compaction as an option: a kernel thread migrates pages while the program runs, content intact', () => {
+  const m = machine('vswapper', 12, 0, 1, 256);
+  const os = m.guest;
+  run(m, function* () {
+    const p = os.anon.createProcess('p');
+    const v = p.reserve(4 * 256);
+    yield* os.anon.touchRange(p, v, 4 * 256, true);
+    yield* os.sleep(5e9);
+    yield* os.anon.touchRange(p, v, 4 * 256, false);
+    os.anon.exit(p);
+  });
+  assert.ok(os.anon.migrations >= 256, `migrated ${os.anon.migrations}`);
+  assert.equal(os.counters.integrityViolations, 0);
+  assert.equal(machine('vswapper', 12).guest.anon.migrations, 0, 'off by default');
+});
+
+test('asynchronous page faults: a host fault in user mode suspends only its thread', () => {
+  const runtime = (asyncPageFaults: boolean, walk: boolean): number => {
+    const m = machine('baseline', 8);
+    const os = m.guest;
+    os.params.asyncPageFaults = asyncPageFaults;
+    let t = 0;
+    run(m, function* () {
+      const p = os.anon.createProcess('p');
+      const v = p.reserve(4 * 256);
+      yield* os.anon.touchRange(p, v, 4 * 256, true);
+      // More memory than the host gives: the first pages go to the host's swap.
+      const w = p.reserve(12 * 256);
+      yield* os.anon.touchRange(p, w, 12 * 256, true);
+      const t0 = os.nowNs;
+      let left = walk ? 2 : 1;
+      const done = (): void => void left--;
+      // One thread walks memory the host has swapped out; the other computes.
+      if (walk) os.spawn(os.anon.touchRange(p, v, 4 * 256, false), done);
+      os.spawn(os.compute(2e9), done);
+      while (left > 0) yield* os.sleep(1e6);
+      t = os.nowNs - t0;
+      os.anon.exit(p);
+    });
+    assert.equal(os.counters.integrityViolations, 0);
+    return t;
+  };
+  const alone = runtime(true, false);
+  const syncExtra = runtime(false, true) - alone;
+  const asyncExtra = runtime(true, true) - alone;
+  // Without them the compute thread also waits out every fault of the walker.
+  assert.ok(syncExtra > 0.05e9, `the walker's faults cost ${syncExtra / 1e9} s`);
+  assert.ok(
+    asyncExtra < 0.5 * syncExtra,
+    `extra time: async ${asyncExtra / 1e9} s, synchronous ${syncExtra / 1e9} s`,
+  );
+});
+
+test('dirty page cache is written back by the flusher; the Mapper then tracks the written pages', () => {
+  const m = machine('vswapper', 32);
+  const os = m.guest;
+  run(m, function* () {
+    yield* os.cache.write(0, 0, 512);
+    assert.equal(os.cache.dirtyPages, 512);
+    yield* os.sleep(40e9);
+    assert.equal(os.cache.dirtyPages, 0, 'expired dirty data was written back');
+    assert.equal(os.cache.writebackPages, 0);
+  });
+  assert.ok(m.core.census().mapperTracked >= 512, `tracked ${m.core.census().mapperTracked}`);
+  assert.ok(m.disk.stats.image.writeSectors >= 512 * 8);
+  assert.equal(os.counters.integrityViolations, 0);
+});
+
+test('bad guest and workload inputs are rejected with the problem named', () => {
+  const m = machine('baseline', 32);
+  const p = m.guest.anon.createProcess('p');
+  assert.throws(() => p.reserve(0), /process p: reserve needs a positive page count/);
+  assert.throws(() => m.guest.anon.unmap(p, 0, 1), /process p: pages 0\+1 outside its 0-page address space/);
+  assert.throws(() => m.guest.cache.fileSize(7), /guest file 7 does not exist/);
+  assert.throws(() => machine('baseline', 32, -1), /guest swap: must be a whole number of pages/);
+});
