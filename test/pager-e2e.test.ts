@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FigureResult, RunRecord } from '../src/experiments/results.js';
 import { GuestChannel } from '../src/qemu/channel.js';
+import { waitForIdleEngine } from './support/engine-lock.js';
 import { buildGuestImage, qemuAvailability } from '../src/qemu/index.js';
 import { DaemonProcess, pagerAvailability, pagerCacheDir, runQemuFigure } from '../src/pager/index.js';
 
@@ -132,6 +133,7 @@ test(
   'fig9 on the pager: mapper writes no swap and has no stale reads, the baseline swaps every iteration, mapper is faster; checksums equal',
   { skip, timeout: 20 * 60_000 },
   async () => {
+    await waitForIdleEngine(pagerCacheDir());
     const before = hostState();
     const r = await runQemuFigure('fig9', { scale: 1, hddLike: false });
     assert.deepEqual(await settled(before), before, 'the run left the host as it found it');
@@ -180,6 +182,7 @@ test(
   'fig10 on the pager: the allocation after the reads runs under the Mapper',
   { skip, timeout: 20 * 60_000 },
   async () => {
+    await waitForIdleEngine(pagerCacheDir());
     const before = hostState();
     const r = await runQemuFigure('fig10', { scale: 1, hddLike: false, configs: ['mapper'] });
     assert.deepEqual(await settled(before), before);
@@ -196,6 +199,7 @@ test(
   'SIGINT to a process running the pager engine leaves the host as it was found',
   { skip, timeout: 10 * 60_000 },
   async () => {
+    await waitForIdleEngine(pagerCacheDir());
     const before = hostState();
     const script = `
     import { runQemuFigure } from ${JSON.stringify(resolve(HERE, '../src/pager/index.js'))};
