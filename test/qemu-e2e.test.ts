@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FigureResult, RunRecord } from '../src/experiments/results.js';
 import { cacheDir, qemuAvailability, runQemuFigure } from '../src/qemu/index.js';
+import { waitForIdleEngine } from './support/engine-lock.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const avail = await qemuAvailability();
@@ -22,23 +23,8 @@ const skip = avail.ok ? false : `qemu engine unavailable here: ${avail.reason}`;
  */
 const SCALE = Number(process.env.VSWAPPER_QEMU_TEST_SCALE ?? 1);
 
-/**
- * The host state once no other engine run (another test suite or a CLI run on this machine) holds
- * the engine's lock: what is compared after our run must not include theirs.
- */
 async function idleHostState(): Promise<ReturnType<typeof hostState>> {
-  const lock = join(cacheDir(), 'run.lock');
-  for (let i = 0; i < 30 * 60 && existsSync(lock); i++) {
-    let pid = 0;
-    try {
-      pid = (JSON.parse(readFileSync(lock, 'utf8')) as { pid: number }).pid;
-    } catch {
-      break;
-    }
-    if (!existsSync(`/proc/${pid}`)) break;
-    if (i % 30 === 0) process.stderr.write(`# waiting for the engine run of pid ${pid} to finish\n`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+  await waitForIdleEngine(cacheDir());
   return hostState();
 }
 

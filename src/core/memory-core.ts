@@ -118,7 +118,7 @@ export type CoreAction =
 /** emulatedWrite()/emulatedRead(): the access went to (or was served from) the Preventer's buffer. */
 export const BUFFERED = -1;
 
-type FaultKind = 'touch' | 'overwrite' | 'dmaWrite' | 'dmaRead' | 'invalidate';
+type FaultKind = 'touch' | 'overwrite' | 'dmaWrite' | 'dmaRead' | 'invalidate' | 'pin';
 
 interface Fault {
   id: number;
@@ -300,6 +300,27 @@ export class MemoryCore {
       return 0;
     }
     return this.fault(p, 'touch', false, 'host');
+  }
+
+  /**
+   * The host's own code reads (or writes) guest page `gfn` and keeps it mapped until `unpinHost`:
+   * a vring, a request header or status byte that the device emulation accesses in place (QEMU's
+   * main loop, or an external back end, touching guest RAM). Absent pages are faulted in (host
+   * context). Returns 0 when the page is present and pinned, or a fault id whose completion pins it.
+   */
+  pinHost(gfn: Gfn, write: boolean): number {
+    const p = gfn as number;
+    if (this.pt.state[p] === State.Resident) {
+      this.applyTouch(p, write);
+      this.pt.pins[p]!++;
+      return 0;
+    }
+    return this.fault(p, 'pin', write, 'host');
+  }
+
+  /** Ends a `pinHost` access: the page may be evicted again. */
+  unpinHost(gfn: Gfn): void {
+    this.unpin(gfn as number);
   }
 
   // ---------------------------------------------------------------- the False Reads Preventer (§4.2)
@@ -1030,6 +1051,10 @@ export class MemoryCore {
         break;
       case 'dmaWrite':
       case 'dmaRead':
+        pt.pins[p]!++;
+        break;
+      case 'pin':
+        this.applyTouch(p, f.write);
         pt.pins[p]!++;
         break;
       case 'invalidate':

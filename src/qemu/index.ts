@@ -1,12 +1,22 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { release } from 'node:os';
-import type { FigureResult, RunRecord } from '../experiments/results.js';
+import type { ConfigName, FigureResult, RunRecord } from '../experiments/results.js';
 import { cacheDir, detectAccel, type QemuRunResult, qemuVersion, runQemuConfig } from './engine.js';
 import { HDD } from './hdd.js';
 import { memoryCgroupVersion } from './host-setup.js';
 
-export { runQemuConfig, detectAccel, buildGuestImage, cacheDir, sysbenchCommand } from './engine.js';
+export {
+  runQemuConfig,
+  detectAccel,
+  buildGuestImage,
+  cacheDir,
+  sysbenchCommand,
+  sysbenchTotalTime,
+  setThpDisabled,
+  takeLock,
+  qemuVersion,
+} from './engine.js';
 export type { QemuRunOptions, QemuRunResult, IterationRecord } from './engine.js';
 export { HostChanges, recoverStaleJournals, undoStep, type UndoStep } from './host-changes.js';
 export { HDD, hddThrottles } from './hdd.js';
@@ -64,8 +74,12 @@ export function figureSizes(scale: number): {
 
 const UNAVAILABLE = ['mapper', 'vswapper', 'balloon+vswapper'] as const;
 
-/** Turns one configuration's run into the figure's records. */
-export function recordsFor(figure: 'fig9' | 'fig10', r: QemuRunResult, mode: string): RunRecord[] {
+/** Turns one configuration's run (of this engine or the qemu-pager engine) into the figure's records. */
+export function recordsFor(
+  figure: 'fig9' | 'fig10',
+  r: Pick<QemuRunResult, 'iterations' | 'alloc' | 'qemuKilled' | 'notes'> & { config: ConfigName },
+  mode: string,
+): RunRecord[] {
   const common = [mode, ...r.notes];
   if (r.qemuKilled) {
     // The iterations that finished, then the one that did not.

@@ -206,6 +206,27 @@ export class CoreHarness {
     this.pump();
   }
 
+  /**
+   * The host pins page g (to read it, or write it when `write`) as an external back end does with a
+   * vring or a request header; the pin holds until hostUnpin. A write gives the page new content.
+   */
+  hostPin(g: number, write: boolean): void {
+    this.wait(this.core.pinHost(asGfn(g), write));
+    if (write) {
+      const v = this.version++;
+      this.data.writePage(g, v);
+      this.setRef(g, v);
+    } else {
+      this.check(g, 'host read');
+    }
+    this.pump();
+  }
+
+  hostUnpin(g: number): void {
+    this.core.unpinHost(asGfn(g));
+    this.pump();
+  }
+
   balloonInflate(g: number): void {
     this.core.balloonInflate(asGfn(g));
     this.setRef(g, 0);

@@ -1,0 +1,226 @@
+import { rmSync } from 'node:fs';
+import { Control } from './control.js';
+import { DirectIo } from './direct-io.js';
+import { PagerDisk, type DiskMode } from './disk.js';
+import { GuestRam } from './guest-ram.js';
+import { RawFile } from './image-file.js';
+import { Loop } from './loop.js';
+import { Pager } from './pager.js';
+import { PagerGate, PagerIo } from './pager-io.js';
+import { ShimListener } from './shim-listener.js';
+import { PAGE } from './sys.js';
+import { ThreadContexts } from './threads.js';
+import type { Uffd } from './uffd.js';
+import { type BlockIo, type MemoryGate, OPEN_GATE, VhostServer } from './vhost-server.js';
+
+/** What the engine starts the daemon with (JSON in argv[2]). */
+export interface DaemonConfig {
+  /** Where QEMU's vhost-user-blk connects. */
+  vhostSocket: string;
+  /** The raw guest image (a file or a block device), 4 KiB blocks. */
+  image: string;
+  /** 'backend': serve the disk only (step 1); 'pager': also page QEMU's guest RAM. */
+  mode: 'backend' | 'pager';
+  queueSize: number;
+  /** Pager: where the shim in QEMU hands over its userfaultfd. */
+  shimSocket?: string;
+  /** Pager: the guest's RAM size (QEMU's -m). */
+  ramBytes?: number;
+  /** Pager: the Swap Mapper on (mapper) or off (the pager's baseline). */
+  mapper?: boolean;
+  /** Pager: our swap area (a file at least ramBytes long). */
+  swap?: string;
+  disk?: DiskMode;
+  /** Pages armed for access sampling per inactive list and tick (default 64; 0 = no sampling). */
+  samplingDepth?: number;
+  /** Tests only: 'skip-write-protect' evicts without freezing pages first (the torture test's sabotage). */
+  testSabotage?: 'skip-write-protect';
+}
+
+export class DaemonConfigError extends Error {
+  override name = 'DaemonConfigError';
+}
+
+export function parseDaemonConfig(text: string | undefined): DaemonConfig {
+  if (!text) throw new DaemonConfigError('pager daemon: no configuration (JSON in the first argument)');
+  let c: Partial<DaemonConfig>;
+  try {
+    c = JSON.parse(text) as Partial<DaemonConfig>;
+  } catch (e) {
+    throw new DaemonConfigError(`pager daemon: configuration is not JSON: ${(e as Error).message}`);
+  }
+  const path = (k: 'vhostSocket' | 'image' | 'shimSocket' | 'swap'): string => {
+    const v = c[k];
+    if (typeof v !== 'string' || !v) throw new DaemonConfigError(`pager daemon: ${k} must be a path`);
+    return v;
+  };
+  if (c.mode !== 'backend' && c.mode !== 'pager')
+    throw new DaemonConfigError(`pager daemon: mode must be 'backend' or 'pager', got ${String(c.mode)}`);
+  const q = c.queueSize ?? 128;
+  if (!Number.isInteger(q) || q < 4 || q > 1024 || (q & (q - 1)) !== 0)
+    throw new DaemonConfigError(`pager daemon: queueSize must be a power of two within 4..1024, got ${q}`);
+  const out: DaemonConfig = {
+    vhostSocket: path('vhostSocket'),
+    image: path('image'),
+    mode: c.mode,
+    queueSize: q,
+  };
+  if (c.mode === 'pager') {
+    const ram = c.ramBytes;
+    if (typeof ram !== 'number' || !Number.isInteger(ram) || ram <= 0 || ram % PAGE !== 0)
+      throw new DaemonConfigError(
+        `pager daemon: ramBytes must be a positive multiple of 4096, got ${String(ram)}`,
+      );
+    if (typeof c.mapper !== 'boolean')
+      throw new DaemonConfigError('pager daemon: mapper must be true or false');
+    const disk = c.disk ?? 'immediate';
+    if (disk !== 'immediate' && disk !== 'hdd-model')
+      throw new DaemonConfigError(
+        `pager daemon: disk must be 'immediate' or 'hdd-model', got ${String(disk)}`,
+      );
+    if (c.testSabotage !== undefined && c.testSabotage !== 'skip-write-protect')
+      throw new DaemonConfigError(`pager daemon: unknown testSabotage ${String(c.testSabotage)}`);
+    Object.assign(out, {
+      shimSocket: path('shimSocket'),
+      swap: path('swap'),
+      ramBytes: ram,
+      mapper: c.mapper,
+      disk,
+    });
+    if (c.testSabotage) out.testSabotage = c.testSabotage;
+    const depth = c.samplingDepth ?? 64;
+    if (!Number.isInteger(depth) || depth < 0 || depth > 4096)
+      throw new DaemonConfigError(
+        `pager daemon: samplingDepth must be an integer within 0..4096, got ${String(depth)}`,
+      );
+    out.samplingDepth = depth;
+  }
+  return out;
+}
+
+/** Runs the daemon until the engine closes its stdin or sends {"cmd":"quit"}. */
+export function runDaemon(cfg: DaemonConfig): void {
+  const loop = new Loop();
+  const image = new RawFile(cfg.image);
+  let pager: Pager | undefined;
+  let uffd: { u: Uffd; pid: number } | undefined;
+  // The block layer and the gate exist once the pager has attached; before that (and without a
+  // pager) requests go straight to the image.
+  let io: BlockIo = new DirectIo(image);
+  let gate: MemoryGate = OPEN_GATE;
+  rmSync(cfg.vhostSocket, { force: true });
+  const server = new VhostServer(
+    loop,
+    cfg.vhostSocket,
+    { capacitySectors: Math.floor(image.sizeBytes / 512), blockBytes: 4096, queueSize: cfg.queueSize },
+    { submit: (req, mem, done) => io.submit(req, mem, done) },
+    { with: (mem, ranges, fn) => gate.with(mem, ranges, fn) },
+  );
+  const swap = cfg.mode === 'pager' ? new RawFile(cfg.swap!) : undefined;
+  const t0 = performance.now();
+  const control = new Control(
+    loop,
+    (cmd) => {
+      switch (cmd.cmd) {
+        case 'attach': {
+          if (!uffd)
+            throw new Error('attach: QEMU has not handed over its userfaultfd (is the shim preloaded?)');
+          if (pager) throw new Error('attach: already attached');
+          const ram = new GuestRam(uffd.pid, cfg.ramBytes!);
+          const limit = Number(cmd.residentLimitPages ?? ram.pages);
+          pager = new Pager(
+            loop,
+            ram,
+            uffd.u,
+            new ThreadContexts(uffd.pid),
+            swap!,
+            image,
+            new PagerDisk(loop, cfg.disk!, image.sizeBytes / PAGE),
+            {
+              mapper: cfg.mapper!,
+              residentLimitPages: limit,
+              imageBlocks: Math.floor(image.sizeBytes / PAGE),
+              swapSlots: Math.floor(swap!.sizeBytes / PAGE),
+              sampling: { slots: 4096, depth: cfg.samplingDepth ?? 64, periodMs: 5 },
+              ...(cfg.testSabotage === 'skip-write-protect' ? { unsafeSkipWriteProtect: true } : {}),
+            },
+          );
+          const g = new PagerGate(pager);
+          gate = g;
+          io = new PagerIo(pager, g);
+          server.device.onMemTable = (mem) => {
+            // Every region must be the memfd the pager manages, at the same offsets.
+            for (const r of mem.regions)
+              if (r.userAddr - ram.qemuBase !== r.fileOffset)
+                throw new Error(
+                  `guest RAM region at 0x${r.gpa.toString(16)} is not the memfd the pager attached to`,
+                );
+          };
+          pager.attach();
+          return { ok: true, qemuBase: ram.qemuBase, adopted: pager.stats.adopted };
+        }
+        case 'limit': {
+          if (!pager) throw new Error('limit: not attached');
+          const pages = Number(cmd.pages);
+          if (!Number.isInteger(pages) || pages < 1)
+            throw new Error(`limit: pages must be a positive integer, got ${String(cmd.pages)}`);
+          pager.setLimit(pages);
+          return { ok: true, residentPages: pager.core.residentPages };
+        }
+        case 'stats':
+          return {
+            stats: {
+              uptimeS: (performance.now() - t0) / 1000,
+              device: server.stats,
+              image: image.counts,
+              swap: swap?.counts,
+              disk: pager?.disk.stats,
+              pager: pager?.snapshot(),
+            },
+          };
+        case 'check':
+          return { problems: pager ? pager.core.checkInvariants() : [] };
+        case 'quit':
+          loop.stop();
+          return { ok: true };
+        default:
+          throw new Error(`unknown command ${String(cmd.cmd)}`);
+      }
+    },
+    () => loop.stop(),
+  );
+  const shim =
+    cfg.mode === 'pager'
+      ? new ShimListener(
+          loop,
+          cfg.shimSocket!,
+          (u, pid) => {
+            uffd = { u, pid };
+            control.send({ event: 'uffd', pid });
+          },
+          (e) => loop.stop(e),
+        )
+      : undefined;
+  control.send({ event: 'listening', vhostSocket: cfg.vhostSocket, pid: process.pid });
+  try {
+    loop.run();
+  } finally {
+    pager?.stop();
+    server.close();
+    shim?.close();
+    image.close();
+    swap?.close();
+    rmSync(cfg.vhostSocket, { force: true });
+    if (cfg.shimSocket) rmSync(cfg.shimSocket, { force: true });
+  }
+}
+
+const isMain = process.argv[1]?.endsWith('/pager/daemon.js');
+if (isMain) {
+  try {
+    runDaemon(parseDaemonConfig(process.argv[2]));
+  } catch (e) {
+    process.stderr.write(`vswapper pager daemon: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,62 @@
+import type { Loop } from './loop.js';
+import { Scratch, accept, close, listenUnix, recvWithFds, sendWithFds, setNonBlocking } from './sys.js';
+import { NEEDED_FEATURES, Uffd } from './uffd.js';
+
+export class ShimError extends Error {
+  override name = 'ShimError';
+}
+
+/** Parses the shim's hello ("VSWUFFD1 <pid>"); returns QEMU's pid. */
+export function parseHello(text: string): number {
+  const m = /^VSWUFFD1 (\d+)$/.exec(text);
+  if (!m)
+    throw new ShimError(`unexpected message from the userfaultfd shim: ${JSON.stringify(text.slice(0, 40))}`);
+  return Number(m[1]);
+}
+
+/**
+ * Where the shim preloaded into QEMU connects to hand over its userfaultfd: one connection, one
+ * message with the descriptor attached. We enable the userfaultfd API (the features the pager
+ * needs) and acknowledge, after which QEMU goes on starting.
+ */
+export class ShimListener {
+  private readonly s = new Scratch(4096);
+  private fd: number;
+  constructor(
+    private readonly loop: Loop,
+    readonly path: string,
+    private readonly onUffd: (uffd: Uffd, qemuPid: number) => void,
+    private readonly onError: (e: Error) => void,
+  ) {
+    this.fd = listenUnix(path, this.s);
+    loop.watch(this.fd, () => this.onAccept());
+  }
+
+  private onAccept(): void {
+    const c = accept(this.fd);
+    if (c < 0) return;
+    try {
+      // The shim sends its one message right after connecting: wait for it.
+      setNonBlocking(c, false);
+      const r = recvWithFds(c, this.s, 64, true);
+      if (r.n <= 0) throw new ShimError('the userfaultfd shim closed without sending its descriptor');
+      const pid = parseHello(Buffer.from(r.data).toString('utf8'));
+      if (r.fds.length !== 1) throw new ShimError(`the shim sent ${r.fds.length} descriptors, not one`);
+      const uffd = new Uffd(r.fds[0]!);
+      uffd.api(NEEDED_FEATURES);
+      sendWithFds(c, this.s, new Uint8Array([1]));
+      this.onUffd(uffd, pid);
+    } catch (e) {
+      this.onError(e as Error);
+    } finally {
+      close(c);
+    }
+  }
+
+  close(): void {
+    if (this.fd < 0) return;
+    this.loop.unwatch(this.fd);
+    close(this.fd);
+    this.fd = -1;
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * The qemu-pager engine end to end on the real Debian guest (root and QEMU needed; skipped
+ * otherwise). One file, so the runs go one after another (each holds the engine's lock).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FigureResult, RunRecord } from '../src/experiments/results.js';
+import { GuestChannel } from '../src/qemu/channel.js';
+import { waitForIdleEngine } from './support/engine-lock.js';
+import { buildGuestImage, qemuAvailability } from '../src/qemu/index.js';
+import { DaemonProcess, pagerAvailability, pagerCacheDir, runQemuFigure } from '../src/pager/index.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const qa = await qemuAvailability();
+const pa = pagerAvailability();
+const skip = !pa.ok
+  ? `qemu-pager engine unavailable here: ${pa.reason}`
+  : !qa.ok
+    ? `no QEMU here: ${qa.reason}`
+    : false;
+
+/** What a run could leave behind: QEMU or daemon processes, work files, journals, the lock. */
+function hostState(): { processes: string[]; files: string[] } {
+  const processes: string[] = [];
+  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      // The engine's QEMU, and its daemons (their work files are in the engine's cache folder; the
+      // torture test's daemons, which may run meanwhile, use temporary folders).
+      if (
+        cmd.includes('vswapper-pager,debug-threads') ||
+        (cmd.includes('/pager/daemon.js') && cmd.includes(pagerCacheDir()))
+      )
+        processes.push(p);
+    } catch {
+      // gone
+    }
+  }
+  let files: string[] = [];
+  try {
+    files = readdirSync(pagerCacheDir()).filter(
+      (n) => n.startsWith('vswapper-pager-') || n.startsWith('host-changes-') || n === 'run.lock',
+    );
+  } catch {
+    // no cache folder yet
+  }
+  return { processes, files };
+}
+
+async function settled(before: ReturnType<typeof hostState>): Promise<ReturnType<typeof hostState>> {
+  // A killed process may take a moment to be reaped.
+  for (let i = 0; i < 50 && hostState().processes.length > before.processes.length; i++)
+    await new Promise((r) => setTimeout(r, 100));
+  return hostState();
+}
+
+function series(r: FigureResult, config: string): RunRecord[] {
+  return r.runs.filter((x) => x.config === config && x.x !== null).sort((a, b) => (a.x ?? 0) - (b.x ?? 0));
+}
+
+test(
+  'step 1: stock QEMU boots the guest from our vhost-user-blk back end; the file checksum matches',
+  { skip, timeout: 5 * 60_000 },
+  async () => {
+    const img = await buildGuestImage(200);
+    const dir = mkdtempSync(join(tmpdir(), 'vswapper-backend-'));
+    const disk = join(dir, 'disk.img');
+    execFileSync('cp', ['--reflink=auto', img.disk, disk]);
+    const daemon = new DaemonProcess({ vhostSocket: join(dir, 'vhost.sock'), image: disk, mode: 'backend' });
+    let q: ReturnType<typeof spawn> | undefined;
+    try {
+      await daemon.next((m) => m.event === 'listening');
+      q = spawn(
+        'qemu-system-x86_64',
+        [
+          '-accel',
+          'tcg,tb-size=32',
+          '-m',
+          '512M',
+          '-smp',
+          '1',
+          '-no-reboot',
+          '-nodefaults',
+          '-display',
+          'none',
+          '-monitor',
+          'none',
+          '-object',
+          'memory-backend-memfd,id=mem,size=512M,share=on',
+          '-machine',
+          'pc,memory-backend=mem',
+          '-kernel',
+          img.kernel,
+          '-initrd',
+          img.initrd,
+          '-append',
+          'console=ttyS0 panic=-1 loglevel=4',
+          '-chardev',
+          `socket,id=vhost0,path=${join(dir, 'vhost.sock')}`,
+          '-device',
+          'vhost-user-blk-pci,chardev=vhost0,num-queues=1',
+          '-serial',
+          'null',
+          '-serial',
+          'stdio',
+        ],
+        { stdio: ['pipe', 'pipe', 'inherit'] },
+      );
+      const ch = new GuestChannel(q.stdout!, q.stdin!);
+      q.on('exit', () => ch.fail(new Error('QEMU ended')));
+      await ch.ready();
+      const bs = await ch.run('cat /sys/block/vda/queue/logical_block_size');
+      assert.equal(bs.lines[0], '4096', '4 KiB logical blocks, as the Mapper needs');
+      const sum = await ch.run('md5sum test_file.0');
+      assert.equal(sum.lines.join(' ').split(/\s+/)[0], img.md5);
+      const st = (await daemon.cmd({ cmd: 'stats' })).stats as { device: Record<string, number> };
+      assert.ok(st.device.reads! > 1000, `the guest read through the back end (${st.device.reads} requests)`);
+      assert.equal(st.device.malformed, 0);
+    } finally {
+      q?.kill('SIGKILL');
+      await daemon.quit();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'fig9 on the pager: mapper writes no swap and has no stale reads, the baseline swaps every iteration, mapper is faster; checksums equal',
+  { skip, timeout: 20 * 60_000 },
+  async () => {
+    await waitForIdleEngine(pagerCacheDir());
+    const before = hostState();
+    const r = await runQemuFigure('fig9', { scale: 1, hddLike: false });
+    assert.deepEqual(await settled(before), before, 'the run left the host as it found it');
+    assert.equal(r.engine, 'qemu-pager');
+    const base = series(r, 'baseline');
+    const map = series(r, 'mapper');
+    assert.equal(base.length, 8);
+    assert.equal(map.length, 8);
+    for (const x of [...base, ...map]) {
+      assert.notEqual(x.killed, true, `${x.config} ${x.x}: ${x.notes?.join('; ')}`);
+      assert.equal(x.metrics.integrityViolations, 0, `${x.config} ${x.x}: integrity`);
+    }
+    assert.equal(r.meta['baseline.checksum'], 'equal');
+    assert.equal(r.meta['mapper.checksum'], 'equal');
+    for (const x of base)
+      assert.ok(x.metrics.swapWriteSectors! > 10_000, `baseline iteration ${x.x} writes swap`);
+    assert.ok(
+      base[0]!.metrics.staleSwapReads! > 10_000,
+      `baseline iteration 1 stale reads ${base[0]!.metrics.staleSwapReads}`,
+    );
+    for (const x of map.slice(1)) {
+      assert.equal(x.metrics.swapWriteSectors, 0, `mapper iteration ${x.x} writes no swap`);
+      assert.equal(x.metrics.staleSwapReads, 0, `mapper iteration ${x.x} has no stale reads`);
+      assert.equal(x.metrics.silentSwapWrites, 0);
+      const b = base[x.x! - 1]!;
+      assert.ok(
+        x.metrics.runtimeS! < b.metrics.runtimeS!,
+        `mapper faster at iteration ${x.x}: ${x.metrics.runtimeS} vs ${b.metrics.runtimeS}`,
+      );
+    }
+    // The memory the run used: guest RAM within the limit; QEMU's and the daemon's own on top, stated.
+    for (const c of ['baseline', 'mapper']) {
+      assert.ok(
+        Number(r.meta[`${c}.guestRamResidentAtEndMiB`]) <= 100.5,
+        `${c}: guest RAM within the 100 MiB limit`,
+      );
+      assert.ok(
+        Number(r.meta[`${c}.qemuPlusDaemonMaxMiB`]) <= 100 + 90 + 130,
+        `${c}: QEMU + daemon within limit + overhead`,
+      );
+    }
+  },
+);
+
+test(
+  'fig10 on the pager: the allocation after the reads runs under the Mapper',
+  { skip, timeout: 20 * 60_000 },
+  async () => {
+    await waitForIdleEngine(pagerCacheDir());
+    const before = hostState();
+    const r = await runQemuFigure('fig10', { scale: 1, hddLike: false, configs: ['mapper'] });
+    assert.deepEqual(await settled(before), before);
+    const m = r.runs.find((x) => x.config === 'mapper')!;
+    assert.equal(m.x, null);
+    assert.notEqual(m.killed, true, m.notes?.join('; '));
+    assert.ok(m.metrics.runtimeS! > 0);
+    assert.ok(m.metrics.diskOps! > 0, 'the allocation made the pager evict and fault');
+    assert.equal(m.metrics.integrityViolations, 0);
+  },
+);
+
+test(
+  'SIGINT to a process running the pager engine leaves the host as it was found',
+  { skip, timeout: 10 * 60_000 },
+  async () => {
+    await waitForIdleEngine(pagerCacheDir());
+    const before = hostState();
+    const script = `
+    import { runQemuFigure } from ${JSON.stringify(resolve(HERE, '../src/pager/index.js'))};
+    await runQemuFigure('fig9', { scale: 1, hddLike: false, configs: ['mapper'],
+      onProgress: (m) => process.stdout.write(m + '\\n') });
+    process.stdout.write('finished\\n');`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    let sent = false;
+    let during: ReturnType<typeof hostState> | undefined;
+    const exited = new Promise<void>((res) => child.on('exit', () => res()));
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      // Interrupted mid-workload: QEMU and the daemon running, work files and the journal in place.
+      if (!sent && /iteration 1\/8/.test(out)) {
+        sent = true;
+        during = hostState();
+        child.kill('SIGINT');
+      }
+    });
+    await exited;
+    assert.ok(sent, `the run never reached its first iteration: ${out}`);
+    assert.ok(during!.processes.length >= before.processes.length + 2, 'QEMU and the daemon were running');
+    assert.ok(during!.files.length > before.files.length, 'work files existed');
+    assert.equal(child.signalCode, 'SIGINT', 'the process ended by the signal');
+    assert.doesNotMatch(out, /finished/);
+    assert.deepEqual(await settled(before), before);
+    assert.ok(existsSync(pagerCacheDir()));
+  },
+);

@@ -1,0 +1,22 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * Waits while another real-engine run (the other e2e file of the same suite, a helper's suite, a CLI
+ * run) holds the host's run lock in `cacheDir`: a test's "host as found" snapshot must not include
+ * that run's swap, cgroups and journals, which it will undo itself.
+ */
+export async function waitForIdleEngine(cacheDir: string, maxWaitS = 30 * 60): Promise<void> {
+  const lock = join(cacheDir, 'run.lock');
+  for (let i = 0; i < maxWaitS && existsSync(lock); i++) {
+    let pid = 0;
+    try {
+      pid = (JSON.parse(readFileSync(lock, 'utf8')) as { pid: number }).pid;
+    } catch {
+      return;
+    }
+    if (pid === process.pid || !existsSync(`/proc/${pid}`)) return;
+    if (i % 30 === 0) process.stderr.write(`# waiting for the engine run of pid ${pid} to finish\n`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}

@@ -1,0 +1,111 @@
+import { join } from 'node:path';
+import { DaemonProcess } from '../../src/pager/daemon-client.js';
+import {
+  MAP_SHARED,
+  type Mapping,
+  PROT_READ,
+  PROT_WRITE,
+  Scratch,
+  close,
+  connectUnix,
+  ftruncate,
+  memfdCreate,
+  mmap,
+  munmap,
+  recvWithFds,
+  sendWithFds,
+  userfaultfd,
+} from '../../src/pager/sys.js';
+import { VhostFrontend } from './vhost-frontend.js';
+
+/** Where the ring and the request headers live in the test guest's RAM (pages 0-3). */
+export const RING_LAYOUT = { desc: 0x0000, avail: 0x1000, used: 0x2000, headers: 0x3000 };
+
+export interface PagedProcessOptions {
+  dir: string;
+  pages: number;
+  image: string;
+  swap: string;
+  mapper: boolean;
+  disk: 'immediate' | 'hdd-model';
+  residentLimitPages: number;
+  queueSize: number;
+  samplingDepth?: number;
+  sabotage?: 'skip-write-protect';
+}
+
+/**
+ * This process plays QEMU against a real pager daemon: it owns the guest RAM (a memfd it maps),
+ * creates a userfaultfd for its own address space and hands it over as the shim does, lets the
+ * daemon attach, and drives the daemon's vhost-user-blk device as a front end. Touching the RAM from
+ * then on may fault, and the daemon serves the fault.
+ */
+export class PagedProcess {
+  readonly daemon: DaemonProcess;
+  ramFd = -1;
+  ram: Mapping | undefined;
+  frontend: VhostFrontend | undefined;
+
+  private constructor(cfg: Record<string, unknown>) {
+    this.daemon = new DaemonProcess(cfg);
+  }
+
+  static async start(o: PagedProcessOptions): Promise<PagedProcess> {
+    const p = new PagedProcess({
+      vhostSocket: join(o.dir, 'vhost.sock'),
+      shimSocket: join(o.dir, 'shim.sock'),
+      image: o.image,
+      swap: o.swap,
+      mode: 'pager',
+      ramBytes: o.pages * 4096,
+      mapper: o.mapper,
+      disk: o.disk,
+      queueSize: o.queueSize,
+      ...(o.sabotage ? { testSabotage: o.sabotage } : {}),
+      ...(o.samplingDepth !== undefined ? { samplingDepth: o.samplingDepth } : {}),
+    });
+    try {
+      p.ramFd = memfdCreate('paged-test-ram');
+      ftruncate(p.ramFd, o.pages * 4096);
+      p.ram = mmap(o.pages * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, p.ramFd, 0);
+      await p.daemon.next((m) => m.event === 'listening');
+      // The shim's part: our own userfaultfd, handed over; the daemon acknowledges with one byte.
+      const s = new Scratch(4096);
+      const uffd = userfaultfd();
+      const c = connectUnix(join(o.dir, 'shim.sock'), s);
+      sendWithFds(c, s, new TextEncoder().encode(`VSWUFFD1 ${process.pid}`), [uffd]);
+      const ack = recvWithFds(c, s, 1, true);
+      close(c);
+      close(uffd);
+      if (ack.n !== 1) throw new Error('the daemon did not acknowledge the userfaultfd');
+      await p.daemon.next((m) => m.event === 'uffd');
+      await p.daemon.cmd({ cmd: 'attach', residentLimitPages: o.residentLimitPages });
+      p.frontend = new VhostFrontend(join(o.dir, 'vhost.sock'), p.ram.bytes, p.ramFd, p.ram.addr, {
+        ...RING_LAYOUT,
+        qsize: o.queueSize,
+      });
+      return p;
+    } catch (e) {
+      await p.close();
+      throw e;
+    }
+  }
+
+  /** Guest RAM as 32-bit words (touching it may fault). */
+  words(): Int32Array {
+    return new Int32Array(this.ram!.bytes.buffer, this.ram!.bytes.byteOffset, this.ram!.length / 4);
+  }
+
+  async stats(): Promise<Record<string, number>> {
+    return ((await this.daemon.cmd({ cmd: 'stats' })).stats as { pager: Record<string, number> }).pager;
+  }
+
+  async close(): Promise<void> {
+    this.frontend?.close();
+    await this.daemon.quit();
+    if (this.ram) munmap(this.ram);
+    if (this.ramFd >= 0) close(this.ramFd);
+    this.ram = undefined;
+    this.ramFd = -1;
+  }
+}
