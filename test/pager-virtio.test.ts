@@ -161,6 +161,44 @@ test('indirect descriptors; a chain split anywhere (header over two buffers) is 
   }
 });
 
+test('a gate that brings pages in later (a pager) still gets every request served, each access inside its ranges', () => {
+  const gated: string[] = [];
+  const h = new VringHarness({
+    gate: (loop) => ({
+      with: (_mem, ranges, fn) => {
+        gated.push(ranges.map((r) => `${r.off}+${r.len}${r.write ? 'w' : ''}`).join(','));
+        // The pages "come in" on the next turn of the loop, as after a fault.
+        loop.defer(fn);
+      },
+    }),
+  });
+  try {
+    const page = DATA_GPA + 0x4000;
+    const used = h.submit(
+      request(h, 0, BlkType.IN, 3 * 8, page, 4096),
+      request(h, 3, BlkType.IN, 4 * 8, page + 4096, 4096),
+    );
+    assert.deepEqual(
+      used.map((u) => u.id).sort(),
+      [0, 3],
+      'both requests completed although every access waited',
+    );
+    assert.ok(h.ram.subarray(page, page + 4096).every((b) => b === 3));
+    assert.equal(h.ram[statusGpa(0)], BlkStatus.OK);
+    // The ring (descriptors, avail, used), the header and the status byte all went through the gate.
+    const all = gated.join(' ');
+    for (const r of [
+      `${DESC_GPA}+${16 * QSIZE}`,
+      `${AVAIL_GPA}+${6 + 2 * QSIZE}`,
+      `${USED_GPA}+${6 + 8 * QSIZE}w`,
+      `${statusGpa(0)}+1w`,
+    ])
+      assert.ok(all.includes(r), `${r} gated: ${all}`);
+  } finally {
+    h.close();
+  }
+});
+
 test('malformed requests fail alone: IOERR (or dropped without a status byte), the device keeps serving', () => {
   const h = new VringHarness();
   try {

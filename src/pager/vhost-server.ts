@@ -236,11 +236,12 @@ export class VhostServer {
         const t = q.indirectTableOf(head);
         if (t) tables.set(head, t);
       }
+      // Served from here: the gate may have run this later, once the ring's pages came back in.
+      for (const head of heads) {
+        this.stats.requests++;
+        this.serveChain(i, q, mem, head, tables.get(head));
+      }
     });
-    for (const head of heads) {
-      this.stats.requests++;
-      this.serveChain(i, q, mem, head, tables.get(head));
-    }
   }
 
   /** Reads chain `head` (its indirect table made present first), parses it and starts the request. */

@@ -130,6 +130,12 @@ export async function runTorture(o: TortureOptions): Promise<TortureResult> {
       for (let k = 0; k < 16; k++) expect[p + k] = blocks[b + k]!;
     }
     for (let i = 0; i < o.ops; i++) {
+      if (i % 100 === 50) {
+        // Squeeze: everything goes, the ring's and the headers' pages too, which the back end must
+        // then fault back in before it can serve the next request.
+        await daemon.cmd({ cmd: 'limit', pages: 8 });
+        await daemon.cmd({ cmd: 'limit', pages: o.residentLimitPages });
+      }
       const kind = rnd(10);
       const n = 1 + rnd(4);
       const b = rnd(BLOCKS - n);

@@ -129,7 +129,10 @@ export class VhostFrontend {
     this.v.setUint16(av + 2, this.availIdx, true);
     eventfdSignal(this.kick, this.s, 60000);
     const rev = new Int32Array(1);
+    const t0 = Date.now();
     for (;;) {
+      if (Date.now() - t0 > 60_000)
+        throw new Error(`request (${op} block ${block}) never completed: the device lost it`);
       const used = this.v.getUint16(this.layout.used + 2, true);
       if (used !== this.usedSeen) {
         this.usedSeen = (this.usedSeen + 1) & 0xffff;

@@ -17,7 +17,7 @@ import {
   mmap,
   Scratch,
 } from '../../src/pager/sys.js';
-import { type BlockIo, VhostServer } from '../../src/pager/vhost-server.js';
+import { type BlockIo, type MemoryGate, OPEN_GATE, VhostServer } from '../../src/pager/vhost-server.js';
 import { Req } from '../../src/pager/vhost-user.js';
 
 /** Guest-physical layout of the test guest's RAM (one region, QEMU's address = GPA + USER_BASE). */
@@ -65,7 +65,14 @@ export class VringHarness {
   private usedSeen = 0;
   private availIdx = 0;
 
-  constructor(opts: { imageBytes?: number; indirect?: boolean; io?: (image: RawFile) => BlockIo } = {}) {
+  constructor(
+    opts: {
+      imageBytes?: number;
+      indirect?: boolean;
+      io?: (image: RawFile) => BlockIo;
+      gate?: (loop: Loop) => MemoryGate;
+    } = {},
+  ) {
     const imagePath = join(this.dir, 'disk.img');
     const bytes = opts.imageBytes ?? 1 << 20;
     const init = new Uint8Array(bytes);
@@ -77,6 +84,7 @@ export class VringHarness {
       join(this.dir, 'vhost.sock'),
       { capacitySectors: bytes / 512, blockBytes: 4096, queueSize: QSIZE },
       opts.io ? opts.io(this.image) : new DirectIo(this.image),
+      opts.gate ? opts.gate(this.loop) : OPEN_GATE,
     );
     this.ramFd = memfdCreate('vring-test-ram');
     ftruncate(this.ramFd, RAM_BYTES);
