@@ -146,4 +146,5 @@ test('counters are deltas of the daemon snapshots; resident counts are the last 
   assert.equal(m.guestMajorFaults, 3);
   assert.equal(m.guestPageCachePages, 99);
   assert.equal('hostFaultsVmm' in m, false, 'not measured here: absent, not zero');
+  assert.equal('falseSwapReads' in m, false, 'not observable by a pager: absent, not zero');
 });

@@ -124,7 +124,8 @@ export function pagerMetrics(
     imageReadSectors: d('image', 'readSectors'),
     imageWriteSectors: d('image', 'writeSectors'),
     staleSwapReads: c('staleSwapReads'),
-    falseSwapReads: c('falseSwapReads'),
+    // falseSwapReads is absent: whether the guest CPU overwrote a page whole after it was read in
+    // is not something a fault tells (the simulator's guest says so; a real one does not).
     silentSwapWrites: c('silentSwapWrites'),
     hostFaultsInGuest: c('hostFaultsInGuest'),
     hostFaultsInHost: c('hostFaultsInHost'),
