@@ -12,6 +12,7 @@ import {
   setThpDisabled,
   sysbenchCommand,
   sysbenchTotalTime,
+  qemuBaseArgs,
   takeLock,
 } from '../qemu/engine.js';
 import { HostChanges, processStartTicks, recoverStaleJournals, sh } from '../qemu/host-changes.js';
@@ -220,19 +221,7 @@ export async function runPagerConfig(o: PagerRunOptions): Promise<PagerRunResult
     if (dTicks !== undefined) ledger.did({ kind: 'kill', pid: dpid, startTicks: dTicks });
     await daemon.next((m) => m.event === 'listening');
     const args = [
-      '-accel',
-      accel === 'kvm' ? 'kvm' : `tcg,tb-size=${tbMiB}`,
-      ...(accel === 'kvm' ? ['-cpu', 'host'] : []),
-      '-m',
-      `${o.believedMiB}M`,
-      '-smp',
-      '1',
-      '-no-reboot',
-      '-nodefaults',
-      '-display',
-      'none',
-      '-monitor',
-      'none',
+      ...qemuBaseArgs(accel, tbMiB, o.believedMiB),
       // Stopped until the pager has registered guest RAM and taken over what QEMU populated.
       '-S',
       '-name',

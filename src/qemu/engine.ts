@@ -196,6 +196,25 @@ export function sysbenchTotalTime(lines: string[]): number | undefined {
 }
 
 /** A single-run lock in the cache folder: host-wide counters and swap allow one run at a time. */
+/** QEMU's arguments both real engines share: accelerator, memory size, one vCPU, no devices or UI. */
+export function qemuBaseArgs(accel: 'tcg' | 'kvm', tbMiB: number, believedMiB: number): string[] {
+  return [
+    '-accel',
+    accel === 'kvm' ? 'kvm' : `tcg,tb-size=${tbMiB}`,
+    ...(accel === 'kvm' ? ['-cpu', 'host'] : []),
+    '-m',
+    `${believedMiB}M`,
+    '-smp',
+    '1',
+    '-no-reboot',
+    '-nodefaults',
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+  ];
+}
+
 /** The pid of the live process holding the run lock, or undefined once we hold it. */
 function tryLock(ledger: HostChanges, lock: string): number | undefined {
   for (let i = 0; i < 2; i++) {
@@ -396,19 +415,7 @@ export async function runQemuConfig(o: QemuRunOptions): Promise<QemuRunResult> {
     ledger.did({ kind: 'rm', path: qmpSock });
     ledger.did({ kind: 'rm', path: consoleLog });
     const args = [
-      '-accel',
-      accel === 'kvm' ? 'kvm' : `tcg,tb-size=${tbMiB}`,
-      ...(accel === 'kvm' ? ['-cpu', 'host'] : []),
-      '-m',
-      `${o.believedMiB}M`,
-      '-smp',
-      '1',
-      '-no-reboot',
-      '-nodefaults',
-      '-display',
-      'none',
-      '-monitor',
-      'none',
+      ...qemuBaseArgs(accel, tbMiB, o.believedMiB),
       // Thread names ("CPU 0/TCG", "worker", ...) let faults be split by context.
       '-name',
       'vswapper-qemu,debug-threads=on',

@@ -1,0 +1,83 @@
+import { release } from 'node:os';
+import type { ConfigName, FigureResult, RunRecord } from '../experiments/results.js';
+import { detectAccel, type QemuRunResult, qemuVersion } from './engine.js';
+import { figureSizes, recordsFor } from './records.js';
+
+/** What one configuration's run returns, whichever real engine ran it. */
+export type RealRunResult = Pick<QemuRunResult, 'iterations' | 'alloc' | 'qemuKilled' | 'notes'> & {
+  config: ConfigName;
+  info: Record<string, string | number | boolean>;
+  checksumOk: boolean | undefined;
+};
+
+export interface RealFigurePlan<C extends ConfigName> {
+  engine: 'qemu' | 'qemu-pager';
+  configs: readonly C[];
+  /** Said in every record's notes: engine, accelerator, disk mode, scale. */
+  modeLabel: string;
+  /** Configurations this engine cannot run, each with the reason recorded in its (empty) record. */
+  unavailable: ReadonlyArray<{ config: ConfigName; why: string }>;
+  run(o: {
+    config: C;
+    believedMiB: number;
+    actualMiB: number;
+    fileMiB: number;
+    iterations: number;
+    allocMiB: number;
+    onProgress: (m: string) => void;
+  }): Promise<RealRunResult>;
+  /** Engine-specific facts for `meta` (disk, swap, memory, drive model). */
+  meta: Record<string, string | number | boolean | null>;
+}
+
+/**
+ * Fig. 9 or Fig. 10 on a real guest, the part both real engines share: the paper's sizes at `scale`,
+ * one run per configuration (one at a time: they share the host), records per iteration, the
+ * unavailable configurations reported empty with their reason, and the facts of the run in `meta`.
+ */
+export async function runRealFigure<C extends ConfigName>(
+  figure: 'fig9' | 'fig10',
+  opts: { scale: number; hddLike: boolean; onProgress?: (msg: string, fraction: number) => void },
+  plan: RealFigurePlan<C>,
+): Promise<FigureResult> {
+  const sizes = figureSizes(opts.scale);
+  const t0 = performance.now();
+  const runs: RunRecord[] = [];
+  const meta: FigureResult['meta'] = {};
+  for (const [i, config] of plan.configs.entries()) {
+    const r = await plan.run({
+      config,
+      ...sizes,
+      allocMiB: figure === 'fig10' ? sizes.allocMiB : 0,
+      onProgress: (m) => opts.onProgress?.(m, i / plan.configs.length),
+    });
+    runs.push(...recordsFor(figure, r, plan.modeLabel));
+    for (const [k, v] of Object.entries(r.info)) meta[`${config}.${k}`] = v;
+    meta[`${config}.checksum`] =
+      r.checksumOk === undefined ? 'not reached' : r.checksumOk ? 'equal' : 'DIFFERENT';
+  }
+  for (const u of plan.unavailable) runs.push({ config: u.config, x: null, metrics: {}, notes: [u.why] });
+  const accel = detectAccel();
+  return {
+    figure,
+    engine: plan.engine,
+    runs,
+    meta: {
+      ...meta,
+      accel: accel.accel,
+      accelWhy: accel.why,
+      hddLike: opts.hddLike,
+      scale: opts.scale,
+      believedMiB: sizes.believedMiB,
+      actualMiB: sizes.actualMiB,
+      fileMiB: sizes.fileMiB,
+      iterations: sizes.iterations,
+      ...(figure === 'fig10' ? { allocMiB: sizes.allocMiB } : {}),
+      ...plan.meta,
+      guestKernelArgs: 'init_on_alloc=0',
+      hostKernel: release(),
+      qemuVersion: qemuVersion(),
+      wallS: Math.round((performance.now() - t0) / 100) / 10,
+    },
+  };
+}
