@@ -11,7 +11,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FigureResult, RunRecord } from '../src/experiments/results.js';
 import { GuestChannel } from '../src/qemu/channel.js';
+import { qemuBaseArgs } from '../src/qemu/engine.js';
 import { waitForIdleEngine } from './support/engine-lock.js';
+import { interruptAtFirstIteration } from './support/interrupt.js';
 import { buildGuestImage, qemuAvailability } from '../src/qemu/index.js';
 import { DaemonProcess, pagerAvailability, pagerCacheDir, runQemuFigure } from '../src/pager/index.js';
 
@@ -78,18 +80,7 @@ test(
       q = spawn(
         'qemu-system-x86_64',
         [
-          '-accel',
-          'tcg,tb-size=32',
-          '-m',
-          '512M',
-          '-smp',
-          '1',
-          '-no-reboot',
-          '-nodefaults',
-          '-display',
-          'none',
-          '-monitor',
-          'none',
+          ...qemuBaseArgs('tcg', 32, 512),
           '-object',
           'memory-backend-memfd,id=mem,size=512M,share=on',
           '-machine',
@@ -208,32 +199,18 @@ test(
   async () => {
     await waitForIdleEngine(pagerCacheDir());
     const before = hostState();
-    const script = `
+    // Interrupted mid-workload: QEMU and the daemon running, work files and the journal in place.
+    const { sent, during, out, signalCode } = await interruptAtFirstIteration(
+      `
     import { runQemuFigure } from ${JSON.stringify(resolve(HERE, '../src/pager/index.js'))};
     await runQemuFigure('fig9', { scale: 1, hddLike: false, configs: ['mapper'],
-      onProgress: (m) => process.stdout.write(m + '\\n') });
-    process.stdout.write('finished\\n');`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    let sent = false;
-    let during: ReturnType<typeof hostState> | undefined;
-    const exited = new Promise<void>((res) => child.on('exit', () => res()));
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      // Interrupted mid-workload: QEMU and the daemon running, work files and the journal in place.
-      if (!sent && /iteration 1\/8/.test(out)) {
-        sent = true;
-        during = hostState();
-        child.kill('SIGINT');
-      }
-    });
-    await exited;
+      onProgress: (m) => process.stdout.write(m + '\\n') });`,
+      hostState,
+    );
     assert.ok(sent, `the run never reached its first iteration: ${out}`);
     assert.ok(during!.processes.length >= before.processes.length + 2, 'QEMU and the daemon were running');
     assert.ok(during!.files.length > before.files.length, 'work files existed');
-    assert.equal(child.signalCode, 'SIGINT', 'the process ended by the signal');
+    assert.equal(signalCode, 'SIGINT', 'the process ended by the signal');
     assert.doesNotMatch(out, /finished/);
     assert.deepEqual(await settled(before), before);
     assert.ok(existsSync(pagerCacheDir()));

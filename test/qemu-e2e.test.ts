@@ -3,7 +3,7 @@
  * All real-guest tests live in this one file: they run one after the other (one run at a time
  * holds the host's swap and the engine's lock).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import type { FigureResult, RunRecord } from '../src/experiments/results.js';
 import { cacheDir, qemuAvailability, runQemuFigure } from '../src/qemu/index.js';
 import { waitForIdleEngine } from './support/engine-lock.js';
+import { interruptAtFirstIteration } from './support/interrupt.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const avail = await qemuAvailability();
@@ -167,32 +168,18 @@ test(
   { skip, timeout: 10 * 60_000 },
   async () => {
     const before = await idleHostState();
-    const script = `
+    // Interrupt in the middle of the workload: swap on, cgroups made, QEMU running, devices attached.
+    const { sent, during, out, signalCode } = await interruptAtFirstIteration(
+      `
     import { runQemuFigure } from ${JSON.stringify(resolve(HERE, '../src/qemu/index.js'))};
     await runQemuFigure('fig9', { scale: 0.25, hddLike: true, configs: ['baseline'],
-      onProgress: (m) => process.stdout.write(m + '\\n') });
-    process.stdout.write('finished\\n');`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    let sent = false;
-    let during: ReturnType<typeof hostState> | undefined;
-    const exited = new Promise<void>((res) => child.on('exit', () => res()));
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      // Interrupt in the middle of the workload: swap on, cgroups made, QEMU running, devices attached.
-      if (!sent && /iteration 1\/8/.test(out)) {
-        sent = true;
-        during = hostState();
-        child.kill('SIGINT');
-      }
-    });
-    await exited;
+      onProgress: (m) => process.stdout.write(m + '\\n') });`,
+      hostState,
+    );
     assert.ok(sent, `the run never reached its first iteration: ${out}`);
     assert.ok(during!.swaps.length > before.swaps.length, 'the run had enabled its swap area');
     assert.ok(during!.cgroups.length > 0 && during!.qemu.length > 0 && during!.loops.length > 0);
-    assert.equal(child.signalCode, 'SIGINT', 'the process ended by the signal');
+    assert.equal(signalCode, 'SIGINT', 'the process ended by the signal');
     assert.doesNotMatch(out, /finished/);
     // QEMU may take a moment to be reaped by init after its parent is gone.
     for (let i = 0; i < 50 && hostState().qemu.length > 0; i++) await new Promise((r) => setTimeout(r, 100));

@@ -1,0 +1,30 @@
+import { spawn } from 'node:child_process';
+
+/**
+ * Runs `call` (a module import and one awaited engine call, as ES module source that reports progress
+ * lines on stdout) in a child node process, and sends it SIGINT once it prints "iteration 1/8":
+ * interrupted in the middle of the workload. `snapshot` is taken just before the signal.
+ */
+export async function interruptAtFirstIteration<S>(
+  call: string,
+  snapshot: () => S,
+): Promise<{ sent: boolean; during: S | undefined; out: string; signalCode: NodeJS.Signals | null }> {
+  const script = `${call}\nprocess.stdout.write('finished\\n');`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  let sent = false;
+  let during: S | undefined;
+  const exited = new Promise<void>((res) => child.on('exit', () => res()));
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    if (!sent && /iteration 1\/8/.test(out)) {
+      sent = true;
+      during = snapshot();
+      child.kill('SIGINT');
+    }
+  });
+  await exited;
+  return { sent, during, out, signalCode: child.signalCode };
+}
