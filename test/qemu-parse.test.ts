@@ -170,3 +170,13 @@ test('records: fig9 one per iteration, fig10 one bar, a killed QEMU is reported 
   const dead = recordsFor('fig9', { ...r, iterations: [], qemuKilled: 'OOM' }, 'mode');
   assert.equal(dead[0]!.killed, true);
 });
+
+test('a bad swap size is refused by name before anything on the host is touched', async () => {
+  const { runQemuConfig } = await import('../src/qemu/engine.js');
+  const o = { config: 'baseline', believedMiB: 512, actualMiB: 100, fileMiB: 200, iterations: 8 } as const;
+  for (const swapMiB of [0, -5, 1.5, Number.NaN])
+    await assert.rejects(
+      runQemuConfig({ ...o, allocMiB: 0, hddLike: false, swapMiB }),
+      /swapMiB must be a whole number/,
+    );
+});

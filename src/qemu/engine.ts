@@ -362,6 +362,8 @@ export function phaseMetrics(
 export async function runQemuConfig(o: QemuRunOptions): Promise<QemuRunResult> {
   const progress = (m: string): void => o.onProgress?.(m);
   o.signal?.throwIfAborted();
+  if (o.swapMiB !== undefined && !(Number.isInteger(o.swapMiB) && o.swapMiB >= 1))
+    throw new RangeError(`runQemuConfig: swapMiB must be a whole number of MiB >= 1, got ${o.swapMiB}`);
   const cache = cacheDir();
   progress('guest image (cached after the first build)');
   const img = await buildGuestImage(o.fileMiB);
