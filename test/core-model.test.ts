@@ -192,7 +192,14 @@ for (const mapper of [false, true]) {
 }
 
 test('a page the guest only reads keeps its swap slot and is written back to it; a guest write gives the slot up', () => {
-  const h = tiny({ guestPages: 16, imageBlocks: 4, residentLimitPages: 6, swapSlots: 64 });
+  // Faults resolved as the access they were (no KVM async page fault worker: see the next test).
+  const h = tiny({
+    guestPages: 16,
+    imageBlocks: 4,
+    residentLimitPages: 6,
+    swapSlots: 64,
+    asyncPfWriteFaults: false,
+  });
   for (let g = 0; g < 16; g++) h.guestWrite(g);
   h.settle();
   const pt = h.core.pt;
@@ -219,13 +226,62 @@ test('while swap is more than half full, the fault that maps a swapped-in page g
     [64, false],
     [16, true],
   ] as const) {
-    const h = tiny({ guestPages: 16, imageBlocks: 4, residentLimitPages: 6, swapSlots: slots });
+    const h = tiny({
+      guestPages: 16,
+      imageBlocks: 4,
+      residentLimitPages: 6,
+      swapSlots: slots,
+      asyncPfWriteFaults: false,
+    });
     for (let g = 0; g < 16; g++) h.guestWrite(g);
     h.settle();
     assert.ok(h.core.swap.usedSlots * 2 > 16 && h.core.swap.usedSlots * 2 < 64);
     h.guestRead(0);
     assert.equal(h.core.pt.slot[0] === -1, released, `${slots} slots`);
     assert.equal(h.core.counters.swapSlotsReleased > 0, released);
+    h.verifyAll();
+    assert.deepEqual(h.violations, []);
+  }
+});
+
+test("KVM's async page fault: the guest page a swap read was for gives its slot up and moves; pages read ahead keep theirs", () => {
+  for (const asyncPfWriteFaults of [true, false]) {
+    // Swap readahead of 4 slots, so one fault brings in neighbours that the guest reads afterwards.
+    const h = tiny({
+      guestPages: 16,
+      imageBlocks: 4,
+      residentLimitPages: 8,
+      swapSlots: 64,
+      pageClusterLog2: 2,
+      asyncPfWriteFaults,
+    });
+    for (let g = 0; g < 16; g++) h.guestWrite(g);
+    h.settle();
+    const pt = h.core.pt;
+    const before = Array.from(pt.slot.subarray(0, 8));
+    assert.deepEqual(before, [0, 1, 2, 3, 4, 5, 6, 7], 'pages 0-7 were swapped out in order');
+    // Room for a whole readahead window without waiting for writeback.
+    h.core.setResidentLimit(16);
+    h.guestRead(0);
+    h.guestRead(1);
+    h.guestRead(2);
+    const faults = h.core.counters.hostFaultsInGuest;
+    assert.equal(faults, 1, 'one fault, its readahead brought pages 1 and 2');
+    assert.equal(pt.slot[0] === -1, asyncPfWriteFaults, 'the faulting page left the swap cache');
+    assert.equal(h.core.counters.asyncPfSlotReleases, asyncPfWriteFaults ? 1 : 0);
+    assert.equal(pt.slot[1], 1, 'a page read ahead keeps its slot');
+    assert.equal(pt.slot[2], 2);
+    // A host-context access (QEMU reading guest memory) is not an async page fault.
+    h.hostRead(5);
+    assert.equal(pt.slot[5], 5);
+    // Squeeze: everything the guest read goes out again.
+    h.core.setResidentLimit(1);
+    h.settle();
+    assert.equal(pt.state[0], 2, 'page 0 was swapped out again');
+    if (asyncPfWriteFaults) assert.ok(pt.slot[0]! >= 8, `to a new slot, got ${pt.slot[0]}`);
+    else assert.equal(pt.slot[0], 0, 'to the slot it kept');
+    assert.equal(pt.state[1], 2);
+    assert.equal(pt.slot[1], 1, 'the page read ahead went back to its slot');
     h.verifyAll();
     assert.deepEqual(h.violations, []);
   }

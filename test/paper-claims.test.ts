@@ -38,6 +38,21 @@ test('Fig. 9a: the baseline starts slow (iteration 1 slower than 2) and vswapper
   assert.ok(Math.max(...flat) / Math.min(...flat) < 1.1, `vswapper ${flat.join(' ')}`);
 });
 
+test('Fig. 9a/9c: the U shape: iteration 8 slower than 3, because the swap area loses sequentiality', () => {
+  const b = (n: number) => it('baseline', n);
+  assert.ok(b(8).runtimeS! > b(3).runtimeS!, `iteration 3 ${b(3).runtimeS} s, 8 ${b(8).runtimeS} s`);
+  // Every guest-context fault is a swap read that prefetched less: they grow, runs shorten.
+  assert.ok(
+    b(8).hostFaultsInGuest! > 1.3 * b(2).hostFaultsInGuest!,
+    `faults ${b(2).hostFaultsInGuest} -> ${b(8).hostFaultsInGuest}`,
+  );
+  for (let n = 3; n <= 8; n++)
+    assert.ok(b(n).swapReadRunLengthMean! < b(n - 1).swapReadRunLengthMean!, `run length at ${n}`);
+  // The Mapper reads named pages from the image, whose layout never decays.
+  const v = [3, 8].map((n) => it('vswapper', n).hostFaultsInGuest!);
+  assert.ok(v[1]! < 1.1 * v[0]!, `vswapper faults ${v.join(' -> ')}`);
+});
+
 test('Fig. 9b: stale swap reads happen in iteration 1 (about one per file page) and vanish after', () => {
   const m1 = it('baseline', 1);
   // Nearly every page the guest reads its file into had been swapped out by the host.

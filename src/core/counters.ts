@@ -28,6 +28,8 @@ export class CoreCounters {
   swapRewrites = 0;
   /** Slots given up by resident pages because the swap area was more than half full (vm_swap_full). */
   swapSlotsReleased = 0;
+  /** Slots given up by pages that KVM's async page fault worker faulted in for writing. */
+  asyncPfSlotReleases = 0;
   /** Reads of the image by the Mapper (refaults of dropped named pages, invalidations). */
   imageReadOps = 0;
   imageReadPages = 0;

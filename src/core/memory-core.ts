@@ -52,6 +52,15 @@ export interface CoreConfig {
    */
   hostAssumesDirty: boolean;
   /**
+   * KVM's asynchronous page faults (Linux 3.7, a guest that enabled them): a vCPU fault on a page
+   * that needs I/O is finished by a worker calling get_user_pages() with write=1
+   * (virt/kvm/async_pf.c, async_pf_execute), whatever the guest's access was. The host fault is
+   * then a write fault: do_swap_page's reuse_swap_page() takes the page out of the swap cache and
+   * dirties it, so its next eviction writes it to a newly allocated slot. Only the faulting page is
+   * affected: pages swap readahead brought in are mapped later by plain faults and keep their slots.
+   */
+  asyncPfWriteFaults: boolean;
+  /**
    * Sizes in GiB of the host's memory zones (per NUMA node: DMA32, Normal). Each zone keeps its own
    * LRU lists, as Linux's per-zone lruvec does; a page lands in the zone its frame came from, and
    * reclaim takes its batches zone by zone, so eviction interleaves several LRU orders.
@@ -74,6 +83,7 @@ export const DEFAULT_CORE_TUNABLES = {
   reclaimBatchPages: 32,
   swapClusterSlots: 256,
   hostAssumesDirty: true,
+  asyncPfWriteFaults: true,
   preventer: false,
   preventerMaxPages: 32,
   preventerTimeoutNs: 1_000_000,
@@ -130,6 +140,8 @@ interface Fault {
   waiting: number;
   /** Invalidation: the pages to convert to anonymous once loaded. */
   pages?: number[];
+  /** Finished as KVM's async page fault worker does: a write fault (see asyncPfWriteFaults). */
+  asyncWrite?: boolean;
 }
 
 interface PendingIo {
@@ -796,6 +808,7 @@ export class MemoryCore {
         return true;
       case State.Loading:
         this.counters.minorFaults++;
+        this.markAsyncWrite(f);
         this.waitOn(p, f);
         return true;
       case State.Emulating: {
@@ -866,6 +879,16 @@ export class MemoryCore {
     return true;
   }
 
+  /**
+   * A guest-context access that must wait for a swap read goes through KVM's async page fault path
+   * (the vCPU has interrupts on in everything our guests run), whose worker faults the page in for
+   * writing.
+   */
+  private markAsyncWrite(f: Fault): void {
+    if (this.cfg.asyncPfWriteFaults && f.kind === 'touch' && f.ctx === 'guest' && !this.isVmm(f.page))
+      f.asyncWrite = this.pt.slot[f.page] !== NONE;
+  }
+
   private countMajor(f: Fault): void {
     if (f.ctx === 'guest') this.counters.hostFaultsInGuest++;
     else this.counters.hostFaultsInHost++;
@@ -896,6 +919,7 @@ export class MemoryCore {
     const got = this.takeFrames(want.length);
     if (got === 0) return false;
     this.countMajor(f);
+    this.markAsyncWrite(f);
     const [from, to] = this.trimAround(want, p, got);
     const whole = from === 0 && to === want.length;
     this.loadPages(whole ? want : want.slice(from, to), whole ? units : units.slice(from, to), 'swap');
@@ -1044,7 +1068,10 @@ export class MemoryCore {
     switch (f.kind) {
       case 'touch':
         if (this.isVmm(p)) pt.flags[p]! |= Flag.Referenced;
-        else this.applyTouch(p, f.write);
+        else {
+          this.applyTouch(p, f.write);
+          if (f.asyncWrite) this.reuseSwapPage(p);
+        }
         break;
       case 'overwrite':
         this.applyTouch(p, true);
@@ -1097,6 +1124,20 @@ export class MemoryCore {
       }
     }
     pt.flags[p] = f;
+  }
+
+  /**
+   * reuse_swap_page() under a write fault that does not change the content: the page leaves the
+   * swap cache, dirty, and gives its slot back. The Mapper's association is untouched (the bytes
+   * are still the block's), and a page under writeback keeps its slot until the write is done.
+   */
+  private reuseSwapPage(p: number): void {
+    const pt = this.pt;
+    const f = pt.flags[p]!;
+    if (pt.state[p] !== State.Resident || !(f & Flag.SwapCache) || f & (Flag.Writeback | Flag.Named)) return;
+    pt.flags[p] = (f | Flag.Dirty) & ~Flag.SwapCache;
+    this.counters.asyncPfSlotReleases++;
+    this.freeSlot(p);
   }
 
   /** Linux's vm_swap_full(): more than half of the swap area is in use. */

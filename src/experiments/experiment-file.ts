@@ -53,6 +53,7 @@ export const experimentSchema = z
         kernelMiB: positive('guest.kernelMiB').default(40),
         swapMiB: z.number().nonnegative('guest.swapMiB must not be negative').default(0),
         history: z.enum(['reclaimed', 'fresh']).default('reclaimed'),
+        asyncPageFaults: z.boolean({ error: 'guest.asyncPageFaults must be true or false' }).default(true),
       })
       .strict(),
     host: z
@@ -198,6 +199,7 @@ export async function runExperiment(
         scale: e.scale,
         ...(e.guest.swapMiB > 0 ? { guestSwapMiB: e.guest.swapMiB } : {}),
         ...(e.guest.history === 'fresh' ? { history: 'fresh' as const } : {}),
+        ...(e.guest.asyncPageFaults ? {} : { guestAsyncPageFaults: false }),
       });
     }
   }

@@ -19,6 +19,8 @@ export interface SimJob {
   scale: number;
   /** The guest's swap partition (default: the paper machine's, none). */
   guestSwapMiB?: number;
+  /** Whether the guest enables KVM's asynchronous page faults (default: yes, as Linux guests do). */
+  guestAsyncPageFaults?: boolean;
   /** Record the memory census every this many seconds (Fig. 15). */
   sampleEverySec?: number;
   /** The guest's past (see SimRunSpec.history); default 'reclaimed'. */
@@ -71,6 +73,7 @@ export function runJob(job: SimJob, onIteration?: (n: number) => void): SimRunRe
       guestBelievedMiB: job.guestBelievedMiB * s,
       guestKernelMiB: job.guestKernelMiB * s,
       ...(job.guestSwapMiB !== undefined ? { guestSwapMiB: job.guestSwapMiB * s } : {}),
+      ...(job.guestAsyncPageFaults !== undefined ? { guestAsyncPageFaults: job.guestAsyncPageFaults } : {}),
       swapMiB: job.swapMiB,
       disk: job.disk,
       vmm: { ...QEMU_1_2, codePages: Math.max(64, Math.round(QEMU_1_2.codePages * s)) },

@@ -105,6 +105,8 @@ export class Pager {
       residentLimitPages: ram.pages,
       mapper: cfg.mapper,
       preventer: false,
+      // QEMU under TCG has no KVM async page fault worker: a fault is resolved as the access it was.
+      asyncPfWriteFaults: false,
     });
     this.staging = anonymous(this.stagingPages * PAGE);
     this.zeroPage = anonymous(PAGE);

@@ -43,6 +43,12 @@ export interface MachineSpec {
   guestBackgroundTouchesPerSec: number;
   /** The guest's swap partition (0: none). */
   guestSwapMiB: number;
+  /**
+   * The guest enables KVM's asynchronous page faults (Linux guests on KVM do, by default). Its
+   * user threads then keep running while the host faults a page in, and the host faults every page
+   * it swaps in for the vCPU as a write (see the core's asyncPfWriteFaults).
+   */
+  guestAsyncPageFaults?: boolean;
   /** Compaction: anonymous pages the guest migrates per second (0: none, the default). */
   guestCompactionPagesPerSec?: number;
   imageMiB: number;
@@ -124,6 +130,7 @@ export class Machine {
       residentLimitPages: guestPages + vmmPages,
       mapper: this.mechanisms.mapper,
       preventer: this.mechanisms.preventer,
+      asyncPfWriteFaults: spec.guestAsyncPageFaults ?? true,
     });
     const model: DiskModel =
       spec.disk.kind === 'hdd' ? new Hdd(spec.disk.hdd) : new Ssd({ ...SATA_SSD_2013, ...spec.disk.ssd });
@@ -156,7 +163,7 @@ export class Machine {
         backgroundTouchesPerSec: spec.guestBackgroundTouchesPerSec,
         backgroundWriteFraction: 0.3,
         swapPages: pagesFromMiB(spec.guestSwapMiB),
-        asyncPageFaults: true,
+        asyncPageFaults: spec.guestAsyncPageFaults ?? true,
         // CFS on one CPU: sched_min_granularity_ns 0.75 ms x ... a few ms per slice (the 250 Hz tick).
         timeSliceNs: 4e6,
       },

@@ -116,6 +116,12 @@ export class CoreHarness {
     this.check(g, 'read');
   }
 
+  /** The hypervisor reads the guest page (a host-context fault when it is absent). */
+  hostRead(g: number): void {
+    this.wait(this.core.touch(asGfn(g), false, 'host'));
+    this.check(g, 'host read');
+  }
+
   guestWrite(g: number): void {
     this.wait(this.core.touch(asGfn(g), true, 'guest'));
     const v = this.version++;
