@@ -6,6 +6,8 @@ import type { ConfigName, Metrics } from '../experiments/results.js';
 import { GuestChannel, type GuestReply, Qmp } from '../qemu/channel.js';
 import {
   type IterationRecord,
+  type RealRunOptions,
+  type RealRunResult,
   buildGuestImage,
   cacheDir,
   detectAccel,
@@ -26,34 +28,13 @@ const PKG_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '.
 /** The pager's configurations: the Swap Mapper, or the same pager with it off. */
 export type PagerConfigName = Extract<ConfigName, 'baseline' | 'mapper'>;
 
-export interface PagerRunOptions {
+export interface PagerRunOptions extends RealRunOptions {
   config: PagerConfigName;
-  believedMiB: number;
-  /** Guest RAM the pager keeps resident (the paper's 100 MB). */
-  actualMiB: number;
-  fileMiB: number;
-  iterations: number;
-  /** After the reads, a process allocates and touches this much (Fig. 10); 0 = none. */
-  allocMiB: number;
-  /** The disk's completions timed by the simulator's model of the paper's drive (see disk.ts). */
-  hddLike: boolean;
-  tbMiB?: number;
   /** Pages armed per inactive list for access sampling (default 64; 0 = none). */
   samplingDepth?: number;
-  onProgress?: (msg: string) => void;
-  signal?: AbortSignal;
 }
 
-export interface PagerRunResult {
-  config: PagerConfigName;
-  iterations: IterationRecord[];
-  alloc?: IterationRecord;
-  checksumOk: boolean | undefined;
-  qemuKilled?: string;
-  accel: 'tcg' | 'kvm';
-  notes: string[];
-  info: Record<string, string | number | boolean>;
-}
+export type PagerRunResult = RealRunResult<PagerConfigName>;
 
 /** The pager engine's own folder in the cache (journals, lock, work files): apart from the qemu engine's. */
 export function pagerCacheDir(): string {

@@ -31,21 +31,28 @@ export function cacheDir(): string {
   return process.env.VSWAPPER_CACHE ?? DEFAULT_CACHE;
 }
 
-/** The paper's baseline or balloon, one run of the Sysbench loop (and Fig. 10's allocation). */
-export interface QemuRunOptions {
-  config: 'baseline' | 'balloon';
+/** What both real engines (this one and the pager's) run: the Sysbench loop and Fig. 10's allocation. */
+export interface RealRunOptions {
   /** What the guest believes it has (the paper: 512 MiB). */
   believedMiB: number;
-  /** What the host lets it keep resident (the paper: 100 MiB): the cgroup cap, or the balloon target. */
+  /** What the host lets it keep resident (the paper: 100 MiB): cgroup cap, balloon target or pager limit. */
   actualMiB: number;
   /** The Sysbench file (the paper: 200 MiB). */
   fileMiB: number;
   iterations: number;
   /** After the reads, a process allocates and touches this much (Fig. 10); 0 = none. */
   allocMiB: number;
+  /** Swap and image timed as the paper's drive instead of this machine's disk. */
   hddLike: boolean;
-  /** TCG translation cache, MiB (it counts against the cgroup like the rest of QEMU). */
+  /** TCG translation cache, MiB (it counts against the memory limit like the rest of QEMU). */
   tbMiB?: number;
+  onProgress?: (msg: string) => void;
+  signal?: AbortSignal;
+}
+
+/** The paper's baseline or balloon, one run of the Sysbench loop (and Fig. 10's allocation). */
+export interface QemuRunOptions extends RealRunOptions {
+  config: 'baseline' | 'balloon';
   /** Added to QEMU's measured own memory in the cgroup cap (I/O buffers, heap growth). */
   marginMiB?: number;
   /** Explicit cgroup cap in MiB instead of the measured one (for investigations). */
@@ -66,8 +73,6 @@ export interface QemuRunOptions {
   thp?: boolean;
   /** QEMU's disk cache mode (default none = O_DIRECT, the paper's non-VSwapper setting). */
   diskCache?: 'none' | 'writeback' | 'writethrough';
-  onProgress?: (msg: string) => void;
-  signal?: AbortSignal;
 }
 
 export interface IterationRecord {
@@ -76,8 +81,9 @@ export interface IterationRecord {
   killed?: boolean;
 }
 
-export interface QemuRunResult {
-  config: 'baseline' | 'balloon';
+/** What a real engine's run returns, per iteration and overall. */
+export interface RealRunResult<C extends string> {
+  config: C;
   iterations: IterationRecord[];
   /** The allocation phase (Fig. 10), when asked for. */
   alloc?: IterationRecord;
@@ -88,6 +94,8 @@ export interface QemuRunResult {
   notes: string[];
   info: Record<string, string | number | boolean>;
 }
+
+export type QemuRunResult = RealRunResult<'baseline' | 'balloon'>;
 
 /**
  * Sets this process's "no transparent huge pages" flag (prctl PR_SET_THP_DISABLE), which children
