@@ -25,6 +25,16 @@ test('a valid experiment gets its defaults', () => {
   assert.equal(e.workload.kind === 'sysbench' && e.workload.blockKiB, 16);
   assert.equal(e.guest.swapMiB, 0);
   assert.equal(e.guest.history, 'reclaimed');
+  assert.equal(e.guest.asyncPageFaults, true);
+});
+
+test('a guest without KVM async page faults can be asked for; a bad value names the field', () => {
+  const e = parseExperiment(ok.replace('kernelMiB: 10 }', 'kernelMiB: 10, asyncPageFaults: false }'));
+  assert.equal(e.guest.asyncPageFaults, false);
+  assert.throws(
+    () => parseExperiment(ok.replace('kernelMiB: 10 }', 'kernelMiB: 10, asyncPageFaults: maybe }')),
+    /guest\.asyncPageFaults: guest\.asyncPageFaults must be true or false/,
+  );
 });
 
 test("the paper's other workloads and a guest swap partition can be asked for", () => {
