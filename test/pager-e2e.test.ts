@@ -11,8 +11,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FigureResult, RunRecord } from '../src/experiments/results.js';
 import { GuestChannel } from '../src/qemu/channel.js';
-import { qemuBaseArgs } from '../src/qemu/engine.js';
-import { waitForIdleEngine } from './support/engine-lock.js';
+import { cacheDir, qemuBaseArgs } from '../src/qemu/engine.js';
+import { leftoverLock, waitForIdleEngine } from './support/engine-lock.js';
 import { interruptAtFirstIteration } from './support/interrupt.js';
 import { buildGuestImage, qemuAvailability } from '../src/qemu/index.js';
 import { DaemonProcess, pagerAvailability, pagerCacheDir, runQemuFigure } from '../src/pager/index.js';
@@ -46,12 +46,12 @@ function hostState(): { processes: string[]; files: string[] } {
   let files: string[] = [];
   try {
     files = readdirSync(pagerCacheDir()).filter(
-      (n) => n.startsWith('vswapper-pager-') || n.startsWith('host-changes-') || n === 'run.lock',
+      (n) => n.startsWith('vswapper-pager-') || n.startsWith('host-changes-'),
     );
   } catch {
     // no cache folder yet
   }
-  return { processes, files };
+  return { processes, files: [...files, ...leftoverLock(cacheDir())] };
 }
 
 async function settled(before: ReturnType<typeof hostState>): Promise<ReturnType<typeof hostState>> {
@@ -124,7 +124,7 @@ test(
   'fig9 on the pager: mapper writes no swap and has no stale reads, the baseline swaps every iteration, mapper is faster; checksums equal',
   { skip, timeout: 20 * 60_000 },
   async () => {
-    await waitForIdleEngine(pagerCacheDir());
+    await waitForIdleEngine(cacheDir());
     const before = hostState();
     const r = await runQemuFigure('fig9', { scale: 1, hddLike: false });
     assert.deepEqual(await settled(before), before, 'the run left the host as it found it');
@@ -180,7 +180,7 @@ test(
   'fig10 on the pager: the allocation after the reads runs under the Mapper',
   { skip, timeout: 20 * 60_000 },
   async () => {
-    await waitForIdleEngine(pagerCacheDir());
+    await waitForIdleEngine(cacheDir());
     const before = hostState();
     const r = await runQemuFigure('fig10', { scale: 1, hddLike: false, configs: ['mapper'] });
     assert.deepEqual(await settled(before), before);
@@ -197,7 +197,7 @@ test(
   'SIGINT to a process running the pager engine leaves the host as it was found',
   { skip, timeout: 10 * 60_000 },
   async () => {
-    await waitForIdleEngine(pagerCacheDir());
+    await waitForIdleEngine(cacheDir());
     const before = hostState();
     // Interrupted mid-workload: QEMU and the daemon running, work files and the journal in place.
     const { sent, during, out, signalCode } = await interruptAtFirstIteration(

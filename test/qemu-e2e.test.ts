@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FigureResult, RunRecord } from '../src/experiments/results.js';
 import { cacheDir, qemuAvailability, runQemuFigure } from '../src/qemu/index.js';
-import { waitForIdleEngine } from './support/engine-lock.js';
+import { leftoverLock, waitForIdleEngine } from './support/engine-lock.js';
 import { interruptAtFirstIteration } from './support/interrupt.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -79,11 +79,11 @@ function hostState(): {
     .filter((l) => l.includes(cacheDir()));
   let journals: string[] = [];
   try {
-    journals = readdirSync(cacheDir()).filter((n) => n.startsWith('host-changes-') || n === 'run.lock');
+    journals = readdirSync(cacheDir()).filter((n) => n.startsWith('host-changes-'));
   } catch {
     // no cache yet
   }
-  return { swaps, cgroups, qemu, loops, journals };
+  return { swaps, cgroups, qemu, loops, journals: [...journals, ...leftoverLock(cacheDir())] };
 }
 
 function series(r: FigureResult, config: string): RunRecord[] {

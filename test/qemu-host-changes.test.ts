@@ -156,7 +156,7 @@ test('one run at a time: a live holder makes the next run wait (or time out nami
   try {
     await assert.rejects(
       takeLock(new HostChanges(), d, { waitMs: 100, onProgress: (m) => msgs.push(m) }),
-      new RegExp(`another qemu engine run \\(pid ${pid}\\)`),
+      new RegExp(`another real-engine run \\(pid ${pid}\\) holds ${lock}`),
     );
     assert.ok(
       msgs.some((m) => m.includes(`pid ${pid}`)),

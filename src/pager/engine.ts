@@ -168,7 +168,8 @@ export async function runPagerConfig(o: PagerRunOptions): Promise<PagerRunResult
   };
   o.signal?.addEventListener('abort', onAbort);
   try {
-    await takeLock(ledger, dir, { onProgress: progress, ...(o.signal ? { signal: o.signal } : {}) });
+    // The qemu engine's lock: one real-engine run at a time on a host.
+    await takeLock(ledger, cacheDir(), { onProgress: progress, ...(o.signal ? { signal: o.signal } : {}) });
     const name = `vswapper-pager-${process.pid}-${Date.now()}`;
     const work = (suffix: string): string => {
       const p = join(dir, `${name}.${suffix}`);

@@ -249,8 +249,10 @@ function tryLock(ledger: HostChanges, lock: string): number | undefined {
 }
 
 /**
- * One run at a time per cache folder: runs share host-wide counters (/proc/vmstat) and swap. A second
- * run waits for the first (a test suite and a CLI run on one machine), saying so, up to `waitMs`.
+ * One real-engine run at a time on a host (both engines lock the same folder): runs share host-wide
+ * counters (/proc/vmstat), swap, the CPU and the disk, so an overlapping run would disturb what the
+ * other measures. A second run waits for the first (test suites and CLI runs on one machine), saying
+ * so, up to `waitMs`.
  */
 export async function takeLock(
   ledger: HostChanges,
@@ -263,7 +265,7 @@ export async function takeLock(
     const owner = tryLock(ledger, lock);
     if (owner === undefined) return;
     if (Date.now() >= deadline)
-      throw new Error(`another qemu engine run (pid ${owner}) is using ${dir}; one run at a time`);
+      throw new Error(`another real-engine run (pid ${owner}) holds ${lock}; one run at a time on a host`);
     o.onProgress?.(`waiting for the run of pid ${owner} to finish (one run at a time on a host)`);
     await sleepMs(2000, o.signal);
   }

@@ -20,3 +20,20 @@ export async function waitForIdleEngine(cacheDir: string, maxWaitS = 30 * 60): P
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
+
+/**
+ * The run lock in `cacheDir` when a run left it behind: held by this process, or by one that no
+ * longer exists. A lock held by a live run of another process (the other engine's test file, which
+ * waits for the same lock) is that run's, not a leftover.
+ */
+export function leftoverLock(cacheDir: string): string[] {
+  const lock = join(cacheDir, 'run.lock');
+  if (!existsSync(lock)) return [];
+  let pid = 0;
+  try {
+    pid = (JSON.parse(readFileSync(lock, 'utf8')) as { pid: number }).pid;
+  } catch {
+    return ['run.lock (unreadable)'];
+  }
+  return pid === process.pid || !existsSync(`/proc/${pid}`) ? [`run.lock (pid ${pid})`] : [];
+}
