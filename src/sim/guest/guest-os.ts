@@ -452,10 +452,26 @@ export class GuestOs {
     yield* this.access(this.kernelCursor++ % this.params.kernelHotPages, false);
   }
 
+  /**
+   * touchKernelText() without a generator when the host has the page (most system calls); false,
+   * having changed nothing, when the caller must use touchKernelText().
+   */
+  tryTouchKernelText(): boolean {
+    if (!this.tryAccess(this.kernelCursor % this.params.kernelHotPages, false)) return false;
+    this.kernelCursor++;
+    return true;
+  }
+
   /** copy_to_user() into the program's pinned buffer (page `j` of what it reads). */
   *copyToPinnedBuffer(j: number): Program {
     const buf = this.userBuffer;
     if (buf.length > 0) yield* this.access(buf[j % buf.length]!, true);
+  }
+
+  /** copyToPinnedBuffer() without a generator when the host has the page; false when it must be used. */
+  tryCopyToPinnedBuffer(j: number): boolean {
+    const buf = this.userBuffer;
+    return buf.length === 0 || this.tryAccess(buf[j % buf.length]!, true);
   }
 
   // ---------------------------------------------------------------- frames
@@ -562,7 +578,7 @@ export class GuestOs {
         const g = this.rng.int(this.params.kernelPages);
         if (this.rng.next() < this.params.backgroundWriteFraction)
           yield* this.writeChunk(g, this.rng.int(CHUNKS_PER_PAGE));
-        else yield* this.access(g, false);
+        else if (!this.tryAccess(g, false)) yield* this.access(g, false);
         if (this.cpu(200)) yield SYNC;
       }
     }
