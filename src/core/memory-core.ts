@@ -1284,7 +1284,8 @@ export class MemoryCore {
             nr[l] = size;
             continue;
           }
-          let scan = Math.floor(size / 2 ** prio);
+          // 1 << prio is 2 ** prio exactly, without a call to Math.pow for every list of every zone.
+          let scan = Math.floor(size / (1 << prio));
           if (scan === 0) scan = Math.min(size, batch);
           nr[l] = Math.floor(scan * (l < 2 ? fa : ff));
         }
