@@ -54,12 +54,10 @@ export const CONSTELLATION_ES_2TB: HddParams = {
   destageCandidates: 16,
 };
 
-interface Segment {
-  start: number;
-  /** Data valid up to here (exclusive) when frozen; while streaming, see validEnd(). */
-  end: number;
-  lastUseNs: number;
-}
+/** `streamIdx` when the drive is not reading ahead. */
+const NOT_STREAMING = -1;
+/** `streamIdx` when a write invalidated the read-ahead segment; the stream is frozen at once after. */
+const DETACHED = -2;
 
 const MS = 1e6;
 
@@ -71,9 +69,20 @@ export class Hdd implements DiskModel {
   private readonly revNs: number;
   private readonly fullStrokeNs: number;
   private headSector = 0;
-  private segments: Segment[] = [];
+  /**
+   * The read cache's segments in the order they were made: segment i holds [segStart[i], segEnd[i])
+   * (while streaming, valid data goes further: see validEnd()), last used at segLastUseNs[i].
+   * Parallel typed arrays: every read scans them all.
+   */
+  private segStart = new Float64Array(64);
+  private segEnd = new Float64Array(64);
+  private segLastUseNs = new Float64Array(64);
+  private segCount = 0;
   /** The segment the drive is filling by read-ahead, from `streamFromNs` at the media rate. */
-  private streaming: Segment | null = null;
+  private streamIdx = NOT_STREAMING;
+  /** The read-ahead segment's bounds after a write dropped it from the cache (DETACHED). */
+  private detachedStart = 0;
+  private detachedEnd = 0;
   private streamFromNs = 0;
   private streamLimit = 0;
   /**
@@ -143,25 +152,32 @@ export class Hdd implements DiskModel {
     const end = req.sector + req.sectors;
     const overheadNs = this.p.commandOverheadUs * 1e3;
     if (req.op === 'read') {
-      const s = this.streaming;
-      if (s && req.sector >= s.start && req.sector <= this.validEnd(nowNs) && end <= this.streamLimit) {
+      const si = this.streamIdx;
+      if (
+        si >= 0 &&
+        req.sector >= this.segStart[si]! &&
+        req.sector <= this.validEnd(nowNs) &&
+        end <= this.streamLimit
+      ) {
         // Served from the read-ahead segment, waiting for the media only if it is not there yet.
         const valid = this.validEnd(nowNs);
         const waitNs = end > valid ? ((end - valid) * 512) / this.rateBytesPerNs(valid) : 0;
-        s.lastUseNs = nowNs;
+        this.segLastUseNs[si] = nowNs;
         return nowNs + overheadNs + waitNs + this.busNs(req.sectors);
       }
-      for (const seg of this.segments) {
-        if (seg !== s && req.sector >= seg.start && end <= seg.end) {
-          seg.lastUseNs = nowNs;
+      const ss = this.segStart;
+      const se = this.segEnd;
+      for (let i = 0, n = this.segCount; i < n; i++) {
+        if (i !== si && req.sector >= ss[i]! && end <= se[i]!) {
+          this.segLastUseNs[i] = nowNs;
           return nowNs + overheadNs + this.busNs(req.sectors);
         }
       }
       if (this.dirtyCovers(req.sector, end)) return nowNs + overheadNs + this.busNs(req.sectors);
     } else if (this.p.writeCacheBytes > 0) {
       this.invalidate(req.sector, end);
-      const st = this.streaming;
-      if (st && st.start < end && req.sector < this.streamLimit) this.freezeStream(nowNs);
+      if (this.streamIdx !== NOT_STREAMING && this.streamStart() < end && req.sector < this.streamLimit)
+        this.freezeStream(nowNs);
       let t = nowNs;
       const cap = this.p.writeCacheBytes / 512;
       if (this.dirtySectors + req.sectors > cap) {
@@ -206,9 +222,10 @@ export class Hdd implements DiskModel {
   private destageWhileIdle(nowNs: number): number {
     if (this.dirtyCount === 0) return nowNs;
     let t = this.idleFromNs;
-    const s = this.streaming;
-    if (s)
-      t = Math.max(t, this.streamFromNs + ((this.streamLimit - s.end) * 512) / this.rateBytesPerNs(s.end));
+    if (this.streamIdx !== NOT_STREAMING) {
+      const e = this.streamEnd();
+      t = Math.max(t, this.streamFromNs + ((this.streamLimit - e) * 512) / this.rateBytesPerNs(e));
+    }
     if (t >= nowNs) return nowNs;
     this.freezeStream(t);
     while (this.dirtyCount > 0 && t < nowNs) t = this.destageOne(t);
@@ -321,52 +338,99 @@ export class Hdd implements DiskModel {
     return (sectors * 512) / (this.p.busMBps * 1e-3);
   }
 
+  /** Where the read-ahead segment starts (only while streaming). */
+  private streamStart(): number {
+    return this.streamIdx >= 0 ? this.segStart[this.streamIdx]! : this.detachedStart;
+  }
+
+  /** Where the read-ahead segment's data ended when streaming started (only while streaming). */
+  private streamEnd(): number {
+    return this.streamIdx >= 0 ? this.segEnd[this.streamIdx]! : this.detachedEnd;
+  }
+
   private validEnd(nowNs: number): number {
-    const s = this.streaming!;
-    if (nowNs <= this.streamFromNs) return s.end;
-    const grown = ((nowNs - this.streamFromNs) * this.rateBytesPerNs(s.end)) / 512;
-    return Math.min(this.streamLimit, Math.floor(s.end + grown));
+    const e = this.streamEnd();
+    if (nowNs <= this.streamFromNs) return e;
+    const grown = ((nowNs - this.streamFromNs) * this.rateBytesPerNs(e)) / 512;
+    return Math.min(this.streamLimit, Math.floor(e + grown));
   }
 
   private freezeStream(nowNs: number): void {
-    const s = this.streaming;
-    if (!s) return;
-    s.end = this.validEnd(nowNs);
-    this.headSector = s.end;
-    this.streaming = null;
+    if (this.streamIdx === NOT_STREAMING) return;
+    const e = this.validEnd(nowNs);
+    if (this.streamIdx >= 0) this.segEnd[this.streamIdx] = e;
+    this.headSector = e;
+    this.streamIdx = NOT_STREAMING;
   }
 
   private startStream(start: number, end: number, fromNs: number): void {
-    const seg: Segment = { start, end, lastUseNs: fromNs };
     this.streamLimit = Math.min(this.capacitySectors, end + Math.floor(this.p.readAheadBytes / 512));
-    this.segments.push(seg);
+    if (this.segCount === this.segStart.length) {
+      this.segStart = grow(this.segStart);
+      this.segEnd = grow(this.segEnd);
+      this.segLastUseNs = grow(this.segLastUseNs);
+    }
+    const ss = this.segStart;
+    const se = this.segEnd;
+    const lastUse = this.segLastUseNs;
+    // Sectors held by the segments already there, before the new one is added at the end.
+    let used = this.streamLimit - start;
+    for (let i = 0; i < this.segCount; i++) used += se[i]! - ss[i]!;
+    let seg = this.segCount++;
+    ss[seg] = start;
+    se[seg] = end;
+    lastUse[seg] = fromNs;
     // The buffer holds bytes, not a fixed number of segments: reads cut short by the next command
     // leave small segments, and more of them fit (adaptive segmentation). The new segment claims
     // its whole read-ahead.
     const capacitySectors = (this.p.cacheSegments * this.p.readAheadBytes) / 512;
-    let used = this.streamLimit - start;
-    for (const s of this.segments) if (s !== seg) used += s.end - s.start;
-    while (used > capacitySectors && this.segments.length > 1) {
+    while (used > capacitySectors && this.segCount > 1) {
       let lru = -1;
-      for (let i = 0; i < this.segments.length; i++) {
-        const s = this.segments[i]!;
-        if (s !== seg && (lru < 0 || s.lastUseNs < this.segments[lru]!.lastUseNs)) lru = i;
+      for (let i = 0; i < this.segCount; i++) {
+        if (i !== seg && (lru < 0 || lastUse[i]! < lastUse[lru]!)) lru = i;
       }
-      const victim = this.segments[lru]!;
-      used -= victim.end - victim.start;
-      this.segments.splice(lru, 1);
+      used -= se[lru]! - ss[lru]!;
+      this.removeSegments(lru, lru + 1);
+      if (lru < seg) seg--;
     }
-    this.streaming = seg;
+    this.streamIdx = seg;
     this.streamFromNs = fromNs;
   }
 
   private invalidate(start: number, end: number): void {
-    const segs = this.segments;
+    const ss = this.segStart;
+    const se = this.segEnd;
+    const lastUse = this.segLastUseNs;
+    const si = this.streamIdx;
     let kept = 0;
-    for (let i = 0; i < segs.length; i++) {
-      const s = segs[i]!;
-      if (s.end <= start || s.start >= end) segs[kept++] = s;
+    for (let i = 0; i < this.segCount; i++) {
+      if (se[i]! <= start || ss[i]! >= end) {
+        if (i === si) this.streamIdx = kept;
+        ss[kept] = ss[i]!;
+        se[kept] = se[i]!;
+        lastUse[kept] = lastUse[i]!;
+        kept++;
+      } else if (i === si) {
+        this.detachedStart = ss[i]!;
+        this.detachedEnd = se[i]!;
+        this.streamIdx = DETACHED;
+      }
     }
-    segs.length = kept;
+    this.segCount = kept;
   }
+
+  /** Drops segments [from, to), keeping the others in order. */
+  private removeSegments(from: number, to: number): void {
+    const n = this.segCount;
+    this.segStart.copyWithin(from, to, n);
+    this.segEnd.copyWithin(from, to, n);
+    this.segLastUseNs.copyWithin(from, to, n);
+    this.segCount = n - (to - from);
+  }
+}
+
+function grow(a: Float64Array): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(a.length * 2);
+  b.set(a);
+  return b;
 }
