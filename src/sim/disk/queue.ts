@@ -53,6 +53,12 @@ export class DiskQueue {
   };
   busyNs = 0;
   private readonly pending: Pending[] = [];
+  /**
+   * How many pending requests start, and end, at each sector: a new request can merge only where
+   * one of these matches, so most submissions skip the scan of the queue.
+   */
+  private readonly pendingStarts = new Map<number, number>();
+  private readonly pendingEnds = new Map<number, number>();
   private inFlight = 0;
   private headSector = 0;
   private batchOp: 'read' | 'write' = 'read';
@@ -77,22 +83,40 @@ export class DiskQueue {
       );
     }
     const max = this.params.maxRequestSectors;
-    for (const r of this.pending) {
-      if (r.op !== op || r.stream !== stream || r.sectors + sectors > max) continue;
-      if (r.sector + r.sectors === sector) {
-        r.sectors += sectors;
-        r.dones.push(done);
-        return;
-      }
-      if (sector + sectors === r.sector) {
-        r.sector = sector;
-        r.sectors += sectors;
-        r.dones.push(done);
-        return;
+    if (this.pendingEnds.has(sector) || this.pendingStarts.has(sector + sectors)) {
+      for (const r of this.pending) {
+        if (r.op !== op || r.stream !== stream || r.sectors + sectors > max) continue;
+        if (r.sector + r.sectors === sector) {
+          this.forget(r);
+          r.sectors += sectors;
+          this.remember(r);
+          r.dones.push(done);
+          return;
+        }
+        if (sector + sectors === r.sector) {
+          this.forget(r);
+          r.sector = sector;
+          r.sectors += sectors;
+          this.remember(r);
+          r.dones.push(done);
+          return;
+        }
       }
     }
-    this.pending.push({ op, stream, sector, sectors, submitNs: this.events.nowNs, dones: [done] });
+    const r: Pending = { op, stream, sector, sectors, submitNs: this.events.nowNs, dones: [done] };
+    this.pending.push(r);
+    this.remember(r);
     this.dispatch();
+  }
+
+  private remember(r: Pending): void {
+    bump(this.pendingStarts, r.sector, 1);
+    bump(this.pendingEnds, r.sector + r.sectors, 1);
+  }
+
+  private forget(r: Pending): void {
+    bump(this.pendingStarts, r.sector, -1);
+    bump(this.pendingEnds, r.sector + r.sectors, -1);
   }
 
   private dispatch(): void {
@@ -100,6 +124,7 @@ export class DiskQueue {
       const i = this.pick();
       const r = this.pending[i]!;
       this.pending.splice(i, 1);
+      this.forget(r);
       this.inFlight++;
       const s = this.stats[r.stream];
       if (r.op === 'read') {
@@ -167,4 +192,10 @@ export class DiskQueue {
     }
     return best >= 0 ? best : wrap;
   }
+}
+
+function bump(counts: Map<number, number>, key: number, by: number): void {
+  const n = (counts.get(key) ?? 0) + by;
+  if (n === 0) counts.delete(key);
+  else counts.set(key, n);
 }
