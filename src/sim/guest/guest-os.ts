@@ -300,6 +300,14 @@ export class GuestOs {
    * at once), never later: reclaim could take the page away again before the vCPU runs on.
    */
   *access(g: number, write: boolean): Program {
+    if (!this.startAccess(g, write)) yield BLOCK;
+  }
+
+  /**
+   * access() without a generator: true when the access happened at once; false when the host
+   * faults the page in, and the caller must then yield BLOCK (the access happens before it resumes).
+   */
+  startAccess(g: number, write: boolean): boolean {
     const th = this.current!;
     const v = write ? this.nextVersion++ : 0;
     const present = this.host.touch(asGfn(g), write, 'guest', () => {
@@ -308,10 +316,10 @@ export class GuestOs {
     });
     if (present) {
       this.applyAccess(g, write, v);
-    } else {
-      this.blockedOnHost = true;
-      yield BLOCK;
+      return true;
     }
+    this.blockedOnHost = true;
+    return false;
   }
 
   /**
@@ -539,7 +547,7 @@ export class GuestOs {
       const g = this.mem.pop();
       taken.push(g);
       if (this.cpu(this.costs.guestZeroPageNs)) yield SYNC;
-      yield* this.access(g, true);
+      if (!this.startAccess(g, true)) yield BLOCK;
     }
     const blockPages = 1024;
     const blocks = new Map<number, number[]>();
@@ -578,7 +586,7 @@ export class GuestOs {
         const g = this.rng.int(this.params.kernelPages);
         if (this.rng.next() < this.params.backgroundWriteFraction)
           yield* this.writeChunk(g, this.rng.int(CHUNKS_PER_PAGE));
-        else if (!this.tryAccess(g, false)) yield* this.access(g, false);
+        else if (!this.tryAccess(g, false) && !this.startAccess(g, false)) yield BLOCK;
         if (this.cpu(200)) yield SYNC;
       }
     }

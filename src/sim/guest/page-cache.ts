@@ -156,8 +156,8 @@ export class PageCache {
         continue;
       }
       this.markAccessed(g);
-      // The generator forms only when the host must fault the page in (see GuestOs.tryAccess).
-      if (!os.tryAccess(g, false)) yield* os.access(g, false);
+      // No generator, nor a closure when the host has the page (tryAccess).
+      if (!os.tryAccess(g, false) && !os.startAccess(g, false)) yield BLOCK;
       if (os.cpu(os.costs.guestCopyPageNs)) yield SYNC;
       if (into) yield* os.anon.touch(into.proc, into.vpage + (j - index), true, false);
       else if (!os.tryCopyToPinnedBuffer(j)) yield* os.copyToPinnedBuffer(j);
@@ -284,7 +284,7 @@ export class PageCache {
         }
         this.markAccessed(g);
         if (os.cpu(os.costs.guestCopyPageNs)) yield SYNC;
-        if (!os.tryAccess(g, true)) yield* os.access(g, true);
+        if (!os.tryAccess(g, true) && !os.startAccess(g, true)) yield BLOCK;
       } else {
         g = os.tryAllocFrame();
         if (g < 0) g = yield* os.allocFrame();
