@@ -619,8 +619,10 @@ export class GuestOs {
   // ---------------------------------------------------------------- files
 
   /** read() of `nPages` pages at page `index` of file `fileNo` into the program's pinned buffer. */
-  *read(fileNo: number, index: number, nPages: number): Program {
-    yield* this.cache.read(fileNo, index, nPages);
+  read(fileNo: number, index: number, nPages: number): Program {
+    // The page cache's generator itself, not one that delegates to it: every step of a read passes
+    // through each level of yield*.
+    return this.cache.read(fileNo, index, nPages);
   }
 
   /**
