@@ -32,6 +32,10 @@ export interface QueueParams {
   writesStarved: number;
 }
 
+const SECTOR_BUCKETS = 4096;
+/** Sectors are whole numbers below 2^53; `& BUCKET_MASK` keeps their low bits. */
+const BUCKET_MASK = SECTOR_BUCKETS - 1;
+
 /** Linux's deadline I/O scheduler defaults. */
 export const DEFAULT_QUEUE: QueueParams = {
   maxRequestSectors: 1024,
@@ -54,11 +58,12 @@ export class DiskQueue {
   busyNs = 0;
   private readonly pending: Pending[] = [];
   /**
-   * How many pending requests start, and end, at each sector: a new request can merge only where
-   * one of these matches, so most submissions skip the scan of the queue.
+   * How many pending requests start, and end, at sectors with each value of the low bits: a new
+   * request can merge only where one of these counts is not zero, so most submissions skip the scan
+   * of the queue (a collision of the low bits only costs that scan).
    */
-  private readonly pendingStarts = new Map<number, number>();
-  private readonly pendingEnds = new Map<number, number>();
+  private readonly pendingStarts = new Uint32Array(SECTOR_BUCKETS);
+  private readonly pendingEnds = new Uint32Array(SECTOR_BUCKETS);
   private inFlight = 0;
   private headSector = 0;
   private batchOp: 'read' | 'write' = 'read';
@@ -83,7 +88,10 @@ export class DiskQueue {
       );
     }
     const max = this.params.maxRequestSectors;
-    if (this.pendingEnds.has(sector) || this.pendingStarts.has(sector + sectors)) {
+    if (
+      this.pendingEnds[sector & BUCKET_MASK]! > 0 ||
+      this.pendingStarts[(sector + sectors) & BUCKET_MASK]! > 0
+    ) {
       for (const r of this.pending) {
         if (r.op !== op || r.stream !== stream || r.sectors + sectors > max) continue;
         if (r.sector + r.sectors === sector) {
@@ -110,13 +118,13 @@ export class DiskQueue {
   }
 
   private remember(r: Pending): void {
-    bump(this.pendingStarts, r.sector, 1);
-    bump(this.pendingEnds, r.sector + r.sectors, 1);
+    this.pendingStarts[r.sector & BUCKET_MASK]!++;
+    this.pendingEnds[(r.sector + r.sectors) & BUCKET_MASK]!++;
   }
 
   private forget(r: Pending): void {
-    bump(this.pendingStarts, r.sector, -1);
-    bump(this.pendingEnds, r.sector + r.sectors, -1);
+    this.pendingStarts[r.sector & BUCKET_MASK]!--;
+    this.pendingEnds[(r.sector + r.sectors) & BUCKET_MASK]!--;
   }
 
   private dispatch(): void {
@@ -192,10 +200,4 @@ export class DiskQueue {
     }
     return best >= 0 ? best : wrap;
   }
-}
-
-function bump(counts: Map<number, number>, key: number, by: number): void {
-  const n = (counts.get(key) ?? 0) + by;
-  if (n === 0) counts.delete(key);
-  else counts.set(key, n);
 }
