@@ -26,27 +26,34 @@ export function sameContent(
   if (!aOver && !bOver) return aBase === bBase && aBase !== POISON && aBase !== NO_BASE;
   // Chunks overridden on either side are compared one by one; every other chunk derives from its
   // base, so they all match exactly when the bases are equal and hold content. (The guest checks
-  // every kernel page it touches, and those carry a few overrides: a chunk-by-chunk walk of all
-  // 64 chunks cost two hash lookups per chunk.)
+  // every kernel page it touches, and those carry overrides, often of all 64 chunks.)
   let overridden = 0;
+  let common = 0;
   if (aOver) {
-    for (const c of aOver.keys()) {
+    for (const [c, v] of aOver) {
       if (!isChunk(c)) continue;
       overridden++;
-      const x = chunkValue(aBase, aOver, c);
-      if (Number.isNaN(x) || x !== chunkValue(bBase, bOver, c)) return false;
+      const x = v !== undefined ? v : baseChunk(aBase, c);
+      const w = bOver?.get(c);
+      if (w !== undefined) common++;
+      if (Number.isNaN(x) || x !== (w !== undefined ? w : baseChunk(bBase, c))) return false;
     }
   }
-  if (bOver) {
-    for (const c of bOver.keys()) {
+  // Chunks only `b` overrides; none when all of its keys were among `a`'s.
+  if (bOver && bOver.size !== common) {
+    for (const [c, w] of bOver) {
       if (!isChunk(c) || aOver?.has(c)) continue;
       overridden++;
-      const x = chunkValue(aBase, aOver, c);
-      if (Number.isNaN(x) || x !== chunkValue(bBase, bOver, c)) return false;
+      const x = baseChunk(aBase, c);
+      if (Number.isNaN(x) || x !== (w !== undefined ? w : baseChunk(bBase, c))) return false;
     }
   }
   return overridden === CHUNKS_PER_PAGE || (aBase === bBase && aBase !== POISON && aBase !== NO_BASE);
 }
+
+/** A chunk's content derived from its page's base version (NaN where the base holds nothing). */
+const baseChunk = (base: number, c: number): number =>
+  base === POISON || base === NO_BASE ? Number.NaN : base * CHUNKS_PER_PAGE + c;
 
 const isChunk = (c: number): boolean => Number.isInteger(c) && c >= 0 && c < CHUNKS_PER_PAGE;
 
