@@ -142,10 +142,8 @@ export class DiskQueue {
         s.writeOps++;
         s.writeSectors += r.sectors;
       }
-      const serviceNs = this.model.service(
-        { op: r.op, sector: r.sector, sectors: r.sectors },
-        this.events.nowNs,
-      );
+      // The pending request is itself a MediaRequest (models only read it).
+      const serviceNs = this.model.service(r, this.events.nowNs);
       this.busyNs += serviceNs;
       this.headSector = r.sector + r.sectors;
       this.events.after(serviceNs, () => {
