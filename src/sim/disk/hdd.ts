@@ -402,8 +402,12 @@ export class Hdd implements DiskModel {
     const se = this.segEnd;
     const lastUse = this.segLastUseNs;
     const si = this.streamIdx;
+    const n = this.segCount;
+    // Most writes overlap no cached data: find the first segment that goes before moving any.
     let kept = 0;
-    for (let i = 0; i < this.segCount; i++) {
+    while (kept < n && (se[kept]! <= start || ss[kept]! >= end)) kept++;
+    if (kept === n) return;
+    for (let i = kept; i < n; i++) {
       if (se[i]! <= start || ss[i]! >= end) {
         if (i === si) this.streamIdx = kept;
         ss[kept] = ss[i]!;
