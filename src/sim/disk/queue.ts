@@ -161,14 +161,30 @@ export class DiskQueue {
    */
   private pick(): number {
     const now = this.events.nowNs;
+    const head = this.headSector;
+    const pending = this.pending;
     let hasRead = false;
     let hasWrite = false;
     let expiredWrite = false;
-    for (const r of this.pending) {
-      if (r.op === 'read') hasRead = true;
-      else {
+    // One pass finds, for each direction, the elevator's choice: the lowest sector at or above the
+    // head (first such request on ties), else the lowest below it (wrapping round).
+    let readBest = -1;
+    let readWrap = -1;
+    let writeBest = -1;
+    let writeWrap = -1;
+    for (let i = 0; i < pending.length; i++) {
+      const r = pending[i]!;
+      if (r.op === 'read') {
+        hasRead = true;
+        if (r.sector >= head) {
+          if (readBest < 0 || r.sector < pending[readBest]!.sector) readBest = i;
+        } else if (readWrap < 0 || r.sector < pending[readWrap]!.sector) readWrap = i;
+      } else {
         hasWrite = true;
         if (now - r.submitNs >= this.params.writeExpireNs) expiredWrite = true;
+        if (r.sector >= head) {
+          if (writeBest < 0 || r.sector < pending[writeBest]!.sector) writeBest = i;
+        } else if (writeWrap < 0 || r.sector < pending[writeWrap]!.sector) writeWrap = i;
       }
     }
     let op: 'read' | 'write';
@@ -185,17 +201,7 @@ export class DiskQueue {
       this.batchLeft = this.params.fifoBatch;
     }
     this.batchLeft--;
-    let best = -1;
-    let wrap = -1;
-    for (let i = 0; i < this.pending.length; i++) {
-      const r = this.pending[i]!;
-      if (r.op !== op) continue;
-      if (r.sector >= this.headSector) {
-        if (best < 0 || r.sector < this.pending[best]!.sector) best = i;
-      } else if (wrap < 0 || r.sector < this.pending[wrap]!.sector) {
-        wrap = i;
-      }
-    }
-    return best >= 0 ? best : wrap;
+    if (op === 'read') return readBest >= 0 ? readBest : readWrap;
+    return writeBest >= 0 ? writeBest : writeWrap;
   }
 }
