@@ -648,7 +648,7 @@ export class MemoryCore {
     const pt = this.pt;
     for (let i = 0; i < io.pages.length; i++) {
       const q = io.pages[i]!;
-      if (this.emu.has(q)) {
+      if (this.emu.size > 0 && this.emu.has(q)) {
         // The old content arrived: the driver merged the buffer into it; the page is now the guest's.
         this.emu.delete(q);
         if (pt.flags[q]! & Flag.DiscardOnLoad) {
