@@ -163,8 +163,8 @@ export class MemoryCore {
   readonly lru: LruLists;
   readonly swap: SwapSpace;
   readonly counters = new CoreCounters();
-  /** Actions not yet taken by the driver, in order. */
-  readonly actions: CoreAction[] = [];
+  /** Actions not yet taken by the driver, in order (drain() hands the array over, not a copy). */
+  actions: CoreAction[] = [];
 
   private readonly firstVmmPage: number;
   private limit: number;
@@ -268,7 +268,9 @@ export class MemoryCore {
   /** Takes the queued actions (the driver calls this after every event it feeds). */
   drain(): CoreAction[] {
     if (this.actions.length === 0) return EMPTY;
-    return this.actions.splice(0, this.actions.length);
+    const out = this.actions;
+    this.actions = [];
+    return out;
   }
 
   // ---------------------------------------------------------------- guest and host accesses
@@ -1276,7 +1278,7 @@ export class MemoryCore {
       for (let zi = 0; zi < zones && reclaimed < target; zi++) {
         const base = ((first + zi) % zones) * 4;
         const nr = this.scanScratch;
-        nr.fill(0);
+        nr[0] = nr[1] = nr[2] = nr[3] = 0;
         for (let l = 0; l < 4; l++) {
           const size = lru.size[base + l]!;
           if (prio === 0) {
@@ -1449,7 +1451,10 @@ export class MemoryCore {
     const pages = this.writeBatch;
     if (pages.length === 0) return;
     const slot = this.pt.slot;
-    pages.sort((a, b) => slot[a]! - slot[b]!);
+    // Usually already in slot order (fresh slots come in ascending runs); sorting is then a no-op.
+    let sorted = true;
+    for (let i = 1; i < pages.length && sorted; i++) sorted = slot[pages[i - 1]!]! < slot[pages[i]!]!;
+    if (!sorted) pages.sort((a, b) => slot[a]! - slot[b]!);
     let from = 0;
     for (let i = 1; i <= pages.length; i++) {
       if (i < pages.length && slot[pages[i]!] === slot[pages[i - 1]!]! + 1) continue;
