@@ -54,6 +54,9 @@ export const CONSTELLATION_ES_2TB: HddParams = {
   destageCandidates: 16,
 };
 
+/** The stretch of disk, in sectors, that one coverage count stands for (4 MiB). */
+const COVER_SECTORS = 8192;
+
 /** `streamIdx` when the drive is not reading ahead. */
 const NOT_STREAMING = -1;
 /** `streamIdx` when a write invalidated the read-ahead segment; the stream is frozen at once after. */
@@ -78,6 +81,12 @@ export class Hdd implements DiskModel {
   private segEnd = new Float64Array(64);
   private segLastUseNs = new Float64Array(64);
   private segCount = 0;
+  /**
+   * How many segments reach into each COVER_SECTORS-sector stretch of the disk: a request in a
+   * stretch no segment reaches cannot hit the cache, nor can a write there invalidate anything, so
+   * neither scans the segments.
+   */
+  private readonly coverage: Uint32Array;
   /** The segment the drive is filling by read-ahead, from `streamFromNs` at the media rate. */
   private streamIdx = NOT_STREAMING;
   /** The read-ahead segment's bounds after a write dropped it from the cache (DETACHED). */
@@ -114,6 +123,7 @@ export class Hdd implements DiskModel {
     if (p.avgSeekMs <= p.trackToTrackSeekMs)
       throw new RangeError('hdd.avgSeekMs: must exceed trackToTrackSeekMs');
     this.capacitySectors = Math.floor(p.capacityBytes / 512);
+    this.coverage = new Uint32Array(Math.floor(this.capacitySectors / COVER_SECTORS) + 1);
     this.revNs = 60e9 / p.rpm;
     // seek(d) = t2t + k * sqrt(d) over the stroke fraction d; for uniform random endpoints the mean
     // of sqrt(|x - y|) is 8/15, which pins k to the datasheet's average seek.
@@ -167,10 +177,12 @@ export class Hdd implements DiskModel {
       }
       const ss = this.segStart;
       const se = this.segEnd;
-      for (let i = 0, n = this.segCount; i < n; i++) {
-        if (i !== si && req.sector >= ss[i]! && end <= se[i]!) {
-          this.segLastUseNs[i] = nowNs;
-          return nowNs + overheadNs + this.busNs(req.sectors);
+      if (this.coverage[this.bucket(req.sector)]! > 0) {
+        for (let i = 0, n = this.segCount; i < n; i++) {
+          if (i !== si && req.sector >= ss[i]! && end <= se[i]!) {
+            this.segLastUseNs[i] = nowNs;
+            return nowNs + overheadNs + this.busNs(req.sectors);
+          }
         }
       }
       if (this.dirtyCovers(req.sector, end)) return nowNs + overheadNs + this.busNs(req.sectors);
@@ -358,7 +370,12 @@ export class Hdd implements DiskModel {
   private freezeStream(nowNs: number): void {
     if (this.streamIdx === NOT_STREAMING) return;
     const e = this.validEnd(nowNs);
-    if (this.streamIdx >= 0) this.segEnd[this.streamIdx] = e;
+    const si = this.streamIdx;
+    if (si >= 0) {
+      this.cover(si, -1);
+      this.segEnd[si] = e;
+      this.cover(si, 1);
+    }
     this.headSector = e;
     this.streamIdx = NOT_STREAMING;
   }
@@ -380,6 +397,7 @@ export class Hdd implements DiskModel {
     ss[seg] = start;
     se[seg] = end;
     lastUse[seg] = fromNs;
+    this.cover(seg, 1);
     // The buffer holds bytes, not a fixed number of segments: reads cut short by the next command
     // leave small segments, and more of them fit (adaptive segmentation). The new segment claims
     // its whole read-ahead.
@@ -390,6 +408,7 @@ export class Hdd implements DiskModel {
         if (i !== seg && (lru < 0 || lastUse[i]! < lastUse[lru]!)) lru = i;
       }
       used -= se[lru]! - ss[lru]!;
+      this.cover(lru, -1);
       this.removeSegments(lru, lru + 1);
       if (lru < seg) seg--;
     }
@@ -403,6 +422,15 @@ export class Hdd implements DiskModel {
     const lastUse = this.segLastUseNs;
     const si = this.streamIdx;
     const n = this.segCount;
+    const cov = this.coverage;
+    let reached = false;
+    for (let b = this.bucket(start), last = this.bucket(end - 1); b <= last; b++) {
+      if (cov[b]! > 0) {
+        reached = true;
+        break;
+      }
+    }
+    if (!reached) return;
     // Most writes overlap no cached data: find the first segment that goes before moving any.
     let kept = 0;
     while (kept < n && (se[kept]! <= start || ss[kept]! >= end)) kept++;
@@ -414,13 +442,29 @@ export class Hdd implements DiskModel {
         se[kept] = se[i]!;
         lastUse[kept] = lastUse[i]!;
         kept++;
-      } else if (i === si) {
-        this.detachedStart = ss[i]!;
-        this.detachedEnd = se[i]!;
-        this.streamIdx = DETACHED;
+      } else {
+        this.cover(i, -1);
+        if (i === si) {
+          this.detachedStart = ss[i]!;
+          this.detachedEnd = se[i]!;
+          this.streamIdx = DETACHED;
+        }
       }
     }
     this.segCount = kept;
+  }
+
+  /** Adds (by 1) or removes (by -1) segment i's stretches from the coverage counts. */
+  private cover(i: number, by: number): void {
+    const start = this.segStart[i]!;
+    // An empty segment still counts where it sits: the overlap test of invalidate() can remove it.
+    const last = this.bucket(Math.max(start, this.segEnd[i]! - 1));
+    for (let b = this.bucket(start); b <= last; b++) this.coverage[b]! += by;
+  }
+
+  /** The coverage count for a sector (requests past the end, which the block layer refuses, share the last). */
+  private bucket(sector: number): number {
+    return Math.max(0, Math.min(this.coverage.length - 1, Math.floor(sector / COVER_SECTORS)));
   }
 
   /** Drops segments [from, to), keeping the others in order. */
