@@ -54,6 +54,12 @@ export const CONSTELLATION_ES_2TB: HddParams = {
   destageCandidates: 16,
 };
 
+/**
+ * x % 1 for a fraction of a turn in (0, 2), without fmod: x - 1 is exact for x in [1, 2)
+ * (Sterbenz), so the result is the same to the last bit.
+ */
+const wrapTurn = (x: number): number => (x >= 1 ? x - 1 : x);
+
 /** The stretch of disk, in sectors, that one coverage count stands for (4 MiB). */
 const COVER_SECTORS = 8192;
 
@@ -213,7 +219,7 @@ export class Hdd implements DiskModel {
     const spt = this.sectorsPerTrack(sector);
     const targetAngle = (sector % spt) / spt;
     const angle = (arriveNs % this.revNs) / this.revNs;
-    const rotNs = (((targetAngle - angle + 1) % 1) * this.revNs) | 0;
+    const rotNs = (wrapTurn(targetAngle - angle + 1) * this.revNs) | 0;
     const xferNs = (sectors * 512) / this.rateBytesPerNs(sector);
     this.headSector = sector + sectors;
     return arriveNs + rotNs + xferNs;
@@ -224,7 +230,7 @@ export class Hdd implements DiskModel {
     const arriveNs = atNs + this.seekNs(this.headSector, sector);
     const spt = this.sectorsPerTrack(sector);
     const angle = (arriveNs % this.revNs) / this.revNs;
-    return arriveNs - atNs + (((sector % spt) / spt - angle + 1) % 1) * this.revNs;
+    return arriveNs - atNs + wrapTurn((sector % spt) / spt - angle + 1) * this.revNs;
   }
 
   /**
