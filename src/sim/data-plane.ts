@@ -160,8 +160,7 @@ export class DataPlane {
         }
         break;
       case 'drop':
-        this.mem[a.page] = POISON;
-        this.memOver.delete(a.page);
+        this.drop(a.page);
         break;
       case 'zero':
         this.writePage(a.page, 0);
@@ -198,6 +197,12 @@ export class DataPlane {
       this.buffers.delete(p);
       setOver(this.memOver, p, over);
     }
+  }
+
+  /** The page's frame was freed: its content is gone from memory. */
+  drop(p: number): void {
+    this.mem[p] = POISON;
+    this.memOver.delete(p);
   }
 
   writePage(p: number, v: number): void {
