@@ -177,7 +177,7 @@ export class Host {
     const step = (): void => {
       while (i < n) {
         i++;
-        const v = Math.floor(pages * this.rng.next() ** this.vmm.skew);
+        const v = skewedPick(pages, this.rng.next(), this.vmm.skew);
         const id = this.core.touchVmm(asVmmPage(v));
         if (id !== 0) {
           this.faultWaiters.set(id, () => this.events.after(this.costs.hostMajorFaultNs, step));
@@ -274,4 +274,19 @@ export class Host {
     // QEMU hands the request to Linux AIO and goes on with the next one.
     this.nextIo();
   }
+}
+
+/**
+ * floor(n * u ** skew), the same as with Math.pow, which cost more than the rest of QEMU's code
+ * walk. u * u * u is within about 5e-16 of u ** 3 (each within an ulp or two of the true cube), so
+ * for n up to 2^16 the two products differ by under 1e-10: only when n * u^3 lies within 1e-9 of a
+ * whole number could the floors differ, and then Math.pow decides.
+ */
+export function skewedPick(n: number, u: number, skew: number): number {
+  if (skew === 3 && n <= 65536) {
+    const x = n * (u * u * u);
+    const f = x - Math.floor(x);
+    if (f > 1e-9 && f < 1 - 1e-9) return Math.floor(x);
+  }
+  return Math.floor(n * u ** skew);
 }
