@@ -1,5 +1,6 @@
 import { CoreCounters } from './counters.js';
 import { EmulatedPage, checkChunks } from './emulation.js';
+import { IdMap } from './id-map.js';
 import { ConfigError, CoreError } from './errors.js';
 import { LruLists, NOT_ON_LIST } from './lru.js';
 import { Flag, PageTable, State } from './page-table.js';
@@ -172,14 +173,15 @@ export class MemoryCore {
   private resident = 0;
   private writebackPages = 0;
   private nextId = 1;
-  private readonly faults = new Map<number, Fault>();
-  private readonly pageWaiters = new Map<number, Fault[]>();
+  // IdMaps, not Maps: these fill and empty on every fault, and a Map reallocates as it empties.
+  private readonly faults = new IdMap<Fault>();
+  private readonly pageWaiters = new IdMap<Fault[]>();
   /** Pages the Preventer is emulating. */
   private readonly emu = new Map<number, EmulatedPage>();
   /** 1 where pageWaiters has an entry: most loaded pages have none, and skip the map. */
   private readonly hasWaiters: Uint8Array;
   private readonly frameWaiters: Fault[] = [];
-  private readonly pendingIo = new Map<number, PendingIo>();
+  private readonly pendingIo = new IdMap<PendingIo>();
   private readonly recentScanned = new Float64Array(2);
   private readonly recentRotated = new Float64Array(2);
   private lastSwapReadEnd = -1;
