@@ -1,5 +1,6 @@
 import { BUFFERED, type CoreAction, type MemoryCore } from '../core/memory-core.js';
 import { State } from '../core/page-table.js';
+import { IdMap } from '../core/id-map.js';
 import { type BlockNo, type FaultContext, type Gfn, SECTORS_PER_PAGE, asVmmPage } from '../core/types.js';
 import type { CpuCosts, VmmBehaviour } from './costs.js';
 import type { DataPlane } from './data-plane.js';
@@ -28,7 +29,8 @@ export interface GuestIo {
  * (faulting absent ones in: stale reads happen here) before the image is read.
  */
 export class Host {
-  private readonly faultWaiters = new Map<number, () => void>();
+  /** Who resumes when each fault completes (an IdMap: it empties and fills on every fault). */
+  private readonly faultWaiters = new IdMap<() => void>();
   private ioBusy = false;
   private readonly ioQueue: { io: GuestIo; done: () => void }[] = [];
   private stopped = false;

@@ -1,4 +1,5 @@
 import { CHUNKS_PER_PAGE } from '../../core/emulation.js';
+import { IdMap } from '../../core/id-map.js';
 import { NONE, asBlock, asGfn } from '../../core/types.js';
 import { type Overrides, sameContent } from '../data-plane.js';
 import type { CpuCosts } from '../costs.js';
@@ -107,7 +108,8 @@ export class GuestOs {
   readonly cache: PageCache;
   readonly anon: AnonMemory;
   readonly balloon: BalloonDriver;
-  private readonly frameWaiters = new Map<number, Thread[]>();
+  /** Threads waiting for each frame's I/O or lock (an IdMap: it empties and fills constantly). */
+  private readonly frameWaiters = new IdMap<Thread[]>();
   private readonly writebackWaiters: Thread[] = [];
   private nextVersion = 1;
   private kernelCursor = 0;
