@@ -22,8 +22,8 @@ export class IdMap<V> {
   /** 32 minus log2 of the table size: the hash's top bits pick the slot. */
   private shift: number;
 
-  constructor(capacity = 16) {
-    let cap = 16;
+  constructor(capacity = 32) {
+    let cap = 64;
     while (cap < capacity * 2) cap *= 2;
     this.keys = new Float64Array(cap).fill(EMPTY);
     this.vals = new Array<V | undefined>(cap).fill(undefined);
@@ -90,21 +90,35 @@ export class IdMap<V> {
     }
   }
 
-  /** Re-inserts the live entries into a table of `capacity` slots, dropping tombstones. */
+  /**
+   * Re-inserts the live entries into a table of `capacity` slots, dropping tombstones. At the same
+   * size (the usual case: a few live entries among many deleted) the table is reused, not
+   * reallocated.
+   */
   private rehash(capacity: number): void {
     const oldKeys = this.keys;
     const oldVals = this.vals;
-    this.keys = new Float64Array(capacity).fill(EMPTY);
-    this.vals = new Array<V | undefined>(capacity).fill(undefined);
-    this.mask = capacity - 1;
-    this.shift = 32 - Math.log2(capacity);
+    const liveKeys: number[] = [];
+    const liveVals: (V | undefined)[] = [];
     for (let j = 0; j < oldKeys.length; j++) {
-      const k = oldKeys[j]!;
-      if (k < 0) continue;
-      let i = slotOf(k, this.shift);
+      if (oldKeys[j]! < 0) continue;
+      liveKeys.push(oldKeys[j]!);
+      liveVals.push(oldVals[j]);
+    }
+    if (capacity === oldKeys.length) {
+      oldKeys.fill(EMPTY);
+      oldVals.fill(undefined);
+    } else {
+      this.keys = new Float64Array(capacity).fill(EMPTY);
+      this.vals = new Array<V | undefined>(capacity).fill(undefined);
+      this.mask = capacity - 1;
+      this.shift = 32 - Math.log2(capacity);
+    }
+    for (let j = 0; j < liveKeys.length; j++) {
+      let i = slotOf(liveKeys[j]!, this.shift);
       while (this.keys[i] !== EMPTY) i = (i + 1) & this.mask;
-      this.keys[i] = k;
-      this.vals[i] = oldVals[j];
+      this.keys[i] = liveKeys[j]!;
+      this.vals[i] = liveVals[j];
     }
     this.used = this.count;
   }
