@@ -193,7 +193,7 @@ export class MemoryCore {
   private allocRunLeft = 0;
   /** Per-list scan targets of one zone at one priority (reused: reclaim runs on every fault). */
   private readonly scanScratch = new Float64Array(4);
-  /** Pages a scan puts back where it found them (reused). */
+  /** Pages a scan puts back where it found them (reused, written by index: never emptied). */
   private readonly keepScratch: number[] = [];
   /** Dirty anonymous pages picked by the current reclaim pass, written as one batch (reused). */
   private readonly writeBatch: number[] = [];
@@ -1359,7 +1359,7 @@ export class MemoryCore {
     const active = base + (file ? Lru.ActiveFile : Lru.ActiveAnon);
     const inactive = base + (file ? Lru.InactiveFile : Lru.InactiveAnon);
     const keep = this.keepScratch;
-    keep.length = 0;
+    let kept = 0;
     for (let i = 0; i < n; i++) {
       const p = this.lru.popTail(active);
       if (p < 0) break;
@@ -1368,13 +1368,13 @@ export class MemoryCore {
         pt.flags[p]! &= ~Flag.Referenced;
         this.recentRotated[type]!++;
         if (file && this.isVmm(p)) {
-          keep.push(p);
+          keep[kept++] = p;
           continue;
         }
       }
       this.lru.pushHead(inactive, p);
     }
-    for (const p of keep) this.lru.pushHead(active, p);
+    for (let i = 0; i < kept; i++) this.lru.pushHead(active, keep[i]!);
   }
 
   /** shrink_page_list(): evicts unreferenced pages from the tail; referenced ones get a second chance. */
@@ -1385,7 +1385,7 @@ export class MemoryCore {
     const active = base + (file ? Lru.ActiveFile : Lru.ActiveAnon);
     let reclaimed = 0;
     const keep = this.keepScratch;
-    keep.length = 0;
+    let kept = 0;
     for (let i = 0; i < n; i++) {
       const p = this.lru.popTail(list);
       if (p < 0) break;
@@ -1393,7 +1393,7 @@ export class MemoryCore {
       this.recentScanned[type]!++;
       const f = pt.flags[p]!;
       if (pt.pins[p]! > 0 || pt.state[p] !== State.Resident) {
-        keep.push(p);
+        keep[kept++] = p;
         continue;
       }
       if (f & Flag.Referenced) {
@@ -1409,7 +1409,7 @@ export class MemoryCore {
           this.lru.pushHead(active, p);
         } else {
           pt.flags[p]! |= Flag.SecondChance;
-          keep.push(p);
+          keep[kept++] = p;
         }
         continue;
       }
@@ -1445,7 +1445,7 @@ export class MemoryCore {
         reclaimed++;
       }
     }
-    for (const p of keep) this.lru.pushHead(list, p);
+    for (let i = 0; i < kept; i++) this.lru.pushHead(list, keep[i]!);
     return reclaimed;
   }
 
