@@ -1,5 +1,6 @@
 import { CoreCounters } from './counters.js';
 import { EmulatedPage, checkChunks } from './emulation.js';
+import { IdMap } from './id-map.js';
 import { ConfigError, CoreError } from './errors.js';
 import { LruLists, NOT_ON_LIST } from './lru.js';
 import { Flag, PageTable, State } from './page-table.js';
@@ -163,8 +164,8 @@ export class MemoryCore {
   readonly lru: LruLists;
   readonly swap: SwapSpace;
   readonly counters = new CoreCounters();
-  /** Actions not yet taken by the driver, in order. */
-  readonly actions: CoreAction[] = [];
+  /** Actions not yet taken by the driver, in order (drain() hands the array over, not a copy). */
+  actions: CoreAction[] = [];
 
   private readonly firstVmmPage: number;
   private limit: number;
@@ -172,14 +173,15 @@ export class MemoryCore {
   private resident = 0;
   private writebackPages = 0;
   private nextId = 1;
-  private readonly faults = new Map<number, Fault>();
-  private readonly pageWaiters = new Map<number, Fault[]>();
+  // IdMaps, not Maps: these fill and empty on every fault, and a Map reallocates as it empties.
+  private readonly faults = new IdMap<Fault>();
+  private readonly pageWaiters = new IdMap<Fault[]>();
   /** Pages the Preventer is emulating. */
   private readonly emu = new Map<number, EmulatedPage>();
   /** 1 where pageWaiters has an entry: most loaded pages have none, and skip the map. */
   private readonly hasWaiters: Uint8Array;
   private readonly frameWaiters: Fault[] = [];
-  private readonly pendingIo = new Map<number, PendingIo>();
+  private readonly pendingIo = new IdMap<PendingIo>();
   private readonly recentScanned = new Float64Array(2);
   private readonly recentRotated = new Float64Array(2);
   private lastSwapReadEnd = -1;
@@ -191,7 +193,7 @@ export class MemoryCore {
   private allocRunLeft = 0;
   /** Per-list scan targets of one zone at one priority (reused: reclaim runs on every fault). */
   private readonly scanScratch = new Float64Array(4);
-  /** Pages a scan puts back where it found them (reused). */
+  /** Pages a scan puts back where it found them (reused, written by index: never emptied). */
   private readonly keepScratch: number[] = [];
   /** Dirty anonymous pages picked by the current reclaim pass, written as one batch (reused). */
   private readonly writeBatch: number[] = [];
@@ -268,7 +270,9 @@ export class MemoryCore {
   /** Takes the queued actions (the driver calls this after every event it feeds). */
   drain(): CoreAction[] {
     if (this.actions.length === 0) return EMPTY;
-    return this.actions.splice(0, this.actions.length);
+    const out = this.actions;
+    this.actions = [];
+    return out;
   }
 
   // ---------------------------------------------------------------- guest and host accesses
@@ -648,7 +652,7 @@ export class MemoryCore {
     const pt = this.pt;
     for (let i = 0; i < io.pages.length; i++) {
       const q = io.pages[i]!;
-      if (this.emu.has(q)) {
+      if (this.emu.size > 0 && this.emu.has(q)) {
         // The old content arrived: the driver merged the buffer into it; the page is now the guest's.
         this.emu.delete(q);
         if (pt.flags[q]! & Flag.DiscardOnLoad) {
@@ -1276,7 +1280,7 @@ export class MemoryCore {
       for (let zi = 0; zi < zones && reclaimed < target; zi++) {
         const base = ((first + zi) % zones) * 4;
         const nr = this.scanScratch;
-        nr.fill(0);
+        nr[0] = nr[1] = nr[2] = nr[3] = 0;
         for (let l = 0; l < 4; l++) {
           const size = lru.size[base + l]!;
           if (prio === 0) {
@@ -1284,7 +1288,8 @@ export class MemoryCore {
             nr[l] = size;
             continue;
           }
-          let scan = Math.floor(size / 2 ** prio);
+          // 1 << prio is 2 ** prio exactly, without a call to Math.pow for every list of every zone.
+          let scan = Math.floor(size / (1 << prio));
           if (scan === 0) scan = Math.min(size, batch);
           nr[l] = Math.floor(scan * (l < 2 ? fa : ff));
         }
@@ -1354,7 +1359,7 @@ export class MemoryCore {
     const active = base + (file ? Lru.ActiveFile : Lru.ActiveAnon);
     const inactive = base + (file ? Lru.InactiveFile : Lru.InactiveAnon);
     const keep = this.keepScratch;
-    keep.length = 0;
+    let kept = 0;
     for (let i = 0; i < n; i++) {
       const p = this.lru.popTail(active);
       if (p < 0) break;
@@ -1363,13 +1368,13 @@ export class MemoryCore {
         pt.flags[p]! &= ~Flag.Referenced;
         this.recentRotated[type]!++;
         if (file && this.isVmm(p)) {
-          keep.push(p);
+          keep[kept++] = p;
           continue;
         }
       }
       this.lru.pushHead(inactive, p);
     }
-    for (const p of keep) this.lru.pushHead(active, p);
+    for (let i = 0; i < kept; i++) this.lru.pushHead(active, keep[i]!);
   }
 
   /** shrink_page_list(): evicts unreferenced pages from the tail; referenced ones get a second chance. */
@@ -1380,7 +1385,7 @@ export class MemoryCore {
     const active = base + (file ? Lru.ActiveFile : Lru.ActiveAnon);
     let reclaimed = 0;
     const keep = this.keepScratch;
-    keep.length = 0;
+    let kept = 0;
     for (let i = 0; i < n; i++) {
       const p = this.lru.popTail(list);
       if (p < 0) break;
@@ -1388,7 +1393,7 @@ export class MemoryCore {
       this.recentScanned[type]!++;
       const f = pt.flags[p]!;
       if (pt.pins[p]! > 0 || pt.state[p] !== State.Resident) {
-        keep.push(p);
+        keep[kept++] = p;
         continue;
       }
       if (f & Flag.Referenced) {
@@ -1404,7 +1409,7 @@ export class MemoryCore {
           this.lru.pushHead(active, p);
         } else {
           pt.flags[p]! |= Flag.SecondChance;
-          keep.push(p);
+          keep[kept++] = p;
         }
         continue;
       }
@@ -1440,7 +1445,7 @@ export class MemoryCore {
         reclaimed++;
       }
     }
-    for (const p of keep) this.lru.pushHead(list, p);
+    for (let i = 0; i < kept; i++) this.lru.pushHead(list, keep[i]!);
     return reclaimed;
   }
 
@@ -1448,7 +1453,10 @@ export class MemoryCore {
     const pages = this.writeBatch;
     if (pages.length === 0) return;
     const slot = this.pt.slot;
-    pages.sort((a, b) => slot[a]! - slot[b]!);
+    // Usually already in slot order (fresh slots come in ascending runs); sorting is then a no-op.
+    let sorted = true;
+    for (let i = 1; i < pages.length && sorted; i++) sorted = slot[pages[i - 1]!]! < slot[pages[i]!]!;
+    if (!sorted) pages.sort((a, b) => slot[a]! - slot[b]!);
     let from = 0;
     for (let i = 1; i <= pages.length; i++) {
       if (i < pages.length && slot[pages[i]!] === slot[pages[i - 1]!]! + 1) continue;

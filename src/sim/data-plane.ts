@@ -24,22 +24,89 @@ export function sameContent(
   bOver: Overrides | undefined,
 ): boolean {
   if (!aOver && !bOver) return aBase === bBase && aBase !== POISON && aBase !== NO_BASE;
-  for (let c = 0; c < CHUNKS_PER_PAGE; c++) {
-    const x = chunkValue(aBase, aOver, c);
-    if (Number.isNaN(x) || x !== chunkValue(bBase, bOver, c)) return false;
+  // Chunks overridden on either side are compared one by one; every other chunk derives from its
+  // base, so they all match exactly when the bases are equal and hold content. (The guest checks
+  // every kernel page it touches, and those carry overrides, often of all 64 chunks.)
+  let overridden = 0;
+  let common = 0;
+  if (aOver) {
+    for (const [c, v] of aOver) {
+      if (!isChunk(c)) continue;
+      overridden++;
+      const x = v !== undefined ? v : baseChunk(aBase, c);
+      const w = bOver?.get(c);
+      if (w !== undefined) common++;
+      if (Number.isNaN(x) || x !== (w !== undefined ? w : baseChunk(bBase, c))) return false;
+    }
   }
-  return true;
+  // Chunks only `b` overrides; none when all of its keys were among `a`'s.
+  if (bOver && bOver.size !== common) {
+    for (const [c, w] of bOver) {
+      if (!isChunk(c) || aOver?.has(c)) continue;
+      overridden++;
+      const x = baseChunk(aBase, c);
+      if (Number.isNaN(x) || x !== (w !== undefined ? w : baseChunk(bBase, c))) return false;
+    }
+  }
+  return overridden === CHUNKS_PER_PAGE || (aBase === bBase && aBase !== POISON && aBase !== NO_BASE);
 }
+
+/** A chunk's content derived from its page's base version (NaN where the base holds nothing). */
+const baseChunk = (base: number, c: number): number =>
+  base === POISON || base === NO_BASE ? Number.NaN : base * CHUNKS_PER_PAGE + c;
+
+const isChunk = (c: number): boolean => Number.isInteger(c) && c >= 0 && c < CHUNKS_PER_PAGE;
 
 const clone = (o: Overrides | undefined): Overrides | undefined => (o ? new Map(o) : undefined);
 
-function setOver(map: Map<number, Overrides>, key: number, o: Overrides | undefined): void {
+/** Where chunk overrides are kept: an OverrideTable, or a plain Map for the Preventer's few buffers. */
+export interface OverrideStore {
+  get(key: number): Overrides | undefined;
+  set(key: number, o: Overrides): unknown;
+  delete(key: number): unknown;
+  readonly size: number;
+}
+
+/**
+ * The overrides of one address space (pages, swap slots or image blocks), with a byte per key
+ * saying whether it has any: the data plane asks about every page it moves, and almost none have
+ * overrides, so the answer mostly comes from the byte instead of a hash lookup.
+ */
+export class OverrideTable implements OverrideStore {
+  private readonly map = new Map<number, Overrides>();
+  private readonly present: Uint8Array;
+
+  constructor(keys: number) {
+    this.present = new Uint8Array(keys);
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(key: number): Overrides | undefined {
+    return this.present[key] ? this.map.get(key) : undefined;
+  }
+
+  set(key: number, o: Overrides): void {
+    this.present[key] = 1;
+    this.map.set(key, o);
+  }
+
+  delete(key: number): void {
+    if (!this.present[key]) return;
+    this.present[key] = 0;
+    this.map.delete(key);
+  }
+}
+
+function setOver(map: OverrideStore, key: number, o: Overrides | undefined): void {
   if (o && o.size > 0) map.set(key, o);
   else if (map.size > 0) map.delete(key);
 }
 
 /** dst[key] becomes a copy of src[from]'s overrides (or none); most pages have none on either side. */
-function copyOver(dst: Map<number, Overrides>, key: number, src: Map<number, Overrides>, from: number): void {
+function copyOver(dst: OverrideStore, key: number, src: OverrideStore, from: number): void {
   const o = src.size > 0 ? src.get(from) : undefined;
   if (o && o.size > 0) dst.set(key, new Map(o));
   else if (dst.size > 0) dst.delete(key);
@@ -56,9 +123,9 @@ export class DataPlane {
   readonly swap: Uint32Array;
   readonly image: Uint32Array;
   readonly vmmFile: Uint32Array;
-  readonly memOver = new Map<number, Overrides>();
-  readonly swapOver = new Map<number, Overrides>();
-  readonly imageOver = new Map<number, Overrides>();
+  readonly memOver: OverrideTable;
+  readonly swapOver: OverrideTable;
+  readonly imageOver: OverrideTable;
   /** The Preventer's buffers: chunks the guest wrote to pages being emulated. */
   readonly buffers = new Map<number, Overrides>();
   private readonly firstVmm: number;
@@ -73,6 +140,9 @@ export class DataPlane {
     this.mem = new Uint32Array(pageCount).fill(POISON);
     this.swap = new Uint32Array(swapSlots).fill(POISON);
     this.image = new Uint32Array(imageBlocks);
+    this.memOver = new OverrideTable(pageCount);
+    this.swapOver = new OverrideTable(swapSlots);
+    this.imageOver = new OverrideTable(imageBlocks);
     // Each of QEMU's code pages has a distinct, fixed content.
     this.vmmFile = new Uint32Array(vmmPages);
     for (let i = 0; i < vmmPages; i++) this.vmmFile[i] = 0x40000000 + i;
@@ -90,8 +160,7 @@ export class DataPlane {
         }
         break;
       case 'drop':
-        this.mem[a.page] = POISON;
-        this.memOver.delete(a.page);
+        this.drop(a.page);
         break;
       case 'zero':
         this.writePage(a.page, 0);
@@ -130,18 +199,18 @@ export class DataPlane {
     }
   }
 
+  /** The page's frame was freed: its content is gone from memory. */
+  drop(p: number): void {
+    this.mem[p] = POISON;
+    this.memOver.delete(p);
+  }
+
   writePage(p: number, v: number): void {
     this.mem[p] = v;
     this.memOver.delete(p);
   }
 
-  writeChunks(
-    p: number,
-    first: number,
-    chunks: number,
-    v: number,
-    into: Map<number, Overrides> = this.memOver,
-  ): void {
+  writeChunks(p: number, first: number, chunks: number, v: number, into: OverrideStore = this.memOver): void {
     let o = into.get(p);
     if (!o) into.set(p, (o = new Map()));
     for (let c = first; c < first + chunks; c++) o.set(c, v);

@@ -54,17 +54,19 @@ export const CONSTELLATION_ES_2TB: HddParams = {
   destageCandidates: 16,
 };
 
-interface Extent {
-  start: number;
-  end: number;
-}
+/**
+ * x % 1 for a fraction of a turn in (0, 2), without fmod: x - 1 is exact for x in [1, 2)
+ * (Sterbenz), so the result is the same to the last bit.
+ */
+const wrapTurn = (x: number): number => (x >= 1 ? x - 1 : x);
 
-interface Segment {
-  start: number;
-  /** Data valid up to here (exclusive) when frozen; while streaming, see validEnd(). */
-  end: number;
-  lastUseNs: number;
-}
+/** The stretch of disk, in sectors, that one coverage count stands for (4 MiB). */
+const COVER_SECTORS = 8192;
+
+/** `streamIdx` when the drive is not reading ahead. */
+const NOT_STREAMING = -1;
+/** `streamIdx` when a write invalidated the read-ahead segment; the stream is frozen at once after. */
+const DETACHED = -2;
 
 const MS = 1e6;
 
@@ -76,13 +78,37 @@ export class Hdd implements DiskModel {
   private readonly revNs: number;
   private readonly fullStrokeNs: number;
   private headSector = 0;
-  private segments: Segment[] = [];
+  /**
+   * The read cache's segments in the order they were made: segment i holds [segStart[i], segEnd[i])
+   * (while streaming, valid data goes further: see validEnd()), last used at segLastUseNs[i].
+   * Parallel typed arrays: every read scans them all.
+   */
+  private segStart = new Float64Array(64);
+  private segEnd = new Float64Array(64);
+  private segLastUseNs = new Float64Array(64);
+  private segCount = 0;
+  /**
+   * How many segments reach into each COVER_SECTORS-sector stretch of the disk: a request in a
+   * stretch no segment reaches cannot hit the cache, nor can a write there invalidate anything, so
+   * neither scans the segments.
+   */
+  private readonly coverage: Uint32Array;
   /** The segment the drive is filling by read-ahead, from `streamFromNs` at the media rate. */
-  private streaming: Segment | null = null;
+  private streamIdx = NOT_STREAMING;
+  /** The read-ahead segment's bounds after a write dropped it from the cache (DETACHED). */
+  private detachedStart = 0;
+  private detachedEnd = 0;
   private streamFromNs = 0;
   private streamLimit = 0;
-  /** Acknowledged writes not yet on the platter, sorted by sector, adjacent ones merged. */
-  private dirty: Extent[] = [];
+  /**
+   * Acknowledged writes not yet on the platter, sorted by sector, adjacent ones merged: extent i is
+   * [dirtyStart[i], dirtyEnd[i]). Parallel typed arrays, because the drive inserts and removes in
+   * the middle of a list of thousands of extents on every write (an array of objects made that
+   * the simulator's hottest spot).
+   */
+  private dirtyStart = new Float64Array(64);
+  private dirtyEnd = new Float64Array(64);
+  private dirtyCount = 0;
   private dirtySectors = 0;
   /** When the drive finished its last command (or background write), i.e. became idle. */
   private idleFromNs = 0;
@@ -103,6 +129,7 @@ export class Hdd implements DiskModel {
     if (p.avgSeekMs <= p.trackToTrackSeekMs)
       throw new RangeError('hdd.avgSeekMs: must exceed trackToTrackSeekMs');
     this.capacitySectors = Math.floor(p.capacityBytes / 512);
+    this.coverage = new Uint32Array(Math.floor(this.capacitySectors / COVER_SECTORS) + 1);
     this.revNs = 60e9 / p.rpm;
     // seek(d) = t2t + k * sqrt(d) over the stroke fraction d; for uniform random endpoints the mean
     // of sqrt(|x - y|) is 8/15, which pins k to the datasheet's average seek.
@@ -141,31 +168,40 @@ export class Hdd implements DiskModel {
     const end = req.sector + req.sectors;
     const overheadNs = this.p.commandOverheadUs * 1e3;
     if (req.op === 'read') {
-      const s = this.streaming;
-      if (s && req.sector >= s.start && req.sector <= this.validEnd(nowNs) && end <= this.streamLimit) {
+      const si = this.streamIdx;
+      if (
+        si >= 0 &&
+        req.sector >= this.segStart[si]! &&
+        req.sector <= this.validEnd(nowNs) &&
+        end <= this.streamLimit
+      ) {
         // Served from the read-ahead segment, waiting for the media only if it is not there yet.
         const valid = this.validEnd(nowNs);
         const waitNs = end > valid ? ((end - valid) * 512) / this.rateBytesPerNs(valid) : 0;
-        s.lastUseNs = nowNs;
+        this.segLastUseNs[si] = nowNs;
         return nowNs + overheadNs + waitNs + this.busNs(req.sectors);
       }
-      for (const seg of this.segments) {
-        if (seg !== s && req.sector >= seg.start && end <= seg.end) {
-          seg.lastUseNs = nowNs;
-          return nowNs + overheadNs + this.busNs(req.sectors);
+      const ss = this.segStart;
+      const se = this.segEnd;
+      if (this.coverage[this.bucket(req.sector)]! > 0) {
+        for (let i = 0, n = this.segCount; i < n; i++) {
+          if (i !== si && req.sector >= ss[i]! && end <= se[i]!) {
+            this.segLastUseNs[i] = nowNs;
+            return nowNs + overheadNs + this.busNs(req.sectors);
+          }
         }
       }
       if (this.dirtyCovers(req.sector, end)) return nowNs + overheadNs + this.busNs(req.sectors);
     } else if (this.p.writeCacheBytes > 0) {
       this.invalidate(req.sector, end);
-      const st = this.streaming;
-      if (st && st.start < end && req.sector < this.streamLimit) this.freezeStream(nowNs);
+      if (this.streamIdx !== NOT_STREAMING && this.streamStart() < end && req.sector < this.streamLimit)
+        this.freezeStream(nowNs);
       let t = nowNs;
       const cap = this.p.writeCacheBytes / 512;
       if (this.dirtySectors + req.sectors > cap) {
         // The buffer is full: the drive must first write some of it out.
         this.freezeStream(t);
-        while (this.dirty.length > 0 && this.dirtySectors + req.sectors > cap) t = this.destageOne(t);
+        while (this.dirtyCount > 0 && this.dirtySectors + req.sectors > cap) t = this.destageOne(t);
       }
       this.addDirty(req.sector, end);
       return t + overheadNs + this.busNs(req.sectors);
@@ -183,7 +219,7 @@ export class Hdd implements DiskModel {
     const spt = this.sectorsPerTrack(sector);
     const targetAngle = (sector % spt) / spt;
     const angle = (arriveNs % this.revNs) / this.revNs;
-    const rotNs = (((targetAngle - angle + 1) % 1) * this.revNs) | 0;
+    const rotNs = (wrapTurn(targetAngle - angle + 1) * this.revNs) | 0;
     const xferNs = (sectors * 512) / this.rateBytesPerNs(sector);
     this.headSector = sector + sectors;
     return arriveNs + rotNs + xferNs;
@@ -194,7 +230,7 @@ export class Hdd implements DiskModel {
     const arriveNs = atNs + this.seekNs(this.headSector, sector);
     const spt = this.sectorsPerTrack(sector);
     const angle = (arriveNs % this.revNs) / this.revNs;
-    return arriveNs - atNs + (((sector % spt) / spt - angle + 1) % 1) * this.revNs;
+    return arriveNs - atNs + wrapTurn((sector % spt) / spt - angle + 1) * this.revNs;
   }
 
   /**
@@ -202,140 +238,253 @@ export class Hdd implements DiskModel {
    * dirty data out. Returns when it can start the new command (after the write under way).
    */
   private destageWhileIdle(nowNs: number): number {
-    if (this.dirty.length === 0) return nowNs;
+    if (this.dirtyCount === 0) return nowNs;
     let t = this.idleFromNs;
-    const s = this.streaming;
-    if (s)
-      t = Math.max(t, this.streamFromNs + ((this.streamLimit - s.end) * 512) / this.rateBytesPerNs(s.end));
+    if (this.streamIdx !== NOT_STREAMING) {
+      const e = this.streamEnd();
+      t = Math.max(t, this.streamFromNs + ((this.streamLimit - e) * 512) / this.rateBytesPerNs(e));
+    }
     if (t >= nowNs) return nowNs;
     this.freezeStream(t);
-    while (this.dirty.length > 0 && t < nowNs) t = this.destageOne(t);
+    while (this.dirtyCount > 0 && t < nowNs) t = this.destageOne(t);
     return Math.max(t, nowNs);
   }
 
   /** Writes the dirty extent reachable soonest among the next few in sector order; returns when done. */
   private destageOne(atNs: number): number {
-    const d = this.dirty;
-    const k = Math.min(d.length, this.p.destageCandidates);
-    let first = this.firstDirtyFrom(this.headSector);
+    const n = this.dirtyCount;
+    const ds = this.dirtyStart;
+    const k = Math.min(n, this.p.destageCandidates);
+    const first = this.firstDirtyFrom(this.headSector);
     let best = -1;
     let bestNs = Infinity;
     for (let i = 0; i < k; i++) {
-      const idx = (first + i) % d.length;
-      const ns = this.accessNs(d[idx]!.start, atNs);
+      const idx = (first + i) % n;
+      const ns = this.accessNs(ds[idx]!, atNs);
       if (ns < bestNs) {
         bestNs = ns;
         best = idx;
       }
     }
-    first = best;
-    const e = d[first]!;
-    d.splice(first, 1);
-    this.dirtySectors -= e.end - e.start;
-    return this.mediaAccess(e.start, e.end - e.start, atNs);
+    const start = ds[best]!;
+    const end = this.dirtyEnd[best]!;
+    this.replaceDirty(best, best + 1, -1, -1);
+    this.dirtySectors -= end - start;
+    return this.mediaAccess(start, end - start, atNs);
   }
 
   /** Index of the first dirty extent at or after `sector`, wrapping to 0. */
   private firstDirtyFrom(sector: number): number {
-    const d = this.dirty;
+    const ds = this.dirtyStart;
+    const n = this.dirtyCount;
     let lo = 0;
-    let hi = d.length;
+    let hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (d[mid]!.start < sector) lo = mid + 1;
+      if (ds[mid]! < sector) lo = mid + 1;
       else hi = mid;
     }
-    return lo === d.length ? 0 : lo;
+    return lo === n ? 0 : lo;
   }
 
   private dirtyCovers(start: number, end: number): boolean {
-    const d = this.dirty;
-    if (d.length === 0) return false;
+    const n = this.dirtyCount;
+    if (n === 0) return false;
     let i = this.firstDirtyFrom(start + 1);
-    i = i === 0 ? d.length - 1 : i - 1;
-    const e = d[i]!;
-    return e.start <= start && end <= e.end;
+    i = i === 0 ? n - 1 : i - 1;
+    return this.dirtyStart[i]! <= start && end <= this.dirtyEnd[i]!;
   }
 
   /** Adds [start, end) to the dirty set, merging with what it overlaps or touches. */
   private addDirty(start: number, end: number): void {
-    const d = this.dirty;
-    const last = d[d.length - 1];
-    if (!last || last.end < start) {
+    const n = this.dirtyCount;
+    const ds = this.dirtyStart;
+    const de = this.dirtyEnd;
+    if (n === 0 || de[n - 1]! < start) {
       // Past everything buffered (the common case: writes in ascending order).
-      d.push({ start, end });
+      this.replaceDirty(n, n, start, end);
       this.dirtySectors += end - start;
       return;
     }
     let i = this.firstDirtyFrom(start);
-    if (i === 0 && d.length > 0 && d[0]!.start < start) i = d.length;
+    if (i === 0 && ds[0]! < start) i = n;
+    let j = i;
     // Merge with the extent before when it reaches `start`.
-    if (i > 0 && d[i - 1]!.end >= start) {
+    if (i > 0 && de[i - 1]! >= start) {
       i--;
-      start = d[i]!.start;
-      end = Math.max(end, d[i]!.end);
-      this.dirtySectors -= d[i]!.end - d[i]!.start;
-      d.splice(i, 1);
+      start = ds[i]!;
+      end = Math.max(end, de[i]!);
+      this.dirtySectors -= de[i]! - ds[i]!;
     }
-    while (i < d.length && d[i]!.start <= end) {
-      end = Math.max(end, d[i]!.end);
-      this.dirtySectors -= d[i]!.end - d[i]!.start;
-      d.splice(i, 1);
+    while (j < n && ds[j]! <= end) {
+      end = Math.max(end, de[j]!);
+      this.dirtySectors -= de[j]! - ds[j]!;
+      j++;
     }
-    d.splice(i, 0, { start, end });
+    this.replaceDirty(i, j, start, end);
     this.dirtySectors += end - start;
+  }
+
+  /** Replaces dirty extents [from, to) with [start, end), or with nothing when start < 0. */
+  private replaceDirty(from: number, to: number, start: number, end: number): void {
+    const n = this.dirtyCount;
+    const insert = start < 0 ? 0 : 1;
+    const newCount = n - (to - from) + insert;
+    if (newCount > this.dirtyStart.length) {
+      const grownStart = new Float64Array(this.dirtyStart.length * 2);
+      const grownEnd = new Float64Array(this.dirtyEnd.length * 2);
+      grownStart.set(this.dirtyStart.subarray(0, n));
+      grownEnd.set(this.dirtyEnd.subarray(0, n));
+      this.dirtyStart = grownStart;
+      this.dirtyEnd = grownEnd;
+    }
+    const ds = this.dirtyStart;
+    const de = this.dirtyEnd;
+    const at = from + insert;
+    if (at !== to && to < n) {
+      ds.copyWithin(at, to, n);
+      de.copyWithin(at, to, n);
+    }
+    if (insert) {
+      ds[from] = start;
+      de[from] = end;
+    }
+    this.dirtyCount = newCount;
   }
 
   private busNs(sectors: number): number {
     return (sectors * 512) / (this.p.busMBps * 1e-3);
   }
 
+  /** Where the read-ahead segment starts (only while streaming). */
+  private streamStart(): number {
+    return this.streamIdx >= 0 ? this.segStart[this.streamIdx]! : this.detachedStart;
+  }
+
+  /** Where the read-ahead segment's data ended when streaming started (only while streaming). */
+  private streamEnd(): number {
+    return this.streamIdx >= 0 ? this.segEnd[this.streamIdx]! : this.detachedEnd;
+  }
+
   private validEnd(nowNs: number): number {
-    const s = this.streaming!;
-    if (nowNs <= this.streamFromNs) return s.end;
-    const grown = ((nowNs - this.streamFromNs) * this.rateBytesPerNs(s.end)) / 512;
-    return Math.min(this.streamLimit, Math.floor(s.end + grown));
+    const e = this.streamEnd();
+    if (nowNs <= this.streamFromNs) return e;
+    const grown = ((nowNs - this.streamFromNs) * this.rateBytesPerNs(e)) / 512;
+    return Math.min(this.streamLimit, Math.floor(e + grown));
   }
 
   private freezeStream(nowNs: number): void {
-    const s = this.streaming;
-    if (!s) return;
-    s.end = this.validEnd(nowNs);
-    this.headSector = s.end;
-    this.streaming = null;
+    if (this.streamIdx === NOT_STREAMING) return;
+    const e = this.validEnd(nowNs);
+    const si = this.streamIdx;
+    if (si >= 0) {
+      this.cover(si, -1);
+      this.segEnd[si] = e;
+      this.cover(si, 1);
+    }
+    this.headSector = e;
+    this.streamIdx = NOT_STREAMING;
   }
 
   private startStream(start: number, end: number, fromNs: number): void {
-    const seg: Segment = { start, end, lastUseNs: fromNs };
     this.streamLimit = Math.min(this.capacitySectors, end + Math.floor(this.p.readAheadBytes / 512));
-    this.segments.push(seg);
+    if (this.segCount === this.segStart.length) {
+      this.segStart = grow(this.segStart);
+      this.segEnd = grow(this.segEnd);
+      this.segLastUseNs = grow(this.segLastUseNs);
+    }
+    const ss = this.segStart;
+    const se = this.segEnd;
+    const lastUse = this.segLastUseNs;
+    // Sectors held by the segments already there, before the new one is added at the end.
+    let used = this.streamLimit - start;
+    for (let i = 0; i < this.segCount; i++) used += se[i]! - ss[i]!;
+    let seg = this.segCount++;
+    ss[seg] = start;
+    se[seg] = end;
+    lastUse[seg] = fromNs;
+    this.cover(seg, 1);
     // The buffer holds bytes, not a fixed number of segments: reads cut short by the next command
     // leave small segments, and more of them fit (adaptive segmentation). The new segment claims
     // its whole read-ahead.
     const capacitySectors = (this.p.cacheSegments * this.p.readAheadBytes) / 512;
-    let used = this.streamLimit - start;
-    for (const s of this.segments) if (s !== seg) used += s.end - s.start;
-    while (used > capacitySectors && this.segments.length > 1) {
+    while (used > capacitySectors && this.segCount > 1) {
       let lru = -1;
-      for (let i = 0; i < this.segments.length; i++) {
-        const s = this.segments[i]!;
-        if (s !== seg && (lru < 0 || s.lastUseNs < this.segments[lru]!.lastUseNs)) lru = i;
+      for (let i = 0; i < this.segCount; i++) {
+        if (i !== seg && (lru < 0 || lastUse[i]! < lastUse[lru]!)) lru = i;
       }
-      const victim = this.segments[lru]!;
-      used -= victim.end - victim.start;
-      this.segments.splice(lru, 1);
+      used -= se[lru]! - ss[lru]!;
+      this.cover(lru, -1);
+      this.removeSegments(lru, lru + 1);
+      if (lru < seg) seg--;
     }
-    this.streaming = seg;
+    this.streamIdx = seg;
     this.streamFromNs = fromNs;
   }
 
   private invalidate(start: number, end: number): void {
-    const segs = this.segments;
-    let kept = 0;
-    for (let i = 0; i < segs.length; i++) {
-      const s = segs[i]!;
-      if (s.end <= start || s.start >= end) segs[kept++] = s;
+    const ss = this.segStart;
+    const se = this.segEnd;
+    const lastUse = this.segLastUseNs;
+    const si = this.streamIdx;
+    const n = this.segCount;
+    const cov = this.coverage;
+    let reached = false;
+    for (let b = this.bucket(start), last = this.bucket(end - 1); b <= last; b++) {
+      if (cov[b]! > 0) {
+        reached = true;
+        break;
+      }
     }
-    segs.length = kept;
+    if (!reached) return;
+    // Most writes overlap no cached data: find the first segment that goes before moving any.
+    let kept = 0;
+    while (kept < n && (se[kept]! <= start || ss[kept]! >= end)) kept++;
+    if (kept === n) return;
+    for (let i = kept; i < n; i++) {
+      if (se[i]! <= start || ss[i]! >= end) {
+        if (i === si) this.streamIdx = kept;
+        ss[kept] = ss[i]!;
+        se[kept] = se[i]!;
+        lastUse[kept] = lastUse[i]!;
+        kept++;
+      } else {
+        this.cover(i, -1);
+        if (i === si) {
+          this.detachedStart = ss[i]!;
+          this.detachedEnd = se[i]!;
+          this.streamIdx = DETACHED;
+        }
+      }
+    }
+    this.segCount = kept;
   }
+
+  /** Adds (by 1) or removes (by -1) segment i's stretches from the coverage counts. */
+  private cover(i: number, by: number): void {
+    const start = this.segStart[i]!;
+    // An empty segment still counts where it sits: the overlap test of invalidate() can remove it.
+    const last = this.bucket(Math.max(start, this.segEnd[i]! - 1));
+    for (let b = this.bucket(start); b <= last; b++) this.coverage[b]! += by;
+  }
+
+  /** The coverage count for a sector (requests past the end, which the block layer refuses, share the last). */
+  private bucket(sector: number): number {
+    return Math.max(0, Math.min(this.coverage.length - 1, Math.floor(sector / COVER_SECTORS)));
+  }
+
+  /** Drops segments [from, to), keeping the others in order. */
+  private removeSegments(from: number, to: number): void {
+    const n = this.segCount;
+    this.segStart.copyWithin(from, to, n);
+    this.segEnd.copyWithin(from, to, n);
+    this.segLastUseNs.copyWithin(from, to, n);
+    this.segCount = n - (to - from);
+  }
+}
+
+function grow(a: Float64Array): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(a.length * 2);
+  b.set(a);
+  return b;
 }

@@ -32,6 +32,10 @@ export interface QueueParams {
   writesStarved: number;
 }
 
+const SECTOR_BUCKETS = 4096;
+/** Sectors are whole numbers below 2^53; `& BUCKET_MASK` keeps their low bits. */
+const BUCKET_MASK = SECTOR_BUCKETS - 1;
+
 /** Linux's deadline I/O scheduler defaults. */
 export const DEFAULT_QUEUE: QueueParams = {
   maxRequestSectors: 1024,
@@ -53,6 +57,13 @@ export class DiskQueue {
   };
   busyNs = 0;
   private readonly pending: Pending[] = [];
+  /**
+   * How many pending requests start, and end, at sectors with each value of the low bits: a new
+   * request can merge only where one of these counts is not zero, so most submissions skip the scan
+   * of the queue (a collision of the low bits only costs that scan).
+   */
+  private readonly pendingStarts = new Uint32Array(SECTOR_BUCKETS);
+  private readonly pendingEnds = new Uint32Array(SECTOR_BUCKETS);
   private inFlight = 0;
   private headSector = 0;
   private batchOp: 'read' | 'write' = 'read';
@@ -77,22 +88,43 @@ export class DiskQueue {
       );
     }
     const max = this.params.maxRequestSectors;
-    for (const r of this.pending) {
-      if (r.op !== op || r.stream !== stream || r.sectors + sectors > max) continue;
-      if (r.sector + r.sectors === sector) {
-        r.sectors += sectors;
-        r.dones.push(done);
-        return;
-      }
-      if (sector + sectors === r.sector) {
-        r.sector = sector;
-        r.sectors += sectors;
-        r.dones.push(done);
-        return;
+    if (
+      this.pendingEnds[sector & BUCKET_MASK]! > 0 ||
+      this.pendingStarts[(sector + sectors) & BUCKET_MASK]! > 0
+    ) {
+      for (const r of this.pending) {
+        if (r.op !== op || r.stream !== stream || r.sectors + sectors > max) continue;
+        if (r.sector + r.sectors === sector) {
+          this.forget(r);
+          r.sectors += sectors;
+          this.remember(r);
+          r.dones.push(done);
+          return;
+        }
+        if (sector + sectors === r.sector) {
+          this.forget(r);
+          r.sector = sector;
+          r.sectors += sectors;
+          this.remember(r);
+          r.dones.push(done);
+          return;
+        }
       }
     }
-    this.pending.push({ op, stream, sector, sectors, submitNs: this.events.nowNs, dones: [done] });
+    const r: Pending = { op, stream, sector, sectors, submitNs: this.events.nowNs, dones: [done] };
+    this.pending.push(r);
+    this.remember(r);
     this.dispatch();
+  }
+
+  private remember(r: Pending): void {
+    this.pendingStarts[r.sector & BUCKET_MASK]!++;
+    this.pendingEnds[(r.sector + r.sectors) & BUCKET_MASK]!++;
+  }
+
+  private forget(r: Pending): void {
+    this.pendingStarts[r.sector & BUCKET_MASK]!--;
+    this.pendingEnds[(r.sector + r.sectors) & BUCKET_MASK]!--;
   }
 
   private dispatch(): void {
@@ -100,6 +132,7 @@ export class DiskQueue {
       const i = this.pick();
       const r = this.pending[i]!;
       this.pending.splice(i, 1);
+      this.forget(r);
       this.inFlight++;
       const s = this.stats[r.stream];
       if (r.op === 'read') {
@@ -109,10 +142,8 @@ export class DiskQueue {
         s.writeOps++;
         s.writeSectors += r.sectors;
       }
-      const serviceNs = this.model.service(
-        { op: r.op, sector: r.sector, sectors: r.sectors },
-        this.events.nowNs,
-      );
+      // The pending request is itself a MediaRequest (models only read it).
+      const serviceNs = this.model.service(r, this.events.nowNs);
       this.busyNs += serviceNs;
       this.headSector = r.sector + r.sectors;
       this.events.after(serviceNs, () => {
@@ -130,14 +161,30 @@ export class DiskQueue {
    */
   private pick(): number {
     const now = this.events.nowNs;
+    const head = this.headSector;
+    const pending = this.pending;
     let hasRead = false;
     let hasWrite = false;
     let expiredWrite = false;
-    for (const r of this.pending) {
-      if (r.op === 'read') hasRead = true;
-      else {
+    // One pass finds, for each direction, the elevator's choice: the lowest sector at or above the
+    // head (first such request on ties), else the lowest below it (wrapping round).
+    let readBest = -1;
+    let readWrap = -1;
+    let writeBest = -1;
+    let writeWrap = -1;
+    for (let i = 0; i < pending.length; i++) {
+      const r = pending[i]!;
+      if (r.op === 'read') {
+        hasRead = true;
+        if (r.sector >= head) {
+          if (readBest < 0 || r.sector < pending[readBest]!.sector) readBest = i;
+        } else if (readWrap < 0 || r.sector < pending[readWrap]!.sector) readWrap = i;
+      } else {
         hasWrite = true;
         if (now - r.submitNs >= this.params.writeExpireNs) expiredWrite = true;
+        if (r.sector >= head) {
+          if (writeBest < 0 || r.sector < pending[writeBest]!.sector) writeBest = i;
+        } else if (writeWrap < 0 || r.sector < pending[writeWrap]!.sector) writeWrap = i;
       }
     }
     let op: 'read' | 'write';
@@ -154,17 +201,7 @@ export class DiskQueue {
       this.batchLeft = this.params.fifoBatch;
     }
     this.batchLeft--;
-    let best = -1;
-    let wrap = -1;
-    for (let i = 0; i < this.pending.length; i++) {
-      const r = this.pending[i]!;
-      if (r.op !== op) continue;
-      if (r.sector >= this.headSector) {
-        if (best < 0 || r.sector < this.pending[best]!.sector) best = i;
-      } else if (wrap < 0 || r.sector < this.pending[wrap]!.sector) {
-        wrap = i;
-      }
-    }
-    return best >= 0 ? best : wrap;
+    if (op === 'read') return readBest >= 0 ? readBest : readWrap;
+    return writeBest >= 0 ? writeBest : writeWrap;
   }
 }

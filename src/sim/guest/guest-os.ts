@@ -1,4 +1,5 @@
 import { CHUNKS_PER_PAGE } from '../../core/emulation.js';
+import { IdMap } from '../../core/id-map.js';
 import { NONE, asBlock, asGfn } from '../../core/types.js';
 import { type Overrides, sameContent } from '../data-plane.js';
 import type { CpuCosts } from '../costs.js';
@@ -54,6 +55,22 @@ interface Thread {
   onExit: () => void;
 }
 
+/** Block b's content before anyone writes it (a version no write produces). */
+let initialDisk = new Uint32Array(0);
+
+/**
+ * The initial content of the first `blocks` blocks, built once per thread and copied: the image has
+ * millions of blocks, and a loop over them in every machine's constructor (code run once, so never
+ * optimised) cost tens of milliseconds per run.
+ */
+function initialDiskContent(blocks: number): Uint32Array {
+  if (initialDisk.length < blocks) {
+    initialDisk = new Uint32Array(blocks);
+    for (let b = 0; b < blocks; b++) initialDisk[b] = 0x10000000 + b;
+  }
+  return initialDisk.subarray(0, blocks);
+}
+
 /** Guest counters, kept where the guest does the work. */
 export class GuestCounters {
   majorFaults = 0;
@@ -91,7 +108,8 @@ export class GuestOs {
   readonly cache: PageCache;
   readonly anon: AnonMemory;
   readonly balloon: BalloonDriver;
-  private readonly frameWaiters = new Map<number, Thread[]>();
+  /** Threads waiting for each frame's I/O or lock (an IdMap: it empties and fills constantly). */
+  private readonly frameWaiters = new IdMap<Thread[]>();
   private readonly writebackWaiters: Thread[] = [];
   private nextVersion = 1;
   private kernelCursor = 0;
@@ -135,7 +153,7 @@ export class GuestOs {
     );
     this.balloon = new BalloonDriver(this);
     // Initial disk content: every block distinct, known to the reference.
-    for (let b = 0; b < imageBlocks; b++) this.refDisk[b] = 0x10000000 + b;
+    this.refDisk.set(initialDiskContent(imageBlocks));
     this.host.data.image.set(this.refDisk);
   }
 
@@ -300,6 +318,14 @@ export class GuestOs {
    * at once), never later: reclaim could take the page away again before the vCPU runs on.
    */
   *access(g: number, write: boolean): Program {
+    if (!this.startAccess(g, write)) yield BLOCK;
+  }
+
+  /**
+   * access() without a generator: true when the access happened at once; false when the host
+   * faults the page in, and the caller must then yield BLOCK (the access happens before it resumes).
+   */
+  startAccess(g: number, write: boolean): boolean {
     const th = this.current!;
     const v = write ? this.nextVersion++ : 0;
     const present = this.host.touch(asGfn(g), write, 'guest', () => {
@@ -308,10 +334,10 @@ export class GuestOs {
     });
     if (present) {
       this.applyAccess(g, write, v);
-    } else {
-      this.blockedOnHost = true;
-      yield BLOCK;
+      return true;
     }
+    this.blockedOnHost = true;
+    return false;
   }
 
   /**
@@ -452,10 +478,26 @@ export class GuestOs {
     yield* this.access(this.kernelCursor++ % this.params.kernelHotPages, false);
   }
 
+  /**
+   * touchKernelText() without a generator when the host has the page (most system calls); false,
+   * having changed nothing, when the caller must use touchKernelText().
+   */
+  tryTouchKernelText(): boolean {
+    if (!this.tryAccess(this.kernelCursor % this.params.kernelHotPages, false)) return false;
+    this.kernelCursor++;
+    return true;
+  }
+
   /** copy_to_user() into the program's pinned buffer (page `j` of what it reads). */
   *copyToPinnedBuffer(j: number): Program {
     const buf = this.userBuffer;
     if (buf.length > 0) yield* this.access(buf[j % buf.length]!, true);
+  }
+
+  /** copyToPinnedBuffer() without a generator when the host has the page; false when it must be used. */
+  tryCopyToPinnedBuffer(j: number): boolean {
+    const buf = this.userBuffer;
+    return buf.length === 0 || this.tryAccess(buf[j % buf.length]!, true);
   }
 
   // ---------------------------------------------------------------- frames
@@ -523,7 +565,7 @@ export class GuestOs {
       const g = this.mem.pop();
       taken.push(g);
       if (this.cpu(this.costs.guestZeroPageNs)) yield SYNC;
-      yield* this.access(g, true);
+      if (!this.startAccess(g, true)) yield BLOCK;
     }
     const blockPages = 1024;
     const blocks = new Map<number, number[]>();
@@ -562,7 +604,7 @@ export class GuestOs {
         const g = this.rng.int(this.params.kernelPages);
         if (this.rng.next() < this.params.backgroundWriteFraction)
           yield* this.writeChunk(g, this.rng.int(CHUNKS_PER_PAGE));
-        else yield* this.access(g, false);
+        else if (!this.tryAccess(g, false) && !this.startAccess(g, false)) yield BLOCK;
         if (this.cpu(200)) yield SYNC;
       }
     }
@@ -595,8 +637,10 @@ export class GuestOs {
   // ---------------------------------------------------------------- files
 
   /** read() of `nPages` pages at page `index` of file `fileNo` into the program's pinned buffer. */
-  *read(fileNo: number, index: number, nPages: number): Program {
-    yield* this.cache.read(fileNo, index, nPages);
+  read(fileNo: number, index: number, nPages: number): Program {
+    // The page cache's generator itself, not one that delegates to it: every step of a read passes
+    // through each level of yield*.
+    return this.cache.read(fileNo, index, nPages);
   }
 
   /**

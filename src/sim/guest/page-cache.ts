@@ -134,7 +134,7 @@ export class PageCache {
     const f = this.file(fileNo);
     const flags = os.mem.flags;
     if (os.cpu(os.costs.guestSyscallNs)) yield SYNC;
-    yield* os.touchKernelText();
+    if (!os.tryTouchKernelText()) yield* os.touchKernelText();
     const end = Math.min(f.sizePages, index + nPages);
     for (let j = index; j < end; j++) {
       let g = f.gfnOf[j]!;
@@ -156,10 +156,11 @@ export class PageCache {
         continue;
       }
       this.markAccessed(g);
-      yield* os.access(g, false);
+      // No generator, nor a closure when the host has the page (tryAccess).
+      if (!os.tryAccess(g, false) && !os.startAccess(g, false)) yield BLOCK;
       if (os.cpu(os.costs.guestCopyPageNs)) yield SYNC;
       if (into) yield* os.anon.touch(into.proc, into.vpage + (j - index), true, false);
-      else yield* os.copyToPinnedBuffer(j);
+      else if (!os.tryCopyToPinnedBuffer(j)) yield* os.copyToPinnedBuffer(j);
     }
   }
 
@@ -267,7 +268,7 @@ export class PageCache {
       throw new RangeError(`guest write: pages ${index}+${nPages} outside file ${f.name}`);
     const { flags, lru } = os.mem;
     if (os.cpu(os.costs.guestSyscallNs)) yield SYNC;
-    yield* os.touchKernelText();
+    if (!os.tryTouchKernelText()) yield* os.touchKernelText();
     for (let j = index; j < index + nPages; j++) {
       if (from) yield* os.anon.touch(from.proc, from.vpage + (j - index), false, false);
       let g = f.gfnOf[j]!;
@@ -283,7 +284,7 @@ export class PageCache {
         }
         this.markAccessed(g);
         if (os.cpu(os.costs.guestCopyPageNs)) yield SYNC;
-        yield* os.access(g, true);
+        if (!os.tryAccess(g, true) && !os.startAccess(g, true)) yield BLOCK;
       } else {
         g = os.tryAllocFrame();
         if (g < 0) g = yield* os.allocFrame();
