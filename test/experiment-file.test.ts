@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import {
   ExperimentFileError,
@@ -122,4 +123,12 @@ test('an experiment runs: iterations on x for one size, memory size on x for a s
   const fast = sweep.runs.find((r) => r.config === 'baseline' && r.x === 64)!.metrics.runtimeS!;
   assert.ok(slow > fast, `less memory must not be faster: ${slow} vs ${fast}`);
   for (const r of sweep.runs) assert.equal(r.metrics.integrityViolations, 0);
+});
+
+test('every experiment shipped in examples/ is valid', () => {
+  // dist/test/ -> the package root.
+  const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+  assert.ok(files.length >= 3, `examples: ${files.join(', ')}`);
+  for (const f of files) assert.doesNotThrow(() => loadExperiment(join(dir, f)), f);
 });
