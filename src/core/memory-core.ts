@@ -197,8 +197,6 @@ export class MemoryCore {
   private readonly keepScratch: number[] = [];
   /** Dirty anonymous pages picked by the current reclaim pass, written as one batch (reused). */
   private readonly writeBatch: number[] = [];
-  /** Share of this priority's scan that goes to the anonymous lists (get_scan_count's fraction). */
-  private fractionAnon = 0;
 
   constructor(cfg: CoreConfig) {
     validateCoreConfig(cfg);
@@ -1122,8 +1120,7 @@ export class MemoryCore {
       const firstMap = (pt.flags[p]! & (Flag.SwapCache | Flag.Dirty)) === Flag.SwapCache;
       if (write || (firstMap && this.swapMostlyUsed())) {
         if (!write) this.counters.swapSlotsReleased++;
-        pt.flags[p] = (f | Flag.Dirty) & ~Flag.SwapCache;
-        this.freeSlot(p);
+        this.giveUpSlot(p, f);
         return;
       }
     }
@@ -1139,8 +1136,16 @@ export class MemoryCore {
     const pt = this.pt;
     const f = pt.flags[p]!;
     if (pt.state[p] !== State.Resident || !(f & Flag.SwapCache) || f & (Flag.Writeback | Flag.Named)) return;
-    pt.flags[p] = (f | Flag.Dirty) & ~Flag.SwapCache;
     this.counters.asyncPfSlotReleases++;
+    this.giveUpSlot(p, f);
+  }
+
+  /**
+   * The page leaves the swap cache with flags `f`, dirty (its only copy is now in memory), and its
+   * slot is freed: its next eviction writes it to a new one.
+   */
+  private giveUpSlot(p: number, f: number): void {
+    this.pt.flags[p] = (f | Flag.Dirty) & ~Flag.SwapCache;
     this.freeSlot(p);
   }
 
@@ -1274,8 +1279,7 @@ export class MemoryCore {
     let reclaimed = 0;
     const first = this.zoneCursor++ % zones;
     for (let prio = 12; prio >= 0 && reclaimed < target; prio--) {
-      this.scanFractions(swapFull);
-      const fa = this.fractionAnon;
+      const fa = this.anonFraction(swapFull);
       const ff = 1 - fa;
       for (let zi = 0; zi < zones && reclaimed < target; zi++) {
         const base = ((first + zi) % zones) * 4;
@@ -1315,11 +1319,10 @@ export class MemoryCore {
     return reclaimed;
   }
 
-  /** get_scan_count(): split the pass between anon and file by swappiness and recent rotations. */
-  private scanFractions(swapFull: boolean): void {
-    this.fractionAnon = this.anonFraction(swapFull);
-  }
-
+  /**
+   * get_scan_count(): the share of a pass that goes to the anonymous lists (the rest to the file
+   * lists), by swappiness and recent rotations.
+   */
   private anonFraction(swapFull: boolean): number {
     const size = this.lru.size;
     let anon = 0;
@@ -1403,8 +1406,7 @@ export class MemoryCore {
           // activate_locked: a page kept in memory gives its slot back when swap is filling up.
           if (f & Flag.SwapCache && !file && this.swapMostlyUsed()) {
             this.counters.swapSlotsReleased++;
-            pt.flags[p] = (pt.flags[p]! | Flag.Dirty) & ~Flag.SwapCache;
-            this.freeSlot(p);
+            this.giveUpSlot(p, pt.flags[p]!);
           }
           this.lru.pushHead(active, p);
         } else {
