@@ -102,11 +102,7 @@ export class Host {
   /** Issues the core's queued actions: data plane first (a write snapshots now), then the disk. */
   pumpCore(): void {
     const actions = this.core.drain();
-    for (const a of actions) {
-      // Most actions are drops (every evicted page): the data plane forgets the page, nothing else.
-      if (a.kind === 'drop') this.data.drop(a.page);
-      else this.carryOut(a);
-    }
+    for (const a of actions) this.carryOut(a);
   }
 
   private afterCore(id: number, resume: () => void): boolean {
