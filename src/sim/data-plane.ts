@@ -9,11 +9,17 @@ export const NO_BASE = 0xfffffffe;
 /** Chunk overrides on top of a page's base version (only pages written partially have them). */
 export type Overrides = Map<number, number>;
 
+/** A chunk's content derived from its page's base version (NaN where the base holds nothing). */
+const baseChunk = (base: number, c: number): number =>
+  base === POISON || base === NO_BASE ? Number.NaN : base * CHUNKS_PER_PAGE + c;
+
+/** Whether two base versions are the same content (a base that holds nothing equals nothing). */
+const sameBase = (a: number, b: number): boolean => a === b && a !== POISON && a !== NO_BASE;
+
 /** One chunk's content: its override, or derived from the base version. NaN where undefined. */
 export function chunkValue(base: number, over: Overrides | undefined, c: number): number {
   const v = over?.get(c);
-  if (v !== undefined) return v;
-  return base === POISON || base === NO_BASE ? Number.NaN : base * CHUNKS_PER_PAGE + c;
+  return v !== undefined ? v : baseChunk(base, c);
 }
 
 /** Whether two contents are byte for byte the same (chunk by chunk when overrides exist). */
@@ -23,7 +29,7 @@ export function sameContent(
   bBase: number,
   bOver: Overrides | undefined,
 ): boolean {
-  if (!aOver && !bOver) return aBase === bBase && aBase !== POISON && aBase !== NO_BASE;
+  if (!aOver && !bOver) return sameBase(aBase, bBase);
   // Chunks overridden on either side are compared one by one; every other chunk derives from its
   // base, so they all match exactly when the bases are equal and hold content. (The guest checks
   // every kernel page it touches, and those carry overrides, often of all 64 chunks.)
@@ -48,12 +54,8 @@ export function sameContent(
       if (Number.isNaN(x) || x !== (w !== undefined ? w : baseChunk(bBase, c))) return false;
     }
   }
-  return overridden === CHUNKS_PER_PAGE || (aBase === bBase && aBase !== POISON && aBase !== NO_BASE);
+  return overridden === CHUNKS_PER_PAGE || sameBase(aBase, bBase);
 }
-
-/** A chunk's content derived from its page's base version (NaN where the base holds nothing). */
-const baseChunk = (base: number, c: number): number =>
-  base === POISON || base === NO_BASE ? Number.NaN : base * CHUNKS_PER_PAGE + c;
 
 const isChunk = (c: number): boolean => Number.isInteger(c) && c >= 0 && c < CHUNKS_PER_PAGE;
 
