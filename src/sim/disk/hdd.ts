@@ -169,17 +169,14 @@ export class Hdd implements DiskModel {
     const overheadNs = this.p.commandOverheadUs * 1e3;
     if (req.op === 'read') {
       const si = this.streamIdx;
-      if (
-        si >= 0 &&
-        req.sector >= this.segStart[si]! &&
-        req.sector <= this.validEnd(nowNs) &&
-        end <= this.streamLimit
-      ) {
-        // Served from the read-ahead segment, waiting for the media only if it is not there yet.
+      if (si >= 0 && req.sector >= this.segStart[si]! && end <= this.streamLimit) {
         const valid = this.validEnd(nowNs);
-        const waitNs = end > valid ? ((end - valid) * 512) / this.rateBytesPerNs(valid) : 0;
-        this.segLastUseNs[si] = nowNs;
-        return nowNs + overheadNs + waitNs + this.busNs(req.sectors);
+        if (req.sector <= valid) {
+          // Served from the read-ahead segment, waiting for the media only if it is not there yet.
+          const waitNs = end > valid ? ((end - valid) * 512) / this.rateBytesPerNs(valid) : 0;
+          this.segLastUseNs[si] = nowNs;
+          return nowNs + overheadNs + waitNs + this.busNs(req.sectors);
+        }
       }
       const ss = this.segStart;
       const se = this.segEnd;
@@ -216,10 +213,7 @@ export class Hdd implements DiskModel {
   /** Moves the arm to `sector` and transfers `sectors` from `atNs`; returns when it is done. */
   private mediaAccess(sector: number, sectors: number, atNs: number): number {
     const arriveNs = atNs + this.seekNs(this.headSector, sector);
-    const spt = this.sectorsPerTrack(sector);
-    const targetAngle = (sector % spt) / spt;
-    const angle = (arriveNs % this.revNs) / this.revNs;
-    const rotNs = (wrapTurn(targetAngle - angle + 1) * this.revNs) | 0;
+    const rotNs = this.rotationNs(sector, arriveNs) | 0;
     const xferNs = (sectors * 512) / this.rateBytesPerNs(sector);
     this.headSector = sector + sectors;
     return arriveNs + rotNs + xferNs;
@@ -228,9 +222,14 @@ export class Hdd implements DiskModel {
   /** Positioning time (seek and rotation) from the head to `sector`, starting at `atNs`. */
   private accessNs(sector: number, atNs: number): number {
     const arriveNs = atNs + this.seekNs(this.headSector, sector);
+    return arriveNs - atNs + this.rotationNs(sector, arriveNs);
+  }
+
+  /** How long, from `arriveNs` over its track, the head waits for `sector` to come round. */
+  private rotationNs(sector: number, arriveNs: number): number {
     const spt = this.sectorsPerTrack(sector);
     const angle = (arriveNs % this.revNs) / this.revNs;
-    return arriveNs - atNs + wrapTurn((sector % spt) / spt - angle + 1) * this.revNs;
+    return wrapTurn((sector % spt) / spt - angle + 1) * this.revNs;
   }
 
   /**
@@ -331,12 +330,9 @@ export class Hdd implements DiskModel {
     const insert = start < 0 ? 0 : 1;
     const newCount = n - (to - from) + insert;
     if (newCount > this.dirtyStart.length) {
-      const grownStart = new Float64Array(this.dirtyStart.length * 2);
-      const grownEnd = new Float64Array(this.dirtyEnd.length * 2);
-      grownStart.set(this.dirtyStart.subarray(0, n));
-      grownEnd.set(this.dirtyEnd.subarray(0, n));
-      this.dirtyStart = grownStart;
-      this.dirtyEnd = grownEnd;
+      // At most one extent more than there were: doubling is always enough.
+      this.dirtyStart = grow(this.dirtyStart);
+      this.dirtyEnd = grow(this.dirtyEnd);
     }
     const ds = this.dirtyStart;
     const de = this.dirtyEnd;
