@@ -64,6 +64,9 @@ export class DiskQueue {
    */
   private readonly pendingStarts = new Uint32Array(SECTOR_BUCKETS);
   private readonly pendingEnds = new Uint32Array(SECTOR_BUCKETS);
+  /** pick()'s per-direction choices (reused: it runs for every request). */
+  private readonly pickBest = new Int32Array(2);
+  private readonly pickWrap = new Int32Array(2);
   private inFlight = 0;
   private headSector = 0;
   private batchOp: 'read' | 'write' = 'read';
@@ -94,21 +97,15 @@ export class DiskQueue {
     ) {
       for (const r of this.pending) {
         if (r.op !== op || r.stream !== stream || r.sectors + sectors > max) continue;
-        if (r.sector + r.sectors === sector) {
-          this.forget(r);
-          r.sectors += sectors;
-          this.remember(r);
-          r.dones.push(done);
-          return;
-        }
-        if (sector + sectors === r.sector) {
-          this.forget(r);
-          r.sector = sector;
-          r.sectors += sectors;
-          this.remember(r);
-          r.dones.push(done);
-          return;
-        }
+        const back = r.sector + r.sectors === sector;
+        if (!back && sector + sectors !== r.sector) continue;
+        // Merged behind `r` or in front of it.
+        this.forget(r);
+        if (!back) r.sector = sector;
+        r.sectors += sectors;
+        this.remember(r);
+        r.dones.push(done);
+        return;
       }
     }
     const r: Pending = { op, stream, sector, sectors, submitNs: this.events.nowNs, dones: [done] };
@@ -163,30 +160,23 @@ export class DiskQueue {
     const now = this.events.nowNs;
     const head = this.headSector;
     const pending = this.pending;
-    let hasRead = false;
-    let hasWrite = false;
     let expiredWrite = false;
-    // One pass finds, for each direction, the elevator's choice: the lowest sector at or above the
-    // head (first such request on ties), else the lowest below it (wrapping round).
-    let readBest = -1;
-    let readWrap = -1;
-    let writeBest = -1;
-    let writeWrap = -1;
+    // One pass finds, for each direction (reads at 0, writes at 1), the elevator's choice: the
+    // lowest sector at or above the head (first such request on ties), else the lowest below it
+    // (wrapping round).
+    const best = this.pickBest;
+    const wrap = this.pickWrap;
+    best[0] = best[1] = wrap[0] = wrap[1] = -1;
     for (let i = 0; i < pending.length; i++) {
       const r = pending[i]!;
-      if (r.op === 'read') {
-        hasRead = true;
-        if (r.sector >= head) {
-          if (readBest < 0 || r.sector < pending[readBest]!.sector) readBest = i;
-        } else if (readWrap < 0 || r.sector < pending[readWrap]!.sector) readWrap = i;
-      } else {
-        hasWrite = true;
-        if (now - r.submitNs >= this.params.writeExpireNs) expiredWrite = true;
-        if (r.sector >= head) {
-          if (writeBest < 0 || r.sector < pending[writeBest]!.sector) writeBest = i;
-        } else if (writeWrap < 0 || r.sector < pending[writeWrap]!.sector) writeWrap = i;
-      }
+      const d = r.op === 'read' ? 0 : 1;
+      if (d === 1 && now - r.submitNs >= this.params.writeExpireNs) expiredWrite = true;
+      if (r.sector >= head) {
+        if (best[d]! < 0 || r.sector < pending[best[d]!]!.sector) best[d] = i;
+      } else if (wrap[d]! < 0 || r.sector < pending[wrap[d]!]!.sector) wrap[d] = i;
     }
+    const hasRead = best[0]! >= 0 || wrap[0]! >= 0;
+    const hasWrite = best[1]! >= 0 || wrap[1]! >= 0;
     let op: 'read' | 'write';
     if (this.batchLeft > 0 && (this.batchOp === 'read' ? hasRead : hasWrite)) {
       op = this.batchOp;
@@ -201,7 +191,7 @@ export class DiskQueue {
       this.batchLeft = this.params.fifoBatch;
     }
     this.batchLeft--;
-    if (op === 'read') return readBest >= 0 ? readBest : readWrap;
-    return writeBest >= 0 ? writeBest : writeWrap;
+    const d = op === 'read' ? 0 : 1;
+    return best[d]! >= 0 ? best[d]! : wrap[d]!;
   }
 }
