@@ -328,14 +328,7 @@ export class AnonMemory {
     const picked: number[] = [];
     const slots: number[] = [];
     for (let i = 0; i < scan && !swap.full; i++) {
-      if (lru.size[INACTIVE_ANON]! < lru.size[ACTIVE_ANON]!) {
-        const a = lru.popTail(ACTIVE_ANON);
-        if (a >= 0) {
-          flags[a]! &= ~PG_REFERENCED;
-          lru.pushHead(INACTIVE_ANON, a);
-        }
-      }
-      const g = lru.popTail(INACTIVE_ANON);
+      const g = os.mem.popInactive(INACTIVE_ANON, ACTIVE_ANON);
       if (g < 0) break;
       const fl = flags[g]!;
       if (fl & PG_REFERENCED || this.mapCount[g] !== 1) {

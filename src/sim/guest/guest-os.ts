@@ -326,6 +326,8 @@ export class GuestOs {
    * faults the page in, and the caller must then yield BLOCK (the access happens before it resumes).
    */
   startAccess(g: number, write: boolean): boolean {
+    // Most pages are there: no closure for those.
+    if (this.tryAccess(g, write)) return true;
     const th = this.current!;
     const v = write ? this.nextVersion++ : 0;
     const present = this.host.touch(asGfn(g), write, 'guest', () => {
@@ -604,7 +606,7 @@ export class GuestOs {
         const g = this.rng.int(this.params.kernelPages);
         if (this.rng.next() < this.params.backgroundWriteFraction)
           yield* this.writeChunk(g, this.rng.int(CHUNKS_PER_PAGE));
-        else if (!this.tryAccess(g, false) && !this.startAccess(g, false)) yield BLOCK;
+        else if (!this.startAccess(g, false)) yield BLOCK;
         if (this.cpu(200)) yield SYNC;
       }
     }

@@ -72,6 +72,23 @@ export class GuestMemory {
     return g;
   }
 
+  /**
+   * Reclaim's next candidate: the tail of the `inactive` list (-1 when it is empty), after one page
+   * moved from the tail of `active`, its referenced bit cleared, while the inactive list is the
+   * smaller (the balance shrink_active_list keeps).
+   */
+  popInactive(inactive: number, active: number): number {
+    const lru = this.lru;
+    if (lru.size[inactive]! < lru.size[active]!) {
+      const a = lru.popTail(active);
+      if (a >= 0) {
+        this.flags[a]! &= ~PG_REFERENCED;
+        lru.pushHead(inactive, a);
+      }
+    }
+    return lru.popTail(inactive);
+  }
+
   push(g: number): void {
     this.use[g] = FREE;
     this.flags[g] = 0;

@@ -156,8 +156,8 @@ export class PageCache {
         continue;
       }
       this.markAccessed(g);
-      // No generator, nor a closure when the host has the page (tryAccess).
-      if (!os.tryAccess(g, false) && !os.startAccess(g, false)) yield BLOCK;
+      // No generator, nor a closure when the host has the page (startAccess tries that first).
+      if (!os.startAccess(g, false)) yield BLOCK;
       if (os.cpu(os.costs.guestCopyPageNs)) yield SYNC;
       if (into) yield* os.anon.touch(into.proc, into.vpage + (j - index), true, false);
       else if (!os.tryCopyToPinnedBuffer(j)) yield* os.copyToPinnedBuffer(j);
@@ -284,7 +284,7 @@ export class PageCache {
         }
         this.markAccessed(g);
         if (os.cpu(os.costs.guestCopyPageNs)) yield SYNC;
-        if (!os.tryAccess(g, true) && !os.startAccess(g, true)) yield BLOCK;
+        if (!os.startAccess(g, true)) yield BLOCK;
       } else {
         g = os.tryAllocFrame();
         if (g < 0) g = yield* os.allocFrame();
@@ -430,14 +430,7 @@ export class PageCache {
     let budget = scanBudget;
     let dirtySeen = 0;
     while (freed < target && budget-- > 0) {
-      if (lru.size[INACTIVE_FILE]! < lru.size[ACTIVE_FILE]!) {
-        const a = lru.popTail(ACTIVE_FILE);
-        if (a >= 0) {
-          flags[a]! &= ~PG_REFERENCED;
-          lru.pushHead(INACTIVE_FILE, a);
-        }
-      }
-      const g = lru.popTail(INACTIVE_FILE);
+      const g = os.mem.popInactive(INACTIVE_FILE, ACTIVE_FILE);
       if (g < 0) break;
       const fl = flags[g]!;
       if (fl & (PG_LOCKED | PG_DIRTY | PG_WRITEBACK)) {
