@@ -2,21 +2,31 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
+ * Who holds the host's run lock in `cacheDir`: nobody, a lock that cannot be read, or a pid and
+ * whether that is another live process (not this one, and still running).
+ */
+function lockHolder(cacheDir: string): 'none' | 'unreadable' | { pid: number; otherLive: boolean } {
+  const lock = join(cacheDir, 'run.lock');
+  if (!existsSync(lock)) return 'none';
+  let pid: number;
+  try {
+    pid = (JSON.parse(readFileSync(lock, 'utf8')) as { pid: number }).pid;
+  } catch {
+    return 'unreadable';
+  }
+  return { pid, otherLive: pid !== process.pid && existsSync(`/proc/${pid}`) };
+}
+
+/**
  * Waits while another real-engine run (the other e2e file of the same suite, a helper's suite, a CLI
  * run) holds the host's run lock in `cacheDir`: a test's "host as found" snapshot must not include
  * that run's swap, cgroups and journals, which it will undo itself.
  */
 export async function waitForIdleEngine(cacheDir: string, maxWaitS = 30 * 60): Promise<void> {
-  const lock = join(cacheDir, 'run.lock');
-  for (let i = 0; i < maxWaitS && existsSync(lock); i++) {
-    let pid = 0;
-    try {
-      pid = (JSON.parse(readFileSync(lock, 'utf8')) as { pid: number }).pid;
-    } catch {
-      return;
-    }
-    if (pid === process.pid || !existsSync(`/proc/${pid}`)) return;
-    if (i % 30 === 0) process.stderr.write(`# waiting for the engine run of pid ${pid} to finish\n`);
+  for (let i = 0; i < maxWaitS; i++) {
+    const h = lockHolder(cacheDir);
+    if (typeof h === 'string' || !h.otherLive) return;
+    if (i % 30 === 0) process.stderr.write(`# waiting for the engine run of pid ${h.pid} to finish\n`);
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
@@ -27,13 +37,8 @@ export async function waitForIdleEngine(cacheDir: string, maxWaitS = 30 * 60): P
  * waits for the same lock) is that run's, not a leftover.
  */
 export function leftoverLock(cacheDir: string): string[] {
-  const lock = join(cacheDir, 'run.lock');
-  if (!existsSync(lock)) return [];
-  let pid = 0;
-  try {
-    pid = (JSON.parse(readFileSync(lock, 'utf8')) as { pid: number }).pid;
-  } catch {
-    return ['run.lock (unreadable)'];
-  }
-  return pid === process.pid || !existsSync(`/proc/${pid}`) ? [`run.lock (pid ${pid})`] : [];
+  const h = lockHolder(cacheDir);
+  if (h === 'none') return [];
+  if (h === 'unreadable') return ['run.lock (unreadable)'];
+  return h.otherLive ? [] : [`run.lock (pid ${h.pid})`];
 }
