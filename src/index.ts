@@ -1,7 +1,7 @@
 /** vswapper's library API. */
-export { MemoryCore, DEFAULT_CORE_TUNABLES, type CoreConfig, type CoreAction } from './core/memory-core.js';
-export * from './core/types.js';
-export { CoreError, ConfigError } from './core/errors.js';
+export * from './core/index.js';
+export { CoreDriver, type ActionPort, type DriverAction } from './driver/core-driver.js';
+export { runGuestIo, type GuestIoRequest, type GuestIoPort } from './driver/guest-io.js';
 export { Machine, PAPER_MACHINE, CONFIG_MECHANISMS, type MachineSpec } from './sim/machine.js';
 export { Hdd, CONSTELLATION_ES_2TB } from './sim/disk/hdd.js';
 export { Ssd, SATA_SSD_2013 } from './sim/disk/ssd.js';

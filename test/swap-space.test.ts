@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { SwapSpace } from '../src/core/swap-space.js';
-import { NONE, asSlot } from '../src/core/types.js';
+import { SwapSpace } from '../src/core/index.js';
+import { NONE, asSlot } from '../src/core/index.js';
 
 test('allocation runs through a cluster in order, then takes the lowest run of free slots', () => {
   const s = new SwapSpace(64, 8);

@@ -1,4 +1,4 @@
-import { pagesFromMiB } from '../core/types.js';
+import { pagesFromMiB } from '../core/index.js';
 import { GuestOomError } from '../sim/guest/guest-os.js';
 import { Machine, type MachineSpec, PAPER_MACHINE, type Snapshot } from '../sim/machine.js';
 import type { Workload } from '../workloads/types.js';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { FaultContext } from '../core/types.js';
+import type { FaultContext } from '../core/index.js';
 import { isVcpuThread } from '../qemu/host-setup.js';
 
 /**

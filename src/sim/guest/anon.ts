@@ -1,4 +1,4 @@
-import { NONE } from '../../core/types.js';
+import { NONE } from '../../core/index.js';
 import type { GuestOs } from './guest-os.js';
 import { BLOCK, type Program, SYNC } from './steps.js';
 import { ACTIVE_ANON, ANON, INACTIVE_ANON, PG_LOCKED, PG_REFERENCED, PG_WRITEBACK } from './memory.js';

@@ -1,4 +1,4 @@
-import { type Gfn, asGfn } from '../../core/types.js';
+import { type Gfn, asGfn } from '../../core/index.js';
 import type { GuestOs } from './guest-os.js';
 import { type Program, SYNC } from './steps.js';
 import { BALLOON } from './memory.js';

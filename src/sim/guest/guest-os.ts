@@ -1,6 +1,6 @@
-import { CHUNKS_PER_PAGE } from '../../core/emulation.js';
-import { IdMap } from '../../core/id-map.js';
-import { NONE, asBlock, asGfn } from '../../core/types.js';
+import { CHUNKS_PER_PAGE } from '../../core/index.js';
+import { IdMap } from '../../core/index.js';
+import { NONE, asBlock, asGfn } from '../../core/index.js';
 import { type Overrides, sameContent } from '../data-plane.js';
 import type { CpuCosts } from '../costs.js';
 import type { EventQueue } from '../event-queue.js';

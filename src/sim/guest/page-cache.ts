@@ -1,4 +1,4 @@
-import { NONE } from '../../core/types.js';
+import { NONE } from '../../core/index.js';
 import type { GuestOs } from './guest-os.js';
 import { BLOCK, type Proc, type Program, SYNC } from './steps.js';
 import {
