@@ -3,7 +3,15 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { EmulatedPage } from '../src/core/emulated-page.js';
 import { Lruvecs } from '../src/core/store/lruvec.js';
-import { type CoreConfig, Flag, type Gfn, LruList, NO_FAULT, State } from '../src/core/index.js';
+import {
+  type CoreConfig,
+  Flag,
+  type Gfn,
+  LruList,
+  type LruListKind,
+  NO_FAULT,
+  State,
+} from '../src/core/index.js';
 import { asBlock, asGfn, asVmmPage } from '../src/core/index.js';
 import { CoreHarness } from './support/core-harness.js';
 
@@ -570,12 +578,16 @@ test("QEMU's code (VM_EXEC file pages): activated at its first reference; code r
   // Where reclaim puts page 0 each time it moves it: the first move after it was found referenced
   // must be to the active list (an ordinary file page would stay inactive with a second chance).
   // (Reclaim may demote and drop it again within the same pass: 3.7 force-scans a small file list.)
-  const moves: (number | undefined)[] = [];
-  const push = Lruvecs.prototype.push;
-  Lruvecs.prototype.push = function (this: Lruvecs, zone, kind, page) {
-    if (page === code(0)) moves.push(kind);
-    push.call(this, zone, kind, page);
-  };
+  const moves: number[] = [];
+  const proto = Lruvecs.prototype;
+  const push = Object.getOwnPropertyDescriptor(proto, 'push')!;
+  Object.defineProperty(proto, 'push', {
+    ...push,
+    value(this: Lruvecs, zone: number, kind: LruListKind, page: number): void {
+      if (page === code(0)) moves.push(kind);
+      (push.value as Lruvecs['push']).call(this, zone, kind, page);
+    },
+  });
   let g = 0;
   try {
     // Until reclaim first looks at page 0 (its referenced bit is then clear).
@@ -584,12 +596,12 @@ test("QEMU's code (VM_EXEC file pages): activated at its first reference; code r
       if (referenced(code(0))) qemuRuns();
     }
   } finally {
-    Lruvecs.prototype.push = push;
+    Object.defineProperty(proto, 'push', push);
   }
   assert.equal(
     moves[0],
     LruList.ActiveFile,
-    `activated at its first reference, no second trip (moves ${moves})`,
+    `activated at its first reference, no second trip (moves ${moves.join(' ')})`,
   );
   for (let i = 0; i < 512; i++) {
     h.guestWrite(g++ % 256);

@@ -40,10 +40,10 @@ export class Mapper {
     if (this.enabled) {
       pt.flags[p] = (pt.flags[p]! & Flag.Writeback) | Flag.Named | Flag.Referenced;
       this.s.lru.remove(p);
-      if (!(pt.flags[p]! & Flag.Writeback)) this.s.put(LruList.InactiveFile, p);
+      if (!(pt.flags[p] & Flag.Writeback)) this.s.put(LruList.InactiveFile, p);
     } else {
       pt.flags[p] = (pt.flags[p]! & Flag.Writeback) | Flag.Dirty | Flag.Referenced;
-      if (!this.s.lru.isListed(p) && !(pt.flags[p]! & Flag.Writeback)) this.s.put(LruList.InactiveAnon, p);
+      if (!this.s.lru.isListed(p) && !(pt.flags[p] & Flag.Writeback)) this.s.put(LruList.InactiveAnon, p);
     }
   }
 
@@ -55,7 +55,7 @@ export class Mapper {
       pt.linkBlock(p, block);
       pt.flags[p] = (pt.flags[p]! & (Flag.Writeback | Flag.Referenced)) | Flag.Named;
       this.s.lru.remove(p);
-      if (!(pt.flags[p]! & Flag.Writeback)) this.s.put(LruList.InactiveFile, p);
+      if (!(pt.flags[p] & Flag.Writeback)) this.s.put(LruList.InactiveFile, p);
     } else {
       pt.linkBlock(p, block);
     }

@@ -226,11 +226,11 @@ export class Reclaim {
           // activate_locked: a page kept in memory gives its slot back when swap is filling up.
           if (f & Flag.SwapCache && !file && this.swapCache.mostlyUsed()) {
             counters.swapSlotsReleased++;
-            this.swapCache.giveUpSlot(p, pt.flags[p]!);
+            this.swapCache.giveUpSlot(p, pt.flags[p]);
           }
           lru.push(zone, active, p);
         } else {
-          pt.flags[p]! |= Flag.SecondChance;
+          pt.flags[p] |= Flag.SecondChance;
           keep[kept++] = p;
         }
         continue;

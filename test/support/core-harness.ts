@@ -160,7 +160,7 @@ export class CoreHarness {
       this.data.writeChunks(g, first, n, v);
     }
     let o = this.refOver.get(g);
-    if (!o) this.refOver.set(g, (o = new Map()));
+    if (!o) this.refOver.set(g, (o = new Map<number, number>()));
     for (let c = first; c < first + n; c++) o.set(c, v);
     this.pump();
   }
