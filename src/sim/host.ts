@@ -3,7 +3,6 @@ import {
   type FaultContext,
   type Gfn,
   type MemoryCore,
-  NO_FAULT,
   SECTORS_PER_PAGE,
   asVmmPage,
 } from '../core/index.js';
@@ -160,20 +159,12 @@ export class Host implements ActionPort {
   /** QEMU executes `n` of its code pages, one after another; `then` runs when all were present. */
   private runVmmCode(n: number, then: () => void): void {
     const pages = this.core.cfg.vmmPages;
-    let i = 0;
-    const step = (): void => {
-      while (i < n) {
-        i++;
-        const v = skewedPick(pages, this.rng.next(), this.vmm.skew);
-        const id = this.core.touchVmm(asVmmPage(v));
-        if (id !== NO_FAULT) {
-          this.driver.after(id, () => this.events.after(this.costs.hostMajorFaultNs, step));
-          return;
-        }
-      }
-      this.driver.after(NO_FAULT, then);
-    };
-    step();
+    this.driver.each(
+      n,
+      () => this.core.touchVmm(asVmmPage(skewedPick(pages, this.rng.next(), this.vmm.skew))),
+      then,
+      { resume: (k) => this.events.after(this.costs.hostMajorFaultNs, k) },
+    );
   }
 
   private nextIo(): void {
