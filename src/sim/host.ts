@@ -99,6 +99,22 @@ export class Host {
     if (!this.ioBusy) this.nextIo();
   }
 
+  // ---------------------------------------------------------------- the balloon device (the guest's BalloonPort)
+
+  /** The guest gave frame `gfn` to the host (virtio-balloon's inflate queue). */
+  balloonInflate(gfn: Gfn): void {
+    this.core.balloonInflate(gfn);
+    this.pumpCore();
+  }
+
+  /** The guest took frame `gfn` back (the deflate queue). */
+  balloonDeflate(gfn: Gfn): void {
+    this.core.balloonDeflate(gfn);
+    this.pumpCore();
+  }
+
+  // ----------------------------------------------------------------
+
   /** Issues the core's queued actions: data plane first (a write snapshots now), then the disk. */
   pumpCore(): void {
     const actions = this.core.drain();

@@ -7,7 +7,7 @@ import type { EventQueue } from '../event-queue.js';
 import type { Host } from '../host.js';
 import type { Rng } from '../rng.js';
 import { AnonMemory } from './anon.js';
-import { BalloonDriver } from './balloon.js';
+import { BalloonDriver, type BalloonPort } from './balloon.js';
 import { GuestMemory, PG_LOCKED, PG_UPTODATE, PINNED } from './memory.js';
 import { BLOCK, type Proc, type Program, SYNC, YIELD } from './steps.js';
 import { chooseOomVictim } from './oom.js';
@@ -126,7 +126,8 @@ export class GuestOs {
   constructor(
     readonly params: GuestParams,
     readonly events: EventQueue,
-    readonly host: Host,
+    private readonly host: Host,
+    balloonPort: BalloonPort,
     readonly costs: CpuCosts,
     files: GuestFileSpec[],
     imageBlocks: number,
@@ -151,7 +152,7 @@ export class GuestOs {
       this,
       params.swapPages > 0 ? new SwapPartition(swapStart, params.swapPages) : null,
     );
-    this.balloon = new BalloonDriver(this);
+    this.balloon = new BalloonDriver(this, balloonPort);
     // Initial disk content: every block distinct, known to the reference.
     this.refDisk.set(initialDiskContent(imageBlocks));
     this.host.data.image.set(this.refDisk);
