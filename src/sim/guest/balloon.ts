@@ -1,5 +1,5 @@
 import { type Gfn, asGfn } from '../../core/types.js';
-import type { GuestOs } from './guest-os.js';
+import type { Frames, Scheduler } from './kernel.js';
 import { type Program, SYNC } from './steps.js';
 import { BALLOON } from './memory.js';
 
@@ -25,7 +25,7 @@ export class BalloonDriver {
   private readonly pages: number[] = [];
 
   constructor(
-    private readonly os: GuestOs,
+    private readonly os: Frames & Scheduler,
     private readonly port: BalloonPort,
   ) {}
 
