@@ -79,8 +79,7 @@ export function runSim(spec: SimRunSpec): SimRunResult {
     if (spec.history !== 'fresh') yield* os.touchAllFreeMemory();
     if (m.mechanisms.balloon)
       yield* os.inflateBalloon(pagesFromMiB(believed) - pagesFromMiB(spec.guestActualMiB));
-    m.core.setResidentLimit(m.cgroupLimitPages);
-    m.host.pumpCore();
+    m.host.setResidentLimit(m.cgroupLimitPages);
     while (m.core.pagesUnderWriteback > 0) yield* os.sleep(10e6);
     yield* os.allocUserBuffer(wl.userBufferPages);
     yield* wl.program({

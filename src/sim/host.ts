@@ -101,8 +101,25 @@ export class Host implements ActionPort {
     if (!this.ioBusy) this.nextIo();
   }
 
-  /** Carries out the core's queued actions. */
-  pumpCore(): void {
+  // ---------------------------------------------------------------- the balloon device (the guest's BalloonPort)
+
+  /** The guest gave frame `gfn` to the host (virtio-balloon's inflate queue). */
+  balloonInflate(gfn: Gfn): void {
+    this.core.balloonInflate(gfn);
+    this.driver.pump();
+  }
+
+  /** The guest took frame `gfn` back (the deflate queue). */
+  balloonDeflate(gfn: Gfn): void {
+    this.core.balloonDeflate(gfn);
+    this.driver.pump();
+  }
+
+  // ----------------------------------------------------------------
+
+  /** The memory cgroup's limit changes (memory.limit_in_bytes): a lower one reclaims at once. */
+  setResidentLimit(pages: number): void {
+    this.core.setResidentLimit(pages);
     this.driver.pump();
   }
 

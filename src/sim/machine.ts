@@ -169,6 +169,8 @@ export class Machine {
       },
       this.events,
       this.host,
+      // The host is the guest's virtio-balloon device too.
+      this.host,
       spec.costs,
       spec.files,
       imageBlocks,
