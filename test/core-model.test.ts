@@ -624,3 +624,38 @@ test("QEMU's code (VM_EXEC file pages): activated at its first reference; code r
   h.verifyAll();
   assert.deepEqual(h.violations, []);
 });
+
+test('a disk read that waited for a frame while the Preventer began emulating its page supersedes the buffer', () => {
+  // The device's read into page 0 must wait (every frame pinned); meanwhile one page is unpinned and
+  // the guest writes a chunk of page 0, which the Preventer takes (reclaim drops the unpinned named
+  // page for its frame). When the read gets its frame the page is being emulated: the device's data
+  // supersedes the buffer, as when the read comes after the emulation began.
+  const h = new CoreHarness({
+    zoneWeights: [1],
+    pageClusterLog2: 0,
+    fileReadaroundPages: 1,
+    guestPages: 64,
+    imageBlocks: 64,
+    mapper: true,
+    preventer: true,
+    residentLimitPages: 8,
+  });
+  h.guestWrite(0);
+  for (let b = 1; b <= 9; b++) h.diskRead(b, b);
+  h.settle();
+  assert.equal(h.core.inspect(0).state, State.Swapped);
+  const pinned = [1, 2, 3, 4, 5, 6, 7, 8];
+  for (const g of pinned) h.hostPin(g, false);
+  const moved = h.startDiskRead(20, 0);
+  assert.equal(moved(), false, 'the read waits for a frame');
+  h.hostUnpin(pinned[0]!);
+  h.chunkWrite(0, 0, 1);
+  assert.equal(h.core.isEmulating(asGfn(0)), true, 'the Preventer took the write');
+  for (const g of pinned.slice(1)) h.hostUnpin(g);
+  h.guestRead(30); // a fault: waiters for frames run after it
+  h.settle();
+  assert.equal(moved(), true, 'the read completed');
+  assert.equal(h.core.isEmulating(asGfn(0)), false, 'the device superseded the buffer');
+  h.verifyAll();
+  assert.deepEqual(h.violations, []);
+});

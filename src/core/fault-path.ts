@@ -88,7 +88,9 @@ export class FaultPath {
     const p = f.page;
     const pt = this.s.pt;
     const st = pt.state[p]!;
-    if (st === State.Resident || st === State.Loading) return this.start(f);
+    // The Preventer may have begun emulating the page while this waited for a frame.
+    if (st === State.Emulating && this.deviceSupersedes(p)) return true;
+    if (st === State.Resident || st === State.Loading || st === State.Emulating) return this.start(f);
     if (!this.reclaim.takeFrames(1)) return false;
     if (st === State.Swapped) this.swapCache.freeSlot(p);
     pt.unlinkBlock(p);
@@ -96,6 +98,22 @@ export class FaultPath {
     pt.flags[p] = 0;
     pt.pins[p]!++;
     this.s.frames.charge(p);
+    return true;
+  }
+
+  /**
+   * A device is about to overwrite page `p`, which the Preventer is emulating: what the guest wrote
+   * is superseded, the emulation's frame becomes the device's (Loading, pinned), nothing is read.
+   * False when the emulation's merge has begun (the device then waits for it).
+   */
+  deviceSupersedes(p: number): boolean {
+    if (!this.preventer.cancel(p)) return false;
+    const pt = this.s.pt;
+    this.swapCache.freeSlot(p);
+    pt.unlinkBlock(p);
+    pt.state[p] = State.Loading;
+    pt.flags[p] = 0;
+    pt.pins[p]!++;
     return true;
   }
 

@@ -4,7 +4,6 @@ import type { Mapper } from './mapper.js';
 import type { Preventer } from './preventer.js';
 import { Flag, State } from './store/page-table.js';
 import type { Store } from './store/store.js';
-import type { SwapCache } from './swap-cache.js';
 import { type FaultId, NONE, NO_FAULT } from './types.js';
 
 /**
@@ -17,7 +16,6 @@ import { type FaultId, NONE, NO_FAULT } from './types.js';
 export class GuestIo {
   constructor(
     private readonly s: Store,
-    private readonly swapCache: SwapCache,
     private readonly mapper: Mapper,
     private readonly preventer: Preventer,
     private readonly faults: FaultPath,
@@ -43,15 +41,7 @@ export class GuestIo {
       pt.pins[p]!++;
       return NO_FAULT;
     }
-    if (st === State.Emulating && this.preventer.cancel(p)) {
-      // The device overwrites the whole page: what the guest wrote before is superseded.
-      this.swapCache.freeSlot(p);
-      pt.unlinkBlock(p);
-      pt.state[p] = State.Loading;
-      pt.flags[p] = 0;
-      pt.pins[p]!++;
-      return NO_FAULT;
-    }
+    if (st === State.Emulating && this.faults.deviceSupersedes(p)) return NO_FAULT;
     if (st === State.Loading || st === State.Emulating)
       return this.s.faults.waitOn(p, this.faults.newFault(p, 'dmaWrite', true, 'host'));
     if (!this.mapper.oldContentNeeded(st)) {

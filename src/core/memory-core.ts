@@ -89,7 +89,7 @@ export class MemoryCore {
     this.access = new Access(s, mapper, swapCache, swapRa);
     this.preventer = new Preventer(s, this.reclaim, swapCache);
     this.faults = new FaultPath(s, this.reclaim, swapCache, pageIn, mapper, this.access, this.preventer);
-    this.io = new GuestIo(s, swapCache, mapper, this.preventer, this.faults);
+    this.io = new GuestIo(s, mapper, this.preventer, this.faults);
     this.balloon = new Balloon(s, swapCache, this.preventer);
     this.invariants = new Invariants(s, mapper, this.preventer);
   }

@@ -190,7 +190,16 @@ export class CoreHarness {
 
   /** The guest reads block b into page g through its disk. */
   diskRead(b: number, g: number): void {
-    this.guestIo('read', g, b, () => {
+    const moved = this.startDiskRead(b, g);
+    this.until(moved, `disk read of gfn ${g}`);
+  }
+
+  /**
+   * Starts the guest's read of block b into page g and returns at once (the read may wait for a
+   * frame while the test does other things); the returned function tells whether the data moved.
+   */
+  startDiskRead(b: number, g: number): () => boolean {
+    return this.startGuestIo('read', g, b, () => {
       const d = this.data;
       if (!sameContent(d.image[b]!, d.imageOver.get(b), this.refDisk[b]!, this.refDiskOver.get(b))) {
         this.violations.push(`disk block ${b}: got ${d.image[b]} want ${this.refDisk[b]}`);
@@ -205,7 +214,7 @@ export class CoreHarness {
 
   /** The guest writes page g to block b through its disk. */
   diskWrite(g: number, b: number): void {
-    this.guestIo('write', g, b, () => {
+    const moved = this.startGuestIo('write', g, b, () => {
       if (this.data.mem[g] === POISON) this.violations.push(`disk write from gfn ${g}: page content lost`);
       this.check(g, 'disk write from');
       this.data.copyPageToImage(g, b);
@@ -214,10 +223,11 @@ export class CoreHarness {
       if (o) this.refDiskOver.set(b, new Map(o));
       else this.refDiskOver.delete(b);
     });
+    this.until(moved, `disk write from gfn ${g}`);
   }
 
   /** One page of guest disk I/O through the core driver's §4.1 sequence; `move` moves the data. */
-  private guestIo(op: 'read' | 'write', g: number, b: number, move: () => void): void {
+  private startGuestIo(op: 'read' | 'write', g: number, b: number, move: () => void): () => boolean {
     let moved = false;
     runGuestIo(
       this.driver,
@@ -231,7 +241,7 @@ export class CoreHarness {
         },
       },
     );
-    this.until(() => moved, `disk ${op} of gfn ${g}`);
+    return () => moved;
   }
 
   /**
