@@ -30,6 +30,7 @@ export class PageIn {
     const { pages, units } = this.window(this.swapReadahead, p);
     const got = this.reclaim.takeFrames(pages.length);
     if (got === 0) return false;
+    this.swapReadahead.started(p);
     this.countMajor(f);
     this.markAsyncWrite(f);
     this.load(pages, units, p, got, 'swap', this.swapReadahead.tracksHits);
@@ -44,6 +45,7 @@ export class PageIn {
     const { pages, units } = this.window(this.fileReadahead, p);
     const got = this.reclaim.takeFrames(pages.length);
     if (got === 0) return false;
+    this.fileReadahead.started(p);
     this.countMajor(f);
     if (vmm) this.s.counters.hostFaultsVmm++;
     this.load(pages, units, p, got, vmm ? 'vmm' : 'image', this.fileReadahead.tracksHits);

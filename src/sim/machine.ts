@@ -1,4 +1,4 @@
-import { DEFAULT_CORE_TUNABLES, MemoryCore } from '../core/index.js';
+import { DEFAULT_CORE_TUNABLES, MemoryCore, type SwapReadaheadName } from '../core/index.js';
 import { MIB, SECTORS_PER_PAGE, pagesFromMiB } from '../core/index.js';
 import type { ConfigName, Metrics } from '../experiments/results.js';
 import { type CpuCosts, QEMU_1_2, type VmmBehaviour, XEON_E5_2420_KVM } from './costs.js';
@@ -53,6 +53,8 @@ export interface MachineSpec {
   guestCompactionPagesPerSec?: number;
   imageMiB: number;
   swapMiB: number;
+  /** How the host's swap-ins choose the pages read with the faulting one (default: the core's, 'cluster'). */
+  swapReadahead?: SwapReadaheadName;
   disk: DiskSpec;
   costs: CpuCosts;
   vmm: VmmBehaviour;
@@ -131,6 +133,7 @@ export class Machine {
       mapper: this.mechanisms.mapper,
       preventer: this.mechanisms.preventer,
       asyncPfWriteFaults: spec.guestAsyncPageFaults ?? true,
+      swapReadahead: spec.swapReadahead ?? DEFAULT_CORE_TUNABLES.swapReadahead,
     });
     const model: DiskModel =
       spec.disk.kind === 'hdd' ? new Hdd(spec.disk.hdd) : new Ssd({ ...SATA_SSD_2013, ...spec.disk.ssd });

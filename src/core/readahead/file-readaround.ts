@@ -45,5 +45,7 @@ export class FileReadaround implements Readahead {
     return { pages, units };
   }
 
+  started(): void {}
+
   hit(): void {}
 }

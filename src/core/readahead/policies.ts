@@ -2,10 +2,12 @@ import { ConfigError } from '../errors.js';
 import { FileReadaround } from './file-readaround.js';
 import type { Readahead, ReadaheadContext } from './readahead.js';
 import { SwapClusterReadahead } from './swap-cluster.js';
+import { SwapVmaReadahead } from './swap-vma.js';
 
 /** Every readahead policy, by the name a configuration gives it: one line each. */
 export const SWAP_READAHEAD_POLICIES = {
   cluster: (c: ReadaheadContext): Readahead => new SwapClusterReadahead(c),
+  vma: (c: ReadaheadContext): Readahead => new SwapVmaReadahead(c),
 } as const;
 
 export const FILE_READAHEAD_POLICIES = {

@@ -34,9 +34,15 @@ export interface Readahead {
   /**
    * The window of a fault on absent page `p`: `p` and the pages read with it, each with its unit,
    * every page absent in the state the source serves (Swapped for swap, InImage for file) and
-   * holding that unit. Fresh arrays (the caller may hand them on); any order.
+   * holding that unit. Fresh arrays (the caller may hand them on); any order. It changes nothing,
+   * the policy's own state included: a fault that must wait for frames asks again later.
    */
   window(p: number): ReadWindow;
+  /**
+   * The fault on `p` reads the window window(p) just gave: once per fault, so a policy that adapts
+   * (the VMA policy's previous fault and window) counts each fault once, however often it waited.
+   */
+  started(p: number): void;
   /**
    * Whether the pages this policy reads ahead are marked (Flag.Readahead) so that their first touch
    * reports a hit(); policies that do not adapt leave them unmarked.

@@ -33,5 +33,7 @@ export class SwapClusterReadahead implements Readahead {
     return { pages, units };
   }
 
+  started(): void {}
+
   hit(): void {}
 }
