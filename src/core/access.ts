@@ -11,19 +11,21 @@ import type { SwapCache } from './swap-cache.js';
  */
 export class Access {
   private readonly hostAssumesDirty: boolean;
+  // The page table's arrays, held directly: this runs for every access the host sees.
+  private readonly flags: Uint8Array;
 
   constructor(
-    private readonly s: Store,
+    s: Store,
     private readonly mapper: Mapper,
     private readonly swapCache: SwapCache,
     private readonly swapReadahead: Readahead,
   ) {
     this.hostAssumesDirty = s.cfg.hostAssumesDirty;
+    this.flags = s.pt.flags;
   }
 
   apply(p: number, write: boolean): void {
-    const pt = this.s.pt;
-    let f = pt.flags[p]! | Flag.Referenced;
+    let f = this.flags[p]! | Flag.Referenced;
     if (write) {
       f = this.mapper.breakOnWrite(p, f) | Flag.Dirty;
     } else if (!(f & Flag.Named) && this.hostAssumesDirty) {
@@ -40,6 +42,6 @@ export class Access {
       this.swapCache.giveUpSlot(p, f);
       return;
     }
-    pt.flags[p] = f;
+    this.flags[p] = f;
   }
 }

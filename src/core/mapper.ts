@@ -16,12 +16,15 @@ import { NONE } from './types.js';
  */
 export class Mapper {
   readonly enabled: boolean;
+  /** Each page's image block (held directly: breakOnWrite runs on every write the host sees). */
+  private readonly block: Int32Array;
 
   constructor(
     private readonly s: Store,
     private readonly swapCache: SwapCache,
   ) {
     this.enabled = s.cfg.mapper;
+    this.block = s.pt.block;
   }
 
   /**
@@ -93,7 +96,7 @@ export class Mapper {
    * content (the paper's copy-on-write). Returns the flags without the name.
    */
   breakOnWrite(p: number, f: number): number {
-    if (f & Flag.Named || this.s.pt.block[p] !== NONE) {
+    if (f & Flag.Named || this.block[p] !== NONE) {
       this.s.pt.unlinkBlock(p);
       if (f & Flag.Named) {
         f &= ~Flag.Named;

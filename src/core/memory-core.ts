@@ -65,6 +65,8 @@ export class MemoryCore {
   private readonly io: GuestIo;
   private readonly balloon: Balloon;
   private readonly invariants: Invariants;
+  /** Each page's state (held directly: touch runs for every access the host sees). */
+  private readonly state: Uint8Array;
 
   constructor(cfg: CoreConfig) {
     validateCoreConfig(cfg);
@@ -92,6 +94,7 @@ export class MemoryCore {
     this.io = new GuestIo(s, mapper, this.preventer, this.faults);
     this.balloon = new Balloon(s, swapCache, this.preventer);
     this.invariants = new Invariants(s, mapper, this.preventer);
+    this.state = s.pt.state;
   }
 
   // ---------------------------------------------------------------- queries
@@ -113,7 +116,7 @@ export class MemoryCore {
   }
   /** Whether a guest access to `gfn` would proceed without a host fault. */
   isResident(gfn: Gfn): boolean {
-    return this.s.pt.state[gfn] === State.Resident;
+    return this.state[gfn] === State.Resident;
   }
   /** Whether the core holds `gfn` as modified since its last copy (a driver maps it writable then). */
   isDirty(gfn: Gfn): boolean {
@@ -162,7 +165,7 @@ export class MemoryCore {
    * `faultDone` action releases the accessing context.
    */
   touch(gfn: Gfn, write: boolean, ctx: FaultContext): FaultId {
-    if (this.s.pt.state[gfn] === State.Resident) {
+    if (this.state[gfn] === State.Resident) {
       this.access.apply(gfn, write);
       return NO_FAULT;
     }
