@@ -14,6 +14,7 @@ import {
 } from '../src/core/index.js';
 import { asBlock, asGfn, asVmmPage } from '../src/core/index.js';
 import { CoreHarness } from './support/core-harness.js';
+import { type CoreOp, playOp } from './support/core-ops.js';
 
 /** A small harness with one zone and no readahead, so a test can follow pages one by one. */
 function tiny(cfg: Partial<CoreConfig> & { guestPages: number; imageBlocks: number }): CoreHarness {
@@ -30,20 +31,7 @@ function tiny(cfg: Partial<CoreConfig> & { guestPages: number; imageBlocks: numb
 const GUEST = 24;
 const BLOCKS = 6;
 
-type Op =
-  | { k: 'read'; g: number }
-  | { k: 'hostRead'; g: number }
-  | { k: 'write'; g: number }
-  | { k: 'overwrite'; g: number }
-  | { k: 'diskRead'; b: number; g: number }
-  | { k: 'diskWrite'; g: number; b: number }
-  | { k: 'io'; n: number }
-  | { k: 'inflate'; g: number }
-  | { k: 'deflate'; g: number }
-  | { k: 'limit'; pages: number }
-  | { k: 'chunkWrite'; g: number; first: number; n: number }
-  | { k: 'chunkRead'; g: number; first: number; n: number }
-  | { k: 'timer' };
+type Op = CoreOp;
 
 const gfn = fc.integer({ min: 0, max: GUEST - 1 });
 const block = fc.integer({ min: 0, max: BLOCKS - 1 });
@@ -77,51 +65,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 );
 
 function run(h: CoreHarness, ops: Op[]): void {
-  for (const op of ops) {
-    const busy = 'g' in op && h.ballooned.has(op.g) && op.k !== 'deflate';
-    if (busy) continue;
-    switch (op.k) {
-      case 'read':
-        h.guestRead(op.g);
-        break;
-      case 'hostRead':
-        h.hostRead(op.g);
-        break;
-      case 'write':
-        h.guestWrite(op.g);
-        break;
-      case 'overwrite':
-        h.guestOverwrite(op.g);
-        break;
-      case 'diskRead':
-        h.diskRead(op.b, op.g);
-        break;
-      case 'diskWrite':
-        h.diskWrite(op.g, op.b);
-        break;
-      case 'io':
-        for (let i = 0; i < op.n; i++) h.completeOne();
-        break;
-      case 'inflate':
-        h.balloonInflate(op.g);
-        break;
-      case 'deflate':
-        h.balloonDeflate(op.g);
-        break;
-      case 'limit':
-        h.setLimit(op.pages);
-        break;
-      case 'chunkWrite':
-        h.chunkWrite(op.g, op.first, op.n);
-        break;
-      case 'chunkRead':
-        h.chunkRead(op.g, op.first, op.n);
-        break;
-      case 'timer':
-        h.fireTimer();
-        break;
-    }
-  }
+  for (const op of ops) playOp(h, op);
   h.verifyAll();
 }
 

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { type SwapReadaheadName, asVmmPage } from '../src/core/index.js';
+import type { SwapReadaheadName } from '../src/core/index.js';
 import { CoreHarness } from './support/core-harness.js';
+import { type CoreOp, playOp } from './support/core-ops.js';
 import {
   type Factory,
   type Kind,
@@ -27,16 +28,7 @@ const GUEST = 40;
 const BLOCKS = 8;
 const VMM = 6;
 
-type Op =
-  | { k: 'read' | 'write' | 'overwrite' | 'hostRead'; g: number }
-  | { k: 'scan'; g: number; n: number }
-  | { k: 'diskRead'; b: number; g: number }
-  | { k: 'diskWrite'; g: number; b: number }
-  | { k: 'vmm'; v: number }
-  | { k: 'io'; n: number }
-  | { k: 'limit'; pages: number }
-  | { k: 'inflate' | 'deflate'; g: number }
-  | { k: 'chunkWrite'; g: number; first: number; n: number };
+type Op = CoreOp;
 
 const gfn = fc.integer({ min: 0, max: GUEST - 1 });
 const block = fc.integer({ min: 0, max: BLOCKS - 1 });
@@ -100,53 +92,7 @@ function harness(s: Setup, picks: number[]): CoreHarness {
 }
 
 function play(h: CoreHarness, ops: Op[]): void {
-  for (const op of ops) {
-    if ('g' in op && h.ballooned.has(op.g) && op.k !== 'deflate') continue;
-    switch (op.k) {
-      case 'read':
-        h.guestRead(op.g);
-        break;
-      case 'hostRead':
-        h.hostRead(op.g);
-        break;
-      case 'write':
-        h.guestWrite(op.g);
-        break;
-      case 'overwrite':
-        h.guestOverwrite(op.g);
-        break;
-      case 'scan':
-        for (let j = 0; j !== op.n; j += Math.sign(op.n)) {
-          const g = op.g + j;
-          if (g >= 0 && g < GUEST && !h.ballooned.has(g)) h.guestRead(g);
-        }
-        break;
-      case 'diskRead':
-        h.diskRead(op.b, op.g);
-        break;
-      case 'diskWrite':
-        h.diskWrite(op.g, op.b);
-        break;
-      case 'vmm':
-        h.wait(h.core.touchVmm(asVmmPage(op.v)));
-        break;
-      case 'io':
-        for (let j = 0; j < op.n; j++) h.completeOne();
-        break;
-      case 'limit':
-        h.setLimit(op.pages);
-        break;
-      case 'inflate':
-        h.balloonInflate(op.g);
-        break;
-      case 'deflate':
-        h.balloonDeflate(op.g);
-        break;
-      case 'chunkWrite':
-        h.chunkWrite(op.g, op.first, op.n);
-        break;
-    }
-  }
+  for (const op of ops) playOp(h, op);
 }
 
 const setupArb: fc.Arbitrary<Setup> = fc.record({
@@ -184,7 +130,7 @@ function contract(kind: Kind, make: Factory, totals: Totals): fc.IPropertyWithHo
       if (a.windows.join('\n') !== b.windows.join('\n')) a.problems.push('two runs of one script differ');
       if (a.problems.length > 0) assert.fail(a.problems.slice(0, 3).join('; '));
     },
-  ) as fc.IPropertyWithHooks<unknown[]>;
+  );
 }
 
 for (const kind of ['swap', 'file'] as const) {
@@ -220,7 +166,7 @@ function noLostWrites(name: string, log: ProbeLog): fc.IPropertyWithHooks<unknow
       const problems = [...log.problems.slice(seen), ...h.violations];
       if (problems.length > 0) assert.fail(problems.slice(0, 3).join('; '));
     },
-  ) as fc.IPropertyWithHooks<unknown[]>;
+  );
 }
 
 for (const [name, make] of Object.entries(registry('swap'))) {

@@ -12,7 +12,7 @@ import { Mapper } from './mapper.js';
 import { PageIn } from './page-in.js';
 import { Emulation, Preventer } from './preventer.js';
 import { makeReadahead } from './readahead/policies.js';
-import type { ReadaheadContext } from './readahead/readahead.js';
+import { readaheadContext } from './readahead/readahead.js';
 import { Reclaim } from './reclaim.js';
 import type { LruListKind } from './store/lruvec.js';
 import { Flag, State, type StateCode } from './store/page-table.js';
@@ -73,15 +73,7 @@ export class MemoryCore {
     this.cfg = cfg;
     const s = (this.s = new Store(cfg));
     this.counters = s.counters;
-    const ra: ReadaheadContext = {
-      pt: s.pt,
-      swap: s.swap,
-      firstVmmPage: s.firstVmmPage,
-      vmmPages: cfg.vmmPages,
-      imageBlocks: cfg.imageBlocks,
-      pageClusterLog2: cfg.pageClusterLog2,
-      fileReadaroundPages: cfg.fileReadaroundPages,
-    };
+    const ra = readaheadContext(s.pt, s.swap, s.firstVmmPage, cfg);
     const swapRa = makeReadahead('swapReadahead', cfg.swapReadahead, ra);
     const fileRa = makeReadahead('fileReadahead', cfg.fileReadahead, ra);
     const swapCache = new SwapCache(s);

@@ -6,7 +6,12 @@ import {
   SWAP_READAHEAD_POLICIES,
   State,
 } from '../../src/core/index.js';
-import type { Readahead, ReadaheadContext, ReadWindow } from '../../src/core/readahead/readahead.js';
+import {
+  type Readahead,
+  type ReadaheadContext,
+  type ReadWindow,
+  readaheadContext as makeContext,
+} from '../../src/core/readahead/readahead.js';
 import type { Store } from '../../src/core/store/store.js';
 
 /**
@@ -20,25 +25,13 @@ export type Factory = (c: ReadaheadContext) => Readahead;
 
 /** The registered policies of a kind, by name. */
 export function registry(kind: Kind): Record<string, Factory> {
-  return (kind === 'swap' ? SWAP_READAHEAD_POLICIES : FILE_READAHEAD_POLICIES) as unknown as Record<
-    string,
-    Factory
-  >;
+  return kind === 'swap' ? SWAP_READAHEAD_POLICIES : FILE_READAHEAD_POLICIES;
 }
 
 /** A core's readahead context, as MemoryCore builds it (white-box: the store is private). */
 export function readaheadContext(core: MemoryCore): ReadaheadContext {
   const s = (core as unknown as { s: Store }).s;
-  const cfg = core.cfg;
-  return {
-    pt: s.pt,
-    swap: s.swap,
-    firstVmmPage: s.firstVmmPage,
-    vmmPages: cfg.vmmPages,
-    imageBlocks: cfg.imageBlocks,
-    pageClusterLog2: cfg.pageClusterLog2,
-    fileReadaroundPages: cfg.fileReadaroundPages,
-  };
+  return makeContext(s.pt, s.swap, s.firstVmmPage, core.cfg);
 }
 
 /**

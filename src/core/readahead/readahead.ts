@@ -15,6 +15,17 @@ export interface ReadaheadContext {
   readonly fileReadaroundPages: number;
 }
 
+/** The context of a core's policies: its tables, and the sizes from its configuration. */
+export function readaheadContext(
+  pt: PageTable,
+  swap: SwapSpace,
+  firstVmmPage: number,
+  cfg: Pick<ReadaheadContext, 'vmmPages' | 'imageBlocks' | 'pageClusterLog2' | 'fileReadaroundPages'>,
+): ReadaheadContext {
+  const { vmmPages, imageBlocks, pageClusterLog2, fileReadaroundPages } = cfg;
+  return { pt, swap, firstVmmPage, vmmPages, imageBlocks, pageClusterLog2, fileReadaroundPages };
+}
+
 /** Pages to read together, with the unit (swap slot, image block, code page) each is read from. */
 export interface ReadWindow {
   pages: number[];
