@@ -15,6 +15,6 @@ export {
   experimentSchema,
   ExperimentFileError,
 } from './experiments/experiment-file.js';
-export * from './experiments/results.js';
+export * from './engine/results.js';
 export { FIGURE_SPECS } from './experiments/figure-specs.js';
 export { sysbenchSeqRead } from './workloads/sysbench.js';

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { METRIC_NAMES, type FigureResult } from '../src/experiments/results.js';
+import { METRIC_NAMES, type FigureResult } from '../src/engine/results.js';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
 const PAPER = join(import.meta.dirname, '..', '..', '..', 'shared', 'paper', 'paper-targets.json');

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FigureResult, RunRecord } from '../src/experiments/results.js';
+import type { FigureResult, RunRecord } from '../src/engine/results.js';
 import { GuestChannel } from '../src/qemu/channel.js';
 import { cacheDir, qemuBaseArgs } from '../src/qemu/engine.js';
 import { leftoverLock, waitForIdleEngine } from './support/engine-lock.js';

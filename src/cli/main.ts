@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ExperimentFileError, loadExperiment, runExperiment } from '../experiments/experiment-file.js';
 import { SIM_FIGURE_IDS, UnknownFigureError, reproduceSim } from '../experiments/reproduce.js';
-import type { FigureResult } from '../experiments/results.js';
+import type { FigureResult } from '../engine/results.js';
 import { crossCheck, crossCheckMarkdown, readStoredResults, writeReport } from '../report/index.js';
 import { Progress } from './progress.js';
 

@@ -1,5 +1,5 @@
 import type { SimJob } from './job.js';
-import type { ConfigName, Metrics, RunRecord } from './results.js';
+import type { ConfigName, Metrics, RunRecord } from '../engine/results.js';
 import type { SimRunResult } from './sim-runner.js';
 
 /** A paper experiment as data: which runs it needs and how their results become the figure. */

@@ -2,7 +2,7 @@ import { hostname, cpus } from 'node:os';
 import type { WorkloadSpec } from '../workloads/index.js';
 import { type SimJob, paperJob } from './job.js';
 import { REPETITIONS, SEEDS, type SimFigure, jobKey, meanNote, pointOf } from './figure-runs.js';
-import { type ConfigName, CONFIG_NAMES, type FigureResult, type Metrics } from './results.js';
+import { type ConfigName, CONFIG_NAMES, type FigureResult, type Metrics } from '../engine/results.js';
 import type { SimRunResult } from './sim-runner.js';
 import { SECTION_5_1_FIGURES } from './section-5-1.js';
 

@@ -1,7 +1,7 @@
 import { SIM_FIGURES, figureMeta, jobKey } from './figures.js';
 import type { SimJob } from './job.js';
 import { type PoolProgress, runJobs } from './pool.js';
-import type { FigureResult } from './results.js';
+import type { FigureResult } from '../engine/results.js';
 import type { SimRunResult } from './sim-runner.js';
 
 export const SIM_FIGURE_IDS = Object.keys(SIM_FIGURES);

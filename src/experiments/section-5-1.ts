@@ -1,7 +1,7 @@
 import type { WorkloadSpec } from '../workloads/index.js';
 import { SEEDS, type SimFigure, jobKey, meanMetrics, meanNote, pointOf } from './figure-runs.js';
 import { type SimJob, paperJob } from './job.js';
-import type { ConfigName, Metrics, RunRecord } from './results.js';
+import type { ConfigName, Metrics, RunRecord } from '../engine/results.js';
 
 /**
  * §5.1's controlled memory assignment: the guest believes 512 MB and has the x-axis amount. The

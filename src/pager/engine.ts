@@ -2,7 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ConfigName, Metrics } from '../experiments/results.js';
+import type { ConfigName, Metrics } from '../engine/results.js';
 import { GuestChannel, type GuestReply, Qmp } from '../qemu/channel.js';
 import {
   type IterationRecord,

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import type { ConfigName, FigureResult } from '../experiments/results.js';
+import type { ConfigName, FigureResult } from '../engine/results.js';
 import { detectAccel, runRealFigure } from '../qemu/index.js';
 import { type PagerConfigName, runPagerConfig } from './engine.js';
 

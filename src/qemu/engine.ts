@@ -3,7 +3,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
-import type { Metrics } from '../experiments/results.js';
+import type { Metrics } from '../engine/results.js';
 import { GuestChannel, type GuestReply, Qmp } from './channel.js';
 import { HDD, hddThrottles } from './hdd.js';
 import { HostChanges, processStartTicks, recoverStaleJournals } from './host-changes.js';

@@ -1,5 +1,5 @@
 import { release } from 'node:os';
-import type { ConfigName, FigureResult, RunRecord } from '../experiments/results.js';
+import type { ConfigName, FigureResult, RunRecord } from '../engine/results.js';
 import { detectAccel, type QemuRunResult, qemuVersion } from './engine.js';
 import { figureSizes, recordsFor } from './records.js';
 

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { FigureResult } from '../experiments/results.js';
+import type { FigureResult } from '../engine/results.js';
 import { cacheDir, detectAccel, runQemuConfig } from './engine.js';
 import { runRealFigure } from './figure-run.js';
 import { HDD } from './hdd.js';

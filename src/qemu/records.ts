@@ -1,4 +1,4 @@
-import type { ConfigName, RunRecord } from '../experiments/results.js';
+import type { ConfigName, RunRecord } from '../engine/results.js';
 import type { QemuRunResult } from './engine.js';
 
 /** The paper's sizes, scaled: memory and file shrink together; iterations stay 8. */
