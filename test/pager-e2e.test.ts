@@ -16,6 +16,7 @@ import { buildGuestImage } from '../src/real/guest-image.js';
 import { cacheDir } from '../src/real/paths.js';
 import { qemuBaseArgs } from '../src/real/qemu-process.js';
 import { leftoverLock, waitForIdleEngine } from './support/engine-lock.js';
+import { assertValidFigureResult } from './support/figure-result.js';
 import { interruptAtFirstIteration } from './support/interrupt.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -124,6 +125,7 @@ test(
     const before = hostState();
     const r = await pagerEngine.runFigure('fig9', { scale: 1, unthrottled: true });
     assert.deepEqual(await settled(before), before, 'the run left the host as it found it');
+    assertValidFigureResult(pagerEngine, 'fig9', r);
     assert.equal(r.engine, 'qemu-pager');
     const base = series(r, 'baseline');
     const map = series(r, 'mapper');
@@ -187,6 +189,7 @@ test(
     const before = hostState();
     const r = await pagerEngine.runFigure('fig10', { scale: 1, unthrottled: true, configs: ['mapper'] });
     assert.deepEqual(await settled(before), before);
+    assertValidFigureResult(pagerEngine, 'fig10', r, { configs: ['mapper'] });
     const m = r.runs.find((x) => x.config === 'mapper')!;
     assert.equal(m.x, null);
     assert.notEqual(m.killed, true, m.notes?.join('; '));

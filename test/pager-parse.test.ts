@@ -148,3 +148,16 @@ test('counters are deltas of the daemon snapshots; resident counts are the last 
   assert.equal('hostFaultsVmm' in m, false, 'not measured here: absent, not zero');
   assert.equal('falseSwapReads' in m, false, 'not observable by a pager: absent, not zero');
 });
+
+test('a bad sampling depth is refused by name before anything is built', async () => {
+  const { runPagerConfig } = await import('../src/pager/run.js');
+  const o = { config: 'mapper', believedMiB: 512, actualMiB: 100, fileMiB: 200, iterations: 8 } as const;
+  await assert.rejects(
+    runPagerConfig({ ...o, allocMiB: 0, hddLike: false, samplingDepth: -1 }),
+    /samplingDepth must be a whole number >= 0, got -1/,
+  );
+  await assert.rejects(
+    runPagerConfig({ ...o, allocMiB: 0, hddLike: false, believedMiB: 0 }),
+    /believedMiB must be a whole number >= 1, got 0/,
+  );
+});

@@ -13,6 +13,7 @@ import type { FigureResult, RunRecord } from '../src/engine/results.js';
 import { qemuEngine } from '../src/qemu/index.js';
 import { cacheDir } from '../src/real/paths.js';
 import { leftoverLock, waitForIdleEngine } from './support/engine-lock.js';
+import { assertValidFigureResult } from './support/figure-result.js';
 import { interruptAtFirstIteration } from './support/interrupt.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -100,6 +101,7 @@ test(
     const r = await qemuEngine.runFigure('fig9', { scale: SCALE, unthrottled: true });
     process.stderr.write(`# fig9 at scale ${SCALE}: ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
     assert.deepEqual(hostState(), before, 'the run left the host as it found it');
+    assertValidFigureResult(qemuEngine, 'fig9', r);
     assert.equal(r.engine, 'qemu');
     assert.equal(r.figure, 'fig9');
     for (const k of ['accel', 'hddLike', 'scale', 'hostKernel', 'qemuVersion', 'wallS'])
@@ -152,6 +154,7 @@ test(
     const before = await idleHostState();
     const r = await qemuEngine.runFigure('fig10', { scale: SCALE, unthrottled: true });
     assert.deepEqual(hostState(), before);
+    assertValidFigureResult(qemuEngine, 'fig10', r);
     const base = r.runs.find((x) => x.config === 'baseline')!;
     assert.equal(base.x, null);
     assert.notEqual(base.killed, true, base.notes?.join('; '));

@@ -182,3 +182,17 @@ test('a bad swap size is refused by name before anything on the host is touched'
       /swapMiB must be a whole number/,
     );
 });
+
+test('sizes no run can have are refused by name before anything is built', async () => {
+  const { runQemuConfig } = await import('../src/qemu/run.js');
+  const o = { config: 'baseline', believedMiB: 512, actualMiB: 100, fileMiB: 200, iterations: 8 } as const;
+  const bad = [
+    [{ actualMiB: 600 }, /actualMiB \(600\) must not exceed believedMiB \(512\)/],
+    [{ fileMiB: 0 }, /fileMiB must be a whole number >= 1, got 0/],
+    [{ iterations: 2.5 }, /iterations must be a whole number >= 1, got 2.5/],
+    [{ allocMiB: -1 }, /allocMiB must be a whole number >= 0, got -1/],
+    [{ tbMiB: 0 }, /tbMiB must be a whole number >= 1/],
+  ] as const;
+  for (const [over, msg] of bad)
+    await assert.rejects(runQemuConfig({ ...o, allocMiB: 0, hddLike: false, ...over }), msg);
+});
