@@ -130,7 +130,9 @@ for (const engine of ENGINES) {
     assert.equal(progress, 0, 'no progress: nothing started');
   });
 
-  test(`${e.name}: a small figure is a valid FigureResult`, { timeout: 20 * 60_000 }, async (t) => {
+  // A real engine's run may first wait for the host's run lock, held by the e2e files' longer runs
+  // (test files run two at a time): the timeout covers that wait too.
+  test(`${e.name}: a small figure is a valid FigureResult`, { timeout: 60 * 60_000 }, async (t) => {
     const a = await e.availability();
     if (!a.engine.ok) {
       t.skip(`${e.name} unavailable here: ${a.engine.reason}`);

@@ -12,7 +12,8 @@ import { SIM_FIGURE_IDS, reproduceSim } from './reproduce.js';
 
 /**
  * The simulator as an engine: every figure and configuration, deterministic (seeds 1-5), on worker
- * threads. It only wraps `reproduceSim`, whose results it returns unchanged.
+ * threads. It only wraps `reproduceSim`, whose results it returns unchanged. Its runs take seconds
+ * to minutes and touch nothing outside the process, so `signal` is looked at before they start only.
  */
 export const simEngine: Engine = {
   name: 'sim',
