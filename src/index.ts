@@ -15,6 +15,19 @@ export {
   experimentSchema,
   ExperimentFileError,
 } from './experiments/experiment-file.js';
-export * from './experiments/results.js';
+export * from './engine/results.js';
+export {
+  type Engine,
+  type EngineFigure,
+  type EngineProgress,
+  type FigureRunOptions,
+  type FigureX,
+  type Availability,
+  type Verdict,
+  EngineInputError,
+  EngineUnavailableError,
+  checkRequest,
+} from './engine/engine.js';
+export { ENGINES, findEngine } from './experiments/engines.js';
 export { FIGURE_SPECS } from './experiments/figure-specs.js';
 export { sysbenchSeqRead } from './workloads/sysbench.js';

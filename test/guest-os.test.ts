@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ConfigName } from '../src/experiments/results.js';
+import type { ConfigName } from '../src/engine/results.js';
 import { QEMU_1_2 } from '../src/sim/costs.js';
 import type { Gfn } from '../src/core/types.js';
 import { BalloonDriver, type BalloonPort } from '../src/sim/guest/balloon.js';

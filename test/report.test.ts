@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FIGURE_SPECS, type FigureSpec } from '../src/experiments/figure-specs.js';
-import type { ConfigName, EngineName, FigureResult, RunRecord } from '../src/experiments/results.js';
+import type { ConfigName, EngineName, FigureResult, RunRecord } from '../src/engine/results.js';
 import {
   crossCheck,
   crossCheckMarkdown,

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import type { SimJob } from './job.js';
-import { CONFIG_NAMES, type FigureResult, type RunRecord } from './results.js';
+import { CONFIG_NAMES, type FigureResult, type RunRecord } from '../engine/results.js';
 import { runJobs, type PoolProgress } from './pool.js';
 import { figureMeta } from './figures.js';
 import { type DiskSpec, PAPER_MACHINE } from '../sim/machine.js';

@@ -2,7 +2,7 @@ import type { SwapReadaheadName } from '../core/index.js';
 import { QEMU_1_2 } from '../sim/costs.js';
 import { PAPER_MACHINE } from '../sim/machine.js';
 import { type WorkloadSpec, buildWorkload } from '../workloads/index.js';
-import type { ConfigName } from './results.js';
+import type { ConfigName } from '../engine/results.js';
 import { type SimRunResult, runSim } from './sim-runner.js';
 import type { DiskSpec } from '../sim/machine.js';
 

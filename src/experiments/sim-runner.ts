@@ -2,7 +2,7 @@ import { pagesFromMiB } from '../core/index.js';
 import { GuestOomError } from '../sim/guest/guest-os.js';
 import { Machine, type MachineSpec, PAPER_MACHINE, type Snapshot } from '../sim/machine.js';
 import type { Workload } from '../workloads/types.js';
-import type { ConfigName, Metrics } from './results.js';
+import type { ConfigName, Metrics } from '../engine/results.js';
 
 export interface SimRunSpec {
   config: ConfigName;

@@ -1,6 +1,6 @@
 import { DEFAULT_CORE_TUNABLES, MemoryCore, type SwapReadaheadName } from '../core/index.js';
 import { MIB, SECTORS_PER_PAGE, pagesFromMiB } from '../core/index.js';
-import type { ConfigName, Metrics } from '../experiments/results.js';
+import type { ConfigName, Metrics } from '../engine/results.js';
 import { type CpuCosts, QEMU_1_2, type VmmBehaviour, XEON_E5_2420_KVM } from './costs.js';
 import { DataPlane } from './data-plane.js';
 import { CONSTELLATION_ES_2TB, Hdd, type HddParams } from './disk/hdd.js';
