@@ -33,7 +33,7 @@ test('the ledger undoes newest first and keeps going past a failing step', () =>
   ledger.doing({ kind: 'rm', path: b }, () => writeFileSync(b, 'y'));
   assert.deepEqual(ledger.pending, [`rm ${a}`, `restore ${join(d, 'missing', 'f')}`, `rm ${b}`]);
   const origWrite = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string) => (log.push(String(s)), true)) as typeof process.stderr.write;
+  process.stderr.write = (s: string) => (log.push(String(s)), true);
   let failed: string[];
   try {
     failed = ledger.undoAll();
@@ -166,7 +166,7 @@ test('one run at a time: a live holder makes the next run wait (or time out nami
     setTimeout(() => holder.kill('SIGKILL'), 300);
     const ledger = new HostChanges();
     await takeLock(ledger, d, { waitMs: 20_000 });
-    assert.equal(JSON.parse(readFileSync(lock, 'utf8')).pid, process.pid);
+    assert.equal((JSON.parse(readFileSync(lock, 'utf8')) as { pid: number }).pid, process.pid);
     assert.deepEqual(ledger.pending, [`rm ${lock}`]);
     ledger.undoAll();
     assert.equal(existsSync(lock), false);

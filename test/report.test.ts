@@ -136,7 +136,7 @@ test('paper targets: found from the working directory, else from the package roo
   const elsewhere = mkdtempSync(join(tmpdir(), 'vsw-cwd-'));
   assert.equal(
     defaultPaperTargetsPath(elsewhere),
-    resolve(root!, '..', 'shared', 'paper', 'paper-targets.json'),
+    resolve(root, '..', 'shared', 'paper', 'paper-targets.json'),
   );
 });
 

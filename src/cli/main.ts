@@ -175,7 +175,7 @@ program.parseAsync(process.argv).catch((e: unknown) => {
     e instanceof EngineInputError ||
     e instanceof EngineUnavailableError;
   process.stderr.write(
-    `vswapper: ${known ? (e as Error).message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+    `vswapper: ${known ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
   );
   process.exitCode = known ? 2 : 1;
 });

@@ -204,13 +204,14 @@ class QemuRun extends GuestRun<QemuConfig, HostSample> {
     return limit;
   }
 
-  protected async afterWarmup(): Promise<void> {
+  protected afterWarmup(): Promise<void> {
     const { info } = this;
     const limit = (this.q.recalibrate ?? true) ? this.calibrate('AfterWarmup') : this.firstLimit;
     info.cgroupLimitMiB = +(limit / MiB).toFixed(1);
     this.progress(
       `${this.q.config}: cgroup cap ${info.cgroupLimitMiB} MiB = guest ${this.q.actualMiB} + QEMU's own ${info.qemuOwnAfterWarmupMiB} (TCG cache ${info.tcgCacheResidentAfterWarmupMiB} of it) + margin ${info.marginMiB}`,
     );
+    return Promise.resolve();
   }
 
   protected sample(): HostSample {

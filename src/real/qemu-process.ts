@@ -67,11 +67,9 @@ export function setThpDisabled(disabled: boolean): boolean {
       const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
       prctl = koffi
         .load('libc.so.6')
-        .func(
-          'int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)',
-        ) as unknown as typeof prctl;
+        .func('int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)');
     }
-    return prctl!(41 /* PR_SET_THP_DISABLE */, disabled ? 1 : 0, 0, 0, 0) === 0;
+    return prctl(41 /* PR_SET_THP_DISABLE */, disabled ? 1 : 0, 0, 0, 0) === 0;
   } catch {
     return false;
   }

@@ -219,7 +219,7 @@ export class DataPlane {
 
   writeChunks(p: number, first: number, chunks: number, v: number, into: OverrideStore = this.memOver): void {
     let o = into.get(p);
-    if (!o) into.set(p, (o = new Map()));
+    if (!o) into.set(p, (o = new Map<number, number>()));
     for (let c = first; c < first + chunks; c++) o.set(c, v);
   }
 

@@ -5,7 +5,7 @@ import { type CpuCosts, QEMU_1_2, type VmmBehaviour, XEON_E5_2420_KVM } from './
 import { DataPlane } from './data-plane.js';
 import { CONSTELLATION_ES_2TB, Hdd, type HddParams } from './disk/hdd.js';
 import type { DiskModel } from './disk/model.js';
-import { DiskQueue, STREAMS } from './disk/queue.js';
+import { DiskQueue, STREAMS, type StreamStats } from './disk/queue.js';
 import { SATA_SSD_2013, Ssd, type SsdParams } from './disk/ssd.js';
 import { EventQueue } from './event-queue.js';
 import { type GuestFileSpec, GuestOs, type Program } from './guest/guest-os.js';
@@ -210,7 +210,10 @@ export class Machine {
 
   snapshot(): Snapshot {
     const disk: Record<string, number> = {};
-    for (const s of STREAMS) for (const [k, v] of Object.entries(this.disk.stats[s])) disk[`${s}.${k}`] = v;
+    for (const s of STREAMS) {
+      const stats: Readonly<Record<keyof StreamStats, number>> = this.disk.stats[s];
+      for (const k of Object.keys(stats) as (keyof StreamStats)[]) disk[`${s}.${k}`] = stats[k];
+    }
     return {
       timeNs: this.guest.nowNs,
       core: this.core.counters.snapshot(),

@@ -439,7 +439,7 @@ export class GuestOs implements GuestKernel {
     const v = this.nextVersion++;
     const data = this.host.data;
     let o = this.refOver.get(g);
-    if (!o) this.refOver.set(g, (o = new Map()));
+    if (!o) this.refOver.set(g, (o = new Map<number, number>()));
     this.refHasOver[g] = 1;
     o.set(chunk, v);
     const r = this.host.emulatedWrite(asGfn(g), chunk, () => {
