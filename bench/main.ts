@@ -3,8 +3,8 @@
  * in this one run (these machines are shared and noisy: compare ratios, not runs).
  */
 import { cpus } from 'node:os';
-import { DEFAULT_CORE_TUNABLES, MemoryCore } from '../src/core/memory-core.js';
-import { asGfn } from '../src/core/types.js';
+import { DEFAULT_CORE_TUNABLES, MemoryCore } from '../src/core/index.js';
+import { asGfn } from '../src/core/index.js';
 import { reproduceSim } from '../src/experiments/reproduce.js';
 import { paperJob, runJob } from '../src/experiments/job.js';
 import { SYSBENCH_200MB } from '../src/experiments/figures.js';
@@ -92,10 +92,10 @@ function coreReplay(
   for (let i = 0; i < trace.length; i++) {
     const id = core.touch(asGfn(trace[i]!), (i & 7) === 0, 'guest');
     events++;
-    if (id !== 0 || core.actions.length > 0) {
+    if (id !== 0 || core.hasActions) {
       faults += id !== 0 ? 1 : 0;
       // Complete everything in flight, as an infinitely fast disk would.
-      for (let guard = 0; core.actions.length > 0 && guard < 1e6; guard++) {
+      for (let guard = 0; core.hasActions && guard < 1e6; guard++) {
         for (const a of core.drain()) {
           // Page events: every page read, written or dropped counts, as every touch does.
           if (a.kind === 'read') {

@@ -1,7 +1,7 @@
 /** vswapper's library API. */
-export { MemoryCore, DEFAULT_CORE_TUNABLES, type CoreConfig, type CoreAction } from './core/memory-core.js';
-export * from './core/types.js';
-export { CoreError, ConfigError } from './core/errors.js';
+export * from './core/index.js';
+export { CoreDriver, type ActionPort, type DriverAction } from './driver/core-driver.js';
+export { runGuestIo, type GuestIoRequest, type GuestIoPort } from './driver/guest-io.js';
 export { Machine, PAPER_MACHINE, CONFIG_MECHANISMS, type MachineSpec } from './sim/machine.js';
 export { Hdd, CONSTELLATION_ES_2TB } from './sim/disk/hdd.js';
 export { Ssd, SATA_SSD_2013 } from './sim/disk/ssd.js';
@@ -15,6 +15,19 @@ export {
   experimentSchema,
   ExperimentFileError,
 } from './experiments/experiment-file.js';
-export * from './experiments/results.js';
+export * from './engine/results.js';
+export {
+  type Engine,
+  type EngineFigure,
+  type EngineProgress,
+  type FigureRunOptions,
+  type FigureX,
+  type Availability,
+  type Verdict,
+  EngineInputError,
+  EngineUnavailableError,
+  checkRequest,
+} from './engine/engine.js';
+export { ENGINES, findEngine } from './experiments/engines.js';
 export { FIGURE_SPECS } from './experiments/figure-specs.js';
 export { sysbenchSeqRead } from './workloads/sysbench.js';

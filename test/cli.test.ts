@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { METRIC_NAMES, type FigureResult } from '../src/experiments/results.js';
+import { METRIC_NAMES, type FigureResult } from '../src/engine/results.js';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
 const PAPER = join(import.meta.dirname, '..', '..', '..', 'shared', 'paper', 'paper-targets.json');
@@ -55,6 +55,28 @@ test('bad flags and figures are refused with a clear message and a non-zero exit
   assert.match(fig.stderr, /unknown figure "fig99" for the sim engine; known: fig9, fig3/);
   const engine = run('reproduce', 'fig9', '--engine', 'vmware');
   assert.match(engine.stderr, /--engine must be sim, qemu or qemu-pager/);
+  // Configurations and figures each engine has, checked before anything runs.
+  const cfg = run('reproduce', 'fig9', '--configs', 'baseline,nosuch');
+  assert.equal(cfg.status, 2);
+  assert.match(cfg.stderr, /unknown configuration "nosuch"; known: baseline, balloon, mapper/);
+  const cannot = run('reproduce', 'fig9', '--engine', 'qemu', '--configs', 'mapper');
+  assert.equal(cannot.status, 2);
+  assert.match(cannot.stderr, /the qemu engine cannot run mapper: mapper needs a changed hypervisor/);
+  const noFig = run('reproduce', 'fig5', '--engine', 'qemu-pager');
+  assert.equal(noFig.status, 2);
+  assert.match(noFig.stderr, /unknown figure "fig5" for the qemu-pager engine; known: fig9, fig10/);
+  const notInFig = run('reproduce', 'fig15', '--configs', 'baseline');
+  assert.equal(notInFig.status, 2);
+  assert.match(notInFig.stderr, /fig15 has no baseline configuration \(it has vswapper\)/);
+});
+
+test('vswapper engines lists every engine, whether it can run here, and why each configuration cannot', () => {
+  const r = run('engines');
+  assert.equal(r.status, 0, r.stderr);
+  for (const name of ['sim', 'qemu', 'qemu-pager'])
+    assert.match(r.stdout, new RegExp(`^${name}: .*\\n  (available here|not available here: .+)$`, 'm'));
+  assert.match(r.stdout, /mapper: no \(mapper needs a changed hypervisor/);
+  assert.match(r.stdout, /balloon: no \(no balloon here/);
 });
 
 test('vswapper run FILE.yaml runs a user experiment; a bad file names the field', () => {

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { State } from '../src/core/page-table.js';
+import { State } from '../src/core/index.js';
 import { CoreHarness } from './support/core-harness.js';
 
 const GUEST = 20;
@@ -75,7 +75,7 @@ for (const mapper of [false, true]) {
                 h.hostPin(op.g, op.write);
                 h.hostPin(op.g2, false);
                 assert.equal(
-                  h.core.pt.state[op.g],
+                  h.core.inspect(op.g).state,
                   State.Resident,
                   `page ${op.g} stays pinned while ${op.g2} faults in`,
                 );

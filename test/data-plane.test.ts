@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { CHUNKS_PER_PAGE } from '../src/core/emulation.js';
+import { CHUNKS_PER_PAGE } from '../src/core/index.js';
 import {
   NO_BASE,
   OverrideTable,

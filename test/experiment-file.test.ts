@@ -60,6 +60,21 @@ test("the paper's other workloads and a guest swap partition can be asked for", 
   );
 });
 
+test("the host's swap readahead policy is named from the core's registry; an unknown one names the field", () => {
+  assert.equal(parseExperiment(ok).host.swapReadahead, 'cluster');
+  const vma = parseExperiment(`${ok}host: { swapReadahead: vma }\n`);
+  assert.equal(vma.host.swapReadahead, 'vma');
+  assert.equal(vma.host.swapMiB, 3072, 'the other host fields keep their defaults');
+  assert.throws(
+    () => parseExperiment(`${ok}host: { swapReadahead: clairvoyant }\n`, 'x.yaml'),
+    (e: unknown) =>
+      e instanceof ExperimentFileError &&
+      /x\.yaml: invalid experiment\n {2}host\.swapReadahead: host\.swapReadahead must be one of cluster, vma/.test(
+        e.message,
+      ),
+  );
+});
+
 const bad: [string, string, RegExp][] = [
   [
     'unknown field',
@@ -123,6 +138,16 @@ test('an experiment runs: iterations on x for one size, memory size on x for a s
   const fast = sweep.runs.find((r) => r.config === 'baseline' && r.x === 64)!.metrics.runtimeS!;
   assert.ok(slow > fast, `less memory must not be faster: ${slow} vs ${fast}`);
   for (const r of sweep.runs) assert.equal(r.metrics.integrityViolations, 0);
+  // The policy reaches the host's core: the same run reads swap differently with the VMA policy.
+  const baselineOnly = ok.replace('configs: [baseline, mapper]', 'configs: [baseline]');
+  const vma = await runExperiment(parseExperiment(`${baselineOnly}host: { swapReadahead: vma }\n`));
+  const reads = (f: typeof one): string =>
+    f.runs
+      .filter((r) => r.config === 'baseline')
+      .map((r) => r.metrics.swapReadOps)
+      .join(',');
+  assert.notEqual(reads(vma), reads(one));
+  for (const r of vma.runs) assert.equal(r.metrics.integrityViolations, 0);
 });
 
 test('every experiment shipped in examples/ is valid', () => {

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ConfigName } from '../src/experiments/results.js';
+import type { ConfigName } from '../src/engine/results.js';
 import { QEMU_1_2 } from '../src/sim/costs.js';
-import { GuestOomError, type Program } from '../src/sim/guest/guest-os.js';
+import type { Gfn } from '../src/core/types.js';
+import { BalloonDriver, type BalloonPort } from '../src/sim/guest/balloon.js';
+import { BLOCK, GuestOomError, type Program } from '../src/sim/guest/guest-os.js';
+import type { Frames, Scheduler } from '../src/sim/guest/kernel.js';
+import { BALLOON, FREE, GuestMemory } from '../src/sim/guest/memory.js';
 import { Machine, PAPER_MACHINE } from '../src/sim/machine.js';
 
 /** A small machine: the guest believes 32 MiB, of which the host gives it `actualMiB`. */
@@ -30,8 +34,7 @@ function run(m: Machine, body: () => Program): void {
     (function* () {
       yield* os.touchAllFreeMemory();
       if (m.mechanisms.balloon) yield* os.inflateBalloon(believed - actual);
-      m.core.setResidentLimit(m.cgroupLimitPages);
-      m.host.pumpCore();
+      m.host.setResidentLimit(m.cgroupLimitPages);
       while (m.core.pagesUnderWriteback > 0) yield* os.sleep(10e6);
       yield* body();
     })(),
@@ -244,4 +247,48 @@ test('bad guest and workload inputs are rejected with the problem named', () => 
   assert.throws(() => m.guest.anon.unmap(p, 0, 1), /process p: pages 0\+1 outside its 0-page address space/);
   assert.throws(() => m.guest.cache.fileSize(7), /guest file 7 does not exist/);
   assert.throws(() => machine('baseline', 32, -1), /guest swap: must be a whole number of pages/);
+});
+
+test('the balloon driver needs only frames, a scheduler and a balloon port: it hands frames over and takes them back', () => {
+  const mem = new GuestMemory(8);
+  for (let g = 7; g >= 2; g--) mem.push(g);
+  let sleptNs = 0;
+  const unused = (): never => {
+    throw new Error('the balloon driver does not use this');
+  };
+  const kernel: Frames & Scheduler = {
+    mem,
+    tryAllocFrame: () => mem.pop(),
+    allocFrame: unused,
+    freeFrame: (g) => mem.push(g),
+    nowNs: 0,
+    stopping: false,
+    cpu: () => false,
+    *sleep(ns) {
+      sleptNs += ns;
+      yield BLOCK;
+    },
+    sleepUnlessKicked: unused,
+    spawnKernelThread: unused,
+    waitFrame: unused,
+    wakeFrame: unused,
+    waitForWriteback: unused,
+    writebackDone: unused,
+  };
+  const given: number[] = [];
+  const taken: number[] = [];
+  const port: BalloonPort = {
+    balloonInflate: (g: Gfn) => given.push(g),
+    balloonDeflate: (g: Gfn) => taken.push(g),
+  };
+  const balloon = new BalloonDriver(kernel, port);
+  assert.deepEqual([...balloon.inflate(10, 2)], [BLOCK, BLOCK], 'two back-offs, then it gives up');
+  assert.deepEqual(given, [2, 3, 4, 5, 6, 7], 'every free frame, in allocation order');
+  assert.equal(balloon.size, 6);
+  assert.equal(sleptNs, 2 * 200e6);
+  assert.ok(given.every((g) => mem.use[g] === BALLOON));
+  balloon.deflate(4);
+  assert.deepEqual(taken, [7, 6, 5, 4]);
+  assert.equal(mem.freePages, 4);
+  assert.ok(taken.every((g) => mem.use[g] === FREE));
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { IdMap, IdMapError } from '../src/core/id-map.js';
+import { IdMap, IdMapError } from '../src/core/index.js';
 
 type Op = { k: 'set'; key: number; v: number } | { k: 'delete'; key: number } | { k: 'get'; key: number };
 

@@ -9,22 +9,19 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FigureResult, RunRecord } from '../src/experiments/results.js';
-import { GuestChannel } from '../src/qemu/channel.js';
-import { cacheDir, qemuBaseArgs } from '../src/qemu/engine.js';
+import type { FigureResult, RunRecord } from '../src/engine/results.js';
+import { DaemonProcess, pagerCacheDir, pagerEngine } from '../src/pager/index.js';
+import { GuestChannel } from '../src/real/channel.js';
+import { buildGuestImage } from '../src/real/guest-image.js';
+import { cacheDir } from '../src/real/paths.js';
+import { qemuBaseArgs } from '../src/real/qemu-process.js';
 import { leftoverLock, waitForIdleEngine } from './support/engine-lock.js';
+import { assertValidFigureResult } from './support/figure-result.js';
 import { interruptAtFirstIteration } from './support/interrupt.js';
-import { buildGuestImage, qemuAvailability } from '../src/qemu/index.js';
-import { DaemonProcess, pagerAvailability, pagerCacheDir, runQemuFigure } from '../src/pager/index.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const qa = await qemuAvailability();
-const pa = pagerAvailability();
-const skip = !pa.ok
-  ? `qemu-pager engine unavailable here: ${pa.reason}`
-  : !qa.ok
-    ? `no QEMU here: ${qa.reason}`
-    : false;
+const pa = (await pagerEngine.availability()).engine;
+const skip = pa.ok ? false : `qemu-pager engine unavailable here: ${pa.reason}`;
 
 /** What a run could leave behind: QEMU or daemon processes, work files, journals, the lock. */
 function hostState(): { processes: string[]; files: string[] } {
@@ -126,8 +123,9 @@ test(
   async () => {
     await waitForIdleEngine(cacheDir());
     const before = hostState();
-    const r = await runQemuFigure('fig9', { scale: 1, hddLike: false });
+    const r = await pagerEngine.runFigure('fig9', { scale: 1, unthrottled: true });
     assert.deepEqual(await settled(before), before, 'the run left the host as it found it');
+    assertValidFigureResult(pagerEngine, 'fig9', r);
     assert.equal(r.engine, 'qemu-pager');
     const base = series(r, 'baseline');
     const map = series(r, 'mapper');
@@ -189,8 +187,9 @@ test(
   async () => {
     await waitForIdleEngine(cacheDir());
     const before = hostState();
-    const r = await runQemuFigure('fig10', { scale: 1, hddLike: false, configs: ['mapper'] });
+    const r = await pagerEngine.runFigure('fig10', { scale: 1, unthrottled: true, configs: ['mapper'] });
     assert.deepEqual(await settled(before), before);
+    assertValidFigureResult(pagerEngine, 'fig10', r, { configs: ['mapper'] });
     const m = r.runs.find((x) => x.config === 'mapper')!;
     assert.equal(m.x, null);
     assert.notEqual(m.killed, true, m.notes?.join('; '));
@@ -209,9 +208,9 @@ test(
     // Interrupted mid-workload: QEMU and the daemon running, work files and the journal in place.
     const { sent, during, out, signalCode } = await interruptAtFirstIteration(
       `
-    import { runQemuFigure } from ${JSON.stringify(resolve(HERE, '../src/pager/index.js'))};
-    await runQemuFigure('fig9', { scale: 1, hddLike: false, configs: ['mapper'],
-      onProgress: (m) => process.stdout.write(m + '\\n') });`,
+    import { pagerEngine } from ${JSON.stringify(resolve(HERE, '../src/pager/index.js'))};
+    await pagerEngine.runFigure('fig9', { scale: 1, unthrottled: true, configs: ['mapper'],
+      onProgress: (p) => process.stdout.write(p.message + '\\n') });`,
       hostState,
     );
     assert.ok(sent, `the run never reached its first iteration: ${out}`);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { DaemonConfigError, parseDaemonConfig } from '../src/pager/daemon.js';
 import { GuestMemory } from '../src/pager/guest-memory.js';
 import { GuestRamError, findRamMapping, parseMaps } from '../src/pager/guest-ram.js';
-import { pagerMetrics } from '../src/pager/engine.js';
+import { pagerMetrics } from '../src/pager/metrics.js';
 import { chunksOf } from '../src/pager/pager-io.js';
 import { ShimError, parseHello } from '../src/pager/shim-listener.js';
 
@@ -128,13 +128,13 @@ test('counters are deltas of the daemon snapshots; resident counts are the last 
     },
     device: {},
   };
-  const m = pagerMetrics(
+  const m = pagerMetrics({
     a,
     b,
-    { rc: 0, lines: [], beginS: 10, endS: 12.5 },
-    { pgmajfault: 1 },
-    { pgmajfault: 4, nr_file_pages: 99 },
-  );
+    reply: { rc: 0, lines: [], beginS: 10, endS: 12.5 },
+    guestBefore: { pgmajfault: 1 },
+    guestAfter: { pgmajfault: 4, nr_file_pages: 99 },
+  });
   assert.equal(m.runtimeS, 2.5);
   assert.equal(m.staleSwapReads, 4);
   assert.equal(m.hostFaultsInGuest, 20);
@@ -147,4 +147,17 @@ test('counters are deltas of the daemon snapshots; resident counts are the last 
   assert.equal(m.guestPageCachePages, 99);
   assert.equal('hostFaultsVmm' in m, false, 'not measured here: absent, not zero');
   assert.equal('falseSwapReads' in m, false, 'not observable by a pager: absent, not zero');
+});
+
+test('a bad sampling depth is refused by name before anything is built', async () => {
+  const { runPagerConfig } = await import('../src/pager/run.js');
+  const o = { config: 'mapper', believedMiB: 512, actualMiB: 100, fileMiB: 200, iterations: 8 } as const;
+  await assert.rejects(
+    runPagerConfig({ ...o, allocMiB: 0, hddLike: false, samplingDepth: -1 }),
+    /samplingDepth must be a whole number >= 0, got -1/,
+  );
+  await assert.rejects(
+    runPagerConfig({ ...o, allocMiB: 0, hddLike: false, believedMiB: 0 }),
+    /believedMiB must be a whole number >= 1, got 0/,
+  );
 });

@@ -50,7 +50,7 @@ for (const { mapper, disk, sampling } of cases) {
         });
         assert.deepEqual(r.lost.slice(0, 5), [], `${r.lost.length} lost`);
         assert.deepEqual(r.problems, []);
-        const p = new Proxy(r.pager, { get: (t, k: string) => t[k] ?? 0 }) as Record<string, number>;
+        const p = new Proxy(r.pager, { get: (t, k: string) => t[k] ?? 0 });
         console.log(
           JSON.stringify({
             writerOps: r.writerOps,

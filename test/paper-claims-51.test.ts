@@ -3,7 +3,7 @@ import { before, test } from 'node:test';
 import { jobKey } from '../src/experiments/figure-runs.js';
 import { type SimJob, paperJob } from '../src/experiments/job.js';
 import { runJobs } from '../src/experiments/pool.js';
-import type { ConfigName, Metrics } from '../src/experiments/results.js';
+import type { ConfigName, Metrics } from '../src/engine/results.js';
 import type { SimRunResult } from '../src/experiments/sim-runner.js';
 import type { WorkloadSpec } from '../src/workloads/index.js';
 

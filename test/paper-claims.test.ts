@@ -3,7 +3,7 @@ import { before, test } from 'node:test';
 import { reproduceSim } from '../src/experiments/reproduce.js';
 import { paperJob, runJob } from '../src/experiments/job.js';
 import { SYSBENCH_200MB } from '../src/experiments/figures.js';
-import type { ConfigName, FigureResult, Metrics } from '../src/experiments/results.js';
+import type { ConfigName, FigureResult, Metrics } from '../src/engine/results.js';
 
 /** Fig. 3 and Fig. 9 at the paper's full sizes; what the issue says they must show. */
 let fig9: FigureResult;

@@ -9,13 +9,15 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FigureResult, RunRecord } from '../src/experiments/results.js';
-import { cacheDir, qemuAvailability, runQemuFigure } from '../src/qemu/index.js';
+import type { FigureResult, RunRecord } from '../src/engine/results.js';
+import { qemuEngine } from '../src/qemu/index.js';
+import { cacheDir } from '../src/real/paths.js';
 import { leftoverLock, waitForIdleEngine } from './support/engine-lock.js';
+import { assertValidFigureResult } from './support/figure-result.js';
 import { interruptAtFirstIteration } from './support/interrupt.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const avail = await qemuAvailability();
+const avail = (await qemuEngine.availability()).engine;
 const skip = avail.ok ? false : `qemu engine unavailable here: ${avail.reason}`;
 /**
  * Scale of the CI run: the paper's own sizes, unthrottled (≈ 1.5 min a figure here). Smaller guests
@@ -96,9 +98,10 @@ test(
   async () => {
     const before = await idleHostState();
     const t0 = Date.now();
-    const r = await runQemuFigure('fig9', { scale: SCALE, hddLike: false });
+    const r = await qemuEngine.runFigure('fig9', { scale: SCALE, unthrottled: true });
     process.stderr.write(`# fig9 at scale ${SCALE}: ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
     assert.deepEqual(hostState(), before, 'the run left the host as it found it');
+    assertValidFigureResult(qemuEngine, 'fig9', r);
     assert.equal(r.engine, 'qemu');
     assert.equal(r.figure, 'fig9');
     for (const k of ['accel', 'hddLike', 'scale', 'hostKernel', 'qemuVersion', 'wallS'])
@@ -149,8 +152,9 @@ test(
   { skip, timeout: 20 * 60_000 },
   async () => {
     const before = await idleHostState();
-    const r = await runQemuFigure('fig10', { scale: SCALE, hddLike: false });
+    const r = await qemuEngine.runFigure('fig10', { scale: SCALE, unthrottled: true });
     assert.deepEqual(hostState(), before);
+    assertValidFigureResult(qemuEngine, 'fig10', r);
     const base = r.runs.find((x) => x.config === 'baseline')!;
     assert.equal(base.x, null);
     assert.notEqual(base.killed, true, base.notes?.join('; '));
@@ -171,9 +175,9 @@ test(
     // Interrupt in the middle of the workload: swap on, cgroups made, QEMU running, devices attached.
     const { sent, during, out, signalCode } = await interruptAtFirstIteration(
       `
-    import { runQemuFigure } from ${JSON.stringify(resolve(HERE, '../src/qemu/index.js'))};
-    await runQemuFigure('fig9', { scale: 0.25, hddLike: true, configs: ['baseline'],
-      onProgress: (m) => process.stdout.write(m + '\\n') });`,
+    import { qemuEngine } from ${JSON.stringify(resolve(HERE, '../src/qemu/index.js'))};
+    await qemuEngine.runFigure('fig9', { scale: 0.25, configs: ['baseline'],
+      onProgress: (p) => process.stdout.write(p.message + '\\n') });`,
       hostState,
     );
     assert.ok(sent, `the run never reached its first iteration: ${out}`);

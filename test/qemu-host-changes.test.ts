@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HostChanges, recoverStaleJournals, undoStep } from '../src/qemu/host-changes.js';
+import { HostChanges, recoverStaleJournals, undoStep } from '../src/real/host-changes.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -33,7 +33,7 @@ test('the ledger undoes newest first and keeps going past a failing step', () =>
   ledger.doing({ kind: 'rm', path: b }, () => writeFileSync(b, 'y'));
   assert.deepEqual(ledger.pending, [`rm ${a}`, `restore ${join(d, 'missing', 'f')}`, `rm ${b}`]);
   const origWrite = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string) => (log.push(String(s)), true)) as typeof process.stderr.write;
+  process.stderr.write = (s: string) => (log.push(String(s)), true);
   let failed: string[];
   try {
     failed = ledger.undoAll();
@@ -106,7 +106,7 @@ test('a "kill" step kills only the process it recorded', async () => {
   const child = spawn('sleep', ['30']);
   const pid = child.pid!;
   const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  const { processStartTicks } = await import('../src/qemu/host-changes.js');
+  const { processStartTicks } = await import('../src/real/host-changes.js');
   const ticks = processStartTicks(pid)!;
   // A wrong start time means "a different process with the same pid": left alone.
   undoStep({ kind: 'kill', pid, startTicks: ticks + 1 });
@@ -121,7 +121,7 @@ test('SIGINT to a process with pending changes undoes them, then ends it by the 
   const marker = join(d, 'made-by-child');
   mkdirSync(join(d, 'sub'));
   const script = join(d, 'child.mjs');
-  const mod = resolve(HERE, '../src/qemu/host-changes.js');
+  const mod = resolve(HERE, '../src/real/host-changes.js');
   writeFileSync(
     script,
     `import { writeFileSync } from 'node:fs';
@@ -145,8 +145,8 @@ setInterval(() => {}, 1000);
 });
 
 test('one run at a time: a live holder makes the next run wait (or time out naming it), a dead one is taken over', async () => {
-  const { takeLock } = await import('../src/qemu/engine.js');
-  const { processStartTicks } = await import('../src/qemu/host-changes.js');
+  const { takeLock } = await import('../src/real/run-lock.js');
+  const { processStartTicks } = await import('../src/real/host-changes.js');
   const d = tmp();
   const lock = join(d, 'run.lock');
   const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
@@ -166,7 +166,7 @@ test('one run at a time: a live holder makes the next run wait (or time out nami
     setTimeout(() => holder.kill('SIGKILL'), 300);
     const ledger = new HostChanges();
     await takeLock(ledger, d, { waitMs: 20_000 });
-    assert.equal(JSON.parse(readFileSync(lock, 'utf8')).pid, process.pid);
+    assert.equal((JSON.parse(readFileSync(lock, 'utf8')) as { pid: number }).pid, process.pid);
     assert.deepEqual(ledger.pending, [`rm ${lock}`]);
     ledger.undoAll();
     assert.equal(existsSync(lock), false);

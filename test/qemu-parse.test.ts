@@ -1,11 +1,13 @@
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GuestChannel, parseFrame } from '../src/qemu/channel.js';
-import { parseKeyValueLines, phaseMetrics, sysbenchCommand, sysbenchTotalTime } from '../src/qemu/engine.js';
-import { HDD, hddThrottles } from '../src/qemu/hdd.js';
-import { isVcpuThread, parseBlockStat, parseKeyValues, parseThreadStat } from '../src/qemu/host-setup.js';
-import { figureSizes, recordsFor } from '../src/qemu/index.js';
+import { type HostSample, phaseMetrics } from '../src/qemu/metrics.js';
+import { GuestChannel, parseFrame } from '../src/real/channel.js';
+import { parseKeyValueLines } from '../src/real/guest-image.js';
+import { sysbenchCommand, sysbenchTotalTime } from '../src/real/guest-workload.js';
+import { HDD, hddThrottles } from '../src/real/hdd.js';
+import { isVcpuThread, parseBlockStat, parseKeyValues, parseThreadStat } from '../src/real/proc.js';
+import { figureSizes, recordsFor } from '../src/real/records.js';
 
 test('thread stat: name with spaces and parentheses, majflt is field 12', () => {
   // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt ...
@@ -89,7 +91,7 @@ test('scaled sizes: memory and file shrink together, 8 iterations stay', () => {
   assert.throws(() => figureSizes(2));
 });
 
-function sample(over: Partial<Record<string, number>> = {}): Parameters<typeof phaseMetrics>[0] {
+function sample(over: Partial<Record<string, number>> = {}): HostSample {
   return {
     wallMs: over.wall ?? 0,
     swap: {
@@ -122,13 +124,13 @@ test('phase metrics are deltas of real counters; what is not measured is absent'
     fo: 9,
     pout: 100,
   });
-  const { metrics, notes } = phaseMetrics(
+  const { metrics, notes } = phaseMetrics({
     a,
     b,
-    { rc: 0, lines: ['total time: 2.0s'], beginS: 10, endS: 12.25 },
-    { pgmajfault: 1, oom_kill: 0 },
-    { pgmajfault: 4, oom_kill: 0, nr_file_pages: 777 },
-  );
+    reply: { rc: 0, lines: ['total time: 2.0s'], beginS: 10, endS: 12.25 },
+    guestBefore: { pgmajfault: 1, oom_kill: 0 },
+    guestAfter: { pgmajfault: 4, oom_kill: 0, nr_file_pages: 777 },
+  });
   assert.equal(metrics.runtimeS, 2.25);
   assert.equal(metrics.swapReadOps, 20);
   assert.equal(metrics.swapWriteSectors, 800);
@@ -172,11 +174,25 @@ test('records: fig9 one per iteration, fig10 one bar, a killed QEMU is reported 
 });
 
 test('a bad swap size is refused by name before anything on the host is touched', async () => {
-  const { runQemuConfig } = await import('../src/qemu/engine.js');
+  const { runQemuConfig } = await import('../src/qemu/run.js');
   const o = { config: 'baseline', believedMiB: 512, actualMiB: 100, fileMiB: 200, iterations: 8 } as const;
   for (const swapMiB of [0, -5, 1.5, Number.NaN])
     await assert.rejects(
       runQemuConfig({ ...o, allocMiB: 0, hddLike: false, swapMiB }),
       /swapMiB must be a whole number/,
     );
+});
+
+test('sizes no run can have are refused by name before anything is built', async () => {
+  const { runQemuConfig } = await import('../src/qemu/run.js');
+  const o = { config: 'baseline', believedMiB: 512, actualMiB: 100, fileMiB: 200, iterations: 8 } as const;
+  const bad = [
+    [{ actualMiB: 600 }, /actualMiB \(600\) must not exceed believedMiB \(512\)/],
+    [{ fileMiB: 0 }, /fileMiB must be a whole number >= 1, got 0/],
+    [{ iterations: 2.5 }, /iterations must be a whole number >= 1, got 2.5/],
+    [{ allocMiB: -1 }, /allocMiB must be a whole number >= 0, got -1/],
+    [{ tbMiB: 0 }, /tbMiB must be a whole number >= 1/],
+  ] as const;
+  for (const [over, msg] of bad)
+    await assert.rejects(runQemuConfig({ ...o, allocMiB: 0, hddLike: false, ...over }), msg);
 });

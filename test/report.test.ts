@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FIGURE_SPECS, type FigureSpec } from '../src/experiments/figure-specs.js';
-import type { ConfigName, EngineName, FigureResult, RunRecord } from '../src/experiments/results.js';
+import type { ConfigName, EngineName, FigureResult, RunRecord } from '../src/engine/results.js';
 import {
   crossCheck,
   crossCheckMarkdown,
@@ -136,7 +136,7 @@ test('paper targets: found from the working directory, else from the package roo
   const elsewhere = mkdtempSync(join(tmpdir(), 'vsw-cwd-'));
   assert.equal(
     defaultPaperTargetsPath(elsewhere),
-    resolve(root!, '..', 'shared', 'paper', 'paper-targets.json'),
+    resolve(root, '..', 'shared', 'paper', 'paper-targets.json'),
   );
 });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { paperJob, runJob } from '../src/experiments/job.js';
 import { SYSBENCH_200MB } from '../src/experiments/figures.js';
-import { CONFIG_NAMES, type Metrics } from '../src/experiments/results.js';
+import { CONFIG_NAMES, type Metrics } from '../src/engine/results.js';
 
 const SMALL = 0.25;
 const small = (config: (typeof CONFIG_NAMES)[number], seed = 1) =>

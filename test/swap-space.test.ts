@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { SwapSpace } from '../src/core/swap-space.js';
-import { NONE, asSlot } from '../src/core/types.js';
+import { SwapSpace } from '../src/core/index.js';
+import { NONE, asSlot } from '../src/core/index.js';
 
 test('allocation runs through a cluster in order, then takes the lowest run of free slots', () => {
   const s = new SwapSpace(64, 8);
@@ -11,7 +11,7 @@ test('allocation runs through a cluster in order, then takes the lowest run of f
   for (let i = 0; i < 8; i++) s.free(asSlot(i));
   for (let i = 10; i < 16; i++) s.allocate(i);
   // Slots 0..7 are free again and the lowest run of 8: preferred to continuing after 15.
-  assert.equal(s.allocate(99) as number, 0);
+  assert.equal(s.allocate(99), 0);
 });
 
 test('a free run may start anywhere, not only at a cluster boundary (scan_swap_map is unaligned)', () => {
@@ -19,7 +19,7 @@ test('a free run may start anywhere, not only at a cluster boundary (scan_swap_m
   for (let i = 0; i < 24; i++) s.allocate(i);
   // Free 3..10: a run of 8 that straddles the boundary at 8.
   for (let i = 3; i <= 10; i++) s.free(asSlot(i));
-  assert.equal(s.allocate(100) as number, 3);
+  assert.equal(s.allocate(100), 3);
 });
 
 test('with no free run left, allocation restarts from the lowest free slot and fills holes upwards', () => {
@@ -31,7 +31,7 @@ test('with no free run left, allocation restarts from the lowest free slot and f
     [2, 9, 13],
     'first free from the bottom, then the next free after each',
   );
-  assert.equal(s.allocate(103) as number, NONE);
+  assert.equal(s.allocate(103), NONE);
 });
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { paperJob } from '../src/experiments/job.js';
-import type { ConfigName } from '../src/experiments/results.js';
+import type { ConfigName } from '../src/engine/results.js';
 import { type SimRunResult, runSim } from '../src/experiments/sim-runner.js';
 import { QEMU_1_2 } from '../src/sim/costs.js';
 import type { Machine } from '../src/sim/machine.js';

@@ -2,8 +2,17 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ExperimentFileError, loadExperiment, runExperiment } from '../experiments/experiment-file.js';
-import { SIM_FIGURE_IDS, UnknownFigureError, reproduceSim } from '../experiments/reproduce.js';
-import type { FigureResult } from '../experiments/results.js';
+import {
+  type Engine,
+  EngineInputError,
+  EngineUnavailableError,
+  type FigureRunOptions,
+  checkRequest,
+  requireAvailable,
+} from '../engine/engine.js';
+import type { ConfigName, FigureResult } from '../engine/results.js';
+import { ENGINES, findEngine } from '../experiments/engines.js';
+import { UnknownFigureError } from '../experiments/reproduce.js';
 import { crossCheck, crossCheckMarkdown, readStoredResults, writeReport } from '../report/index.js';
 import { Progress } from './progress.js';
 
@@ -13,9 +22,17 @@ function parseScale(v: string): number {
   return n;
 }
 
-function parseEngine(v: string): 'sim' | 'qemu' | 'qemu-pager' {
-  if (v === 'sim' || v === 'qemu' || v === 'qemu-pager') return v;
-  throw new InvalidArgumentError(`--engine must be sim, qemu or qemu-pager, got "${v}"`);
+const ENGINE_NAMES = ENGINES.map((e) => e.name);
+const orList = (xs: readonly string[]): string =>
+  xs.length > 1 ? `${xs.slice(0, -1).join(', ')} or ${xs[xs.length - 1]}` : (xs[0] ?? '');
+
+function parseEngine(v: string): string {
+  if (!findEngine(v)) throw new InvalidArgumentError(`--engine must be ${orList(ENGINE_NAMES)}, got "${v}"`);
+  return v;
+}
+
+function parseConfigs(v: string): ConfigName[] {
+  return v.split(',').map((c) => c.trim()) as ConfigName[];
 }
 
 async function report(out: string, results: FigureResult[], paper: string | undefined): Promise<void> {
@@ -23,26 +40,38 @@ async function report(out: string, results: FigureResult[], paper: string | unde
   process.stdout.write(`report: ${indexPath}\n`);
 }
 
-/** Runs the paper-engine figures not produced by the simulator (real QEMU engines). */
-async function reproduceReal(
-  engine: 'qemu' | 'qemu-pager',
-  figures: string[],
-  scale: number,
-  hddLike: boolean,
-): Promise<FigureResult[]> {
-  const mod = (await import(engine === 'qemu' ? '../qemu/index.js' : '../pager/index.js').catch(
-    () => null,
-  )) as {
-    runQemuFigure?: (
-      f: string,
-      o: { scale: number; hddLike: boolean; onProgress?: (m: string, f: number) => void },
-    ) => Promise<FigureResult>;
-  } | null;
-  if (!mod?.runQemuFigure) throw new Error(`engine ${engine} is not available in this build`);
+/**
+ * Checks the whole request before any work: every figure and configuration known to the engine,
+ * the engine and those configurations available on this host. Throws naming the problem.
+ */
+async function checkAll(engine: Engine, figures: string[], opts: FigureRunOptions): Promise<void> {
+  if (opts.unthrottled && !engine.unthrottled)
+    throw new EngineInputError(
+      `--unthrottled applies to the real engines (${ENGINES.filter((e) => e.unthrottled)
+        .map((e) => e.name)
+        .join(', ')}) only; the ${engine.name} engine models the paper's drive`,
+    );
+  const asked = figures.map((f) => checkRequest(engine, f, opts));
+  const availability = await engine.availability();
+  for (const a of asked) requireAvailable(engine, availability, a.configs);
+}
+
+/** Runs the figures on the engine, with progress on stderr; figures that share runs share them. */
+async function runEngine(engine: Engine, figures: string[], opts: FigureRunOptions): Promise<FigureResult[]> {
+  const progress = (p: Progress): FigureRunOptions => ({
+    ...opts,
+    onProgress: (e) => p.update(e.message, e.step),
+  });
+  if (engine.runFigures) {
+    const p = new Progress(`${engine.name} ${figures.join(' ')}`);
+    const results = await engine.runFigures(figures, progress(p));
+    p.done(`${figures.length} figure(s)`);
+    return results;
+  }
   const out: FigureResult[] = [];
   for (const f of figures) {
-    const p = new Progress(`${engine} ${f}`);
-    out.push(await mod.runQemuFigure(f, { scale, hddLike, onProgress: (m) => p.update(m, true) }));
+    const p = new Progress(`${engine.name} ${f}`);
+    out.push(await engine.runFigure(f, progress(p)));
     p.done('done');
   }
   return out;
@@ -56,11 +85,18 @@ program
 
 program
   .command('reproduce')
-  .description(`reproduce paper figures (sim: ${SIM_FIGURE_IDS.join(', ')})`)
+  .description(
+    `reproduce paper figures (${ENGINES.map((e) => `${e.name}: ${e.figures.map((f) => f.id).join(', ')}`).join('; ')})`,
+  )
   .argument('<figures...>', 'figures to reproduce, e.g. fig3 fig9')
   .option('--out <dir>', 'output folder', 'results')
-  .option('--engine <engine>', 'sim, qemu or qemu-pager', parseEngine, 'sim')
+  .option('--engine <engine>', orList(ENGINE_NAMES), parseEngine, 'sim')
   .option('--scale <factor>', 'shrink memory sizes for quick runs (0, 1]', parseScale, 1)
+  .option(
+    '--configs <list>',
+    'only these configurations, comma-separated (default: all the engine runs)',
+    parseConfigs,
+  )
   .option('--paper <path>', 'paper-targets.json (default: ../shared/paper/paper-targets.json)')
   .option(
     '--unthrottled',
@@ -71,34 +107,41 @@ program
       figures: string[],
       o: {
         out: string;
-        engine: 'sim' | 'qemu' | 'qemu-pager';
+        engine: string;
         scale: number;
+        configs?: ConfigName[];
         paper?: string;
         unthrottled?: boolean;
       },
     ) => {
-      if (o.engine === 'sim' && o.unthrottled)
-        program.error('error: --unthrottled applies to the real engines (qemu, qemu-pager) only', {
-          exitCode: 2,
-        });
-      let results: FigureResult[];
-      if (o.engine === 'sim') {
-        const p = new Progress(`simulating ${figures.join(' ')}`);
-        results = await reproduceSim(figures, {
-          scale: o.scale,
-          onProgress: (e) =>
-            p.update(
-              `${e.done}/${e.total} runs done; ${e.job.config}${e.iteration ? ` iteration ${e.iteration}` : ''} ${e.event}`,
-              e.event === 'done',
-            ),
-        });
-        p.done(`${figures.length} figure(s)`);
-      } else {
-        results = await reproduceReal(o.engine, figures, o.scale, o.unthrottled !== true);
-      }
+      const opts: FigureRunOptions = {
+        scale: o.scale,
+        ...(o.unthrottled ? { unthrottled: true } : {}),
+        ...(o.configs ? { configs: o.configs } : {}),
+      };
+      const engine = findEngine(o.engine)!;
+      await checkAll(engine, figures, opts);
+      const results = await runEngine(engine, figures, opts);
       await report(resolve(o.out), results, o.paper);
     },
   );
+
+program
+  .command('engines')
+  .description(
+    'list the engines: their figures and configurations, and whether they can run here (and why not)',
+  )
+  .action(async () => {
+    for (const e of ENGINES) {
+      const a = await e.availability();
+      const here = a.engine.ok ? 'available here' : `not available here: ${a.engine.reason}`;
+      process.stdout.write(`${e.name}: ${e.summary}\n  ${here}\n`);
+      process.stdout.write(`  figures: ${e.figures.map((f) => f.id).join(', ')}\n`);
+      for (const [c, v] of Object.entries(a.configs))
+        process.stdout.write(`  ${c}: ${v.ok ? 'runs' : `no (${v.reason})`}\n`);
+      for (const n of a.notes) process.stdout.write(`  ${n}\n`);
+    }
+  });
 
 program
   .command('run')
@@ -126,9 +169,13 @@ program
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
-  const known = e instanceof ExperimentFileError || e instanceof UnknownFigureError;
+  const known =
+    e instanceof ExperimentFileError ||
+    e instanceof UnknownFigureError ||
+    e instanceof EngineInputError ||
+    e instanceof EngineUnavailableError;
   process.stderr.write(
-    `vswapper: ${known ? (e as Error).message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+    `vswapper: ${known ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
   );
   process.exitCode = known ? 2 : 1;
 });

@@ -15,12 +15,22 @@ export type BlockNo = Branded<number, 'BlockNo'>;
 export type SwapSlot = Branded<number, 'SwapSlot'>;
 /** 512-byte sector of a physical disk. */
 export type Sector = Branded<number, 'Sector'>;
+/** An I/O the core asked its driver for (a read or a write action). */
+export type IoId = Branded<number, 'IoId'>;
+/**
+ * A fault (or a wait) the core has not finished: a `faultDone` action names it when it does. The
+ * number 0 is never a fault: events that complete at once return NO_FAULT.
+ */
+export type FaultId = Branded<number, 'FaultId'>;
 
 export const asGfn = (n: number): Gfn => n as Gfn;
 export const asVmmPage = (n: number): VmmPage => n as VmmPage;
 export const asBlock = (n: number): BlockNo => n as BlockNo;
 export const asSlot = (n: number): SwapSlot => n as SwapSlot;
 export const asSector = (n: number): Sector => n as Sector;
+
+/** What an event returns when it completed at once and nobody needs to wait. */
+export const NO_FAULT = 0 as FaultId;
 
 export const PAGE_SIZE_BYTES = 4096;
 export const SECTOR_SIZE_BYTES = 512;

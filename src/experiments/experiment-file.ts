@@ -2,14 +2,21 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import type { SimJob } from './job.js';
-import { CONFIG_NAMES, type FigureResult, type RunRecord } from './results.js';
+import { CONFIG_NAMES, type FigureResult, type RunRecord } from '../engine/results.js';
 import { runJobs, type PoolProgress } from './pool.js';
 import { figureMeta } from './figures.js';
 import { type DiskSpec, PAPER_MACHINE } from '../sim/machine.js';
+import { DEFAULT_CORE_TUNABLES, SWAP_READAHEAD_POLICIES, type SwapReadaheadName } from '../core/index.js';
 import type { WorkloadSpec } from '../workloads/index.js';
 
 const positive = (what: string) =>
   z.number({ error: `${what} must be a number` }).positive(`${what} must be positive`);
+
+/** The core's swap readahead policies, by name: a policy added to the registry is accepted here. */
+const SWAP_READAHEAD_NAMES = Object.keys(SWAP_READAHEAD_POLICIES) as [
+  SwapReadaheadName,
+  ...SwapReadaheadName[],
+];
 
 const hddSchema = z
   .object({
@@ -59,6 +66,11 @@ export const experimentSchema = z
     host: z
       .object({
         swapMiB: positive('host.swapMiB').default(PAPER_MACHINE.swapMiB),
+        swapReadahead: z
+          .enum(SWAP_READAHEAD_NAMES, {
+            error: `host.swapReadahead must be one of ${SWAP_READAHEAD_NAMES.join(', ')}`,
+          })
+          .default(DEFAULT_CORE_TUNABLES.swapReadahead),
         disk: z
           .discriminatedUnion('kind', [
             z.object({ kind: z.literal('hdd'), hdd: hddSchema.optional() }).strict(),
@@ -67,7 +79,11 @@ export const experimentSchema = z
           .default({ kind: 'hdd' }),
       })
       .strict()
-      .default({ swapMiB: PAPER_MACHINE.swapMiB, disk: { kind: 'hdd' } }),
+      .default({
+        swapMiB: PAPER_MACHINE.swapMiB,
+        swapReadahead: DEFAULT_CORE_TUNABLES.swapReadahead,
+        disk: { kind: 'hdd' },
+      }),
     workload: z.discriminatedUnion('kind', [
       z
         .object({
@@ -192,6 +208,7 @@ export async function runExperiment(
         guestActualMiB: actual,
         guestKernelMiB: e.guest.kernelMiB,
         swapMiB: e.host.swapMiB,
+        swapReadahead: e.host.swapReadahead,
         // zod's partial objects carry explicit undefineds; the disk models ignore those.
         disk: e.host.disk as unknown as DiskSpec,
         // Optional workload parameters zod left undefined mean "the paper's value".

@@ -1,13 +1,18 @@
+import type { FigureX } from '../engine/engine.js';
 import type { SimJob } from './job.js';
-import type { ConfigName, Metrics, RunRecord } from './results.js';
+import type { ConfigName, Metrics, RunRecord } from '../engine/results.js';
 import type { SimRunResult } from './sim-runner.js';
 
 /** A paper experiment as data: which runs it needs and how their results become the figure. */
 export interface SimFigure {
   id: string;
+  /** The configurations it compares. */
+  configs: readonly ConfigName[];
+  x: FigureX;
   /** Jobs this figure needs; figures that share a job key share its run. */
   jobs(scale: number): SimJob[];
-  records(results: Map<string, SimRunResult>, scale: number): RunRecord[];
+  /** Its records, of the configurations in `configs` (whose jobs are in `results`). */
+  records(results: Map<string, SimRunResult>, scale: number, configs: readonly ConfigName[]): RunRecord[];
 }
 
 export function jobKey(j: SimJob): string {

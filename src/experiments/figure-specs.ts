@@ -1,4 +1,4 @@
-import type { ConfigName, MetricName } from './results.js';
+import type { ConfigName, MetricName } from '../engine/results.js';
 
 /** One panel of a paper figure: which of our metrics it shows and how the paper scales it. */
 export interface PanelSpec {

@@ -1,8 +1,9 @@
 import { hostname, cpus } from 'node:os';
+import type { FigureX } from '../engine/engine.js';
 import type { WorkloadSpec } from '../workloads/index.js';
 import { type SimJob, paperJob } from './job.js';
 import { REPETITIONS, SEEDS, type SimFigure, jobKey, meanNote, pointOf } from './figure-runs.js';
-import { type ConfigName, CONFIG_NAMES, type FigureResult, type Metrics } from './results.js';
+import { type ConfigName, CONFIG_NAMES, type FigureResult, type Metrics } from '../engine/results.js';
 import type { SimRunResult } from './sim-runner.js';
 import { SECTION_5_1_FIGURES } from './section-5-1.js';
 
@@ -30,17 +31,24 @@ function meanIterations(results: Map<string, SimRunResult>, jobs: SimJob[]): Met
   });
 }
 
-function sysbenchByConfig(scale: number): [ConfigName, SimJob[]][] {
+function sysbenchByConfig(scale: number, configs: readonly ConfigName[]): [ConfigName, SimJob[]][] {
   const jobs = sysbenchJobs(scale);
-  return CONFIG_NAMES.map((c) => [c, jobs.filter((j) => j.config === c)]);
+  return CONFIG_NAMES.filter((c) => configs.includes(c)).map((c) => [c, jobs.filter((j) => j.config === c)]);
 }
+
+const ITERATIONS: FigureX = {
+  kind: 'values',
+  values: Array.from({ length: SYSBENCH_200MB.iterations }, (_, i) => i + 1),
+};
 
 export const SIM_FIGURES: Record<string, SimFigure> = {
   fig9: {
     id: 'fig9',
+    configs: CONFIG_NAMES,
+    x: ITERATIONS,
     jobs: sysbenchJobs,
-    records(results, scale) {
-      return sysbenchByConfig(scale).flatMap(([config, jobs]) =>
+    records(results, scale, configs) {
+      return sysbenchByConfig(scale, configs).flatMap(([config, jobs]) =>
         meanIterations(results, jobs).map((metrics, i) => ({
           config,
           x: i + 1,
@@ -54,9 +62,11 @@ export const SIM_FIGURES: Record<string, SimFigure> = {
     id: 'fig3',
     // The paper's Fig. 3 is "the best observed in favor of ballooning" and matches Fig. 9a's
     // iteration 8, so it is the last iteration of the same runs.
+    configs: CONFIG_NAMES,
+    x: { kind: 'bars' },
     jobs: sysbenchJobs,
-    records(results, scale) {
-      return sysbenchByConfig(scale).map(([config, jobs]) => {
+    records(results, scale, configs) {
+      return sysbenchByConfig(scale, configs).map(([config, jobs]) => {
         const its = meanIterations(results, jobs);
         return {
           config,
@@ -75,10 +85,12 @@ const falseReadsJobs = (scale: number): SimJob[] =>
 
 SIM_FIGURES.fig10 = {
   id: 'fig10',
+  configs: CONFIG_NAMES,
+  x: { kind: 'bars' },
   jobs: falseReadsJobs,
-  records(results, scale) {
+  records(results, scale, configs) {
     const jobs = falseReadsJobs(scale);
-    return CONFIG_NAMES.map((config) =>
+    return CONFIG_NAMES.filter((c) => configs.includes(c)).map((config) =>
       pointOf(
         config,
         null,

@@ -1,7 +1,8 @@
+import type { SwapReadaheadName } from '../core/index.js';
 import { QEMU_1_2 } from '../sim/costs.js';
 import { PAPER_MACHINE } from '../sim/machine.js';
 import { type WorkloadSpec, buildWorkload } from '../workloads/index.js';
-import type { ConfigName } from './results.js';
+import type { ConfigName } from '../engine/results.js';
 import { type SimRunResult, runSim } from './sim-runner.js';
 import type { DiskSpec } from '../sim/machine.js';
 
@@ -21,6 +22,8 @@ export interface SimJob {
   guestSwapMiB?: number;
   /** Whether the guest enables KVM's asynchronous page faults (default: yes, as Linux guests do). */
   guestAsyncPageFaults?: boolean;
+  /** The host's swap readahead policy (default: the core's, 'cluster'). */
+  swapReadahead?: SwapReadaheadName;
   /** Record the memory census every this many seconds (Fig. 15). */
   sampleEverySec?: number;
   /** The guest's past (see SimRunSpec.history); default 'reclaimed'. */
@@ -75,6 +78,7 @@ export function runJob(job: SimJob, onIteration?: (n: number) => void): SimRunRe
       ...(job.guestSwapMiB !== undefined ? { guestSwapMiB: job.guestSwapMiB * s } : {}),
       ...(job.guestAsyncPageFaults !== undefined ? { guestAsyncPageFaults: job.guestAsyncPageFaults } : {}),
       swapMiB: job.swapMiB,
+      ...(job.swapReadahead !== undefined ? { swapReadahead: job.swapReadahead } : {}),
       disk: job.disk,
       vmm: { ...QEMU_1_2, codePages: Math.max(64, Math.round(QEMU_1_2.codePages * s)) },
     },

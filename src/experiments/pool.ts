@@ -20,7 +20,7 @@ export async function runJobs(
   onProgress?: (p: PoolProgress) => void,
   workers = availableParallelism(),
 ): Promise<SimRunResult[]> {
-  const results: SimRunResult[] = new Array(jobs.length);
+  const results = new Array<SimRunResult>(jobs.length);
   let next = 0;
   const workerUrl = new URL('./worker.js', import.meta.url);
   const runOne = (w: Worker): Promise<void> =>

@@ -1,7 +1,7 @@
 import { SIM_FIGURES, figureMeta, jobKey } from './figures.js';
 import type { SimJob } from './job.js';
 import { type PoolProgress, runJobs } from './pool.js';
-import type { FigureResult } from './results.js';
+import type { ConfigName, FigureResult } from '../engine/results.js';
 import type { SimRunResult } from './sim-runner.js';
 
 export const SIM_FIGURE_IDS = Object.keys(SIM_FIGURES);
@@ -13,6 +13,8 @@ export class UnknownFigureError extends Error {
 export interface ReproduceOptions {
   scale?: number;
   workers?: number;
+  /** Only these configurations (default: every one each figure compares). */
+  configs?: readonly ConfigName[];
   onProgress?: (p: PoolProgress & { done: number; total: number }) => void;
 }
 
@@ -25,8 +27,11 @@ export async function reproduceSim(figures: string[], opts: ReproduceOptions = {
         `unknown figure "${f}" for the sim engine; known: ${SIM_FIGURE_IDS.join(', ')}`,
       );
   }
+  const configsOf = (f: string): readonly ConfigName[] => opts.configs ?? SIM_FIGURES[f]!.configs;
   const unique = new Map<string, SimJob>();
-  for (const f of figures) for (const j of SIM_FIGURES[f]!.jobs(scale)) unique.set(jobKey(j), j);
+  for (const f of figures)
+    for (const j of SIM_FIGURES[f]!.jobs(scale))
+      if (configsOf(f).includes(j.config)) unique.set(jobKey(j), j);
   const jobs = [...unique.values()];
   const t0 = performance.now();
   let done = 0;
@@ -44,7 +49,7 @@ export async function reproduceSim(figures: string[], opts: ReproduceOptions = {
   return figures.map((f) => ({
     figure: f,
     engine: 'sim' as const,
-    runs: SIM_FIGURES[f]!.records(byKey, scale),
+    runs: SIM_FIGURES[f]!.records(byKey, scale, configsOf(f)),
     meta: figureMeta(scale, wallMs),
   }));
 }

@@ -1,7 +1,7 @@
 import type { WorkloadSpec } from '../workloads/index.js';
 import { SEEDS, type SimFigure, jobKey, meanMetrics, meanNote, pointOf } from './figure-runs.js';
 import { type SimJob, paperJob } from './job.js';
-import type { ConfigName, Metrics, RunRecord } from './results.js';
+import type { ConfigName, Metrics, RunRecord } from '../engine/results.js';
 
 /**
  * §5.1's controlled memory assignment: the guest believes 512 MB and has the x-axis amount. The
@@ -31,11 +31,13 @@ function memorySweep(id: string, workload: WorkloadSpec, sizesMiB: number[]): Si
     );
   return {
     id,
+    configs: CONTROLLED,
+    x: { kind: 'values', values: sizesMiB },
     jobs,
-    records(results, scale) {
+    records(results, scale, configs) {
       const all = jobs(scale);
       const out: RunRecord[] = [];
-      for (const config of CONTROLLED) {
+      for (const config of CONTROLLED.filter((c) => configs.includes(c))) {
         for (const mib of sizesMiB) {
           const mine = all
             .filter((j) => j.config === config && j.guestActualMiB === mib)
@@ -74,8 +76,11 @@ export const SECTION_5_1_FIGURES: Record<string, SimFigure> = {
   fig13: memorySweep('fig13', ECLIPSE, range(512, 256, 64)),
   fig15: {
     id: 'fig15',
+    configs: [FIG15_CONFIG],
+    x: { kind: 'seconds' },
     jobs: fig15Jobs,
-    records(results, scale) {
+    records(results, scale, configs) {
+      if (!configs.includes(FIG15_CONFIG)) return [];
       const runs = fig15Jobs(scale).map((j) => results.get(jobKey(j))!);
       const killed = runs.find((r) => r.killed);
       if (killed) return [pointOf(FIG15_CONFIG, 0, runs, () => ({}))];

@@ -1,8 +1,8 @@
-import { pagesFromMiB } from '../core/types.js';
+import { pagesFromMiB } from '../core/index.js';
 import { GuestOomError } from '../sim/guest/guest-os.js';
 import { Machine, type MachineSpec, PAPER_MACHINE, type Snapshot } from '../sim/machine.js';
 import type { Workload } from '../workloads/types.js';
-import type { ConfigName, Metrics } from './results.js';
+import type { ConfigName, Metrics } from '../engine/results.js';
 
 export interface SimRunSpec {
   config: ConfigName;
@@ -79,8 +79,7 @@ export function runSim(spec: SimRunSpec): SimRunResult {
     if (spec.history !== 'fresh') yield* os.touchAllFreeMemory();
     if (m.mechanisms.balloon)
       yield* os.inflateBalloon(pagesFromMiB(believed) - pagesFromMiB(spec.guestActualMiB));
-    m.core.setResidentLimit(m.cgroupLimitPages);
-    m.host.pumpCore();
+    m.host.setResidentLimit(m.cgroupLimitPages);
     while (m.core.pagesUnderWriteback > 0) yield* os.sleep(10e6);
     yield* os.allocUserBuffer(wl.userBufferPages);
     yield* wl.program({

@@ -94,7 +94,10 @@ export class DaemonProcess {
     const id = this.id++;
     this.child.stdin!.write(JSON.stringify({ ...c, id }) + '\n');
     const r = await this.next((m) => m.id === id);
-    if (r.error) throw new DaemonError(`pager daemon: ${String(r.error)}`);
+    if (r.error !== undefined)
+      throw new DaemonError(
+        `pager daemon: ${typeof r.error === 'string' ? r.error : JSON.stringify(r.error)}`,
+      );
     return r;
   }
 

@@ -1,4 +1,4 @@
-import { MIB, SECTORS_PER_PAGE } from '../core/types.js';
+import { MIB, SECTORS_PER_PAGE } from '../core/index.js';
 import { Hdd } from '../sim/disk/hdd.js';
 import { DiskQueue, type StreamStats } from '../sim/disk/queue.js';
 import type { Loop } from './loop.js';

@@ -1,4 +1,5 @@
-import { asBlock, asGfn, NONE } from '../core/types.js';
+import { type BlockNo, type Gfn, asBlock, asGfn } from '../core/index.js';
+import { type GuestIoTransfer, runGuestIo } from '../driver/guest-io.js';
 import { type BlkRequest, BlkStatus, DEVICE_ID, SECTOR_BYTES, scatter } from './blk-request.js';
 import type { GuestMemory } from './guest-memory.js';
 import type { Pager } from './pager.js';
@@ -7,7 +8,7 @@ import type { BlockIo, FileRange, MemoryGate } from './vhost-server.js';
 
 /** A request's data cut at page boundaries: one guest page (or part of one) and where it goes on disk. */
 interface Chunk {
-  page: number;
+  page: Gfn;
   /** Offset and length inside the page. */
   at: number;
   len: number;
@@ -29,7 +30,7 @@ export function chunksOf(req: BlkRequest, mem: GuestMemory): Chunk[] {
     while (left > 0) {
       const at = off % PAGE;
       const len = Math.min(left, PAGE - at);
-      out.push({ page: Math.floor(off / PAGE), at, len, diskOff });
+      out.push({ page: asGfn(Math.floor(off / PAGE)), at, len, diskOff });
       off += len;
       diskOff += len;
       left -= len;
@@ -46,36 +47,30 @@ export class PagerGate implements MemoryGate {
   constructor(private readonly pager: Pager) {}
 
   with(_mem: GuestMemory, ranges: FileRange[], fn: () => void): void {
-    const pages = new Map<number, boolean>();
+    const pages = new Map<Gfn, boolean>();
     for (const r of ranges) {
       for (let p = Math.floor(r.off / PAGE); p * PAGE < r.off + Math.max(1, r.len); p++)
-        pages.set(p, (pages.get(p) ?? false) || r.write);
+        pages.set(asGfn(p), (pages.get(asGfn(p)) ?? false) || r.write);
     }
-    this.pinAll([...pages], 0, fn);
+    this.pinAll([...pages], fn);
   }
 
-  private pinAll(pages: [number, boolean][], from: number, fn: () => void): void {
-    const core = this.pager.core;
-    for (let i = from; i < pages.length; i++) {
-      const [p, write] = pages[i]!;
-      const id = core.pinHost(asGfn(p), write);
-      if (id !== 0) {
-        // Earlier pages stay pinned while this one comes in.
-        this.pager.wait(id, () => this.pinAll(pages, i + 1, fn));
-        this.pager.pump();
-        return;
-      }
-    }
-    // Pages zero-filled or read just now are installed first.
-    this.pager.wait(0, () => {
-      for (const [p] of pages) this.pager.ensureMapped(p);
-      try {
-        fn();
-      } finally {
-        for (const [p] of pages) core.unpinHost(asGfn(p));
-        this.pager.pump();
-      }
-    });
+  private pinAll(pages: [Gfn, boolean][], fn: () => void): void {
+    const { core, driver } = this.pager;
+    driver.each(
+      pages.length,
+      (i) => core.pinHost(pages[i]![0], pages[i]![1]),
+      () => {
+        // Every page is pinned, and those zero-filled or read just now are installed.
+        for (const [p] of pages) this.pager.ensureMapped(p);
+        try {
+          fn();
+        } finally {
+          for (const [p] of pages) core.unpinHost(p);
+          driver.pump();
+        }
+      },
+    );
   }
 }
 
@@ -126,73 +121,48 @@ export class PagerIo implements BlockIo {
     }
   }
 
-  /** Runs `step(i)` for i = from.. in order; a step returning a fault id resumes after it. */
-  private each(n: number, from: number, step: (i: number) => number, then: () => void): void {
-    for (let i = from; i < n; i++) {
-      const id = step(i);
-      if (id !== 0) {
-        this.pager.wait(id, () => this.each(n, i + 1, step, then));
-        this.pager.pump();
-        return;
-      }
-    }
-    this.pager.wait(0, then);
-  }
-
   private diskToGuest(chunks: Chunk[], mem: GuestMemory, done: (status: number) => void): void {
     const whole = chunks.filter(isWhole);
-    const core = this.pager.core;
-    this.each(
-      whole.length,
-      0,
-      (i) => core.beginDmaWrite(asGfn(whole[i]!.page)),
-      () => {
-        // Every whole page is present or reserved, and pinned.
-        for (const c of whole) this.pager.ensureMapped(c.page);
-        if (core.cfg.mapper) for (const c of whole) this.pager.protect(c.page);
-        this.runs(whole, 'read', () =>
-          this.partials(
-            chunks.filter((c) => !isWhole(c)),
-            mem,
-            true,
-            () => done(BlkStatus.OK),
-          ),
-        );
-      },
+    const parts = chunks.filter((c) => !isWhole(c));
+    this.sequence('read', whole, [], (t) =>
+      this.runs(t, whole, () => this.partials(parts, mem, true, () => done(BlkStatus.OK))),
     );
   }
 
   private guestToDisk(chunks: Chunk[], mem: GuestMemory, done: (status: number) => void): void {
     const whole = chunks.filter(isWhole);
     const parts = chunks.filter((c) => !isWhole(c));
-    const core = this.pager.core;
-    const blocks = [
-      ...whole.map((c) => ({ block: c.diskOff / PAGE, page: c.page })),
-      ...parts.map((c) => ({ block: Math.floor(c.diskOff / PAGE), page: NONE })),
-    ];
-    const write = (): void => {
-      for (const c of whole) this.pager.ensureMapped(c.page);
-      if (core.cfg.mapper) for (const c of whole) this.pager.protect(c.page);
-      this.runs(whole, 'write', () => this.partials(parts, mem, false, () => done(BlkStatus.OK)));
-    };
-    // Pages that still hold a block's old content get it before the block changes; the core is
-    // asked again for the same block until none is left.
-    const invalidate = (from: number): void => {
-      for (let i = from; i < blocks.length; i++) {
-        const id = core.beginBlockWrite(asBlock(blocks[i]!.block), asGfn(blocks[i]!.page));
-        if (id !== 0) {
-          this.pager.wait(id, () => invalidate(i));
-          this.pager.pump();
-          return;
-        }
-      }
-      this.pager.wait(0, write);
-    };
-    this.each(
-      whole.length,
-      0,
-      (i) => core.beginDmaRead(asGfn(whole[i]!.page)),
-      () => invalidate(0),
+    const partial = parts.map((c) => asBlock(Math.floor(c.diskOff / PAGE)));
+    this.sequence('write', whole, partial, (t) =>
+      this.runs(t, whole, () => this.partials(parts, mem, false, () => done(BlkStatus.OK))),
+    );
+  }
+
+  /**
+   * The §4.1 sequence for the whole pages (the core driver's); once every page is present and
+   * pinned, they are made usable through our mapping and, with the Mapper, write-protected in QEMU
+   * (a guest write to a named page must reach the core), before `move` moves the data.
+   */
+  private sequence(
+    op: 'read' | 'write',
+    whole: Chunk[],
+    partialBlocks: BlockNo[],
+    move: (t: GuestIoTransfer) => void,
+  ): void {
+    const pager = this.pager;
+    const gfns: Gfn[] = whole.map((c) => c.page);
+    const blocks: BlockNo[] = whole.map((c) => asBlock(c.diskOff / PAGE));
+    runGuestIo(
+      pager.driver,
+      { op, gfns, blocks, partialBlocks },
+      {
+        resume: (_step, k) => k(),
+        transfer: (t) => {
+          for (const c of whole) pager.ensureMapped(c.page);
+          if (pager.core.cfg.mapper) for (const c of whole) pager.protect(c.page);
+          move(t);
+        },
+      },
     );
   }
 
@@ -201,9 +171,8 @@ export class PagerIo implements BlockIo {
    * the disk completes it; a write leaves when it is issued. The core hears of each page as its data
    * moves, in the same step, so no guest access can come between.
    */
-  private runs(whole: Chunk[], op: 'read' | 'write', then: () => void): void {
+  private runs(t: GuestIoTransfer, whole: Chunk[], then: () => void): void {
     const pager = this.pager;
-    const core = pager.core;
     let outstanding = 1;
     const finish = (): void => {
       if (--outstanding === 0) then();
@@ -217,24 +186,22 @@ export class PagerIo implements BlockIo {
         whole[j]!.diskOff === whole[j - 1]!.diskOff + PAGE
       )
         j++;
-      const run = whole.slice(i, j);
-      const first = run[0]!;
-      const n = run.length;
+      const first = whole[i]!;
+      const from = i;
+      const n = j - i;
       const addr = pager.ram.ourAddr(first.page);
       outstanding++;
-      if (op === 'read') {
+      if (t.req.op === 'read') {
         pager.disk.submit('read', 'image', first.diskOff / PAGE, n, () => {
           // SAFETY (in RawFile.read): the run's pages are consecutive in our mapping of guest RAM,
           // each reserved for this transfer by beginDmaWrite.
           pager.image.read(addr, n * PAGE, first.diskOff);
-          for (const c of run) core.endDmaWrite(asGfn(c.page), asBlock(c.diskOff / PAGE));
-          pager.pump();
+          t.moved(from, from + n);
           finish();
         });
       } else {
         pager.image.write(addr, n * PAGE, first.diskOff);
-        for (const c of run) core.endDmaRead(asGfn(c.page), asBlock(c.diskOff / PAGE));
-        pager.pump();
+        t.moved(from, from + n);
         pager.disk.submit('write', 'image', first.diskOff / PAGE, n, finish);
       }
       i = j;

@@ -1,7 +1,13 @@
 import { fstatSync } from 'node:fs';
-import { type CoreAction, DEFAULT_CORE_TUNABLES, MemoryCore } from '../core/memory-core.js';
-import { Flag, State } from '../core/page-table.js';
-import { asGfn } from '../core/types.js';
+import {
+  DEFAULT_CORE_TUNABLES,
+  type Gfn,
+  MemoryCore,
+  type ReadAction,
+  type SwapWriteAction,
+  asGfn,
+} from '../core/index.js';
+import { type ActionPort, CoreDriver, type DriverAction } from '../driver/core-driver.js';
 import type { PagerDisk } from './disk.js';
 import type { GuestRam } from './guest-ram.js';
 import type { RawFile } from './image-file.js';
@@ -60,8 +66,9 @@ export interface PagerStats {
  *
  * Actions are carried out strictly in the order the core emitted them.
  */
-export class Pager {
+export class Pager implements ActionPort {
   readonly core: MemoryCore;
+  readonly driver: CoreDriver;
   readonly stats: PagerStats = {
     uffdFaultsGuest: 0,
     uffdFaultsHost: 0,
@@ -73,11 +80,9 @@ export class Pager {
     writeProtects: 0,
     adopted: 0,
   };
-  /** What to do when the core finishes fault `id`. */
-  private readonly waiters = new Map<number, () => void>();
-  private pumping = false;
-  /** Continuations to run once the queued actions are carried out. */
-  private readonly afterActions: (() => void)[] = [];
+  /** A run of dropped pages held back to be punched out as one hole (first page, length). */
+  private punchFrom = 0;
+  private punchPages = 0;
   private readonly staging: Mapping;
   private readonly stagingPages = 64;
   private readonly zeroPage: Mapping;
@@ -108,6 +113,7 @@ export class Pager {
       // QEMU under TCG has no KVM async page fault worker: a fault is resolved as the access it was.
       asyncPfWriteFaults: false,
     });
+    this.driver = new CoreDriver(this.core, this);
     this.staging = anonymous(this.stagingPages * PAGE);
     this.zeroPage = anonymous(PAGE);
     this.sampler = new AccessSampler(this.core, ram, uffd, cfg.sampling.slots, cfg.sampling.depth, (p) =>
@@ -130,7 +136,7 @@ export class Pager {
    * Makes a page the core considers resident usable through our mapping (an armed page is put
    * back first). Every direct access by the back end goes through here.
    */
-  ensureMapped(page: number): void {
+  ensureMapped(page: Gfn): void {
     if (this.sampler.isArmed(page)) this.sampler.restore(page, false);
   }
 
@@ -144,12 +150,11 @@ export class Pager {
     const present = this.ram.presentPages();
     for (const p of present) {
       this.adopting.add(p);
-      if (this.core.touch(asGfn(p), true, 'host') !== 0)
+      if (!this.driver.settle(this.core.touch(asGfn(p), true, 'host'), () => {}))
         throw new Error(
           `pager: adopting page ${p} did not complete at once (the resident limit applies later)`,
         );
     }
-    this.pump();
     this.adopting.clear();
     this.stats.adopted = present.length;
     this.loop.watch(this.uffd.fd, () => this.onFaults());
@@ -159,21 +164,7 @@ export class Pager {
 
   setLimit(pages: number): void {
     this.core.setResidentLimit(Math.min(pages, this.ram.pages));
-    this.pump();
-  }
-
-  /**
-   * Runs `then` when core fault `id` completes. With `id` 0 (the access succeeded at once) it runs
-   * once the actions the core has queued so far are carried out: a page it just zero-filled or
-   * read must be in place before anyone touches it.
-   */
-  wait(id: number, then: () => void): void {
-    if (id !== 0) {
-      this.waiters.set(id, then);
-      return;
-    }
-    this.afterActions.push(then);
-    this.pump();
+    this.driver.pump();
   }
 
   // ------------------------------------------------------------------ faults from QEMU
@@ -183,7 +174,7 @@ export class Pager {
       const faults = this.uffd.readFaults(256);
       if (faults.length === 0) break;
       for (const f of faults) this.onFault(f);
-      this.pump();
+      this.driver.pump();
     }
   }
 
@@ -199,11 +190,12 @@ export class Pager {
     else this.stats.uffdFaultsHost++;
     if (f.wp) this.stats.wpFaults++;
     const write = f.write || f.wp;
-    this.wait(this.core.touch(asGfn(page), write, ctx), () => this.release(page, write));
+    const gfn = asGfn(page);
+    this.driver.after(this.core.touch(gfn, write, ctx), () => this.release(gfn, write));
   }
 
   /** The core has the page (and has seen the access): let QEMU's thread go on. */
-  private release(page: number, write: boolean): void {
+  private release(page: Gfn, write: boolean): void {
     // A sampled page: the guest used it (the core has just seen the access); put it back.
     if (this.sampler.isArmed(page)) this.sampler.restore(page, true);
     if (!this.ram.isPresent(page)) {
@@ -219,43 +211,20 @@ export class Pager {
 
   // ------------------------------------------------------------------ the core's actions
 
-  /** Carries out every queued action, in order (re-entrant calls return at once). */
-  pump(): void {
-    if (this.pumping) return;
-    this.pumping = true;
-    try {
-      for (;;) {
-        const actions = this.core.drain();
-        if (actions.length > 0) {
-          for (let i = 0; i < actions.length; i++) {
-            const a = actions[i]!;
-            if (a.kind !== 'drop' || this.sampler.isArmed(a.page)) {
-              this.carryOut(a);
-              continue;
-            }
-            // Reclaim drops pages in runs (often read in together): one hole per run.
-            let n = 1;
-            for (;;) {
-              const b = actions[i + n];
-              if (!b || b.kind !== 'drop' || b.page !== a.page + n || this.sampler.isArmed(b.page)) break;
-              n++;
-            }
-            this.ram.punch(a.page, n);
-            this.stats.punches += n;
-            i += n - 1;
-          }
-          continue;
-        }
-        const then = this.afterActions.shift();
-        if (!then) break;
-        then();
+  /** One action of the core, in the order the core emitted them (the driver's loop calls it). */
+  carryOut(a: DriverAction): void {
+    if (a.kind === 'drop' && !this.sampler.isArmed(a.page)) {
+      // Reclaim drops pages in runs (often read in together): one hole per run.
+      if (this.punchPages > 0 && a.page === this.punchFrom + this.punchPages) {
+        this.punchPages++;
+        return;
       }
-    } finally {
-      this.pumping = false;
+      this.flush();
+      this.punchFrom = a.page;
+      this.punchPages = 1;
+      return;
     }
-  }
-
-  private carryOut(a: CoreAction): void {
+    this.flush();
     switch (a.kind) {
       case 'read':
         this.read(a);
@@ -264,25 +233,15 @@ export class Pager {
         this.write(a);
         return;
       case 'drop':
-        if (this.sampler.isArmed(a.page)) {
-          // Already out of the memfd: the slot held its content.
-          this.sampler.discard(a.page);
-          return;
-        }
-        this.ram.punch(a.page);
-        this.stats.punches++;
+        // Armed: already out of the memfd, and its sampling slot held its content.
+        this.sampler.discard(a.page);
         return;
       case 'zero':
         if (this.adopting.has(a.page)) return;
         this.install(a.page, this.zeroPage.addr);
         return;
-      case 'faultDone': {
-        const then = this.waiters.get(a.fault);
-        if (!then) throw new Error(`pager: fault ${a.fault} finished but nobody waits for it`);
-        this.waiters.delete(a.fault);
-        then();
-        return;
-      }
+      case 'dropVmm':
+        throw new Error('pager: the core manages no hypervisor pages here');
       case 'timer':
       case 'remap':
       case 'discardBuffer':
@@ -292,9 +251,17 @@ export class Pager {
     }
   }
 
+  /** Punches out the run of dropped pages held back. */
+  flush(): void {
+    if (this.punchPages === 0) return;
+    this.ram.punch(this.punchFrom, this.punchPages);
+    this.stats.punches += this.punchPages;
+    this.punchPages = 0;
+  }
+
   /** Installs a page in QEMU from our memory, write-protected unless the core considers it dirty. */
-  private install(page: number, src: number): void {
-    this.installRun(page, 1, src, (this.core.pt.flags[page]! & Flag.Dirty) === 0);
+  private install(page: Gfn, src: number): void {
+    this.installRun(page, 1, src, !this.core.isDirty(page));
   }
 
   /** Installs `n` consecutive pages from consecutive memory at `src`, all with the same protection. */
@@ -307,7 +274,7 @@ export class Pager {
     } else this.stats.copies += n;
   }
 
-  private read(a: Extract<CoreAction, { kind: 'read' }>): void {
+  private read(a: ReadAction): void {
     if (a.source === 'vmm') throw new Error('pager: the core manages no hypervisor pages here');
     if (a.count > this.stagingPages)
       throw new Error(`pager: a read of ${a.count} pages exceeds the staging buffer`);
@@ -319,32 +286,33 @@ export class Pager {
       // After readDone the core has applied the faulting access: a page it now considers dirty is
       // installed writable, a clean one (read ahead, or named) write-protected. Pages consecutive
       // both in guest RAM and in the staging buffer, with the same protection, go in one copy.
-      const pt = this.core.pt;
+      const core = this.core;
+      const pages = a.pages;
       let i = 0;
-      while (i < a.pages.length) {
-        const p = a.pages[i]!;
-        if (pt.state[p] !== State.Resident) {
+      while (i < pages.length) {
+        const p = pages[i]!;
+        if (!core.isResident(p)) {
           i++;
           continue;
         }
-        const wp = (pt.flags[p]! & Flag.Dirty) === 0;
+        const wp = !core.isDirty(p);
         let j = i + 1;
         while (
-          j < a.pages.length &&
-          a.pages[j] === p + (j - i) &&
+          j < pages.length &&
+          pages[j] === p + (j - i) &&
           a.units[j] === a.units[i]! + (j - i) &&
-          pt.state[a.pages[j]!] === State.Resident &&
-          ((pt.flags[a.pages[j]!]! & Flag.Dirty) === 0) === wp
+          core.isResident(pages[j]!) &&
+          !core.isDirty(pages[j]!) === wp
         )
           j++;
         this.installRun(p, j - i, this.staging.addr + (a.units[i]! - a.start) * PAGE, wp);
         i = j;
       }
-      this.pump();
+      this.driver.pump();
     });
   }
 
-  private write(a: Extract<CoreAction, { kind: 'write' }>): void {
+  private write(a: SwapWriteAction): void {
     const n = a.pages.length;
     // Frozen first: from here a guest write faults, and the core hears of it before the page can go.
     // (An armed page is frozen already, and its content is in its sampling slot.)
@@ -359,7 +327,7 @@ export class Pager {
     }
     this.disk.submit('write', 'swap', a.start, n, () => {
       this.core.writeDone(a.id);
-      this.pump();
+      this.driver.pump();
     });
   }
 

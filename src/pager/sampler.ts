@@ -1,5 +1,4 @@
-import { Lru, type MemoryCore } from '../core/memory-core.js';
-import { Flag, State } from '../core/page-table.js';
+import type { Gfn, MemoryCore } from '../core/index.js';
 import type { GuestRam } from './guest-ram.js';
 import { type Mapping, PAGE, anonymous, memcpy, munmap } from './sys.js';
 import type { Uffd } from './uffd.js';
@@ -58,23 +57,14 @@ export class AccessSampler {
 
   /** Arms unreferenced pages at the tail of every inactive list, up to `depth` per list. */
   tick(): void {
-    const { lru, pt } = this.core;
-    const lists = lru.head.length;
-    for (let l = 0; l < lists && this.free.length > 0; l++) {
-      const type = l % 4;
-      if (type !== Lru.InactiveAnon && type !== Lru.InactiveFile) continue;
-      let p = lru.tail[l]!;
-      for (let k = 0; k < this.depth && p >= 0 && this.free.length > 0; k++, p = lru.prev[p]!) {
-        if (this.slotOf[p]! >= 0) continue;
-        const f = pt.flags[p]!;
-        if (pt.state[p] !== State.Resident || pt.pins[p]! > 0 || f & (Flag.Referenced | Flag.Writeback))
-          continue;
-        this.arm(p);
-      }
-    }
+    if (this.free.length === 0) return;
+    this.core.forEachReclaimCandidate(this.depth, (p) => {
+      if (this.slotOf[p]! < 0) this.arm(p);
+      return this.free.length > 0;
+    });
   }
 
-  private arm(page: number): void {
+  private arm(page: Gfn): void {
     const slot = this.free.pop()!;
     // Frozen before the copy: a guest write from now on waits in its fault, and finds the slot.
     this.protect(page);
@@ -88,10 +78,10 @@ export class AccessSampler {
    * Puts an armed page back into QEMU's memory (write-protected unless the core considers it
    * dirty). Before the guest, or the back end through our mapping, may use it again.
    */
-  restore(page: number, hit: boolean): void {
+  restore(page: Gfn, hit: boolean): void {
     const slot = this.slotOf[page]!;
     if (slot < 0) return;
-    const wp = (this.core.pt.flags[page]! & Flag.Dirty) === 0;
+    const wp = !this.core.isDirty(page);
     this.uffd.copy(this.ram.qemuAddr(page), this.slots.addr + slot * PAGE, PAGE, wp);
     this.release(page, slot);
     if (hit) this.stats.hits++;

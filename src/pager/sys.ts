@@ -24,12 +24,13 @@ const ERRNO_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(koffi.os.errno).map(([k, v]) => [v, k]),
 );
 export const errnoName = (e: number): string => ERRNO_NAMES[e] ?? `errno ${e}`;
-export const ERRNO = koffi.os.errno as Record<string, number>;
+export const ERRNO = koffi.os.errno;
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- koffi functions are untyped at the boundary */
-type Fn = (...args: any[]) => any;
+/** A C function returning an integer: koffi gives a number, or a bigint past 2^53 (addresses, lengths). */
+type Fn = (...args: any[]) => number | bigint;
 interface Libc {
-  strerror: Fn;
+  strerror: (...args: any[]) => string;
   close: Fn;
   read: Fn;
   write: Fn;
@@ -173,7 +174,7 @@ export interface Mapping {
 
 /** mmap; `fd` -1 for anonymous memory. Returns the mapping with a view over it. */
 export function mmap(length: number, prot: number, flags: number, fd: number, offset: number): Mapping {
-  const r = lib().mmap(0, length, prot, flags, fd, offset) as number | bigint;
+  const r = lib().mmap(0, length, prot, flags, fd, offset);
   const addr = Number(r);
   // MAP_FAILED is (void *)-1, which uintptr_t returns as 2^64 - 1.
   if (typeof r === 'bigint' ? r === 0xffffffffffffffffn : addr >= 2 ** 64 - 4096)

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { FaultContext } from '../core/types.js';
-import { isVcpuThread } from '../qemu/host-setup.js';
+import type { FaultContext } from '../core/index.js';
+import { isVcpuThread } from '../real/proc.js';
 
 /**
  * Which of QEMU's threads faulted: a vCPU thread ("CPU 0/TCG", named with -name ...,debug-threads=on)

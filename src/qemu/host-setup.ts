@@ -1,7 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Throttle } from './hdd.js';
-import { type HostChanges, sh } from './host-changes.js';
+import type { Throttle } from '../real/hdd.js';
+import { type HostChanges, sh } from '../real/host-changes.js';
+import { parseKeyValues } from '../real/proc.js';
+
+/** The qemu engine's host setup: cgroups, swap on loop devices, throttles (the pager needs none). */
 
 const CG_ROOT = '/sys/fs/cgroup';
 
@@ -70,6 +73,16 @@ export function memoryUsage(cg: RunCgroups): number {
   return Number(readFileSync(join(cg.memoryDir, f), 'utf8').trim());
 }
 
+/** The most the cgroup has held (0 when the kernel does not say). */
+export function maxUsage(cg: RunCgroups): number {
+  const f = cg.version === 'v1' ? 'memory.max_usage_in_bytes' : 'memory.peak';
+  try {
+    return Number(readFileSync(join(cg.memoryDir, f), 'utf8').trim());
+  } catch {
+    return 0;
+  }
+}
+
 /** memory.stat as numbers, plus the OOM-kill count (v1 memory.oom_control / v2 memory.events). */
 export function cgroupStat(cg: RunCgroups): Record<string, number> {
   const out = parseKeyValues(readFileSync(join(cg.memoryDir, 'memory.stat'), 'utf8'));
@@ -136,121 +149,4 @@ export function makeSwapFile(ledger: HostChanges, dir: string, bytes: number): s
   sh('mkswap', ['-q', file]);
   ledger.doing({ kind: 'swapoff', path: file }, () => sh('swapon', ['-p', '32767', file]));
   return file;
-}
-
-/** I/O counters of a block device (/sys/block/X/stat): operations and 512-byte sectors. */
-export interface BlockStat {
-  readOps: number;
-  readSectors: number;
-  writeOps: number;
-  writeSectors: number;
-}
-
-export function parseBlockStat(text: string): BlockStat {
-  const f = text.trim().split(/\s+/).map(Number);
-  return { readOps: f[0] ?? 0, readSectors: f[2] ?? 0, writeOps: f[4] ?? 0, writeSectors: f[6] ?? 0 };
-}
-
-export function blockStat(dev: string): BlockStat {
-  return parseBlockStat(readFileSync(`/sys/block/${dev.replace('/dev/', '')}/stat`, 'utf8'));
-}
-
-/** "key value" lines (/proc/vmstat, memory.stat) as numbers. */
-export function parseKeyValues(text: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const [k, v] = line.trim().split(/\s+/);
-    if (k && v !== undefined && v !== '' && !Number.isNaN(Number(v))) out[k] = Number(v);
-  }
-  return out;
-}
-
-export function vmstat(): Record<string, number> {
-  return parseKeyValues(readFileSync('/proc/vmstat', 'utf8'));
-}
-
-/** A thread's name and major faults from the text of /proc/PID/task/TID/stat (majflt is field 12). */
-export function parseThreadStat(stat: string): { comm: string; majflt: number; minflt: number } {
-  const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state): field N is fields[N - 3].
-  return { comm, minflt: Number(fields[7]), majflt: Number(fields[9]) };
-}
-
-/** vCPU threads: "CPU 0/TCG", "CPU 1/KVM" (QEMU names them with -name ...,debug-threads=on). */
-export function isVcpuThread(comm: string): boolean {
-  return /^CPU \d+\/(TCG|KVM|HVF|WHPX)$/.test(comm);
-}
-
-/**
- * Major faults of QEMU split by thread: vCPU threads (the guest running: the paper's Fig. 9c) vs all
- * others (main loop, I/O workers: the host serving the guest, Fig. 9b). Per-thread counters of
- * threads that exited meanwhile are kept in `exited` by the caller through `seen`.
- */
-export function faultsByThread(
-  pid: number,
-  seen: Map<number, { vcpu: boolean; majflt: number }>,
-): { vcpu: number; other: number; threads: Record<string, number> } {
-  let names: string[] = [];
-  try {
-    names = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    // QEMU is gone: what we saw last is all there is
-  }
-  const threads: Record<string, number> = {};
-  for (const tid of names) {
-    try {
-      const s = parseThreadStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
-      seen.set(Number(tid), { vcpu: isVcpuThread(s.comm), majflt: s.majflt });
-      threads[s.comm] = (threads[s.comm] ?? 0) + s.majflt;
-    } catch {
-      // the thread exited between readdir and read: its last value stays in `seen`
-    }
-  }
-  let vcpu = 0;
-  let other = 0;
-  for (const t of seen.values()) {
-    if (t.vcpu) vcpu += t.majflt;
-    else other += t.majflt;
-  }
-  return { vcpu, other, threads };
-}
-
-/** /proc/PID/smaps: resident bytes of the guest RAM mapping, of the TCG code buffer, and in total. */
-export function qemuMemory(
-  pid: number,
-  guestRamBytes: number,
-  tbBytes: number,
-): { totalRss: number; guestRss: number; tbRss: number } {
-  const text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
-  let totalRss = 0;
-  let guestRss = 0;
-  let tbRss = 0;
-  let size = 0;
-  let perms = '';
-  for (const line of text.split('\n')) {
-    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+)/.exec(line);
-    if (head) {
-      size = parseInt(head[2]!, 16) - parseInt(head[1]!, 16);
-      perms = head[3]!;
-      continue;
-    }
-    const rss = /^Rss:\s+(\d+) kB/.exec(line);
-    if (!rss) continue;
-    const b = Number(rss[1]) * 1024;
-    totalRss += b;
-    if (size >= guestRamBytes && size <= guestRamBytes + 64 * 1048576) guestRss += b;
-    else if (tbBytes > 0 && perms.includes('x') && size >= tbBytes - 1048576 && size <= tbBytes + 2 * 1048576)
-      tbRss += b;
-  }
-  return { totalRss, guestRss, tbRss };
-}
-
-/** Whether a file system path exists and is a block device. */
-export function isBlockDevice(p: string): boolean {
-  try {
-    return statSync(p).isBlockDevice();
-  } catch {
-    return false;
-  }
 }

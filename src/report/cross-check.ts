@@ -1,4 +1,4 @@
-import { METRIC_NAMES, type EngineName, type FigureResult, type MetricName } from '../experiments/results.js';
+import { METRIC_NAMES, type EngineName, type FigureResult, type MetricName } from '../engine/results.js';
 import { orderEngines } from './series.js';
 import { escapeXml as esc, formatValue } from './text.js';
 

@@ -1,5 +1,5 @@
 import type { FigureSpec, PanelSpec } from '../experiments/figure-specs.js';
-import type { FigureResult } from '../experiments/results.js';
+import type { FigureResult } from '../engine/results.js';
 
 /** Headline metrics, in the order a reader of the paper looks at them. */
 const HEADLINE_PANELS: Omit<PanelSpec, 'paperFigure'>[] = [

@@ -1,5 +1,5 @@
 import type { FigureSpec } from '../experiments/figure-specs.js';
-import type { EngineName, FigureResult } from '../experiments/results.js';
+import type { EngineName, FigureResult } from '../engine/results.js';
 import { crossCheck, crossCheckHtml } from './cross-check.js';
 import type { PaperPoint } from './paper-targets.js';
 import { type ConfigSeries, orderEngines, ourPointAt, panelSeries } from './series.js';

@@ -110,7 +110,7 @@ function parseEntry(entry: unknown, fail: (problem: string) => Error): PaperPoin
     series: e.series as string,
     x: typeof e.x === 'number' ? e.x : null,
     ...(typeof e.x === 'string' ? { category: e.x } : {}),
-    value: e.value as number | null,
+    value: e.value,
     ...(note !== undefined && note !== '' ? { note } : {}),
   };
 }

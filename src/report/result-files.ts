@@ -1,6 +1,6 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EngineName, FigureResult } from '../experiments/results.js';
+import type { EngineName, FigureResult } from '../engine/results.js';
 
 const ENGINE_NAMES: readonly EngineName[] = ['sim', 'qemu', 'qemu-pager'];
 

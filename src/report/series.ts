@@ -1,5 +1,5 @@
 import type { FigureSpec, PanelSpec } from '../experiments/figure-specs.js';
-import { CONFIG_NAMES, type ConfigName, type EngineName, type FigureResult } from '../experiments/results.js';
+import { CONFIG_NAMES, type ConfigName, type EngineName, type FigureResult } from '../engine/results.js';
 import { type PanelPaperPoint, type PaperPoint, paperPointsForPanel } from './paper-targets.js';
 
 /** One of our runs as a panel shows it: the metric already divided into the paper's unit. */

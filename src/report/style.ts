@@ -1,4 +1,4 @@
-import type { ConfigName } from '../experiments/results.js';
+import type { ConfigName } from '../engine/results.js';
 
 /** One hue per configuration, shared by ours and the paper's, so a reader pairs them at a glance. */
 export const CONFIG_COLORS: Record<ConfigName, string> = {

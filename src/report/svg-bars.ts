@@ -1,4 +1,4 @@
-import type { EngineName } from '../experiments/results.js';
+import type { EngineName } from '../engine/results.js';
 import type { ConfigSeries } from './series.js';
 import { CONFIG_COLORS, MUTED_TEXT_COLOR, PAPER_DASH, TEXT_COLOR, lighten } from './style.js';
 import { type PanelFrame, attrs, crossMark, drawAxes, px, text } from './svg-axes.js';

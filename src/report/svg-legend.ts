@@ -1,4 +1,4 @@
-import { type ConfigName, type EngineName } from '../experiments/results.js';
+import { type ConfigName, type EngineName } from '../engine/results.js';
 import type { ConfigSeries } from './series.js';
 import { CONFIG_COLORS, PAPER_DASH, TEXT_COLOR, engineDash, lighten } from './style.js';
 import { patternId, ENGINE_PATTERNS } from './svg-bars.js';

@@ -1,4 +1,4 @@
-import type { EngineName } from '../experiments/results.js';
+import type { EngineName } from '../engine/results.js';
 import type { ConfigSeries } from './series.js';
 import { CONFIG_COLORS, PAPER_DASH, engineDash, lighten } from './style.js';
 import { type PanelFrame, type Tick, attrs, crossMark, drawAxes, noData, px } from './svg-axes.js';

@@ -1,5 +1,5 @@
 import type { FigureSpec, PanelSpec } from '../experiments/figure-specs.js';
-import type { FigureResult } from '../experiments/results.js';
+import type { FigureResult } from '../engine/results.js';
 import type { PaperPoint } from './paper-targets.js';
 import { orderEngines, panelSeries } from './series.js';
 import { FONT_FAMILY, TEXT_COLOR } from './style.js';

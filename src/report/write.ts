@@ -1,7 +1,7 @@
 import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FIGURE_SPECS } from '../experiments/figure-specs.js';
-import type { FigureResult } from '../experiments/results.js';
+import type { FigureResult } from '../engine/results.js';
 import { fallbackSpec } from './fallback-spec.js';
 import { type FigureSection, renderIndex } from './html.js';
 import { defaultPaperTargetsPath, loadPaperTargets } from './paper-targets.js';

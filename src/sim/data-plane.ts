@@ -1,5 +1,5 @@
-import type { CoreAction } from '../core/memory-core.js';
-import { CHUNKS_PER_PAGE } from '../core/emulation.js';
+import type { CoreAction, ReadAction } from '../core/index.js';
+import { CHUNKS_PER_PAGE } from '../core/index.js';
 
 /** Content of a frame that holds nothing (freed, or never filled): reading it is always a violation. */
 export const POISON = 0xffffffff;
@@ -164,6 +164,9 @@ export class DataPlane {
       case 'drop':
         this.drop(a.page);
         break;
+      case 'dropVmm':
+        this.drop(this.firstVmm + a.page);
+        break;
       case 'zero':
         this.writePage(a.page, 0);
         break;
@@ -181,11 +184,13 @@ export class DataPlane {
   }
 
   /** Applies a read when the disk has delivered it, merging a Preventer buffer over the old content. */
-  completeRead(a: Extract<CoreAction, { kind: 'read' }>): void {
+  completeRead(a: ReadAction): void {
     const src = a.source === 'swap' ? this.swap : a.source === 'image' ? this.image : this.vmmFile;
     const srcOver = a.source === 'swap' ? this.swapOver : a.source === 'image' ? this.imageOver : undefined;
+    // QEMU's code pages live after the guest's frames in this plane's memory.
+    const base = a.source === 'vmm' ? this.firstVmm : 0;
     for (let i = 0; i < a.pages.length; i++) {
-      const p = a.pages[i]!;
+      const p = base + a.pages[i]!;
       const u = a.units[i]!;
       this.mem[p] = src[u]!;
       const buf = this.buffers.size > 0 ? this.buffers.get(p) : undefined;
@@ -214,7 +219,7 @@ export class DataPlane {
 
   writeChunks(p: number, first: number, chunks: number, v: number, into: OverrideStore = this.memOver): void {
     let o = into.get(p);
-    if (!o) into.set(p, (o = new Map()));
+    if (!o) into.set(p, (o = new Map<number, number>()));
     for (let c = first; c < first + chunks; c++) o.set(c, v);
   }
 

@@ -1,7 +1,13 @@
-import { BUFFERED, type CoreAction, type MemoryCore } from '../core/memory-core.js';
-import { State } from '../core/page-table.js';
-import { IdMap } from '../core/id-map.js';
-import { type BlockNo, type FaultContext, type Gfn, SECTORS_PER_PAGE, asVmmPage } from '../core/types.js';
+import {
+  BUFFERED,
+  type FaultContext,
+  type Gfn,
+  type MemoryCore,
+  SECTORS_PER_PAGE,
+  asVmmPage,
+} from '../core/index.js';
+import { type ActionPort, CoreDriver, type DriverAction } from '../driver/core-driver.js';
+import { type GuestIoRequest, type GuestIoTransfer, runGuestIo } from '../driver/guest-io.js';
 import type { CpuCosts, VmmBehaviour } from './costs.js';
 import type { DataPlane } from './data-plane.js';
 import type { DiskQueue } from './disk/queue.js';
@@ -16,21 +22,16 @@ export interface DiskLayout {
 }
 
 /** A guest block request as virtio-blk carries it: block i of the disk <-> guest frame i. */
-export interface GuestIo {
-  op: 'read' | 'write';
-  blocks: BlockNo[];
-  gfns: Gfn[];
-}
+export type GuestIo = GuestIoRequest;
 
 /**
  * The simulated host: QEMU and the host kernel around one guest. It feeds the core with what the
- * guest and QEMU do, and carries out the core's actions on the disk and the data plane. Guest disk
- * I/O goes the way QEMU with cache=none sends it: the I/O thread pins every destination page
- * (faulting absent ones in: stale reads happen here) before the image is read.
+ * guest and QEMU do, and carries out the core's actions on the disk and the data plane, through the
+ * one core driver. Guest disk I/O goes the way QEMU with cache=none sends it: the I/O thread pins
+ * every destination page (faulting absent ones in: stale reads happen here) before the image is read.
  */
-export class Host {
-  /** Who resumes when each fault completes (an IdMap: it empties and fills on every fault). */
-  private readonly faultWaiters = new IdMap<() => void>();
+export class Host implements ActionPort {
+  readonly driver: CoreDriver;
   private ioBusy = false;
   private readonly ioQueue: { io: GuestIo; done: () => void }[] = [];
   private stopped = false;
@@ -44,7 +45,9 @@ export class Host {
     readonly costs: CpuCosts,
     readonly vmm: VmmBehaviour,
     private readonly rng: Rng,
-  ) {}
+  ) {
+    this.driver = new CoreDriver(core, this);
+  }
 
   /** Starts QEMU's main loop: periodic work that executes (and so faults in) QEMU's code. */
   startMainLoop(): void {
@@ -66,13 +69,12 @@ export class Host {
    * otherwise `resume` runs when the host has the page.
    */
   touch(gfn: Gfn, write: boolean, ctx: FaultContext, resume: () => void): boolean {
-    const id = this.core.touch(gfn, write, ctx);
-    return this.afterCore(id, resume);
+    return this.driver.settle(this.core.touch(gfn, write, ctx), resume);
   }
 
   /** Whether a guest access to `gfn` would proceed without a host fault. */
   isResident(gfn: Gfn): boolean {
-    return this.core.pt.state[gfn] === State.Resident;
+    return this.core.isResident(gfn);
   }
 
   /**
@@ -82,15 +84,15 @@ export class Host {
   emulatedWrite(gfn: Gfn, chunk: number, resume: () => void): 'present' | 'buffered' | 'blocked' {
     const r = this.core.emulatedWrite(gfn, chunk, 1, 'guest');
     if (r === BUFFERED) {
-      this.pumpCore();
+      this.driver.pump();
       return 'buffered';
     }
-    return this.afterCore(r, resume) ? 'present' : 'blocked';
+    return this.driver.settle(r, resume) ? 'present' : 'blocked';
   }
 
   /** The guest overwrites the whole page (zeroing): no read needed in principle. */
   overwrite(gfn: Gfn, resume: () => void): boolean {
-    return this.afterCore(this.core.overwrite(gfn, 'guest'), resume);
+    return this.driver.settle(this.core.overwrite(gfn, 'guest'), resume);
   }
 
   /** Queues a guest block request on QEMU's I/O thread; `done` runs at completion (the interrupt). */
@@ -99,19 +101,30 @@ export class Host {
     if (!this.ioBusy) this.nextIo();
   }
 
-  /** Issues the core's queued actions: data plane first (a write snapshots now), then the disk. */
-  pumpCore(): void {
-    const actions = this.core.drain();
-    for (const a of actions) this.carryOut(a);
+  // ---------------------------------------------------------------- the balloon device (the guest's BalloonPort)
+
+  /** The guest gave frame `gfn` to the host (virtio-balloon's inflate queue). */
+  balloonInflate(gfn: Gfn): void {
+    this.core.balloonInflate(gfn);
+    this.driver.pump();
   }
 
-  private afterCore(id: number, resume: () => void): boolean {
-    if (id !== 0) this.faultWaiters.set(id, resume);
-    this.pumpCore();
-    return id === 0;
+  /** The guest took frame `gfn` back (the deflate queue). */
+  balloonDeflate(gfn: Gfn): void {
+    this.core.balloonDeflate(gfn);
+    this.driver.pump();
   }
 
-  private carryOut(a: CoreAction): void {
+  // ----------------------------------------------------------------
+
+  /** The memory cgroup's limit changes (memory.limit_in_bytes): a lower one reclaims at once. */
+  setResidentLimit(pages: number): void {
+    this.core.setResidentLimit(pages);
+    this.driver.pump();
+  }
+
+  /** One action of the core: data plane first (a write snapshots now), then the disk or a timer. */
+  carryOut(a: DriverAction): void {
     this.data.issue(a);
     switch (a.kind) {
       case 'read':
@@ -123,7 +136,7 @@ export class Host {
           () => {
             this.data.completeRead(a);
             this.core.readDone(a.id);
-            this.pumpCore();
+            this.driver.pump();
           },
         );
         break;
@@ -135,24 +148,16 @@ export class Host {
           a.pages.length * SECTORS_PER_PAGE,
           () => {
             this.core.writeDone(a.id);
-            this.pumpCore();
+            this.driver.pump();
           },
         );
         break;
       case 'timer':
         this.events.after(a.delayNs, () => {
           this.core.timerFired(a.page);
-          this.pumpCore();
+          this.driver.pump();
         });
         break;
-      case 'faultDone': {
-        const resume = this.faultWaiters.get(a.fault);
-        if (!resume) throw new Error(`host: fault ${a.fault} finished but nobody waits for it`);
-        this.faultWaiters.delete(a.fault);
-        // Synchronously: whoever waited acts on the page before anything else can evict it.
-        resume();
-        break;
-      }
       default:
         break;
     }
@@ -171,22 +176,12 @@ export class Host {
   /** QEMU executes `n` of its code pages, one after another; `then` runs when all were present. */
   private runVmmCode(n: number, then: () => void): void {
     const pages = this.core.cfg.vmmPages;
-    let i = 0;
-    const step = (): void => {
-      while (i < n) {
-        i++;
-        const v = skewedPick(pages, this.rng.next(), this.vmm.skew);
-        const id = this.core.touchVmm(asVmmPage(v));
-        if (id !== 0) {
-          this.faultWaiters.set(id, () => this.events.after(this.costs.hostMajorFaultNs, step));
-          this.pumpCore();
-          return;
-        }
-      }
-      this.pumpCore();
-      then();
-    };
-    step();
+    this.driver.each(
+      n,
+      () => this.core.touchVmm(asVmmPage(skewedPick(pages, this.rng.next(), this.vmm.skew))),
+      then,
+      { resume: (k) => this.events.after(this.costs.hostMajorFaultNs, k) },
+    );
   }
 
   private nextIo(): void {
@@ -198,45 +193,20 @@ export class Host {
     this.ioBusy = true;
     const { io, done } = item;
     this.runVmmCode(this.vmm.pagesPerRequest, () => {
-      this.events.after(this.costs.qemuRequestNs, () => this.pinPages(io, 0, done));
+      this.events.after(this.costs.qemuRequestNs, () =>
+        // The I/O thread pins the request's pages in order, as get_user_pages() does for O_DIRECT;
+        // each host fault costs the thread its handling time before it goes on.
+        runGuestIo(this.driver, io, {
+          resume: (step, k) => this.events.after(step === 'pin' ? this.costs.hostMajorFaultNs : 0, k),
+          transfer: (t) => this.issueImageIo(t, done),
+        }),
+      );
     });
   }
 
-  /** Pins the request's guest pages in order, as get_user_pages() does for O_DIRECT. */
-  private pinPages(io: GuestIo, from: number, done: () => void): void {
-    for (let i = from; i < io.gfns.length; i++) {
-      const g = io.gfns[i]!;
-      const id = io.op === 'read' ? this.core.beginDmaWrite(g) : this.core.beginDmaRead(g);
-      if (id !== 0) {
-        this.faultWaiters.set(id, () =>
-          this.events.after(this.costs.hostMajorFaultNs, () => this.pinPages(io, i + 1, done)),
-        );
-        this.pumpCore();
-        return;
-      }
-    }
-    this.pumpCore();
-    if (io.op === 'write') this.invalidateBlocks(io, 0, done);
-    else this.issueImageIo(io, done);
-  }
-
-  /** Before the guest overwrites blocks, pages still holding their old content must get it. */
-  private invalidateBlocks(io: GuestIo, from: number, done: () => void): void {
-    for (let i = from; i < io.blocks.length; i++) {
-      const id = this.core.beginBlockWrite(io.blocks[i]!, io.gfns[i]!);
-      if (id !== 0) {
-        // One holder was read back; ask again for the same block until none is left.
-        this.faultWaiters.set(id, () => this.events.after(0, () => this.invalidateBlocks(io, i, done)));
-        this.pumpCore();
-        return;
-      }
-    }
-    this.pumpCore();
-    this.issueImageIo(io, done);
-  }
-
   /** Sends the request to the image (one disk request per run of consecutive blocks). */
-  private issueImageIo(io: GuestIo, done: () => void): void {
+  private issueImageIo(t: GuestIoTransfer, done: () => void): void {
+    const io = t.req;
     let outstanding = 0;
     let i = 0;
     const n = io.blocks.length;
@@ -253,17 +223,10 @@ export class Host {
         (last - first) * SECTORS_PER_PAGE,
         () => {
           for (let k = first; k < last; k++) {
-            const g = io.gfns[k]!;
-            const b = io.blocks[k]!;
-            if (io.op === 'read') {
-              this.data.copyImageToPage(b, g);
-              this.core.endDmaWrite(g, b);
-            } else {
-              this.data.copyPageToImage(g, b);
-              this.core.endDmaRead(g, b);
-            }
+            if (io.op === 'read') this.data.copyImageToPage(io.blocks[k]!, io.gfns[k]!);
+            else this.data.copyPageToImage(io.gfns[k]!, io.blocks[k]!);
           }
-          this.pumpCore();
+          t.moved(first, last);
           if (--outstanding === 0) done();
         },
       );

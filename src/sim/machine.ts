@@ -1,11 +1,11 @@
-import { DEFAULT_CORE_TUNABLES, MemoryCore } from '../core/memory-core.js';
-import { MIB, SECTORS_PER_PAGE, pagesFromMiB } from '../core/types.js';
-import type { ConfigName, Metrics } from '../experiments/results.js';
+import { DEFAULT_CORE_TUNABLES, MemoryCore, type SwapReadaheadName } from '../core/index.js';
+import { MIB, SECTORS_PER_PAGE, pagesFromMiB } from '../core/index.js';
+import type { ConfigName, Metrics } from '../engine/results.js';
 import { type CpuCosts, QEMU_1_2, type VmmBehaviour, XEON_E5_2420_KVM } from './costs.js';
 import { DataPlane } from './data-plane.js';
 import { CONSTELLATION_ES_2TB, Hdd, type HddParams } from './disk/hdd.js';
 import type { DiskModel } from './disk/model.js';
-import { DiskQueue, STREAMS } from './disk/queue.js';
+import { DiskQueue, STREAMS, type StreamStats } from './disk/queue.js';
 import { SATA_SSD_2013, Ssd, type SsdParams } from './disk/ssd.js';
 import { EventQueue } from './event-queue.js';
 import { type GuestFileSpec, GuestOs, type Program } from './guest/guest-os.js';
@@ -53,6 +53,8 @@ export interface MachineSpec {
   guestCompactionPagesPerSec?: number;
   imageMiB: number;
   swapMiB: number;
+  /** How the host's swap-ins choose the pages read with the faulting one (default: the core's, 'cluster'). */
+  swapReadahead?: SwapReadaheadName;
   disk: DiskSpec;
   costs: CpuCosts;
   vmm: VmmBehaviour;
@@ -131,6 +133,7 @@ export class Machine {
       mapper: this.mechanisms.mapper,
       preventer: this.mechanisms.preventer,
       asyncPfWriteFaults: spec.guestAsyncPageFaults ?? true,
+      swapReadahead: spec.swapReadahead ?? DEFAULT_CORE_TUNABLES.swapReadahead,
     });
     const model: DiskModel =
       spec.disk.kind === 'hdd' ? new Hdd(spec.disk.hdd) : new Ssd({ ...SATA_SSD_2013, ...spec.disk.ssd });
@@ -169,6 +172,8 @@ export class Machine {
       },
       this.events,
       this.host,
+      // The host is the guest's virtio-balloon device too.
+      this.host,
       spec.costs,
       spec.files,
       imageBlocks,
@@ -205,7 +210,10 @@ export class Machine {
 
   snapshot(): Snapshot {
     const disk: Record<string, number> = {};
-    for (const s of STREAMS) for (const [k, v] of Object.entries(this.disk.stats[s])) disk[`${s}.${k}`] = v;
+    for (const s of STREAMS) {
+      const stats: Readonly<Record<keyof StreamStats, number>> = this.disk.stats[s];
+      for (const k of Object.keys(stats) as (keyof StreamStats)[]) disk[`${s}.${k}`] = stats[k];
+    }
     return {
       timeNs: this.guest.nowNs,
       core: this.core.counters.snapshot(),

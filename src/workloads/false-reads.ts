@@ -1,4 +1,4 @@
-import { pagesFromMiB } from '../core/types.js';
+import { pagesFromMiB } from '../core/index.js';
 import { SYSBENCH_PAPER, type SysbenchParams, sysbenchSeqRead } from './sysbench.js';
 import type { Workload, WorkloadContext } from './types.js';
 

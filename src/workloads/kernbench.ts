@@ -1,4 +1,4 @@
-import { pagesFromMiB } from '../core/types.js';
+import { pagesFromMiB } from '../core/index.js';
 import type { GuestOs, Program } from '../sim/guest/guest-os.js';
 import type { GuestProcess } from '../sim/guest/process.js';
 import type { Rng } from '../sim/rng.js';

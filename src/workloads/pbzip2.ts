@@ -1,4 +1,4 @@
-import { PAGE_SIZE_BYTES, pagesFromMiB } from '../core/types.js';
+import { PAGE_SIZE_BYTES, pagesFromMiB } from '../core/index.js';
 import type { Program } from '../sim/guest/guest-os.js';
 import type { GuestProcess } from '../sim/guest/process.js';
 import { BoundedQueue, Condition, RangePool } from './sync.js';

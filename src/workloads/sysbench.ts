@@ -1,4 +1,4 @@
-import { pagesFromMiB } from '../core/types.js';
+import { pagesFromMiB } from '../core/index.js';
 import type { Workload, WorkloadContext } from './types.js';
 
 export interface SysbenchParams {

@@ -1,20 +1,28 @@
 import {
   BUFFERED,
-  type CoreAction,
   type CoreConfig,
   DEFAULT_CORE_TUNABLES,
+  type FaultId,
+  type Gfn,
   MemoryCore,
-} from '../../src/core/memory-core.js';
-import { asBlock, asGfn } from '../../src/core/types.js';
+  type ReadAction,
+  type SwapWriteAction,
+  asBlock,
+  asGfn,
+} from '../../src/core/index.js';
+import { CoreDriver, type DriverAction } from '../../src/driver/core-driver.js';
+import { runGuestIo } from '../../src/driver/guest-io.js';
 import { DataPlane, type Overrides, POISON, chunkValue, sameContent } from '../../src/sim/data-plane.js';
 
 /**
- * A synchronous driver for the core, for model-based tests: it carries out the core's actions on a
- * data plane, completes in-flight I/O in an order the test chooses, and checks every guest read
- * against a reference memory that never swaps (chunk by chunk where the guest wrote partially).
+ * A synchronous driver for the core, for model-based tests: through the one core driver it carries
+ * out the core's actions on a data plane, completes in-flight I/O in an order the test chooses, and
+ * checks every guest read against a reference memory that never swaps (chunk by chunk where the
+ * guest wrote partially).
  */
 export class CoreHarness {
   readonly core: MemoryCore;
+  readonly driver: CoreDriver;
   readonly data: DataPlane;
   readonly refMem: Uint32Array;
   readonly refDisk: Uint32Array;
@@ -22,11 +30,10 @@ export class CoreHarness {
   readonly refDiskOver = new Map<number, Overrides>();
   readonly violations: string[] = [];
   /** Preventer deadlines the core asked for, fired when the test says so. */
-  readonly timers: number[] = [];
+  readonly timers: Gfn[] = [];
   /** Ballooned pages: the guest must not touch them (the test's own discipline). */
   readonly ballooned = new Set<number>();
-  private readonly inflight: Extract<CoreAction, { kind: 'read' | 'write' }>[] = [];
-  private readonly done = new Set<number>();
+  private readonly inflight: (ReadAction | SwapWriteAction)[] = [];
   private version = 1;
   private pick: () => number;
 
@@ -41,6 +48,13 @@ export class CoreHarness {
       residentLimitPages: Math.max(4, Math.floor(cfg.guestPages / 3)),
       mapper: false,
       ...cfg,
+    });
+    this.driver = new CoreDriver(this.core, {
+      carryOut: (a: DriverAction) => {
+        this.data.issue(a);
+        if (a.kind === 'read' || a.kind === 'write') this.inflight.push(a);
+        else if (a.kind === 'timer') this.timers.push(a.page);
+      },
     });
     const c = this.core.cfg;
     this.data = new DataPlane(
@@ -61,12 +75,7 @@ export class CoreHarness {
   }
 
   private pump(): void {
-    for (const a of this.core.drain()) {
-      this.data.issue(a);
-      if (a.kind === 'read' || a.kind === 'write') this.inflight.push(a);
-      else if (a.kind === 'faultDone') this.done.add(a.fault);
-      else if (a.kind === 'timer') this.timers.push(a.page);
-    }
+    this.driver.pump();
   }
 
   /** Completes one in-flight I/O (chosen by the picker): false when none is in flight. */
@@ -84,14 +93,18 @@ export class CoreHarness {
     return true;
   }
 
-  /** Runs I/O until fault `id` is done (0 = nothing to wait for). */
-  wait(id: number): void {
-    this.pump();
-    if (id === 0) return;
-    while (!this.done.has(id)) {
-      if (!this.completeOne()) throw new Error(`fault ${id} can never finish: nothing in flight`);
+  /** Runs I/O until fault `id` is done (NO_FAULT: nothing to wait for). */
+  wait(id: FaultId): void {
+    let done = false;
+    this.driver.after(id, () => (done = true));
+    this.until(() => done, `fault ${id}`);
+  }
+
+  /** Completes I/O until `cond` holds. */
+  private until(cond: () => boolean, what: string): void {
+    while (!cond()) {
+      if (!this.completeOne()) throw new Error(`${what} can never finish: nothing in flight`);
     }
-    this.done.delete(id);
   }
 
   settle(): void {
@@ -147,7 +160,7 @@ export class CoreHarness {
       this.data.writeChunks(g, first, n, v);
     }
     let o = this.refOver.get(g);
-    if (!o) this.refOver.set(g, (o = new Map()));
+    if (!o) this.refOver.set(g, (o = new Map<number, number>()));
     for (let c = first; c < first + n; c++) o.set(c, v);
     this.pump();
   }
@@ -177,39 +190,58 @@ export class CoreHarness {
 
   /** The guest reads block b into page g through its disk. */
   diskRead(b: number, g: number): void {
-    this.wait(this.core.beginDmaWrite(asGfn(g)));
-    const d = this.data;
-    if (!sameContent(d.image[b]!, d.imageOver.get(b), this.refDisk[b]!, this.refDiskOver.get(b))) {
-      this.violations.push(`disk block ${b}: got ${d.image[b]} want ${this.refDisk[b]}`);
-    }
-    d.copyImageToPage(b, g);
-    this.refMem[g] = this.refDisk[b]!;
-    const o = this.refDiskOver.get(b);
-    if (o) this.refOver.set(g, new Map(o));
-    else this.refOver.delete(g);
-    this.core.endDmaWrite(asGfn(g), asBlock(b));
-    this.pump();
+    const moved = this.startDiskRead(b, g);
+    this.until(moved, `disk read of gfn ${g}`);
+  }
+
+  /**
+   * Starts the guest's read of block b into page g and returns at once (the read may wait for a
+   * frame while the test does other things); the returned function tells whether the data moved.
+   */
+  startDiskRead(b: number, g: number): () => boolean {
+    return this.startGuestIo('read', g, b, () => {
+      const d = this.data;
+      if (!sameContent(d.image[b]!, d.imageOver.get(b), this.refDisk[b]!, this.refDiskOver.get(b))) {
+        this.violations.push(`disk block ${b}: got ${d.image[b]} want ${this.refDisk[b]}`);
+      }
+      d.copyImageToPage(b, g);
+      this.refMem[g] = this.refDisk[b]!;
+      const o = this.refDiskOver.get(b);
+      if (o) this.refOver.set(g, new Map(o));
+      else this.refOver.delete(g);
+    });
   }
 
   /** The guest writes page g to block b through its disk. */
   diskWrite(g: number, b: number): void {
-    this.wait(this.core.beginDmaRead(asGfn(g)));
-    for (
-      let id = this.core.beginBlockWrite(asBlock(b), asGfn(g));
-      id !== 0;
-      id = this.core.beginBlockWrite(asBlock(b), asGfn(g))
-    ) {
-      this.wait(id);
-    }
-    if (this.data.mem[g] === POISON) this.violations.push(`disk write from gfn ${g}: page content lost`);
-    this.check(g, 'disk write from');
-    this.data.copyPageToImage(g, b);
-    this.refDisk[b] = this.refMem[g]!;
-    const o = this.refOver.get(g);
-    if (o) this.refDiskOver.set(b, new Map(o));
-    else this.refDiskOver.delete(b);
-    this.core.endDmaRead(asGfn(g), asBlock(b));
-    this.pump();
+    const moved = this.startGuestIo('write', g, b, () => {
+      if (this.data.mem[g] === POISON) this.violations.push(`disk write from gfn ${g}: page content lost`);
+      this.check(g, 'disk write from');
+      this.data.copyPageToImage(g, b);
+      this.refDisk[b] = this.refMem[g]!;
+      const o = this.refOver.get(g);
+      if (o) this.refDiskOver.set(b, new Map(o));
+      else this.refDiskOver.delete(b);
+    });
+    this.until(moved, `disk write from gfn ${g}`);
+  }
+
+  /** One page of guest disk I/O through the core driver's §4.1 sequence; `move` moves the data. */
+  private startGuestIo(op: 'read' | 'write', g: number, b: number, move: () => void): () => boolean {
+    let moved = false;
+    runGuestIo(
+      this.driver,
+      { op, gfns: [asGfn(g)], blocks: [asBlock(b)] },
+      {
+        resume: (_step, k) => k(),
+        transfer: (t) => {
+          move();
+          t.moved(0, 1);
+          moved = true;
+        },
+      },
+    );
+    return () => moved;
   }
 
   /**

@@ -150,7 +150,7 @@ export async function runTorture(o: TortureOptions): Promise<TortureResult> {
         // The CPU writes the pages (breaking any Mapper association), then the disk gets them.
         for (const p of pages) {
           expect[p] = dmaWord(p, ++dmaVersion[p]!);
-          words.fill(expect[p]!, p * 1024, (p + 1) * 1024);
+          words.fill(expect[p], p * 1024, (p + 1) * 1024);
         }
         if (frontend.io('write', b, gpas) !== 0) lost.push(`write of block ${b} failed`);
         pages.forEach((p, k) => (blocks[b + k] = expect[p]!));

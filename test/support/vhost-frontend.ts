@@ -136,7 +136,7 @@ export class VhostFrontend {
       const used = this.v.getUint16(this.layout.used + 2, true);
       if (used !== this.usedSeen) {
         this.usedSeen = (this.usedSeen + 1) & 0xffff;
-        return this.ram[status]!;
+        return this.ram[status];
       }
       poll([this.call], rev, 1000, this.s, 61000);
       eventfdDrain(this.call, this.s, 60000);

@@ -175,8 +175,8 @@ export class DiskQueue {
         if (best[d]! < 0 || r.sector < pending[best[d]!]!.sector) best[d] = i;
       } else if (wrap[d]! < 0 || r.sector < pending[wrap[d]!]!.sector) wrap[d] = i;
     }
-    const hasRead = best[0]! >= 0 || wrap[0]! >= 0;
-    const hasWrite = best[1]! >= 0 || wrap[1]! >= 0;
+    const hasRead = best[0] >= 0 || wrap[0] >= 0;
+    const hasWrite = best[1] >= 0 || wrap[1] >= 0;
     let op: 'read' | 'write';
     if (this.batchLeft > 0 && (this.batchOp === 'read' ? hasRead : hasWrite)) {
       op = this.batchOp;

@@ -1,9 +1,20 @@
-import { NONE } from '../../core/types.js';
-import type { GuestOs } from './guest-os.js';
+import { NONE } from '../../core/index.js';
+import type { Accounting, BlockIo, FrameAccess, Frames, Scheduler } from './kernel.js';
 import { BLOCK, type Program, SYNC } from './steps.js';
 import { ACTIVE_ANON, ANON, INACTIVE_ANON, PG_LOCKED, PG_REFERENCED, PG_WRITEBACK } from './memory.js';
 import { GuestProcess, isSwapEntry, slotOfEntry, swapEntry } from './process.js';
 import type { SwapPartition } from './swap-partition.js';
+
+/** What anonymous memory needs from the kernel: all of it but the system-call paths. */
+type Kernel = Frames & Scheduler & FrameAccess & BlockIo & Accounting;
+
+/** Where compaction (migrate) works: the frames the allocator manages, and the free memory it keeps. */
+export interface CompactionBounds {
+  /** The first frame above the kernel's own (allocated at boot, never moved). */
+  firstFrame: number;
+  /** Compaction stops when free memory falls to the high watermark. */
+  highFreePages: number;
+}
 
 interface Mapping {
   proc: GuestProcess;
@@ -33,10 +44,11 @@ export class AnonMemory {
   migrations = 0;
 
   constructor(
-    private readonly os: GuestOs,
+    private readonly os: Kernel,
     readonly swap: SwapPartition | null,
+    private readonly compaction: CompactionBounds,
   ) {
-    const n = os.params.believedPages;
+    const n = os.mem.pages;
     this.ownerPid = new Int32Array(n).fill(NONE);
     this.ownerVpage = new Int32Array(n).fill(NONE);
     this.mapCount = new Uint16Array(n);
@@ -404,9 +416,10 @@ export class AnonMemory {
     const os = this.os;
     const { flags, use } = os.mem;
     let moved = 0;
-    for (let g = os.params.kernelPages; g < os.params.believedPages && moved < pages; g++) {
+    const { firstFrame, highFreePages } = this.compaction;
+    for (let g = firstFrame; g < os.mem.pages && moved < pages; g++) {
       if (use[g] !== ANON || this.mapCount[g] !== 1 || flags[g]! & (PG_LOCKED | PG_WRITEBACK)) continue;
-      if (os.mem.freePages <= os.params.highFreePages) return;
+      if (os.mem.freePages <= highFreePages) return;
       const dst = os.mem.popHighest();
       if (dst < g) {
         // Scanners met: nothing above this page is free.

@@ -1,10 +1,18 @@
-import { type Gfn, asGfn } from '../../core/types.js';
-import type { GuestOs } from './guest-os.js';
+import { type Gfn, asGfn } from '../../core/index.js';
+import type { Frames, Scheduler } from './kernel.js';
 import { type Program, SYNC } from './steps.js';
 import { BALLOON } from './memory.js';
 
 /** virtio_balloon's back-off when the guest has no page to give (msleep(200) in fill_balloon). */
 const RETRY_NS = 200e6;
+
+/** What virtio-balloon carries between the guest's driver and the host's device. */
+export interface BalloonPort {
+  /** The guest gives frame `gfn` to the host (a PFN on the inflate queue). */
+  balloonInflate(gfn: Gfn): void;
+  /** The guest takes frame `gfn` back (a PFN on the deflate queue). */
+  balloonDeflate(gfn: Gfn): void;
+}
 
 /**
  * The guest's balloon driver (virtio_balloon): inflating takes frames from the guest allocator, which
@@ -16,7 +24,10 @@ const RETRY_NS = 200e6;
 export class BalloonDriver {
   private readonly pages: number[] = [];
 
-  constructor(private readonly os: GuestOs) {}
+  constructor(
+    private readonly os: Frames & Scheduler,
+    private readonly port: BalloonPort,
+  ) {}
 
   get size(): number {
     return this.pages.length;
@@ -30,18 +41,16 @@ export class BalloonDriver {
       const g = os.tryAllocFrame();
       if (g < 0) {
         if (retries++ >= maxRetries) break;
-        os.host.pumpCore();
         yield* os.sleep(RETRY_NS);
         continue;
       }
       retries = 0;
       os.mem.use[g] = BALLOON;
       this.pages.push(g);
-      os.host.core.balloonInflate(asGfn(g) as Gfn);
+      this.port.balloonInflate(asGfn(g));
       if (os.cpu(200)) yield SYNC;
       i++;
     }
-    os.host.pumpCore();
   }
 
   /** Deflates by `pages`: the frames go back to the guest's free pool. */
@@ -49,9 +58,8 @@ export class BalloonDriver {
     const os = this.os;
     for (let i = 0; i < pages && this.pages.length > 0; i++) {
       const g = this.pages.pop()!;
-      os.host.core.balloonDeflate(asGfn(g));
+      this.port.balloonDeflate(asGfn(g));
       os.freeFrame(g);
     }
-    os.host.pumpCore();
   }
 }

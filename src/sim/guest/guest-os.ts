@@ -1,13 +1,14 @@
-import { CHUNKS_PER_PAGE } from '../../core/emulation.js';
-import { IdMap } from '../../core/id-map.js';
-import { NONE, asBlock, asGfn } from '../../core/types.js';
+import { CHUNKS_PER_PAGE } from '../../core/index.js';
+import { IdMap } from '../../core/index.js';
+import { asBlock, asGfn } from '../../core/index.js';
 import { type Overrides, sameContent } from '../data-plane.js';
 import type { CpuCosts } from '../costs.js';
 import type { EventQueue } from '../event-queue.js';
 import type { Host } from '../host.js';
 import type { Rng } from '../rng.js';
 import { AnonMemory } from './anon.js';
-import { BalloonDriver } from './balloon.js';
+import { BalloonDriver, type BalloonPort } from './balloon.js';
+import { GuestCounters, type GuestKernel } from './kernel.js';
 import { GuestMemory, PG_LOCKED, PG_UPTODATE, PINNED } from './memory.js';
 import { BLOCK, type Proc, type Program, SYNC, YIELD } from './steps.js';
 import { chooseOomVictim } from './oom.js';
@@ -71,27 +72,15 @@ function initialDiskContent(blocks: number): Uint32Array {
   return initialDisk.subarray(0, blocks);
 }
 
-/** Guest counters, kept where the guest does the work. */
-export class GuestCounters {
-  majorFaults = 0;
-  ioRequests = 0;
-  pagesReclaimed = 0;
-  integrityViolations = 0;
-  oomKills = 0;
-  /** Pages written to and read from the guest's own swap partition. */
-  swapWritePages = 0;
-  swapReadPages = 0;
-}
-
 /**
  * The guest operating system, as much of Linux as the paper's pathologies need: frames handed out
  * most-recently-freed first, a page cache with readahead and writeback (page-cache.ts), processes'
  * anonymous memory with zeroing, copy-on-write, swap and migration (anon.ts), reclaim (reclaim.ts),
  * an OOM killer (oom.ts) and a balloon driver (balloon.ts), block I/O through the host's virtio-blk
  * path, and one vCPU that runs threads. Every page the guest reads is checked against a reference
- * memory that never swaps.
+ * memory that never swaps. Its subsystems see it only as the GuestKernel of kernel.ts.
  */
-export class GuestOs {
+export class GuestOs implements GuestKernel {
   readonly counters = new GuestCounters();
   /** What the guest last put in each page / block: the reference that never swaps. */
   readonly refMem: Uint32Array;
@@ -102,9 +91,6 @@ export class GuestOs {
   private readonly refHasOver: Uint8Array;
   readonly refDiskOver = new Map<number, Overrides>();
   readonly mem: GuestMemory;
-  /** The file and index each page-cache frame holds. */
-  readonly pageFile: Int32Array;
-  readonly pageIndex: Int32Array;
   readonly cache: PageCache;
   readonly anon: AnonMemory;
   readonly balloon: BalloonDriver;
@@ -126,7 +112,8 @@ export class GuestOs {
   constructor(
     readonly params: GuestParams,
     readonly events: EventQueue,
-    readonly host: Host,
+    private readonly host: Host,
+    balloonPort: BalloonPort,
     readonly costs: CpuCosts,
     files: GuestFileSpec[],
     imageBlocks: number,
@@ -139,19 +126,22 @@ export class GuestOs {
     this.refHasOver = new Uint8Array(n);
     this.refDisk = new Uint32Array(imageBlocks);
     this.mem = new GuestMemory(n);
-    this.pageFile = new Int32Array(n).fill(NONE);
-    this.pageIndex = new Int32Array(n).fill(NONE);
     // Pushed from the top so that allocation proceeds upwards from the lowest free frame.
     for (let g = n - 1; g >= params.kernelPages; g--) this.mem.push(g);
     if (!(Number.isInteger(params.swapPages) && params.swapPages >= 0))
       throw new RangeError(`guest swap: must be a whole number of pages, got ${params.swapPages}`);
     const swapStart = imageBlocks - params.swapPages;
-    this.cache = new PageCache(this, files, params.dataStartBlock, swapStart);
     this.anon = new AnonMemory(
       this,
       params.swapPages > 0 ? new SwapPartition(swapStart, params.swapPages) : null,
+      { firstFrame: params.kernelPages, highFreePages: params.highFreePages },
     );
-    this.balloon = new BalloonDriver(this);
+    this.cache = new PageCache(this, this.anon, files, {
+      dataStartBlock: params.dataStartBlock,
+      endBlock: swapStart,
+      readAheadMaxPages: params.readAheadMaxPages,
+    });
+    this.balloon = new BalloonDriver(this, balloonPort);
     // Initial disk content: every block distinct, known to the reference.
     this.refDisk.set(initialDiskContent(imageBlocks));
     this.host.data.image.set(this.refDisk);
@@ -449,7 +439,7 @@ export class GuestOs {
     const v = this.nextVersion++;
     const data = this.host.data;
     let o = this.refOver.get(g);
-    if (!o) this.refOver.set(g, (o = new Map()));
+    if (!o) this.refOver.set(g, (o = new Map<number, number>()));
     this.refHasOver[g] = 1;
     o.set(chunk, v);
     const r = this.host.emulatedWrite(asGfn(g), chunk, () => {

@@ -1,4 +1,4 @@
-import { LruLists } from '../../core/lru.js';
+import { LruLists } from '../../core/index.js';
 
 /** What a guest frame holds. */
 export const FREE = 0;

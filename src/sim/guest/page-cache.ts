@@ -1,5 +1,6 @@
-import { NONE } from '../../core/types.js';
-import type { GuestOs } from './guest-os.js';
+import { NONE } from '../../core/index.js';
+import type { AnonMemory } from './anon.js';
+import type { GuestKernel } from './kernel.js';
 import { BLOCK, type Proc, type Program, SYNC } from './steps.js';
 import {
   ACTIVE_FILE,
@@ -57,6 +58,16 @@ export const LINUX_3_7_WRITEBACK: WritebackParams = {
   chunkPages: 1024,
 };
 
+/** Where the page cache's files lie on the guest's disk, and how far it reads ahead. */
+export interface PageCacheLayout {
+  /** The first block of the first file, in 4 KiB blocks. */
+  dataStartBlock: number;
+  /** Files must end before this block (the swap partition, or the end of the disk). */
+  endBlock: number;
+  /** Linux read_ahead_kb / 4 KiB. */
+  readAheadMaxPages: number;
+}
+
 /** The largest write request the guest's block layer builds (max_sectors_kb 512). */
 const MAX_IO_PAGES = 128;
 
@@ -73,15 +84,25 @@ export class PageCache {
   private dirtyHead = 0;
   private flusherRunning = false;
   private flusherKick: (() => void) | null = null;
+  /** The file and index each page-cache frame holds. */
+  private readonly pageFile: Int32Array;
+  private readonly pageIndex: Int32Array;
+  private readonly readAheadMaxPages: number;
 
   constructor(
-    private readonly os: GuestOs,
+    private readonly os: GuestKernel,
+    /** Where read() copies to and write() copies from, when the caller names a process's pages. */
+    private readonly anon: AnonMemory,
     files: GuestFileSpec[],
-    dataStartBlock: number,
-    endBlock: number,
+    layout: PageCacheLayout,
     readonly writeback: WritebackParams = LINUX_3_7_WRITEBACK,
   ) {
-    let block = dataStartBlock;
+    const n = os.mem.pages;
+    this.pageFile = new Int32Array(n).fill(NONE);
+    this.pageIndex = new Int32Array(n).fill(NONE);
+    this.readAheadMaxPages = layout.readAheadMaxPages;
+    const endBlock = layout.endBlock;
+    let block = layout.dataStartBlock;
     for (const f of files) {
       if (!(Number.isInteger(f.sizePages) && f.sizePages > 0))
         throw new RangeError(`guest file ${f.name}: size must be a positive number of pages`);
@@ -159,7 +180,7 @@ export class PageCache {
       // No generator, nor a closure when the host has the page (startAccess tries that first).
       if (!os.startAccess(g, false)) yield BLOCK;
       if (os.cpu(os.costs.guestCopyPageNs)) yield SYNC;
-      if (into) yield* os.anon.touch(into.proc, into.vpage + (j - index), true, false);
+      if (into) yield* this.anon.touch(into.proc, into.vpage + (j - index), true, false);
       else if (!os.tryCopyToPinnedBuffer(j)) yield* os.copyToPinnedBuffer(j);
     }
   }
@@ -176,7 +197,7 @@ export class PageCache {
   }
 
   private initRaSize(reqPages: number): number {
-    const max = this.os.params.readAheadMaxPages;
+    const max = this.readAheadMaxPages;
     let r = 1;
     while (r < reqPages) r <<= 1;
     if (r <= max / 32) return Math.min(max, r * 4);
@@ -185,7 +206,7 @@ export class PageCache {
   }
 
   private nextRaSize(cur: number): number {
-    const max = this.os.params.readAheadMaxPages;
+    const max = this.readAheadMaxPages;
     return Math.min(max, cur < max / 16 ? cur * 4 : cur * 2);
   }
 
@@ -248,8 +269,8 @@ export class PageCache {
     const os = this.os;
     this.files[fileNo]!.gfnOf[index] = g;
     os.mem.use[g] = CACHE;
-    os.pageFile[g] = fileNo;
-    os.pageIndex[g] = index;
+    this.pageFile[g] = fileNo;
+    this.pageIndex[g] = index;
     os.mem.flags[g] = flags;
   }
 
@@ -270,7 +291,7 @@ export class PageCache {
     if (os.cpu(os.costs.guestSyscallNs)) yield SYNC;
     if (!os.tryTouchKernelText()) yield* os.touchKernelText();
     for (let j = index; j < index + nPages; j++) {
-      if (from) yield* os.anon.touch(from.proc, from.vpage + (j - index), false, false);
+      if (from) yield* this.anon.touch(from.proc, from.vpage + (j - index), false, false);
       let g = f.gfnOf[j]!;
       if (g !== NONE) {
         // Stable pages: a page under I/O is not modified until the I/O is done.
@@ -414,7 +435,7 @@ export class PageCache {
   }
 
   private blockOf(g: number): number {
-    return this.files[this.os.pageFile[g]!]!.startBlock + this.os.pageIndex[g]!;
+    return this.files[this.pageFile[g]!]!.startBlock + this.pageIndex[g]!;
   }
 
   // ---------------------------------------------------------------- reclaim and removal
@@ -448,9 +469,9 @@ export class PageCache {
   private evict(g: number): void {
     const os = this.os;
     os.mem.lru.remove(g);
-    this.files[os.pageFile[g]!]!.gfnOf[os.pageIndex[g]!] = NONE;
-    os.pageFile[g] = NONE;
-    os.pageIndex[g] = NONE;
+    this.files[this.pageFile[g]!]!.gfnOf[this.pageIndex[g]!] = NONE;
+    this.pageFile[g] = NONE;
+    this.pageIndex[g] = NONE;
     os.freeFrame(g);
   }
 

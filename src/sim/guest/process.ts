@@ -1,4 +1,4 @@
-import { NONE } from '../../core/types.js';
+import { NONE } from '../../core/index.js';
 
 /** A page-table entry of a guest process: a frame (>= 0), nothing yet (NONE), or a guest swap slot. */
 const SWAP_BASE = -2;

@@ -1,5 +1,5 @@
-import { SwapSpace } from '../../core/swap-space.js';
-import { asSlot } from '../../core/types.js';
+import { SwapSpace } from '../../core/index.js';
+import { asSlot } from '../../core/index.js';
 
 /**
  * The guest's swap partition: a range of blocks on its own virtual disk, allocated the way Linux's

@@ -1,14 +1,11 @@
 import { release } from 'node:os';
-import type { ConfigName, FigureResult, RunRecord } from '../experiments/results.js';
-import { detectAccel, type QemuRunResult, qemuVersion } from './engine.js';
+import type { ConfigName, FigureResult, RunRecord } from '../engine/results.js';
+import { detectAccel, qemuVersion } from './accel.js';
+import type { RealRunOptions, RealRunResult } from './guest-run.js';
 import { figureSizes, recordsFor } from './records.js';
 
-/** What one configuration's run returns, whichever real engine ran it. */
-export type RealRunResult = Pick<QemuRunResult, 'iterations' | 'alloc' | 'qemuKilled' | 'notes'> & {
-  config: ConfigName;
-  info: Record<string, string | number | boolean>;
-  checksumOk: boolean | undefined;
-};
+/** The figures both real engines reproduce. */
+export type RealFigureId = 'fig9' | 'fig10';
 
 export interface RealFigurePlan<C extends ConfigName> {
   engine: 'qemu' | 'qemu-pager';
@@ -17,15 +14,9 @@ export interface RealFigurePlan<C extends ConfigName> {
   modeLabel: string;
   /** Configurations this engine cannot run, each with the reason recorded in its (empty) record. */
   unavailable: ReadonlyArray<{ config: ConfigName; why: string }>;
-  run(o: {
-    config: C;
-    believedMiB: number;
-    actualMiB: number;
-    fileMiB: number;
-    iterations: number;
-    allocMiB: number;
-    onProgress: (m: string) => void;
-  }): Promise<RealRunResult>;
+  run(
+    o: Omit<RealRunOptions, 'hddLike' | 'signal'> & { config: C; onProgress: (m: string) => void },
+  ): Promise<RealRunResult<C>>;
   /** Engine-specific facts for `meta` (disk, swap, memory, drive model). */
   meta: Record<string, string | number | boolean | null>;
 }
@@ -36,7 +27,7 @@ export interface RealFigurePlan<C extends ConfigName> {
  * unavailable configurations reported empty with their reason, and the facts of the run in `meta`.
  */
 export async function runRealFigure<C extends ConfigName>(
-  figure: 'fig9' | 'fig10',
+  figure: RealFigureId,
   opts: { scale: number; hddLike: boolean; onProgress?: (msg: string, fraction: number) => void },
   plan: RealFigurePlan<C>,
 ): Promise<FigureResult> {

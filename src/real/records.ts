@@ -1,5 +1,5 @@
-import type { ConfigName, RunRecord } from '../experiments/results.js';
-import type { QemuRunResult } from './engine.js';
+import type { RunRecord } from '../engine/results.js';
+import type { RealRunResult } from './guest-run.js';
 
 /** The paper's sizes, scaled: memory and file shrink together; iterations stay 8. */
 export function figureSizes(scale: number): {
@@ -19,10 +19,10 @@ export function figureSizes(scale: number): {
   };
 }
 
-/** Turns one configuration's run (of this engine or the qemu-pager engine) into the figure's records. */
+/** Turns one configuration's run (of either real engine) into the figure's records. */
 export function recordsFor(
   figure: 'fig9' | 'fig10',
-  r: Pick<QemuRunResult, 'iterations' | 'alloc' | 'qemuKilled' | 'notes'> & { config: ConfigName },
+  r: Pick<RealRunResult, 'config' | 'iterations' | 'alloc' | 'qemuKilled' | 'notes'>,
   mode: string,
 ): RunRecord[] {
   const common = [mode, ...r.notes];

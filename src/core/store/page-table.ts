@@ -1,4 +1,4 @@
-import { NONE } from './types.js';
+import { NONE } from '../types.js';
 
 /**
  * Where a page's content lives. One byte per page. The core's page index space covers guest frames
@@ -40,6 +40,11 @@ export const Flag = {
   Writeback: 16,
   /** Second-chance mark for file pages (Linux's PG_referenced). */
   SecondChance: 32,
+  /**
+   * Brought in by a readahead policy that adapts to its hits and not touched since (Linux's
+   * PG_readahead on a swap cache page): the first touch counts a hit for the policy.
+   */
+  Readahead: 64,
   /** Loading, but the guest has since given the frame away (balloon): drop on completion. */
   DiscardOnLoad: 128,
 } as const;

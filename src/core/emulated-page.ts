@@ -1,3 +1,5 @@
+import { ChunkRangeError } from './errors.js';
+
 /** Bytes of a page are tracked in 64-byte chunks (cache lines): 64 per 4 KiB page. */
 export const CHUNKS_PER_PAGE = 64;
 
@@ -34,7 +36,7 @@ export class EmulatedPage {
   }
 }
 
-/** A chunk range outside a page: the caller (a driver, or a guest's descriptor) is wrong. */
+/** Throws a ChunkRangeError unless chunks [first, first + chunks) lie inside one page. */
 export function checkChunks(first: number, chunks: number): void {
   if (
     !Number.isInteger(first) ||
@@ -43,6 +45,6 @@ export function checkChunks(first: number, chunks: number): void {
     chunks < 1 ||
     first + chunks > CHUNKS_PER_PAGE
   ) {
-    throw new RangeError(`chunk range ${first}+${chunks} is outside a page (0..${CHUNKS_PER_PAGE})`);
+    throw new ChunkRangeError(first, chunks, CHUNKS_PER_PAGE);
   }
 }

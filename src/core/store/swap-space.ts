@@ -1,4 +1,5 @@
-import { NONE, type SwapSlot, asSlot } from './types.js';
+import { SwapSlotError } from '../errors.js';
+import { NONE, type SwapSlot, asSlot } from '../types.js';
 
 /**
  * The host swap area's slot allocator, as Linux 3.7's scan_swap_map() does it on a rotating disk:
@@ -25,9 +26,9 @@ export class SwapSpace {
 
   constructor(slotCount: number, clusterSlots = 256) {
     if (!Number.isInteger(slotCount) || slotCount <= 0)
-      throw new RangeError(`SwapSpace: bad slot count ${slotCount}`);
+      throw new SwapSlotError(`SwapSpace: bad slot count ${slotCount}`);
     if (!Number.isInteger(clusterSlots) || clusterSlots <= 0)
-      throw new RangeError(`SwapSpace: bad cluster size ${clusterSlots}`);
+      throw new SwapSlotError(`SwapSpace: bad cluster size ${clusterSlots}`);
     this.slotCount = slotCount;
     this.clusterSlots = clusterSlots;
     this.owner = new Int32Array(slotCount).fill(NONE);
@@ -63,7 +64,7 @@ export class SwapSpace {
   }
 
   free(slot: SwapSlot): void {
-    if (this.owner[slot] === NONE) throw new Error(`SwapSpace: double free of slot ${slot}`);
+    if (this.owner[slot] === NONE) throw new SwapSlotError(`SwapSpace: double free of slot ${slot}`);
     this.owner[slot] = NONE;
     this.blockFree[Math.floor(slot / this.clusterSlots)]!++;
     this.used--;
@@ -101,7 +102,7 @@ export class SwapSpace {
       s++;
     }
     for (let s = this.lowestFree; s < from; s++) if (owner[s] === NONE) return s;
-    throw new Error('SwapSpace: no free slot although the area is not full');
+    throw new SwapSlotError('SwapSpace: no free slot although the area is not full');
   }
 
   /**

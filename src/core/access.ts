@@ -1,0 +1,47 @@
+import type { Mapper } from './mapper.js';
+import type { Readahead } from './readahead/readahead.js';
+import { Flag } from './store/page-table.js';
+import type { Store } from './store/store.js';
+import type { SwapCache } from './swap-cache.js';
+
+/**
+ * What a CPU access does to a present page (the hot path: every guest access the host sees): the
+ * young bit, the dirty bit (always, on hardware without EPT dirty bits), the Mapper's copy-on-write
+ * break on a write, a readahead hit, and the swap cache giving the page's slot up.
+ */
+export class Access {
+  private readonly hostAssumesDirty: boolean;
+  // The page table's arrays, held directly: this runs for every access the host sees.
+  private readonly flags: Uint8Array;
+
+  constructor(
+    s: Store,
+    private readonly mapper: Mapper,
+    private readonly swapCache: SwapCache,
+    private readonly swapReadahead: Readahead,
+  ) {
+    this.hostAssumesDirty = s.cfg.hostAssumesDirty;
+    this.flags = s.pt.flags;
+  }
+
+  apply(p: number, write: boolean): void {
+    let f = this.flags[p]! | Flag.Referenced;
+    if (write) {
+      f = this.mapper.breakOnWrite(p, f) | Flag.Dirty;
+    } else if (!(f & Flag.Named) && this.hostAssumesDirty) {
+      // Without EPT dirty bits KVM marks every page it unmaps dirty (kvm_set_pfn_dirty), so a page
+      // the guest only read is written again when evicted; but a read fault leaves it in the swap
+      // cache, and that write goes back to its old slot.
+      f |= Flag.Dirty;
+    }
+    if (f & Flag.Readahead) {
+      f &= ~Flag.Readahead;
+      this.swapReadahead.hit(p);
+    }
+    if (f & Flag.SwapCache && !(f & Flag.Writeback) && this.swapCache.releasesOnAccess(p, write)) {
+      this.swapCache.giveUpSlot(p, f);
+      return;
+    }
+    this.flags[p] = f;
+  }
+}

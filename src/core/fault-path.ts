@@ -1,0 +1,216 @@
+import type { Access } from './access.js';
+import { UnknownStateError } from './errors.js';
+import type { Mapper } from './mapper.js';
+import type { PageIn } from './page-in.js';
+import type { Preventer } from './preventer.js';
+import type { Reclaim } from './reclaim.js';
+import type { Fault, FaultKind } from './store/fault-table.js';
+import { LruList } from './store/lruvec.js';
+import { Flag, State } from './store/page-table.js';
+import type { Store } from './store/store.js';
+import type { SwapCache } from './swap-cache.js';
+import { type FaultContext, type FaultId, type IoId, NONE, NO_FAULT } from './types.js';
+
+/**
+ * The life of a fault: started by what the page's state asks for (already there, being loaded,
+ * emulated by the Preventer, never filled, swapped out, dropped to the image), parked while it
+ * waits for a frame or for a load, woken when its page arrives, and completed with the effect it
+ * was raised for. Faults that wait for frames run oldest first whenever frames may have been freed
+ * (pump). Reads coming back land here too: each page is handed to whoever owns it.
+ */
+export class FaultPath {
+  constructor(
+    private readonly s: Store,
+    private readonly reclaim: Reclaim,
+    private readonly swapCache: SwapCache,
+    private readonly pageIn: PageIn,
+    private readonly mapper: Mapper,
+    private readonly access: Access,
+    private readonly preventer: Preventer,
+  ) {}
+
+  newFault(page: number, kind: FaultKind, write: boolean, ctx: FaultContext): Fault {
+    return this.s.faults.add({ id: this.s.io.newFaultId(), page, kind, write, ctx, waiting: 0 });
+  }
+
+  /** Raises a fault on page `p`: NO_FAULT when it completed at once, else the id to wait for. */
+  fault(p: number, kind: FaultKind, write: boolean, ctx: FaultContext): FaultId {
+    const f = this.newFault(p, kind, write, ctx);
+    const faults = this.s.faults;
+    const queued = !this.start(f);
+    if (queued) faults.frameWaiters.push(f);
+    // Reclaim on this fault's behalf may have freed more than it took: earlier waiters go next.
+    else if (faults.frameWaiters.length > 0) this.pump();
+    return faults.isLive(f.id) ? f.id : NO_FAULT;
+  }
+
+  /** Starts (or finishes) a fault. Returns false when it must wait for a frame. */
+  start(f: Fault): boolean {
+    const p = f.page;
+    const st = this.s.pt.state[p]!;
+    switch (st) {
+      case State.Resident:
+        this.complete(f, false);
+        return true;
+      case State.Loading:
+        this.s.counters.minorFaults++;
+        this.pageIn.markAsyncWrite(f);
+        this.s.faults.waitOn(p, f);
+        return true;
+      case State.Emulating:
+        // An access the buffer cannot serve: merge first, then go on.
+        this.preventer.fallBackIfActive(p);
+        this.s.faults.waitOn(p, f);
+        return true;
+      case State.Untouched:
+      case State.Ballooned:
+        if (!this.pageIn.zeroFill(p)) return false;
+        this.complete(f, false);
+        return true;
+      case State.Swapped:
+      case State.InImage:
+        if (f.kind === 'overwrite' && this.s.cfg.preventer && !this.s.isVmm(p)) {
+          if (!this.preventer.remapAbsent(p)) return false;
+          this.complete(f, false);
+          return true;
+        }
+        return st === State.Swapped ? this.pageIn.swapIn(f) : this.pageIn.fileIn(f);
+      default:
+        throw new UnknownStateError(p, st);
+    }
+  }
+
+  /**
+   * A device about to overwrite absent page `f.page` whose old content is not needed: a frame is
+   * reserved (state Loading, pinned) and nothing is read. Returns false when it must wait.
+   */
+  startDiscarding(f: Fault): boolean {
+    const p = f.page;
+    const pt = this.s.pt;
+    const st = pt.state[p]!;
+    // The Preventer may have begun emulating the page while this waited for a frame.
+    if (st === State.Emulating && this.deviceSupersedes(p)) return true;
+    if (st === State.Resident || st === State.Loading || st === State.Emulating) return this.start(f);
+    if (!this.reclaim.takeFrames(1)) return false;
+    if (st === State.Swapped) this.swapCache.freeSlot(p);
+    pt.unlinkBlock(p);
+    pt.state[p] = State.Loading;
+    pt.flags[p] = 0;
+    pt.pins[p]!++;
+    this.s.frames.charge(p);
+    return true;
+  }
+
+  /**
+   * A device is about to overwrite page `p`, which the Preventer is emulating: what the guest wrote
+   * is superseded, the emulation's frame becomes the device's (Loading, pinned), nothing is read.
+   * False when the emulation's merge has begun (the device then waits for it).
+   */
+  deviceSupersedes(p: number): boolean {
+    if (!this.preventer.cancel(p)) return false;
+    const pt = this.s.pt;
+    this.swapCache.freeSlot(p);
+    pt.unlinkBlock(p);
+    pt.state[p] = State.Loading;
+    pt.flags[p] = 0;
+    pt.pins[p]!++;
+    return true;
+  }
+
+  /** Page `p` is loaded (or gone again): its waiters complete, or start over if it went away. */
+  wake(p: number): void {
+    const list = this.s.faults.takeWaiters(p);
+    if (!list) return;
+    for (const f of list) {
+      if (--f.waiting > 0) continue;
+      if (this.s.pt.state[p] !== State.Resident && f.kind !== 'invalidate') {
+        // The page went away again (ballooned) before the waiter ran: start over.
+        if (!this.start(f)) this.s.faults.frameWaiters.push(f);
+      } else {
+        this.complete(f, true);
+      }
+    }
+  }
+
+  /** Runs faults that waited for frames, oldest first; the head one reclaims if nothing is free. */
+  pump(): void {
+    const { faults, pt, io } = this.s;
+    const waiters = faults.frameWaiters;
+    while (waiters.length > 0) {
+      const f = waiters[0]!;
+      const discarding = f.kind === 'dmaWrite' && !this.mapper.oldContentNeeded(pt.state[f.page]!);
+      const started = discarding ? this.startDiscarding(f) : this.start(f);
+      if (!started) break;
+      waiters.shift();
+      // Started and not waiting for a read: it is done (a discarding DMA only needed its frame).
+      if (faults.isLive(f.id) && f.waiting === 0) faults.finish(f.id);
+      if (!faults.isLive(f.id)) io.push({ kind: 'faultDone', fault: f.id });
+    }
+  }
+
+  /** The read `id` is done: every page it loaded goes to its owner, and waiters run. */
+  readDone(id: IoId): void {
+    const { pt, io: pageIo, frames } = this.s;
+    const io = pageIo.takeRead(id);
+    for (let i = 0; i < io.pages.length; i++) {
+      const q = io.pages[i]!;
+      if (this.preventer.mergeArrived(q)) {
+        this.wake(q);
+        continue;
+      }
+      if (pt.flags[q]! & Flag.DiscardOnLoad) {
+        // Ballooned while the read was in flight: the content is not wanted any more.
+        pt.flags[q] = 0;
+        if (io.source === 'swap' && pt.slot[q] !== NONE) this.swapCache.freeSlot(q);
+        frames.uncharge();
+        pt.state[q] = State.Ballooned;
+        pageIo.pushDrop(q);
+      } else {
+        pt.state[q] = State.Resident;
+        if (io.source === 'swap') {
+          // A page read ahead keeps its mark until its first touch (a readahead hit).
+          pt.flags[q] = Flag.SwapCache | (pt.flags[q]! & Flag.Readahead);
+          this.s.put(LruList.InactiveAnon, q);
+        } else if (io.source === 'image') {
+          this.mapper.imageArrived(q);
+        } else {
+          pt.flags[q] = 0;
+          this.s.put(LruList.InactiveFile, q);
+        }
+      }
+      this.wake(q);
+    }
+    this.pump();
+  }
+
+  /** Completes fault `f` with the effect it was raised for; `emit`: somebody waits for faultDone. */
+  private complete(f: Fault, emit: boolean): void {
+    const p = f.page;
+    const pt = this.s.pt;
+    switch (f.kind) {
+      case 'touch':
+        if (this.s.isVmm(p)) pt.flags[p]! |= Flag.Referenced;
+        else {
+          this.access.apply(p, f.write);
+          if (f.asyncWrite) this.swapCache.reuseForAsyncWrite(p);
+        }
+        break;
+      case 'overwrite':
+        this.access.apply(p, true);
+        break;
+      case 'dmaWrite':
+      case 'dmaRead':
+        pt.pins[p]!++;
+        break;
+      case 'pin':
+        this.access.apply(p, f.write);
+        pt.pins[p]!++;
+        break;
+      case 'invalidate':
+        if (pt.state[p] === State.Resident) this.mapper.makeAnonymous(p);
+        break;
+    }
+    // A fault finished synchronously (inside the call that raised it) needs no faultDone.
+    if (this.s.faults.finish(f.id) && emit) this.s.io.push({ kind: 'faultDone', fault: f.id });
+  }
+}

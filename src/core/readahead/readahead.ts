@@ -1,0 +1,64 @@
+import type { PageTable } from '../store/page-table.js';
+import type { SwapSpace } from '../store/swap-space.js';
+
+/** What a readahead policy may look at: the page table, the swap map, and the sizes it works in. */
+export interface ReadaheadContext {
+  readonly pt: PageTable;
+  readonly swap: SwapSpace;
+  /** The core's index of the hypervisor's first code page (guest frames come before it). */
+  readonly firstVmmPage: number;
+  readonly vmmPages: number;
+  readonly imageBlocks: number;
+  /** Linux vm.page-cluster: swap readahead reads at most 2^pageClusterLog2 pages. */
+  readonly pageClusterLog2: number;
+  /** The file read-around window, in pages. */
+  readonly fileReadaroundPages: number;
+}
+
+/** The context of a core's policies: its tables, and the sizes from its configuration. */
+export function readaheadContext(
+  pt: PageTable,
+  swap: SwapSpace,
+  firstVmmPage: number,
+  cfg: Pick<ReadaheadContext, 'vmmPages' | 'imageBlocks' | 'pageClusterLog2' | 'fileReadaroundPages'>,
+): ReadaheadContext {
+  const { vmmPages, imageBlocks, pageClusterLog2, fileReadaroundPages } = cfg;
+  return { pt, swap, firstVmmPage, vmmPages, imageBlocks, pageClusterLog2, fileReadaroundPages };
+}
+
+/** Pages to read together, with the unit (swap slot, image block, code page) each is read from. */
+export interface ReadWindow {
+  pages: number[];
+  units: number[];
+}
+
+/**
+ * A readahead policy: which absent pages a fault reads together with the one it needs. One
+ * interface for both kinds: a `swap` policy gives windows of swapped pages (units are their slots),
+ * a `file` policy windows of dropped file-backed pages (the Mapper's named pages, whose units are
+ * image blocks, and QEMU's code, whose units are its file pages). Policies are sans-I/O and
+ * deterministic; each lives in a file of its own and is listed once, in policies.ts.
+ */
+export interface Readahead {
+  readonly name: string;
+  readonly source: 'swap' | 'file';
+  /**
+   * The window of a fault on absent page `p`: `p` and the pages read with it, each with its unit,
+   * every page absent in the state the source serves (Swapped for swap, InImage for file) and
+   * holding that unit. Fresh arrays (the caller may hand them on); any order. It changes nothing,
+   * the policy's own state included: a fault that must wait for frames asks again later.
+   */
+  window(p: number): ReadWindow;
+  /**
+   * The fault on `p` reads the window window(p) just gave: once per fault, so a policy that adapts
+   * (the VMA policy's previous fault and window) counts each fault once, however often it waited.
+   */
+  started(p: number): void;
+  /**
+   * Whether the pages this policy reads ahead are marked (Flag.Readahead) so that their first touch
+   * reports a hit(); policies that do not adapt leave them unmarked.
+   */
+  readonly tracksHits: boolean;
+  /** Page `p`, read ahead by this policy, was used for the first time (Linux's readahead hit). */
+  hit(p: number): void;
+}

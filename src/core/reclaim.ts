@@ -1,0 +1,340 @@
+import { ConfigError } from './errors.js';
+import { LruList, type LruListKind, isFileList } from './store/lruvec.js';
+import { Flag, State } from './store/page-table.js';
+import type { Store } from './store/store.js';
+import type { SwapCache } from './swap-cache.js';
+import { type Gfn, NONE } from './types.js';
+
+/**
+ * Something else that holds frames and can give them back when reclaim finds nothing to free (a
+ * Linux shrinker, as register_shrinker() registers): returns whether it had anything to give.
+ */
+export interface Shrinker {
+  shrink(): boolean;
+}
+
+/**
+ * Host reclaim of one memory cgroup, as Linux 3.7's mm/vmscan.c does it: direct reclaim in passes of
+ * SWAP_CLUSTER_MAX pages, per priority every zone's lruvec in turn, the anon/file balance of
+ * get_scan_count() (swappiness and recent rotations), second chance for referenced pages, clean
+ * file-backed pages (the Mapper's named pages, QEMU's code) dropped, anonymous pages written to swap
+ * in batches of consecutive slots. Frames come from here: takeFrames() reclaims when there are too
+ * few free.
+ */
+export class Reclaim {
+  private readonly shrinkers: Shrinker[] = [];
+  private readonly recentScanned = new Float64Array(2);
+  private readonly recentRotated = new Float64Array(2);
+  private zoneCursor = 0;
+  /** Per-list scan targets of one zone at one priority (reused: reclaim runs on every fault). */
+  private readonly scanTargets = new Float64Array(4);
+  /** Pages a scan puts back where it found them (reused, written by index: never emptied). */
+  private readonly keepScratch: number[] = [];
+  /** Dirty anonymous pages picked by the current reclaim pass, written as one batch (reused). */
+  private readonly writeBatch: number[] = [];
+
+  constructor(
+    private readonly s: Store,
+    private readonly swapCache: SwapCache,
+  ) {}
+
+  register(shrinker: Shrinker): void {
+    this.shrinkers.push(shrinker);
+  }
+
+  /** Makes `need` frames free if reclaim can; returns how many are free now (at most `need`). */
+  takeFrames(need: number): number {
+    const frames = this.s.frames;
+    if (frames.free < need) this.reclaimFor(need);
+    return Math.max(0, Math.min(need, frames.free));
+  }
+
+  /**
+   * Changes the cgroup limit. A lower limit reclaims at once until what stays resident (minus pages
+   * whose swap write is in flight) fits.
+   */
+  setLimit(pages: number): void {
+    if (!Number.isInteger(pages) || pages < 1)
+      throw new ConfigError('residentLimitPages', `must be a positive integer, got ${pages}`);
+    const frames = this.s.frames;
+    frames.limit = pages;
+    while (frames.resident - frames.writeback > frames.limit) {
+      if (this.shrink(this.s.cfg.reclaimBatchPages) === 0) break;
+    }
+  }
+
+  /**
+   * Direct reclaim as memcg does it: passes of `reclaimBatchPages` until enough is free, or will be
+   * once the writes in flight finish, or nothing more can be reclaimed now.
+   */
+  private reclaimFor(need: number): void {
+    const frames = this.s.frames;
+    // A pass that finds only referenced pages still clears their bits, so the next can succeed:
+    // memcg retries (MEM_CGROUP_RECLAIM_RETRIES) before it gives up.
+    let fruitless = 0;
+    for (let pass = 0; pass < 64 && fruitless < 5; pass++) {
+      const free = frames.free;
+      if (free >= need) return;
+      if (pass > 0 && free + frames.writeback >= need) return;
+      fruitless = this.shrink(this.s.cfg.reclaimBatchPages) === 0 ? fruitless + 1 : 0;
+      if (fruitless > 0 && this.runShrinkers()) return;
+    }
+  }
+
+  private runShrinkers(): boolean {
+    let any = false;
+    for (const sh of this.shrinkers) if (sh.shrink()) any = true;
+    return any;
+  }
+
+  /**
+   * One reclaim pass: per priority, every zone's lruvec in turn (shrink_zones + shrink_lruvec with
+   * get_scan_count), starting from the next zone each time as different CPUs would. Returns pages
+   * freed or sent to swap.
+   */
+  private shrink(target: number): number {
+    const lru = this.s.lru;
+    const batch = this.s.cfg.reclaimBatchPages;
+    const zones = lru.zones;
+    const swapFull = this.s.swap.usedSlots >= this.s.swap.slotCount;
+    let reclaimed = 0;
+    const first = this.zoneCursor++ % zones;
+    const nr = this.scanTargets;
+    for (let prio = 12; prio >= 0 && reclaimed < target; prio--) {
+      const fa = this.anonFraction(swapFull);
+      const ff = 1 - fa;
+      for (let zi = 0; zi < zones && reclaimed < target; zi++) {
+        const zone = (first + zi) % zones;
+        for (let k = 0 as LruListKind; k < 4; k++) {
+          const size = lru.size(zone, k);
+          if (prio === 0) {
+            // get_scan_count() at priority 0 scans everything, whatever the balance.
+            nr[k] = size;
+            continue;
+          }
+          // 1 << prio is 2 ** prio exactly, without a call to Math.pow for every list of every zone.
+          let scan = Math.floor(size / (1 << prio));
+          if (scan === 0) scan = Math.min(size, batch);
+          nr[k] = Math.floor(scan * (isFileList(k) ? ff : fa));
+        }
+        while (
+          (nr[LruList.InactiveAnon]! > 0 || nr[LruList.InactiveFile]! > 0 || nr[LruList.ActiveFile]! > 0) &&
+          reclaimed < target
+        ) {
+          for (let k = 0 as LruListKind; k < 4; k++) {
+            if (nr[k]! <= 0) continue;
+            const n = Math.min(nr[k]!, batch);
+            nr[k]! -= n;
+            const file = isFileList(k);
+            if (k === LruList.ActiveAnon || k === LruList.ActiveFile) {
+              if (this.inactiveIsLow(zone, file)) this.shrinkActive(zone, file, n);
+            } else {
+              reclaimed += this.shrinkInactive(zone, file, n);
+            }
+          }
+        }
+        // As shrink_lruvec() ends: keep some anon pages inactive, so the next priority has
+        // candidates even when the scan above found none.
+        if (this.inactiveIsLow(zone, false)) this.shrinkActive(zone, false, batch);
+      }
+    }
+    this.flushWriteBatch();
+    return reclaimed;
+  }
+
+  /**
+   * get_scan_count(): the share of a pass that goes to the anonymous lists (the rest to the file
+   * lists), by swappiness and recent rotations.
+   */
+  private anonFraction(swapFull: boolean): number {
+    const lru = this.s.lru;
+    const anon = lru.total(LruList.InactiveAnon) + lru.total(LruList.ActiveAnon);
+    const file = lru.total(LruList.InactiveFile) + lru.total(LruList.ActiveFile);
+    if (swapFull || anon === 0) return 0;
+    if (file === 0) return 1;
+    const rs = this.recentScanned;
+    const rr = this.recentRotated;
+    if (rs[0]! > anon / 4) {
+      rs[0]! /= 2;
+      rr[0]! /= 2;
+    }
+    if (rs[1]! > file / 4) {
+      rs[1]! /= 2;
+      rr[1]! /= 2;
+    }
+    const swappiness = this.s.cfg.swappiness;
+    const ap = ((swappiness + 1) * (rs[0]! + 1)) / (rr[0]! + 1);
+    const fp = ((200 - swappiness + 1) * (rs[1]! + 1)) / (rr[1]! + 1);
+    return ap / (ap + fp);
+  }
+
+  private inactiveIsLow(zone: number, file: boolean): boolean {
+    const lru = this.s.lru;
+    return file
+      ? lru.size(zone, LruList.InactiveFile) < lru.size(zone, LruList.ActiveFile)
+      : lru.size(zone, LruList.InactiveAnon) < lru.size(zone, LruList.ActiveAnon);
+  }
+
+  /** Deactivates pages; only referenced executable file pages (QEMU's code) keep their place. */
+  private shrinkActive(zone: number, file: boolean, n: number): void {
+    const { pt, lru } = this.s;
+    const type = file ? 1 : 0;
+    const active = file ? LruList.ActiveFile : LruList.ActiveAnon;
+    const inactive = file ? LruList.InactiveFile : LruList.InactiveAnon;
+    const keep = this.keepScratch;
+    let kept = 0;
+    for (let i = 0; i < n; i++) {
+      const p = lru.popTail(zone, active);
+      if (p < 0) break;
+      this.recentScanned[type]!++;
+      if (pt.flags[p]! & Flag.Referenced) {
+        pt.flags[p]! &= ~Flag.Referenced;
+        this.recentRotated[type]!++;
+        if (file && this.s.isVmm(p)) {
+          keep[kept++] = p;
+          continue;
+        }
+      }
+      lru.push(zone, inactive, p);
+    }
+    for (let i = 0; i < kept; i++) lru.push(zone, active, keep[i]!);
+  }
+
+  /** shrink_page_list(): evicts unreferenced pages from the tail; referenced ones get a second chance. */
+  private shrinkInactive(zone: number, file: boolean, n: number): number {
+    const { pt, lru, swap, frames, counters } = this.s;
+    const type = file ? 1 : 0;
+    const list = file ? LruList.InactiveFile : LruList.InactiveAnon;
+    const active = file ? LruList.ActiveFile : LruList.ActiveAnon;
+    let reclaimed = 0;
+    const keep = this.keepScratch;
+    let kept = 0;
+    for (let i = 0; i < n; i++) {
+      const p = lru.popTail(zone, list);
+      if (p < 0) break;
+      counters.pagesScanned++;
+      this.recentScanned[type]!++;
+      const f = pt.flags[p]!;
+      if (pt.pins[p]! > 0 || pt.state[p] !== State.Resident) {
+        keep[kept++] = p;
+        continue;
+      }
+      if (f & Flag.Referenced) {
+        pt.flags[p] = f & ~Flag.Referenced;
+        if (!file || this.s.isVmm(p) || f & Flag.SecondChance) {
+          this.recentRotated[type]!++;
+          // activate_locked: a page kept in memory gives its slot back when swap is filling up.
+          if (f & Flag.SwapCache && !file && this.swapCache.mostlyUsed()) {
+            counters.swapSlotsReleased++;
+            this.swapCache.giveUpSlot(p, pt.flags[p]);
+          }
+          lru.push(zone, active, p);
+        } else {
+          pt.flags[p] |= Flag.SecondChance;
+          keep[kept++] = p;
+        }
+        continue;
+      }
+      if (f & Flag.Named || this.s.isVmm(p)) {
+        // A clean file-backed page: the image (or QEMU's executable) has the content, nothing is
+        // written. The Mapper's named pages leave this way.
+        pt.flags[p] = f & Flag.Named;
+        counters.namedDrops++;
+        this.s.freeFrame(p, State.InImage);
+        reclaimed++;
+      } else if (f & Flag.SwapCache && !(f & Flag.Dirty)) {
+        pt.flags[p] = 0;
+        this.s.freeFrame(p, State.Swapped);
+        reclaimed++;
+      } else if (f & Flag.SwapCache) {
+        // Dirty but still in the swap cache: pageout() writes it to the slot it already has.
+        pt.flags[p] = Flag.SwapCache | Flag.Writeback;
+        frames.writeback++;
+        counters.swapRewrites++;
+        if (pt.block[p] !== NONE) counters.silentSwapWrites++;
+        this.writeBatch.push(p);
+        reclaimed++;
+      } else {
+        const s = swap.allocate(p) as number;
+        if (s === NONE) {
+          lru.push(zone, LruList.ActiveAnon, p);
+          continue;
+        }
+        pt.slot[p] = s;
+        pt.flags[p] = Flag.SwapCache | Flag.Writeback;
+        frames.writeback++;
+        if (pt.block[p] !== NONE) counters.silentSwapWrites++;
+        this.writeBatch.push(p);
+        reclaimed++;
+      }
+    }
+    for (let i = 0; i < kept; i++) lru.push(zone, list, keep[i]!);
+    return reclaimed;
+  }
+
+  /** Writes the pass's dirty anonymous pages, one write per run of consecutive slots. */
+  private flushWriteBatch(): void {
+    const pages = this.writeBatch;
+    if (pages.length === 0) return;
+    const slot = this.s.pt.slot;
+    // Usually already in slot order (fresh slots come in ascending runs); sorting is then a no-op.
+    let sorted = true;
+    for (let i = 1; i < pages.length && sorted; i++) sorted = slot[pages[i - 1]!]! < slot[pages[i]!]!;
+    if (!sorted) pages.sort((a, b) => slot[a]! - slot[b]!);
+    let from = 0;
+    for (let i = 1; i <= pages.length; i++) {
+      if (i < pages.length && slot[pages[i]!] === slot[pages[i - 1]!]! + 1) continue;
+      const run = pages.slice(from, i);
+      this.s.io.emitWrite(run, slot[run[0]!]!);
+      from = i;
+    }
+    pages.length = 0;
+  }
+
+  /** The swap write of `pages` is done (end_page_writeback): each page is freed or stays. */
+  writebackDone(pages: number[]): void {
+    const { pt, frames } = this.s;
+    for (const q of pages) {
+      pt.flags[q]! &= ~Flag.Writeback;
+      frames.writeback--;
+      const f = pt.flags[q]!;
+      if (f & Flag.DiscardOnLoad) {
+        this.swapCache.freeSlot(q);
+        pt.flags[q] = 0;
+        this.s.freeFrame(q, State.Ballooned);
+      } else if (f & Flag.Named || !(f & Flag.SwapCache)) {
+        // Re-read from disk, or its slot given up, while the write was in flight: the copy is stale.
+        if (pt.slot[q] !== NONE) this.swapCache.freeSlot(q);
+        pt.flags[q]! &= ~Flag.SwapCache;
+        if (!(f & Flag.Named)) pt.flags[q]! |= Flag.Dirty;
+        this.s.put(f & Flag.Named ? LruList.InactiveFile : LruList.ActiveAnon, q);
+      } else if (f & (Flag.Dirty | Flag.Referenced) || pt.pins[q]! > 0) {
+        // Touched (or pinned by a device) during writeback: the page stays and keeps its slot.
+        this.s.put(LruList.ActiveAnon, q);
+      } else {
+        this.s.freeFrame(q, State.Swapped);
+      }
+    }
+  }
+
+  /**
+   * The guest pages reclaim would look at next: up to `depthPerList` pages from the tail of every
+   * inactive list, of which `visit` sees those reclaim could evict now (resident, unpinned,
+   * unreferenced, not under writeback). `visit` returns false to stop. For a pager that samples
+   * accesses (it cannot read QEMU's young bits) before reclaim decides.
+   */
+  forEachCandidate(depthPerList: number, visit: (gfn: Gfn) => boolean): void {
+    const { pt, lru } = this.s;
+    for (let zone = 0; zone < lru.zones; zone++) {
+      for (const kind of [LruList.InactiveAnon, LruList.InactiveFile] as const) {
+        let p = lru.tail(zone, kind);
+        for (let k = 0; k < depthPerList && p >= 0; k++, p = lru.prev(p)) {
+          const f = pt.flags[p]!;
+          if (this.s.isVmm(p) || pt.state[p] !== State.Resident || pt.pins[p]! > 0) continue;
+          if (f & (Flag.Referenced | Flag.Writeback)) continue;
+          if (!visit(p as Gfn)) return;
+        }
+      }
+    }
+  }
+}

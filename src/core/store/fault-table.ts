@@ -1,0 +1,76 @@
+import type { FaultContext, FaultId } from '../types.js';
+import { IdMap } from './id-map.js';
+
+/**
+ * What a fault was raised for: a CPU access (`touch`), a whole-page overwrite by the guest CPU
+ * (`overwrite`), a device about to write (`dmaWrite`) or read (`dmaRead`) the page, the host's own
+ * code pinning it (`pin`), or the read-back of a page whose block is about to change (`invalidate`).
+ */
+export type FaultKind = 'touch' | 'overwrite' | 'dmaWrite' | 'dmaRead' | 'invalidate' | 'pin';
+
+export interface Fault {
+  id: FaultId;
+  page: number;
+  kind: FaultKind;
+  write: boolean;
+  ctx: FaultContext;
+  /** Pages whose load this fault still waits for. */
+  waiting: number;
+  /** Finished as KVM's async page fault worker does: a write fault (CoreConfig.asyncPfWriteFaults). */
+  asyncWrite?: boolean;
+}
+
+/**
+ * The faults in flight: each fault until it completes, the faults waiting on each page's load, and
+ * the faults waiting for a free frame (oldest first).
+ */
+export class FaultTable {
+  // IdMaps, not Maps: these fill and empty on every fault, and a Map reallocates as it empties.
+  private readonly live = new IdMap<Fault>();
+  private readonly pageWaiters = new IdMap<Fault[]>();
+  /** 1 where pageWaiters has an entry: most loaded pages have none, and skip the map. */
+  private readonly hasWaiters: Uint8Array;
+  /** Faults that wait for a frame, oldest first. */
+  readonly frameWaiters: Fault[] = [];
+
+  constructor(pageCount: number) {
+    this.hasWaiters = new Uint8Array(pageCount);
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  add(f: Fault): Fault {
+    this.live.set(f.id, f);
+    return f;
+  }
+
+  isLive(id: FaultId): boolean {
+    return this.live.has(id);
+  }
+
+  /** Forgets a fault; false when it was not live (already finished). */
+  finish(id: FaultId): boolean {
+    return this.live.delete(id);
+  }
+
+  /** `f` waits until page `p` is loaded. */
+  waitOn(p: number, f: Fault): FaultId {
+    f.waiting++;
+    this.hasWaiters[p] = 1;
+    const list = this.pageWaiters.get(p);
+    if (list) list.push(f);
+    else this.pageWaiters.set(p, [f]);
+    return f.id;
+  }
+
+  /** Takes the faults waiting on page `p`'s load (undefined when there are none). */
+  takeWaiters(p: number): Fault[] | undefined {
+    if (this.hasWaiters[p] === 0) return undefined;
+    this.hasWaiters[p] = 0;
+    const list = this.pageWaiters.get(p);
+    if (list) this.pageWaiters.delete(p);
+    return list;
+  }
+}

@@ -1,0 +1,79 @@
+import { LruLists, NOT_ON_LIST } from './lru-lists.js';
+
+/** The four lists of a Linux lruvec (mm/vmscan.c): active and inactive, anonymous and file-backed. */
+export const LruList = { InactiveAnon: 0, ActiveAnon: 1, InactiveFile: 2, ActiveFile: 3 } as const;
+export type LruListKind = (typeof LruList)[keyof typeof LruList];
+const KINDS = 4;
+
+export const isFileList = (k: LruListKind): boolean => k >= LruList.InactiveFile;
+export const isActiveList = (k: LruListKind): boolean => (k & 1) === 1;
+
+/**
+ * The host's LRU lists, one lruvec of four lists per memory zone, as Linux keeps them per zone (3.7)
+ * within a memory cgroup. Lists are named by zone and kind; how they are numbered inside is this
+ * file's business alone.
+ */
+export class Lruvecs {
+  private readonly lists: LruLists;
+
+  constructor(
+    pageCount: number,
+    readonly zones: number,
+  ) {
+    this.lists = new LruLists(pageCount, KINDS * zones);
+  }
+
+  private id(zone: number, kind: LruListKind): number {
+    return zone * KINDS + kind;
+  }
+
+  size(zone: number, kind: LruListKind): number {
+    return this.lists.size[zone * KINDS + kind]!;
+  }
+
+  /** Pages on `kind` lists across every zone. */
+  total(kind: LruListKind): number {
+    const size = this.lists.size;
+    let n = 0;
+    for (let b = kind; b < size.length; b += KINDS) n += size[b]!;
+    return n;
+  }
+
+  /** Adds the page at the head (most recently used end) of list `kind` of `zone`. */
+  push(zone: number, kind: LruListKind, page: number): void {
+    this.lists.pushHead(this.id(zone, kind), page);
+  }
+
+  /** Takes the page at the tail (the next reclaim candidate) of a list, or -1 when it is empty. */
+  popTail(zone: number, kind: LruListKind): number {
+    return this.lists.popTail(this.id(zone, kind));
+  }
+
+  tail(zone: number, kind: LruListKind): number {
+    return this.lists.tail[this.id(zone, kind)]!;
+  }
+
+  /** The page before `page` on its list (towards the head), or -1. */
+  prev(page: number): number {
+    return this.lists.prev[page]!;
+  }
+
+  remove(page: number): void {
+    this.lists.remove(page);
+  }
+
+  isListed(page: number): boolean {
+    return this.lists.on(page) !== NOT_ON_LIST;
+  }
+
+  /** The kind of list the page is on, or undefined when it is on none. */
+  kindOf(page: number): LruListKind | undefined {
+    const l = this.lists.on(page);
+    return l === NOT_ON_LIST ? undefined : ((l % KINDS) as LruListKind);
+  }
+
+  /** Pages of a list from head to tail (tests and debugging only: allocates). */
+  toArray(zone: number, kind: LruListKind): number[] {
+    return this.lists.toArray(this.id(zone, kind));
+  }
+}

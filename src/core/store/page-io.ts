@@ -1,0 +1,137 @@
+import type { CoreAction, ReadSource } from '../actions.js';
+import type { CoreCounters } from '../counters.js';
+import { UnknownIoError } from '../errors.js';
+import type { BlockNo, FaultId, Gfn, IoId, SwapSlot, VmmPage } from '../types.js';
+import { IdMap } from './id-map.js';
+
+/** An I/O the core asked for and the driver has not finished: pages in the core's own index space. */
+export interface PendingIo {
+  source: ReadSource | 'swap-write';
+  pages: number[];
+  units: number[];
+}
+
+const EMPTY_ACTIONS: CoreAction[] = [];
+const EMPTY_UNITS: number[] = [];
+
+/**
+ * The way out of the core (Linux's page_io.c, and the queue the driver drains): actions in the order
+ * they were decided, the reads and writes in flight, and the I/O counters, counted where the I/O is
+ * issued. The core indexes guest frames and then the hypervisor's own pages in one space; actions
+ * leave it typed per address space.
+ */
+export class PageIo {
+  /** Actions not yet taken by the driver, in order (drain() hands the array over, not a copy). */
+  private actions: CoreAction[] = [];
+  // An IdMap, not a Map: it fills and empties on every fault, and a Map reallocates as it empties.
+  private readonly pending = new IdMap<PendingIo>();
+  /** Fault and I/O ids come from one counter, so an id names one thing only. */
+  private lastId = 0;
+  /** Where the previous swap read ended: the next one continues a run if it starts there. */
+  private lastSwapReadEnd = -1;
+
+  constructor(
+    private readonly counters: CoreCounters,
+    private readonly firstVmmPage: number,
+  ) {}
+
+  newFaultId(): FaultId {
+    return ++this.lastId as FaultId;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  get queued(): number {
+    return this.actions.length;
+  }
+
+  push(a: CoreAction): void {
+    this.actions.push(a);
+  }
+
+  /** Takes the queued actions. */
+  drain(): CoreAction[] {
+    if (this.actions.length === 0) return EMPTY_ACTIONS;
+    const out = this.actions;
+    this.actions = [];
+    return out;
+  }
+
+  /** The freed frame of page `p` (a guest frame or one of the hypervisor's pages). */
+  pushDrop(p: number): void {
+    if (p >= this.firstVmmPage)
+      this.actions.push({ kind: 'dropVmm', page: (p - this.firstVmmPage) as VmmPage });
+    else this.actions.push({ kind: 'drop', page: p as Gfn });
+  }
+
+  /** One read action for a run of units (the caller's arrays become the action's). */
+  emitRead(source: ReadSource, pages: number[], units: number[]): void {
+    if (pages.length === 0) return;
+    const id = ++this.lastId as IoId;
+    const start = units[0]!;
+    const count = units[units.length - 1]! - start + 1;
+    this.pending.set(id, { source, pages, units });
+    const c = this.counters;
+    if (source === 'swap') {
+      const gfns = pages as Gfn[];
+      this.actions.push({
+        kind: 'read',
+        source,
+        id,
+        start: start as SwapSlot,
+        count,
+        pages: gfns,
+        units: units as SwapSlot[],
+      });
+      c.swapReadOps++;
+      c.swapReadPages += pages.length;
+      if (start !== this.lastSwapReadEnd) c.swapReadRuns++;
+      this.lastSwapReadEnd = start + count;
+    } else if (source === 'image') {
+      const gfns = pages as Gfn[];
+      this.actions.push({
+        kind: 'read',
+        source,
+        id,
+        start: start as BlockNo,
+        count,
+        pages: gfns,
+        units: units as BlockNo[],
+      });
+      c.imageReadOps++;
+      c.imageReadPages += pages.length;
+    } else {
+      const v = units as VmmPage[];
+      this.actions.push({ kind: 'read', source, id, start: start as VmmPage, count, pages: v, units: v });
+      c.vmmReadOps++;
+      c.vmmReadPages += pages.length;
+    }
+  }
+
+  /** One write action for pages whose slots are consecutive from `start`. */
+  emitWrite(pages: number[], start: number): void {
+    const id = ++this.lastId as IoId;
+    this.pending.set(id, { source: 'swap-write', pages, units: EMPTY_UNITS });
+    this.actions.push({ kind: 'write', id, start: start as SwapSlot, pages: pages as Gfn[] });
+    this.counters.swapWriteOps++;
+    this.counters.swapWritePages += pages.length;
+  }
+
+  /** The read `id` is done: its record, which is forgotten. */
+  takeRead(id: IoId): PendingIo {
+    const io = this.pending.get(id);
+    if (!io || io.source === 'swap-write') throw new UnknownIoError('read', id);
+    this.pending.delete(id);
+    return io;
+  }
+
+  /** The write `id` is done: its pages. */
+  takeWrite(id: IoId): number[] {
+    const io = this.pending.get(id);
+    if (!io || io.source !== 'swap-write') throw new UnknownIoError('write', id);
+    this.pending.delete(id);
+    return io.pages;
+  }
+}

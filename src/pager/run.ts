@@ -1,0 +1,247 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import type { ConfigName } from '../engine/results.js';
+import {
+  type IterationRecord,
+  GuestRun,
+  type RealRunOptions,
+  type RealRunResult,
+} from '../real/guest-run.js';
+import { type Measured, sysbenchTotalTime } from '../real/guest-workload.js';
+import { processStartTicks, sh } from '../real/host-changes.js';
+import { cacheDir, MiB, PKG_ROOT } from '../real/paths.js';
+import { processMemory } from '../real/proc.js';
+import { type QemuLaunch, guestArgs, qemuBaseArgs } from '../real/qemu-process.js';
+import { DaemonProcess } from './daemon-client.js';
+import { type Stats, pagerMetrics, pagerNotes } from './metrics.js';
+
+const PAGE = 4096;
+
+/** The pager's configurations: the Swap Mapper, or the same pager with it off. */
+export type PagerConfigName = Extract<ConfigName, 'baseline' | 'mapper'>;
+
+export interface PagerRunOptions extends RealRunOptions {
+  config: PagerConfigName;
+  /** Pages armed per inactive list for access sampling (default 64; 0 = none). */
+  samplingDepth?: number;
+}
+
+export type PagerRunResult = RealRunResult<PagerConfigName>;
+
+/** The pager engine's own folder in the cache (journals, work files): apart from the qemu engine's. */
+export function pagerCacheDir(): string {
+  return join(cacheDir(), 'pager');
+}
+
+/** Builds (or finds, cached) the userfaultfd shim; returns the library's path. */
+export async function buildShim(): Promise<string> {
+  const script = join(PKG_ROOT, 'scripts', 'build-uffd-shim.sh');
+  const out = await new Promise<string>((res, rej) =>
+    execFile('bash', [script], { encoding: 'utf8' }, (err, stdout, stderr) =>
+      err
+        ? rej(new Error(`the userfaultfd shim did not build: ${stderr.trim() || err.message}`))
+        : res(stdout),
+    ),
+  );
+  const m = /^SHIM=(.+)$/m.exec(out);
+  if (!m) throw new Error('the shim builder did not report SHIM=');
+  return m[1]!.trim();
+}
+
+/**
+ * One configuration on the qemu-pager engine: stock QEMU with its guest RAM in a memfd paged by our
+ * daemon through a userfaultfd the preloaded shim hands over, and its disk served by the daemon's
+ * vhost-user-blk back end. Same guest, workload, warm-up and measurements as the qemu engine; the
+ * resident limit is the pager's (guest RAM only), not a cgroup's. Everything the run changes on
+ * the host is undone before it returns, also on failure and on signals.
+ */
+export async function runPagerConfig(o: PagerRunOptions): Promise<PagerRunResult> {
+  if (o.samplingDepth !== undefined && !(Number.isInteger(o.samplingDepth) && o.samplingDepth >= 0))
+    throw new RangeError(`runPagerConfig: samplingDepth must be a whole number >= 0, got ${o.samplingDepth}`);
+  return new PagerRun(o).run();
+}
+
+class PagerRun extends GuestRun<PagerConfigName, Stats> {
+  private readonly name = `vswapper-pager-${process.pid}-${Date.now()}`;
+  private shim = '';
+  private daemon: DaemonProcess | undefined;
+  private vhostSocket = '';
+  private shimSocket = '';
+  private maxTotal = 0;
+  protected override readonly bootNote = ', guest RAM paged by the daemon';
+
+  constructor(private readonly p: PagerRunOptions) {
+    super(p, pagerCacheDir());
+  }
+
+  protected override get reclaimedBy(): string {
+    return `the pager keeps ${this.p.actualMiB} MiB`;
+  }
+
+  protected override async prepare(): Promise<void> {
+    await super.prepare();
+    this.progress('userfaultfd shim (cached after the first build)');
+    this.shim = await buildShim();
+  }
+
+  /** A work file of this run, removed when the run ends. */
+  private work(suffix: string): string {
+    const p = join(this.dir, `${this.name}.${suffix}`);
+    this.ledger.did({ kind: 'rm', path: p });
+    return p;
+  }
+
+  /** The daemon, with a copy of the image (the guest writes to its disk) and a swap file of its own. */
+  protected async setUpHost(): Promise<void> {
+    const disk = this.work('disk');
+    sh('cp', ['--reflink=auto', '--sparse=always', this.img.disk, disk]);
+    const swap = this.work('swap');
+    sh('fallocate', ['-l', String(this.p.believedMiB * MiB), swap]);
+    this.vhostSocket = this.work('vhost.sock');
+    this.shimSocket = this.work('shim.sock');
+    const d = new DaemonProcess({
+      vhostSocket: this.vhostSocket,
+      shimSocket: this.shimSocket,
+      image: disk,
+      swap,
+      mode: 'pager',
+      ramBytes: this.p.believedMiB * MiB,
+      mapper: this.p.config === 'mapper',
+      disk: this.p.hddLike ? 'hdd-model' : 'immediate',
+      ...(this.p.samplingDepth !== undefined ? { samplingDepth: this.p.samplingDepth } : {}),
+    });
+    this.daemon = d;
+    const dpid = d.child.pid;
+    if (dpid === undefined) throw new Error('could not start the pager daemon');
+    const ticks = processStartTicks(dpid);
+    if (ticks !== undefined) this.ledger.did({ kind: 'kill', pid: dpid, startTicks: ticks });
+    await d.next((m) => m.event === 'listening');
+  }
+
+  private get d(): DaemonProcess {
+    if (!this.daemon) throw new Error('the pager daemon is not running');
+    return this.daemon;
+  }
+
+  protected launchSpec(): QemuLaunch & { qmpSocket: string } {
+    const qmpSocket = this.work('qmp');
+    const consoleLog = this.work('console');
+    const args = [
+      ...qemuBaseArgs(this.accel, this.tbMiB, this.p.believedMiB),
+      // Stopped until the pager has registered guest RAM and taken over what QEMU populated.
+      '-S',
+      '-name',
+      'vswapper-pager,debug-threads=on',
+      // Guest RAM in a memfd QEMU shares: the daemon maps the same file (and vhost-user needs it).
+      '-object',
+      `memory-backend-memfd,id=mem,size=${this.p.believedMiB}M,share=on`,
+      '-machine',
+      'pc,memory-backend=mem',
+      '-chardev',
+      `socket,id=vhost0,path=${this.vhostSocket}`,
+      // The daemon reports 4 KiB logical blocks in the config space (the Mapper needs them, §4.1).
+      '-device',
+      'vhost-user-blk-pci,chardev=vhost0,num-queues=1',
+      ...guestArgs(this.img, qmpSocket, consoleLog),
+    ];
+    // The shim's constructor creates a userfaultfd in QEMU and hands it to the daemon.
+    const env = { ...process.env, LD_PRELOAD: this.shim, VSWAPPER_UFFD_SOCK: this.shimSocket };
+    return { args, env, consoleLog, qmpSocket };
+  }
+
+  /** The daemon takes over guest RAM (userfaultfd from the shim, what QEMU populated), then the guest runs. */
+  protected override async beforeGuestStarts(): Promise<void> {
+    const pid = this.qemu!.pid;
+    await this.d.next((m) => m.event === 'uffd' && m.pid === pid);
+    const qmp = await this.connectQmp();
+    const att = await this.d.cmd({ cmd: 'attach' });
+    this.info.pagesAdoptedAtAttach = Number(att.adopted);
+    await qmp.execute('cont');
+  }
+
+  private async stats(): Promise<Stats> {
+    return (await this.d.cmd({ cmd: 'stats' })).stats as Stats;
+  }
+
+  /** The resident limit is the pager's: guest RAM only. */
+  protected async beforeWarmup(): Promise<void> {
+    await this.d.cmd({ cmd: 'limit', pages: Math.round((this.p.actualMiB * MiB) / PAGE) });
+    this.info.residentLimitMiB = this.p.actualMiB;
+  }
+
+  protected afterWarmup(): Promise<void> {
+    return this.memory('AfterWarmup');
+  }
+
+  protected override afterCommand(when: string): Promise<void> {
+    return this.memory(when);
+  }
+
+  /** The memory the run uses: guest RAM, QEMU's and the daemon's own, into `info`. */
+  private async memory(when: string): Promise<void> {
+    const s = await this.stats();
+    const qm = processMemory(this.qemu!.pid);
+    const dm = processMemory(this.d.child.pid!);
+    const memfd = s.pager.memfdBytes ?? 0;
+    const armed = s.pager.armedBytes ?? 0;
+    // Guest RAM is counted once, where it is (the memfd, or a sampling slot of the daemon's);
+    // QEMU's and the daemon's shared mappings of the memfd are that same memory.
+    const qemuOwn = qm.anon + qm.file;
+    const daemonOwn = dm.anon + dm.file - armed;
+    const total = memfd + armed + qemuOwn + daemonOwn;
+    this.maxTotal = Math.max(this.maxTotal, total);
+    this.info[`guestRamResident${when}MiB`] = +((memfd + armed) / MiB).toFixed(1);
+    this.info[`qemuOwn${when}MiB`] = +(qemuOwn / MiB).toFixed(1);
+    this.info[`daemonOwn${when}MiB`] = +(daemonOwn / MiB).toFixed(1);
+    this.info[`qemuPlusDaemon${when}MiB`] = +(total / MiB).toFixed(1);
+  }
+
+  protected sample(): Promise<Stats> {
+    return this.stats();
+  }
+
+  protected phase(m: Measured<Stats>): IterationRecord {
+    const { a, b } = m;
+    const metrics = pagerMetrics(m);
+    const rec: IterationRecord = { metrics, notes: pagerNotes(a, b, m.wallMs) };
+    const st = sysbenchTotalTime(m.reply.lines);
+    if (st !== undefined) rec.notes.push(`sysbench total time ${st} s`);
+    const c = (k: string): number => (b.pager[k] ?? 0) - (a.pager[k] ?? 0);
+    const lost = c('lostPages') + c('copyExists');
+    if (lost > 0) rec.notes.push(`INTEGRITY: ${lost} page(s) missing or doubly installed`);
+    metrics.integrityViolations = lost;
+    return rec;
+  }
+
+  /** The core's invariants, the memory high-water mark and the pager's totals. */
+  protected async collect(): Promise<void> {
+    const problems = (await this.d.cmd({ cmd: 'check' })).problems as string[];
+    if (problems.length > 0) this.notes.push(`core invariants violated: ${problems.slice(0, 3).join('; ')}`);
+    this.info.qemuPlusDaemonMaxMiB = +(this.maxTotal / MiB).toFixed(1);
+    const end = await this.stats();
+    for (const k of [
+      'adopted',
+      'sampledArmed',
+      'sampledHits',
+      'uffdFaultsGuest',
+      'uffdFaultsHost',
+      'wpFaults',
+      'lostPages',
+      'copyExists',
+    ])
+      this.info[`pager.${k}`] = end.pager[k] ?? 0;
+    this.info.deviceRequests = end.device.requests ?? 0;
+    this.info.deviceMalformed = end.device.malformed ?? 0;
+  }
+
+  protected whyEnded(e: Error): string {
+    const d = this.daemon;
+    const daemonDied =
+      d && !d.alive ? `; the pager daemon ended: ${d.stderr.trim().split('\n').slice(-3).join(' | ')}` : '';
+    return `QEMU ended before the run did: ${e.message}${daemonDied}`;
+  }
+
+  protected override async release(): Promise<void> {
+    await this.daemon?.quit();
+  }
+}
