@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FIGURE_SPECS, type FigureSpec } from '../src/experiments/figure-specs.js';
@@ -9,6 +17,8 @@ import {
   crossCheck,
   crossCheckMarkdown,
   defaultPaperTargetsPath,
+  findPaperTargets,
+  paperSource,
   formatRatio,
   formatTicks,
   loadPaperTargets,
@@ -20,7 +30,9 @@ import {
   writeReport,
 } from '../src/report/index.js';
 
-const PAPER = join(import.meta.dirname, '..', '..', '..', 'shared', 'paper', 'paper-targets.json');
+/** The project's own copy (dist/test/ -> the checkout's data/). */
+const PAPER = join(import.meta.dirname, '..', '..', 'data', 'paper-targets.json');
+const SHARED_PAPER = join(import.meta.dirname, '..', '..', '..', 'shared', 'paper', 'paper-targets.json');
 const FIG3 = FIGURE_SPECS.fig3!;
 const FIG9 = FIGURE_SPECS.fig9!;
 const FIG10 = FIGURE_SPECS.fig10!;
@@ -128,16 +140,36 @@ test('paper targets: errors name the path and the problem', () => {
   assert.throws(() => loadPaperTargets(notArray), /object\.json: expected a JSON array/);
 });
 
-test('paper targets: found from the working directory, else from the package root', () => {
+test('paper targets: the package data/ first, then ../shared from the working directory or the package', () => {
   const root = packageRoot();
   assert.ok(root !== undefined && existsSync(join(root, 'package.json')));
-  assert.equal(defaultPaperTargetsPath(resolve(PAPER, '..', '..', '..', 'main')), resolve(PAPER));
-  // A working directory with nothing beside it falls back to the package's own neighbourhood.
   const elsewhere = mkdtempSync(join(tmpdir(), 'vsw-cwd-'));
-  assert.equal(
-    defaultPaperTargetsPath(elsewhere),
-    resolve(root, '..', 'shared', 'paper', 'paper-targets.json'),
-  );
+  assert.equal(defaultPaperTargetsPath(elsewhere), resolve(root, 'data', 'paper-targets.json'));
+  // A package without data/ (an older install) still finds the shared folder beside the checkout.
+  const bare = mkdtempSync(join(tmpdir(), 'vsw-root-'));
+  const shared = join(bare, 'shared', 'paper');
+  mkdirSync(shared, { recursive: true });
+  copyFileSync(PAPER, join(shared, 'paper-targets.json'));
+  const src = paperSource(undefined, join(bare, 'checkout'), join(bare, 'pkg'));
+  assert.equal(src.path, join(shared, 'paper-targets.json'));
+  assert.ok(src.points.length > 400);
+  assert.equal(src.why, undefined);
+});
+
+test('paper targets: none anywhere is no error: no points, and one line saying where they were looked for', () => {
+  const bare = mkdtempSync(join(tmpdir(), 'vsw-none-'));
+  const src = paperSource(undefined, join(bare, 'cwd'), join(bare, 'pkg'));
+  assert.deepEqual(src.points, []);
+  assert.equal(src.path, null);
+  assert.match(src.why ?? '', /^no paper values found \(looked for .*pkg\/data\/paper-targets\.json, /);
+  assert.equal(findPaperTargets(join(bare, 'cwd'), join(bare, 'pkg')), undefined);
+  // A path the user names is read or refused, never silently replaced.
+  assert.throws(() => paperSource(join(bare, 'typo.json')), /typo\.json: cannot read paper targets/);
+});
+
+test('paper targets: the packaged copy is the digitized file, byte for byte, where the shared one is present', (t) => {
+  if (!existsSync(SHARED_PAPER)) return t.skip('no ../shared/paper beside this checkout');
+  assert.equal(readFileSync(PAPER, 'utf8'), readFileSync(SHARED_PAPER, 'utf8'));
 });
 
 test('nice ticks cover the data with round steps', () => {

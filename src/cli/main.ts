@@ -13,7 +13,14 @@ import {
 import type { ConfigName, FigureResult } from '../engine/results.js';
 import { ENGINES, findEngine } from '../experiments/engines.js';
 import { UnknownFigureError } from '../experiments/reproduce.js';
-import { crossCheck, crossCheckMarkdown, readStoredResults, writeReport } from '../report/index.js';
+import {
+  PaperTargetsError,
+  crossCheck,
+  crossCheckMarkdown,
+  loadPaperTargets,
+  readStoredResults,
+  writeReport,
+} from '../report/index.js';
 import { Progress } from './progress.js';
 
 function parseScale(v: string): number {
@@ -36,9 +43,17 @@ function parseConfigs(v: string): ConfigName[] {
 }
 
 async function report(out: string, results: FigureResult[], paper: string | undefined): Promise<void> {
-  const { indexPath } = await writeReport(out, results, paper ? { paperTargetsPath: paper } : {});
+  const { indexPath, paperNote } = await writeReport(out, results, paper ? { paperTargetsPath: paper } : {});
+  if (paperNote !== undefined) process.stderr.write(`vswapper: ${paperNote}\n`);
   process.stdout.write(`report: ${indexPath}\n`);
 }
+
+/** A --paper file the user named is read before any simulation, so a typo costs nothing. */
+function checkPaper(path: string | undefined): void {
+  if (path !== undefined) loadPaperTargets(path);
+}
+
+const PAPER_HELP = "paper-targets.json (default: the package's data/paper-targets.json)";
 
 /**
  * Checks the whole request before any work: every figure and configuration known to the engine,
@@ -97,7 +112,7 @@ program
     'only these configurations, comma-separated (default: all the engine runs)',
     parseConfigs,
   )
-  .option('--paper <path>', 'paper-targets.json (default: ../shared/paper/paper-targets.json)')
+  .option('--paper <path>', PAPER_HELP)
   .option(
     '--unthrottled',
     "real engines: use this machine's disk as it is instead of throttling swap and image to the paper's HDD",
@@ -120,6 +135,7 @@ program
         ...(o.configs ? { configs: o.configs } : {}),
       };
       const engine = findEngine(o.engine)!;
+      checkPaper(o.paper);
       await checkAll(engine, figures, opts);
       const results = await runEngine(engine, figures, opts);
       await report(resolve(o.out), results, o.paper);
@@ -148,9 +164,10 @@ program
   .description('run an experiment described in a YAML file')
   .argument('<file>', 'experiment file (YAML)')
   .option('--out <dir>', 'output folder', 'results')
-  .option('--paper <path>', 'paper-targets.json')
+  .option('--paper <path>', PAPER_HELP)
   .action(async (file: string, o: { out: string; paper?: string }) => {
     const e = loadExperiment(file);
+    checkPaper(o.paper);
     const p = new Progress(`running ${e.name}`);
     const result = await runExperiment(e, (ev) =>
       p.update(`${ev.done}/${ev.total} runs done`, ev.event === 'done'),
@@ -173,6 +190,7 @@ program.parseAsync(process.argv).catch((e: unknown) => {
     e instanceof ExperimentFileError ||
     e instanceof UnknownFigureError ||
     e instanceof EngineInputError ||
+    e instanceof PaperTargetsError ||
     e instanceof EngineUnavailableError;
   process.stderr.write(
     `vswapper: ${known ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,

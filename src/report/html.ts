@@ -138,14 +138,18 @@ td.near{background:#e3f4e1}td.off{background:#fff3d6}td.far{background:#fbe0de}t
 export function renderIndex(
   figures: readonly FigureSection[],
   paper: readonly PaperPoint[],
-  opts: { paperTargetsPath: string },
+  opts: { paperTargetsPath: string | null; paperNote?: string },
 ): string {
+  const source =
+    opts.paperTargetsPath === null
+      ? `<p class="na"><b>No paper values:</b> ${esc(opts.paperNote ?? 'none given')}</p>`
+      : `<p>Paper values: <code>${esc(opts.paperTargetsPath)}</code> (digitized from the paper's plots and bar labels).`;
   const toc = figures.map((f) => `<li><a href="#${esc(f.spec.id)}">${esc(f.spec.title)}</a></li>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>VSwapper reproduction: figures</title><style>${CSS}</style></head>
 <body><h1>VSwapper (ASPLOS 2014): the paper's figures, reproduced</h1>
-<p>Paper values: <code>${esc(opts.paperTargetsPath)}</code> (digitized from the paper's plots and bar labels).
+${source}
 In the plots, ours are solid colours (line dash per engine); the paper's are lighter, dashed, with hollow markers.
 Ratios are ours/paper: <span class="legend"><span style="background:#e3f4e1">0.80–1.25</span><span style="background:#fff3d6">0.5–2</span><span style="background:#fbe0de">beyond</span></span></p>
 <ul>${toc}</ul>

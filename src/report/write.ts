@@ -4,14 +4,14 @@ import { FIGURE_SPECS } from '../experiments/figure-specs.js';
 import type { FigureResult } from '../engine/results.js';
 import { fallbackSpec } from './fallback-spec.js';
 import { type FigureSection, renderIndex } from './html.js';
-import { defaultPaperTargetsPath, loadPaperTargets } from './paper-targets.js';
+import { paperSource } from './paper-targets.js';
 import { svgToPng } from './png.js';
 import { readStoredResults, resultFileName } from './result-files.js';
 import { orderEngines } from './series.js';
 import { renderSvg } from './svg.js';
 
 export interface ReportOptions {
-  /** paper-targets.json; by default ../shared/paper/ from the working directory or the package. */
+  /** paper-targets.json; by default the package's data/, else ../shared/paper/ (none found: ours alone). */
   paperTargetsPath?: string;
 }
 
@@ -19,6 +19,8 @@ export interface ReportFiles {
   indexPath: string;
   /** Every file written, as paths under outDir. */
   files: string[];
+  /** Set when no paper values were found: what the report shows instead, in one line. */
+  paperNote?: string;
 }
 
 const key = (r: FigureResult): string => `${r.figure}\u0000${r.engine}`;
@@ -35,8 +37,8 @@ export async function writeReport(
   opts: ReportOptions = {},
 ): Promise<ReportFiles> {
   // Paper values first: a bad path fails before anything is written.
-  const paperTargetsPath = opts.paperTargetsPath ?? defaultPaperTargetsPath();
-  const paper = loadPaperTargets(paperTargetsPath);
+  const source = paperSource(opts.paperTargetsPath);
+  const paper = source.points;
   await mkdir(outDir, { recursive: true });
 
   const stored = await readStoredResults(outDir);
@@ -70,7 +72,17 @@ export async function writeReport(
   for (const s of stored) if (!written.includes(s.file)) await unlink(join(outDir, s.file));
 
   const indexPath = join(outDir, 'index.html');
-  await writeFile(indexPath, renderIndex(sections, paper, { paperTargetsPath }));
+  await writeFile(
+    indexPath,
+    renderIndex(sections, paper, {
+      paperTargetsPath: source.path,
+      ...(source.why !== undefined ? { paperNote: source.why } : {}),
+    }),
+  );
   written.push('index.html');
-  return { indexPath, files: written.map((f) => join(outDir, f)) };
+  return {
+    indexPath,
+    files: written.map((f) => join(outDir, f)),
+    ...(source.why !== undefined ? { paperNote: source.why } : {}),
+  };
 }
