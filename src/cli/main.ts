@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ExperimentFileError, loadExperiment, runExperiment } from '../experiments/experiment-file.js';
@@ -14,7 +15,14 @@ import type { ConfigName, FigureResult } from '../engine/results.js';
 import { ENGINES, findEngine } from '../experiments/engines.js';
 import { UnknownFigureError } from '../experiments/reproduce.js';
 import {
+  ClaimsFileError,
   PaperTargetsError,
+  checkClaims,
+  claimsJson,
+  claimsMarkdown,
+  defaultClaimsPath,
+  loadClaims,
+  paperSource,
   crossCheck,
   crossCheckMarkdown,
   loadPaperTargets,
@@ -185,12 +193,45 @@ program
     process.stdout.write(crossCheckMarkdown(crossCheck(stored.map((s) => s.result))));
   });
 
+program
+  .command('claims')
+  .description(
+    'every claim and digitized point of the paper that the results in DIR cover: paper, ours, pass/fail',
+  )
+  .argument('[dir]', 'a report folder written by reproduce', 'results')
+  .option('--json', 'print { figures, claims } as JSON for scripts')
+  .option('--points', 'also print every digitized point')
+  .option('--paper <path>', PAPER_HELP)
+  .option('--claims <path>', "the claims file (default: the package's data/claims.json)")
+  .action(async (dir: string, o: { json?: boolean; points?: boolean; paper?: string; claims?: string }) => {
+    const source = paperSource(o.paper);
+    if (source.why !== undefined) throw new PaperTargetsError(source.why);
+    const claimsPath = o.claims ?? defaultClaimsPath();
+    if (claimsPath === undefined)
+      throw new ClaimsFileError('no data/claims.json in the package; pass --claims PATH');
+    const file = loadClaims(claimsPath);
+    const stored = existsSync(resolve(dir)) ? await readStoredResults(resolve(dir)) : [];
+    if (stored.length === 0)
+      throw new EngineInputError(`${resolve(dir)}: no figure results (run vswapper reproduce first)`);
+    const report = checkClaims(
+      stored.map((s) => s.result),
+      source.points,
+      file,
+    );
+    process.stdout.write(
+      o.json
+        ? `${JSON.stringify(claimsJson(report), null, 2)}\n`
+        : claimsMarkdown(report, { points: o.points === true }),
+    );
+  });
+
 program.parseAsync(process.argv).catch((e: unknown) => {
   const known =
     e instanceof ExperimentFileError ||
     e instanceof UnknownFigureError ||
     e instanceof EngineInputError ||
     e instanceof PaperTargetsError ||
+    e instanceof ClaimsFileError ||
     e instanceof EngineUnavailableError;
   process.stderr.write(
     `vswapper: ${known ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,

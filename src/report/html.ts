@@ -138,7 +138,7 @@ td.near{background:#e3f4e1}td.off{background:#fff3d6}td.far{background:#fbe0de}t
 export function renderIndex(
   figures: readonly FigureSection[],
   paper: readonly PaperPoint[],
-  opts: { paperTargetsPath: string | null; paperNote?: string },
+  opts: { paperTargetsPath: string | null; paperNote?: string; claimsHtml?: string },
 ): string {
   const source =
     opts.paperTargetsPath === null
@@ -152,7 +152,7 @@ export function renderIndex(
 ${source}
 In the plots, ours are solid colours (line dash per engine); the paper's are lighter, dashed, with hollow markers.
 Ratios are ours/paper: <span class="legend"><span style="background:#e3f4e1">0.80–1.25</span><span style="background:#fff3d6">0.5–2</span><span style="background:#fbe0de">beyond</span></span></p>
-<ul>${toc}</ul>
-${figures.map((f) => figureSection(f, paper)).join('')}</body></html>
+<ul>${opts.claimsHtml !== undefined ? '<li><a href="#claims">The paper\'s claims and points against ours</a></li>' : ''}${toc}</ul>
+${opts.claimsHtml ?? ''}${figures.map((f) => figureSection(f, paper)).join('')}</body></html>
 `;
 }

@@ -4,6 +4,9 @@ import { FIGURE_SPECS } from '../experiments/figure-specs.js';
 import type { FigureResult } from '../engine/results.js';
 import { fallbackSpec } from './fallback-spec.js';
 import { type FigureSection, renderIndex } from './html.js';
+import { defaultClaimsPath, loadClaims } from './claims-data.js';
+import { checkClaims } from './claims.js';
+import { claimsHtml } from './claims-text.js';
 import { paperSource } from './paper-targets.js';
 import { svgToPng } from './png.js';
 import { readStoredResults, resultFileName } from './result-files.js';
@@ -71,11 +74,19 @@ export async function writeReport(
   // name, or the next run would read it back as a second copy.
   for (const s of stored) if (!written.includes(s.file)) await unlink(join(outDir, s.file));
 
+  // The claims page needs paper values and the package's claims file; without them there is none.
+  const claimsPath = defaultClaimsPath();
+  const claims =
+    claimsPath === undefined || paper.length === 0
+      ? undefined
+      : claimsHtml(checkClaims([...merged.values()], paper, loadClaims(claimsPath)));
+
   const indexPath = join(outDir, 'index.html');
   await writeFile(
     indexPath,
     renderIndex(sections, paper, {
       paperTargetsPath: source.path,
+      ...(claims !== undefined ? { claimsHtml: claims } : {}),
       ...(source.why !== undefined ? { paperNote: source.why } : {}),
     }),
   );
