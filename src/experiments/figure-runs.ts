@@ -53,5 +53,20 @@ export function pointOf(
       notes: [`killed in ${killed.length} of ${runs.length} runs: ${killed[0]!.killed}`],
     };
   }
-  return { config, x, metrics: meanMetrics(runs.map(metricsOf)), notes: [meanNote(runs.length)] };
+  return {
+    config,
+    x,
+    metrics: meanMetrics(runs.map((r) => wholeRunIntegrity(metricsOf(r), r))),
+    notes: [meanNote(runs.length)],
+  };
+}
+
+/**
+ * A point's metrics with integrityViolations counted over the whole run, not only the measured
+ * phase: a wrong page the guest notices after the measurement (e.g. Fig. 10's read-back) is still
+ * a wrong page.
+ */
+function wholeRunIntegrity(m: Metrics, r: SimRunResult): Metrics {
+  const v = r.total.integrityViolations;
+  return v === undefined ? m : { ...m, integrityViolations: Math.max(v, m.integrityViolations ?? 0) };
 }
