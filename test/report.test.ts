@@ -266,6 +266,9 @@ test('writeReport: files, the paper/ours/ratio table, notes, meta; an earlier qe
   const names = [
     'fig9.json',
     'fig9.qemu.json',
+    'fig9.csv',
+    'fig9.qemu.csv',
+    'fig3.csv',
     'fig9.svg',
     'fig9.png',
     'fig3.json',
@@ -352,4 +355,39 @@ test('crossCheck: counters two engines measured, side by side; killed runs and o
   // Both zero is agreement, printed as such rather than as a division by zero.
   assert.match(md, /\| fig9 \| balloon \| 1 \| swapWriteSectors \| 0 \| 0 \| both 0 \|/);
   assert.match(crossCheckMarkdown([]), /No configuration was run by two engines/);
+});
+
+test('report for researchers: tidy CSV beside each JSON, seed spread as error bars with tooltips, log axis, scaled label', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'vsw-report-')), 'out');
+  const sim = fig9('sim');
+  for (const run of sim.runs)
+    run.spread = {
+      min: { runtimeS: run.metrics.runtimeS! * 0.9 },
+      max: { runtimeS: run.metrics.runtimeS! * 1.2 },
+    };
+  sim.runs[0]!.metrics.runtimeS = 0; // a zero has no place on a log axis: no marker, no error
+  await writeReport(dir, [sim, fig3()], { paperTargetsPath: PAPER });
+  const csv = readFileSync(join(dir, 'fig9.csv'), 'utf8').split('\n');
+  assert.equal(csv[0], 'figure,engine,config,x,killed,metric,value,min,max');
+  assert.ok(csv.includes('fig9,sim,baseline,2,false,runtimeS,14,12.6,16.8'), csv.slice(0, 6).join('\n'));
+  assert.ok(csv.includes('fig9,sim,baseline,2,false,hostFaultsInHost,2000,,'));
+  const fig3csv = readFileSync(join(dir, 'fig3.csv'), 'utf8');
+  assert.match(fig3csv, /^fig3,sim,mapper,,true,,,,$/m, 'a killed run is one row with no metric');
+
+  const svg = readFileSync(join(dir, 'fig9.svg'), 'utf8');
+  assert.match(svg, /<path data-spread="baseline\/sim" d="M[\d.]+ [\d.]+V[\d.]+/);
+  assert.match(svg, /<title>baseline \(sim\) at 2: 14 \(seeds: 12\.6–16\.8\)<\/title>/);
+  assert.match(svg, /<title>baseline \(paper\) at 1: 41\.59<\/title>/);
+  // Fig. 9a's axis is logarithmic: decades with 2 and 5 between, not 0, 10, 20, ...
+  const panel9a = svg.slice(svg.indexOf('data-panel="Figure 9a"'), svg.indexOf('data-panel="Figure 9b"'));
+  const labels = [...panel9a.matchAll(/text-anchor="end"[^>]*>([^<]+)</g)].map((m) => m[1]);
+  assert.deepEqual(labels.slice(0, 4), ['1', '2', '5', '10']);
+  assert.match(panel9a, /runtime \[s\], log scale/);
+
+  const html = readFileSync(join(dir, 'index.html'), 'utf8');
+  // fig3() says scale 0.5: its title carries the label; fig9's (no scale in meta) does not.
+  assert.match(html, /<h2>Fig\. 3: [^<]*<span class="scaled">scaled x0\.5: not comparable/);
+  assert.doesNotMatch(html, /<h2>Fig\. 9: [^<]*<span class="scaled">/);
+  assert.match(html, /<a href="fig9\.csv">fig9\.csv<\/a>/);
+  assertBalancedTags(svg);
 });

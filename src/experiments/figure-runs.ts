@@ -33,6 +33,18 @@ export function meanMetrics(runs: Metrics[]): Metrics {
   return out;
 }
 
+/** Each metric's smallest and largest value over several runs (the error bars of a mean). */
+export function spreadOf(runs: Metrics[]): { min: Metrics; max: Metrics } {
+  const min: Metrics = {};
+  const max: Metrics = {};
+  for (const r of runs)
+    for (const k of Object.keys(r) as (keyof Metrics)[]) {
+      min[k] = Math.min(min[k] ?? Infinity, r[k]!);
+      max[k] = Math.max(max[k] ?? -Infinity, r[k]!);
+    }
+  return { min, max };
+}
+
 /**
  * One point of a figure from its repeated runs: the mean, or killed when any run was killed (the
  * paper leaves out points where the workload crashed), with the reason.
@@ -53,10 +65,12 @@ export function pointOf(
       notes: [`killed in ${killed.length} of ${runs.length} runs: ${killed[0]!.killed}`],
     };
   }
+  const each = runs.map((r) => wholeRunIntegrity(metricsOf(r), r));
   return {
     config,
     x,
-    metrics: meanMetrics(runs.map((r) => wholeRunIntegrity(metricsOf(r), r))),
+    metrics: meanMetrics(each),
+    ...(each.length > 1 ? { spread: spreadOf(each) } : {}),
     notes: [meanNote(runs.length)],
   };
 }

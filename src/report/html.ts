@@ -10,7 +10,7 @@ export interface FigureSection {
   spec: FigureSpec;
   results: FigureResult[];
   /** File names relative to index.html. */
-  files: { json: string[]; svg: string; png: string };
+  files: { json: string[]; csv?: string[]; svg: string; png: string };
   /** The SVG, embedded so the page shows the plots without loading anything. */
   svg: string;
 }
@@ -106,14 +106,24 @@ function provenance(results: FigureResult[]): string {
     .join('');
 }
 
+/** A run at a fraction of the paper's sizes says so where its title is read. */
+function scaledLabel(results: readonly FigureResult[]): string {
+  const scales = [
+    ...new Set(results.map((r) => r.meta.scale).filter((s) => typeof s === 'number' && s !== 1)),
+  ];
+  return scales.length === 0
+    ? ''
+    : ` <span class="scaled">scaled x${esc(scales.join(', x'))}: not comparable with the paper's full-size values</span>`;
+}
+
 function figureSection(section: FigureSection, paper: readonly PaperPoint[]): string {
   const results = orderEngines(section.results);
   const engines = [...new Set(results.map((r) => r.engine))];
-  const links = [...section.files.json, section.files.svg, section.files.png]
+  const links = [...section.files.json, ...(section.files.csv ?? []), section.files.svg, section.files.png]
     .map((f) => `<a href="${esc(encodeURI(f))}">${esc(f)}</a>`)
     .join(' · ');
   return (
-    `<section id="${esc(section.spec.id)}"><h2>${esc(section.spec.title)}</h2>\n` +
+    `<section id="${esc(section.spec.id)}"><h2>${esc(section.spec.title)}${scaledLabel(results)}</h2>\n` +
     `<p class="files">${links}</p>\n<div class="plot">${section.svg}</div>\n` +
     comparisonTable({ ...section, results }, paper, engines) +
     crossCheckHtml(crossCheck(results)) +
@@ -129,7 +139,7 @@ table.cmp td:nth-child(-n+4),table.cmp th{text-align:left}table.cmp thead th{bac
 table.meta th{text-align:left;font-weight:normal;color:#555;background:#fafafa}table.meta td{text-align:left}
 td.near{background:#e3f4e1}td.off{background:#fff3d6}td.far{background:#fbe0de}td.na{color:#888}td.killed{color:#b00;font-weight:bold}
 .prov{display:inline-block;vertical-align:top;margin-right:2em}ul.notes{font-size:13px;color:#444}
-.legend span{padding:1px 6px;margin-right:.5em}`;
+.legend span{padding:1px 6px;margin-right:.5em}.scaled{font-size:.75em;background:#fff3d6;color:#8a5a00;padding:1px 6px;border-radius:3px}`;
 
 /**
  * The report's front page: a section per figure with links to its files, the plot, the table of

@@ -1,4 +1,4 @@
-import { mkdir, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FIGURE_SPECS } from '../experiments/figure-specs.js';
 import type { FigureResult } from '../engine/results.js';
@@ -7,6 +7,7 @@ import { type FigureSection, renderIndex } from './html.js';
 import { defaultClaimsPath, loadClaims } from './claims-data.js';
 import { checkClaims } from './claims.js';
 import { claimsHtml } from './claims-text.js';
+import { resultCsv } from './csv.js';
 import { paperSource } from './paper-targets.js';
 import { svgToPng } from './png.js';
 import { readStoredResults, resultFileName } from './result-files.js';
@@ -25,6 +26,9 @@ export interface ReportFiles {
   /** Set when no paper values were found: what the report shows instead, in one line. */
   paperNote?: string;
 }
+
+/** The tidy CSV beside a result's JSON. */
+const csvName = (json: string): string => json.replace(/\.json$/, '.csv');
 
 const key = (r: FigureResult): string => `${r.figure}\u0000${r.engine}`;
 
@@ -59,20 +63,27 @@ export async function writeReport(
     const rs = orderEngines(byFigure.get(figure)!);
     const engines = rs.map((r) => r.engine);
     const json = rs.map((r) => resultFileName(figure, r.engine, engines));
-    for (const [i, r] of rs.entries())
+    const csv = json.map(csvName);
+    for (const [i, r] of rs.entries()) {
       await writeFile(join(outDir, json[i]!), `${JSON.stringify(r, null, 2)}\n`);
+      await writeFile(join(outDir, csv[i]!), resultCsv(r));
+    }
     const spec = FIGURE_SPECS[figure] ?? fallbackSpec(figure, rs);
     const svg = renderSvg(spec, rs, paper);
-    const files = { json, svg: `${figure}.svg`, png: `${figure}.png` };
+    const files = { json, csv, svg: `${figure}.svg`, png: `${figure}.png` };
     await writeFile(join(outDir, files.svg), svg);
     await writeFile(join(outDir, files.png), svgToPng(svg));
-    written.push(...json, files.svg, files.png);
+    written.push(...json, ...csv, files.svg, files.png);
     sections.push({ spec, results: rs, files, svg });
   }
 
   // A result that moved (fig9.json held qemu until a sim run arrived) must not linger under its old
   // name, or the next run would read it back as a second copy.
-  for (const s of stored) if (!written.includes(s.file)) await unlink(join(outDir, s.file));
+  for (const s of stored)
+    if (!written.includes(s.file)) {
+      await unlink(join(outDir, s.file));
+      await rm(join(outDir, csvName(s.file)), { force: true });
+    }
 
   // The claims page needs paper values and the package's claims file; without them there is none.
   const claimsPath = defaultClaimsPath();
