@@ -100,7 +100,7 @@ function htmlTable(head: string[], rows: { cells: string[]; cls?: string[] }[]):
         `<tr>${r.cells.map((c, i) => `<td${r.cls?.[i] ? ` class="${r.cls[i]}"` : ''}>${esc(c)}</td>`).join('')}</tr>`,
     )
     .join('\n');
-  return `<table class="cmp"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>\n${body}</tbody></table>`;
+  return `<table class="cmp claims"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>\n${body}</tbody></table>`;
 }
 
 const passClass = (p: boolean | null): string => (p === null ? 'na' : p ? 'near' : 'far');

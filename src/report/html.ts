@@ -139,7 +139,7 @@ table.cmp td:nth-child(-n+4),table.cmp th{text-align:left}table.cmp thead th{bac
 table.meta th{text-align:left;font-weight:normal;color:#555;background:#fafafa}table.meta td{text-align:left}
 td.near{background:#e3f4e1}td.off{background:#fff3d6}td.far{background:#fbe0de}td.na{color:#888}td.killed{color:#b00;font-weight:bold}
 .prov{display:inline-block;vertical-align:top;margin-right:2em}ul.notes{font-size:13px;color:#444}
-.legend span{padding:1px 6px;margin-right:.5em}.scaled{font-size:.75em;background:#fff3d6;color:#8a5a00;padding:1px 6px;border-radius:3px}`;
+table.claims td{text-align:left}.legend span{padding:1px 6px;margin-right:.5em}.scaled{font-size:.75em;background:#fff3d6;color:#8a5a00;padding:1px 6px;border-radius:3px}`;
 
 /**
  * The report's front page: a section per figure with links to its files, the plot, the table of
