@@ -1,13 +1,21 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { METRIC_NAMES, type FigureResult } from '../src/engine/results.js';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
-const PAPER = join(import.meta.dirname, '..', '..', '..', 'shared', 'paper', 'paper-targets.json');
+const PAPER = join(import.meta.dirname, '..', '..', 'data', 'paper-targets.json');
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
 
@@ -119,4 +127,58 @@ test('vswapper compare prints engines side by side from a report folder; --unthr
   const bad = run('reproduce', 'fig9', '--unthrottled', '--out', out);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--unthrottled applies to the real engines/);
+});
+
+/**
+ * The package as npm would install it, alone in a temp dir: dist/src, package.json, data/ (unless
+ * left out) and node_modules by link, with no ../shared anywhere near it.
+ */
+function installedCopy(withData: boolean): { cli: string; cwd: string } {
+  const top = mkdtempSync(join(tmpdir(), 'vsw-installed-'));
+  const pkg = join(top, 'node_modules', 'vswapper');
+  const checkout = join(import.meta.dirname, '..', '..');
+  cpSync(join(checkout, 'dist', 'src'), join(pkg, 'dist', 'src'), { recursive: true });
+  cpSync(join(checkout, 'package.json'), join(pkg, 'package.json'));
+  if (withData) cpSync(join(checkout, 'data'), join(pkg, 'data'), { recursive: true });
+  symlinkSync(join(checkout, 'node_modules'), join(pkg, 'node_modules'));
+  const cwd = join(top, 'work');
+  mkdirSync(cwd);
+  return { cli: join(pkg, 'dist', 'src', 'cli', 'main.js'), cwd };
+}
+
+const TINY =
+  'name: tiny\nconfigs: [baseline]\nguest: { believedMiB: 64, actualMiB: 24, kernelMiB: 8 }\nworkload: { kind: sysbench, fileMiB: 20, iterations: 2 }\n';
+
+test('an installed package without ../shared compares with its own data/; with no paper values at all it says so and goes on', () => {
+  const withData = installedCopy(true);
+  const r = spawnSync(
+    process.execPath,
+    [withData.cli, 'reproduce', 'fig3', '--scale', '0.1', '--configs', 'baseline', '--out', 'out'],
+    { cwd: withData.cwd, encoding: 'utf8', timeout: 300_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const html = readFileSync(join(withData.cwd, 'out', 'index.html'), 'utf8');
+  assert.match(html, /Paper values: <code>[^<]*node_modules\/vswapper\/data\/paper-targets\.json<\/code>/);
+  assert.match(html, /<td>baseline<\/td><td>baseline<\/td><td>38\.7<\/td>/);
+
+  const bare = installedCopy(false);
+  writeFileSync(join(bare.cwd, 'tiny.yaml'), TINY);
+  const n = spawnSync(process.execPath, [bare.cli, 'run', 'tiny.yaml', '--out', 'out'], {
+    cwd: bare.cwd,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assert.equal(n.status, 0, n.stderr);
+  assert.match(n.stderr, /vswapper: no paper values found \(looked for .*data\/paper-targets\.json/);
+  assert.doesNotMatch(n.stderr, /at \w+ \(/, 'no stack trace');
+  assert.match(readFileSync(join(bare.cwd, 'out', 'index.html'), 'utf8'), /<b>No paper values:<\/b>/);
+  assert.ok(existsSync(join(bare.cwd, 'out', 'tiny.json')));
+});
+
+test('a --paper path that cannot be read is refused before anything runs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vsw-paper-'));
+  const r = run('reproduce', 'fig9', '--out', join(dir, 'out'), '--paper', join(dir, 'typo.json'));
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /typo\.json: cannot read paper targets/);
+  assert.equal(existsSync(join(dir, 'out')), false);
 });

@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FIGURE_SPECS, type FigureSpec } from '../src/experiments/figure-specs.js';
@@ -9,6 +17,8 @@ import {
   crossCheck,
   crossCheckMarkdown,
   defaultPaperTargetsPath,
+  findPaperTargets,
+  paperSource,
   formatRatio,
   formatTicks,
   loadPaperTargets,
@@ -20,7 +30,9 @@ import {
   writeReport,
 } from '../src/report/index.js';
 
-const PAPER = join(import.meta.dirname, '..', '..', '..', 'shared', 'paper', 'paper-targets.json');
+/** The project's own copy (dist/test/ -> the checkout's data/). */
+const PAPER = join(import.meta.dirname, '..', '..', 'data', 'paper-targets.json');
+const SHARED_PAPER = join(import.meta.dirname, '..', '..', '..', 'shared', 'paper', 'paper-targets.json');
 const FIG3 = FIGURE_SPECS.fig3!;
 const FIG9 = FIGURE_SPECS.fig9!;
 const FIG10 = FIGURE_SPECS.fig10!;
@@ -128,16 +140,36 @@ test('paper targets: errors name the path and the problem', () => {
   assert.throws(() => loadPaperTargets(notArray), /object\.json: expected a JSON array/);
 });
 
-test('paper targets: found from the working directory, else from the package root', () => {
+test('paper targets: the package data/ first, then ../shared from the working directory or the package', () => {
   const root = packageRoot();
   assert.ok(root !== undefined && existsSync(join(root, 'package.json')));
-  assert.equal(defaultPaperTargetsPath(resolve(PAPER, '..', '..', '..', 'main')), resolve(PAPER));
-  // A working directory with nothing beside it falls back to the package's own neighbourhood.
   const elsewhere = mkdtempSync(join(tmpdir(), 'vsw-cwd-'));
-  assert.equal(
-    defaultPaperTargetsPath(elsewhere),
-    resolve(root, '..', 'shared', 'paper', 'paper-targets.json'),
-  );
+  assert.equal(defaultPaperTargetsPath(elsewhere), resolve(root, 'data', 'paper-targets.json'));
+  // A package without data/ (an older install) still finds the shared folder beside the checkout.
+  const bare = mkdtempSync(join(tmpdir(), 'vsw-root-'));
+  const shared = join(bare, 'shared', 'paper');
+  mkdirSync(shared, { recursive: true });
+  copyFileSync(PAPER, join(shared, 'paper-targets.json'));
+  const src = paperSource(undefined, join(bare, 'checkout'), join(bare, 'pkg'));
+  assert.equal(src.path, join(shared, 'paper-targets.json'));
+  assert.ok(src.points.length > 400);
+  assert.equal(src.why, undefined);
+});
+
+test('paper targets: none anywhere is no error: no points, and one line saying where they were looked for', () => {
+  const bare = mkdtempSync(join(tmpdir(), 'vsw-none-'));
+  const src = paperSource(undefined, join(bare, 'cwd'), join(bare, 'pkg'));
+  assert.deepEqual(src.points, []);
+  assert.equal(src.path, null);
+  assert.match(src.why ?? '', /^no paper values found \(looked for .*pkg\/data\/paper-targets\.json, /);
+  assert.equal(findPaperTargets(join(bare, 'cwd'), join(bare, 'pkg')), undefined);
+  // A path the user names is read or refused, never silently replaced.
+  assert.throws(() => paperSource(join(bare, 'typo.json')), /typo\.json: cannot read paper targets/);
+});
+
+test('paper targets: the packaged copy is the digitized file, byte for byte, where the shared one is present', (t) => {
+  if (!existsSync(SHARED_PAPER)) return t.skip('no ../shared/paper beside this checkout');
+  assert.equal(readFileSync(PAPER, 'utf8'), readFileSync(SHARED_PAPER, 'utf8'));
 });
 
 test('nice ticks cover the data with round steps', () => {
@@ -234,6 +266,9 @@ test('writeReport: files, the paper/ours/ratio table, notes, meta; an earlier qe
   const names = [
     'fig9.json',
     'fig9.qemu.json',
+    'fig9.csv',
+    'fig9.qemu.csv',
+    'fig3.csv',
     'fig9.svg',
     'fig9.png',
     'fig3.json',
@@ -320,4 +355,39 @@ test('crossCheck: counters two engines measured, side by side; killed runs and o
   // Both zero is agreement, printed as such rather than as a division by zero.
   assert.match(md, /\| fig9 \| balloon \| 1 \| swapWriteSectors \| 0 \| 0 \| both 0 \|/);
   assert.match(crossCheckMarkdown([]), /No configuration was run by two engines/);
+});
+
+test('report for researchers: tidy CSV beside each JSON, seed spread as error bars with tooltips, log axis, scaled label', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'vsw-report-')), 'out');
+  const sim = fig9('sim');
+  for (const run of sim.runs)
+    run.spread = {
+      min: { runtimeS: run.metrics.runtimeS! * 0.9 },
+      max: { runtimeS: run.metrics.runtimeS! * 1.2 },
+    };
+  sim.runs[0]!.metrics.runtimeS = 0; // a zero has no place on a log axis: no marker, no error
+  await writeReport(dir, [sim, fig3()], { paperTargetsPath: PAPER });
+  const csv = readFileSync(join(dir, 'fig9.csv'), 'utf8').split('\n');
+  assert.equal(csv[0], 'figure,engine,config,x,killed,metric,value,min,max');
+  assert.ok(csv.includes('fig9,sim,baseline,2,false,runtimeS,14,12.6,16.8'), csv.slice(0, 6).join('\n'));
+  assert.ok(csv.includes('fig9,sim,baseline,2,false,hostFaultsInHost,2000,,'));
+  const fig3csv = readFileSync(join(dir, 'fig3.csv'), 'utf8');
+  assert.match(fig3csv, /^fig3,sim,mapper,,true,,,,$/m, 'a killed run is one row with no metric');
+
+  const svg = readFileSync(join(dir, 'fig9.svg'), 'utf8');
+  assert.match(svg, /<path data-spread="baseline\/sim" d="M[\d.]+ [\d.]+V[\d.]+/);
+  assert.match(svg, /<title>baseline \(sim\) at 2: 14 \(seeds: 12\.6–16\.8\)<\/title>/);
+  assert.match(svg, /<title>baseline \(paper\) at 1: 41\.59<\/title>/);
+  // Fig. 9a's axis is logarithmic: decades with 2 and 5 between, not 0, 10, 20, ...
+  const panel9a = svg.slice(svg.indexOf('data-panel="Figure 9a"'), svg.indexOf('data-panel="Figure 9b"'));
+  const labels = [...panel9a.matchAll(/text-anchor="end"[^>]*>([^<]+)</g)].map((m) => m[1]);
+  assert.deepEqual(labels.slice(0, 4), ['1', '2', '5', '10']);
+  assert.match(panel9a, /runtime \[s\], log scale/);
+
+  const html = readFileSync(join(dir, 'index.html'), 'utf8');
+  // fig3() says scale 0.5: its title carries the label; fig9's (no scale in meta) does not.
+  assert.match(html, /<h2>Fig\. 3: [^<]*<span class="scaled">scaled x0\.5: not comparable/);
+  assert.doesNotMatch(html, /<h2>Fig\. 9: [^<]*<span class="scaled">/);
+  assert.match(html, /<a href="fig9\.csv">fig9\.csv<\/a>/);
+  assertBalancedTags(svg);
 });

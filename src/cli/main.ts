@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ExperimentFileError, loadExperiment, runExperiment } from '../experiments/experiment-file.js';
@@ -13,7 +14,21 @@ import {
 import type { ConfigName, FigureResult } from '../engine/results.js';
 import { ENGINES, findEngine } from '../experiments/engines.js';
 import { UnknownFigureError } from '../experiments/reproduce.js';
-import { crossCheck, crossCheckMarkdown, readStoredResults, writeReport } from '../report/index.js';
+import {
+  ClaimsFileError,
+  PaperTargetsError,
+  checkClaims,
+  claimsJson,
+  claimsMarkdown,
+  defaultClaimsPath,
+  loadClaims,
+  paperSource,
+  crossCheck,
+  crossCheckMarkdown,
+  loadPaperTargets,
+  readStoredResults,
+  writeReport,
+} from '../report/index.js';
 import { Progress } from './progress.js';
 
 function parseScale(v: string): number {
@@ -36,9 +51,17 @@ function parseConfigs(v: string): ConfigName[] {
 }
 
 async function report(out: string, results: FigureResult[], paper: string | undefined): Promise<void> {
-  const { indexPath } = await writeReport(out, results, paper ? { paperTargetsPath: paper } : {});
+  const { indexPath, paperNote } = await writeReport(out, results, paper ? { paperTargetsPath: paper } : {});
+  if (paperNote !== undefined) process.stderr.write(`vswapper: ${paperNote}\n`);
   process.stdout.write(`report: ${indexPath}\n`);
 }
+
+/** A --paper file the user named is read before any simulation, so a typo costs nothing. */
+function checkPaper(path: string | undefined): void {
+  if (path !== undefined) loadPaperTargets(path);
+}
+
+const PAPER_HELP = "paper-targets.json (default: the package's data/paper-targets.json)";
 
 /**
  * Checks the whole request before any work: every figure and configuration known to the engine,
@@ -97,7 +120,7 @@ program
     'only these configurations, comma-separated (default: all the engine runs)',
     parseConfigs,
   )
-  .option('--paper <path>', 'paper-targets.json (default: ../shared/paper/paper-targets.json)')
+  .option('--paper <path>', PAPER_HELP)
   .option(
     '--unthrottled',
     "real engines: use this machine's disk as it is instead of throttling swap and image to the paper's HDD",
@@ -120,6 +143,7 @@ program
         ...(o.configs ? { configs: o.configs } : {}),
       };
       const engine = findEngine(o.engine)!;
+      checkPaper(o.paper);
       await checkAll(engine, figures, opts);
       const results = await runEngine(engine, figures, opts);
       await report(resolve(o.out), results, o.paper);
@@ -148,9 +172,10 @@ program
   .description('run an experiment described in a YAML file')
   .argument('<file>', 'experiment file (YAML)')
   .option('--out <dir>', 'output folder', 'results')
-  .option('--paper <path>', 'paper-targets.json')
+  .option('--paper <path>', PAPER_HELP)
   .action(async (file: string, o: { out: string; paper?: string }) => {
     const e = loadExperiment(file);
+    checkPaper(o.paper);
     const p = new Progress(`running ${e.name}`);
     const result = await runExperiment(e, (ev) =>
       p.update(`${ev.done}/${ev.total} runs done`, ev.event === 'done'),
@@ -168,11 +193,45 @@ program
     process.stdout.write(crossCheckMarkdown(crossCheck(stored.map((s) => s.result))));
   });
 
+program
+  .command('claims')
+  .description(
+    'every claim and digitized point of the paper that the results in DIR cover: paper, ours, pass/fail',
+  )
+  .argument('[dir]', 'a report folder written by reproduce', 'results')
+  .option('--json', 'print { figures, claims } as JSON for scripts')
+  .option('--points', 'also print every digitized point')
+  .option('--paper <path>', PAPER_HELP)
+  .option('--claims <path>', "the claims file (default: the package's data/claims.json)")
+  .action(async (dir: string, o: { json?: boolean; points?: boolean; paper?: string; claims?: string }) => {
+    const source = paperSource(o.paper);
+    if (source.why !== undefined) throw new PaperTargetsError(source.why);
+    const claimsPath = o.claims ?? defaultClaimsPath();
+    if (claimsPath === undefined)
+      throw new ClaimsFileError('no data/claims.json in the package; pass --claims PATH');
+    const file = loadClaims(claimsPath);
+    const stored = existsSync(resolve(dir)) ? await readStoredResults(resolve(dir)) : [];
+    if (stored.length === 0)
+      throw new EngineInputError(`${resolve(dir)}: no figure results (run vswapper reproduce first)`);
+    const report = checkClaims(
+      stored.map((s) => s.result),
+      source.points,
+      file,
+    );
+    process.stdout.write(
+      o.json
+        ? `${JSON.stringify(claimsJson(report), null, 2)}\n`
+        : claimsMarkdown(report, { points: o.points === true }),
+    );
+  });
+
 program.parseAsync(process.argv).catch((e: unknown) => {
   const known =
     e instanceof ExperimentFileError ||
     e instanceof UnknownFigureError ||
     e instanceof EngineInputError ||
+    e instanceof PaperTargetsError ||
+    e instanceof ClaimsFileError ||
     e instanceof EngineUnavailableError;
   process.stderr.write(
     `vswapper: ${known ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,

@@ -65,7 +65,19 @@ export interface CoreConfig {
   allocRunPagesPerGiB: number;
   /** Seeds the choice of zone for new frames: the core's only randomness, so it stays deterministic. */
   seed: number;
+  /**
+   * TESTS ONLY: breaks one rule on purpose, so a test can prove the integrity checks of whole figure
+   * runs catch it (test/planted-bugs.test.ts). No experiment or CLI path sets it.
+   */
+  plantedBug?: PlantedBug;
 }
+
+/**
+ * The rules a test may break: the Mapper's copy-on-write unlink of a named page the CPU writes;
+ * the Preventer's merge of a buffer with the page's own old content (it reads the neighbouring
+ * swap slot instead).
+ */
+export type PlantedBug = 'mapper-no-cow-unlink' | 'preventer-merge-wrong-slot';
 
 export const DEFAULT_CORE_TUNABLES = {
   swappiness: 60,

@@ -96,6 +96,7 @@ export class Mapper {
    * content (the paper's copy-on-write). Returns the flags without the name.
    */
   breakOnWrite(p: number, f: number): number {
+    if (this.s.cfg.plantedBug === 'mapper-no-cow-unlink' && this.enabled) return f; // tests only
     if (f & Flag.Named || this.block[p] !== NONE) {
       this.s.pt.unlinkBlock(p);
       if (f & Flag.Named) {

@@ -183,7 +183,10 @@ export class Preventer implements Shrinker {
     e.terminating = true;
     this.s.counters.preventerFallbacks++;
     const pt = this.s.pt;
-    const slot = pt.slot[p]!;
+    let slot = pt.slot[p]!;
+    // tests only: merge with the neighbouring slot's content instead of the page's own.
+    if (this.s.cfg.plantedBug === 'preventer-merge-wrong-slot' && slot !== NONE)
+      slot = slot + 1 < this.s.cfg.swapSlots ? slot + 1 : slot - 1;
     const unit = slot !== NONE ? slot : pt.block[p]!;
     if (unit === NONE) throw new MissingBlockError(p, 'is emulated but has no old content to merge with');
     this.s.io.emitRead(slot !== NONE ? 'swap' : 'image', [p], [unit]);

@@ -61,6 +61,8 @@ export interface RunRecord {
   metrics: Metrics;
   /** The workload did not finish (e.g. OOM-killed): reported as killed, not as a number. */
   killed?: boolean;
+  /** Over the repeated runs (seeds) behind a mean: each metric's smallest and largest value. */
+  spread?: { min: Metrics; max: Metrics };
   /** Honest remarks about this run (e.g. "vswapper runs without the Preventer"). */
   notes?: string[];
 }

@@ -33,6 +33,18 @@ export function meanMetrics(runs: Metrics[]): Metrics {
   return out;
 }
 
+/** Each metric's smallest and largest value over several runs (the error bars of a mean). */
+export function spreadOf(runs: Metrics[]): { min: Metrics; max: Metrics } {
+  const min: Metrics = {};
+  const max: Metrics = {};
+  for (const r of runs)
+    for (const k of Object.keys(r) as (keyof Metrics)[]) {
+      min[k] = Math.min(min[k] ?? Infinity, r[k]!);
+      max[k] = Math.max(max[k] ?? -Infinity, r[k]!);
+    }
+  return { min, max };
+}
+
 /**
  * One point of a figure from its repeated runs: the mean, or killed when any run was killed (the
  * paper leaves out points where the workload crashed), with the reason.
@@ -53,5 +65,22 @@ export function pointOf(
       notes: [`killed in ${killed.length} of ${runs.length} runs: ${killed[0]!.killed}`],
     };
   }
-  return { config, x, metrics: meanMetrics(runs.map(metricsOf)), notes: [meanNote(runs.length)] };
+  const each = runs.map((r) => wholeRunIntegrity(metricsOf(r), r));
+  return {
+    config,
+    x,
+    metrics: meanMetrics(each),
+    ...(each.length > 1 ? { spread: spreadOf(each) } : {}),
+    notes: [meanNote(runs.length)],
+  };
+}
+
+/**
+ * A point's metrics with integrityViolations counted over the whole run, not only the measured
+ * phase: a wrong page the guest notices after the measurement (e.g. Fig. 10's read-back) is still
+ * a wrong page.
+ */
+function wholeRunIntegrity(m: Metrics, r: SimRunResult): Metrics {
+  const v = r.total.integrityViolations;
+  return v === undefined ? m : { ...m, integrityViolations: Math.max(v, m.integrityViolations ?? 0) };
 }

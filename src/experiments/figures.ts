@@ -2,7 +2,16 @@ import { hostname, cpus } from 'node:os';
 import type { FigureX } from '../engine/engine.js';
 import type { WorkloadSpec } from '../workloads/index.js';
 import { type SimJob, paperJob } from './job.js';
-import { REPETITIONS, SEEDS, type SimFigure, jobKey, meanNote, pointOf } from './figure-runs.js';
+import {
+  REPETITIONS,
+  SEEDS,
+  type SimFigure,
+  jobKey,
+  meanMetrics,
+  meanNote,
+  pointOf,
+  spreadOf,
+} from './figure-runs.js';
 import { type ConfigName, CONFIG_NAMES, type FigureResult, type Metrics } from '../engine/results.js';
 import type { SimRunResult } from './sim-runner.js';
 import { SECTION_5_1_FIGURES } from './section-5-1.js';
@@ -20,14 +29,15 @@ const sysbenchJobs = (scale: number): SimJob[] =>
   CONFIG_NAMES.flatMap((c) => SEEDS.map((seed) => paperJob(c, 100, SYSBENCH_200MB, scale, seed)));
 
 /** Each metric's mean over the repetitions of one configuration, iteration by iteration. */
-function meanIterations(results: Map<string, SimRunResult>, jobs: SimJob[]): Metrics[] {
+/** Each iteration's mean over the seeds, with its spread (min and max) when there are several. */
+function meanIterations(
+  results: Map<string, SimRunResult>,
+  jobs: SimJob[],
+): { metrics: Metrics; spread?: { min: Metrics; max: Metrics } }[] {
   const runs = jobs.map((j) => results.get(jobKey(j))!.iterations);
   return runs[0]!.map((_, i) => {
-    const out: Metrics = {};
-    for (const k of Object.keys(runs[0]![i]!) as (keyof Metrics)[]) {
-      out[k] = runs.reduce((a, r) => a + (r[i]![k] ?? 0), 0) / runs.length;
-    }
-    return out;
+    const each = runs.map((r) => r[i]!);
+    return { metrics: meanMetrics(each), ...(each.length > 1 ? { spread: spreadOf(each) } : {}) };
   });
 }
 
@@ -49,10 +59,10 @@ export const SIM_FIGURES: Record<string, SimFigure> = {
     jobs: sysbenchJobs,
     records(results, scale, configs) {
       return sysbenchByConfig(scale, configs).flatMap(([config, jobs]) =>
-        meanIterations(results, jobs).map((metrics, i) => ({
+        meanIterations(results, jobs).map((it, i) => ({
           config,
           x: i + 1,
-          metrics,
+          ...it,
           notes: [meanNote(jobs.length)],
         })),
       );
@@ -71,7 +81,7 @@ export const SIM_FIGURES: Record<string, SimFigure> = {
         return {
           config,
           x: null,
-          metrics: its[its.length - 1]!,
+          ...its[its.length - 1]!,
           notes: [`iteration 8 of the Fig. 9 runs, ${meanNote(jobs.length)}`],
         };
       });

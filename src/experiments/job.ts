@@ -1,4 +1,4 @@
-import type { SwapReadaheadName } from '../core/index.js';
+import type { PlantedBug, SwapReadaheadName } from '../core/index.js';
 import { QEMU_1_2 } from '../sim/costs.js';
 import { PAPER_MACHINE } from '../sim/machine.js';
 import { type WorkloadSpec, buildWorkload } from '../workloads/index.js';
@@ -28,6 +28,8 @@ export interface SimJob {
   sampleEverySec?: number;
   /** The guest's past (see SimRunSpec.history); default 'reclaimed'. */
   history?: 'reclaimed' | 'fresh';
+  /** Tests only (test/planted-bugs.test.ts): a core rule broken on purpose. */
+  plantedBug?: PlantedBug;
 }
 
 export function paperJob(
@@ -79,6 +81,7 @@ export function runJob(job: SimJob, onIteration?: (n: number) => void): SimRunRe
       ...(job.guestAsyncPageFaults !== undefined ? { guestAsyncPageFaults: job.guestAsyncPageFaults } : {}),
       swapMiB: job.swapMiB,
       ...(job.swapReadahead !== undefined ? { swapReadahead: job.swapReadahead } : {}),
+      ...(job.plantedBug !== undefined ? { plantedBug: job.plantedBug } : {}),
       disk: job.disk,
       vmm: { ...QEMU_1_2, codePages: Math.max(64, Math.round(QEMU_1_2.codePages * s)) },
     },

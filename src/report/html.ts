@@ -10,7 +10,7 @@ export interface FigureSection {
   spec: FigureSpec;
   results: FigureResult[];
   /** File names relative to index.html. */
-  files: { json: string[]; svg: string; png: string };
+  files: { json: string[]; csv?: string[]; svg: string; png: string };
   /** The SVG, embedded so the page shows the plots without loading anything. */
   svg: string;
 }
@@ -106,14 +106,24 @@ function provenance(results: FigureResult[]): string {
     .join('');
 }
 
+/** A run at a fraction of the paper's sizes says so where its title is read. */
+function scaledLabel(results: readonly FigureResult[]): string {
+  const scales = [
+    ...new Set(results.map((r) => r.meta.scale).filter((s) => typeof s === 'number' && s !== 1)),
+  ];
+  return scales.length === 0
+    ? ''
+    : ` <span class="scaled">scaled x${esc(scales.join(', x'))}: not comparable with the paper's full-size values</span>`;
+}
+
 function figureSection(section: FigureSection, paper: readonly PaperPoint[]): string {
   const results = orderEngines(section.results);
   const engines = [...new Set(results.map((r) => r.engine))];
-  const links = [...section.files.json, section.files.svg, section.files.png]
+  const links = [...section.files.json, ...(section.files.csv ?? []), section.files.svg, section.files.png]
     .map((f) => `<a href="${esc(encodeURI(f))}">${esc(f)}</a>`)
     .join(' · ');
   return (
-    `<section id="${esc(section.spec.id)}"><h2>${esc(section.spec.title)}</h2>\n` +
+    `<section id="${esc(section.spec.id)}"><h2>${esc(section.spec.title)}${scaledLabel(results)}</h2>\n` +
     `<p class="files">${links}</p>\n<div class="plot">${section.svg}</div>\n` +
     comparisonTable({ ...section, results }, paper, engines) +
     crossCheckHtml(crossCheck(results)) +
@@ -129,7 +139,7 @@ table.cmp td:nth-child(-n+4),table.cmp th{text-align:left}table.cmp thead th{bac
 table.meta th{text-align:left;font-weight:normal;color:#555;background:#fafafa}table.meta td{text-align:left}
 td.near{background:#e3f4e1}td.off{background:#fff3d6}td.far{background:#fbe0de}td.na{color:#888}td.killed{color:#b00;font-weight:bold}
 .prov{display:inline-block;vertical-align:top;margin-right:2em}ul.notes{font-size:13px;color:#444}
-.legend span{padding:1px 6px;margin-right:.5em}`;
+table.claims td{text-align:left}.legend span{padding:1px 6px;margin-right:.5em}.scaled{font-size:.75em;background:#fff3d6;color:#8a5a00;padding:1px 6px;border-radius:3px}`;
 
 /**
  * The report's front page: a section per figure with links to its files, the plot, the table of
@@ -138,17 +148,21 @@ td.near{background:#e3f4e1}td.off{background:#fff3d6}td.far{background:#fbe0de}t
 export function renderIndex(
   figures: readonly FigureSection[],
   paper: readonly PaperPoint[],
-  opts: { paperTargetsPath: string },
+  opts: { paperTargetsPath: string | null; paperNote?: string; claimsHtml?: string },
 ): string {
+  const source =
+    opts.paperTargetsPath === null
+      ? `<p class="na"><b>No paper values:</b> ${esc(opts.paperNote ?? 'none given')}</p>`
+      : `<p>Paper values: <code>${esc(opts.paperTargetsPath)}</code> (digitized from the paper's plots and bar labels).`;
   const toc = figures.map((f) => `<li><a href="#${esc(f.spec.id)}">${esc(f.spec.title)}</a></li>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>VSwapper reproduction: figures</title><style>${CSS}</style></head>
 <body><h1>VSwapper (ASPLOS 2014): the paper's figures, reproduced</h1>
-<p>Paper values: <code>${esc(opts.paperTargetsPath)}</code> (digitized from the paper's plots and bar labels).
+${source}
 In the plots, ours are solid colours (line dash per engine); the paper's are lighter, dashed, with hollow markers.
 Ratios are ours/paper: <span class="legend"><span style="background:#e3f4e1">0.80–1.25</span><span style="background:#fff3d6">0.5–2</span><span style="background:#fbe0de">beyond</span></span></p>
-<ul>${toc}</ul>
-${figures.map((f) => figureSection(f, paper)).join('')}</body></html>
+<ul>${opts.claimsHtml !== undefined ? '<li><a href="#claims">The paper\'s claims and points against ours</a></li>' : ''}${toc}</ul>
+${opts.claimsHtml ?? ''}${figures.map((f) => figureSection(f, paper)).join('')}</body></html>
 `;
 }

@@ -11,6 +11,9 @@ export {
   loadPaperTargets,
   paperPointsForPanel,
   defaultPaperTargetsPath,
+  findPaperTargets,
+  paperSource,
+  type PaperSource,
   paperTargetsCandidates,
   packageRoot,
   PaperTargetsError,
@@ -18,3 +21,13 @@ export {
   type PanelPaperPoint,
 } from './paper-targets.js';
 export { crossCheck, crossCheckMarkdown, crossCheckHtml, type CrossCheckRow } from './cross-check.js';
+export {
+  loadClaims,
+  defaultClaimsPath,
+  ClaimsFileError,
+  type ClaimsFile,
+  type ClaimSpec,
+} from './claims-data.js';
+export { checkClaims, claimsJson, type ClaimsReport, type ClaimRow } from './claims.js';
+export { claimsMarkdown, claimsHtml } from './claims-text.js';
+export { pointRows, figureStats, type PointRow, type FigureStats } from './figure-error.js';

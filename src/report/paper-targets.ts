@@ -32,7 +32,10 @@ export class PaperTargetsError extends Error {
   override name = 'PaperTargetsError';
 }
 
-const TARGETS_FROM_PACKAGE = join('..', 'shared', 'paper', 'paper-targets.json');
+/** The project's own copy of the digitized values (data/ of the package, shipped with it). */
+const PACKAGED_TARGETS = join('data', 'paper-targets.json');
+/** The shared paper folder beside a checkout, where the values were first digitized. */
+const TARGETS_BESIDE_CHECKOUT = join('..', 'shared', 'paper', 'paper-targets.json');
 
 /** The folder holding our package.json, found upward from this module (src/ or dist/src/). */
 export function packageRoot(fromUrl: string = import.meta.url): string | undefined {
@@ -45,22 +48,58 @@ export function packageRoot(fromUrl: string = import.meta.url): string | undefin
   }
 }
 
-/** Where paper-targets.json is looked for when the caller names no path, in order. */
-export function paperTargetsCandidates(cwd: string = process.cwd()): string[] {
-  const root = packageRoot();
-  const all = [resolve(cwd, TARGETS_FROM_PACKAGE), ...(root ? [resolve(root, TARGETS_FROM_PACKAGE)] : [])];
+/**
+ * Where paper-targets.json is looked for when the caller names no path, in order: the package's own
+ * data/ (so an installed package needs nothing beside it), then ../shared/paper/ from the working
+ * directory and from the package.
+ */
+export function paperTargetsCandidates(cwd: string = process.cwd(), root = packageRoot()): string[] {
+  const all = [
+    ...(root ? [resolve(root, PACKAGED_TARGETS)] : []),
+    resolve(cwd, TARGETS_BESIDE_CHECKOUT),
+    ...(root ? [resolve(root, TARGETS_BESIDE_CHECKOUT)] : []),
+  ];
   return [...new Set(all)];
+}
+
+/** The first candidate that exists, or undefined. */
+export function findPaperTargets(cwd: string = process.cwd(), root = packageRoot()): string | undefined {
+  return paperTargetsCandidates(cwd, root).find((p) => existsSync(p));
 }
 
 /** The first candidate that exists; throws naming every place looked at if none does. */
 export function defaultPaperTargetsPath(cwd: string = process.cwd()): string {
-  const candidates = paperTargetsCandidates(cwd);
-  const found = candidates.find((p) => existsSync(p));
+  const found = findPaperTargets(cwd);
   if (found === undefined)
     throw new PaperTargetsError(
-      `paper targets not found: looked for ${candidates.join(' and ')}; pass the path of paper-targets.json`,
+      `paper targets not found: looked for ${paperTargetsCandidates(cwd).join(' and ')}; pass the path of paper-targets.json`,
     );
   return found;
+}
+
+/** The paper's values a report compares with, or none (then `why` says where they were looked for). */
+export interface PaperSource {
+  points: PaperPoint[];
+  /** The file read; null when no file was found. */
+  path: string | null;
+  /** Set when there are no paper values: one line for the user and the report. */
+  why?: string;
+}
+
+/**
+ * The paper's values for a report: from `path` when given (a bad one throws: the user asked for it),
+ * else from the first default place that has them, else none, saying so. A missing file must not
+ * cost a finished simulation.
+ */
+export function paperSource(path?: string, cwd: string = process.cwd(), root = packageRoot()): PaperSource {
+  if (path !== undefined) return { points: loadPaperTargets(path), path };
+  const found = findPaperTargets(cwd, root);
+  if (found !== undefined) return { points: loadPaperTargets(found), path: found };
+  return {
+    points: [],
+    path: null,
+    why: `no paper values found (looked for ${paperTargetsCandidates(cwd, root).join(', ')}): ours are shown alone; pass --paper PATH to compare`,
+  };
 }
 
 export function loadPaperTargets(path: string = defaultPaperTargetsPath()): PaperPoint[] {

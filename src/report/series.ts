@@ -8,6 +8,9 @@ export interface OurPoint {
   /** null when killed or when the engine did not measure this metric. */
   value: number | null;
   killed: boolean;
+  /** The smallest and largest value over the seeds behind the mean, when the engine kept them. */
+  lo?: number;
+  hi?: number;
 }
 
 export interface EngineSeries {
@@ -64,10 +67,16 @@ function ourPoints(r: FigureResult, config: ConfigName, panel: PanelSpec): OurPo
     seen.add(run.x);
     const raw = run.metrics[panel.metric];
     const killed = run.killed === true;
+    const lo = run.spread?.min[panel.metric];
+    const hi = run.spread?.max[panel.metric];
+    const value = killed || raw === undefined || !Number.isFinite(raw) ? null : raw / panel.divisor;
     points.push({
       x: run.x,
-      value: killed || raw === undefined || !Number.isFinite(raw) ? null : raw / panel.divisor,
+      value,
       killed,
+      ...(value !== null && lo !== undefined && hi !== undefined
+        ? { lo: lo / panel.divisor, hi: hi / panel.divisor }
+        : {}),
     });
   }
   return points.sort((a, b) => (a.x ?? 0) - (b.x ?? 0));

@@ -3,7 +3,7 @@ import type { ConfigSeries } from './series.js';
 import { CONFIG_COLORS, PAPER_DASH, engineDash, lighten } from './style.js';
 import { type PanelFrame, type Tick, attrs, crossMark, drawAxes, noData, px } from './svg-axes.js';
 import { formatTicks, niceTicks } from './ticks.js';
-import { formatValue } from './text.js';
+import { escapeXml, formatValue } from './text.js';
 
 /** Up to this many distinct x values each get a tick (iterations, 64 MB steps); more get round ticks. */
 const MAX_LABELLED_XS = 10;
@@ -18,7 +18,14 @@ interface XY {
 /** A line panel: the paper's series behind, lighter and dashed with hollow markers; ours on top. */
 export function renderLinePanel(
   f: PanelFrame,
-  o: { title: string; yLabel: string; xLabel: string; series: ConfigSeries[]; engines: EngineName[] },
+  o: {
+    title: string;
+    yLabel: string;
+    xLabel: string;
+    series: ConfigSeries[];
+    engines: EngineName[];
+    yLog?: boolean;
+  },
 ): string {
   const xs = [
     ...new Set(
@@ -34,16 +41,10 @@ export function renderLinePanel(
     ...c.paper.map((p) => p.value),
     ...c.ours.flatMap((e) => e.points.map((p) => p.value)),
   ]);
-  const ys = values.filter((v): v is number => v !== null && Number.isFinite(v));
+  const spreads = o.series.flatMap((c) => c.ours.flatMap((e) => e.points.flatMap((p) => [p.lo, p.hi])));
+  const ys = [...values, ...spreads].filter((v): v is number => v != null && Number.isFinite(v));
   const { left, top, right, bottom } = f.plot;
-
-  // A little headroom so a maximum that lands on a tick does not sit its marker on the frame.
-  const yTickValues = niceTicks(Math.min(0, ...ys), Math.max(0, ...ys) * 1.04, 5);
-  const y0 = yTickValues[0]!;
-  const y1 = yTickValues[yTickValues.length - 1]!;
-  const py = (y: number): number => bottom - ((y - y0) / (y1 - y0)) * (bottom - top);
-  const yLabels = formatTicks(yTickValues);
-  const yTicks: Tick[] = yTickValues.map((v, i) => ({ posPx: py(v), label: yLabels[i]! }));
+  const { py, yTicks, zeroPx } = o.yLog ? logAxis(ys, top, bottom) : linearAxis(ys, top, bottom);
 
   if (xs.length === 0) return drawAxes(f, { ...o, yTicks, xTicks: [] }) + noData(f);
   const x0 = xs[0]!;
@@ -55,32 +56,88 @@ export function renderLinePanel(
   const xTicks = xAxisTicks(xs).map((t) => ({ posPx: pxX(t.value), label: t.label }));
 
   let s = drawAxes(f, { ...o, yTicks, xTicks });
-  const zeroPx = py(Math.max(y0, 0));
+  // A log axis has no place for zero: such a point breaks its line instead.
+  const drawable = (v: number | null): number | null => (v !== null && o.yLog && v <= 0 ? null : v);
   // Paper series first, for every configuration, so none of ours is hidden under a paper line.
   for (const c of o.series) {
     if (c.paper.length === 0) continue;
     const color = lighten(CONFIG_COLORS[c.config], 0.45);
-    const pts = c.paper.filter((p) => p.x !== null).map((p) => ({ x: p.x!, y: p.value }));
+    const pts = c.paper.filter((p) => p.x !== null).map((p) => ({ x: p.x!, y: drawable(p.value) }));
     s += seriesPath(`${c.config}/paper`, pts, pxX, py, { stroke: color, width: 1.6, dash: PAPER_DASH });
     for (const p of pts)
-      if (p.y !== null)
-        s += `<circle${attrs({ cx: px(pxX(p.x)), cy: px(py(p.y)), r: 3.6, fill: 'white', stroke: color, 'stroke-width': 1.6 })}/>`;
+      if (p.y !== null && (!o.yLog || p.y > 0))
+        s += `<circle${attrs({ cx: px(pxX(p.x)), cy: px(py(p.y)), r: 3.6, fill: 'white', stroke: color, 'stroke-width': 1.6 })}>${tip(`${c.paperName ?? c.config} (paper) at ${formatValue(p.x)}: ${formatValue(p.y)}`)}</circle>`;
   }
   for (const c of o.series) {
     const color = CONFIG_COLORS[c.config];
     for (const e of c.ours) {
-      const pts = e.points.filter((p) => p.x !== null).map((p) => ({ x: p.x!, y: p.value }));
+      const pts = e.points.filter((p) => p.x !== null).map((p) => ({ x: p.x!, y: drawable(p.value) }));
       const dash = engineDash(e.engine, o.engines.indexOf(e.engine));
       s += seriesPath(`${c.config}/${e.engine}`, pts, pxX, py, { stroke: color, width: 2.2, dash });
       for (const p of e.points) {
         if (p.x === null) continue;
         if (p.killed) s += crossMark(pxX(p.x), zeroPx - 7, 4.5, color);
-        else if (p.value !== null)
-          s += `<circle${attrs({ cx: px(pxX(p.x)), cy: px(py(p.value)), r: 3, fill: color })}/>`;
+        else if (p.value !== null && (!o.yLog || p.value > 0)) {
+          const cx = pxX(p.x);
+          const spread = p.lo !== undefined && p.hi !== undefined && p.hi > p.lo;
+          // Error bar: min to max over the seeds behind the mean.
+          if (spread && (!o.yLog || p.lo! > 0))
+            s += `<path${attrs({ 'data-spread': `${c.config}/${e.engine}`, d: `M${px(cx)} ${px(py(p.lo!))}V${px(py(p.hi!))}M${px(cx - 3)} ${px(py(p.lo!))}H${px(cx + 3)}M${px(cx - 3)} ${px(py(p.hi!))}H${px(cx + 3)}`, stroke: color, 'stroke-width': 1, fill: 'none' })}/>`;
+          const range = spread ? ` (seeds: ${formatValue(p.lo!)}–${formatValue(p.hi!)})` : '';
+          s += `<circle${attrs({ cx: px(cx), cy: px(py(p.value)), r: 3, fill: color })}>${tip(`${c.config} (${e.engine}) at ${formatValue(p.x)}: ${formatValue(p.value)}${range}`)}</circle>`;
+        }
       }
     }
   }
   return s;
+}
+
+/** A tooltip: browsers show an element's <title> on hover. */
+function tip(t: string): string {
+  return `<title>${escapeXml(t)}</title>`;
+}
+
+interface YAxis {
+  py: (y: number) => number;
+  yTicks: Tick[];
+  /** Where killed runs' crosses sit: the axis's zero, or its bottom on a log axis. */
+  zeroPx: number;
+}
+
+function linearAxis(ys: number[], top: number, bottom: number): YAxis {
+  // A little headroom so a maximum that lands on a tick does not sit its marker on the frame.
+  const yTickValues = niceTicks(Math.min(0, ...ys), Math.max(0, ...ys) * 1.04, 5);
+  const y0 = yTickValues[0]!;
+  const y1 = yTickValues[yTickValues.length - 1]!;
+  const py = (y: number): number => bottom - ((y - y0) / (y1 - y0)) * (bottom - top);
+  const yLabels = formatTicks(yTickValues);
+  return {
+    py,
+    yTicks: yTickValues.map((v, i) => ({ posPx: py(v), label: yLabels[i]! })),
+    zeroPx: py(Math.max(y0, 0)),
+  };
+}
+
+/** Decades, with 2 and 5 between them when the range spans few decades; values <= 0 are not drawn. */
+function logAxis(ys: number[], top: number, bottom: number): YAxis {
+  const pos = ys.filter((y) => y > 0);
+  const lo = Math.floor(Math.log10(pos.length > 0 ? Math.min(...pos) : 1));
+  const hi = Math.ceil(Math.log10(pos.length > 0 ? Math.max(...pos) * 1.04 : 10));
+  const d0 = lo;
+  const d1 = hi === lo ? lo + 1 : hi;
+  const py = (y: number): number => bottom - ((Math.log10(y) - d0) / (d1 - d0)) * (bottom - top);
+  const steps = d1 - d0 <= 3 ? [1, 2, 5] : [1];
+  const values: number[] = [];
+  for (let d = d0; d <= d1; d++)
+    for (const m of steps) {
+      const v = m * 10 ** d;
+      if (v <= 10 ** d1 * 1.0000001) values.push(v);
+    }
+  return {
+    py,
+    yTicks: values.map((v) => ({ posPx: py(v), label: formatValue(v) })),
+    zeroPx: bottom,
+  };
 }
 
 /** One path per series; a killed or missing point breaks the line instead of bridging the gap. */

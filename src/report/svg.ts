@@ -81,7 +81,7 @@ export function renderSvg(
     body += `<g${attrs({ 'data-panel': panel.paperFigure })}>`;
     body +=
       spec.kind === 'lines'
-        ? renderLinePanel(frame, { ...common, xLabel: spec.xLabel })
+        ? renderLinePanel(frame, { ...common, xLabel: spec.xLabel, yLog: panel.yLog === true })
         : renderBarPanel(frame, { ...common, figureId: spec.id });
     body += '</g>';
   });

@@ -1,17 +1,21 @@
-import { mkdir, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FIGURE_SPECS } from '../experiments/figure-specs.js';
 import type { FigureResult } from '../engine/results.js';
 import { fallbackSpec } from './fallback-spec.js';
 import { type FigureSection, renderIndex } from './html.js';
-import { defaultPaperTargetsPath, loadPaperTargets } from './paper-targets.js';
+import { defaultClaimsPath, loadClaims } from './claims-data.js';
+import { checkClaims } from './claims.js';
+import { claimsHtml } from './claims-text.js';
+import { resultCsv } from './csv.js';
+import { paperSource } from './paper-targets.js';
 import { svgToPng } from './png.js';
 import { readStoredResults, resultFileName } from './result-files.js';
 import { orderEngines } from './series.js';
 import { renderSvg } from './svg.js';
 
 export interface ReportOptions {
-  /** paper-targets.json; by default ../shared/paper/ from the working directory or the package. */
+  /** paper-targets.json; by default the package's data/, else ../shared/paper/ (none found: ours alone). */
   paperTargetsPath?: string;
 }
 
@@ -19,7 +23,12 @@ export interface ReportFiles {
   indexPath: string;
   /** Every file written, as paths under outDir. */
   files: string[];
+  /** Set when no paper values were found: what the report shows instead, in one line. */
+  paperNote?: string;
 }
+
+/** The tidy CSV beside a result's JSON. */
+const csvName = (json: string): string => json.replace(/\.json$/, '.csv');
 
 const key = (r: FigureResult): string => `${r.figure}\u0000${r.engine}`;
 
@@ -35,8 +44,8 @@ export async function writeReport(
   opts: ReportOptions = {},
 ): Promise<ReportFiles> {
   // Paper values first: a bad path fails before anything is written.
-  const paperTargetsPath = opts.paperTargetsPath ?? defaultPaperTargetsPath();
-  const paper = loadPaperTargets(paperTargetsPath);
+  const source = paperSource(opts.paperTargetsPath);
+  const paper = source.points;
   await mkdir(outDir, { recursive: true });
 
   const stored = await readStoredResults(outDir);
@@ -54,23 +63,48 @@ export async function writeReport(
     const rs = orderEngines(byFigure.get(figure)!);
     const engines = rs.map((r) => r.engine);
     const json = rs.map((r) => resultFileName(figure, r.engine, engines));
-    for (const [i, r] of rs.entries())
+    const csv = json.map(csvName);
+    for (const [i, r] of rs.entries()) {
       await writeFile(join(outDir, json[i]!), `${JSON.stringify(r, null, 2)}\n`);
+      await writeFile(join(outDir, csv[i]!), resultCsv(r));
+    }
     const spec = FIGURE_SPECS[figure] ?? fallbackSpec(figure, rs);
     const svg = renderSvg(spec, rs, paper);
-    const files = { json, svg: `${figure}.svg`, png: `${figure}.png` };
+    const files = { json, csv, svg: `${figure}.svg`, png: `${figure}.png` };
     await writeFile(join(outDir, files.svg), svg);
     await writeFile(join(outDir, files.png), svgToPng(svg));
-    written.push(...json, files.svg, files.png);
+    written.push(...json, ...csv, files.svg, files.png);
     sections.push({ spec, results: rs, files, svg });
   }
 
   // A result that moved (fig9.json held qemu until a sim run arrived) must not linger under its old
   // name, or the next run would read it back as a second copy.
-  for (const s of stored) if (!written.includes(s.file)) await unlink(join(outDir, s.file));
+  for (const s of stored)
+    if (!written.includes(s.file)) {
+      await unlink(join(outDir, s.file));
+      await rm(join(outDir, csvName(s.file)), { force: true });
+    }
+
+  // The claims page needs paper values and the package's claims file; without them there is none.
+  const claimsPath = defaultClaimsPath();
+  const claims =
+    claimsPath === undefined || paper.length === 0
+      ? undefined
+      : claimsHtml(checkClaims([...merged.values()], paper, loadClaims(claimsPath)));
 
   const indexPath = join(outDir, 'index.html');
-  await writeFile(indexPath, renderIndex(sections, paper, { paperTargetsPath }));
+  await writeFile(
+    indexPath,
+    renderIndex(sections, paper, {
+      paperTargetsPath: source.path,
+      ...(claims !== undefined ? { claimsHtml: claims } : {}),
+      ...(source.why !== undefined ? { paperNote: source.why } : {}),
+    }),
+  );
   written.push('index.html');
-  return { indexPath, files: written.map((f) => join(outDir, f)) };
+  return {
+    indexPath,
+    files: written.map((f) => join(outDir, f)),
+    ...(source.why !== undefined ? { paperNote: source.why } : {}),
+  };
 }

@@ -1,4 +1,4 @@
-import { DEFAULT_CORE_TUNABLES, MemoryCore, type SwapReadaheadName } from '../core/index.js';
+import { DEFAULT_CORE_TUNABLES, MemoryCore, type PlantedBug, type SwapReadaheadName } from '../core/index.js';
 import { MIB, SECTORS_PER_PAGE, pagesFromMiB } from '../core/index.js';
 import type { ConfigName, Metrics } from '../engine/results.js';
 import { type CpuCosts, QEMU_1_2, type VmmBehaviour, XEON_E5_2420_KVM } from './costs.js';
@@ -59,6 +59,8 @@ export interface MachineSpec {
   costs: CpuCosts;
   vmm: VmmBehaviour;
   files: GuestFileSpec[];
+  /** Tests only: a rule of the core broken on purpose (see CoreConfig.plantedBug). */
+  plantedBug?: PlantedBug;
 }
 
 /** The paper's host and guest (§5), shared by every experiment that does not say otherwise. */
@@ -134,6 +136,7 @@ export class Machine {
       preventer: this.mechanisms.preventer,
       asyncPfWriteFaults: spec.guestAsyncPageFaults ?? true,
       swapReadahead: spec.swapReadahead ?? DEFAULT_CORE_TUNABLES.swapReadahead,
+      ...(spec.plantedBug !== undefined ? { plantedBug: spec.plantedBug } : {}),
     });
     const model: DiskModel =
       spec.disk.kind === 'hdd' ? new Hdd(spec.disk.hdd) : new Ssd({ ...SATA_SSD_2013, ...spec.disk.ssd });

@@ -7,11 +7,14 @@ export interface FalseReadsParams extends SysbenchParams {
   allocMiB: number;
 }
 
+/** Pages per write or read of the check after the measured phase (a 128 KiB request). */
+const REWRITE_PAGES = 32;
+
 /**
  * §3.1's false-reads microbenchmark (Fig. 10): the Sysbench reads, then a forked process that
  * allocates and sequentially accesses 200 MB. Each page it touches first is zeroed by the guest
  * kernel (a whole-page write, a false read if the host had swapped the frame out), then written.
- * Only the second phase is measured, as the paper's figure does.
+ * Only the second phase is measured, as the paper's figure does; a read-back pass follows it.
  */
 export function falseReads(params: FalseReadsParams = { ...SYSBENCH_PAPER, allocMiB: 200 }): Workload {
   const reader = sysbenchSeqRead(params);
@@ -33,6 +36,18 @@ export function falseReads(params: FalseReadsParams = { ...SYSBENCH_PAPER, alloc
       // Each first touch faults in a page the kernel zeroes, then the program writes it.
       yield* os.anon.touchRange(child, first, allocPages, true);
       ctx.iterationEnd(1);
+      // After the measured phase, a check that the measured phase cannot give: the child's pages
+      // all came from the guest's free memory, never from its page cache, so in §3.1 the CPU never
+      // writes a page the Mapper has named. Here the child writes the file over from its memory
+      // (CPU writes into cached, named pages) and reads it back: a host that kept such a page's
+      // name drops it and reads the old block back, and the guest's integrity check counts it.
+      const filePages = pagesFromMiB(params.fileMiB);
+      for (let off = 0; off < filePages; off += REWRITE_PAGES) {
+        const n = Math.min(REWRITE_PAGES, filePages - off);
+        yield* os.cache.write(0, off, n, { proc: child, vpage: first + (off % (allocPages - n + 1)) });
+      }
+      for (let off = 0; off < filePages; off += REWRITE_PAGES)
+        yield* os.cache.read(0, off, Math.min(REWRITE_PAGES, filePages - off));
       os.anon.exit(child);
       os.anon.exit(parent);
     },
