@@ -10,17 +10,19 @@ import noImportCycle from './eslint-rules/no-import-cycle.js';
  * simulator, not the real engines). Each entry: a folder, then the folders it may import from.
  */
 const LAYERS = [
+  // Pure decisions (the balloon manager's policy), no I/O: below everything, importing nothing.
+  ['policy', []],
   ['core', []],
   ['driver', ['core']],
   ['engine', ['core']],
-  ['sim', ['core', 'driver', 'engine']],
-  ['real', ['core', 'engine']],
-  ['qemu', ['core', 'engine', 'real']],
-  ['pager', ['core', 'driver', 'engine', 'sim', 'real']],
+  ['sim', ['policy', 'core', 'driver', 'engine']],
+  ['real', ['policy', 'core', 'engine']],
+  ['qemu', ['policy', 'core', 'engine', 'real']],
+  ['pager', ['policy', 'core', 'driver', 'engine', 'sim', 'real']],
   ['workloads', ['core', 'sim']],
-  ['experiments', ['core', 'driver', 'engine', 'sim', 'real', 'qemu', 'pager', 'workloads']],
+  ['experiments', ['policy', 'core', 'driver', 'engine', 'sim', 'real', 'qemu', 'pager', 'workloads']],
   ['report', ['core', 'engine', 'experiments']],
-  ['cli', ['core', 'engine', 'experiments', 'report']],
+  ['cli', ['policy', 'core', 'engine', 'experiments', 'report']],
 ];
 const FOLDERS = LAYERS.map(([f]) => f);
 

@@ -29,6 +29,9 @@ import {
   readStoredResults,
   writeReport,
 } from '../report/index.js';
+import { runMultiJob } from '../experiments/multi-job.js';
+import { DYNAMIC_CONFIGS, DYNAMIC_SETUP, dynamicJob } from '../experiments/section-5-2.js';
+import { renderTimelineSvg } from '../report/timeline-svg.js';
 import { Progress } from './progress.js';
 
 function parseScale(v: string): number {
@@ -149,6 +152,43 @@ program
       await report(resolve(o.out), results, o.paper);
     },
   );
+
+program
+  .command('timeline')
+  .description(
+    "one run of §5.2's dynamic experiment (Figs. 4, 14) with its per-guest timeline: balloon target and size, guest free memory, host swap traffic (JSON and SVG)",
+  )
+  .option('--config <config>', DYNAMIC_CONFIGS.join(', '), 'balloon')
+  .option('--guests <n>', `guests (1-${DYNAMIC_SETUP.maxGuests})`, '10')
+  .option('--seed <n>', 'seed', '1')
+  .option('--scale <factor>', 'shrink memory sizes (and time) for quick runs (0, 1]', parseScale, 1)
+  .option('--out <dir>', 'output folder', 'results')
+  .action(async (o: { config: string; guests: string; seed: string; scale: number; out: string }) => {
+    const config = o.config as ConfigName;
+    if (!DYNAMIC_CONFIGS.includes(config))
+      throw new InvalidArgumentError(
+        `--config must be one of ${DYNAMIC_CONFIGS.join(', ')}, got "${o.config}"`,
+      );
+    const guests = Number(o.guests);
+    if (!(Number.isInteger(guests) && guests >= 1 && guests <= DYNAMIC_SETUP.maxGuests))
+      throw new InvalidArgumentError(`--guests must be 1-${DYNAMIC_SETUP.maxGuests}, got "${o.guests}"`);
+    const seed = Number(o.seed);
+    if (!Number.isInteger(seed)) throw new InvalidArgumentError(`--seed must be an integer, got "${o.seed}"`);
+    const job = dynamicJob(config, guests, o.scale, seed);
+    const r = runMultiJob(job, job.multi!);
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    const dir = resolve(o.out);
+    await mkdir(dir, { recursive: true });
+    const base = `${dir}/timeline-${config.replace('+', '-')}-${guests}g-seed${seed}`;
+    await writeFile(`${base}.json`, JSON.stringify(r.multi, null, 1));
+    const title = `${config}, ${guests} guests, scale ${o.scale}, seed ${seed}`;
+    await writeFile(`${base}.svg`, renderTimelineSvg(title, r.multi!.timeline));
+    for (const g of r.multi!.guests)
+      process.stdout.write(
+        `guest ${g.guest + 1}: start ${g.startS.toFixed(1)} s, ${g.killed ? `KILLED (${g.killed})` : `runtime ${g.runtimeS!.toFixed(2)} s`}, integrity violations ${g.metrics.integrityViolations ?? 0}, host swap out ${((g.metrics.swapWriteSectors ?? 0) / 2048).toFixed(1)} MB\n`,
+      );
+    process.stdout.write(`${base}.svg\n`);
+  });
 
 program
   .command('engines')

@@ -84,6 +84,22 @@ export const FIGURE_SPECS: Record<string, FigureSpec> = {
     ],
     paperSeries: CONTROLLED_SERIES,
   },
+  fig4: {
+    id: 'fig4',
+    title: 'Fig. 4: average completion time of 10 guests running Metis word count, started 10 s apart',
+    kind: 'bars',
+    xLabel: '',
+    panels: [{ paperFigure: 'Figure 4', metric: 'runtimeS', divisor: 1, yLabel: 'average runtime [s]' }],
+    paperSeries: PAPER_SERIES,
+  },
+  fig14: {
+    id: 'fig14',
+    title: 'Fig. 14: Metis word count, average guest runtime vs number of guests (2 GB guests, 8 GB host)',
+    kind: 'lines',
+    xLabel: 'number of guests',
+    panels: [{ paperFigure: 'Figure 14', metric: 'runtimeS', divisor: 1, yLabel: 'average runtime [s]' }],
+    paperSeries: PAPER_SERIES,
+  },
   fig13: {
     id: 'fig13',
     title: 'Fig. 13: Eclipse (DaCapo, 128 MB Java heap) in a 512 MB guest',

@@ -15,6 +15,7 @@ import {
 import { type ConfigName, CONFIG_NAMES, type FigureResult, type Metrics } from '../engine/results.js';
 import type { SimRunResult } from './sim-runner.js';
 import { SECTION_5_1_FIGURES } from './section-5-1.js';
+import { SECTION_5_2_FIGURES } from './section-5-2.js';
 
 export { type SimFigure, jobKey, REPETITIONS } from './figure-runs.js';
 
@@ -111,7 +112,7 @@ SIM_FIGURES.fig10 = {
   },
 };
 
-Object.assign(SIM_FIGURES, SECTION_5_1_FIGURES);
+Object.assign(SIM_FIGURES, SECTION_5_1_FIGURES, SECTION_5_2_FIGURES);
 
 export function figureMeta(
   scale: number,

@@ -3,6 +3,7 @@ import { QEMU_1_2 } from '../sim/costs.js';
 import { PAPER_MACHINE } from '../sim/machine.js';
 import { type WorkloadSpec, buildWorkload } from '../workloads/index.js';
 import type { ConfigName } from '../engine/results.js';
+import { type MultiGuestSetup, runMultiJob } from './multi-job.js';
 import { type SimRunResult, runSim } from './sim-runner.js';
 import type { DiskSpec } from '../sim/machine.js';
 
@@ -30,6 +31,8 @@ export interface SimJob {
   history?: 'reclaimed' | 'fresh';
   /** Tests only (test/planted-bugs.test.ts): a core rule broken on purpose. */
   plantedBug?: PlantedBug;
+  /** §5.2: several guests of `guestBelievedMiB` under one host limit, started apart (multi-job.ts). */
+  multi?: MultiGuestSetup;
 }
 
 export function paperJob(
@@ -55,6 +58,7 @@ export function paperJob(
 export function runJob(job: SimJob, onIteration?: (n: number) => void): SimRunResult {
   const s = job.scale;
   if (!(s > 0 && s <= 1)) throw new RangeError(`scale: must be within (0, 1], got ${s}`);
+  if (job.multi) return runMultiJob(job, job.multi);
   const workload = buildWorkload(job.workload, s);
   if (onIteration) {
     const program = workload.program.bind(workload);

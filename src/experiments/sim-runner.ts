@@ -3,6 +3,7 @@ import { GuestOomError } from '../sim/guest/guest-os.js';
 import { Machine, type MachineSpec, PAPER_MACHINE, type Snapshot } from '../sim/machine.js';
 import type { Workload } from '../workloads/types.js';
 import type { ConfigName, Metrics } from '../engine/results.js';
+import type { MultiRunResult } from './multi-runner.js';
 
 export interface SimRunSpec {
   config: ConfigName;
@@ -37,6 +38,8 @@ export interface SimRunResult {
   notes: string[];
   wallMs: number;
   simEvents: number;
+  /** A run of several guests (§5.2): each guest's outcome and the timeline. */
+  multi?: MultiRunResult;
 }
 
 /**

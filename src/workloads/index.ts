@@ -1,6 +1,7 @@
 import { ECLIPSE_PAPER, type EclipseParams, eclipse } from './eclipse.js';
 import { falseReads } from './false-reads.js';
 import { KERNBENCH_PAPER, type KernbenchParams, kernbench } from './kernbench.js';
+import { METIS_WC_PAPER, type MetisWcParams, metisWc } from './metis-wc.js';
 import { PBZIP2_PAPER, type Pbzip2Params, pbzip2 } from './pbzip2.js';
 import { sysbenchSeqRead } from './sysbench.js';
 import type { Workload } from './types.js';
@@ -10,6 +11,7 @@ export type WorkloadSpec =
   | { kind: 'sysbench'; fileMiB: number; blockKiB: number; iterations: number }
   | { kind: 'false-reads'; fileMiB: number; blockKiB: number; iterations: number; allocMiB: number }
   | ({ kind: 'pbzip2' } & Partial<Pbzip2Params>)
+  | ({ kind: 'metis-wc' } & Partial<MetisWcParams>)
   | ({ kind: 'kernbench' } & Partial<KernbenchParams>)
   | ({ kind: 'eclipse' } & Partial<EclipseParams>);
 
@@ -20,6 +22,18 @@ export function buildWorkload(spec: WorkloadSpec, scale = 1): Workload {
       return sysbenchSeqRead({ ...spec, fileMiB: spec.fileMiB * scale });
     case 'false-reads':
       return falseReads({ ...spec, fileMiB: spec.fileMiB * scale, allocMiB: spec.allocMiB * scale });
+    case 'metis-wc': {
+      const p: MetisWcParams = { ...METIS_WC_PAPER, ...withoutKind(spec) };
+      return metisWc({
+        ...p,
+        inputMiB: p.inputMiB * scale,
+        tablesMiB: p.tablesMiB * scale,
+        resultsMiB: p.resultsMiB * scale,
+        indexMiB: p.indexMiB * scale,
+        // CPU time per byte stays; the merge's total shrinks with the results it sorts.
+        mergeCpuNs: p.mergeCpuNs * scale,
+      });
+    }
     case 'pbzip2': {
       const p: Pbzip2Params = { ...PBZIP2_PAPER, ...withoutKind(spec) };
       return pbzip2({

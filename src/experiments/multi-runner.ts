@@ -1,0 +1,199 @@
+import type { ConfigName, Metrics } from '../engine/results.js';
+import { MOM_DEFAULTS, MomBalloonPolicy } from '../policy/mom-policy.js';
+import { SimBalloonManager } from '../sim/balloon-manager.js';
+import { PAPER_MACHINE } from '../sim/machine.js';
+import { type GuestSlot, MultiMachine } from '../sim/multi-machine.js';
+import type { Program } from '../sim/guest/guest-os.js';
+import type { Workload } from '../workloads/types.js';
+
+/** §5.2's host: 8 GB for all guests, 2 GB guests started 10 s apart. */
+export interface MultiRunSpec {
+  config: ConfigName;
+  seed: number;
+  guests: number;
+  guestMiB: number;
+  hostMiB: number;
+  startIntervalS: number;
+  workload: Workload;
+  /** Scales QEMU's code and the guest kernel with the rest (1 = the paper's). */
+  scale: number;
+  /** Timeline sampling period, seconds. */
+  sampleEverySec: number;
+  /**
+   * Compresses the balloon manager's clock (its 5 s statistics and 10 s policy periods) by this
+   * factor, as a scaled run compresses the workload's (default 1: MOM's own periods).
+   */
+  managerTimeScale?: number;
+}
+
+/** One guest's run: its workload's runtime, or how it was killed; counters of its QEMU process. */
+export interface GuestOutcome {
+  guest: number;
+  startS: number;
+  runtimeS?: number;
+  killed?: string;
+  metrics: Metrics;
+}
+
+/**
+ * The per-guest timeline: at each sample, per guest, the balloon's target and size, the guest's
+ * free memory, its resident pages at the host, and the host's swap traffic for it since the last
+ * sample; and the host's free memory. Pages throughout.
+ */
+export interface MultiTimeline {
+  tS: number[];
+  hostFreePages: number[];
+  balloonTargetPages: number[][];
+  balloonPages: number[][];
+  guestFreePages: number[][];
+  residentPages: number[][];
+  swapInPages: number[][];
+  swapOutPages: number[][];
+  /** The balloon manager's decisions (time, guest, new balloon size in pages). */
+  decisions: { tS: number; guest: number; targetPages: number }[];
+}
+
+export interface MultiRunResult {
+  config: ConfigName;
+  guests: GuestOutcome[];
+  timeline: MultiTimeline;
+  globalReclaimPages: number;
+  wallMs: number;
+  simEvents: number;
+}
+
+export function runMulti(spec: MultiRunSpec): MultiRunResult {
+  const t0 = performance.now();
+  const s = spec.scale;
+  const m = new MultiMachine({
+    seed: spec.seed,
+    config: spec.config,
+    guests: spec.guests,
+    guestMiB: spec.guestMiB,
+    guestKernelMiB: PAPER_MACHINE.guestKernelMiB * s,
+    guestBackgroundTouchesPerSec: PAPER_MACHINE.guestBackgroundTouchesPerSec,
+    hostMiB: spec.hostMiB,
+    // The guest's data starts 1 GiB into its image (machine.ts's layout): room for it and the input.
+    imageMiB: 1024 + Math.ceil(spec.workload.files.reduce((a, f) => a + f.sizePages, 0) / 256) + 64,
+    imageSpacingMiB: 20 * 1024,
+    // Each guest's share of the host's swap: twice its RAM, so that vm_swap_full never holds.
+    swapMiBPerGuest: 2 * spec.guestMiB,
+    disk: PAPER_MACHINE.disk,
+    costs: PAPER_MACHINE.costs,
+    vmm: { ...PAPER_MACHINE.vmm, codePages: Math.max(64, Math.round(PAPER_MACHINE.vmm.codePages * s)) },
+    files: spec.workload.files,
+    // kswapd runs as often as the guests fault pages in: a millisecond keeps every guest's
+    // headroom small against the rate a guest can take pages (hundreds per millisecond at most).
+    reclaimTickNs: 1e6,
+  });
+  const outcomes: GuestOutcome[] = m.slots.map((sl) => ({
+    guest: sl.index,
+    startS: sl.index * spec.startIntervalS,
+    metrics: {},
+  }));
+  const ts = spec.managerTimeScale ?? 1;
+  const policy = new MomBalloonPolicy({
+    ...MOM_DEFAULTS,
+    statsIntervalS: MOM_DEFAULTS.statsIntervalS * ts,
+    policyIntervalS: MOM_DEFAULTS.policyIntervalS * ts,
+  });
+  const manager = m.mechanisms.balloon ? new SimBalloonManager(m, policy) : null;
+  const tl: MultiTimeline = {
+    tS: [],
+    hostFreePages: [],
+    balloonTargetPages: m.slots.map(() => []),
+    balloonPages: m.slots.map(() => []),
+    guestFreePages: m.slots.map(() => []),
+    residentPages: m.slots.map(() => []),
+    swapInPages: m.slots.map(() => []),
+    swapOutPages: m.slots.map(() => []),
+    decisions: [],
+  };
+  const prevIn = m.slots.map(() => 0);
+  const prevOut = m.slots.map(() => 0);
+  const sample = (): void => {
+    if (m.stopping) return;
+    tl.tS.push(m.events.nowNs / 1e9);
+    tl.hostFreePages.push(m.reclaim.freePages);
+    for (const sl of m.slots) {
+      const i = sl.index;
+      const c = sl.core.counters;
+      tl.balloonTargetPages[i]!.push(sl.balloon.target);
+      tl.balloonPages[i]!.push(sl.guest.balloonPages);
+      tl.guestFreePages[i]!.push(sl.guest.freePages);
+      tl.residentPages[i]!.push(sl.core.residentPages);
+      tl.swapInPages[i]!.push(c.swapReadPages - prevIn[i]!);
+      tl.swapOutPages[i]!.push(c.swapWritePages - prevOut[i]!);
+      prevIn[i] = c.swapReadPages;
+      prevOut[i] = c.swapWritePages;
+    }
+    m.events.after(spec.sampleEverySec * 1e9, sample);
+  };
+  sample();
+  manager?.start();
+  const programs = m.slots.map(
+    (sl) =>
+      function* (slot: GuestSlot): Program {
+        const os = slot.guest;
+        const o = outcomes[sl.index]!;
+        let startNs = 0;
+        let before: Record<string, number> = {};
+        yield* os.allocUserBuffer(spec.workload.userBufferPages);
+        yield* spec.workload.program({
+          os,
+          iterationStart: () => {
+            startNs = os.nowNs;
+            before = slot.core.counters.snapshot();
+          },
+          iterationEnd: () => {
+            o.runtimeS = (os.nowNs - startNs) / 1e9;
+            o.metrics = guestMetrics(slot, before, o.runtimeS);
+          },
+        });
+      },
+  );
+  m.run(
+    programs,
+    m.slots.map((sl) => sl.index * spec.startIntervalS * 1e9),
+  );
+  for (const sl of m.slots) {
+    const o = outcomes[sl.index]!;
+    if (sl.killed !== undefined) {
+      o.killed = sl.killed;
+      delete o.runtimeS;
+    }
+    o.metrics.integrityViolations = sl.guest.counters.integrityViolations;
+    o.metrics.guestOomKills = sl.guest.counters.oomKills;
+  }
+  if (manager)
+    for (const d of manager.decisions)
+      tl.decisions.push({ tS: d.tNs / 1e9, guest: d.guest, targetPages: d.targetPages });
+  return {
+    config: spec.config,
+    guests: outcomes,
+    timeline: tl,
+    globalReclaimPages: m.reclaim.reclaimedPages,
+    wallMs: performance.now() - t0,
+    simEvents: m.events.processed,
+  };
+}
+
+function guestMetrics(slot: GuestSlot, before: Record<string, number>, runtimeS: number): Metrics {
+  const now = slot.core.counters.snapshot();
+  const c = (k: string): number => (now[k] ?? 0) - (before[k] ?? 0);
+  return {
+    runtimeS,
+    swapReadFaults: c('swapReadOps'),
+    falseSwapReads: c('falseSwapReads'),
+    staleSwapReads: c('staleSwapReads'),
+    silentSwapWrites: c('silentSwapWrites'),
+    hostFaultsInGuest: c('hostFaultsInGuest'),
+    pagesScanned: c('pagesScanned'),
+    preventerRemaps: c('preventerRemaps'),
+    balloonPages: slot.guest.balloonPages,
+    guestMajorFaults: slot.guest.counters.majorFaults,
+    // Pages the host wrote to / read from swap for this guest (8 sectors a page).
+    swapWriteSectors: c('swapWritePages') * 8,
+    swapReadSectors: c('swapReadPages') * 8,
+  };
+}

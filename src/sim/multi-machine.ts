@@ -1,0 +1,200 @@
+import { DEFAULT_CORE_TUNABLES, MIB, MemoryCore, SECTORS_PER_PAGE, pagesFromMiB } from '../core/index.js';
+import type { ConfigName } from '../engine/results.js';
+import { BalloonWorker } from './balloon-worker.js';
+import type { CpuCosts, VmmBehaviour } from './costs.js';
+import { DataPlane } from './data-plane.js';
+import { Hdd } from './disk/hdd.js';
+import type { DiskModel } from './disk/model.js';
+import { DiskQueue } from './disk/queue.js';
+import { SATA_SSD_2013, Ssd } from './disk/ssd.js';
+import { EventQueue } from './event-queue.js';
+import { GlobalReclaim } from './global-reclaim.js';
+import { type GuestFileSpec, GuestOomError, GuestOs, type Program } from './guest/guest-os.js';
+import { Host } from './host.js';
+import { CONFIG_MECHANISMS, type ConfigMechanisms, type DiskSpec } from './machine.js';
+import { Rng } from './rng.js';
+
+/** A host with several guests (§5.2): one memory limit, one drive, one QEMU and cgroup per guest. */
+export interface MultiMachineSpec {
+  seed: number;
+  config: ConfigName;
+  guests: number;
+  /** Each guest's RAM (believed and, until the host takes it, actual). */
+  guestMiB: number;
+  guestKernelMiB: number;
+  guestBackgroundTouchesPerSec: number;
+  /** The memory the host gives all its guests together (the paper limits it to 8 GB). */
+  hostMiB: number;
+  /** Each guest's image file as the guest sees it (its data must fit). */
+  imageMiB: number;
+  /** Where consecutive images start on the drive (the paper's 20 GB raw images, back to back). */
+  imageSpacingMiB: number;
+  /** Each guest's share of the host's swap area. */
+  swapMiBPerGuest: number;
+  disk: DiskSpec;
+  costs: CpuCosts;
+  vmm: VmmBehaviour;
+  files: GuestFileSpec[];
+  /** How often global reclaim balances the guests (kswapd's cadence). */
+  reclaimTickNs: number;
+}
+
+/** One guest: its QEMU process (host and core), its OS, and its balloon kthread. */
+export interface GuestSlot {
+  readonly index: number;
+  readonly core: MemoryCore;
+  readonly host: Host;
+  readonly guest: GuestOs;
+  readonly balloon: BalloonWorker;
+  /** Set when the guest's OOM killer killed its workload. */
+  killed?: string;
+  done: boolean;
+}
+
+/** No experiment of the paper runs for more than an hour; a day means a guest is stuck. */
+const MAX_SIMULATED_NS = 24 * 3.6e12;
+
+export class MultiMachine {
+  readonly events = new EventQueue();
+  readonly disk: DiskQueue;
+  readonly slots: GuestSlot[] = [];
+  readonly reclaim: GlobalReclaim;
+  readonly mechanisms: ConfigMechanisms;
+  readonly hostPages: number;
+  private stopped = false;
+
+  constructor(readonly spec: MultiMachineSpec) {
+    if (!(Number.isInteger(spec.guests) && spec.guests >= 1))
+      throw new RangeError(`guests: must be a positive integer, got ${spec.guests}`);
+    if (!(spec.imageSpacingMiB >= spec.imageMiB))
+      throw new RangeError('imageSpacingMiB: images would overlap on the drive');
+    this.mechanisms = CONFIG_MECHANISMS[spec.config];
+    const model: DiskModel =
+      spec.disk.kind === 'hdd' ? new Hdd(spec.disk.hdd) : new Ssd({ ...SATA_SSD_2013, ...spec.disk.ssd });
+    this.disk = new DiskQueue(model, this.events);
+    const guestPages = pagesFromMiB(spec.guestMiB);
+    const vmmPages = spec.vmm.codePages;
+    const imageBlocks = pagesFromMiB(spec.imageMiB);
+    const swapSlots = pagesFromMiB(spec.swapMiBPerGuest);
+    this.hostPages = pagesFromMiB(spec.hostMiB);
+    // One root file system: QEMU's binary at 1 GiB, the images from 8 GiB on, one every
+    // imageSpacingMiB, then the host's swap area, each guest's pages in a part of it of their own.
+    const imagesStart = (8 * 1024 * MIB) / 512;
+    const spacing = (spec.imageSpacingMiB * MIB) / 512;
+    const swapStart = imagesStart + spec.guests * spacing;
+    const swapSectors = swapSlots * SECTORS_PER_PAGE;
+    if (swapStart + spec.guests * swapSectors > model.capacitySectors)
+      throw new RangeError('disk: the images and the swap area do not fit on the drive');
+    for (let i = 0; i < spec.guests; i++) {
+      const core = new MemoryCore({
+        ...DEFAULT_CORE_TUNABLES,
+        guestPages,
+        vmmPages,
+        imageBlocks,
+        swapSlots,
+        residentLimitPages: guestPages + vmmPages,
+        mapper: this.mechanisms.mapper,
+        preventer: this.mechanisms.preventer,
+        asyncPfWriteFaults: true,
+      });
+      const data = new DataPlane(guestPages + vmmPages, swapSlots, imageBlocks, vmmPages, guestPages);
+      const seed = spec.seed * 1000 + i;
+      const layout = {
+        // Every QEMU runs the same binary: its code pages come from the same file.
+        vmmStartSector: (1024 * MIB) / 512,
+        imageStartSector: imagesStart + i * spacing,
+        swapStartSector: swapStart + i * swapSectors,
+      };
+      const host = new Host(this.events, core, data, this.disk, layout, spec.costs, spec.vmm, new Rng(seed));
+      const guest = new GuestOs(
+        {
+          believedPages: guestPages,
+          kernelPages: pagesFromMiB(spec.guestKernelMiB),
+          kernelHotPages: 256,
+          readAheadMaxPages: 32,
+          // kswapd's watermarks of a 512 MB guest (about 2 and 3 MB), proportional for other sizes
+          // (as in machine.ts).
+          lowFreePages: Math.max(8, Math.round((pagesFromMiB(2) * guestPages) / pagesFromMiB(512))),
+          highFreePages: Math.max(12, Math.round((pagesFromMiB(3) * guestPages) / pagesFromMiB(512))),
+          dataStartBlock: pagesFromMiB(1024),
+          backgroundTouchesPerSec: spec.guestBackgroundTouchesPerSec,
+          backgroundWriteFraction: 0.3,
+          swapPages: 0,
+          asyncPageFaults: true,
+          timeSliceNs: 4e6,
+        },
+        this.events,
+        host,
+        host,
+        spec.costs,
+        spec.files,
+        imageBlocks,
+        new Rng(seed ^ 0x5bd1e995),
+        new Rng(seed ^ 0x2545f491),
+      );
+      this.slots.push({ index: i, core, host, guest, balloon: new BalloonWorker(guest), done: false });
+    }
+    this.reclaim = new GlobalReclaim(
+      this.hostPages,
+      this.slots.map((s) => ({ core: s.core, setResidentLimit: (p: number) => s.host.setResidentLimit(p) })),
+    );
+  }
+
+  /** Pages the host's page cache holds for the guests (VSwapper's image-backed pages: "Cached"). */
+  get hostCachedPages(): number {
+    let n = 0;
+    for (const s of this.slots) n += s.core.census().namedResident;
+    return n;
+  }
+
+  /** Runs `programs[i]` in guest i from `startNs[i]` on, until every one has finished or been killed. */
+  run(programs: readonly ((slot: GuestSlot) => Program)[], startNs: readonly number[]): void {
+    for (const s of this.slots) {
+      const os = s.guest;
+      os.spawn(os.background(() => this.stopped));
+      os.spawnKernelThread(s.balloon.run());
+      s.host.startMainLoop();
+      const i = s.index;
+      this.events.at(startNs[i] ?? 0, () =>
+        os.spawn(programs[i]!(s), () => {
+          s.done = true;
+        }),
+      );
+    }
+    const tick = (): void => {
+      if (this.stopped) return;
+      this.reclaim.tick();
+      this.events.after(this.spec.reclaimTickNs, tick);
+    };
+    tick();
+    while (!this.slots.every((s) => s.done || s.killed !== undefined)) {
+      const kills = this.slots.map((s) => s.guest.counters.oomKills);
+      try {
+        if (!this.events.step()) {
+          for (const s of this.slots) s.core.assertProgress();
+          throw new Error('simulation stalled: the guests wait but nothing is scheduled');
+        }
+      } catch (e) {
+        if (!(e instanceof GuestOomError)) throw e;
+        // The guest whose OOM killer fired: its workload is dead, the VM (and its memory) stays.
+        const s =
+          this.slots.find((x, k) => x.guest.counters.oomKills > kills[k]!) ?? this.slots.find((x) => !x.done);
+        if (!s) throw e;
+        s.killed = e.message;
+      }
+      if (this.events.nowNs > MAX_SIMULATED_NS)
+        throw new Error(
+          `simulation passed ${MAX_SIMULATED_NS / 3.6e12} h of virtual time without the guests finishing`,
+        );
+    }
+    this.stopped = true;
+    for (const s of this.slots) {
+      s.guest.stop();
+      s.host.stop();
+    }
+  }
+
+  get stopping(): boolean {
+    return this.stopped;
+  }
+}

@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { MultiTimeline } from '../src/experiments/multi-runner.js';
+import { renderTimelineSvg } from '../src/report/timeline-svg.js';
+
+test('the timeline plot draws, per guest, balloon target and size, free memory and swap traffic, and the host', () => {
+  const two = (a: number[], b: number[]): number[][] => [a, b];
+  const tl: MultiTimeline = {
+    tS: [0, 1, 2],
+    hostFreePages: [1000, 10, 500],
+    balloonTargetPages: two([0, 256, 512], [0, 256, 256]),
+    balloonPages: two([0, 100, 512], [0, 256, 256]),
+    guestFreePages: two([900, 500, 0], [900, 900, 900]),
+    residentPages: two([10, 400, 300], [10, 10, 10]),
+    swapInPages: two([0, 5, 9], [0, 0, 0]),
+    swapOutPages: two([0, 50, 9], [0, 0, 0]),
+    decisions: [{ tS: 1, guest: 0, targetPages: 256 }],
+  };
+  const svg = renderTimelineSvg('balloon, 2 guests', tl);
+  // Two lines per guest in the balloon panel, one per guest in free memory and swap, one for the host.
+  assert.equal((svg.match(/<polyline/g) ?? []).length, 2 * 2 + 2 + 2 + 1);
+  assert.equal((svg.match(/stroke-dasharray/g) ?? []).length, 2, 'targets dashed');
+  assert.match(svg, /guest 2/);
+  assert.match(svg, /host swap traffic/);
+  assert.doesNotMatch(svg, /NaN/);
+});
