@@ -92,7 +92,7 @@ applied="$tree.applied.patch"
 if [ ! -d "$tree" ]; then
   log "unpacking $dsc"
   rm -rf "$tree.tmp" "$applied"
-  dpkg-source -q -x "$dsc" "$tree.tmp" >&2
+  dpkg-source -q --no-copy -x "$dsc" "$tree.tmp" >&2
   mv "$tree.tmp" "$tree"
 fi
 if ! cmp -s "$PATCH" "$applied"; then
