@@ -182,7 +182,11 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
     // The shim creates the intercept's region for QEMU's RAM block "mem" (the memfd backend's id).
     if (this.p.config === 'vswapper')
       env.VSWAPPER_INTERCEPT = `mem:${Math.round((this.p.believedMiB * MiB) / PAGE)}`;
-    return { args, env, consoleLog, qmpSocket, ...(this.qemuBinary ? { binary: this.qemuBinary } : {}) };
+    if (!this.qemuBinary) return { args, env, consoleLog, qmpSocket };
+    // The patched build looks for firmware in its data directory only (Debian's own QEMU is also
+    // configured with /usr/share/seabios, where SeaBIOS is): both are named here.
+    const firmware = ['-L', '/usr/share/seabios', '-L', '/usr/share/qemu'];
+    return { args: [...firmware, ...args], env, consoleLog, qmpSocket, binary: this.qemuBinary };
   }
 
   /** The daemon takes over guest RAM (userfaultfd from the shim, what QEMU populated), then the guest runs. */
