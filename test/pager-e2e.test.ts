@@ -181,6 +181,47 @@ test(
   },
 );
 
+const vswapperVerdict = pa.ok ? (await pagerEngine.availability()).configs.vswapper : pa;
+const skipVswapper =
+  skip || (vswapperVerdict.ok ? false : `vswapper unavailable here: ${vswapperVerdict.reason}`);
+
+test(
+  'fig10 on the patched QEMU: vswapper (Mapper + Preventer) beside mapper, the Preventer counted, nothing lost',
+  { skip: skipVswapper, timeout: 40 * 60_000 },
+  async (t) => {
+    await waitForIdleEngine(cacheDir());
+    const before = hostState();
+    const r = await pagerEngine.runFigure('fig10', {
+      scale: 1,
+      unthrottled: true,
+      configs: ['mapper', 'vswapper'],
+    });
+    assert.deepEqual(await settled(before), before);
+    assertValidFigureResult(pagerEngine, 'fig10', r, { configs: ['mapper', 'vswapper'] });
+    const get = (c: string): RunRecord => r.runs.find((x) => x.config === c)!;
+    const m = get('mapper');
+    const v = get('vswapper');
+    for (const x of [m, v]) {
+      assert.notEqual(x.killed, true, x.notes?.join('; '));
+      assert.equal(x.metrics.integrityViolations, 0, `${x.config}: ${x.notes?.join('; ')}`);
+    }
+    const k = [
+      'runtimeS',
+      'swapReadOps',
+      'swapReadSectors',
+      'diskOps',
+      'preventerEmulatedPages',
+      'preventerRemaps',
+      'preventerFallbacks',
+    ] as const;
+    t.diagnostic(`mapper ${JSON.stringify(Object.fromEntries(k.map((n) => [n, m.metrics[n]])))}`);
+    t.diagnostic(`vswapper ${JSON.stringify(Object.fromEntries(k.map((n) => [n, v.metrics[n]])))}`);
+    t.diagnostic(`vswapper notes: ${v.notes?.join('; ')}`);
+    assert.equal(m.metrics.preventerEmulatedPages, 0, 'mapper runs no Preventer');
+    assert.ok(v.metrics.preventerEmulatedPages! > 0, 'guest writes to absent pages were emulated');
+  },
+);
+
 test(
   'fig10 on the pager: the allocation after the reads runs under the Mapper',
   { skip, timeout: 20 * 60_000 },

@@ -7,8 +7,18 @@ import { RawFile } from './image-file.js';
 import { Loop } from './loop.js';
 import { Pager } from './pager.js';
 import { PagerGate, PagerIo } from './pager-io.js';
-import { ShimListener } from './shim-listener.js';
-import { PAGE } from './sys.js';
+import { InterceptRegion, interceptRegionBytes } from './intercept-region.js';
+import { type InterceptFds, ShimListener } from './shim-listener.js';
+import {
+  MAP_SHARED,
+  PAGE,
+  PROT_READ,
+  PROT_WRITE,
+  Scratch,
+  eventfdDrain,
+  eventfdSignal,
+  mmap,
+} from './sys.js';
 import { ThreadContexts } from './threads.js';
 import type { Uffd } from './uffd.js';
 import { type BlockIo, type MemoryGate, OPEN_GATE, VhostServer } from './vhost-server.js';
@@ -31,6 +41,8 @@ export interface DaemonConfig {
   /** Pager: our swap area (a file at least ramBytes long). */
   swap?: string;
   disk?: DiskMode;
+  /** Pager: the False Reads Preventer on (needs the patched QEMU's TCG intercept). */
+  preventer?: boolean;
   /** Pages armed for access sampling per inactive list and tick (default 64; 0 = no sampling). */
   samplingDepth?: number;
   /** Tests only: 'skip-write-protect' evicts without freezing pages first (the torture test's sabotage). */
@@ -88,6 +100,9 @@ export function parseDaemonConfig(text: string | undefined): DaemonConfig {
       disk,
     });
     if (c.testSabotage) out.testSabotage = c.testSabotage;
+    if (c.preventer !== undefined && typeof c.preventer !== 'boolean')
+      throw new DaemonConfigError('pager daemon: preventer must be true or false');
+    if (c.preventer) out.preventer = true;
     const depth = c.samplingDepth ?? 64;
     if (!Number.isInteger(depth) || depth < 0 || depth > 4096)
       throw new DaemonConfigError(
@@ -104,6 +119,9 @@ export function runDaemon(cfg: DaemonConfig): void {
   const image = new RawFile(cfg.image);
   let pager: Pager | undefined;
   let uffd: { u: Uffd; pid: number } | undefined;
+  // QEMU's TCG intercept (patched QEMU, with VSWAPPER_INTERCEPT given to the shim).
+  let intercept: { fds: InterceptFds; region: InterceptRegion } | undefined;
+  const eventScratch = new Scratch(4096);
   // The block layer and the gate exist once the pager has attached; before that (and without a
   // pager) requests go straight to the image.
   let io: BlockIo = new DirectIo(image);
@@ -128,6 +146,11 @@ export function runDaemon(cfg: DaemonConfig): void {
           if (pager) throw new Error('attach: already attached');
           const ram = new GuestRam(uffd.pid, cfg.ramBytes!);
           const limit = Number(cmd.residentLimitPages ?? ram.pages);
+          if (cfg.preventer && !intercept)
+            throw new Error(
+              "attach: the Preventer needs QEMU's TCG intercept, and QEMU handed over none (run the patched QEMU with VSWAPPER_INTERCEPT)",
+            );
+          const icpt = cfg.preventer ? intercept : undefined;
           pager = new Pager(
             loop,
             ram,
@@ -143,8 +166,25 @@ export function runDaemon(cfg: DaemonConfig): void {
               swapSlots: Math.floor(swap!.sizeBytes / PAGE),
               sampling: { slots: 4096, depth: cfg.samplingDepth ?? 64, periodMs: 5 },
               ...(cfg.testSabotage === 'skip-write-protect' ? { unsafeSkipWriteProtect: true } : {}),
+              ...(icpt
+                ? {
+                    preventer: {
+                      region: icpt.region,
+                      signal: () => eventfdSignal(icpt.fds.reply, eventScratch, 0),
+                    },
+                  }
+                : {}),
             },
           );
+          if (icpt) {
+            const p = pager;
+            loop.watch(icpt.fds.notify, () => {
+              // Readable: QEMU posted a request (the eventfd is blocking, so read only now).
+              eventfdDrain(icpt.fds.notify, eventScratch, 8);
+              p.emulation!.poll();
+              p.driver.pump();
+            });
+          }
           const g = new PagerGate(pager);
           gate = g;
           io = new PagerIo(pager, g);
@@ -194,8 +234,14 @@ export function runDaemon(cfg: DaemonConfig): void {
       ? new ShimListener(
           loop,
           cfg.shimSocket!,
-          (u, pid) => {
+          (u, pid, fds) => {
             uffd = { u, pid };
+            if (fds) {
+              // The header is written before QEMU is acknowledged: its first TLB fill reads it.
+              const pages = cfg.ramBytes! / PAGE;
+              const m = mmap(interceptRegionBytes(pages), PROT_READ | PROT_WRITE, MAP_SHARED, fds.region, 0);
+              intercept = { fds, region: new InterceptRegion(m.bytes, pages, true) };
+            }
             control.send({ event: 'uffd', pid });
           },
           (e) => loop.stop(e),

@@ -5,7 +5,7 @@ import type { Engine } from '../engine/engine.js';
 import { detectAccel, hasCommand, realHostProblem } from '../real/accel.js';
 import { cacheDir, PKG_ROOT } from '../real/paths.js';
 import { realEngine } from '../real/real-engine.js';
-import { runPagerConfig } from './run.js';
+import { preventerProblem, runPagerConfig } from './run.js';
 
 /** Whether the userfaultfd shim can be had: gcc to build it, or a build of this source in the cache. */
 async function shimProblem(): Promise<string | undefined> {
@@ -26,7 +26,8 @@ async function pagerHostProblem(): Promise<string | undefined> {
   return shimProblem();
 }
 
-const PREVENTER = (c: string): string => `${c} needs the False Reads Preventer; see the simulator`;
+const BALLOON =
+  "no balloon here (QEMU's balloon punches guest RAM behind the pager's back); see the qemu engine";
 
 /**
  * Fig. 9 (8 Sysbench reads of a 200 MB file, the guest believing it has 512 MB and keeping 100 MB)
@@ -35,15 +36,16 @@ const PREVENTER = (c: string): string => `${c} needs the False Reads Preventer; 
  */
 export const pagerEngine: Engine = realEngine({
   name: 'qemu-pager',
-  summary: 'stock QEMU and a Debian guest whose RAM our userfaultfd pager manages and whose disk it serves',
-  configs: ['baseline', 'mapper'],
+  summary:
+    'QEMU (stock; patched with a TCG intercept for the Preventer) and a Debian guest whose RAM our userfaultfd pager manages and whose disk it serves',
+  configs: ['baseline', 'mapper', 'vswapper'],
   cannot: {
-    balloon:
-      "no balloon here (QEMU's balloon punches guest RAM behind the pager's back); see the qemu engine",
-    vswapper: PREVENTER('vswapper'),
-    'balloon+vswapper': PREVENTER('balloon+vswapper'),
+    balloon: BALLOON,
+    'balloon+vswapper': BALLOON,
   },
   hostProblem: pagerHostProblem,
+  // vswapper runs on the patched QEMU only (scripts/build-qemu-intercept.sh).
+  configProblem: (c) => (c === 'vswapper' ? preventerProblem() : Promise.resolve(undefined)),
   modeLabel: (hddLike, scale) =>
     `qemu-pager engine, ${detectAccel().accel}, ${hddLike ? "HDD-like (completions timed by the simulator's model of the paper's drive)" : "unthrottled (this machine's disk)"}, scale ${scale}`,
   meta: (hddLike) => ({

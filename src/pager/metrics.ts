@@ -48,6 +48,10 @@ export function pagerMetrics(
     anonResidentPages: b.pager.anonResidentPages ?? 0,
     mapperTrackedPages: b.pager.mapperTrackedPages ?? 0,
     balloonPages: 0,
+    // The Preventer's (the core's counters; 0 unless the configuration runs it).
+    preventerEmulatedPages: c('preventerEmulatedPages'),
+    preventerRemaps: c('preventerRemaps'),
+    preventerFallbacks: c('preventerFallbacks'),
   };
 }
 
@@ -59,5 +63,10 @@ export function pagerNotes(a: Stats, b: Stats, wallMs: number): string[] {
     `userfaultfd faults: ${c('uffdFaultsGuest')} from vCPU threads, ${c('uffdFaultsHost')} from other QEMU threads, ${c('wpFaults')} of them write-protect faults`,
     `pages installed ${c('copies')}, holes punched ${c('punches')}, named pages dropped ${c('namedDrops')}, invalidation reads ${c('invalidationReads')}`,
     `access sampling: ${c('sampledArmed')} pages armed, ${c('sampledHits')} touched before eviction, ${c('sampledEvicted')} evicted while armed`,
+    ...(b.pager.interceptWrites !== undefined
+      ? [
+          `TCG intercept: ${c('interceptTlbFills')} TLB entries filled as I/O, ${c('interceptWrites')} writes and ${c('interceptReads')} reads handed over (${c('interceptReadsFromBuffer')} served from buffers, ${c('interceptWaited')} waited for a page)`,
+        ]
+      : []),
   ];
 }

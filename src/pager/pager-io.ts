@@ -159,6 +159,9 @@ export class PagerIo implements BlockIo {
         resume: (_step, k) => k(),
         transfer: (t) => {
           for (const c of whole) pager.ensureMapped(c.page);
+          // The device overwrites these pages whole: bytes the guest wrote to them while absent are
+          // superseded (the core discards its own record of them the same way).
+          if (op === 'read') for (const c of whole) pager.emulation?.discard(c.page);
           if (pager.core.cfg.mapper) for (const c of whole) pager.protect(c.page);
           move(t);
         },

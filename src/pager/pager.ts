@@ -3,12 +3,15 @@ import {
   DEFAULT_CORE_TUNABLES,
   type Gfn,
   MemoryCore,
+  NO_FAULT,
   type ReadAction,
   type SwapWriteAction,
   asGfn,
 } from '../core/index.js';
 import { type ActionPort, CoreDriver, type DriverAction } from '../driver/core-driver.js';
 import type { PagerDisk } from './disk.js';
+import { Emulation } from './emulation.js';
+import type { InterceptRegion } from './intercept-region.js';
 import type { GuestRam } from './guest-ram.js';
 import type { RawFile } from './image-file.js';
 import type { Loop } from './loop.js';
@@ -26,6 +29,12 @@ export interface PagerConfig {
   swapSlots: number;
   /** Access sampling (see sampler.ts): slots for armed pages, pages armed per inactive list, period. */
   sampling: { slots: number; depth: number; periodMs: number };
+  /**
+   * The False Reads Preventer (§4.2): needs QEMU's TCG intercept (the patched QEMU), whose region
+   * and reply signal are given here. Absent pages are marked in it, so that the guest's loads and
+   * stores to them come to `Emulation` instead of faulting.
+   */
+  preventer?: { region: InterceptRegion; signal: () => void };
   /**
    * For the torture test only: evict without write-protecting first, to show that the test catches
    * the writes this loses.
@@ -89,6 +98,8 @@ export class Pager implements ActionPort {
   /** Pages QEMU populated before we attached: their 'zero' action is not carried out. */
   private readonly adopting = new Set<number>();
   readonly sampler: AccessSampler;
+  /** The Preventer's data path (with the patched QEMU only). */
+  readonly emulation: Emulation | undefined;
   private stopped = false;
 
   constructor(
@@ -109,7 +120,7 @@ export class Pager implements ActionPort {
       swapSlots: cfg.swapSlots,
       residentLimitPages: ram.pages,
       mapper: cfg.mapper,
-      preventer: false,
+      preventer: cfg.preventer !== undefined,
       // QEMU under TCG has no KVM async page fault worker: a fault is resolved as the access it was.
       asyncPfWriteFaults: false,
     });
@@ -119,6 +130,28 @@ export class Pager implements ActionPort {
     this.sampler = new AccessSampler(this.core, ram, uffd, cfg.sampling.slots, cfg.sampling.depth, (p) =>
       this.protect(p),
     );
+    const pv = cfg.preventer;
+    this.emulation = pv
+      ? new Emulation(
+          {
+            core: this.core,
+            after: (id, k) => this.driver.after(id, k),
+            guestBytes: (g, write) => this.guestBytes(g, write),
+          },
+          pv.region,
+          pv.signal,
+        )
+      : undefined;
+  }
+
+  /**
+   * A resident page's bytes through our mapping, for an access the intercept handed over (the core
+   * has seen it: a write made the page dirty, so QEMU may write it directly from now on too).
+   */
+  private guestBytes(g: Gfn, write: boolean): Uint8Array {
+    this.ensureMapped(g);
+    if (write) this.uffd.writeProtect(this.ram.qemuAddr(g), PAGE, false);
+    return this.ram.ours.bytes.subarray(g * PAGE, (g + 1) * PAGE);
   }
 
   /** Arms the tails of the inactive lists for access sampling, every `periodMs`. */
@@ -238,22 +271,58 @@ export class Pager implements ActionPort {
         return;
       case 'zero':
         if (this.adopting.has(a.page)) return;
+        if (this.emulation?.has(a.page)) {
+          const tmp = this.staging.bytes.subarray(0, PAGE);
+          tmp.fill(0);
+          this.mergeBuffered(a.page, tmp);
+          this.install(a.page, this.staging.addr);
+          return;
+        }
         this.install(a.page, this.zeroPage.addr);
         return;
       case 'dropVmm':
         throw new Error('pager: the core manages no hypervisor pages here');
-      case 'timer':
+      case 'timer': {
+        const page = a.page;
+        this.loop.after(a.delayNs, () => {
+          this.core.timerFired(page);
+          this.driver.pump();
+        });
+        return;
+      }
       case 'remap':
+        // Every byte written (the core counted 64 whole chunks): the buffer is the page, nothing read.
+        this.installRun(a.page, 1, this.emu('remap').remapSource(a.page), false);
+        return;
       case 'discardBuffer':
-        throw new Error(
-          `pager: action ${a.kind} needs the False Reads Preventer, which this engine does not run`,
-        );
+        this.emu('discardBuffer').discard(a.page);
+        return;
     }
+  }
+
+  private emu(what: string): Emulation {
+    if (!this.emulation)
+      throw new Error(`pager: action ${what} needs the False Reads Preventer, which is off`);
+    return this.emulation;
+  }
+
+  /**
+   * Bytes the guest wrote to page `p` while it was absent go over the content about to be installed
+   * (the merge); the core then holds the page dirty, so it is installed writable.
+   */
+  private mergeBuffered(p: Gfn, dst: Uint8Array): void {
+    if (!this.emulation?.mergeInto(p, dst)) return;
+    if (!this.core.isDirty(p) && this.core.touch(p, true, 'guest') !== NO_FAULT)
+      throw new Error(`pager: page ${p} being installed is not resident in the core`);
   }
 
   /** Punches out the run of dropped pages held back. */
   flush(): void {
     if (this.punchPages === 0) return;
+    // Absent from now: the guest's loads and stores to these pages go to the Preventer (QEMU's TLB
+    // entries filled before this still reach RAM, and fault: the ordinary path).
+    const region = this.cfg.preventer?.region;
+    if (region) for (let k = 0; k < this.punchPages; k++) region.mark(this.punchFrom + k);
     this.ram.punch(this.punchFrom, this.punchPages);
     this.stats.punches += this.punchPages;
     this.punchPages = 0;
@@ -266,6 +335,8 @@ export class Pager implements ActionPort {
 
   /** Installs `n` consecutive pages from consecutive memory at `src`, all with the same protection. */
   private installRun(page: number, n: number, src: number, wp: boolean): void {
+    const region = this.cfg.preventer?.region;
+    if (region) for (let k = 0; k < n; k++) region.unmark(page + k);
     const r = this.uffd.copy(this.ram.qemuAddr(page), src, n * PAGE, wp);
     if (r === 'exists') {
       // Some page of the run is there already: install the others one by one, counting each.
@@ -283,6 +354,13 @@ export class Pager implements ActionPort {
       // SAFETY (in RawFile.read): a.count pages fit the staging buffer, checked above.
       file.read(this.staging.addr, a.count * PAGE, a.start * PAGE);
       this.core.readDone(a.id);
+      // The Preventer's merge (and stray bytes of pages it did not emulate): over the old content.
+      if (this.emulation?.bufferedPages)
+        for (let i = 0; i < a.pages.length; i++) {
+          const p = a.pages[i]!;
+          const off = (a.units[i]! - a.start) * PAGE;
+          if (this.core.isResident(p)) this.mergeBuffered(p, this.staging.bytes.subarray(off, off + PAGE));
+        }
       // After readDone the core has applied the faulting access: a page it now considers dirty is
       // installed writable, a clean one (read ahead, or named) write-protected. Pages consecutive
       // both in guest RAM and in the staging buffer, with the same protection, go in one copy.
@@ -358,6 +436,25 @@ export class Pager implements ActionPort {
       // What the memfd really holds (the guest RAM QEMU and we share), and what sits in sampling slots.
       memfdBytes: fstatSync(this.ram.fd).blocks * 512,
       armedBytes: this.sampler.armedPages * PAGE,
+      ...this.interceptSnapshot(),
+    };
+  }
+
+  /** QEMU's intercept counts and the emulation's, when the Preventer runs. */
+  private interceptSnapshot(): Record<string, number> {
+    const e = this.emulation;
+    const region = this.cfg.preventer?.region;
+    if (!e || !region) return {};
+    const q = region.counters();
+    return {
+      interceptTlbFills: q.tlbFillsIntercepted,
+      interceptTlbFlushes: q.tlbFlushesOnRelease,
+      interceptWrites: e.stats.writes,
+      interceptReads: e.stats.reads,
+      interceptReadsFromBuffer: e.stats.servedFromBuffer,
+      interceptServedPresent: e.stats.servedPresent,
+      interceptWaited: e.stats.waited,
+      interceptBufferedPages: e.bufferedPages,
     };
   }
 }

@@ -17,8 +17,11 @@ import { type Stats, pagerMetrics, pagerNotes } from './metrics.js';
 
 const PAGE = 4096;
 
-/** The pager's configurations: the Swap Mapper, or the same pager with it off. */
-export type PagerConfigName = Extract<ConfigName, 'baseline' | 'mapper'>;
+/**
+ * The pager's configurations: the Swap Mapper, the same pager with it off, and VSwapper (the Mapper
+ * and the False Reads Preventer, which needs the patched QEMU's TCG intercept).
+ */
+export type PagerConfigName = Extract<ConfigName, 'baseline' | 'mapper' | 'vswapper'>;
 
 export interface PagerRunOptions extends RealRunOptions {
   config: PagerConfigName;
@@ -49,6 +52,25 @@ export async function buildShim(): Promise<string> {
 }
 
 /**
+ * The patched QEMU (scripts/build-qemu-intercept.sh) if it is built, else undefined. Never builds:
+ * the first build takes about an hour on a 2-core machine.
+ */
+export function patchedQemu(): Promise<string | undefined> {
+  const script = join(PKG_ROOT, 'scripts', 'build-qemu-intercept.sh');
+  return new Promise((res) =>
+    execFile('bash', [script, '--check'], { encoding: 'utf8' }, (err, stdout) =>
+      res(err ? undefined : /^QEMU=(.+)$/m.exec(stdout)?.[1]?.trim()),
+    ),
+  );
+}
+
+/** Why `vswapper` cannot run here, or undefined. */
+export async function preventerProblem(): Promise<string | undefined> {
+  if (await patchedQemu()) return undefined;
+  return "the False Reads Preventer needs QEMU's TCG intercept, and the patched QEMU is not built (run scripts/build-qemu-intercept.sh as root: Debian's QEMU 7.2 source with patches/qemu-7.2-intercept.patch, about an hour on 2 cores)";
+}
+
+/**
  * One configuration on the qemu-pager engine: stock QEMU with its guest RAM in a memfd paged by our
  * daemon through a userfaultfd the preloaded shim hands over, and its disk served by the daemon's
  * vhost-user-blk back end. Same guest, workload, warm-up and measurements as the qemu engine; the
@@ -64,6 +86,8 @@ export async function runPagerConfig(o: PagerRunOptions): Promise<PagerRunResult
 class PagerRun extends GuestRun<PagerConfigName, Stats> {
   private readonly name = `vswapper-pager-${process.pid}-${Date.now()}`;
   private shim = '';
+  /** The QEMU binary: the patched one for vswapper (and for mapper when built, so both compare the same QEMU). */
+  private qemuBinary: string | undefined;
   private daemon: DaemonProcess | undefined;
   private vhostSocket = '';
   private shimSocket = '';
@@ -82,6 +106,10 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
     await super.prepare();
     this.progress('userfaultfd shim (cached after the first build)');
     this.shim = await buildShim();
+    if (this.p.config !== 'baseline') this.qemuBinary = await patchedQemu();
+    if (this.p.config === 'vswapper' && !this.qemuBinary)
+      throw new Error((await preventerProblem()) ?? 'the patched QEMU is missing');
+    this.info.qemuBinary = this.qemuBinary ?? 'qemu-system-x86_64 (Debian)';
   }
 
   /** A work file of this run, removed when the run ends. */
@@ -106,7 +134,8 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
       swap,
       mode: 'pager',
       ramBytes: this.p.believedMiB * MiB,
-      mapper: this.p.config === 'mapper',
+      mapper: this.p.config !== 'baseline',
+      preventer: this.p.config === 'vswapper',
       disk: this.p.hddLike ? 'hdd-model' : 'immediate',
       ...(this.p.samplingDepth !== undefined ? { samplingDepth: this.p.samplingDepth } : {}),
     });
@@ -145,8 +174,19 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
       ...guestArgs(this.img, qmpSocket, consoleLog),
     ];
     // The shim's constructor creates a userfaultfd in QEMU and hands it to the daemon.
-    const env = { ...process.env, LD_PRELOAD: this.shim, VSWAPPER_UFFD_SOCK: this.shimSocket };
-    return { args, env, consoleLog, qmpSocket };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      LD_PRELOAD: this.shim,
+      VSWAPPER_UFFD_SOCK: this.shimSocket,
+    };
+    // The shim creates the intercept's region for QEMU's RAM block "mem" (the memfd backend's id).
+    if (this.p.config === 'vswapper')
+      env.VSWAPPER_INTERCEPT = `mem:${Math.round((this.p.believedMiB * MiB) / PAGE)}`;
+    if (!this.qemuBinary) return { args, env, consoleLog, qmpSocket };
+    // The patched build looks for firmware in its data directory only (Debian's own QEMU is also
+    // configured with /usr/share/seabios, where SeaBIOS is): both are named here.
+    const firmware = ['-L', '/usr/share/seabios', '-L', '/usr/share/qemu'];
+    return { args: [...firmware, ...args], env, consoleLog, qmpSocket, binary: this.qemuBinary };
   }
 
   /** The daemon takes over guest RAM (userfaultfd from the shim, what QEMU populated), then the guest runs. */

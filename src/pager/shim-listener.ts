@@ -2,6 +2,15 @@ import type { Loop } from './loop.js';
 import { Scratch, accept, close, listenUnix, recvWithFds, sendWithFds, setNonBlocking } from './sys.js';
 import { NEEDED_FEATURES, Uffd } from './uffd.js';
 
+/** The TCG intercept's descriptors (patched QEMU): its shared region and the two eventfds. */
+export interface InterceptFds {
+  region: number;
+  /** QEMU signals it when it has posted a request. */
+  notify: number;
+  /** We signal it when we have answered. */
+  reply: number;
+}
+
 export class ShimError extends Error {
   override name = 'ShimError';
 }
@@ -25,7 +34,8 @@ export class ShimListener {
   constructor(
     private readonly loop: Loop,
     readonly path: string,
-    private readonly onUffd: (uffd: Uffd, qemuPid: number) => void,
+    /** Called before QEMU is acknowledged (so the intercept region can be set up first). */
+    private readonly onUffd: (uffd: Uffd, qemuPid: number, intercept?: InterceptFds) => void,
     private readonly onError: (e: Error) => void,
   ) {
     this.fd = listenUnix(path, this.s);
@@ -41,11 +51,15 @@ export class ShimListener {
       const r = recvWithFds(c, this.s, 64, true);
       if (r.n <= 0) throw new ShimError('the userfaultfd shim closed without sending its descriptor');
       const pid = parseHello(Buffer.from(r.data).toString('utf8'));
-      if (r.fds.length !== 1) throw new ShimError(`the shim sent ${r.fds.length} descriptors, not one`);
+      if (r.fds.length !== 1 && r.fds.length !== 4)
+        throw new ShimError(
+          `the shim sent ${r.fds.length} descriptors, not one (or four, with the intercept)`,
+        );
       const uffd = new Uffd(r.fds[0]!);
       uffd.api(NEEDED_FEATURES);
+      const [, region, notify, reply] = r.fds;
+      this.onUffd(uffd, pid, region !== undefined ? { region, notify: notify!, reply: reply! } : undefined);
       sendWithFds(c, this.s, new Uint8Array([1]));
-      this.onUffd(uffd, pid);
     } catch (e) {
       this.onError(e as Error);
     } finally {

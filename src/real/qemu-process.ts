@@ -77,6 +77,8 @@ export function setThpDisabled(disabled: boolean): boolean {
 
 export interface QemuLaunch {
   args: string[];
+  /** The QEMU binary (default: qemu-system-x86_64 on the PATH, Debian's). */
+  binary?: string;
   /** Shell commands run first by the process that then becomes QEMU (joining cgroups). */
   prelude?: string;
   env?: NodeJS.ProcessEnv;
@@ -142,8 +144,12 @@ export function launchQemu(ledger: HostChanges, spec: QemuLaunch): QemuProcess {
   try {
     const opts = { stdio: ['pipe', 'pipe', 'pipe'] as ('pipe' | 'ignore')[], env: spec.env ?? process.env };
     child = spec.prelude
-      ? spawn('sh', ['-c', `${spec.prelude} && exec qemu-system-x86_64 "$@"`, 'sh', ...spec.args], opts)
-      : spawn('qemu-system-x86_64', spec.args, opts);
+      ? spawn(
+          'sh',
+          ['-c', `${spec.prelude} && exec "$0" "$@"`, spec.binary ?? 'qemu-system-x86_64', ...spec.args],
+          opts,
+        )
+      : spawn(spec.binary ?? 'qemu-system-x86_64', spec.args, opts);
   } finally {
     if (thpOff) setThpDisabled(false);
   }

@@ -29,6 +29,11 @@ export interface RealEngineSpec<C extends ConfigName> {
   cannot: Readonly<Record<Exclude<ConfigName, C>, string>>;
   /** What this host lacks for the engine, or undefined. */
   hostProblem(): Promise<string | undefined>;
+  /**
+   * What this host lacks for one of the engine's configurations beyond the engine's own needs (a
+   * patched build), or undefined. Such a configuration is left out unless asked for by name.
+   */
+  configProblem?(config: C): Promise<string | undefined>;
   /** What this host lacks for the disk mode asked for (HDD-like throttling), or undefined. */
   modeProblem?(hddLike: boolean): string | undefined;
   /** Said in every record's notes. */
@@ -52,15 +57,24 @@ export function realEngine<C extends ConfigName>(spec: RealEngineSpec<C>): Engin
       const problem = await spec.hostProblem();
       const verdict: Verdict = problem === undefined ? { ok: true } : { ok: false, reason: problem };
       const accel = detectAccel();
+      const configs = configVerdicts(engine, verdict);
+      if (verdict.ok && spec.configProblem)
+        for (const c of spec.configs) {
+          const why = await spec.configProblem(c);
+          if (why !== undefined) configs[c] = { ok: false, reason: why };
+        }
       return {
         engine: verdict,
-        configs: configVerdicts(engine, verdict),
+        configs,
         notes: [`accelerator: ${accel.accel} (${accel.why})`],
       };
     },
     async runFigure(figure: string, o: FigureRunOptions): Promise<FigureResult> {
       const req = checkRequest(engine, figure, o);
-      requireAvailable(engine, await engine.availability(), req.configs);
+      const avail = await engine.availability();
+      // Not asked for by name: the configurations this host cannot run (a missing build) are left out.
+      if (!o.configs) req.configs = req.configs.filter((c) => avail.configs[c].ok);
+      requireAvailable(engine, avail, req.configs);
       const hddLike = o.unthrottled !== true;
       const mode = spec.modeProblem?.(hddLike);
       if (mode !== undefined) throw new EngineUnavailableError(`the ${spec.name} engine: ${mode}`);
