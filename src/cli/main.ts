@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ExperimentFileError, loadExperiment, runExperiment } from '../experiments/experiment-file.js';
@@ -15,6 +16,46 @@ import { ENGINES, findEngine } from '../experiments/engines.js';
 import { UnknownFigureError } from '../experiments/reproduce.js';
 import { crossCheck, crossCheckMarkdown, readStoredResults, writeReport } from '../report/index.js';
 import { Progress } from './progress.js';
+import { OutputFolderError, prepareFolder } from './out-dir.js';
+import { defaultStoreDir } from '../experiments/run-store.js';
+import { modelVersion } from '../experiments/model-version.js';
+
+/** An integer flag within [min, max]. */
+const intFlag =
+  (flag: string, min: number, max: number) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!(v.trim() !== '' && Number.isSafeInteger(n) && n >= min && n <= max))
+      throw new InvalidArgumentError(`${flag} must be an integer from ${min} to ${max}, got "${v}"`);
+    return n;
+  };
+
+/** A Redis to queue runs on: redis://[user:password@]host[:port][/db], rediss://..., or unix:///path. */
+function parseQueue(v: string): string {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new InvalidArgumentError(
+      `--queue must be a Redis URL (redis://host:port or unix:///path), got "${v}"`,
+    );
+  }
+  if (
+    !['redis:', 'rediss:', 'unix:'].includes(u.protocol) ||
+    (u.protocol === 'unix:' ? !u.pathname : !u.hostname)
+  )
+    throw new InvalidArgumentError(
+      `--queue must be a Redis URL (redis://host:port or unix:///path), got "${v}"`,
+    );
+  return v;
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
 
 function parseScale(v: string): number {
   const n = Number(v);
@@ -60,7 +101,7 @@ async function checkAll(engine: Engine, figures: string[], opts: FigureRunOption
 async function runEngine(engine: Engine, figures: string[], opts: FigureRunOptions): Promise<FigureResult[]> {
   const progress = (p: Progress): FigureRunOptions => ({
     ...opts,
-    onProgress: (e) => p.update(e.message, e.step),
+    onProgress: (e) => p.update(e.message, e.step, e.etaS),
   });
   if (engine.runFigures) {
     const p = new Progress(`${engine.name} ${figures.join(' ')}`);
@@ -81,14 +122,17 @@ const program = new Command();
 program
   .name('vswapper')
   .description('VSwapper (ASPLOS 2014) rebuilt: reproduce the paper, run your own experiments')
-  .showHelpAfterError();
+  .showHelpAfterError('(vswapper help <command> for its usage)')
+  // A bad flag is bad input like any other: one line, exit code 2 (help and --version exit 0).
+  .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2))
+  .version(`${packageVersion()} (model ${modelVersion()})`, '-V, --version');
 
 program
   .command('reproduce')
   .description(
-    `reproduce paper figures (${ENGINES.map((e) => `${e.name}: ${e.figures.map((f) => f.id).join(', ')}`).join('; ')})`,
+    `reproduce paper figures, or all of an engine's (${ENGINES.map((e) => `${e.name}: ${e.figures.map((f) => f.id).join(', ')}`).join('; ')})`,
   )
-  .argument('<figures...>', 'figures to reproduce, e.g. fig3 fig9')
+  .argument('<figures...>', 'figures to reproduce, e.g. fig3 fig9, or all')
   .option('--out <dir>', 'output folder', 'results')
   .option('--engine <engine>', orList(ENGINE_NAMES), parseEngine, 'sim')
   .option('--scale <factor>', 'shrink memory sizes for quick runs (0, 1]', parseScale, 1)
@@ -97,6 +141,19 @@ program
     'only these configurations, comma-separated (default: all the engine runs)',
     parseConfigs,
   )
+  .option('--seed <n>', 'sim: first seed of every point', intFlag('--seed', 1, 2 ** 31), 1)
+  .option('--runs <n>', "sim: runs (seeds) per point, the paper's 5", intFlag('--runs', 1, 1000), 5)
+  .option(
+    '--jobs <n>',
+    'sim: runs at once on this machine (default: one per core)',
+    intFlag('--jobs', 1, 1024),
+  )
+  .option(
+    '--store <dir>',
+    `sim: results store, finished runs kept and reused (default: ${defaultStoreDir()})`,
+  )
+  .option('--fresh', 'sim: compute every run even if the store has it')
+  .option('--queue <url>', 'sim: send the runs to BullMQ workers on this Redis (vswapper worker)', parseQueue)
   .option('--paper <path>', 'paper-targets.json (default: ../shared/paper/paper-targets.json)')
   .option(
     '--unthrottled',
@@ -110,19 +167,37 @@ program
         engine: string;
         scale: number;
         configs?: ConfigName[];
+        seed: number;
+        runs: number;
+        jobs?: number;
+        store?: string;
+        fresh?: boolean;
+        queue?: string;
         paper?: string;
         unthrottled?: boolean;
       },
     ) => {
+      const engine = findEngine(o.engine)!;
+      const asked = figures.includes('all') ? engine.figures.map((f) => f.id) : figures;
       const opts: FigureRunOptions = {
         scale: o.scale,
         ...(o.unthrottled ? { unthrottled: true } : {}),
         ...(o.configs ? { configs: o.configs } : {}),
+        seeds: Array.from({ length: o.runs }, (_, i) => o.seed + i),
+        ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
+        ...(o.fresh ? { fresh: true } : {}),
+        ...(o.queue !== undefined ? { queue: o.queue } : {}),
+        onRuns: (c) =>
+          process.stdout.write(
+            `${c.computed} runs computed, ${c.fromStore} from the store${c.damaged ? ` (${c.damaged} damaged entries computed again)` : ''}\n`,
+          ),
       };
-      const engine = findEngine(o.engine)!;
-      await checkAll(engine, figures, opts);
-      const results = await runEngine(engine, figures, opts);
-      await report(resolve(o.out), results, o.paper);
+      // Every input first, the folders last (they are created): nothing runs on a bad request.
+      await checkAll(engine, asked, opts);
+      const out = prepareFolder('--out', o.out);
+      if (engine.name === 'sim') opts.storeDir = prepareFolder('--store', o.store ?? defaultStoreDir());
+      const results = await runEngine(engine, asked, opts);
+      await report(out, results, o.paper);
     },
   );
 
@@ -173,7 +248,8 @@ program.parseAsync(process.argv).catch((e: unknown) => {
     e instanceof ExperimentFileError ||
     e instanceof UnknownFigureError ||
     e instanceof EngineInputError ||
-    e instanceof EngineUnavailableError;
+    e instanceof EngineUnavailableError ||
+    e instanceof OutputFolderError;
   process.stderr.write(
     `vswapper: ${known ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
   );
