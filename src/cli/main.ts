@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ExperimentFileError, loadExperiment, runExperiment } from '../experiments/experiment-file.js';
@@ -196,10 +197,33 @@ program
       await checkAll(engine, asked, opts);
       const out = prepareFolder('--out', o.out);
       if (engine.name === 'sim') opts.storeDir = prepareFolder('--store', o.store ?? defaultStoreDir());
+      if (o.queue !== undefined) await (await import('../experiments/queue-runner.js')).checkQueue(o.queue);
       const results = await runEngine(engine, asked, opts);
       await report(out, results, o.paper);
     },
   );
+
+program
+  .command('worker')
+  .description('take simulation runs from a BullMQ queue (reproduce --queue) until interrupted')
+  .requiredOption('--queue <url>', 'the Redis of the queue: redis://host:port or unix:///path', parseQueue)
+  .option('--jobs <n>', 'runs at once (default: one per core)', intFlag('--jobs', 1, 1024))
+  .action(async (o: { queue: string; jobs?: number }) => {
+    const { checkQueue, startQueueWorker } = await import('../experiments/queue-runner.js');
+    await checkQueue(o.queue);
+    const jobs = o.jobs ?? availableParallelism();
+    const w = startQueueWorker(o.queue, jobs, (e) =>
+      process.stderr.write(`worker ${process.pid}: ${e.config} ${e.key.slice(0, 12)} ${e.event}\n`),
+    );
+    await w.ready();
+    process.stderr.write(`worker ${process.pid}: waiting for runs on ${o.queue} (${jobs} at once)\n`);
+    // Interrupted: finish the runs in progress, then leave (a second Ctrl-C ends at once).
+    await new Promise<void>((r) => {
+      process.once('SIGINT', r);
+      process.once('SIGTERM', r);
+    });
+    await w.close();
+  });
 
 program
   .command('engines')
@@ -249,7 +273,8 @@ program.parseAsync(process.argv).catch((e: unknown) => {
     e instanceof UnknownFigureError ||
     e instanceof EngineInputError ||
     e instanceof EngineUnavailableError ||
-    e instanceof OutputFolderError;
+    e instanceof OutputFolderError ||
+    (e instanceof Error && e.name === 'QueueUnavailableError');
   process.stderr.write(
     `vswapper: ${known ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
   );

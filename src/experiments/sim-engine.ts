@@ -46,7 +46,9 @@ async function runSimFigures(figures: readonly string[], o: FigureRunOptions): P
   let scale = 1;
   for (const f of figures) scale = checkRequest(simEngine, f, o).scale;
   o.signal?.throwIfAborted();
-  const runner: JobRunner | undefined = undefined;
+  // BullMQ is loaded only when a queue is asked for: local runs need neither it nor a Redis.
+  const runner: JobRunner | undefined =
+    o.queue !== undefined ? (await import('./queue-runner.js')).makeQueueRunner(o.queue) : undefined;
   let t0 = 0;
   return reproduceSim([...figures], {
     scale,
