@@ -27,7 +27,8 @@ const result = (runtimeS: number): SimRunResult => ({
 function entries(dir: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const sub of readdirSync(dir))
-    for (const f of readdirSync(join(dir, sub))) {
+    // Entries only: a kill during a write leaves a temporary file, never an entry.
+    for (const f of readdirSync(join(dir, sub)).filter((f) => f.endsWith('.json'))) {
       const st = statSync(join(dir, sub, f));
       out.set(join(sub, f), `${st.ino}:${st.mtimeMs}`);
     }
