@@ -9,6 +9,7 @@ import { reproduceSim } from '../src/experiments/reproduce.js';
 import { paperJob, runJob } from '../src/experiments/job.js';
 import { SYSBENCH_200MB } from '../src/experiments/figures.js';
 import { pagerBench } from './pager.js';
+import { sweepsBench } from './sweeps.js';
 
 function rate(label: string, events: number, ms: number): number {
   const perSec = (events / ms) * 1000;
@@ -153,6 +154,8 @@ async function main(): Promise<void> {
   console.log(
     `  fig3 + fig9, all five configurations, ${cpus().length} workers: ${(wall / 1000).toFixed(2)} s (goal < 10 s)`,
   );
+  console.log('');
+  await sweepsBench();
   console.log('');
   await pagerBench();
 }

@@ -6,6 +6,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -16,8 +17,14 @@ import { METRIC_NAMES, type FigureResult } from '../src/engine/results.js';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
 const PAPER = join(import.meta.dirname, '..', '..', 'data', 'paper-targets.json');
+// The runs these tests make go to a store of their own, not the user's.
+const STORE = mkdtempSync(join(tmpdir(), 'vsw-cli-store-'));
 const run = (...args: string[]) =>
-  spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+  spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, VSWAPPER_STORE: STORE },
+  });
 
 test('vswapper reproduce fig3 fig9 writes the report with every counter the issue lists', () => {
   const out = mkdtempSync(join(tmpdir(), 'vsw-cli-'));
@@ -181,4 +188,41 @@ test('a --paper path that cannot be read is refused before anything runs', () =>
   assert.equal(r.status, 2);
   assert.match(r.stderr, /typo\.json: cannot read paper targets/);
   assert.equal(existsSync(join(dir, 'out')), false);
+});
+
+test('sweep inputs and folders are checked before any run: one line each, exit code 2', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vsw-bad-'));
+  const file = join(dir, 'a-file');
+  writeFileSync(file, '');
+  const cases: [string[], RegExp][] = [
+    [['--out', file], /^vswapper: --out .*a-file: exists and is not a folder$/],
+    [['--out', join(file, 'sub')], /^vswapper: --out .*a-file\/sub: .*a-file is not a folder$/],
+    [['--out', '/proc/x'], /^vswapper: --out \/proc\/x: \/proc is on the proc pseudo file system/],
+    [
+      ['--out', '/sys/kernel'],
+      /^vswapper: --out \/sys\/kernel: \/sys\/kernel is on the sysfs pseudo file system/,
+    ],
+    [['--store', file], /^vswapper: --store .*a-file: exists and is not a folder$/],
+    [['--scale', '0.001'], /^vswapper: scale 0.001 is below the sim engine's smallest, 0.01/],
+    [['--runs', '0'], /^error: .*--runs must be an integer from 1 to 1000, got "0"$/],
+    [['--seed', '1.5'], /^error: .*--seed must be an integer from 1 to \d+, got "1.5"$/],
+    [['--jobs', 'many'], /^error: .*--jobs must be an integer from 1 to 1024, got "many"$/],
+    [['--queue', 'http://x'], /^error: .*--queue must be a Redis URL/],
+  ];
+  // Refused before any run: a run would leave its result in the store.
+  const store = join(dir, 'store');
+  for (const [flags, message] of cases) {
+    const out = flags[0] === '--out' ? [] : ['--out', join(dir, 'out')];
+    const st = flags[0] === '--store' ? [] : ['--store', store];
+    const r = run('reproduce', 'all', ...flags, ...out, ...st);
+    assert.equal(r.status, 2, `${flags.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.split('\n')[0]!, message, flags.join(' '));
+    assert.ok(!existsSync(store) || readdirSync(store).length === 0, `${flags.join(' ')}: no run`);
+  }
+  const fig = run('reproduce', 'fig9', 'fig77', '--out', join(dir, 'out'));
+  assert.equal(fig.status, 2);
+  assert.match(fig.stderr, /^vswapper: unknown figure "fig77" for the sim engine; known: fig9, fig3, fig10/);
+  const v = run('--version');
+  assert.equal(v.status, 0);
+  assert.match(v.stdout, /^\d+\.\d+\.\d+ \(model [0-9a-f]{16}\)$/m);
 });

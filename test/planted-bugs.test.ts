@@ -17,7 +17,7 @@ import { type SimJob, runJob } from '../src/experiments/job.js';
 const SCALE = 0.1;
 
 function figureJob(figure: string, config: ConfigName, actualMiB?: number): SimJob {
-  const jobs = SIM_FIGURES[figure]!.jobs(SCALE).filter(
+  const jobs = SIM_FIGURES[figure]!.jobs(SCALE, [1]).filter(
     (j) => j.config === config && j.seed === 1 && (actualMiB === undefined || j.guestActualMiB === actualMiB),
   );
   assert.ok(jobs.length >= 1, `${figure} has a ${config} job at ${actualMiB ?? 'its size'}`);
@@ -27,7 +27,7 @@ function figureJob(figure: string, config: ConfigName, actualMiB?: number): SimJ
 /** The figure's point for one run of `job`, as its records() makes it (the first iteration). */
 function violations(job: SimJob, bug?: PlantedBug): number {
   const r = runJob(bug === undefined ? job : { ...job, plantedBug: bug });
-  const point = pointOf(job.config, job.guestActualMiB, [r], (q) => q.iterations[0]!);
+  const point = pointOf(job.config, job.guestActualMiB, [r], (q) => q.iterations[0]!, [job.seed]);
   assert.ok(!point.killed, `${job.workload.kind} ${job.config} was killed`);
   return point.metrics.integrityViolations!;
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ExperimentFileError, loadExperiment, runExperiment } from '../experiments/experiment-file.js';
@@ -33,6 +34,46 @@ import { runMultiJob } from '../experiments/multi-job.js';
 import { DYNAMIC_CONFIGS, DYNAMIC_SETUP, dynamicJob } from '../experiments/section-5-2.js';
 import { renderTimelineSvg } from '../report/timeline-svg.js';
 import { Progress } from './progress.js';
+import { OutputFolderError, prepareFolder } from './out-dir.js';
+import { defaultStoreDir } from '../experiments/run-store.js';
+import { modelVersion } from '../experiments/model-version.js';
+
+/** An integer flag within [min, max]. */
+const intFlag =
+  (flag: string, min: number, max: number) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!(v.trim() !== '' && Number.isSafeInteger(n) && n >= min && n <= max))
+      throw new InvalidArgumentError(`${flag} must be an integer from ${min} to ${max}, got "${v}"`);
+    return n;
+  };
+
+/** A Redis to queue runs on: redis://[user:password@]host[:port][/db], rediss://..., or unix:///path. */
+function parseQueue(v: string): string {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new InvalidArgumentError(
+      `--queue must be a Redis URL (redis://host:port or unix:///path), got "${v}"`,
+    );
+  }
+  if (
+    !['redis:', 'rediss:', 'unix:'].includes(u.protocol) ||
+    (u.protocol === 'unix:' ? !u.pathname : !u.hostname)
+  )
+    throw new InvalidArgumentError(
+      `--queue must be a Redis URL (redis://host:port or unix:///path), got "${v}"`,
+    );
+  return v;
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
 
 function parseScale(v: string): number {
   const n = Number(v);
@@ -86,7 +127,7 @@ async function checkAll(engine: Engine, figures: string[], opts: FigureRunOption
 async function runEngine(engine: Engine, figures: string[], opts: FigureRunOptions): Promise<FigureResult[]> {
   const progress = (p: Progress): FigureRunOptions => ({
     ...opts,
-    onProgress: (e) => p.update(e.message, e.step),
+    onProgress: (e) => p.update(e.message, e.step, e.etaS),
   });
   if (engine.runFigures) {
     const p = new Progress(`${engine.name} ${figures.join(' ')}`);
@@ -107,14 +148,17 @@ const program = new Command();
 program
   .name('vswapper')
   .description('VSwapper (ASPLOS 2014) rebuilt: reproduce the paper, run your own experiments')
-  .showHelpAfterError();
+  .showHelpAfterError('(vswapper help <command> for its usage)')
+  // A bad flag is bad input like any other: one line, exit code 2 (help and --version exit 0).
+  .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2))
+  .version(`${packageVersion()} (model ${modelVersion()})`, '-V, --version');
 
 program
   .command('reproduce')
   .description(
-    `reproduce paper figures (${ENGINES.map((e) => `${e.name}: ${e.figures.map((f) => f.id).join(', ')}`).join('; ')})`,
+    `reproduce paper figures, or all of an engine's (${ENGINES.map((e) => `${e.name}: ${e.figures.map((f) => f.id).join(', ')}`).join('; ')})`,
   )
-  .argument('<figures...>', 'figures to reproduce, e.g. fig3 fig9')
+  .argument('<figures...>', 'figures to reproduce, e.g. fig3 fig9, or all')
   .option('--out <dir>', 'output folder', 'results')
   .option('--engine <engine>', orList(ENGINE_NAMES), parseEngine, 'sim')
   .option('--scale <factor>', 'shrink memory sizes for quick runs (0, 1]', parseScale, 1)
@@ -123,6 +167,19 @@ program
     'only these configurations, comma-separated (default: all the engine runs)',
     parseConfigs,
   )
+  .option('--seed <n>', 'sim: first seed of every point', intFlag('--seed', 1, 2 ** 31), 1)
+  .option('--runs <n>', "sim: runs (seeds) per point, the paper's 5", intFlag('--runs', 1, 1000), 5)
+  .option(
+    '--jobs <n>',
+    'sim: runs at once on this machine (default: one per core)',
+    intFlag('--jobs', 1, 1024),
+  )
+  .option(
+    '--store <dir>',
+    `sim: results store, finished runs kept and reused (default: ${defaultStoreDir()})`,
+  )
+  .option('--fresh', 'sim: compute every run even if the store has it')
+  .option('--queue <url>', 'sim: send the runs to BullMQ workers on this Redis (vswapper worker)', parseQueue)
   .option('--paper <path>', PAPER_HELP)
   .option(
     '--unthrottled',
@@ -136,20 +193,39 @@ program
         engine: string;
         scale: number;
         configs?: ConfigName[];
+        seed: number;
+        runs: number;
+        jobs?: number;
+        store?: string;
+        fresh?: boolean;
+        queue?: string;
         paper?: string;
         unthrottled?: boolean;
       },
     ) => {
+      const engine = findEngine(o.engine)!;
+      const asked = figures.includes('all') ? engine.figures.map((f) => f.id) : figures;
       const opts: FigureRunOptions = {
         scale: o.scale,
         ...(o.unthrottled ? { unthrottled: true } : {}),
         ...(o.configs ? { configs: o.configs } : {}),
+        seeds: Array.from({ length: o.runs }, (_, i) => o.seed + i),
+        ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
+        ...(o.fresh ? { fresh: true } : {}),
+        ...(o.queue !== undefined ? { queue: o.queue } : {}),
+        onRuns: (c) =>
+          process.stdout.write(
+            `${c.computed} runs computed, ${c.fromStore} from the store${c.damaged ? ` (${c.damaged} damaged entries computed again)` : ''}\n`,
+          ),
       };
-      const engine = findEngine(o.engine)!;
+      // Every input first, the folders last (they are created): nothing runs on a bad request.
       checkPaper(o.paper);
-      await checkAll(engine, figures, opts);
-      const results = await runEngine(engine, figures, opts);
-      await report(resolve(o.out), results, o.paper);
+      await checkAll(engine, asked, opts);
+      const out = prepareFolder('--out', o.out);
+      if (engine.name === 'sim') opts.storeDir = prepareFolder('--store', o.store ?? defaultStoreDir());
+      if (o.queue !== undefined) await (await import('../experiments/queue-runner.js')).checkQueue(o.queue);
+      const results = await runEngine(engine, asked, opts);
+      await report(out, results, o.paper);
     },
   );
 
@@ -188,6 +264,28 @@ program
         `guest ${g.guest + 1}: start ${g.startS.toFixed(1)} s, ${g.killed ? `KILLED (${g.killed})` : `runtime ${g.runtimeS!.toFixed(2)} s`}, integrity violations ${g.metrics.integrityViolations ?? 0}, host swap out ${((g.metrics.swapWriteSectors ?? 0) / 2048).toFixed(1)} MB\n`,
       );
     process.stdout.write(`${base}.svg\n`);
+  });
+
+program
+  .command('worker')
+  .description('take simulation runs from a BullMQ queue (reproduce --queue) until interrupted')
+  .requiredOption('--queue <url>', 'the Redis of the queue: redis://host:port or unix:///path', parseQueue)
+  .option('--jobs <n>', 'runs at once (default: one per core)', intFlag('--jobs', 1, 1024))
+  .action(async (o: { queue: string; jobs?: number }) => {
+    const { checkQueue, startQueueWorker } = await import('../experiments/queue-runner.js');
+    await checkQueue(o.queue);
+    const jobs = o.jobs ?? availableParallelism();
+    const w = startQueueWorker(o.queue, jobs, (e) =>
+      process.stderr.write(`worker ${process.pid}: ${e.config} ${e.key.slice(0, 12)} ${e.event}\n`),
+    );
+    await w.ready();
+    process.stderr.write(`worker ${process.pid}: waiting for runs on ${o.queue} (${jobs} at once)\n`);
+    // Interrupted: finish the runs in progress, then leave (a second Ctrl-C ends at once).
+    await new Promise<void>((r) => {
+      process.once('SIGINT', r);
+      process.once('SIGTERM', r);
+    });
+    await w.close();
   });
 
 program
@@ -272,7 +370,9 @@ program.parseAsync(process.argv).catch((e: unknown) => {
     e instanceof EngineInputError ||
     e instanceof PaperTargetsError ||
     e instanceof ClaimsFileError ||
-    e instanceof EngineUnavailableError;
+    e instanceof EngineUnavailableError ||
+    e instanceof OutputFolderError ||
+    (e instanceof Error && e.name === 'QueueUnavailableError');
   process.stderr.write(
     `vswapper: ${known ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
   );

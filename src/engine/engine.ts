@@ -18,6 +18,8 @@ export interface Engine {
   readonly cannot: Readonly<Partial<Record<ConfigName, string>>>;
   /** Whether it can use this machine's disk as it is instead of the paper's drive (`--unthrottled`). */
   readonly unthrottled: boolean;
+  /** The smallest `scale` its models hold at (default: any in (0, 1]). */
+  readonly minScale?: number;
   /** Whether the engine, and each configuration, can run on this host; cheap, touches nothing. */
   availability(): Promise<Availability>;
   /**
@@ -52,6 +54,18 @@ export interface FigureRunOptions {
   configs?: readonly ConfigName[];
   onProgress?: (p: EngineProgress) => void;
   signal?: AbortSignal;
+  /** Seeds of every point (engines that repeat runs: the simulator, seeds 1-5 by default). */
+  seeds?: readonly number[];
+  /** Runs at once (the simulator's worker threads; default one per core). */
+  jobs?: number;
+  /** A results store folder: finished runs are kept there and reused (the simulator). */
+  storeDir?: string;
+  /** Compute every run even when the store has it. */
+  fresh?: boolean;
+  /** A Redis URL: the runs go to BullMQ workers (`vswapper worker`) instead of local threads. */
+  queue?: string;
+  /** Once the runs are there: how many were computed and how many were taken from the store. */
+  onRuns?: (c: { computed: number; fromStore: number; damaged: number }) => void;
 }
 
 export interface EngineProgress {
@@ -60,6 +74,8 @@ export interface EngineProgress {
   fraction: number;
   /** A step ended (logs without a terminal print these lines only). */
   step: boolean;
+  /** Seconds left, estimated from the steps done so far (absent until one is done). */
+  etaS?: number;
 }
 
 export type Verdict = { readonly ok: true } | { readonly ok: false; readonly reason: string };
@@ -101,6 +117,10 @@ export function checkRequest(
   const scale = o.scale ?? 1;
   if (!(typeof scale === 'number' && scale > 0 && scale <= 1))
     throw new EngineInputError(`scale must be a number in (0, 1], got ${String(scale)}`);
+  if (engine.minScale !== undefined && scale < engine.minScale)
+    throw new EngineInputError(
+      `scale ${scale} is below the ${engine.name} engine's smallest, ${engine.minScale}: its models do not fit a machine that small`,
+    );
   if (o.unthrottled && !engine.unthrottled)
     throw new EngineInputError(
       `the ${engine.name} engine has no unthrottled mode: it always models the paper's drive`,

@@ -237,7 +237,7 @@ export async function runExperiment(
     figure: e.name,
     engine: 'sim',
     runs,
-    meta: figureMeta(e.scale, performance.now() - t0, {
+    meta: figureMeta(e.scale, performance.now() - t0, [e.seed], {
       seed: e.seed,
       xAxis: sizes.length === 1 ? 'iteration' : 'guest actual memory [MB]',
     }),

@@ -9,10 +9,15 @@ export interface SimFigure {
   /** The configurations it compares. */
   configs: readonly ConfigName[];
   x: FigureX;
-  /** Jobs this figure needs; figures that share a job key share its run. */
-  jobs(scale: number): SimJob[];
+  /** Jobs this figure needs, one per seed at each point; figures that share a job key share its run. */
+  jobs(scale: number, seeds: readonly number[]): SimJob[];
   /** Its records, of the configurations in `configs` (whose jobs are in `results`). */
-  records(results: Map<string, SimRunResult>, scale: number, configs: readonly ConfigName[]): RunRecord[];
+  records(
+    results: Map<string, SimRunResult>,
+    scale: number,
+    configs: readonly ConfigName[],
+    seeds: readonly number[],
+  ): RunRecord[];
 }
 
 export function jobKey(j: SimJob): string {
@@ -23,7 +28,14 @@ export function jobKey(j: SimJob): string {
 export const REPETITIONS = 5;
 export const SEEDS = Array.from({ length: REPETITIONS }, (_, i) => i + 1);
 
-export const meanNote = (n: number): string => `mean of ${n} runs (seeds 1-${n})`;
+/** The seeds as the notes and the metadata say them: "1-5" when consecutive, else listed. */
+export function seedsText(seeds: readonly number[]): string {
+  const consecutive = seeds.every((s, i) => i === 0 || s === seeds[i - 1]! + 1);
+  return consecutive && seeds.length > 1 ? `${seeds[0]}-${seeds[seeds.length - 1]}` : seeds.join(', ');
+}
+
+export const meanNote = (seeds: readonly number[]): string =>
+  `mean of ${seeds.length} runs (seed${seeds.length > 1 ? 's' : ''} ${seedsText(seeds)})`;
 
 /** Each metric's mean over several runs. */
 export function meanMetrics(runs: Metrics[]): Metrics {
@@ -54,6 +66,7 @@ export function pointOf(
   x: number | null,
   runs: SimRunResult[],
   metricsOf: (r: SimRunResult) => Metrics,
+  seeds: readonly number[],
 ): RunRecord {
   const killed = runs.filter((r) => r.killed);
   if (killed.length > 0) {
@@ -71,7 +84,7 @@ export function pointOf(
     x,
     metrics: meanMetrics(each),
     ...(each.length > 1 ? { spread: spreadOf(each) } : {}),
-    notes: [meanNote(runs.length)],
+    notes: [meanNote(seeds)],
   };
 }
 

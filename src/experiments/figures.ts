@@ -3,13 +3,12 @@ import type { FigureX } from '../engine/engine.js';
 import type { WorkloadSpec } from '../workloads/index.js';
 import { type SimJob, paperJob } from './job.js';
 import {
-  REPETITIONS,
-  SEEDS,
   type SimFigure,
   jobKey,
   meanMetrics,
   meanNote,
   pointOf,
+  seedsText,
   spreadOf,
 } from './figure-runs.js';
 import { type ConfigName, CONFIG_NAMES, type FigureResult, type Metrics } from '../engine/results.js';
@@ -17,7 +16,7 @@ import type { SimRunResult } from './sim-runner.js';
 import { SECTION_5_1_FIGURES } from './section-5-1.js';
 import { SECTION_5_2_FIGURES } from './section-5-2.js';
 
-export { type SimFigure, jobKey, REPETITIONS } from './figure-runs.js';
+export { type SimFigure, jobKey, REPETITIONS, SEEDS } from './figure-runs.js';
 
 export const SYSBENCH_200MB: Extract<WorkloadSpec, { kind: 'sysbench' }> = {
   kind: 'sysbench',
@@ -26,8 +25,8 @@ export const SYSBENCH_200MB: Extract<WorkloadSpec, { kind: 'sysbench' }> = {
   iterations: 8,
 };
 
-const sysbenchJobs = (scale: number): SimJob[] =>
-  CONFIG_NAMES.flatMap((c) => SEEDS.map((seed) => paperJob(c, 100, SYSBENCH_200MB, scale, seed)));
+const sysbenchJobs = (scale: number, seeds: readonly number[]): SimJob[] =>
+  CONFIG_NAMES.flatMap((c) => seeds.map((seed) => paperJob(c, 100, SYSBENCH_200MB, scale, seed)));
 
 /** Each metric's mean over the repetitions of one configuration, iteration by iteration. */
 /** Each iteration's mean over the seeds, with its spread (min and max) when there are several. */
@@ -42,8 +41,12 @@ function meanIterations(
   });
 }
 
-function sysbenchByConfig(scale: number, configs: readonly ConfigName[]): [ConfigName, SimJob[]][] {
-  const jobs = sysbenchJobs(scale);
+function sysbenchByConfig(
+  scale: number,
+  configs: readonly ConfigName[],
+  seeds: readonly number[],
+): [ConfigName, SimJob[]][] {
+  const jobs = sysbenchJobs(scale, seeds);
   return CONFIG_NAMES.filter((c) => configs.includes(c)).map((c) => [c, jobs.filter((j) => j.config === c)]);
 }
 
@@ -58,13 +61,13 @@ export const SIM_FIGURES: Record<string, SimFigure> = {
     configs: CONFIG_NAMES,
     x: ITERATIONS,
     jobs: sysbenchJobs,
-    records(results, scale, configs) {
-      return sysbenchByConfig(scale, configs).flatMap(([config, jobs]) =>
+    records(results, scale, configs, seeds) {
+      return sysbenchByConfig(scale, configs, seeds).flatMap(([config, jobs]) =>
         meanIterations(results, jobs).map((it, i) => ({
           config,
           x: i + 1,
           ...it,
-          notes: [meanNote(jobs.length)],
+          notes: [meanNote(seeds)],
         })),
       );
     },
@@ -76,14 +79,14 @@ export const SIM_FIGURES: Record<string, SimFigure> = {
     configs: CONFIG_NAMES,
     x: { kind: 'bars' },
     jobs: sysbenchJobs,
-    records(results, scale, configs) {
-      return sysbenchByConfig(scale, configs).map(([config, jobs]) => {
+    records(results, scale, configs, seeds) {
+      return sysbenchByConfig(scale, configs, seeds).map(([config, jobs]) => {
         const its = meanIterations(results, jobs);
         return {
           config,
           x: null,
           ...its[its.length - 1]!,
-          notes: [`iteration 8 of the Fig. 9 runs, ${meanNote(jobs.length)}`],
+          notes: [`iteration 8 of the Fig. 9 runs, ${meanNote(seeds)}`],
         };
       });
     },
@@ -91,22 +94,23 @@ export const SIM_FIGURES: Record<string, SimFigure> = {
 };
 
 const FALSE_READS: WorkloadSpec = { ...SYSBENCH_200MB, kind: 'false-reads', allocMiB: 200 };
-const falseReadsJobs = (scale: number): SimJob[] =>
-  CONFIG_NAMES.flatMap((c) => SEEDS.map((seed) => paperJob(c, 100, FALSE_READS, scale, seed)));
+const falseReadsJobs = (scale: number, seeds: readonly number[]): SimJob[] =>
+  CONFIG_NAMES.flatMap((c) => seeds.map((seed) => paperJob(c, 100, FALSE_READS, scale, seed)));
 
 SIM_FIGURES.fig10 = {
   id: 'fig10',
   configs: CONFIG_NAMES,
   x: { kind: 'bars' },
   jobs: falseReadsJobs,
-  records(results, scale, configs) {
-    const jobs = falseReadsJobs(scale);
+  records(results, scale, configs, seeds) {
+    const jobs = falseReadsJobs(scale, seeds);
     return CONFIG_NAMES.filter((c) => configs.includes(c)).map((config) =>
       pointOf(
         config,
         null,
         jobs.filter((j) => j.config === config).map((j) => results.get(jobKey(j))!),
         (r) => r.iterations[0]!,
+        seeds,
       ),
     );
   },
@@ -117,13 +121,14 @@ Object.assign(SIM_FIGURES, SECTION_5_1_FIGURES, SECTION_5_2_FIGURES);
 export function figureMeta(
   scale: number,
   wallMs: number,
+  seeds: readonly number[],
   extra: Record<string, string | number | boolean | null> = {},
 ): FigureResult['meta'] {
   return {
     machine: `${hostname()} (${cpus().length} x ${cpus()[0]?.model ?? 'cpu'})`,
     node: process.version,
     scale,
-    seeds: `1-${REPETITIONS}`,
+    seeds: seedsText(seeds),
     simulatorWallMs: Math.round(wallMs),
     model:
       'Seagate Constellation ES 2 TB HDD, Xeon E5-2420 KVM costs, QEMU 1.2 code paging, Linux 3.7-like reclaim',

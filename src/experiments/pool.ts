@@ -9,6 +9,8 @@ export interface PoolProgress {
   /** 'iteration' events carry the iteration that just finished. */
   event: 'start' | 'iteration' | 'done';
   iteration?: number;
+  /** On 'done': the run's result (stored at once by sweeps that keep their runs). */
+  result?: SimRunResult;
 }
 
 /**
@@ -49,7 +51,7 @@ export async function runJobs(
             return;
           }
           results[index] = m.result;
-          onProgress?.({ job, index, event: 'done' });
+          onProgress?.({ job, index, event: 'done', result: m.result });
           loop();
         };
         w.on('message', onMessage);

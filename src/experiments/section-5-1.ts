@@ -1,5 +1,5 @@
 import type { WorkloadSpec } from '../workloads/index.js';
-import { SEEDS, type SimFigure, jobKey, meanMetrics, meanNote, pointOf } from './figure-runs.js';
+import { type SimFigure, jobKey, meanMetrics, meanNote, pointOf } from './figure-runs.js';
 import { type SimJob, paperJob } from './job.js';
 import type { ConfigName, Metrics, RunRecord } from '../engine/results.js';
 
@@ -25,24 +25,24 @@ const range = (from: number, to: number, step: number): number[] => {
 
 /** A figure whose x axis is the guest's actual memory (MB): every configuration at every size. */
 function memorySweep(id: string, workload: WorkloadSpec, sizesMiB: number[]): SimFigure {
-  const jobs = (scale: number): SimJob[] =>
+  const jobs = (scale: number, seeds: readonly number[]): SimJob[] =>
     CONTROLLED.flatMap((c) =>
-      sizesMiB.flatMap((mib) => SEEDS.map((seed) => job51(c, mib, workload, scale, seed))),
+      sizesMiB.flatMap((mib) => seeds.map((seed) => job51(c, mib, workload, scale, seed))),
     );
   return {
     id,
     configs: CONTROLLED,
     x: { kind: 'values', values: sizesMiB },
     jobs,
-    records(results, scale, configs) {
-      const all = jobs(scale);
+    records(results, scale, configs, seeds) {
+      const all = jobs(scale, seeds);
       const out: RunRecord[] = [];
       for (const config of CONTROLLED.filter((c) => configs.includes(c))) {
         for (const mib of sizesMiB) {
           const mine = all
             .filter((j) => j.config === config && j.guestActualMiB === mib)
             .map((j) => results.get(jobKey(j))!);
-          out.push(pointOf(config, mib, mine, (r) => r.iterations[0]!));
+          out.push(pointOf(config, mib, mine, (r) => r.iterations[0]!, seeds));
         }
       }
       return out;
@@ -61,8 +61,8 @@ const ECLIPSE: WorkloadSpec = { kind: 'eclipse' };
 const FIG15_CONFIG: ConfigName = 'vswapper';
 const FIG15_MIB = 512;
 
-function fig15Jobs(scale: number): SimJob[] {
-  return SEEDS.map((seed) => ({
+function fig15Jobs(scale: number, seeds: readonly number[]): SimJob[] {
+  return seeds.map((seed) => ({
     ...paperJob(FIG15_CONFIG, FIG15_MIB, ECLIPSE, scale, seed),
     sampleEverySec: 1,
   }));
@@ -79,11 +79,11 @@ export const SECTION_5_1_FIGURES: Record<string, SimFigure> = {
     configs: [FIG15_CONFIG],
     x: { kind: 'seconds' },
     jobs: fig15Jobs,
-    records(results, scale, configs) {
+    records(results, scale, configs, seeds) {
       if (!configs.includes(FIG15_CONFIG)) return [];
-      const runs = fig15Jobs(scale).map((j) => results.get(jobKey(j))!);
+      const runs = fig15Jobs(scale, seeds).map((j) => results.get(jobKey(j))!);
       const killed = runs.find((r) => r.killed);
-      if (killed) return [pointOf(FIG15_CONFIG, 0, runs, () => ({}))];
+      if (killed) return [pointOf(FIG15_CONFIG, 0, runs, () => ({}), seeds)];
       // The mean over the runs at each whole second that every run reached.
       const bySecond = new Map<number, Metrics[]>();
       for (const r of runs) {
@@ -101,7 +101,7 @@ export const SECTION_5_1_FIGURES: Record<string, SimFigure> = {
           config: FIG15_CONFIG,
           x: t,
           metrics: meanMetrics(list),
-          notes: [`${meanNote(runs.length)}, guest with ${FIG15_MIB} MB`],
+          notes: [`${meanNote(seeds)}, guest with ${FIG15_MIB} MB`],
         }));
     },
   },

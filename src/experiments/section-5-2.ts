@@ -1,6 +1,6 @@
 import type { ConfigName, RunRecord } from '../engine/results.js';
 import type { WorkloadSpec } from '../workloads/index.js';
-import { SEEDS, type SimFigure, jobKey, pointOf } from './figure-runs.js';
+import { type SimFigure, jobKey, pointOf } from './figure-runs.js';
 import { type SimJob, paperJob } from './job.js';
 
 /**
@@ -21,16 +21,16 @@ export function dynamicJob(c: ConfigName, guests: number, scale: number, seed: n
   };
 }
 
-const jobsFor = (counts: readonly number[]) => (scale: number) =>
-  DYNAMIC_CONFIGS.flatMap((c) => counts.flatMap((n) => SEEDS.map((seed) => dynamicJob(c, n, scale, seed))));
+const jobsFor = (counts: readonly number[]) => (scale: number, seeds: readonly number[]) =>
+  DYNAMIC_CONFIGS.flatMap((c) => counts.flatMap((n) => seeds.map((seed) => dynamicJob(c, n, scale, seed))));
 
 function records(counts: readonly number[], x: (n: number) => number | null): SimFigure['records'] {
-  return (results, scale, configs) => {
+  return (results, scale, configs, seeds) => {
     const out: RunRecord[] = [];
     for (const config of DYNAMIC_CONFIGS.filter((c) => configs.includes(c)))
       for (const n of counts) {
-        const runs = SEEDS.map((seed) => results.get(jobKey(dynamicJob(config, n, scale, seed)))!);
-        out.push(pointOf(config, x(n), runs, (r) => r.total));
+        const runs = seeds.map((seed) => results.get(jobKey(dynamicJob(config, n, scale, seed)))!);
+        out.push(pointOf(config, x(n), runs, (r) => r.total, seeds));
       }
     return out;
   };
