@@ -18,6 +18,8 @@ export class Mapper {
   readonly enabled: boolean;
   /** Each page's image block (held directly: breakOnWrite runs on every write the host sees). */
   private readonly block: Int32Array;
+  /** Tests only (test/planted-bugs.test.ts): the copy-on-write unlink left out on purpose. */
+  private readonly plantedNoUnlink: boolean;
 
   constructor(
     private readonly s: Store,
@@ -25,6 +27,7 @@ export class Mapper {
   ) {
     this.enabled = s.cfg.mapper;
     this.block = s.pt.block;
+    this.plantedNoUnlink = this.enabled && s.cfg.plantedBug === 'mapper-no-cow-unlink';
   }
 
   /**
@@ -96,8 +99,8 @@ export class Mapper {
    * content (the paper's copy-on-write). Returns the flags without the name.
    */
   breakOnWrite(p: number, f: number): number {
-    if (this.s.cfg.plantedBug === 'mapper-no-cow-unlink' && this.enabled) return f; // tests only
     if (f & Flag.Named || this.block[p] !== NONE) {
+      if (this.plantedNoUnlink) return f;
       this.s.pt.unlinkBlock(p);
       if (f & Flag.Named) {
         f &= ~Flag.Named;
