@@ -8,7 +8,7 @@ import type { DiskModel } from './disk/model.js';
 import { DiskQueue, STREAMS, type StreamStats } from './disk/queue.js';
 import { SATA_SSD_2013, Ssd, type SsdParams } from './disk/ssd.js';
 import { EventQueue } from './event-queue.js';
-import { type GuestFileSpec, GuestOs, type Program } from './guest/guest-os.js';
+import { type GuestFileSpec, GuestOs, type GuestParams, type Program } from './guest/guest-os.js';
 import { Host } from './host.js';
 import { Rng } from './rng.js';
 
@@ -157,22 +157,10 @@ export class Machine {
     const rng = new Rng(spec.seed);
     this.host = new Host(this.events, this.core, data, this.disk, layout, spec.costs, spec.vmm, rng);
     this.guest = new GuestOs(
-      {
-        believedPages: guestPages,
-        kernelPages: pagesFromMiB(spec.guestKernelMiB),
-        kernelHotPages: 256,
-        readAheadMaxPages: 32,
-        // kswapd's watermarks of a 512 MB guest (about 2 and 3 MB), proportional for other sizes.
-        lowFreePages: Math.max(8, Math.round((pagesFromMiB(2) * guestPages) / pagesFromMiB(512))),
-        highFreePages: Math.max(12, Math.round((pagesFromMiB(3) * guestPages) / pagesFromMiB(512))),
-        dataStartBlock: pagesFromMiB(1024),
-        backgroundTouchesPerSec: spec.guestBackgroundTouchesPerSec,
-        backgroundWriteFraction: 0.3,
+      guestOsParams(spec, guestPages, {
         swapPages: pagesFromMiB(spec.guestSwapMiB),
         asyncPageFaults: spec.guestAsyncPageFaults ?? true,
-        // CFS on one CPU: sched_min_granularity_ns 0.75 ms x ... a few ms per slice (the 250 Hz tick).
-        timeSliceNs: 4e6,
-      },
+      }),
       this.events,
       this.host,
       // The host is the guest's virtio-balloon device too.
@@ -287,4 +275,31 @@ export class Machine {
       integrityViolations: b.guestViolations - a.guestViolations,
     };
   }
+}
+
+/**
+ * The simulated guest's kernel settings for a guest of `guestPages`, shared by the one-guest machine
+ * and the many-guest host; `own` is what differs between them (guest swap, async page faults).
+ */
+export function guestOsParams(
+  spec: { guestKernelMiB: number; guestBackgroundTouchesPerSec: number },
+  guestPages: number,
+  own: { swapPages: number; asyncPageFaults: boolean },
+): GuestParams {
+  return {
+    believedPages: guestPages,
+    kernelPages: pagesFromMiB(spec.guestKernelMiB),
+    kernelHotPages: 256,
+    readAheadMaxPages: 32,
+    // kswapd's watermarks of a 512 MB guest (about 2 and 3 MB), proportional for other sizes.
+    lowFreePages: Math.max(8, Math.round((pagesFromMiB(2) * guestPages) / pagesFromMiB(512))),
+    highFreePages: Math.max(12, Math.round((pagesFromMiB(3) * guestPages) / pagesFromMiB(512))),
+    dataStartBlock: pagesFromMiB(1024),
+    backgroundTouchesPerSec: spec.guestBackgroundTouchesPerSec,
+    backgroundWriteFraction: 0.3,
+    swapPages: own.swapPages,
+    asyncPageFaults: own.asyncPageFaults,
+    // CFS on one CPU: sched_min_granularity_ns 0.75 ms x ... a few ms per slice (the 250 Hz tick).
+    timeSliceNs: 4e6,
+  };
 }

@@ -11,7 +11,7 @@ import { EventQueue } from './event-queue.js';
 import { GlobalReclaim } from './global-reclaim.js';
 import { type GuestFileSpec, GuestOomError, GuestOs, type Program } from './guest/guest-os.js';
 import { Host } from './host.js';
-import { CONFIG_MECHANISMS, type ConfigMechanisms, type DiskSpec } from './machine.js';
+import { CONFIG_MECHANISMS, type ConfigMechanisms, type DiskSpec, guestOsParams } from './machine.js';
 import { Rng } from './rng.js';
 
 /** A host with several guests (§5.2): one memory limit, one drive, one QEMU and cgroup per guest. */
@@ -107,22 +107,7 @@ export class MultiMachine {
       };
       const host = new Host(this.events, core, data, this.disk, layout, spec.costs, spec.vmm, new Rng(seed));
       const guest = new GuestOs(
-        {
-          believedPages: guestPages,
-          kernelPages: pagesFromMiB(spec.guestKernelMiB),
-          kernelHotPages: 256,
-          readAheadMaxPages: 32,
-          // kswapd's watermarks of a 512 MB guest (about 2 and 3 MB), proportional for other sizes
-          // (as in machine.ts).
-          lowFreePages: Math.max(8, Math.round((pagesFromMiB(2) * guestPages) / pagesFromMiB(512))),
-          highFreePages: Math.max(12, Math.round((pagesFromMiB(3) * guestPages) / pagesFromMiB(512))),
-          dataStartBlock: pagesFromMiB(1024),
-          backgroundTouchesPerSec: spec.guestBackgroundTouchesPerSec,
-          backgroundWriteFraction: 0.3,
-          swapPages: 0,
-          asyncPageFaults: true,
-          timeSliceNs: 4e6,
-        },
+        guestOsParams(spec, guestPages, { swapPages: 0, asyncPageFaults: true }),
         this.events,
         host,
         host,
