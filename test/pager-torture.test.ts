@@ -98,25 +98,35 @@ test(
   'torture: a pager that evicts without write-protecting first loses writes, and the test sees it',
   { skip, timeout: 300_000 },
   async () => {
-    let r: Awaited<ReturnType<typeof runTorture>>;
-    try {
-      r = await runTorture({
-        mapper: false,
-        disk: 'hdd-model',
-        ops: 600,
-        residentLimitPages: 512,
-        seed: 5,
-        samplingDepth: 0,
-        sabotage: 'skip-write-protect',
-      });
-    } catch (e) {
-      // Depending on timing the broken pager can also lose a request's data before the writers
-      // start: the harness's own disk check refuses it, which is detection too.
-      assert.match(String(e), /read failed|lost|differs/, 'the harness refused the broken pager');
-      console.log(`sabotaged: refused early (${String(e)})`);
-      return;
+    // Whether a writer hits the window between a page's copy and its punch depends on timing: on a
+    // quiet machine one history can slip through whole (seen once in CI). A few histories, each
+    // must not be believed clean for the test to pass: at least one must show the loss.
+    const outcomes: string[] = [];
+    for (const seed of [5, 6, 7]) {
+      try {
+        const r = await runTorture({
+          mapper: false,
+          disk: 'hdd-model',
+          ops: 600,
+          residentLimitPages: 512,
+          seed,
+          samplingDepth: 0,
+          sabotage: 'skip-write-protect',
+        });
+        outcomes.push(`seed ${seed}: ${r.lost.length} lost${r.lost.length ? `, e.g. ${r.lost[0]}` : ''}`);
+        if (r.lost.length > 0) break;
+      } catch (e) {
+        // Depending on timing the broken pager can also lose a request's data before the writers
+        // start: the harness's own disk check refuses it, which is detection too.
+        assert.match(String(e), /read failed|lost|differs/, 'the harness refused the broken pager');
+        outcomes.push(`seed ${seed}: refused early (${String(e)})`);
+        break;
+      }
     }
-    console.log(`sabotaged: ${r.lost.length} lost, e.g. ${r.lost[0]}`);
-    assert.ok(r.lost.length > 0, 'lost writes detected');
+    console.log(`sabotaged: ${outcomes.join('; ')}`);
+    assert.ok(
+      !/ 0 lost$/.test(outcomes[outcomes.length - 1]!),
+      `lost writes detected: ${outcomes.join('; ')}`,
+    );
   },
 );
