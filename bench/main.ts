@@ -8,6 +8,7 @@ import { asGfn } from '../src/core/index.js';
 import { reproduceSim } from '../src/experiments/reproduce.js';
 import { paperJob, runJob } from '../src/experiments/job.js';
 import { SYSBENCH_200MB } from '../src/experiments/figures.js';
+import { mapperCostsBench } from './mapper-costs.js';
 import { pagerBench } from './pager.js';
 import { sweepsBench } from './sweeps.js';
 
@@ -158,6 +159,8 @@ async function main(): Promise<void> {
   await sweepsBench();
   console.log('');
   await pagerBench();
+  console.log('');
+  mapperCostsBench();
 }
 
 void main();

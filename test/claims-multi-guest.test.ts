@@ -65,6 +65,12 @@ test('claims: Figs. 4 and 14 as the paper printed them pass every many-guest cla
     assert.equal(row.pass, true, `${id}: ${row.why}`);
   }
   assert.ok(!r.notCovered.some((c) => WIRED.includes(c.id)));
+  // Fig. 4's bars (x null here) meet the paper's, which it gives at 10 guests.
+  const fig4 = r.figures.find((f) => f.figure === 'Figure 4')!;
+  assert.equal(fig4.compared, 4);
+  assert.equal(fig4.medianErrorPct, 0);
+  const fig14 = r.figures.find((f) => f.figure === 'Figure 14')!;
+  assert.equal(fig14.compared, 40);
 });
 
 test('claims: a balloon that helps instead of hurting at 10 guests fails the counterproductive claims', () => {

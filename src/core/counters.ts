@@ -41,6 +41,12 @@ export class CoreCounters {
   pagesScanned = 0;
   /** Named pages dropped without any write (the Mapper's eviction). */
   namedDrops = 0;
+  /**
+   * CPU writes that broke a named page's link to its block: the host maps the page privately from
+   * the image, so the write faults and the page is copied (§5.3: "a COW (which induces an exit) is
+   * required when a named page is modified").
+   */
+  namedCowFaults = 0;
   /** Absent pages the Preventer gave a fresh frame because the guest overwrote them whole. */
   preventerRemaps = 0;
   /** Pages whose writes the Preventer started to emulate. */

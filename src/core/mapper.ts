@@ -103,6 +103,7 @@ export class Mapper {
       if (this.plantedNoUnlink) return f;
       this.s.pt.unlinkBlock(p);
       if (f & Flag.Named) {
+        this.s.counters.namedCowFaults++;
         f &= ~Flag.Named;
         if (!(f & Flag.Writeback)) this.s.move(LruList.ActiveAnon, p);
       }

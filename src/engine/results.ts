@@ -38,6 +38,7 @@ export const METRIC_NAMES = [
   'namedResidentPages',
   'anonResidentPages',
   'mapperTrackedPages',
+  'namedCowFaults',
   'balloonPages',
   'preventerRemaps',
   'preventerEmulatedPages',

@@ -41,7 +41,10 @@ export function panelSeries(
   const out: ConfigSeries[] = [];
   for (const config of CONFIG_NAMES) {
     const paperName = (panel.paperSeries ?? spec.paperSeries)[config];
-    const paperPoints = paperName === undefined ? [] : (paperBySeries.get(paperName) ?? []);
+    const found = paperName === undefined ? [] : (paperBySeries.get(paperName) ?? []);
+    // A bar chart has one bar per series; the paper may still give its setup as an x (Fig. 4's bars
+    // are at 10 guests), which our bars (x null) must meet.
+    const paperPoints = spec.kind === 'bars' ? found.map((p) => ({ ...p, x: null })) : found;
     const ours: EngineSeries[] = [];
     for (const r of results) {
       const points = ourPoints(r, config, panel);

@@ -35,6 +35,7 @@ export class Host implements ActionPort {
   private ioBusy = false;
   private readonly ioQueue: { io: GuestIo; done: () => void }[] = [];
   private stopped = false;
+  private readonly mapperMapPageNs: number;
 
   constructor(
     readonly events: EventQueue,
@@ -47,6 +48,7 @@ export class Host implements ActionPort {
     private readonly rng: Rng,
   ) {
     this.driver = new CoreDriver(core, this);
+    this.mapperMapPageNs = core.cfg.mapper ? costs.mapperMapPageNs : 0;
   }
 
   /** Starts QEMU's main loop: periodic work that executes (and so faults in) QEMU's code. */
@@ -226,8 +228,14 @@ export class Host implements ActionPort {
             if (io.op === 'read') this.data.copyImageToPage(io.blocks[k]!, io.gfns[k]!);
             else this.data.copyPageToImage(io.gfns[k]!, io.blocks[k]!);
           }
-          t.moved(first, last);
-          if (--outstanding === 0) done();
+          const finish = (): void => {
+            t.moved(first, last);
+            if (--outstanding === 0) done();
+          };
+          // With the Mapper, QEMU maps each page of the run to its block (mmap, then a KVM ioctl)
+          // before it completes the request (§4.1 "Guest I/O Flow").
+          if (this.mapperMapPageNs > 0) this.events.after((last - first) * this.mapperMapPageNs, finish);
+          else finish();
         },
       );
       i = j;

@@ -261,6 +261,7 @@ export class Machine {
       namedResidentPages: census.namedResident,
       anonResidentPages: census.anonResident,
       mapperTrackedPages: census.mapperTracked,
+      namedCowFaults: c('namedCowFaults'),
       balloonPages: this.guest.balloonPages,
       preventerRemaps: c('preventerRemaps'),
       preventerEmulatedPages: c('preventerEmulatedPages'),

@@ -106,6 +106,8 @@ export class GuestOs implements GuestKernel {
   private running = false;
   private blockedOnHost = false;
   private pendingIrqNs = 0;
+  /** The host's count of named-page copy-on-write faults when this guest last looked. */
+  private seenCowFaults = 0;
   private userBuffer: number[] = [];
   private stopped = false;
 
@@ -321,7 +323,7 @@ export class GuestOs implements GuestKernel {
     const th = this.current!;
     const v = write ? this.nextVersion++ : 0;
     const present = this.host.touch(asGfn(g), write, 'guest', () => {
-      this.applyAccess(g, write, v);
+      this.applyAccess(g, write, v, false);
       this.hostResumed(th);
     });
     if (present) {
@@ -344,7 +346,7 @@ export class GuestOs implements GuestKernel {
     const th = this.current!;
     const v = write ? this.nextVersion++ : 0;
     const present = this.host.touch(asGfn(g), write, 'guest', () => {
-      this.applyAccess(g, write, v);
+      this.applyAccess(g, write, v, false);
       // The "page ready" notification is an interrupt to the guest.
       this.pendingIrqNs += this.costs.guestIrqNs;
       this.wake(th);
@@ -367,6 +369,17 @@ export class GuestOs implements GuestKernel {
     return true;
   }
 
+  /**
+   * The vCPU pays for the copy-on-write exits its writes to named pages caused since the last look
+   * (§5.3), unless they were part of a fault it already waited for.
+   */
+  private chargeCowExits(charge: boolean): void {
+    const n = this.host.core.counters.namedCowFaults;
+    if (n === this.seenCowFaults) return;
+    if (charge) this.localNs += (n - this.seenCowFaults) * this.costs.namedCowNs;
+    this.seenCowFaults = n;
+  }
+
   private setRef(g: number, v: number): void {
     this.refMem[g] = v;
     if (this.refHasOver[g]) {
@@ -375,8 +388,10 @@ export class GuestOs implements GuestKernel {
     }
   }
 
-  private applyAccess(g: number, write: boolean, v: number): void {
+  /** `atOnce`: the page was there (false: the host faulted it in first, and that fault did any copy). */
+  private applyAccess(g: number, write: boolean, v: number, atOnce = true): void {
     if (write) {
+      this.chargeCowExits(atOnce);
       this.setRef(g, v);
       this.host.data.writePage(g, v);
     } else if (!this.sameAsReference(g)) {
@@ -399,10 +414,12 @@ export class GuestOs implements GuestKernel {
     if (this.cpu(costNs)) yield SYNC;
     if (
       this.host.overwrite(asGfn(g), () => {
+        this.chargeCowExits(false);
         apply();
         this.hostResumed(th);
       })
     ) {
+      this.chargeCowExits(true);
       apply();
     } else {
       this.blockedOnHost = true;
@@ -419,6 +436,7 @@ export class GuestOs implements GuestKernel {
     this.localNs += costNs;
     const v = this.nextVersion++;
     if (!this.host.overwrite(asGfn(g), noResume)) throw new Error(`host lost resident gfn ${g}`);
+    this.chargeCowExits(true);
     this.setRef(g, v);
     this.host.data.writePage(g, v);
     return true;
