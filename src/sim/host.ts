@@ -36,6 +36,8 @@ export class Host implements ActionPort {
   private readonly ioQueue: { io: GuestIo; done: () => void }[] = [];
   private stopped = false;
   private readonly mapperMapPageNs: number;
+  /** When QEMU's main-loop thread is done with the completions queued on it. */
+  private mainLoopFreeAtNs = 0;
 
   constructor(
     readonly events: EventQueue,
@@ -233,9 +235,13 @@ export class Host implements ActionPort {
             if (--outstanding === 0) done();
           };
           // With the Mapper, QEMU maps each page of the run to its block (mmap, then a KVM ioctl)
-          // before it completes the request (§4.1 "Guest I/O Flow").
-          if (this.mapperMapPageNs > 0) this.events.after((last - first) * this.mapperMapPageNs, finish);
-          else finish();
+          // before it completes the request (§4.1 "Guest I/O Flow"). QEMU 1.2 completes block
+          // requests in its one main-loop thread, so these mappings queue behind each other.
+          if (this.mapperMapPageNs > 0) {
+            const startNs = Math.max(this.events.nowNs, this.mainLoopFreeAtNs);
+            this.mainLoopFreeAtNs = startNs + (last - first) * this.mapperMapPageNs;
+            this.events.after(this.mainLoopFreeAtNs - this.events.nowNs, finish);
+          } else finish();
         },
       );
       i = j;
