@@ -271,6 +271,7 @@ export class Pager implements ActionPort {
         return;
       case 'zero':
         if (this.adopting.has(a.page)) return;
+        this.emulation?.claim(a.page);
         if (this.emulation?.has(a.page)) {
           const tmp = this.staging.bytes.subarray(0, PAGE);
           tmp.fill(0);
@@ -292,6 +293,8 @@ export class Pager implements ActionPort {
       }
       case 'remap':
         // Every byte written (the core counted 64 whole chunks): the buffer is the page, nothing read.
+        // (Bytes QEMU buffered for it since are taken first: they are newer.)
+        this.emu('remap').claim(a.page);
         this.installRun(a.page, 1, this.emu('remap').remapSource(a.page), false);
         return;
       case 'discardBuffer':
@@ -354,12 +357,15 @@ export class Pager implements ActionPort {
       // SAFETY (in RawFile.read): a.count pages fit the staging buffer, checked above.
       file.read(this.staging.addr, a.count * PAGE, a.start * PAGE);
       this.core.readDone(a.id);
-      // The Preventer's merge (and stray bytes of pages it did not emulate): over the old content.
-      if (this.emulation?.bufferedPages)
+      // The Preventer's merge (and stray bytes of pages it did not emulate, in our buffers or in
+      // QEMU's write buffer, taken now that the pages come in): over the old content.
+      if (this.emulation)
         for (let i = 0; i < a.pages.length; i++) {
           const p = a.pages[i]!;
+          if (!this.core.isResident(p)) continue;
+          this.emulation.claim(p);
           const off = (a.units[i]! - a.start) * PAGE;
-          if (this.core.isResident(p)) this.mergeBuffered(p, this.staging.bytes.subarray(off, off + PAGE));
+          this.mergeBuffered(p, this.staging.bytes.subarray(off, off + PAGE));
         }
       // After readDone the core has applied the faulting access: a page it now considers dirty is
       // installed writable, a clean one (read ahead, or named) write-protected. Pages consecutive
@@ -451,6 +457,15 @@ export class Pager implements ActionPort {
       interceptTlbFlushes: q.tlbFlushesOnRelease,
       interceptWrites: e.stats.writes,
       interceptReads: e.stats.reads,
+      interceptCombinedStores: q.combinedStores,
+      interceptLoadsFromBuffer: q.loadsFromBuffer,
+      interceptHandedFull: q.handedFull,
+      interceptHandedOther: q.handedOther,
+      interceptHandedLoad: q.handedLoad,
+      interceptHandedDevice: q.handedDevice,
+      interceptFlushes: e.stats.flushes,
+      interceptBuffersTaken: e.stats.buffersTaken,
+      interceptBufferLockContended: region.lockContended,
       interceptReadsFromBuffer: e.stats.servedFromBuffer,
       interceptServedPresent: e.stats.servedPresent,
       interceptWaited: e.stats.waited,
