@@ -106,22 +106,27 @@ class World {
       this.region,
       () => this.replies++,
     );
-    this.qemu = new QemuInterceptModel(this.regionBytes, (write, offset, data) => {
-      const seq = postRequestAsQemu(
-        this.regionBytes,
-        write,
-        offset,
-        write === false ? new Uint8Array(data.length) : data,
-      );
-      this.emu.poll();
-      this.driver.pump();
-      let reply: Uint8Array | undefined;
-      this.runUntil(
-        () => (reply = takeReplyAsQemu(this.regionBytes, seq, data.length)) !== undefined,
-        'a reply',
-      );
-      return reply!;
-    });
+    this.qemu = new QemuInterceptModel(
+      this.regionBytes,
+      (write, offset, data) => {
+        const seq = postRequestAsQemu(
+          this.regionBytes,
+          write,
+          offset,
+          write === false ? new Uint8Array(data.length) : data,
+        );
+        this.emu.poll();
+        this.driver.pump();
+        let reply: Uint8Array | undefined;
+        this.runUntil(
+          () => (reply = takeReplyAsQemu(this.regionBytes, seq, data.length)) !== undefined,
+          'a reply',
+        );
+        return reply!;
+      },
+      // A released page: the access on RAM (the ordinary fault path when absent).
+      (write, offset, data) => this.ramAccess(Math.floor(offset / PAGE), offset % PAGE, write, data),
+    );
   }
 
   /** The pager's step before a page comes in: QEMU's buffered bytes for it are taken. */
@@ -240,33 +245,41 @@ class World {
     stale: 'ram' | 'io' | false,
     value: Uint8Array,
   ): void {
-    const g = asGfn(page);
     const off = page * PAGE + at;
     if (write) this.ref.set(value, off);
-    const direct = (): void => {
-      assert.equal(this.present[page], 1, `page ${page} absent after its fault completed`);
-      if (write) this.mem.set(value, off);
-      else this.checkLoad(page, at, this.mem.slice(off, off + size));
-    };
     if ((!this.region.isMarked(page) && stale !== 'io') || stale === 'ram') {
       // A RAM TLB entry (fresh or stale): the access reaches the memfd, or faults if absent.
-      let done = false;
-      if (this.present[page] && this.core.isResident(g)) {
-        assert.equal(this.core.touch(g, write, 'guest'), NO_FAULT);
-        direct();
-        return;
-      }
-      this.driver.after(this.core.touch(g, write, 'guest'), () => {
-        direct();
-        done = true;
-      });
-      this.runUntil(() => done, 'a fault');
+      const data = write ? value.slice() : new Uint8Array(size);
+      this.ramAccess(page, at, write, data);
+      if (!write) this.checkLoad(page, at, data);
       return;
     }
     // An I/O TLB entry: QEMU's intercept (its write buffer, or a request).
     const data = write ? value.slice() : new Uint8Array(size);
     this.qemu.access(write, off, data);
     if (!write) this.checkLoad(page, at, data);
+  }
+
+  /** An access on guest RAM: at once when present, else through the core's fault. */
+  private ramAccess(page: number, at: number, write: boolean, data: Uint8Array): void {
+    const g = asGfn(page);
+    const off = page * PAGE + at;
+    const direct = (): void => {
+      assert.equal(this.present[page], 1, `page ${page} absent after its fault completed`);
+      if (write) this.mem.set(data, off);
+      else data.set(this.mem.subarray(off, off + data.length));
+    };
+    if (this.present[page] && this.core.isResident(g)) {
+      assert.equal(this.core.touch(g, write, 'guest'), NO_FAULT);
+      direct();
+      return;
+    }
+    let done = false;
+    this.driver.after(this.core.touch(g, write, 'guest'), () => {
+      direct();
+      done = true;
+    });
+    this.runUntil(() => done, 'a fault');
   }
 
   /**

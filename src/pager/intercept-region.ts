@@ -289,7 +289,8 @@ export function takeReplyAsQemu(bytes: Uint8Array, seq: bigint, sizeBytes: numbe
 /**
  * QEMU's side of the intercept (tcg_intercept_access and tcg_intercept_device_access in the patch),
  * for tests that play QEMU: the same decisions over the same bytes, step by step. `roundTrip` posts
- * a request (postRequestAsQemu) and returns once the pager has answered it.
+ * a request (postRequestAsQemu) and returns once the pager has answered it; `ram` makes an access
+ * on guest RAM (a page the pager released: a fault if it must act first).
  */
 export class QemuInterceptModel {
   private readonly dv: DataView;
@@ -300,6 +301,7 @@ export class QemuInterceptModel {
   constructor(
     private readonly bytes: Uint8Array,
     private readonly roundTrip: (write: boolean | 'flush', offset: number, data: Uint8Array) => Uint8Array,
+    private readonly ram: (write: boolean, offset: number, data: Uint8Array) => void,
   ) {
     this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
     this.i32 = new Int32Array(bytes.buffer, bytes.byteOffset, PAGE / 4);
@@ -326,7 +328,11 @@ export class QemuInterceptModel {
   }
 
   /** tcg_intercept_combine: buffered (or answered) here, or what to do instead. */
-  private combine(write: boolean, offset: number, data: Uint8Array): 'done' | 'full' | 'other' | 'post' {
+  private combine(
+    write: boolean,
+    offset: number,
+    data: Uint8Array,
+  ): 'done' | 'full' | 'other' | 'post' | 'released' {
     const page = Math.floor(offset / PAGE);
     const at = offset % PAGE;
     const dv = this.dv;
@@ -336,7 +342,7 @@ export class QemuInterceptModel {
       );
     try {
       const held = dv.getBigUint64(OFF.bufPage, true);
-      if (!this.bit(page)) return 'post';
+      if (!this.bit(page)) return 'released';
       if (held !== BigInt(page) && held !== BUFFER_EMPTY) return write ? 'other' : 'post';
       const buf = this.bytes.subarray(INTERCEPT_BUFFER_OFFSET, INTERCEPT_BUFFER_OFFSET + PAGE);
       const mask = this.bytes.subarray(INTERCEPT_BUFFER_OFFSET + PAGE, INTERCEPT_BUFFER_OFFSET + 2 * PAGE);
@@ -367,6 +373,11 @@ export class QemuInterceptModel {
     }
   }
 
+  /** Whether a store to `offset` runs notdirty_write (QEMU's buffer does not hold its page yet). */
+  needsNotdirty(offset: number): boolean {
+    return this.dv.getBigUint64(OFF.bufPage, true) !== BigInt(Math.floor(offset / PAGE));
+  }
+
   /** A load (into `data`) or store (of `data`) through an intercepted TLB entry. */
   access(write: boolean, offset: number, data: Uint8Array): void {
     let r = this.combine(write, offset, data);
@@ -375,6 +386,10 @@ export class QemuInterceptModel {
       r = this.combine(write, offset, data);
     }
     if (r === 'full') this.handOver(OFF.handedFull);
+    if (r === 'released') {
+      this.ram(write, offset, data);
+      this.count(OFF.flushes);
+    }
     if (r !== 'post') return;
     this.count(write ? OFF.writes : OFF.reads);
     const got = this.roundTrip(write, offset, data);

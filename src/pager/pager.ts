@@ -266,8 +266,10 @@ export class Pager implements ActionPort {
         this.write(a);
         return;
       case 'drop':
-        // Armed: already out of the memfd, and its sampling slot held its content.
+        // Armed: already out of the memfd, and its sampling slot held its content. Absent from now,
+        // as any dropped page: the Preventer watches it too (most evictions are of armed pages).
         this.sampler.discard(a.page);
+        this.cfg.preventer?.region.mark(a.page);
         return;
       case 'zero':
         if (this.adopting.has(a.page)) return;
