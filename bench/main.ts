@@ -9,6 +9,7 @@ import { reproduceSim } from '../src/experiments/reproduce.js';
 import { paperJob, runJob } from '../src/experiments/job.js';
 import { SYSBENCH_200MB } from '../src/experiments/figures.js';
 import { pagerBench } from './pager.js';
+import { preventerBench } from './preventer.js';
 import { sweepsBench } from './sweeps.js';
 
 function rate(label: string, events: number, ms: number): number {
@@ -158,6 +159,8 @@ async function main(): Promise<void> {
   await sweepsBench();
   console.log('');
   await pagerBench();
+  console.log('');
+  await preventerBench();
 }
 
 void main();
