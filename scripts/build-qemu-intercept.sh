@@ -104,7 +104,7 @@ if ! cmp -s "$PATCH" "$applied"; then
       [ -f "$tree/$f" ] && mkdir -p "$keep/$(dirname "$f")" && cp -p "$tree/$f" "$keep/$f"
     done
     log "reverting the previous patch"
-    patch -d "$tree" -p1 -R -s -E <"$applied" || { log "could not revert; unpacking again"; rm -rf "$tree" "$applied"; exec "$0" "$@"; }
+    patch -d "$tree" -p1 -R -s -E <"$applied" || { log "could not revert; unpacking again"; rm -rf "$tree" "$applied" "$keep"; exec "$0" "$@"; }
     rm -f "$applied"
   fi
   log "applying $(basename "$PATCH")"
