@@ -5,6 +5,7 @@ import {
   MemoryCore,
   NO_FAULT,
   type ReadAction,
+  State,
   type SwapWriteAction,
   asGfn,
 } from '../core/index.js';
@@ -57,6 +58,14 @@ export interface PagerStats {
   writeProtects: number;
   /** Pages QEMU had populated before the pager attached (firmware, kernel, boot data). */
   adopted: number;
+  /**
+   * Pages QEMU discarded itself (its balloon: UFFD_EVENT_REMOVE), given to the core's balloon; of
+   * them, pages whose only copy was in swap (never read back now), and pages pinned by the back
+   * end at that moment (left to the core as they were: never expected).
+   */
+  balloonRemoved: number;
+  balloonRemovedSwapped: number;
+  balloonRemovePinned: number;
 }
 
 /**
@@ -88,6 +97,9 @@ export class Pager implements ActionPort {
     punches: 0,
     writeProtects: 0,
     adopted: 0,
+    balloonRemoved: 0,
+    balloonRemovedSwapped: 0,
+    balloonRemovePinned: 0,
   };
   /** A run of dropped pages held back to be punched out as one hole (first page, length). */
   private punchFrom = 0;
@@ -191,6 +203,8 @@ export class Pager implements ActionPort {
     this.adopting.clear();
     this.stats.adopted = present.length;
     this.loop.watch(this.uffd.fd, () => this.onFaults());
+    // Messages an ioctl had to read first (a remove event was pending) are served on the next turn.
+    this.uffd.onBacklog = () => this.loop.defer(() => this.onFaults());
     this.setLimit(this.cfg.residentLimitPages);
     this.sample();
   }
@@ -204,7 +218,7 @@ export class Pager implements ActionPort {
 
   private onFaults(): void {
     for (;;) {
-      const faults = this.uffd.readFaults(256);
+      const faults = this.uffd.readFaults(256, (start, end) => this.onRemove(start, end));
       if (faults.length === 0) break;
       for (const f of faults) this.onFault(f);
       this.driver.pump();
@@ -225,6 +239,32 @@ export class Pager implements ActionPort {
     const write = f.write || f.wp;
     const gfn = asGfn(page);
     this.driver.after(this.core.touch(gfn, write, ctx), () => this.release(gfn, write));
+  }
+
+  /**
+   * QEMU discarded [start, end) of its guest RAM itself (madvise after punching the memfd: its
+   * balloon): the content is gone, so the core's balloon takes the pages (a swap copy is freed, never
+   * read back; the next touch gets a zero page). QEMU waits in madvise until this event is read.
+   */
+  private onRemove(start: number, end: number): void {
+    for (let a = start; a < end; a += PAGE) {
+      const page = this.ram.pageOf(a);
+      if (page < 0) continue;
+      const g = asGfn(page);
+      const info = this.core.inspect(page);
+      if (info.pins > 0) {
+        this.stats.balloonRemovePinned++;
+        continue;
+      }
+      if (info.state === State.Ballooned) continue;
+      if (info.state === State.Swapped) this.stats.balloonRemovedSwapped++;
+      this.stats.balloonRemoved++;
+      // Bytes the guest wrote to it while absent are superseded too (QEMU's buffer, ours).
+      this.emulation?.claim(page);
+      this.emulation?.discard(page);
+      this.core.balloonInflate(g);
+    }
+    this.driver.pump();
   }
 
   /** The core has the page (and has seen the access): let QEMU's thread go on. */
@@ -443,6 +483,7 @@ export class Pager implements ActionPort {
       waitingFaults: this.core.waitingFaults,
       // What the memfd really holds (the guest RAM QEMU and we share), and what sits in sampling slots.
       memfdBytes: fstatSync(this.ram.fd).blocks * 512,
+      uffdEagainRetries: this.uffd.eagainRetries,
       armedBytes: this.sampler.armedPages * PAGE,
       ...this.interceptSnapshot(),
     };
