@@ -10,6 +10,7 @@ import { paperJob, runJob } from '../src/experiments/job.js';
 import { SYSBENCH_200MB } from '../src/experiments/figures.js';
 import { mapperCostsBench } from './mapper-costs.js';
 import { pagerBench } from './pager.js';
+import { preventerBench } from './preventer.js';
 import { sweepsBench } from './sweeps.js';
 
 function rate(label: string, events: number, ms: number): number {
@@ -161,6 +162,8 @@ async function main(): Promise<void> {
   await pagerBench();
   console.log('');
   mapperCostsBench();
+  console.log('');
+  await preventerBench();
 }
 
 void main();

@@ -96,15 +96,24 @@ if [ ! -d "$tree" ]; then
   mv "$tree.tmp" "$tree"
 fi
 if ! cmp -s "$PATCH" "$applied"; then
+  # Files the patch leaves as they were keep their times, so ninja rebuilds only what changed.
+  keep=$(mktemp -d)
+  trap 'rm -rf "$keep"' EXIT
   if [ -f "$applied" ]; then
+    for f in $(sed -n 's#^+++ b/##p' "$applied"); do
+      [ -f "$tree/$f" ] && mkdir -p "$keep/$(dirname "$f")" && cp -p "$tree/$f" "$keep/$f"
+    done
     log "reverting the previous patch"
-    patch -d "$tree" -p1 -R -s <"$applied" || { log "could not revert; unpacking again"; rm -rf "$tree" "$applied"; exec "$0" "$@"; }
+    patch -d "$tree" -p1 -R -s -E <"$applied" || { log "could not revert; unpacking again"; rm -rf "$tree" "$applied" "$keep"; exec "$0" "$@"; }
     rm -f "$applied"
   fi
   log "applying $(basename "$PATCH")"
   patch -d "$tree" -p1 -s --dry-run <"$PATCH" >&2 || { log "the patch does not apply to $ver_file"; exit 2; }
   patch -d "$tree" -p1 -s <"$PATCH" >&2
   cp "$PATCH" "$applied"
+  for f in $(sed -n 's#^+++ b/##p' "$PATCH"); do
+    if cmp -s "$keep/$f" "$tree/$f"; then touch -r "$keep/$f" "$tree/$f"; fi
+  done
 fi
 
 # Configure once per option set; ninja rebuilds only what a new patch touched.

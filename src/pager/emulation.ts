@@ -1,5 +1,5 @@
 import { BUFFERED, CHUNKS_PER_PAGE, type FaultId, type Gfn, NO_FAULT, asGfn } from '../core/index.js';
-import type { InterceptRegion, InterceptRequest } from './intercept-region.js';
+import type { InterceptRegion, InterceptRequest, TakenBuffer } from './intercept-region.js';
 import { type Mapping, PAGE, anonymous } from './sys.js';
 
 /** Bytes per chunk of the core's Preventer (a cache line; 64 per page). */
@@ -20,6 +20,21 @@ class PageBuffer {
   readonly mask = new Uint8Array(PAGE);
   /** Chunks already reported to the core (each complete in `mask`). */
   readonly reported = new Uint8Array(CHUNKS_PER_PAGE);
+
+  /** Copies the bytes QEMU's write buffer holds over ours. */
+  absorb(t: TakenBuffer): void {
+    if (t.bytesWritten === PAGE) {
+      this.data.set(t.data);
+      this.mask.fill(1);
+      return;
+    }
+    const { data, mask } = t;
+    for (let i = 0; i < PAGE; i++)
+      if (mask[i]) {
+        this.data[i] = data[i]!;
+        this.mask[i] = 1;
+      }
+  }
 
   covers(from: number, to: number): boolean {
     for (let i = from; i < to; i++) if (this.mask[i] === 0) return false;
@@ -56,6 +71,13 @@ export interface EmulationHost {
  * (a remap never installs an unwritten byte, and "a read of unwritten bytes" is exact). Bytes of a
  * chunk not complete yet wait here; they reach the page when it is installed (`mergeInto`), like
  * the core's buffers.
+ *
+ * QEMU combines a writer's stores to one intercepted page in a write buffer of its own (in the
+ * region) and hands it over (a FLUSH request) when the page is written whole, when a store goes to
+ * another page, when a load needs bytes it lacks, or before a device access; the bytes are absorbed
+ * here and their complete chunks reported to the core in ascending runs, so the core's rules (start,
+ * sequential, 1 ms from the hand-over, at most 32 pages, remap or merge) apply unchanged. The pager
+ * also takes QEMU's buffer over whenever it brings a page in or lets a device access it (`claim`).
  */
 export class Emulation {
   private readonly buffers = new Map<number, PageBuffer>();
@@ -68,6 +90,10 @@ export class Emulation {
     servedPresent: 0,
     waited: 0,
     refusedPending: 0,
+    /** QEMU's write buffer: handed over (FLUSH requests), and taken by the pager on its own. */
+    flushes: 0,
+    buffersTaken: 0,
+    bytesTaken: 0,
   };
 
   constructor(
@@ -97,6 +123,28 @@ export class Emulation {
 
   private serve(q: InterceptRequest): void {
     this.inFlight = q.seq;
+    if (q.flush) {
+      this.stats.flushes++;
+      const page = this.take(undefined);
+      const id = page === undefined ? NO_FAULT : this.report(asGfn(page));
+      if (id !== NO_FAULT && id !== BUFFERED) this.stats.waited++;
+      this.host.after(id === BUFFERED ? NO_FAULT : id, () => this.answer(q));
+      return;
+    }
+    // An access to the page QEMU's buffer holds (a load it lacks bytes for): its bytes come first.
+    const taken = this.take(Math.floor(q.offset / PAGE));
+    if (taken !== undefined) {
+      const id = this.report(asGfn(taken));
+      if (id !== NO_FAULT && id !== BUFFERED) {
+        this.stats.waited++;
+        this.host.after(id, () => this.serveAccess(q));
+        return;
+      }
+    }
+    this.serveAccess(q);
+  }
+
+  private serveAccess(q: InterceptRequest): void {
     const g = asGfn(Math.floor(q.offset / PAGE));
     const at = q.offset % PAGE;
     if (q.write) this.stats.writes++;
@@ -122,34 +170,79 @@ export class Emulation {
     } else this.answer(q, bytes.slice(at, at + q.sizeBytes));
   }
 
+  /** One store handed over alone (the page was marked after QEMU found its bit clear). */
   private write(q: InterceptRequest, g: Gfn, at: number): void {
-    const core = this.host.core;
     let b = this.buffers.get(g);
-    if (!b && !core.isEmulating(g) && this.pendingOnly() >= MAX_PENDING_ONLY_PAGES) {
-      // Too many pages with stray bytes: this one is faulted in instead (its old content is read).
-      this.stats.refusedPending++;
-      this.stats.waited++;
-      this.host.after(core.touch(g, true, 'guest'), () => this.accessPage(q, g, at));
-      return;
-    }
     if (!b) this.buffers.set(g, (b = new PageBuffer()));
     b.data.set(q.data, at);
     b.mask.fill(1, at, at + q.sizeBytes);
-    // Natural accesses of at most 8 bytes lie inside one chunk.
-    const c = Math.floor(at / CHUNK_BYTES);
-    if (b.reported[c] || !b.covers(c * CHUNK_BYTES, (c + 1) * CHUNK_BYTES)) {
-      this.answer(q);
-      return;
+    const id = this.report(g);
+    if (id !== NO_FAULT && id !== BUFFERED) this.stats.waited++;
+    this.host.after(id === BUFFERED ? NO_FAULT : id, () => this.answer(q));
+  }
+
+  /**
+   * Takes QEMU's write buffer (of `page` only, when given) into ours. Returns the page taken.
+   * The core hears nothing here: the caller reports, or is about to install the page.
+   */
+  private take(page: number | undefined): number | undefined {
+    return this.region.takeBuffer(page, (t) => {
+      let b = this.buffers.get(t.page);
+      if (!b) this.buffers.set(t.page, (b = new PageBuffer()));
+      b.absorb(t);
+      this.stats.buffersTaken++;
+      this.stats.bytesTaken += t.bytesWritten;
+    });
+  }
+
+  /**
+   * The chunks of `g` newly written whole go to the core, in ascending runs (the core decides:
+   * emulate, remap when whole, fall back when a run does not continue the sequence). Returns
+   * BUFFERED, NO_FAULT (the bytes are on the page now), or a fault to wait for (refused: the page
+   * is faulted in, and the bytes buffered here are merged as it is installed).
+   */
+  private report(g: Gfn): FaultId {
+    const core = this.host.core;
+    const b = this.buffers.get(g);
+    if (!b) return NO_FAULT;
+    if (core.isResident(g)) {
+      // The page came in meanwhile: the bytes go onto it (the core sees the write first).
+      this.stats.servedPresent++;
+      this.host.after(core.touch(g, true, 'guest'), () => this.mergeInto(g, this.host.guestBytes(g, true)));
+      return NO_FAULT;
     }
-    b.reported[c] = 1;
-    const id = core.emulatedWrite(g, c, 1, 'guest');
-    if (id === BUFFERED || id === NO_FAULT) {
-      this.host.after(NO_FAULT, () => this.answer(q));
-      return;
+    for (let c = 0; c < CHUNKS_PER_PAGE;) {
+      if (b.reported[c] || !b.covers(c * CHUNK_BYTES, (c + 1) * CHUNK_BYTES)) {
+        c++;
+        continue;
+      }
+      let n = 0;
+      while (
+        c + n < CHUNKS_PER_PAGE &&
+        !b.reported[c + n] &&
+        b.covers((c + n) * CHUNK_BYTES, (c + n + 1) * CHUNK_BYTES)
+      )
+        b.reported[c + n++] = 1;
+      const id = core.emulatedWrite(g, c, n, 'guest');
+      if (id !== BUFFERED && id !== NO_FAULT) return id;
+      if (!this.buffers.has(g) || core.isResident(g)) return BUFFERED; // remapped whole
+      c += n;
     }
-    // Refused: the page is faulted in; the bytes buffered here are merged as it is installed.
-    this.stats.waited++;
-    this.host.after(id, () => this.answer(q));
+    if (!core.isEmulating(g) && this.pendingOnly() > MAX_PENDING_ONLY_PAGES) {
+      // Too many pages with stray bytes: this one is faulted in (its old content read, then merged).
+      this.stats.refusedPending++;
+      return core.touch(g, true, 'guest');
+    }
+    return BUFFERED;
+  }
+
+  /**
+   * Page `page` is coming in (installed, or given to a device): QEMU buffers nothing more for it,
+   * and what its buffer holds of it comes here, to be merged (`mergeInto`) or discarded.
+   */
+  claim(page: number): void {
+    this.region.unmark(page);
+    this.take(page);
   }
 
   private read(q: InterceptRequest, g: Gfn, at: number): void {
@@ -205,6 +298,7 @@ export class Emulation {
 
   /** Whatever the guest wrote is superseded (a whole-page device write, or the core's discard). */
   discard(page: number): void {
+    this.take(page);
     this.buffers.delete(page);
   }
 

@@ -66,6 +66,7 @@ export function pagerNotes(a: Stats, b: Stats, wallMs: number): string[] {
     ...(b.pager.interceptWrites !== undefined
       ? [
           `TCG intercept: ${c('interceptTlbFills')} TLB entries filled as I/O, ${c('interceptWrites')} writes and ${c('interceptReads')} reads handed over (${c('interceptReadsFromBuffer')} served from buffers, ${c('interceptWaited')} waited for a page)`,
+          `QEMU's write buffer: ${c('interceptCombinedStores')} stores combined, ${c('interceptLoadsFromBuffer')} loads answered from it; handed over ${c('interceptFlushes')} times (${c('interceptHandedFull')} page whole, ${c('interceptHandedOther')} store elsewhere, ${c('interceptHandedDevice')} device access; ${c('interceptHandedLoad')} loads lacking bytes), taken ${c('interceptBuffersTaken')} times in all`,
         ]
       : []),
   ];

@@ -161,7 +161,12 @@ export class PagerIo implements BlockIo {
           for (const c of whole) pager.ensureMapped(c.page);
           // The device overwrites these pages whole: bytes the guest wrote to them while absent are
           // superseded (the core discards its own record of them the same way).
-          if (op === 'read') for (const c of whole) pager.emulation?.discard(c.page);
+          // (QEMU's write buffer too: the pages are unmarked first, so it buffers nothing more.)
+          if (op === 'read')
+            for (const c of whole) {
+              pager.emulation?.claim(c.page);
+              pager.emulation?.discard(c.page);
+            }
           if (pager.core.cfg.mapper) for (const c of whole) pager.protect(c.page);
           move(t);
         },

@@ -5,6 +5,7 @@ import {
   MemoryCore,
   NO_FAULT,
   type ReadAction,
+  State,
   type SwapWriteAction,
   asGfn,
 } from '../core/index.js';
@@ -57,6 +58,14 @@ export interface PagerStats {
   writeProtects: number;
   /** Pages QEMU had populated before the pager attached (firmware, kernel, boot data). */
   adopted: number;
+  /**
+   * Pages QEMU discarded itself (its balloon: UFFD_EVENT_REMOVE), given to the core's balloon; of
+   * them, pages whose only copy was in swap (never read back now), and pages pinned by the back
+   * end at that moment (left to the core as they were: never expected).
+   */
+  balloonRemoved: number;
+  balloonRemovedSwapped: number;
+  balloonRemovePinned: number;
 }
 
 /**
@@ -88,6 +97,9 @@ export class Pager implements ActionPort {
     punches: 0,
     writeProtects: 0,
     adopted: 0,
+    balloonRemoved: 0,
+    balloonRemovedSwapped: 0,
+    balloonRemovePinned: 0,
   };
   /** A run of dropped pages held back to be punched out as one hole (first page, length). */
   private punchFrom = 0;
@@ -191,6 +203,8 @@ export class Pager implements ActionPort {
     this.adopting.clear();
     this.stats.adopted = present.length;
     this.loop.watch(this.uffd.fd, () => this.onFaults());
+    // Messages an ioctl had to read first (a remove event was pending) are served on the next turn.
+    this.uffd.onBacklog = () => this.loop.defer(() => this.onFaults());
     this.setLimit(this.cfg.residentLimitPages);
     this.sample();
   }
@@ -204,7 +218,7 @@ export class Pager implements ActionPort {
 
   private onFaults(): void {
     for (;;) {
-      const faults = this.uffd.readFaults(256);
+      const faults = this.uffd.readFaults(256, (start, end) => this.onRemove(start, end));
       if (faults.length === 0) break;
       for (const f of faults) this.onFault(f);
       this.driver.pump();
@@ -225,6 +239,32 @@ export class Pager implements ActionPort {
     const write = f.write || f.wp;
     const gfn = asGfn(page);
     this.driver.after(this.core.touch(gfn, write, ctx), () => this.release(gfn, write));
+  }
+
+  /**
+   * QEMU discarded [start, end) of its guest RAM itself (madvise after punching the memfd: its
+   * balloon): the content is gone, so the core's balloon takes the pages (a swap copy is freed, never
+   * read back; the next touch gets a zero page). QEMU waits in madvise until this event is read.
+   */
+  private onRemove(start: number, end: number): void {
+    for (let a = start; a < end; a += PAGE) {
+      const page = this.ram.pageOf(a);
+      if (page < 0) continue;
+      const g = asGfn(page);
+      const info = this.core.inspect(page);
+      if (info.pins > 0) {
+        this.stats.balloonRemovePinned++;
+        continue;
+      }
+      if (info.state === State.Ballooned) continue;
+      if (info.state === State.Swapped) this.stats.balloonRemovedSwapped++;
+      this.stats.balloonRemoved++;
+      // Bytes the guest wrote to it while absent are superseded too (QEMU's buffer, ours).
+      this.emulation?.claim(page);
+      this.emulation?.discard(page);
+      this.core.balloonInflate(g);
+    }
+    this.driver.pump();
   }
 
   /** The core has the page (and has seen the access): let QEMU's thread go on. */
@@ -266,11 +306,14 @@ export class Pager implements ActionPort {
         this.write(a);
         return;
       case 'drop':
-        // Armed: already out of the memfd, and its sampling slot held its content.
+        // Armed: already out of the memfd, and its sampling slot held its content. Absent from now,
+        // as any dropped page: the Preventer watches it too (most evictions are of armed pages).
         this.sampler.discard(a.page);
+        this.cfg.preventer?.region.mark(a.page);
         return;
       case 'zero':
         if (this.adopting.has(a.page)) return;
+        this.emulation?.claim(a.page);
         if (this.emulation?.has(a.page)) {
           const tmp = this.staging.bytes.subarray(0, PAGE);
           tmp.fill(0);
@@ -292,6 +335,8 @@ export class Pager implements ActionPort {
       }
       case 'remap':
         // Every byte written (the core counted 64 whole chunks): the buffer is the page, nothing read.
+        // (Bytes QEMU buffered for it since are taken first: they are newer.)
+        this.emu('remap').claim(a.page);
         this.installRun(a.page, 1, this.emu('remap').remapSource(a.page), false);
         return;
       case 'discardBuffer':
@@ -354,12 +399,15 @@ export class Pager implements ActionPort {
       // SAFETY (in RawFile.read): a.count pages fit the staging buffer, checked above.
       file.read(this.staging.addr, a.count * PAGE, a.start * PAGE);
       this.core.readDone(a.id);
-      // The Preventer's merge (and stray bytes of pages it did not emulate): over the old content.
-      if (this.emulation?.bufferedPages)
+      // The Preventer's merge (and stray bytes of pages it did not emulate, in our buffers or in
+      // QEMU's write buffer, taken now that the pages come in): over the old content.
+      if (this.emulation)
         for (let i = 0; i < a.pages.length; i++) {
           const p = a.pages[i]!;
+          if (!this.core.isResident(p)) continue;
+          this.emulation.claim(p);
           const off = (a.units[i]! - a.start) * PAGE;
-          if (this.core.isResident(p)) this.mergeBuffered(p, this.staging.bytes.subarray(off, off + PAGE));
+          this.mergeBuffered(p, this.staging.bytes.subarray(off, off + PAGE));
         }
       // After readDone the core has applied the faulting access: a page it now considers dirty is
       // installed writable, a clean one (read ahead, or named) write-protected. Pages consecutive
@@ -435,6 +483,7 @@ export class Pager implements ActionPort {
       waitingFaults: this.core.waitingFaults,
       // What the memfd really holds (the guest RAM QEMU and we share), and what sits in sampling slots.
       memfdBytes: fstatSync(this.ram.fd).blocks * 512,
+      uffdEagainRetries: this.uffd.eagainRetries,
       armedBytes: this.sampler.armedPages * PAGE,
       ...this.interceptSnapshot(),
     };
@@ -451,6 +500,15 @@ export class Pager implements ActionPort {
       interceptTlbFlushes: q.tlbFlushesOnRelease,
       interceptWrites: e.stats.writes,
       interceptReads: e.stats.reads,
+      interceptCombinedStores: q.combinedStores,
+      interceptLoadsFromBuffer: q.loadsFromBuffer,
+      interceptHandedFull: q.handedFull,
+      interceptHandedOther: q.handedOther,
+      interceptHandedLoad: q.handedLoad,
+      interceptHandedDevice: q.handedDevice,
+      interceptFlushes: e.stats.flushes,
+      interceptBuffersTaken: e.stats.buffersTaken,
+      interceptBufferLockContended: region.lockContended,
       interceptReadsFromBuffer: e.stats.servedFromBuffer,
       interceptServedPresent: e.stats.servedPresent,
       interceptWaited: e.stats.waited,

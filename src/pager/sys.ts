@@ -265,6 +265,15 @@ export function punchHole(fd: number, offset: number, len: number): void {
   );
 }
 
+/**
+ * madvise on a range of our own address space (tests play QEMU's balloon discard: punch, then
+ * MADV_DONTNEED, which a registered userfaultfd reports as a remove event).
+ */
+export function madvise(addr: number, len: number, advice: number): void {
+  // SAFETY: madvise only changes how [addr, addr + len) of our own mappings is backed.
+  check(`madvise(0x${addr.toString(16)}, ${len}, ${advice})`, lib().madvise(addr, len, advice));
+}
+
 /** lseek SEEK_DATA/SEEK_HOLE; returns -1 where the kernel says ENXIO (no data past `offset`). */
 export function seekData(fd: number, offset: number, whence: number): number {
   const r = Number(lib().lseek(fd, offset, whence));

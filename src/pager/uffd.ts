@@ -16,6 +16,8 @@ const UFFDIO_WRITEPROTECT = IOWR(0x06, 24);
 export const UFFD_API = 0xaa;
 export const Feature = {
   PAGEFAULT_FLAG_WP: 1 << 0,
+  /** madvise(MADV_DONTNEED/REMOVE) on the range is reported (QEMU's balloon discarding guest RAM). */
+  EVENT_REMOVE: 1 << 3,
   MISSING_SHMEM: 1 << 5,
   THREAD_ID: 1 << 8,
   MINOR_SHMEM: 1 << 10,
@@ -25,12 +27,17 @@ export const Feature = {
 export const RegisterMode = { MISSING: 1, WP: 2, MINOR: 4 } as const;
 export const FaultFlag = { WRITE: 1, WP: 2, MINOR: 4 } as const;
 const UFFD_EVENT_PAGEFAULT = 0x12;
+const UFFD_EVENT_REMOVE = 0x15;
 const COPY_MODE_WP = 2;
 const WP_MODE_WP = 1;
 const MSG_BYTES = 32;
 
-/** The features the pager needs: shmem missing faults, write-protect on shmem, the faulting thread. */
-export const NEEDED_FEATURES = Feature.MISSING_SHMEM | Feature.WP_HUGETLBFS_SHMEM | Feature.THREAD_ID;
+/**
+ * The features the pager needs: shmem missing faults, write-protect on shmem, the faulting thread,
+ * and the discards QEMU makes itself (its balloon: the content is gone before the pager hears).
+ */
+export const NEEDED_FEATURES =
+  Feature.MISSING_SHMEM | Feature.WP_HUGETLBFS_SHMEM | Feature.THREAD_ID | Feature.EVENT_REMOVE;
 
 export class UffdError extends Error {
   override name = 'UffdError';
@@ -54,6 +61,15 @@ export class Uffd {
   private readonly s = new Scratch(65536);
   /** Where read() puts messages: the second half of the scratch page. */
   private readonly msgOff = 32768;
+  /**
+   * Messages read while an ioctl waited for a remove event to be read (the kernel refuses ioctls
+   * with EAGAIN while one is pending: QEMU sits in madvise until it is read); parsed first next time.
+   */
+  private backlog: DataView[] = [];
+  /** Times an ioctl met EAGAIN and the pending messages were read first. */
+  eagainRetries = 0;
+  /** Called when messages were kept aside (the descriptor will not poll readable for them). */
+  onBacklog: (() => void) | undefined;
 
   constructor(readonly fd: number) {}
 
@@ -102,8 +118,11 @@ export class Uffd {
       const r = ioctlErr(this.fd, UFFDIO_COPY, s.addr);
       if (r >= 0) return 'copied';
       if (-r === ERRNO.EEXIST) return 'exists';
-      // The address space changed under the copy (e.g. QEMU mapped something): try again.
-      if (-r === ERRNO.EAGAIN) continue;
+      // The address space is changing (a remove event pending, QEMU mapping something): try again.
+      if (-r === ERRNO.EAGAIN) {
+        this.unblock();
+        continue;
+      }
       throw new SysError(`UFFDIO_COPY 0x${dst.toString(16)}+${len}`, -r);
     }
   }
@@ -111,16 +130,39 @@ export class Uffd {
   /** Write-protects (or unprotects, waking writers) QEMU's [start, start + len). */
   writeProtect(start: number, len: number, protect: boolean): void {
     const s = this.s;
-    s.setU64(0, start);
-    s.setU64(8, len);
-    s.setU64(16, protect ? WP_MODE_WP : 0);
-    // SAFETY: struct uffdio_writeprotect (24 bytes) at the scratch page's start.
-    ioctl(
-      this.fd,
-      UFFDIO_WRITEPROTECT,
-      s.addr,
-      `UFFDIO_WRITEPROTECT(${protect ? 'protect' : 'unprotect'}) 0x${start.toString(16)}+${len}`,
-    );
+    for (;;) {
+      s.setU64(0, start);
+      s.setU64(8, len);
+      s.setU64(16, protect ? WP_MODE_WP : 0);
+      // SAFETY: struct uffdio_writeprotect (24 bytes) at the scratch page's start.
+      const r = ioctlErr(this.fd, UFFDIO_WRITEPROTECT, s.addr);
+      if (r >= 0) return;
+      if (-r !== ERRNO.EAGAIN)
+        throw new SysError(
+          `UFFDIO_WRITEPROTECT(${protect ? 'protect' : 'unprotect'}) 0x${start.toString(16)}+${len}`,
+          -r,
+        );
+      this.unblock();
+    }
+  }
+
+  /**
+   * An ioctl met EAGAIN: a remove event may be waiting to be read (QEMU blocked in madvise). The
+   * pending messages are read now and kept for the next readFaults; if there were none, QEMU's
+   * thread is still on its way, so wait a moment.
+   */
+  private unblock(): void {
+    this.eagainRetries++;
+    const s = this.s;
+    // SAFETY: [msgOff, msgOff + 32768) is inside the 64 KiB scratch page.
+    const n = readNonBlocking(this.fd, s.addr + this.msgOff, 32768);
+    if (n <= 0) {
+      Atomics.wait(NAP, 0, 0, 0.05);
+      return;
+    }
+    if (this.backlog.length === 0) this.onBacklog?.();
+    const from = s.view.byteOffset + this.msgOff;
+    this.backlog.push(new DataView(s.view.buffer.slice(from, from + n)));
   }
 
   /** Wakes threads waiting on faults in QEMU's [start, start + len) (they retry the access). */
@@ -132,27 +174,51 @@ export class Uffd {
     ioctl(this.fd, UFFDIO_WAKE, s.addr, `UFFDIO_WAKE 0x${start.toString(16)}`);
   }
 
-  /** Reads the pending page-fault messages (non-blocking); other events are ignored. */
-  readFaults(max = 256): UffdFault[] {
+  /**
+   * Reads the pending page-fault messages (non-blocking). A remove event (the range [start, end)
+   * of QEMU's addresses discarded with madvise) goes to `onRemove` as it is read, before the faults
+   * returned; other events are ignored.
+   */
+  readFaults(max = 256, onRemove?: (start: number, end: number) => void): UffdFault[] {
+    const out: UffdFault[] = [];
+    const kept = this.backlog;
+    this.backlog = [];
+    for (const v of kept) parse(v, 0, v.byteLength, out, onRemove);
+    if (out.length > 0) return out;
     const s = this.s;
     const bytes = Math.min(max * MSG_BYTES, 32768);
     // SAFETY: [msgOff, msgOff + bytes) is inside the 64 KiB scratch page.
     const n = readNonBlocking(this.fd, s.addr + this.msgOff, bytes);
-    if (n <= 0) return [];
-    const out: UffdFault[] = [];
-    for (let o = 0; o + MSG_BYTES <= n; o += MSG_BYTES) {
-      const at = this.msgOff + o;
-      if (s.view.getUint8(at) !== UFFD_EVENT_PAGEFAULT) continue;
-      const flags = s.getU64(at + 8);
-      const addr = s.getU64(at + 16);
-      out.push({
-        // Addresses exceed 32 bits: no bitwise masking.
-        addr: addr - (addr % PAGE),
-        write: (flags & FaultFlag.WRITE) !== 0,
-        wp: (flags & FaultFlag.WP) !== 0,
-        tid: s.view.getUint32(at + 24, true),
-      });
-    }
+    if (n > 0) parse(s.view, this.msgOff, n, out, onRemove);
     return out;
+  }
+}
+
+/** A word nobody signals: Atomics.wait on it is a short sleep. */
+const NAP = new Int32Array(new SharedArrayBuffer(4));
+
+/** The messages in view[from, from + n): faults into `out`, remove events to `onRemove`. */
+function parse(
+  view: DataView,
+  from: number,
+  n: number,
+  out: UffdFault[],
+  onRemove?: (start: number, end: number) => void,
+): void {
+  const u64 = (o: number): number => Number(view.getBigUint64(o, true));
+  for (let o = 0; o + MSG_BYTES <= n; o += MSG_BYTES) {
+    const at = from + o;
+    const event = view.getUint8(at);
+    if (event === UFFD_EVENT_REMOVE) onRemove?.(u64(at + 8), u64(at + 16));
+    if (event !== UFFD_EVENT_PAGEFAULT) continue;
+    const flags = u64(at + 8);
+    const addr = u64(at + 16);
+    out.push({
+      // Addresses exceed 32 bits: no bitwise masking.
+      addr: addr - (addr % PAGE),
+      write: (flags & FaultFlag.WRITE) !== 0,
+      wp: (flags & FaultFlag.WP) !== 0,
+      tid: view.getUint32(at + 24, true),
+    });
   }
 }

@@ -59,9 +59,10 @@ __attribute__((constructor)) static void vswapper_uffd_shim(void) {
             errno = EINVAL;
             fail("VSWAPPER_INTERCEPT must be <ramblock>:<pages>");
         }
-        /* Header page, then one bit per page, whole pages (intercept-region.ts: interceptRegionBytes). */
+        /* Header page, write buffer (bytes, mask), then one bit per page, whole pages
+         * (intercept-region.ts: interceptRegionBytes). */
         size_t bitmap = (pages + 63) / 64 * 8;
-        size_t bytes = 4096 + (bitmap + 4095) / 4096 * 4096;
+        size_t bytes = 3 * 4096 + (bitmap + 4095) / 4096 * 4096;
         fds[1] = memfd_create("vswapper-intercept", MFD_CLOEXEC);
         if (fds[1] < 0 || ftruncate(fds[1], (off_t)bytes) < 0)
             fail("intercept region");
