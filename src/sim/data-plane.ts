@@ -30,8 +30,6 @@ export function sameContent(
   bOver: Overrides | undefined,
 ): boolean {
   if (!aOver && !bOver) return sameBase(aBase, bBase);
-  if (aOver && bOver && aOver.size === bOver.size && sameEntriesInOrder(aOver, bOver))
-    return aOver.size === CHUNKS_PER_PAGE || sameBase(aBase, bBase);
   // Chunks overridden on either side are compared one by one; every other chunk derives from its
   // base, so they all match exactly when the bases are equal and hold content. (The guest checks
   // every kernel page it touches, and those carry overrides, often of all 64 chunks.)
@@ -57,23 +55,6 @@ export function sameContent(
     }
   }
   return overridden === CHUNKS_PER_PAGE || sameBase(aBase, bBase);
-}
-
-/**
- * Whether two override maps hold the same chunks with the same defined values in the same order:
- * then every overridden chunk matches, and the general comparison below would find the same. Both
- * sides of the guest's check were written in the same order (the page and the reference copy take
- * each write together), so this walks two maps side by side instead of looking each chunk up;
- * anything else (another order, a key that is not a chunk, an undefined or NaN value) says no,
- * and the general comparison decides.
- */
-function sameEntriesInOrder(a: Overrides, b: Overrides): boolean {
-  const ib = b.entries();
-  for (const [c, v] of a) {
-    const e = ib.next().value!;
-    if (e[0] !== c || e[1] !== v || v === undefined || Number.isNaN(v) || !isChunk(c)) return false;
-  }
-  return true;
 }
 
 const isChunk = (c: number): boolean => Number.isInteger(c) && c >= 0 && c < CHUNKS_PER_PAGE;
