@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -70,6 +79,48 @@ test('the store gives back what it was given and never trusts a damaged entry', 
   assert.deepEqual(store.get(key), result(3.5));
   // No temporary file is left beside the entry.
   assert.deepEqual(readdirSync(join(store.dir, 'ab')), [`${key}.json`]);
+});
+
+test('opening the store removes the temporary files of writes that crashed long ago, and nothing else', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vsw-store-'));
+  const key = 'ab'.repeat(32);
+  new RunStore(dir).put(key, result(2));
+  const hoursAgo = (path: string, h: number): void => {
+    const t = new Date(Date.now() - h * 3600_000);
+    utimesSync(path, t, t);
+  };
+  const write = (rel: string, h: number): string => {
+    const path = join(dir, rel);
+    writeFileSync(path, '{"format":1');
+    hoursAgo(path, h);
+    return path;
+  };
+  // A write killed two hours ago (put()'s own name), one that may still be running, and files that
+  // are not the store's temporary files, however old: another name, another folder, a key that
+  // does not belong in its folder.
+  write(join('ab', `${key}.json.4242.0badc0de.tmp`), 2);
+  write(join('ab', `${key}.json.4243.0badc0df.tmp`), 0);
+  write(join('ab', 'notes.tmp'), 2);
+  write(join('ab', `${'cd'.repeat(32)}.json.4242.0badc0de.tmp`), 2);
+  mkdirSync(join(dir, 'other'));
+  write(join('other', `${key}.json.4242.0badc0de.tmp`), 2);
+  hoursAgo(join(dir, 'ab', `${key}.json`), 2);
+
+  const store = new RunStore(dir);
+  assert.equal(store.staleTmpRemoved, 1);
+  assert.deepEqual(
+    readdirSync(join(dir, 'ab')).sort(),
+    [
+      `${'cd'.repeat(32)}.json.4242.0badc0de.tmp`,
+      `${key}.json`,
+      `${key}.json.4243.0badc0df.tmp`,
+      'notes.tmp',
+    ].sort(),
+  );
+  assert.deepEqual(readdirSync(join(dir, 'other')), [`${key}.json.4242.0badc0de.tmp`]);
+  assert.deepEqual(store.get(key), result(2));
+  // Opened again, there is nothing more to remove.
+  assert.equal(new RunStore(dir).staleTmpRemoved, 0);
 });
 
 test('a killed sweep resumes without recomputing a finished run; a damaged entry is computed again', async () => {

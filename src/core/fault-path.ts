@@ -30,7 +30,17 @@ export class FaultPath {
   ) {}
 
   newFault(page: number, kind: FaultKind, write: boolean, ctx: FaultContext): Fault {
-    return this.s.faults.add({ id: this.s.io.newFaultId(), page, kind, write, ctx, waiting: 0 });
+    // Every field from the start (asyncWrite too): a fault that gained one later would change
+    // shape, and the code that reads faults would see two shapes and slow down.
+    return this.s.faults.add({
+      id: this.s.io.newFaultId(),
+      page,
+      kind,
+      write,
+      ctx,
+      waiting: 0,
+      asyncWrite: false,
+    });
   }
 
   /** Raises a fault on page `p`: NO_FAULT when it completed at once, else the id to wait for. */

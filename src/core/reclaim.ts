@@ -292,7 +292,7 @@ export class Reclaim {
   }
 
   /** The swap write of `pages` is done (end_page_writeback): each page is freed or stays. */
-  writebackDone(pages: number[]): void {
+  writebackDone(pages: readonly number[]): void {
     const { pt, frames } = this.s;
     for (const q of pages) {
       pt.flags[q]! &= ~Flag.Writeback;

@@ -5,8 +5,10 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readdirSync,
   renameSync,
   rmSync,
+  statSync,
   writeSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
@@ -24,14 +26,46 @@ import type { SimRunResult } from './sim-runner.js';
  * A file is written to a temporary name, flushed to the disk (fsync), then renamed over its final
  * name, and the folder is flushed: a crash leaves either the whole entry or none. An entry is
  * trusted only if its header names its key and the SHA-256 of its body matches; anything else (a
- * truncated or edited file) counts as absent and is computed again.
+ * truncated or edited file) counts as absent and is computed again. A process killed mid-write
+ * leaves its temporary file behind; opening the store removes such files once they are older than
+ * any write could still be running (`staleTmpMs`), and nothing else.
  */
 export class RunStore {
   /** Entries found damaged by `get` since this store was opened (each then computed again). */
   damaged = 0;
+  /** Temporary files of writes that never finished, removed when this store was opened. */
+  readonly staleTmpRemoved: number;
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    staleTmpMs = STALE_TMP_MS,
+  ) {
     mkdirSync(dir, { recursive: true });
+    this.staleTmpRemoved = this.removeStaleTmp(Date.now() - staleTmpMs);
+  }
+
+  /**
+   * Removes this store's own temporary files (put()'s names, in its key folders) last modified
+   * before `before` (ms since the epoch). A younger one may belong to a writer still running, in
+   * this or another process sharing the folder, and is left alone; so is every other file.
+   */
+  private removeStaleTmp(before: number): number {
+    let removed = 0;
+    for (const sub of listDir(this.dir)) {
+      if (!KEY_FOLDER.test(sub)) continue;
+      for (const f of listDir(join(this.dir, sub))) {
+        if (!TMP_NAME.test(f) || !f.startsWith(sub)) continue;
+        const path = join(this.dir, sub, f);
+        try {
+          if (statSync(path).mtimeMs >= before) continue;
+          rmSync(path);
+          removed++;
+        } catch {
+          // Gone meanwhile (another process opening the store removed it, or its writer renamed it).
+        }
+      }
+    }
+    return removed;
   }
 
   pathOf(key: string): string {
@@ -84,6 +118,26 @@ export class RunStore {
 }
 
 const FORMAT = 1;
+
+/** Folders of entries: the first two hex digits of their keys. */
+const KEY_FOLDER = /^[0-9a-f]{2}$/;
+/** put()'s temporary names: `<key>.json.<pid>.<8 hex digits>.tmp`. */
+const TMP_NAME = /^[0-9a-f]{64}\.json\.\d+\.[0-9a-f]{8}\.tmp$/;
+/**
+ * Age after which a temporary file is a crashed write's: a put() writes one run's JSON (kilobytes)
+ * and flushes it, which takes milliseconds; an hour also covers a disk stalled for minutes, or a
+ * store shared over a network with clocks a little apart.
+ */
+const STALE_TMP_MS = 60 * 60 * 1000;
+
+/** A folder's names, or none when it cannot be read (a stray file where a folder was expected). */
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 

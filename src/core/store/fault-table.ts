@@ -17,7 +17,7 @@ export interface Fault {
   /** Pages whose load this fault still waits for. */
   waiting: number;
   /** Finished as KVM's async page fault worker does: a write fault (CoreConfig.asyncPfWriteFaults). */
-  asyncWrite?: boolean;
+  asyncWrite: boolean;
 }
 
 /**

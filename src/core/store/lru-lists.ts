@@ -1,23 +1,28 @@
 /**
- * Intrusive doubly linked LRU lists over page indices, in typed arrays: 9 bytes per page whatever the
- * number of lists, no object per page. Head = most recently added, tail = next reclaim candidate.
+ * Intrusive doubly linked LRU lists over page indices, in one typed array: a page's next, previous
+ * and list sit side by side (16 bytes per page whatever the number of lists, no object per page), so
+ * unlinking a cold page costs one cache line for it and one for each neighbour instead of one per
+ * field. Head = most recently added, tail = next reclaim candidate.
  */
 export const NOT_ON_LIST = 255;
 
+/** Int32 slots per page in `link`: next, prev, list, and one unused (a power of two keeps lines whole). */
+const STRIDE = 4;
+const NEXT = 0;
+const PREV = 1;
+const LIST = 2;
+
 export class LruLists {
-  readonly next: Int32Array;
-  readonly prev: Int32Array;
-  /** Which list each page is on, or NOT_ON_LIST. */
-  readonly listOf: Uint8Array;
+  /** Per page: [next, prev, list (or NOT_ON_LIST), unused]. */
+  private readonly link: Int32Array;
   readonly head: Int32Array;
   readonly tail: Int32Array;
   readonly size: Float64Array;
 
   constructor(pageCount: number, listCount: number) {
     if (listCount >= NOT_ON_LIST) throw new RangeError(`LruLists: at most ${NOT_ON_LIST - 1} lists`);
-    this.next = new Int32Array(pageCount).fill(-1);
-    this.prev = new Int32Array(pageCount).fill(-1);
-    this.listOf = new Uint8Array(pageCount).fill(NOT_ON_LIST);
+    this.link = new Int32Array(pageCount * STRIDE).fill(-1);
+    for (let p = 0; p < pageCount; p++) this.link[p * STRIDE + LIST] = NOT_ON_LIST;
     this.head = new Int32Array(listCount).fill(-1);
     this.tail = new Int32Array(listCount).fill(-1);
     this.size = new Float64Array(listCount);
@@ -25,28 +30,32 @@ export class LruLists {
 
   /** Adds at the head (most recent end). The page must not be on any list. */
   pushHead(list: number, page: number): void {
+    const link = this.link;
     const h = this.head[list]!;
-    this.prev[page] = -1;
-    this.next[page] = h;
-    if (h >= 0) this.prev[h] = page;
+    const at = page * STRIDE;
+    link[at + PREV] = -1;
+    link[at + NEXT] = h;
+    link[at + LIST] = list;
+    if (h >= 0) link[h * STRIDE + PREV] = page;
     else this.tail[list] = page;
     this.head[list] = page;
-    this.listOf[page] = list;
     this.size[list]!++;
   }
 
   remove(page: number): void {
-    const list = this.listOf[page]!;
+    const link = this.link;
+    const at = page * STRIDE;
+    const list = link[at + LIST]!;
     if (list === NOT_ON_LIST) return;
-    const p = this.prev[page]!;
-    const n = this.next[page]!;
-    if (p >= 0) this.next[p] = n;
+    const p = link[at + PREV]!;
+    const n = link[at + NEXT]!;
+    if (p >= 0) link[p * STRIDE + NEXT] = n;
     else this.head[list] = n;
-    if (n >= 0) this.prev[n] = p;
+    if (n >= 0) link[n * STRIDE + PREV] = p;
     else this.tail[list] = p;
-    this.prev[page] = -1;
-    this.next[page] = -1;
-    this.listOf[page] = NOT_ON_LIST;
+    link[at + PREV] = -1;
+    link[at + NEXT] = -1;
+    link[at + LIST] = NOT_ON_LIST;
     this.size[list]!--;
   }
 
@@ -63,13 +72,23 @@ export class LruLists {
   }
 
   on(page: number): number {
-    return this.listOf[page]!;
+    return this.link[page * STRIDE + LIST]!;
+  }
+
+  /** The page after `page` on its list (towards the tail), or -1. */
+  nextOf(page: number): number {
+    return this.link[page * STRIDE + NEXT]!;
+  }
+
+  /** The page before `page` on its list (towards the head), or -1. */
+  prevOf(page: number): number {
+    return this.link[page * STRIDE + PREV]!;
   }
 
   /** Pages of a list from head to tail (tests and debugging only: allocates). */
   toArray(list: number): number[] {
     const out: number[] = [];
-    for (let p = this.head[list]!; p >= 0; p = this.next[p]!) out.push(p);
+    for (let p = this.head[list]!; p >= 0; p = this.nextOf(p)) out.push(p);
     return out;
   }
 }

@@ -55,7 +55,7 @@ export class Lruvecs {
 
   /** The page before `page` on its list (towards the head), or -1. */
   prev(page: number): number {
-    return this.lists.prev[page]!;
+    return this.lists.prevOf(page);
   }
 
   remove(page: number): void {

@@ -1,18 +1,26 @@
-import type { CoreAction, ReadSource } from '../actions.js';
+import type { CoreAction, ReadAction, ReadSource, SwapWriteAction } from '../actions.js';
 import type { CoreCounters } from '../counters.js';
 import { UnknownIoError } from '../errors.js';
 import type { BlockNo, FaultId, Gfn, IoId, SwapSlot, VmmPage } from '../types.js';
 import { IdMap } from './id-map.js';
 
-/** An I/O the core asked for and the driver has not finished: pages in the core's own index space. */
-export interface PendingIo {
-  source: ReadSource | 'swap-write';
-  pages: number[];
-  units: number[];
+/** A read the driver has not finished: its source and pages in the core's index space, with their units. */
+export interface PendingRead {
+  readonly kind: 'read';
+  readonly source: ReadSource;
+  readonly pages: readonly number[];
+  readonly units: readonly number[];
 }
 
+/**
+ * An I/O the core asked for and the driver has not finished. A guest page's number is the same in
+ * the core and in an action, so swap and image reads and swap writes are kept as their actions
+ * themselves (no second object per I/O); a read of the hypervisor's pages, whose action numbers them
+ * in its executable, is kept with the core's numbers.
+ */
+type PendingIo = PendingRead | SwapWriteAction;
+
 const EMPTY_ACTIONS: CoreAction[] = [];
-const EMPTY_UNITS: number[] = [];
 
 /**
  * The way out of the core (Linux's page_io.c, and the queue the driver drains): actions in the order
@@ -72,11 +80,10 @@ export class PageIo {
     const id = ++this.lastId as IoId;
     const start = units[0]!;
     const count = units[units.length - 1]! - start + 1;
-    this.pending.set(id, { source, pages, units });
     const c = this.counters;
     if (source === 'swap') {
       const gfns = pages as Gfn[];
-      this.actions.push({
+      const a: ReadAction = {
         kind: 'read',
         source,
         id,
@@ -84,14 +91,16 @@ export class PageIo {
         count,
         pages: gfns,
         units: units as SwapSlot[],
-      });
+      };
+      this.pending.set(id, a);
+      this.actions.push(a);
       c.swapReadOps++;
       c.swapReadPages += pages.length;
       if (start !== this.lastSwapReadEnd) c.swapReadRuns++;
       this.lastSwapReadEnd = start + count;
     } else if (source === 'image') {
       const gfns = pages as Gfn[];
-      this.actions.push({
+      const a: ReadAction = {
         kind: 'read',
         source,
         id,
@@ -99,11 +108,14 @@ export class PageIo {
         count,
         pages: gfns,
         units: units as BlockNo[],
-      });
+      };
+      this.pending.set(id, a);
+      this.actions.push(a);
       c.imageReadOps++;
       c.imageReadPages += pages.length;
     } else {
       const v = units as VmmPage[];
+      this.pending.set(id, { kind: 'read', source, pages, units });
       this.actions.push({ kind: 'read', source, id, start: start as VmmPage, count, pages: v, units: v });
       c.vmmReadOps++;
       c.vmmReadPages += pages.length;
@@ -113,24 +125,25 @@ export class PageIo {
   /** One write action for pages whose slots are consecutive from `start`. */
   emitWrite(pages: number[], start: number): void {
     const id = ++this.lastId as IoId;
-    this.pending.set(id, { source: 'swap-write', pages, units: EMPTY_UNITS });
-    this.actions.push({ kind: 'write', id, start: start as SwapSlot, pages: pages as Gfn[] });
+    const a: SwapWriteAction = { kind: 'write', id, start: start as SwapSlot, pages: pages as Gfn[] };
+    this.pending.set(id, a);
+    this.actions.push(a);
     this.counters.swapWriteOps++;
     this.counters.swapWritePages += pages.length;
   }
 
   /** The read `id` is done: its record, which is forgotten. */
-  takeRead(id: IoId): PendingIo {
+  takeRead(id: IoId): PendingRead {
     const io = this.pending.get(id);
-    if (!io || io.source === 'swap-write') throw new UnknownIoError('read', id);
+    if (!io || io.kind !== 'read') throw new UnknownIoError('read', id);
     this.pending.delete(id);
     return io;
   }
 
   /** The write `id` is done: its pages. */
-  takeWrite(id: IoId): number[] {
+  takeWrite(id: IoId): readonly number[] {
     const io = this.pending.get(id);
-    if (!io || io.source !== 'swap-write') throw new UnknownIoError('write', id);
+    if (!io || io.kind !== 'write') throw new UnknownIoError('write', id);
     this.pending.delete(id);
     return io.pages;
   }

@@ -16,6 +16,13 @@ export class SwapSpace {
   readonly owner: Int32Array;
   /** Free slots per aligned block of `clusterSlots`, so scans skip full blocks cheaply. */
   private readonly blockFree: Int32Array;
+  /**
+   * Per aligned block, how many slots at its end (freeTail) and at its start (freeHead) are free in a
+   * row, kept as slots come and go: a free run across two blocks is a tail and the next head, so the
+   * search for one reads two numbers per block instead of walking slots.
+   */
+  private readonly freeTail: Int32Array;
+  private readonly freeHead: Int32Array;
   /** Where the next allocation looks first (Linux's cluster_next). */
   private clusterNext = 0;
   /** Allocations left before the next search for a free run (Linux's cluster_nr). */
@@ -35,6 +42,8 @@ export class SwapSpace {
     const blocks = Math.ceil(slotCount / clusterSlots);
     this.blockFree = new Int32Array(blocks);
     for (let b = 0; b < blocks; b++) this.blockFree[b] = Math.min(clusterSlots, slotCount - b * clusterSlots);
+    this.freeTail = this.blockFree.slice();
+    this.freeHead = this.blockFree.slice();
   }
 
   get usedSlots(): number {
@@ -56,7 +65,7 @@ export class SwapSpace {
     this.clusterLeft--;
     const slot = this.firstFreeFrom(from);
     this.owner[slot] = page;
-    this.blockFree[Math.floor(slot / this.clusterSlots)]!--;
+    this.taken(slot);
     this.used++;
     this.clusterNext = slot + 1 >= this.slotCount ? this.lowestFree : slot + 1;
     if (slot === this.lowestFree) this.advanceLowest();
@@ -66,7 +75,7 @@ export class SwapSpace {
   free(slot: SwapSlot): void {
     if (this.owner[slot] === NONE) throw new SwapSlotError(`SwapSpace: double free of slot ${slot}`);
     this.owner[slot] = NONE;
-    this.blockFree[Math.floor(slot / this.clusterSlots)]!++;
+    this.released(slot);
     this.used--;
     if (slot < this.lowestFree) this.lowestFree = slot;
   }
@@ -74,6 +83,37 @@ export class SwapSpace {
   /** The page holding a slot, or NONE when it is free. */
   ownerOf(slot: SwapSlot): number {
     return this.owner[slot]!;
+  }
+
+  /** Slot `slot` was just taken: its block's counts shrink around it. */
+  private taken(slot: number): void {
+    const k = this.clusterSlots;
+    const b = Math.floor(slot / k);
+    const blockStart = b * k;
+    const blockEnd = Math.min(this.slotCount, blockStart + k);
+    this.blockFree[b]!--;
+    if (slot >= blockEnd - this.freeTail[b]!) this.freeTail[b] = blockEnd - slot - 1;
+    if (slot < blockStart + this.freeHead[b]!) this.freeHead[b] = slot - blockStart;
+  }
+
+  /** Slot `slot` was just freed: a free run at either end of its block may now reach further. */
+  private released(slot: number): void {
+    const owner = this.owner;
+    const k = this.clusterSlots;
+    const b = Math.floor(slot / k);
+    const blockStart = b * k;
+    const blockEnd = Math.min(this.slotCount, blockStart + k);
+    this.blockFree[b]!++;
+    if (slot === blockEnd - this.freeTail[b]! - 1) {
+      let s = slot;
+      while (s > blockStart && owner[s - 1] === NONE) s--;
+      this.freeTail[b] = blockEnd - s;
+    }
+    if (slot === blockStart + this.freeHead[b]!) {
+      let s = slot + 1;
+      while (s < blockEnd && owner[s] === NONE) s++;
+      this.freeHead[b] = s - blockStart;
+    }
   }
 
   private advanceLowest(): void {
@@ -111,22 +151,17 @@ export class SwapSpace {
    * the search looks at each block's ends instead of walking every slot (3.7 walked them).
    */
   private findFreeRun(): number {
-    const owner = this.owner;
     const k = this.clusterSlots;
     const n = this.slotCount;
-    for (let b = Math.floor(this.lowestFree / k); b < this.blockFree.length; b++) {
-      if (this.blockFree[b] === 0) continue;
-      const blockStart = b * k;
-      const blockEnd = Math.min(n, blockStart + k);
-      let tail = 0;
-      while (blockEnd - tail > blockStart && owner[blockEnd - tail - 1] === NONE) tail++;
+    const blocks = this.blockFree.length;
+    for (let b = Math.floor(this.lowestFree / k); b < blocks; b++) {
+      const tail = this.freeTail[b]!;
       if (tail === 0) continue;
-      if (tail === k) return blockStart;
+      const blockEnd = Math.min(n, b * k + k);
+      if (tail === k) return b * k;
       const need = k - tail;
       if (blockEnd + need > n) return NONE;
-      let head = 0;
-      while (head < need && owner[blockEnd + head] === NONE) head++;
-      if (head === need) return blockEnd - tail;
+      if (this.freeHead[b + 1]! >= need) return blockEnd - tail;
     }
     return NONE;
   }
