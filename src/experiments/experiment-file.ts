@@ -115,6 +115,15 @@ export const experimentSchema = z
         .strict(),
       z
         .object({
+          kind: z.literal('bzip2'),
+          inputMiB: positive('workload.inputMiB').optional(),
+          blockKB: positive('workload.blockKB').optional(),
+          cpuNsPerByte: positive('workload.cpuNsPerByte').optional(),
+          compressedRatio: z.number().positive().max(1).optional(),
+        })
+        .strict(),
+      z
+        .object({
           kind: z.literal('kernbench'),
           units: z.number().int().positive().optional(),
           jobs: z.number().int().positive().optional(),

@@ -164,6 +164,26 @@ export const FIGURE_SPECS: Record<string, FigureSpec> = {
     ],
     paperSeries: { ...PAPER_SERIES, mapper: 'vswapper w/o preventer (= mapper)' },
   },
+  'win-sysbench': {
+    id: 'win-sysbench',
+    title: '§5.4: Sysbench reading a 2 GB file in a Windows guest that believes 2 GB and has 1 GB',
+    kind: 'bars',
+    xLabel: '',
+    panels: [
+      { paperFigure: 'Sec. 5.4 Windows Sysbench', metric: 'runtimeS', divisor: 1, yLabel: 'runtime [s]' },
+    ],
+    paperSeries: { baseline: 'baseline (without VSwapper)', vswapper: 'vswapper' },
+  },
+  'win-bzip2': {
+    id: 'win-bzip2',
+    title: '§5.4: bzip2 in the same Windows guest (believes 2 GB) with 512 MB',
+    kind: 'bars',
+    xLabel: '',
+    panels: [
+      { paperFigure: 'Sec. 5.4 Windows bzip2', metric: 'runtimeS', divisor: 1, yLabel: 'runtime [s]' },
+    ],
+    paperSeries: { baseline: 'baseline (without VSwapper)', vswapper: 'vswapper' },
+  },
   fig3: {
     id: 'fig3',
     title: 'Fig. 3: Sysbench 200 MB sequential read, guest believes 512 MB, has 100 MB',

@@ -15,6 +15,7 @@ import { type ConfigName, CONFIG_NAMES, type FigureResult, type Metrics } from '
 import type { SimRunResult } from './sim-runner.js';
 import { SECTION_5_1_FIGURES } from './section-5-1.js';
 import { SECTION_5_2_FIGURES } from './section-5-2.js';
+import { SECTION_5_4_FIGURES } from './section-5-4.js';
 
 export { type SimFigure, jobKey, REPETITIONS, SEEDS } from './figure-runs.js';
 
@@ -116,7 +117,7 @@ SIM_FIGURES.fig10 = {
   },
 };
 
-Object.assign(SIM_FIGURES, SECTION_5_1_FIGURES, SECTION_5_2_FIGURES);
+Object.assign(SIM_FIGURES, SECTION_5_1_FIGURES, SECTION_5_2_FIGURES, SECTION_5_4_FIGURES);
 
 export function figureMeta(
   scale: number,
