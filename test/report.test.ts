@@ -287,18 +287,26 @@ test('writeReport: files, the paper/ours/ratio table, notes, meta; an earlier qe
   const html = readFileSync(indexPath, 'utf8');
   assert.ok(html.startsWith('<!doctype html>'));
   assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//, 'no external resources');
+  // fig3 here ran at half the paper's sizes: shown, not compared.
   assert.match(
     html,
-    /<td>baseline<\/td><td>baseline<\/td><td>38\.7<\/td><td>30\.96<\/td><td class="near">0\.80<\/td>/,
+    /<td>baseline<\/td><td>baseline<\/td><td>38\.7<\/td><td>30\.96<\/td><td class="na">scaled: not compared<\/td>/,
   );
-  // Fig. 9a iteration 1: paper 41.59; sim 13 -> 0.31, qemu 26 -> 0.63.
+  // Fig. 9a, a column per iteration: iteration 1's paper 41.59; sim 13 -> 0.31, qemu 26 -> 0.63.
   assert.match(
     html,
-    /<td>1<\/td><td>41\.59<\/td><td>13<\/td><td class="far">0\.31<\/td><td>26<\/td><td class="off">0\.63<\/td>/,
+    /<td>baseline<\/td><td>sim<\/td><td class="far"[^>]*>13<br><small>paper 41\.59 · ×0\.31<\/small>/,
   );
-  assert.match(html, /<th>ours \(qemu\)<\/th>/);
+  assert.match(
+    html,
+    /<td>baseline<\/td><td>qemu<\/td><td class="off"[^>]*>26<br><small>paper 41\.59 · ×0\.63<\/small>/,
+  );
+  assert.match(html, /<tr><th>configuration<\/th><th>engine<\/th><th>1<\/th><th>2<\/th>/);
   // Fig. 9d balloon: the paper's 0 swap writes against our 0 is agreement, not a missing ratio.
-  assert.match(html, /balloon\+baseline<\/td><td>1<\/td><td>0<\/td><td>0<\/td><td class="near">both 0<\/td>/);
+  assert.match(
+    html,
+    /balloon\+baseline\)<\/small><\/td><td>sim<\/td><td class="near"[^>]*>0<br><small>paper 0<\/small>/,
+  );
   assert.match(html, /vswapper: vswapper runs without the Preventer/);
   assert.match(html, /<th>machine<\/th><td>test-box<\/td>/);
   assert.equal(html.match(/<svg /g)?.length, 2, 'both plots embedded');
@@ -327,7 +335,7 @@ test('writeReport: a result that moves to an engine-named file leaves no stale c
     ['fig9.qemu-pager.json', 'fig9.qemu.json'],
   );
   const html = readFileSync(join(dir, 'index.html'), 'utf8');
-  assert.match(html, /<th>ours \(qemu\)<\/th><th>ours\/paper \(qemu\)<\/th><th>ours \(qemu-pager\)<\/th>/);
+  assert.match(html, /<tr><td>baseline<\/td><td>qemu<\/td>.*\n<tr><td>baseline<\/td><td>qemu-pager<\/td>/);
 });
 
 test('crossCheck: counters two engines measured, side by side; killed runs and one-engine metrics left out', () => {

@@ -248,7 +248,22 @@ export async function runExperiment(
     runs,
     meta: figureMeta(e.scale, performance.now() - t0, [e.seed], {
       seed: e.seed,
-      xAxis: sizes.length === 1 ? 'iteration' : 'guest actual memory [MB]',
+      // One run per point: a user's experiment has one seed, not the paper's five.
+      runsPerPoint: 1,
+      xAxis: sizes.length === 1 ? 'iteration' : 'guest actual memory [MiB]',
+      model: `${diskText(e.host.disk as unknown as DiskSpec)}, Xeon E5-2420 KVM costs, QEMU 1.2 code paging, Linux 3.7-like reclaim`,
+      guest: `${e.guest.believedMiB} MiB believed, ${sizes.join(', ')} MiB actual, ${e.guest.kernelMiB} MiB kernel, guest swap ${e.guest.swapMiB} MiB`,
     }),
   };
+}
+
+/** The host's disk as the provenance names it: the paper's drive, or the SSD model, with any changes. */
+function diskText(d: DiskSpec): string {
+  const changed = (o: object | undefined): string => {
+    const set = Object.entries(o ?? {}).filter(([, v]) => v !== undefined);
+    return set.length === 0 ? '' : ` (${set.map(([k, v]) => `${k} ${String(v)}`).join(', ')})`;
+  };
+  return d.kind === 'ssd'
+    ? `SATA SSD (2013 model)${changed(d.ssd)}`
+    : `Seagate Constellation ES 2 TB HDD${changed(d.hdd)}`;
 }

@@ -39,6 +39,11 @@ function windowsFigure(id: string, workload: WorkloadSpec, actualMiB: number): S
     id,
     configs: WINDOWS_CONFIGS,
     x: { kind: 'bars' },
+    meta: {
+      model:
+        'Seagate Constellation ES 2 TB HDD, Xeon E5-2420 KVM costs, QEMU 1.2 code paging, Windows Server 2012-like guest (zero page thread, zeroed/free lists, lazy writer, 512-byte requests; no async page faults)',
+      guest: `${WINDOWS_BELIEVED_MIB} MiB believed, ${actualMiB} MiB actual, 1 vCPU`,
+    },
     jobs,
     records(results, scale, configs, seeds) {
       const all = jobs(scale, seeds);

@@ -9,7 +9,7 @@ import type { Workload } from './types.js';
 
 /** A workload as data (what a YAML file or a worker message carries). */
 export type WorkloadSpec =
-  | { kind: 'sysbench'; fileMiB: number; blockKiB: number; iterations: number }
+  | { kind: 'sysbench'; fileMiB: number; blockKiB: number; iterations: number; checkRewrite?: boolean }
   | { kind: 'false-reads'; fileMiB: number; blockKiB: number; iterations: number; allocMiB: number }
   | ({ kind: 'pbzip2' } & Partial<Pbzip2Params>)
   | ({ kind: 'bzip2' } & Partial<Bzip2Params>)
