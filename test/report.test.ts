@@ -399,3 +399,33 @@ test('report for researchers: tidy CSV beside each JSON, seed spread as error ba
   assert.match(html, /<a href="fig9\.csv">fig9\.csv<\/a>/);
   assertBalancedTags(svg);
 });
+
+test("a user's experiment gets its own table (no paper values), MiB columns, and no claims section", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'vsw-report-')), 'out');
+  const runs: RunRecord[] = (['baseline', 'mapper', 'vswapper'] as ConfigName[]).flatMap((config, i) =>
+    [100, 200].map((x) => ({
+      config,
+      x,
+      metrics: { runtimeS: 10 + i + x / 100 },
+      spread: { min: { runtimeS: 9 + i }, max: { runtimeS: 12 + i + x / 100 } },
+    })),
+  );
+  const mine: FigureResult = {
+    figure: 'my-sweep',
+    engine: 'sim',
+    runs,
+    meta: { scale: 1, seeds: '1', runsPerPoint: 1, xAxis: 'guest actual memory [MiB]' },
+  };
+  const { indexPath } = await writeReport(dir, [mine], { paperTargetsPath: PAPER });
+  const html = readFileSync(indexPath, 'utf8');
+  assert.match(html, /Not a figure of the paper: our values only\. Columns: guest actual memory \[MiB\]/);
+  assert.match(html, /<tr><th>configuration<\/th><th>engine<\/th><th>100<\/th><th>200<\/th><\/tr>/);
+  // Mean, then the spread over the seeds.
+  assert.match(html, /<tr><td>mapper<\/td><td>sim<\/td><td>12<br><small>10–14<\/small><\/td>/);
+  assert.doesNotMatch(html, /id="claims"/);
+  // The mapper is dashed with square markers and drawn after vswapper, so it shows where they coincide.
+  const svg = readFileSync(join(dir, 'my-sweep.svg'), 'utf8');
+  assert.match(svg, /data-series="mapper\/sim"[^>]*stroke-dasharray="7 4"/);
+  assert.ok(svg.indexOf('data-series="mapper/sim"') > svg.indexOf('data-series="vswapper/sim"'));
+  assert.match(svg, /<rect [^>]*fill="white" stroke="#ff7f0e"/);
+});
