@@ -6,6 +6,7 @@ import { CONFIG_NAMES, type FigureResult, type RunRecord } from '../engine/resul
 import { runJobs, type PoolProgress } from './pool.js';
 import { figureMeta } from './figures.js';
 import { type DiskSpec, PAPER_MACHINE } from '../sim/machine.js';
+import { GUEST_OS_KINDS } from '../sim/guest/guest-model.js';
 import { DEFAULT_CORE_TUNABLES, SWAP_READAHEAD_POLICIES, type SwapReadaheadName } from '../core/index.js';
 import type { WorkloadSpec } from '../workloads/index.js';
 
@@ -60,7 +61,11 @@ export const experimentSchema = z
         kernelMiB: positive('guest.kernelMiB').default(40),
         swapMiB: z.number().nonnegative('guest.swapMiB must not be negative').default(0),
         history: z.enum(['reclaimed', 'fresh']).default('reclaimed'),
-        asyncPageFaults: z.boolean({ error: 'guest.asyncPageFaults must be true or false' }).default(true),
+        asyncPageFaults: z.boolean({ error: 'guest.asyncPageFaults must be true or false' }).optional(),
+        /** The guest operating system: 'windows' is §5.4's (src/sim/guest/windows-os.ts). */
+        os: z
+          .enum(GUEST_OS_KINDS, { error: `guest.os must be one of ${GUEST_OS_KINDS.join(', ')}` })
+          .default('linux'),
       })
       .strict(),
     host: z
@@ -154,6 +159,12 @@ export const experimentSchema = z
         });
       }
     });
+    if (e.guest.os === 'windows' && e.guest.asyncPageFaults === true)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['guest', 'asyncPageFaults'],
+        message: "a Windows guest has no KVM asynchronous page faults (they need Linux's kvm_para driver)",
+      });
     if (e.guest.kernelMiB >= e.guest.believedMiB)
       ctx.addIssue({
         code: 'custom',
@@ -225,7 +236,9 @@ export async function runExperiment(
         scale: e.scale,
         ...(e.guest.swapMiB > 0 ? { guestSwapMiB: e.guest.swapMiB } : {}),
         ...(e.guest.history === 'fresh' ? { history: 'fresh' as const } : {}),
-        ...(e.guest.asyncPageFaults ? {} : { guestAsyncPageFaults: false }),
+        // Linux guests enable KVM's async page faults unless told not to; Windows has none.
+        ...(e.guest.os === 'windows' ? { guestOs: 'windows' as const } : {}),
+        ...((e.guest.asyncPageFaults ?? e.guest.os === 'linux') ? {} : { guestAsyncPageFaults: false }),
       });
     }
   }
@@ -251,7 +264,7 @@ export async function runExperiment(
       // One run per point: a user's experiment has one seed, not the paper's five.
       runsPerPoint: 1,
       xAxis: sizes.length === 1 ? 'iteration' : 'guest actual memory [MiB]',
-      model: `${diskText(e.host.disk as unknown as DiskSpec)}, Xeon E5-2420 KVM costs, QEMU 1.2 code paging, Linux 3.7-like reclaim`,
+      model: `${diskText(e.host.disk as unknown as DiskSpec)}, Xeon E5-2420 KVM costs, QEMU 1.2 code paging, ${e.guest.os === 'windows' ? 'Windows Server 2012-like guest' : 'Linux 3.7-like reclaim'}`,
       guest: `${e.guest.believedMiB} MiB believed, ${sizes.join(', ')} MiB actual, ${e.guest.kernelMiB} MiB kernel, guest swap ${e.guest.swapMiB} MiB`,
     }),
   };
