@@ -26,7 +26,25 @@ test('a valid experiment gets its defaults', () => {
   assert.equal(e.workload.kind === 'sysbench' && e.workload.blockKiB, 16);
   assert.equal(e.guest.swapMiB, 0);
   assert.equal(e.guest.history, 'reclaimed');
-  assert.equal(e.guest.asyncPageFaults, true);
+  // Unset: the guest's own default (Linux enables KVM's async page faults, Windows has none).
+  assert.equal(e.guest.asyncPageFaults, undefined);
+  assert.equal(e.guest.os, 'linux');
+});
+
+test('a Windows guest (§5.4) can be asked for, never with async page faults, and runs', async () => {
+  const win = ok.replace('kernelMiB: 10 }', 'kernelMiB: 10, os: windows }');
+  assert.throws(
+    () => parseExperiment(win.replace('os: windows', 'os: windows, asyncPageFaults: true')),
+    /guest\.asyncPageFaults: a Windows guest has no KVM asynchronous page faults/,
+  );
+  assert.throws(
+    () => parseExperiment(win.replace('os: windows', 'os: beos')),
+    /guest\.os: guest\.os must be one of linux, windows/,
+  );
+  const r = await runExperiment(parseExperiment(win));
+  assert.equal(r.runs.length, 4);
+  assert.match(String(r.meta.model), /Windows Server 2012-like guest/);
+  for (const run of r.runs) assert.equal(run.metrics.integrityViolations, 0);
 });
 
 test('a guest without KVM async page faults can be asked for; a bad value names the field', () => {

@@ -261,6 +261,11 @@ test('the balloon driver needs only frames, a scheduler and a balloon port: it h
     tryAllocFrame: () => mem.pop(),
     allocFrame: unused,
     freeFrame: (g) => mem.push(g),
+    get freePages() {
+      return mem.freePages;
+    },
+    tryAllocZeroedFrame: unused,
+    isPrezeroed: unused,
     nowNs: 0,
     stopping: false,
     cpu: () => false,

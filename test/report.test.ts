@@ -287,18 +287,26 @@ test('writeReport: files, the paper/ours/ratio table, notes, meta; an earlier qe
   const html = readFileSync(indexPath, 'utf8');
   assert.ok(html.startsWith('<!doctype html>'));
   assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//, 'no external resources');
+  // fig3 here ran at half the paper's sizes: shown, not compared.
   assert.match(
     html,
-    /<td>baseline<\/td><td>baseline<\/td><td>38\.7<\/td><td>30\.96<\/td><td class="near">0\.80<\/td>/,
+    /<td>baseline<\/td><td>baseline<\/td><td>38\.7<\/td><td>30\.96<\/td><td class="na">scaled: not compared<\/td>/,
   );
-  // Fig. 9a iteration 1: paper 41.59; sim 13 -> 0.31, qemu 26 -> 0.63.
+  // Fig. 9a, a column per iteration: iteration 1's paper 41.59; sim 13 -> 0.31, qemu 26 -> 0.63.
   assert.match(
     html,
-    /<td>1<\/td><td>41\.59<\/td><td>13<\/td><td class="far">0\.31<\/td><td>26<\/td><td class="off">0\.63<\/td>/,
+    /<td>baseline<\/td><td>sim<\/td><td class="far"[^>]*>13<br><small>paper 41\.59 · ×0\.31<\/small>/,
   );
-  assert.match(html, /<th>ours \(qemu\)<\/th>/);
+  assert.match(
+    html,
+    /<td>baseline<\/td><td>qemu<\/td><td class="off"[^>]*>26<br><small>paper 41\.59 · ×0\.63<\/small>/,
+  );
+  assert.match(html, /<tr><th>configuration<\/th><th>engine<\/th><th>1<\/th><th>2<\/th>/);
   // Fig. 9d balloon: the paper's 0 swap writes against our 0 is agreement, not a missing ratio.
-  assert.match(html, /balloon\+baseline<\/td><td>1<\/td><td>0<\/td><td>0<\/td><td class="near">both 0<\/td>/);
+  assert.match(
+    html,
+    /balloon\+baseline\)<\/small><\/td><td>sim<\/td><td class="near"[^>]*>0<br><small>paper 0<\/small>/,
+  );
   assert.match(html, /vswapper: vswapper runs without the Preventer/);
   assert.match(html, /<th>machine<\/th><td>test-box<\/td>/);
   assert.equal(html.match(/<svg /g)?.length, 2, 'both plots embedded');
@@ -327,7 +335,7 @@ test('writeReport: a result that moves to an engine-named file leaves no stale c
     ['fig9.qemu-pager.json', 'fig9.qemu.json'],
   );
   const html = readFileSync(join(dir, 'index.html'), 'utf8');
-  assert.match(html, /<th>ours \(qemu\)<\/th><th>ours\/paper \(qemu\)<\/th><th>ours \(qemu-pager\)<\/th>/);
+  assert.match(html, /<tr><td>baseline<\/td><td>qemu<\/td>.*\n<tr><td>baseline<\/td><td>qemu-pager<\/td>/);
 });
 
 test('crossCheck: counters two engines measured, side by side; killed runs and one-engine metrics left out', () => {
@@ -390,4 +398,34 @@ test('report for researchers: tidy CSV beside each JSON, seed spread as error ba
   assert.doesNotMatch(html, /<h2>Fig\. 9: [^<]*<span class="scaled">/);
   assert.match(html, /<a href="fig9\.csv">fig9\.csv<\/a>/);
   assertBalancedTags(svg);
+});
+
+test("a user's experiment gets its own table (no paper values), MiB columns, and no claims section", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'vsw-report-')), 'out');
+  const runs: RunRecord[] = (['baseline', 'mapper', 'vswapper'] as ConfigName[]).flatMap((config, i) =>
+    [100, 200].map((x) => ({
+      config,
+      x,
+      metrics: { runtimeS: 10 + i + x / 100 },
+      spread: { min: { runtimeS: 9 + i }, max: { runtimeS: 12 + i + x / 100 } },
+    })),
+  );
+  const mine: FigureResult = {
+    figure: 'my-sweep',
+    engine: 'sim',
+    runs,
+    meta: { scale: 1, seeds: '1', runsPerPoint: 1, xAxis: 'guest actual memory [MiB]' },
+  };
+  const { indexPath } = await writeReport(dir, [mine], { paperTargetsPath: PAPER });
+  const html = readFileSync(indexPath, 'utf8');
+  assert.match(html, /Not a figure of the paper: our values only\. Columns: guest actual memory \[MiB\]/);
+  assert.match(html, /<tr><th>configuration<\/th><th>engine<\/th><th>100<\/th><th>200<\/th><\/tr>/);
+  // Mean, then the spread over the seeds.
+  assert.match(html, /<tr><td>mapper<\/td><td>sim<\/td><td>12<br><small>10–14<\/small><\/td>/);
+  assert.doesNotMatch(html, /id="claims"/);
+  // The mapper is dashed with square markers and drawn after vswapper, so it shows where they coincide.
+  const svg = readFileSync(join(dir, 'my-sweep.svg'), 'utf8');
+  assert.match(svg, /data-series="mapper\/sim"[^>]*stroke-dasharray="7 4"/);
+  assert.ok(svg.indexOf('data-series="mapper/sim"') > svg.indexOf('data-series="vswapper/sim"'));
+  assert.match(svg, /<rect [^>]*fill="white" stroke="#ff7f0e"/);
 });

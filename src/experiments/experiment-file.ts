@@ -6,6 +6,7 @@ import { CONFIG_NAMES, type FigureResult, type RunRecord } from '../engine/resul
 import { runJobs, type PoolProgress } from './pool.js';
 import { figureMeta } from './figures.js';
 import { type DiskSpec, PAPER_MACHINE } from '../sim/machine.js';
+import { GUEST_OS_KINDS } from '../sim/guest/guest-model.js';
 import { DEFAULT_CORE_TUNABLES, SWAP_READAHEAD_POLICIES, type SwapReadaheadName } from '../core/index.js';
 import type { WorkloadSpec } from '../workloads/index.js';
 
@@ -60,7 +61,11 @@ export const experimentSchema = z
         kernelMiB: positive('guest.kernelMiB').default(40),
         swapMiB: z.number().nonnegative('guest.swapMiB must not be negative').default(0),
         history: z.enum(['reclaimed', 'fresh']).default('reclaimed'),
-        asyncPageFaults: z.boolean({ error: 'guest.asyncPageFaults must be true or false' }).default(true),
+        asyncPageFaults: z.boolean({ error: 'guest.asyncPageFaults must be true or false' }).optional(),
+        /** The guest operating system: 'windows' is §5.4's (src/sim/guest/windows-os.ts). */
+        os: z
+          .enum(GUEST_OS_KINDS, { error: `guest.os must be one of ${GUEST_OS_KINDS.join(', ')}` })
+          .default('linux'),
       })
       .strict(),
     host: z
@@ -115,6 +120,15 @@ export const experimentSchema = z
         .strict(),
       z
         .object({
+          kind: z.literal('bzip2'),
+          inputMiB: positive('workload.inputMiB').optional(),
+          blockKB: positive('workload.blockKB').optional(),
+          cpuNsPerByte: positive('workload.cpuNsPerByte').optional(),
+          compressedRatio: z.number().positive().max(1).optional(),
+        })
+        .strict(),
+      z
+        .object({
           kind: z.literal('kernbench'),
           units: z.number().int().positive().optional(),
           jobs: z.number().int().positive().optional(),
@@ -145,6 +159,12 @@ export const experimentSchema = z
         });
       }
     });
+    if (e.guest.os === 'windows' && e.guest.asyncPageFaults === true)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['guest', 'asyncPageFaults'],
+        message: "a Windows guest has no KVM asynchronous page faults (they need Linux's kvm_para driver)",
+      });
     if (e.guest.kernelMiB >= e.guest.believedMiB)
       ctx.addIssue({
         code: 'custom',
@@ -216,7 +236,9 @@ export async function runExperiment(
         scale: e.scale,
         ...(e.guest.swapMiB > 0 ? { guestSwapMiB: e.guest.swapMiB } : {}),
         ...(e.guest.history === 'fresh' ? { history: 'fresh' as const } : {}),
-        ...(e.guest.asyncPageFaults ? {} : { guestAsyncPageFaults: false }),
+        // Linux guests enable KVM's async page faults unless told not to; Windows has none.
+        ...(e.guest.os === 'windows' ? { guestOs: 'windows' as const } : {}),
+        ...((e.guest.asyncPageFaults ?? e.guest.os === 'linux') ? {} : { guestAsyncPageFaults: false }),
       });
     }
   }
@@ -239,7 +261,22 @@ export async function runExperiment(
     runs,
     meta: figureMeta(e.scale, performance.now() - t0, [e.seed], {
       seed: e.seed,
-      xAxis: sizes.length === 1 ? 'iteration' : 'guest actual memory [MB]',
+      // One run per point: a user's experiment has one seed, not the paper's five.
+      runsPerPoint: 1,
+      xAxis: sizes.length === 1 ? 'iteration' : 'guest actual memory [MiB]',
+      model: `${diskText(e.host.disk as unknown as DiskSpec)}, Xeon E5-2420 KVM costs, QEMU 1.2 code paging, ${e.guest.os === 'windows' ? 'Windows Server 2012-like guest' : 'Linux 3.7-like reclaim'}`,
+      guest: `${e.guest.believedMiB} MiB believed, ${sizes.join(', ')} MiB actual, ${e.guest.kernelMiB} MiB kernel, guest swap ${e.guest.swapMiB} MiB`,
     }),
   };
+}
+
+/** The host's disk as the provenance names it: the paper's drive, or the SSD model, with any changes. */
+function diskText(d: DiskSpec): string {
+  const changed = (o: object | undefined): string => {
+    const set = Object.entries(o ?? {}).filter(([, v]) => v !== undefined);
+    return set.length === 0 ? '' : ` (${set.map(([k, v]) => `${k} ${String(v)}`).join(', ')})`;
+  };
+  return d.kind === 'ssd'
+    ? `SATA SSD (2013 model)${changed(d.ssd)}`
+    : `Seagate Constellation ES 2 TB HDD${changed(d.hdd)}`;
 }

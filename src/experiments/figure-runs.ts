@@ -11,6 +11,8 @@ export interface SimFigure {
   x: FigureX;
   /** Jobs this figure needs, one per seed at each point; figures that share a job key share its run. */
   jobs(scale: number, seeds: readonly number[]): SimJob[];
+  /** What its provenance says beyond the paper machine's (figures.ts: figureMeta), e.g. another guest. */
+  meta?: Record<string, string>;
   /** Its records, of the configurations in `configs` (whose jobs are in `results`). */
   records(
     results: Map<string, SimRunResult>,
@@ -93,7 +95,7 @@ export function pointOf(
  * phase: a wrong page the guest notices after the measurement (e.g. Fig. 10's read-back) is still
  * a wrong page.
  */
-function wholeRunIntegrity(m: Metrics, r: SimRunResult): Metrics {
+export function wholeRunIntegrity(m: Metrics, r: SimRunResult): Metrics {
   const v = r.total.integrityViolations;
   return v === undefined ? m : { ...m, integrityViolations: Math.max(v, m.integrityViolations ?? 0) };
 }

@@ -7,6 +7,8 @@ export interface PanelSpec {
   metric: MetricName;
   /** When one paper figure holds several metrics: the `metric` of its entries in paper-targets.json. */
   paperMetric?: string;
+  /** When one paper "figure" holds several experiments (§5.4's text): the `workload` of its entries. */
+  paperWorkload?: string;
   /** Our metric is divided by this to get the paper's unit (e.g. 1000 for "thousands"). */
   divisor: number;
   yLabel: string;
@@ -163,6 +165,38 @@ export const FIGURE_SPECS: Record<string, FigureSpec> = {
       },
     ],
     paperSeries: { ...PAPER_SERIES, mapper: 'vswapper w/o preventer (= mapper)' },
+  },
+  'win-sysbench': {
+    id: 'win-sysbench',
+    title: '§5.4: Sysbench reading a 2 GB file in a Windows guest that believes 2 GB and has 1 GB',
+    kind: 'bars',
+    xLabel: '',
+    panels: [
+      {
+        paperFigure: 'Sec. 5.4 (text)',
+        paperWorkload: 'Windows Server 2012 guest: Sysbench reading a 2GB file',
+        metric: 'runtimeS',
+        divisor: 1,
+        yLabel: 'runtime [s]',
+      },
+    ],
+    paperSeries: { baseline: 'baseline (without VSwapper)', vswapper: 'vswapper' },
+  },
+  'win-bzip2': {
+    id: 'win-bzip2',
+    title: '§5.4: bzip2 in the same Windows guest (believes 2 GB) with 512 MB',
+    kind: 'bars',
+    xLabel: '',
+    panels: [
+      {
+        paperFigure: 'Sec. 5.4 (text)',
+        paperWorkload: 'Windows Server 2012 guest: bzip2',
+        metric: 'runtimeS',
+        divisor: 1,
+        yLabel: 'runtime [s]',
+      },
+    ],
+    paperSeries: { baseline: 'baseline (without VSwapper)', vswapper: 'vswapper' },
   },
   fig3: {
     id: 'fig3',

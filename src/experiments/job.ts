@@ -6,6 +6,7 @@ import type { ConfigName } from '../engine/results.js';
 import { type MultiGuestSetup, runMultiJob } from './multi-job.js';
 import { type SimRunResult, runSim } from './sim-runner.js';
 import type { DiskSpec } from '../sim/machine.js';
+import type { GuestOsKind } from '../sim/guest/guest-model.js';
 
 /** One simulation run as plain data, so it can cross to a worker thread. */
 export interface SimJob {
@@ -23,6 +24,10 @@ export interface SimJob {
   guestSwapMiB?: number;
   /** Whether the guest enables KVM's asynchronous page faults (default: yes, as Linux guests do). */
   guestAsyncPageFaults?: boolean;
+  /** The guest operating system (default 'linux'; 'windows' for §5.4). */
+  guestOs?: GuestOsKind;
+  /** Windows guests: 512-byte requests per second (default: the model's). */
+  guestSectorIoPerSec?: number;
   /** The host's swap readahead policy (default: the core's, 'cluster'). */
   swapReadahead?: SwapReadaheadName;
   /** Record the memory census every this many seconds (Fig. 15). */
@@ -83,6 +88,8 @@ export function runJob(job: SimJob, onIteration?: (n: number) => void): SimRunRe
       guestKernelMiB: job.guestKernelMiB * s,
       ...(job.guestSwapMiB !== undefined ? { guestSwapMiB: job.guestSwapMiB * s } : {}),
       ...(job.guestAsyncPageFaults !== undefined ? { guestAsyncPageFaults: job.guestAsyncPageFaults } : {}),
+      ...(job.guestOs !== undefined ? { guestOs: job.guestOs } : {}),
+      ...(job.guestSectorIoPerSec !== undefined ? { guestSectorIoPerSec: job.guestSectorIoPerSec } : {}),
       swapMiB: job.swapMiB,
       ...(job.swapReadahead !== undefined ? { swapReadahead: job.swapReadahead } : {}),
       ...(job.plantedBug !== undefined ? { plantedBug: job.plantedBug } : {}),

@@ -115,6 +115,6 @@ export async function reproduceSim(figures: string[], opts: ReproduceOptions = {
     figure: f,
     engine: 'sim' as const,
     runs: SIM_FIGURES[f]!.records(byKey, scale, configsOf(f), seeds),
-    meta: figureMeta(scale, wallMs, seeds),
+    meta: figureMeta(scale, wallMs, seeds, SIM_FIGURES[f]!.meta ?? {}),
   }));
 }

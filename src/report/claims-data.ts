@@ -52,6 +52,8 @@ const checked = z.strictObject({
   tolerance,
   source: z.string(),
   notes: z.string().optional(),
+  /** One line: the mechanism behind the miss, shown when the claim fails. */
+  whyFails: z.string().optional(),
 });
 
 const unchecked = z.strictObject({

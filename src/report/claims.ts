@@ -158,6 +158,7 @@ function checkClaim(c: CheckedClaim, engine: EngineName, rs: FigureResult[]): Cl
   )
     why += `: ${c.compare.lowestUnkilled} never killed`;
   if (ratio !== null && !pass) why += ` (${ratio.toFixed(2)}x the paper's)`;
+  if (!pass && c.whyFails !== undefined) why += `: ${c.whyFails}`;
   return { ...base, ours: oursText(ours), ratio, pass, why };
 }
 

@@ -84,7 +84,11 @@ export function pointRows(
       const sameFigure = new Set(
         spec.panels.filter((p) => p.paperFigure === panel.paperFigure).map((p) => p.paperMetric),
       );
-      const name = panelName(panel.paperFigure, panel.paperMetric, sameFigure.size);
+      // §5.4's two experiments share one paper "figure" (its text): each is named by its workload.
+      const name =
+        panel.paperWorkload !== undefined
+          ? `${panel.paperFigure}: ${panel.paperWorkload}`
+          : panelName(panel.paperFigure, panel.paperMetric, sameFigure.size);
       const extraSpec = extraTime.find((e) => e.figure === r.figure && e.panel === panel.paperFigure);
       for (const c of panelSeries(spec, panel, [r], paper)) {
         const ref = extraSpec && {

@@ -1,7 +1,7 @@
 import type { FigureSpec } from '../experiments/figure-specs.js';
 import type { EngineName, FigureResult } from '../engine/results.js';
 import { crossCheck, crossCheckHtml } from './cross-check.js';
-import type { PaperPoint } from './paper-targets.js';
+import { type PaperPoint, paperPointsForPanel } from './paper-targets.js';
 import { type ConfigSeries, orderEngines, ourPointAt, panelSeries } from './series.js';
 import { escapeXml as esc, formatRatio, formatValue } from './text.js';
 
@@ -22,8 +22,16 @@ function ratioClass(r: number): string {
   return 'off';
 }
 
-function ourCells(c: ConfigSeries, engine: EngineName, x: number | null, paperValue: number | null): string {
+function ourCells(
+  c: ConfigSeries,
+  engine: EngineName,
+  x: number | null,
+  paperValue: number | null,
+  compare = true,
+): string {
   const p = ourPointAt(c, engine, x);
+  if (compare === false && p !== undefined && !p.killed && p.value !== null)
+    return `<td>${esc(formatValue(p.value))}</td><td class="na">scaled: not compared</td>`;
   if (p?.killed) return '<td class="killed">killed</td><td class="killed">killed</td>';
   if (p === undefined || p.value === null) return '<td class="na">—</td><td class="na">—</td>';
   // Both zero (e.g. no swap writes with a balloon) is agreement, though the ratio is undefined.
@@ -32,6 +40,105 @@ function ourCells(c: ConfigSeries, engine: EngineName, x: number | null, paperVa
   // Classed by the printed ratio, so a cell showing 0.80 is never coloured as outside 0.80-1.25.
   const cls = ratio === '—' ? 'na' : ratioClass(Number(ratio));
   return `<td>${esc(formatValue(p.value))}</td><td class="${cls}">${esc(ratio)}</td>`;
+}
+
+/** Whether an engine's result ran at the paper's sizes: a scaled run is shown, never compared. */
+function fullSize(results: readonly FigureResult[], engine: EngineName): boolean {
+  const r = results.find((q) => q.engine === engine);
+  return r === undefined || r.meta.scale === undefined || r.meta.scale === 1;
+}
+
+/** One cell of the wide table: ours, and under it the paper's value and the ratio (not when scaled). */
+function wideCell(
+  c: ConfigSeries,
+  engine: EngineName,
+  x: number,
+  paperValue: number | null,
+  compare: boolean,
+): string {
+  const p = ourPointAt(c, engine, x);
+  const paper = paperValue === null ? '' : `paper ${formatValue(paperValue)}`;
+  const tipText = `${c.config} (${engine}) at ${formatValue(x)}`;
+  if (p?.killed)
+    return `<td class="killed" title="${esc(tipText)}">killed<br><small>${esc(paper)}</small></td>`;
+  if (p === undefined || p.value === null)
+    return `<td class="na" title="${esc(tipText)}">—<br><small>${esc(paper)}</small></td>`;
+  if (!compare || paperValue === null)
+    return `<td title="${esc(tipText)}">${esc(formatValue(p.value))}<br><small>${esc(paper)}${compare ? '' : ' (scaled: not compared)'}</small></td>`;
+  if (p.value === 0 && paperValue === 0)
+    return `<td class="near" title="${esc(tipText)}">0<br><small>paper 0</small></td>`;
+  const ratio = formatRatio(p.value, paperValue);
+  const cls = ratio === '—' ? 'na' : ratioClass(Number(ratio));
+  return `<td class="${cls}" title="${esc(`${tipText}: ours/paper ${ratio}`)}">${esc(formatValue(p.value))}<br><small>${esc(paper)} · ×${esc(ratio)}</small></td>`;
+}
+
+/**
+ * A line figure as researchers read it: a row per panel and configuration (and engine), a column per
+ * x (iteration, memory size), each cell ours over the paper's value and the ratio. Only the x the
+ * paper gives for the panel are columns; where a series has none of its own there, the cell is ours alone.
+ */
+function wideTable(section: FigureSection, paper: readonly PaperPoint[], engines: EngineName[]): string {
+  const { spec, results } = section;
+  let body = '';
+  for (const panel of spec.panels) {
+    const panelName =
+      panel.paperMetric === undefined ? panel.paperFigure : `${panel.paperFigure}: ${panel.paperMetric}`;
+    const series = panelSeries(spec, panel, results, paper).filter((c) => c.paper.length > 0);
+    const xs = [...new Set(series.flatMap((c) => c.paper.map((p) => p.x)))]
+      .filter((x): x is number => x !== null)
+      .sort((a, b) => a - b);
+    if (series.length === 0 || xs.length === 0) continue;
+    body +=
+      `<tr class="panel"><th colspan="${xs.length + 2}">${esc(panelName)}: ${esc(panel.yLabel)}</th></tr>` +
+      `<tr><th>configuration</th><th>engine</th>${xs.map((x) => `<th>${esc(formatValue(x))}</th>`).join('')}</tr>\n`;
+    for (const c of series)
+      for (const e of engines) {
+        const compare = fullSize(results, e);
+        const cells = xs.map((x) =>
+          wideCell(c, e, x, c.paper.find((p) => p.x === x)?.value ?? null, compare),
+        );
+        body += `<tr><td>${esc(c.config)}${c.paperName && c.paperName !== c.config ? ` <small>(${esc(c.paperName)})</small>` : ''}</td><td>${esc(e)}</td>${cells.join('')}</tr>\n`;
+      }
+  }
+  if (body === '') return '<p class="muted">The paper gives no values for this figure.</p>';
+  return `<p class="muted">Columns: ${esc(spec.xLabel || 'x')}. Each cell: ours, then the paper's value and ours/paper.</p><div class="wide"><table class="wide"><tbody>\n${body}</tbody></table></div>`;
+}
+
+/**
+ * A figure the paper does not have (a user's experiment): our values alone, a row per panel,
+ * configuration and engine, a column per x, each the mean with the spread over seeds when there are several.
+ */
+function ownTable(section: FigureSection): string {
+  const { spec, results } = section;
+  let body = '';
+  for (const panel of spec.panels) {
+    const series = panelSeries(spec, panel, results, []);
+    const xs = [...new Set(series.flatMap((c) => c.ours.flatMap((e) => e.points.map((p) => p.x))))].sort(
+      (a, b) => (a ?? 0) - (b ?? 0),
+    );
+    if (series.length === 0) continue;
+    const head = xs.map((x) => `<th>${x === null ? 'value' : esc(formatValue(x))}</th>`).join('');
+    body += `<tr class="panel"><th colspan="${xs.length + 2}">${esc(panel.yLabel)}</th></tr><tr><th>configuration</th><th>engine</th>${head}</tr>\n`;
+    for (const c of series)
+      for (const e of c.ours) {
+        const cells = xs.map((x) => {
+          const p = e.points.find((q) => q.x === x);
+          if (p?.killed) return '<td class="killed">killed</td>';
+          if (p === undefined || p.value === null) return '<td class="na">—</td>';
+          const spread = p.lo !== undefined && p.hi !== undefined && p.hi > p.lo;
+          return `<td>${esc(formatValue(p.value))}${spread ? `<br><small>${esc(formatValue(p.lo!))}–${esc(formatValue(p.hi!))}</small>` : ''}</td>`;
+        });
+        body += `<tr><td>${esc(c.config)}</td><td>${esc(e.engine)}</td>${cells.join('')}</tr>\n`;
+      }
+  }
+  if (body === '') return '<p class="muted">No values.</p>';
+  const xText = spec.kind === 'lines' ? `Columns: ${esc(spec.xLabel || 'x')}. ` : '';
+  return `<p class="muted">Not a figure of the paper: our values only. ${xText}</p><div class="wide"><table class="wide"><tbody>\n${body}</tbody></table></div>`;
+}
+
+/** Whether the paper has any point for one of the figure's panels. */
+function hasPaperValues(spec: FigureSpec, paper: readonly PaperPoint[]): boolean {
+  return spec.panels.some((panel) => paperPointsForPanel(paper, panel).size > 0);
 }
 
 /** Paper value, ours per engine and ours/paper for every point the paper gives, panel by panel. */
@@ -61,7 +168,7 @@ function comparisonTable(
           `<td>${esc(c.paperName ?? '')}</td>` +
           (showX ? `<td>${p.x === null ? '' : esc(formatValue(p.x))}</td>` : '') +
           paperCell +
-          engines.map((e) => ourCells(c, e, p.x, p.value)).join('') +
+          engines.map((e) => ourCells(c, e, p.x, p.value, fullSize(section.results, e))).join('') +
           '</tr>\n';
       }
     }
@@ -125,7 +232,11 @@ function figureSection(section: FigureSection, paper: readonly PaperPoint[]): st
   return (
     `<section id="${esc(section.spec.id)}"><h2>${esc(section.spec.title)}${scaledLabel(results)}</h2>\n` +
     `<p class="files">${links}</p>\n<div class="plot">${section.svg}</div>\n` +
-    comparisonTable({ ...section, results }, paper, engines) +
+    (!hasPaperValues(section.spec, paper)
+      ? ownTable({ ...section, results })
+      : section.spec.kind === 'lines'
+        ? wideTable({ ...section, results }, paper, engines)
+        : comparisonTable({ ...section, results }, paper, engines)) +
     crossCheckHtml(crossCheck(results)) +
     `\n<details open><summary>how it was produced</summary>${provenance(results)}</details></section>\n`
   );
@@ -139,7 +250,7 @@ table.cmp td:nth-child(-n+4),table.cmp th{text-align:left}table.cmp thead th{bac
 table.meta th{text-align:left;font-weight:normal;color:#555;background:#fafafa}table.meta td{text-align:left}
 td.near{background:#e3f4e1}td.off{background:#fff3d6}td.far{background:#fbe0de}td.na{color:#888}td.killed{color:#b00;font-weight:bold}
 .prov{display:inline-block;vertical-align:top;margin-right:2em}ul.notes{font-size:13px;color:#444}
-table.claims td{text-align:left}.legend span{padding:1px 6px;margin-right:.5em}.scaled{font-size:.75em;background:#fff3d6;color:#8a5a00;padding:1px 6px;border-radius:3px}`;
+table.claims td{text-align:left}div.wide{overflow-x:auto}table.wide td small{color:#555;white-space:nowrap}table.wide tr.panel th{text-align:left;background:#f2f2f2}table.wide td:nth-child(-n+2){text-align:left}.legend span{padding:1px 6px;margin-right:.5em}.scaled{font-size:.75em;background:#fff3d6;color:#8a5a00;padding:1px 6px;border-radius:3px}`;
 
 /**
  * The report's front page: a section per figure with links to its files, the plot, the table of

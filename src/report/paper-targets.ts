@@ -17,6 +17,8 @@ export interface PaperPoint {
   /** null: the paper has no value here (e.g. the workload was killed); `note` says why. */
   value: number | null;
   note?: string;
+  /** The entry's workload text, where one figure name covers several experiments (§5.4's text). */
+  workload?: string;
 }
 
 /** What a plot or table needs of one paper point of a panel. */
@@ -151,6 +153,7 @@ function parseEntry(entry: unknown, fail: (problem: string) => Error): PaperPoin
     ...(typeof e.x === 'string' ? { category: e.x } : {}),
     value: e.value,
     ...(note !== undefined && note !== '' ? { note } : {}),
+    ...(typeof e.workload === 'string' ? { workload: e.workload } : {}),
   };
 }
 
@@ -160,12 +163,13 @@ function parseEntry(entry: unknown, fail: (problem: string) => Error): PaperPoin
  */
 export function paperPointsForPanel(
   points: readonly PaperPoint[],
-  panel: Pick<PanelSpec, 'paperFigure' | 'paperMetric'>,
+  panel: Pick<PanelSpec, 'paperFigure' | 'paperMetric' | 'paperWorkload'>,
 ): Map<string, PanelPaperPoint[]> {
   const bySeries = new Map<string, PanelPaperPoint[]>();
   for (const p of points) {
     if (p.figure !== panel.paperFigure) continue;
     if (panel.paperMetric !== undefined && p.metric !== panel.paperMetric) continue;
+    if (panel.paperWorkload !== undefined && p.workload !== panel.paperWorkload) continue;
     const list = bySeries.get(p.series) ?? [];
     list.push({
       series: p.series,

@@ -9,6 +9,28 @@ export const CONFIG_COLORS: Record<ConfigName, string> = {
   'balloon+vswapper': '#9467bd',
 };
 
+/**
+ * The Mapper and VSwapper often coincide (in §5.1 the Preventer adds little): our mapper line is
+ * drawn last, dashed, with hollow square markers, so the vswapper line shows through its gaps and
+ * both read where they overlap.
+ */
+export const OVERLAY_CONFIG: ConfigName = 'mapper';
+export const OVERLAY_DASH = '7 4';
+
+/** Configurations in drawing order: the overlaid one last. */
+export function drawOrder<T extends { config: ConfigName }>(series: readonly T[]): T[] {
+  return [
+    ...series.filter((c) => c.config !== OVERLAY_CONFIG),
+    ...series.filter((c) => c.config === OVERLAY_CONFIG),
+  ];
+}
+
+/** A hollow square marker (our mapper's) centred on (cx, cy). */
+export function squareMarker(cx: number, cy: number, color: string): string {
+  const h = 3.8;
+  return `<rect x="${(cx - h).toFixed(1)}" y="${(cy - h).toFixed(1)}" width="${(2 * h).toFixed(1)}" height="${(2 * h).toFixed(1)}" fill="white" stroke="${color}" stroke-width="1.8"`;
+}
+
 /** Line dashes of our engines; the paper's dash is short and its line lighter, so it never reads as ours. */
 const ENGINE_DASHES: Record<string, string> = { sim: '', qemu: '9 4', 'qemu-pager': '2 3' };
 const EXTRA_DASHES = ['12 3 3 3', '6 2 2 2 2 2'];

@@ -1,6 +1,15 @@
 import { type ConfigName, type EngineName } from '../engine/results.js';
 import type { ConfigSeries } from './series.js';
-import { CONFIG_COLORS, PAPER_DASH, TEXT_COLOR, engineDash, lighten } from './style.js';
+import {
+  CONFIG_COLORS,
+  OVERLAY_CONFIG,
+  OVERLAY_DASH,
+  PAPER_DASH,
+  TEXT_COLOR,
+  engineDash,
+  lighten,
+  squareMarker,
+} from './style.js';
 import { patternId, ENGINE_PATTERNS } from './svg-bars.js';
 import { attrs, crossMark, px, text } from './svg-axes.js';
 import { textWidthPx } from './text.js';
@@ -43,7 +52,12 @@ function configItems(panels: ConfigSeries[][]): LegendItem[] {
     const paperName = paperNames.get(config);
     return {
       label: paperName !== undefined && paperName !== config ? `${config} (paper: ${paperName})` : config,
-      swatch: lineSwatch(CONFIG_COLORS[config], 2.2, '', 'filled'),
+      swatch:
+        config === OVERLAY_CONFIG
+          ? (x: number, y: number): string =>
+              `<path${attrs({ d: `M${px(x)} ${px(y)}H${px(x + SWATCH_PX)}`, stroke: CONFIG_COLORS[config], 'stroke-width': 2.2, 'stroke-dasharray': OVERLAY_DASH, fill: 'none' })}/>` +
+              `${squareMarker(x + SWATCH_PX / 2, y, CONFIG_COLORS[config])}/>`
+          : lineSwatch(CONFIG_COLORS[config], 2.2, '', 'filled'),
     };
   });
 }

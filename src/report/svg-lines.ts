@@ -1,6 +1,15 @@
 import type { EngineName } from '../engine/results.js';
 import type { ConfigSeries } from './series.js';
-import { CONFIG_COLORS, PAPER_DASH, engineDash, lighten } from './style.js';
+import {
+  CONFIG_COLORS,
+  OVERLAY_CONFIG,
+  OVERLAY_DASH,
+  PAPER_DASH,
+  drawOrder,
+  engineDash,
+  lighten,
+  squareMarker,
+} from './style.js';
 import { type PanelFrame, type Tick, attrs, crossMark, drawAxes, noData, px } from './svg-axes.js';
 import { formatTicks, niceTicks } from './ticks.js';
 import { escapeXml, formatValue } from './text.js';
@@ -68,11 +77,13 @@ export function renderLinePanel(
       if (p.y !== null && (!o.yLog || p.y > 0))
         s += `<circle${attrs({ cx: px(pxX(p.x)), cy: px(py(p.y)), r: 3.6, fill: 'white', stroke: color, 'stroke-width': 1.6 })}>${tip(`${c.paperName ?? c.config} (paper) at ${formatValue(p.x)}: ${formatValue(p.y)}`)}</circle>`;
   }
-  for (const c of o.series) {
+  for (const c of drawOrder(o.series)) {
     const color = CONFIG_COLORS[c.config];
+    const overlay = c.config === OVERLAY_CONFIG;
     for (const e of c.ours) {
       const pts = e.points.filter((p) => p.x !== null).map((p) => ({ x: p.x!, y: drawable(p.value) }));
-      const dash = engineDash(e.engine, o.engines.indexOf(e.engine));
+      const engineDashes = engineDash(e.engine, o.engines.indexOf(e.engine));
+      const dash = overlay && engineDashes === '' ? OVERLAY_DASH : engineDashes;
       s += seriesPath(`${c.config}/${e.engine}`, pts, pxX, py, { stroke: color, width: 2.2, dash });
       for (const p of e.points) {
         if (p.x === null) continue;
@@ -84,7 +95,12 @@ export function renderLinePanel(
           if (spread && (!o.yLog || p.lo! > 0))
             s += `<path${attrs({ 'data-spread': `${c.config}/${e.engine}`, d: `M${px(cx)} ${px(py(p.lo!))}V${px(py(p.hi!))}M${px(cx - 3)} ${px(py(p.lo!))}H${px(cx + 3)}M${px(cx - 3)} ${px(py(p.hi!))}H${px(cx + 3)}`, stroke: color, 'stroke-width': 1, fill: 'none' })}/>`;
           const range = spread ? ` (seeds: ${formatValue(p.lo!)}–${formatValue(p.hi!)})` : '';
-          s += `<circle${attrs({ cx: px(cx), cy: px(py(p.value)), r: 3, fill: color })}>${tip(`${c.config} (${e.engine}) at ${formatValue(p.x)}: ${formatValue(p.value)}${range}`)}</circle>`;
+          const label = tip(
+            `${c.config} (${e.engine}) at ${formatValue(p.x)}: ${formatValue(p.value)}${range}`,
+          );
+          s += overlay
+            ? `${squareMarker(cx, py(p.value), color)}>${label}</rect>`
+            : `<circle${attrs({ cx: px(cx), cy: px(py(p.value)), r: 3, fill: color })}>${label}</circle>`;
         }
       }
     }

@@ -87,8 +87,10 @@ export async function writeReport(
 
   // The claims page needs paper values and the package's claims file; without them there is none.
   const claimsPath = defaultClaimsPath();
+  // ... and a folder of user experiments alone (no figure of the paper) has no claims to show.
+  const anyPaperFigure = [...merged.values()].some((r) => FIGURE_SPECS[r.figure] !== undefined);
   const claims =
-    claimsPath === undefined || paper.length === 0
+    claimsPath === undefined || paper.length === 0 || !anyPaperFigure
       ? undefined
       : claimsHtml(checkClaims([...merged.values()], paper, loadClaims(claimsPath)));
 

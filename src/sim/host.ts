@@ -1,6 +1,10 @@
 import {
+  type BlockNo,
   BUFFERED,
+  CHUNKS_PER_PAGE,
   type FaultContext,
+  type FaultId,
+  NONE,
   type Gfn,
   type MemoryCore,
   SECTORS_PER_PAGE,
@@ -9,7 +13,7 @@ import {
 import { type ActionPort, CoreDriver, type DriverAction } from '../driver/core-driver.js';
 import { type GuestIoRequest, type GuestIoTransfer, runGuestIo } from '../driver/guest-io.js';
 import type { CpuCosts, VmmBehaviour } from './costs.js';
-import type { DataPlane } from './data-plane.js';
+import { type DataPlane, type OverrideStore, chunkValue } from './data-plane.js';
 import type { DiskQueue } from './disk/queue.js';
 import type { EventQueue } from './event-queue.js';
 import type { Rng } from './rng.js';
@@ -103,6 +107,59 @@ export class Host implements ActionPort {
   submit(io: GuestIo, done: () => void): void {
     this.ioQueue.push({ io, done });
     if (!this.ioBusy) this.nextIo();
+  }
+
+  /**
+   * A request smaller than a page (one 512-byte sector: chunks [firstChunk, firstChunk + 8) of guest
+   * page `gfn` <-> the same sector of image block `block`), which a guest that does not align its I/O
+   * to 4 KiB sends now and then (§5.4, Windows). QEMU moves it through the page in place, so the host
+   * must have the page (a host-context fault); a read changes the page in part, which leaves nothing
+   * the Mapper could name (the core dirties it), and a write changes the block in part, so other
+   * holders of the block keep its old content first (the §4.1 sequence's partial blocks). Carried out
+   * at once, not behind the whole-page requests on QEMU's I/O thread (a few per second at most).
+   */
+  submitSector(op: 'read' | 'write', block: BlockNo, gfn: Gfn, firstChunk: number, done: () => void): void {
+    const chunks = SECTOR_CHUNKS;
+    if (!(Number.isInteger(firstChunk) && firstChunk >= 0 && firstChunk + chunks <= CHUNKS_PER_PAGE))
+      throw new RangeError(`sector request: chunk ${firstChunk} is not the start of a sector of a page`);
+    const sector = this.sectorOf('image', block) + firstChunk / chunks;
+    const data = this.data;
+    const finish = (): void => {
+      this.core.unpinHost(gfn);
+      this.driver.pump();
+      done();
+    };
+    const pinned = (): void => {
+      if (op === 'read') {
+        this.disk.submit('read', 'image', sector, 1, () => {
+          const from = data.imageOver.get(block);
+          const values: number[] = [];
+          for (let c = firstChunk; c < firstChunk + chunks; c++)
+            values.push(chunkValue(data.image[block]!, from, c));
+          setChunks(data.memOver, gfn, firstChunk, values);
+          finish();
+        });
+        return;
+      }
+      // Other holders of the block keep its old content, asked again until none is left.
+      const step = (): FaultId => this.core.beginBlockWrite(block, NONE as Gfn);
+      this.driver.each(
+        1,
+        step,
+        () => {
+          const from = data.memOver.get(gfn);
+          const values: number[] = [];
+          for (let c = firstChunk; c < firstChunk + chunks; c++)
+            values.push(chunkValue(data.mem[gfn]!, from, c));
+          setChunks(data.imageOver, block, firstChunk, values);
+          this.disk.submit('write', 'image', sector, 1, finish);
+        },
+        { repeat: true, resume: (k) => this.events.after(this.costs.hostMajorFaultNs, k) },
+      );
+    };
+    this.driver.each(1, () => this.core.pinHost(gfn, op === 'read'), pinned, {
+      resume: (k) => this.events.after(this.costs.hostMajorFaultNs, k),
+    });
   }
 
   // ---------------------------------------------------------------- the balloon device (the guest's BalloonPort)
@@ -249,6 +306,16 @@ export class Host implements ActionPort {
     // QEMU hands the request to Linux AIO and goes on with the next one.
     this.nextIo();
   }
+}
+
+/** 64-byte chunks in a 512-byte sector. */
+const SECTOR_CHUNKS = 512 / 64;
+
+/** Sets chunks [first, first + values.length) of `key` in `store` to `values`, over what it had. */
+function setChunks(store: OverrideStore, key: number, first: number, values: number[]): void {
+  let o = store.get(key);
+  if (!o) store.set(key, (o = new Map<number, number>()));
+  for (let i = 0; i < values.length; i++) o.set(first + i, values[i]!);
 }
 
 /**

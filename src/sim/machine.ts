@@ -9,6 +9,7 @@ import { DiskQueue, STREAMS, type StreamStats } from './disk/queue.js';
 import { SATA_SSD_2013, Ssd, type SsdParams } from './disk/ssd.js';
 import { EventQueue } from './event-queue.js';
 import { type GuestFileSpec, GuestOs, type GuestParams, type Program } from './guest/guest-os.js';
+import { type GuestOsKind, createGuestOs, defaultAsyncPageFaults } from './guest/guest-model.js';
 import { Host } from './host.js';
 import { Rng } from './rng.js';
 
@@ -49,6 +50,10 @@ export interface MachineSpec {
    * it swaps in for the vCPU as a write (see the core's asyncPfWriteFaults).
    */
   guestAsyncPageFaults?: boolean;
+  /** The guest operating system (default 'linux'; 'windows': §5.4, see guest/windows-os.ts). */
+  guestOs?: GuestOsKind;
+  /** Windows guests: 512-byte requests per second (default: guest/windows-params.ts). */
+  guestSectorIoPerSec?: number;
   /** Compaction: anonymous pages the guest migrates per second (0: none, the default). */
   guestCompactionPagesPerSec?: number;
   imageMiB: number;
@@ -114,6 +119,8 @@ export class Machine {
 
   constructor(readonly spec: MachineSpec) {
     this.mechanisms = CONFIG_MECHANISMS[spec.config];
+    const guestKind = spec.guestOs ?? 'linux';
+    const asyncPf = spec.guestAsyncPageFaults ?? defaultAsyncPageFaults(guestKind);
     const guestPages = pagesFromMiB(spec.guestBelievedMiB);
     const actualPages = pagesFromMiB(spec.guestActualMiB);
     if (actualPages > guestPages)
@@ -134,7 +141,7 @@ export class Machine {
       residentLimitPages: guestPages + vmmPages,
       mapper: this.mechanisms.mapper,
       preventer: this.mechanisms.preventer,
-      asyncPfWriteFaults: spec.guestAsyncPageFaults ?? true,
+      asyncPfWriteFaults: asyncPf,
       swapReadahead: spec.swapReadahead ?? DEFAULT_CORE_TUNABLES.swapReadahead,
       ...(spec.plantedBug !== undefined ? { plantedBug: spec.plantedBug } : {}),
     });
@@ -156,21 +163,22 @@ export class Machine {
     const data = new DataPlane(guestPages + vmmPages, swapSlots, imageBlocks, vmmPages, guestPages);
     const rng = new Rng(spec.seed);
     this.host = new Host(this.events, this.core, data, this.disk, layout, spec.costs, spec.vmm, rng);
-    this.guest = new GuestOs(
-      guestOsParams(spec, guestPages, {
+    this.guest = createGuestOs(guestKind, {
+      params: guestOsParams(spec, guestPages, {
         swapPages: pagesFromMiB(spec.guestSwapMiB),
-        asyncPageFaults: spec.guestAsyncPageFaults ?? true,
+        asyncPageFaults: asyncPf,
       }),
-      this.events,
-      this.host,
+      events: this.events,
+      host: this.host,
       // The host is the guest's virtio-balloon device too.
-      this.host,
-      spec.costs,
-      spec.files,
+      balloonPort: this.host,
+      costs: spec.costs,
+      files: spec.files,
       imageBlocks,
-      new Rng(spec.seed ^ 0x5bd1e995),
-      new Rng(spec.seed ^ 0x2545f491),
-    );
+      rng: new Rng(spec.seed ^ 0x5bd1e995),
+      workloadRng: new Rng(spec.seed ^ 0x2545f491),
+      ...(spec.guestSectorIoPerSec !== undefined ? { sectorIoPerSec: spec.guestSectorIoPerSec } : {}),
+    });
   }
 
   /** Runs `program` as the guest's only thread to completion; throws if the simulation stalls. */

@@ -1,3 +1,4 @@
+import { BZIP2_PAPER, type Bzip2Params, bzip2 } from './bzip2.js';
 import { ECLIPSE_PAPER, type EclipseParams, eclipse } from './eclipse.js';
 import { falseReads } from './false-reads.js';
 import { KERNBENCH_PAPER, type KernbenchParams, kernbench } from './kernbench.js';
@@ -8,9 +9,10 @@ import type { Workload } from './types.js';
 
 /** A workload as data (what a YAML file or a worker message carries). */
 export type WorkloadSpec =
-  | { kind: 'sysbench'; fileMiB: number; blockKiB: number; iterations: number }
+  | { kind: 'sysbench'; fileMiB: number; blockKiB: number; iterations: number; checkRewrite?: boolean }
   | { kind: 'false-reads'; fileMiB: number; blockKiB: number; iterations: number; allocMiB: number }
   | ({ kind: 'pbzip2' } & Partial<Pbzip2Params>)
+  | ({ kind: 'bzip2' } & Partial<Bzip2Params>)
   | ({ kind: 'metis-wc' } & Partial<MetisWcParams>)
   | ({ kind: 'kernbench' } & Partial<KernbenchParams>)
   | ({ kind: 'eclipse' } & Partial<EclipseParams>);
@@ -42,6 +44,10 @@ export function buildWorkload(spec: WorkloadSpec, scale = 1): Workload {
         blockKB: p.blockKB * scale,
         maxMemoryMB: p.maxMemoryMB * scale,
       });
+    }
+    case 'bzip2': {
+      const p: Bzip2Params = { ...BZIP2_PAPER, ...withoutKind(spec) };
+      return bzip2({ ...p, inputMiB: p.inputMiB * scale, blockKB: p.blockKB * scale });
     }
     case 'kernbench': {
       const p: KernbenchParams = { ...KERNBENCH_PAPER, ...withoutKind(spec) };

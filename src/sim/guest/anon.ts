@@ -128,7 +128,7 @@ export class AnonMemory {
   /** First touch: a fresh frame, zeroed by the kernel before the process sees it. */
   private *populate(proc: GuestProcess, vpage: number): Program {
     const os = this.os;
-    let g = os.tryAllocFrame();
+    let g = os.tryAllocZeroedFrame();
     if (g < 0) g = yield* os.allocFrame();
     if (proc.pte[vpage] !== NONE || proc.exited) {
       os.freeFrame(g);
@@ -136,7 +136,8 @@ export class AnonMemory {
     }
     this.map(proc, vpage, g);
     os.mem.flags[g] = PG_LOCKED;
-    if (!os.tryOverwrite(g)) yield* os.overwritePage(g);
+    // Linux zeroes here (clear_page); a guest with a zeroed list may have done it already.
+    if (!os.isPrezeroed(g) && !os.tryOverwrite(g)) yield* os.overwritePage(g);
     if (proc.pte[vpage] === g) this.unlockOntoLru(g, ACTIVE_ANON);
     else this.discardLocked(g);
   }

@@ -1,7 +1,7 @@
-import { CHUNKS_PER_PAGE } from '../../core/index.js';
+import { CHUNKS_PER_PAGE, SECTORS_PER_PAGE } from '../../core/index.js';
 import { IdMap } from '../../core/index.js';
 import { asBlock, asGfn } from '../../core/index.js';
-import { type Overrides, sameContent } from '../data-plane.js';
+import { type Overrides, chunkValue, sameContent } from '../data-plane.js';
 import type { CpuCosts } from '../costs.js';
 import type { EventQueue } from '../event-queue.js';
 import type { Host } from '../host.js';
@@ -12,7 +12,7 @@ import { GuestCounters, type GuestKernel } from './kernel.js';
 import { GuestMemory, PG_LOCKED, PG_UPTODATE, PINNED } from './memory.js';
 import { BLOCK, type Proc, type Program, SYNC, YIELD } from './steps.js';
 import { chooseOomVictim } from './oom.js';
-import { type GuestFileSpec, PageCache } from './page-cache.js';
+import { type GuestFileSpec, LINUX_3_7_WRITEBACK, PageCache, type WritebackParams } from './page-cache.js';
 import { reclaimGuest } from './reclaim.js';
 import { SwapPartition } from './swap-partition.js';
 
@@ -49,6 +49,8 @@ export interface GuestParams {
   asyncPageFaults: boolean;
   /** CFS time slice on the guest's vCPU. */
   timeSliceNs: number;
+  /** How the page cache writes dirty pages back (default: Linux 3.7's flusher). */
+  writeback?: WritebackParams;
 }
 
 interface Thread {
@@ -114,12 +116,12 @@ export class GuestOs implements GuestKernel {
   constructor(
     readonly params: GuestParams,
     readonly events: EventQueue,
-    private readonly host: Host,
+    protected readonly host: Host,
     balloonPort: BalloonPort,
     readonly costs: CpuCosts,
     files: GuestFileSpec[],
     imageBlocks: number,
-    private readonly rng: Rng,
+    protected readonly rng: Rng,
     /** Randomness for the workload's own choices, apart from the kernel's. */
     readonly workloadRng: Rng = rng,
   ) {
@@ -138,11 +140,17 @@ export class GuestOs implements GuestKernel {
       params.swapPages > 0 ? new SwapPartition(swapStart, params.swapPages) : null,
       { firstFrame: params.kernelPages, highFreePages: params.highFreePages },
     );
-    this.cache = new PageCache(this, this.anon, files, {
-      dataStartBlock: params.dataStartBlock,
-      endBlock: swapStart,
-      readAheadMaxPages: params.readAheadMaxPages,
-    });
+    this.cache = new PageCache(
+      this,
+      this.anon,
+      files,
+      {
+        dataStartBlock: params.dataStartBlock,
+        endBlock: swapStart,
+        readAheadMaxPages: params.readAheadMaxPages,
+      },
+      params.writeback ?? LINUX_3_7_WRITEBACK,
+    );
     this.balloon = new BalloonDriver(this, balloonPort);
     // Initial disk content: every block distinct, known to the reference.
     this.refDisk.set(initialDiskContent(imageBlocks));
@@ -175,6 +183,11 @@ export class GuestOs implements GuestKernel {
   spawn(gen: Program, onExit: () => void = () => {}): void {
     this.ready.push({ gen, onExit });
     this.kick();
+  }
+
+  /** Whether threads other than the running one are ready (a lowest-priority thread lets them run). */
+  protected get othersReady(): boolean {
+    return this.ready.length > 0;
   }
 
   /** A kernel thread (flusher, compaction) that runs until the guest stops. */
@@ -542,7 +555,16 @@ export class GuestOs implements GuestKernel {
     this.mem.push(g);
   }
 
-  private reclaim(target: number): void {
+  /** Linux keeps no zeroed pages: a demand-zero fault takes any frame and zeroes it (clear_page). */
+  tryAllocZeroedFrame(): number {
+    return this.tryAllocFrame();
+  }
+
+  isPrezeroed(_g: number): boolean {
+    return false;
+  }
+
+  protected reclaim(target: number): void {
     const freed = reclaimGuest(this.cache, this.anon, this.mem.anonLruPages, target);
     this.counters.pagesReclaimed += freed;
     this.localNs += freed * this.costs.guestReclaimPageNs;
@@ -692,7 +714,40 @@ export class GuestOs implements GuestKernel {
       done?.();
     });
   }
+
+  /**
+   * A 512-byte request: sector `sector` (of 8) of frame `g` <-> the same sector of block `block`. The
+   * reference follows it chunk by chunk: a write puts the frame's chunks on the disk now, a read puts
+   * the block's into the frame at completion, where the frame is checked.
+   */
+  submitSectorIo(op: 'read' | 'write', block: number, g: number, sector: number, done?: () => void): void {
+    if (!(Number.isInteger(sector) && sector >= 0 && sector < SECTORS_PER_PAGE))
+      throw new RangeError(`sector I/O: sector ${sector} is not one of a page's ${SECTORS_PER_PAGE}`);
+    this.counters.ioRequests++;
+    const first = sector * CHUNKS_PER_SECTOR;
+    if (op === 'write') {
+      const o = this.refDiskOver.get(block) ?? new Map<number, number>();
+      const mine = this.refHasOver[g] ? this.refOver.get(g) : undefined;
+      for (let c = first; c < first + CHUNKS_PER_SECTOR; c++) o.set(c, chunkValue(this.refMem[g]!, mine, c));
+      this.refDiskOver.set(block, o);
+    }
+    this.host.submitSector(op, asBlock(block), asGfn(g), first, () => {
+      this.pendingIrqNs += this.costs.guestIrqNs;
+      if (op === 'read') {
+        const o = this.refOver.get(g) ?? new Map<number, number>();
+        const disk = this.refDiskOver.get(block);
+        for (let c = first; c < first + CHUNKS_PER_SECTOR; c++)
+          o.set(c, chunkValue(this.refDisk[block]!, disk, c));
+        this.refOver.set(g, o);
+        this.refHasOver[g] = 1;
+        if (!this.sameAsReference(g)) this.counters.integrityViolations++;
+      }
+      done?.();
+    });
+  }
 }
+
+const CHUNKS_PER_SECTOR = CHUNKS_PER_PAGE / SECTORS_PER_PAGE;
 
 const noResume = (): void => {};
 

@@ -16,6 +16,15 @@ export interface Frames {
   /** A free frame, waiting for writeback if it must (the OOM killer when nothing can be freed). */
   allocFrame(): Proc<number>;
   freeFrame(g: number): void;
+  /** Frames the allocator can hand out without reclaiming (every free list the guest keeps). */
+  readonly freePages: number;
+  /**
+   * A frame for a demand-zero fault, -1 when none is free now. A guest that zeroes freed frames in
+   * the background (Windows' zeroed list) hands out one zeroed already; isPrezeroed(g) says so.
+   */
+  tryAllocZeroedFrame(): number;
+  /** Whether `g`, just taken by tryAllocZeroedFrame(), holds zeros already (asked once: it forgets). */
+  isPrezeroed(g: number): boolean;
 }
 
 /** The vCPU's scheduler: time, sleeping and waking. Waits apply to the calling thread. */

@@ -48,6 +48,11 @@ export interface WritebackParams {
   intervalNs: number;
   /** MAX_WRITEBACK_PAGES: pages the flusher writes per round. */
   chunkPages: number;
+  /**
+   * A writer that, instead of Linux's rounds, starts this share of the dirty pages once per wake-up
+   * and sleeps again (Windows' lazy writer: an eighth each second). Absent for Linux.
+   */
+  sharePerWake?: number;
 }
 
 export const LINUX_3_7_WRITEBACK: WritebackParams = {
@@ -336,7 +341,7 @@ export class PageCache {
 
   /** Memory that may hold dirty data (global_dirtyable_memory): free frames and the page cache. */
   private dirtyable(): number {
-    return this.os.mem.freePages + this.os.mem.cachePages;
+    return this.os.freePages + this.os.mem.cachePages;
   }
 
   /** balance_dirty_pages(): a writer over the dirty limit waits for writeback to catch up. */
@@ -373,6 +378,11 @@ export class PageCache {
     while (!os.stopping) {
       yield* os.sleepUnlessKicked(wb.intervalNs, (kick) => (this.flusherKick = kick));
       this.flusherKick = null;
+      if (wb.sharePerWake !== undefined) {
+        if (this.dirtyCount > 0)
+          yield* this.writeOldest(Math.ceil(this.dirtyCount * wb.sharePerWake), Infinity);
+        continue;
+      }
       while (!os.stopping) {
         const over = this.dirtyCount > wb.backgroundRatio * this.dirtyable();
         const expiredBefore = over ? Infinity : os.nowNs - wb.expireNs;
