@@ -38,6 +38,7 @@ import { OutputFolderError, prepareFolder } from './out-dir.js';
 import { defaultStoreDir } from '../experiments/run-store.js';
 import { modelVersion } from '../experiments/model-version.js';
 import { BALLOON_MANAGER_INPUT_ERRORS, registerBalloonManager } from './balloon-manager.js';
+import { registerGuests } from './guests.js';
 
 /** An integer flag within [min, max]. */
 const intFlag =
@@ -365,6 +366,7 @@ program
   });
 
 registerBalloonManager(program);
+registerGuests(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   const known =
