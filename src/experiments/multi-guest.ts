@@ -54,7 +54,9 @@ function realRecords(r: QemuMultiResult): RunRecord[] {
   return r.guests.map((g) => {
     const notes = [
       `started ${g.startS} s after the first; host swap for it: peak ${g.swapPeakMiB} MiB, at the end ${g.swapEndMiB} MiB, growth summed over 1 s samples ${g.swapGrowthMiB} MiB (a lower bound of its swap-out); the balloon left it at least ${g.balloonMinActualMiB} MiB`,
-      `word count output md5 ${g.md5Ok ? 'equals' : 'DIFFERS from'} the host's own computation`,
+      g.killed
+        ? 'no word count output to check (killed)'
+        : `word count output md5 ${g.md5Ok ? 'equals' : 'DIFFERS from'} the host's own computation`,
     ];
     if (g.killed) notes.push(g.killed);
     return {

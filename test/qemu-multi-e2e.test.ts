@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { qemuEngine } from '../src/qemu/index.js';
+import { cacheDir } from '../src/real/paths.js';
+import { sh } from '../src/real/host-changes.js';
+
+/**
+ * The many-guest scenario on real guests (root + QEMU; skipped with the reason otherwise). It holds
+ * the real engines' run lock, so it waits for any other real run on this host.
+ */
+const why = (await qemuEngine.availability()).engine;
+const skip = why.ok ? false : `needs the qemu engine: ${why.reason}`;
+
+/** What a multi-guest run of process `pid` could have left on the host. */
+function leftovers(pid: number): string[] {
+  const out: string[] = [];
+  const prefix = `vswapper-multi-${pid}-`;
+  for (const root of ['/sys/fs/cgroup/memory', '/sys/fs/cgroup'])
+    if (existsSync(root))
+      for (const d of readdirSync(root)) if (d.startsWith(prefix)) out.push(`cgroup ${root}/${d}`);
+  const dir = join(cacheDir(), 'multi');
+  for (const l of sh('losetup', ['-a']).split('\n')) if (l.includes(dir)) out.push(`loop device ${l}`);
+  for (const l of readFileSync('/proc/swaps', 'utf8').split('\n').slice(1))
+    if (l.includes(dir)) out.push(`swap ${l}`);
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (cmd.includes(prefix)) out.push(`process ${p}: ${cmd.replace(/\0/g, ' ').slice(0, 120)}`);
+  }
+  if (existsSync(dir))
+    for (const f of readdirSync(dir)) if (f.includes(`-${pid}-`)) out.push(`file ${join(dir, f)}`);
+  return out;
+}
+
+test(
+  'a many-guest run interrupted by SIGINT once its guests are up leaves the host as it found it',
+  { skip, timeout: 30 * 60_000 },
+  async () => {
+    const mod = join(import.meta.dirname, '..', 'src', 'qemu', 'multi-guest.js');
+    // Two small guests: the interruption comes after both booted, the cgroups, the swap area and
+    // the QEMUs all in place.
+    const script = `
+    import { runQemuMulti } from ${JSON.stringify(mod)};
+    await runQemuMulti({
+      config: 'balloon', guests: 2, guestMiB: 256, hostMiB: 200, inputMiB: 8, keys: 20000, startIntervalS: 5,
+      onProgress: (m) => console.error(m),
+      onBooted: () => { console.log('BOOTED'); setTimeout(() => process.kill(process.pid, 'SIGINT'), 500); },
+    });
+    console.log('FINISHED');
+  `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // While it runs, its changes are there (checked once it has booted).
+    const seen = await new Promise<string[]>((resolve) => {
+      const t = setInterval(() => {
+        if (stdout.includes('BOOTED')) {
+          clearInterval(t);
+          resolve(leftovers(child.pid!));
+        }
+      }, 50);
+      child.on('exit', () => {
+        clearInterval(t);
+        resolve([]);
+      });
+    });
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) =>
+      child.on('exit', (c, s) => r([c, s])),
+    );
+    assert.ok(
+      seen.some((s) => s.startsWith('cgroup')),
+      `the run's cgroup existed while it ran: ${seen.join('; ')}\n${stderr}`,
+    );
+    assert.ok(
+      seen.some((s) => s.startsWith('process')),
+      'its QEMUs ran',
+    );
+    assert.equal(signal, 'SIGINT', `ended by the signal (code ${code}); stderr: ${stderr.slice(-2000)}`);
+    assert.ok(!stdout.includes('FINISHED'));
+    // The QEMUs are SIGKILLed by the undo; give the kernel a moment to reap them.
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual(leftovers(child.pid!), []);
+  },
+);
