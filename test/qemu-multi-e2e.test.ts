@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { qemuEngine } from '../src/qemu/index.js';
 import { cacheDir } from '../src/real/paths.js';
-import { sh } from '../src/real/host-changes.js';
+import { recoverStaleJournals, sh } from '../src/real/host-changes.js';
 
 /**
  * The many-guest scenario on real guests (root + QEMU; skipped with the reason otherwise). It holds
@@ -39,57 +39,102 @@ function leftovers(pid: number): string[] {
   return out;
 }
 
-test(
-  'a many-guest run interrupted by SIGINT once its guests are up leaves the host as it found it',
-  { skip, timeout: 30 * 60_000 },
-  async () => {
-    const mod = join(import.meta.dirname, '..', 'src', 'qemu', 'multi-guest.js');
-    // Two small guests: the interruption comes after both booted, the cgroups, the swap area and
-    // the QEMUs all in place.
-    const script = `
+/** Starts a two-guest run in a child that sends itself `sig` once its guests are up. */
+async function interrupted(sig: NodeJS.Signals): Promise<{
+  pid: number;
+  seen: string[];
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}> {
+  const mod = join(import.meta.dirname, '..', 'src', 'qemu', 'multi-guest.js');
+  // Two small guests: the interruption comes after both booted, the cgroups, the swap area and
+  // the QEMUs all in place.
+  const script = `
     import { runQemuMulti } from ${JSON.stringify(mod)};
     await runQemuMulti({
       config: 'balloon', guests: 2, guestMiB: 256, hostMiB: 200, inputMiB: 8, keys: 20000, startIntervalS: 5,
       onProgress: (m) => console.error(m),
-      onBooted: () => { console.log('BOOTED'); setTimeout(() => process.kill(process.pid, 'SIGINT'), 500); },
+      onBooted: () => { console.log('BOOTED'); setTimeout(() => process.kill(process.pid, ${JSON.stringify(sig)}), 500); },
     });
     console.log('FINISHED');
   `;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    // While it runs, its changes are there (checked once it has booted).
-    const seen = await new Promise<string[]>((resolve) => {
-      const t = setInterval(() => {
-        if (stdout.includes('BOOTED')) {
-          clearInterval(t);
-          resolve(leftovers(child.pid!));
-        }
-      }, 50);
-      child.on('exit', () => {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const ended = new Promise<[number | null, NodeJS.Signals | null]>((r) =>
+    child.on('exit', (c, s) => r([c, s])),
+  );
+  // While it runs, its changes are there (checked once it has booted).
+  const seen = await new Promise<string[]>((resolve) => {
+    const t = setInterval(() => {
+      if (stdout.includes('BOOTED')) {
         clearInterval(t);
-        resolve([]);
-      });
+        resolve(leftovers(child.pid!));
+      }
+    }, 50);
+    child.on('exit', () => {
+      clearInterval(t);
+      resolve([]);
     });
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) =>
-      child.on('exit', (c, s) => r([c, s])),
+  });
+  const [code, signal] = await ended;
+  return { pid: child.pid!, seen, code, signal, stdout, stderr };
+}
+
+test(
+  'a many-guest run interrupted by SIGINT once its guests are up leaves the host as it found it',
+  { skip, timeout: 30 * 60_000 },
+  async () => {
+    const r = await interrupted('SIGINT');
+    assert.ok(
+      r.seen.some((s) => s.startsWith('cgroup')),
+      `the run's cgroup existed while it ran: ${r.seen.join('; ')}\n${r.stderr}`,
     );
     assert.ok(
-      seen.some((s) => s.startsWith('cgroup')),
-      `the run's cgroup existed while it ran: ${seen.join('; ')}\n${stderr}`,
-    );
-    assert.ok(
-      seen.some((s) => s.startsWith('process')),
+      r.seen.some((s) => s.startsWith('process')),
       'its QEMUs ran',
     );
-    assert.equal(signal, 'SIGINT', `ended by the signal (code ${code}); stderr: ${stderr.slice(-2000)}`);
-    assert.ok(!stdout.includes('FINISHED'));
+    assert.equal(
+      r.signal,
+      'SIGINT',
+      `ended by the signal (code ${r.code}); stderr: ${r.stderr.slice(-2000)}`,
+    );
+    assert.ok(!r.stdout.includes('FINISHED'));
     // The QEMUs are SIGKILLed by the undo; give the kernel a moment to reap them.
-    await new Promise((r) => setTimeout(r, 1000));
-    assert.deepEqual(leftovers(child.pid!), []);
+    await new Promise((res) => setTimeout(res, 1000));
+    assert.deepEqual(leftovers(r.pid), []);
+  },
+);
+
+test(
+  'the leftovers check sees a run killed outright (SIGKILL: nothing undone), and its journal then undoes it',
+  { skip, timeout: 30 * 60_000 },
+  async () => {
+    const r = await interrupted('SIGKILL');
+    assert.equal(r.signal, 'SIGKILL');
+    await new Promise((res) => setTimeout(res, 500));
+    const left = leftovers(r.pid);
+    assert.ok(
+      left.some((s) => s.startsWith('cgroup')),
+      `left: ${left.join('; ')}`,
+    );
+    assert.ok(
+      left.some((s) => s.startsWith('process')),
+      `left: ${left.join('; ')}`,
+    );
+    assert.ok(
+      left.some((s) => s.startsWith('swap') || s.startsWith('loop')),
+      `left: ${left.join('; ')}`,
+    );
+    // What the next run does first: replay the dead process's journal.
+    recoverStaleJournals(join(cacheDir(), 'multi'));
+    await new Promise((res) => setTimeout(res, 1000));
+    assert.deepEqual(leftovers(r.pid), []);
   },
 );
