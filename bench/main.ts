@@ -10,6 +10,7 @@ import { paperJob, runJob } from '../src/experiments/job.js';
 import { SYSBENCH_200MB } from '../src/experiments/figures.js';
 import { pagerBench } from './pager.js';
 import { sweepsBench } from './sweeps.js';
+import { multiGuestsBench } from './multi-guests.js';
 
 function rate(label: string, events: number, ms: number): number {
   const perSec = (events / ms) * 1000;
@@ -156,6 +157,8 @@ async function main(): Promise<void> {
   );
   console.log('');
   await sweepsBench();
+  console.log('');
+  multiGuestsBench();
   console.log('');
   await pagerBench();
 }
