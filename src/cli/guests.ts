@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { EngineUnavailableError } from '../engine/engine.js';
+import { EngineInputError, EngineUnavailableError } from '../engine/engine.js';
 import type { FigureResult } from '../engine/results.js';
 import { findEngine } from '../experiments/engines.js';
 import {
@@ -61,15 +61,14 @@ export function registerGuests(program: Command): void {
         out: string;
       }) => {
         if (o.engine !== 'qemu' && o.engine !== 'sim')
-          throw new InvalidArgumentError(`--engine must be qemu or sim, got "${o.engine}"`);
+          throw new EngineInputError(`--engine must be qemu or sim, got "${o.engine}"`);
         const seed = Number(o.seed);
-        if (!Number.isInteger(seed))
-          throw new InvalidArgumentError(`--seed must be an integer, got "${o.seed}"`);
+        if (!Number.isInteger(seed)) throw new EngineInputError(`--seed must be an integer, got "${o.seed}"`);
         let sc;
         try {
           sc = multiGuestScenario(Number(o.guests), Number(o.scale));
         } catch (e) {
-          throw new InvalidArgumentError(`--guests/--scale: ${(e as Error).message}`);
+          throw new EngineInputError(`--guests/--scale: ${(e as Error).message}`);
         }
         if (o.engine === 'qemu') {
           const a = await findEngine('qemu')!.availability();
