@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { qemuEngine } from '../src/qemu/index.js';
 import { cacheDir } from '../src/real/paths.js';
+import { multiGuestScenario, runMultiGuestQemu } from '../src/experiments/multi-guest.js';
 import { recoverStaleJournals, sh } from '../src/real/host-changes.js';
 
 /**
@@ -136,5 +137,43 @@ test(
     recoverStaleJournals(join(cacheDir(), 'multi'));
     await new Promise((res) => setTimeout(res, 1000));
     assert.deepEqual(leftovers(r.pid), []);
+  },
+);
+
+test(
+  'baseline and balloon on real guests: per-guest host swap, equal checksums, the manager moving balloons under pressure, the host as found',
+  { skip, timeout: 30 * 60_000 },
+  async () => {
+    // Two guests of the scaled scenario (scale 1/8: 256 MiB guests, 38 MiB inputs) on a host of
+    // the paper's 8 GB per 10 guests.
+    const sc = multiGuestScenario(2, 0.125);
+    const { figure, runs } = await runMultiGuestQemu(sc, ['baseline', 'balloon']);
+    const [base, bal] = runs;
+    assert.equal(figure.engine, 'qemu');
+    // Baseline: every word count finishes with the host's own output, and the host swapped for them.
+    for (const g of base!.guests) {
+      assert.equal(g.killed, undefined, g.killed);
+      assert.ok(g.md5Ok, `guest ${g.guest + 1}: output md5 equals the host's`);
+      assert.ok(g.runtimeS! > 0);
+    }
+    assert.ok(
+      base!.guests.some((g) => g.swapPeakMiB > 1),
+      `host swap per guest: ${base!.guests.map((g) => g.swapPeakMiB).join(', ')} MiB`,
+    );
+    // Balloon: the manager saw the pressure and shrank balloons; each guest finished with the same
+    // output or is reported killed with the reason, never dropped.
+    const shrinks = bal!.manager.filter((r) => r.kind === 'decision' && r.targetMiB < r.actualMiB);
+    assert.ok(shrinks.length > 0, 'decisions under pressure');
+    assert.ok(
+      bal!.manager.some((r) => r.kind === 'balloon-change'),
+      'QEMU reported the balloon moving',
+    );
+    assert.equal(bal!.guests.length, 2);
+    for (const g of bal!.guests) assert.ok(g.killed !== undefined ? g.killed.length > 0 : g.md5Ok);
+    assert.ok(
+      bal!.guests.some((g) => g.balloonMinActualMiB < sc.guestMiB),
+      'a balloon inflated',
+    );
+    assert.deepEqual(leftovers(process.pid), []);
   },
 );

@@ -29,14 +29,10 @@ export function buildWcGuestImage(seed: number, inputMiB: number, keys: number):
 async function runBuilder(args: string[]): Promise<GuestImage> {
   const script = join(PKG_ROOT, 'scripts', 'build-guest-image.sh');
   const out = await new Promise<string>((res, rej) =>
-    execFile(
-      'bash',
-      [script, ...args],
-      { encoding: 'utf8', maxBuffer: 16 * MiB },
-      (err, stdout, stderr) =>
-        err
-          ? rej(new Error(`guest image builder failed: ${stderr.trim().split('\n').slice(-5).join(' | ')}`))
-          : res(stdout),
+    execFile('bash', [script, ...args], { encoding: 'utf8', maxBuffer: 16 * MiB }, (err, stdout, stderr) =>
+      err
+        ? rej(new Error(`guest image builder failed: ${stderr.trim().split('\n').slice(-5).join(' | ')}`))
+        : res(stdout),
     ),
   );
   const kv = parseKeyValueLines(out);
