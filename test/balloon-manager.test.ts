@@ -16,7 +16,12 @@ import {
 import { QmpClient, QmpCommandError, QmpConnectError, QmpProtocolError } from '../src/real/qmp.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vsw-qmp-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+/** Servers and managers still open when a test fails midway: closed at the end, so the file ends. */
+const open: (() => void)[] = [];
+after(() => {
+  for (const close of open) close();
+  rmSync(dir, { recursive: true, force: true });
+});
 const MiB = 1048576;
 
 /**
@@ -137,6 +142,7 @@ class FakeQemu {
 async function fake(name: string, ramMiB: number): Promise<FakeQemu> {
   const f = new FakeQemu(name, ramMiB * MiB);
   await f.listen();
+  open.push(() => f.quit());
   return f;
 }
 
@@ -151,12 +157,15 @@ const hostAt = (freeFraction: () => number) => (): HostMemoryStats => ({
 function manager(host: () => HostMemoryStats, stats = 5): { m: BalloonManager; log: ManagerLogRecord[] } {
   const log: ManagerLogRecord[] = [];
   const policy = new MomBalloonPolicy({ ...MOM_DEFAULTS, statsIntervalS: stats });
-  return { m: new BalloonManager({ policy, host, log: (r) => log.push(r), nowS: () => 0 }), log };
+  const m = new BalloonManager({ policy, host, log: (r) => log.push(r), nowS: () => 0 });
+  open.push(() => void m.stop());
+  return { m, log };
 }
 
 test('QMP client: greeting, capabilities first, answers by id, events apart', async () => {
   const f = await fake('client', 512);
   const q = await QmpClient.connect(f.path);
+  open.push(() => q.close());
   assert.deepEqual(f.commands[0], { execute: 'qmp_capabilities' });
   assert.deepEqual(q.version, { qemu: { major: 7, minor: 2, micro: 0 } });
   const events: string[] = [];
@@ -193,6 +202,7 @@ test('QMP client: bad input is a one-line error naming the socket and the proble
   const notQmp = join(dir, 'not-qmp.sock');
   const s1 = createServer((c) => c.write('SSH-2.0-OpenSSH\n'));
   await new Promise<void>((r) => s1.listen(notQmp, r));
+  open.push(() => s1.close());
   await assert.rejects(QmpClient.connect(notQmp), (e: unknown) => {
     assert.ok(e instanceof QmpProtocolError);
     assert.match(e.message, /not a QMP server \(a line that is not JSON\)/);
@@ -202,6 +212,7 @@ test('QMP client: bad input is a one-line error naming the socket and the proble
   const silent = join(dir, 'silent.sock');
   const s2 = createServer(() => undefined);
   await new Promise<void>((r) => s2.listen(silent, r));
+  open.push(() => s2.close());
   await assert.rejects(QmpClient.connect(silent, { timeoutMs: 200 }), /no QMP greeting within 200 ms/);
   s1.close();
   s2.close();
@@ -313,6 +324,7 @@ test('manager: the loop samples and decides on its own at the configured periods
   const log: ManagerLogRecord[] = [];
   const policy = new MomBalloonPolicy({ ...MOM_DEFAULTS, statsIntervalS: 0.02, policyIntervalS: 0.05 });
   const m = new BalloonManager({ policy, host: hostAt(() => 0.1), log: (r) => log.push(r) });
+  open.push(() => void m.stop());
   await m.addGuest('a', a.path);
   m.start();
   await new Promise((r) => setTimeout(r, 400));
