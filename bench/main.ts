@@ -12,6 +12,7 @@ import { mapperCostsBench } from './mapper-costs.js';
 import { pagerBench } from './pager.js';
 import { preventerBench } from './preventer.js';
 import { sweepsBench } from './sweeps.js';
+import { multiGuestsBench } from './multi-guests.js';
 
 /** The reference: a typed-array LRU (hash-free, indexed by page) replaying the same trace. */
 function plainLru(trace: Uint32Array, pages: number, capacity: number): number {
@@ -195,6 +196,8 @@ async function main(): Promise<void> {
   );
   console.log('');
   await sweepsBench();
+  console.log('');
+  multiGuestsBench();
   console.log('');
   await pagerBench();
   console.log('');

@@ -7,11 +7,25 @@
 #   disk-v$V-<N>M.ext4        ext4 with 4 KiB blocks: busybox, sysbench and pbzip2 with their shared
 #                             libraries (from Debian .debs), and /data/test_file.0 of N MiB of random
 #                             bytes (sysbench fileio's own file name); its md5 in disk-v$V-<N>M.md5
+#   disk-v$V-wc-<N>M-<K>k-s<S>.ext4  (--wc) one guest's word-count disk: busybox, the word count of
+#                             scripts/guest/wc.c (static, built here with the host's gcc) and
+#                             /data/input.txt, N MiB of text over K distinct words drawn with seed S;
+#                             in its .md5 the md5 of the word count's output as the host computes it
 # The only outside source is the Debian archive through apt. Usage:
 #   build-guest-image.sh [FILE_MIB]      prints KEY=VALUE lines for the engine, CACHE=... last
+#   build-guest-image.sh --wc SEED INPUT_MIB KEYS   the same for one many-guest word-count guest
 set -euo pipefail
 V=3 # bump when the initramfs or disk layout changes: older artifacts are removed
-FILE_MIB="${1:-200}"
+WC_SEED=""
+if [ "${1:-}" = "--wc" ]; then
+  WC_SEED="${2:-}" WC_MIB="${3:-}" WC_KEYS="${4:-}"
+  for v in "$WC_SEED" "$WC_MIB" "$WC_KEYS"; do
+    [[ "$v" =~ ^[0-9]+$ ]] || { echo "build-guest-image: --wc SEED INPUT_MIB KEYS must be numbers" >&2; exit 2; }
+  done
+  FILE_MIB=0
+else
+  FILE_MIB="${1:-200}"
+fi
 [[ "$FILE_MIB" =~ ^[0-9]+$ ]] || { echo "build-guest-image: FILE_MIB must be a number" >&2; exit 2; }
 CACHE="${VSWAPPER_CACHE:-/var/cache/vswapper}"
 [ "$(id -u)" = 0 ] || { echo "build-guest-image: needs root (apt-get, mkfs)" >&2; exit 2; }
@@ -130,6 +144,46 @@ INIT
   chmod +x "$root/init"
   (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1 >"$INITRD.tmp")
   mv "$INITRD.tmp" "$INITRD"
+fi
+
+# --wc: one guest's word-count disk (no Debian tools needed: busybox and a static binary).
+if [ -n "$WC_SEED" ]; then
+  command -v gcc >/dev/null || { apt_update; apt-get install -y -qq gcc libc6-dev >&2; }
+  src="$(dirname "$(readlink -f "$0")")/guest/wc.c"
+  WC_BIN="$CACHE/wc-$(md5sum "$src" | cut -c1-12)"
+  if [ ! -x "$WC_BIN" ]; then
+    log "word count (static) from $src"
+    gcc -O2 -static -o "$WC_BIN.tmp" "$src" >&2
+    mv "$WC_BIN.tmp" "$WC_BIN"
+  fi
+  DISK="$CACHE/disk-v$V-wc-${WC_MIB}M-${WC_KEYS}keys-s${WC_SEED}-$(basename "$WC_BIN").ext4"
+  SUM="${DISK%.ext4}.md5"
+  if [ ! -f "$DISK" ] || [ ! -f "$SUM" ]; then
+    log "word-count disk: ${WC_MIB} MiB of text, ${WC_KEYS} keys, seed ${WC_SEED}"
+    d="$tmp/wcdisk"
+    mkdir -p "$d/data" "$d/proc" "$d/sys" "$d/dev" "$d/tmp" "$d/bin"
+    cp "$BUSYBOX" "$d/bin/busybox"
+    for a in sh cat dd md5sum sync sleep head cut tr grep sed ls free echo true; do ln -s busybox "$d/bin/$a"; done
+    cp "$WC_BIN" "$d/data/wc"
+    "$WC_BIN" gen "$WC_SEED" "$WC_MIB" "$WC_KEYS" >"$d/data/input.txt"
+    "$WC_BIN" count "$d/data/input.txt" 2>/dev/null | md5sum | cut -d' ' -f1 >"$SUM.tmp"
+    rm -f "$DISK.tmp"
+    mkfs.ext4 -q -F -b 4096 -E lazy_itable_init=0,lazy_journal_init=0 -d "$d" "$DISK.tmp" "$((WC_MIB + WC_MIB / 16 + 16))M" >&2
+    rm -rf "$d"
+    mv "$SUM.tmp" "$SUM"
+    mv "$DISK.tmp" "$DISK"
+  fi
+  # Older builds of the word count and their disks go.
+  for f in "$CACHE"/wc-* "$CACHE"/disk-v$V-wc-*; do
+    [ -e "$f" ] || continue
+    case "$f" in "$WC_BIN"|*"-$(basename "$WC_BIN")".ext4|*"-$(basename "$WC_BIN")".md5) ;; *) rm -f "$f" ;; esac
+  done
+  echo "KERNEL=$CACHE/kernel/vmlinuz"
+  echo "INITRD=$INITRD"
+  echo "DISK=$DISK"
+  echo "MD5=$(cat "$SUM")"
+  echo "CACHE=$CACHE"
+  exit 0
 fi
 
 # The workload tools, from Debian's .debs (extracted, not installed), with the libraries they load.

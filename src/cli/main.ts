@@ -37,6 +37,8 @@ import { Progress } from './progress.js';
 import { OutputFolderError, prepareFolder } from './out-dir.js';
 import { defaultStoreDir } from '../experiments/run-store.js';
 import { modelVersion } from '../experiments/model-version.js';
+import { BALLOON_MANAGER_INPUT_ERRORS, registerBalloonManager } from './balloon-manager.js';
+import { registerGuests } from './guests.js';
 
 /** An integer flag within [min, max]. */
 const intFlag =
@@ -363,6 +365,9 @@ program
     );
   });
 
+registerBalloonManager(program);
+registerGuests(program);
+
 program.parseAsync(process.argv).catch((e: unknown) => {
   const known =
     e instanceof ExperimentFileError ||
@@ -372,7 +377,8 @@ program.parseAsync(process.argv).catch((e: unknown) => {
     e instanceof ClaimsFileError ||
     e instanceof EngineUnavailableError ||
     e instanceof OutputFolderError ||
-    (e instanceof Error && e.name === 'QueueUnavailableError');
+    (e instanceof Error && e.name === 'QueueUnavailableError') ||
+    (e instanceof Error && BALLOON_MANAGER_INPUT_ERRORS.has(e.name));
   process.stderr.write(
     `vswapper: ${known ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
   );

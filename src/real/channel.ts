@@ -1,4 +1,3 @@
-import { connect, type Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 
 /** The output of one command run in the guest, framed by the guest's init (see the image builder). */
@@ -130,76 +129,5 @@ export class GuestChannel {
       this.current = { id, lines: [], beginS: NaN, resolve, reject };
       this.output.write(`${id} ${command}\n`);
     });
-  }
-}
-
-/** A QMP connection: commands answered in order, events ignored. */
-export class Qmp {
-  private readonly queue: { resolve: (v: unknown) => void; reject: (e: Error) => void; command: string }[] =
-    [];
-  private greeted: Promise<void>;
-
-  private constructor(private readonly sock: Socket) {
-    let greet!: () => void;
-    this.greeted = new Promise((r) => (greet = r));
-    sock.on(
-      'data',
-      lineSplitter((l) => {
-        if (!l.trim()) return;
-        const msg = JSON.parse(l) as {
-          QMP?: unknown;
-          return?: unknown;
-          error?: { desc: string };
-          event?: string;
-        };
-        if (msg.QMP) {
-          greet();
-          return;
-        }
-        if (msg.event) return;
-        const w = this.queue.shift();
-        if (!w) return;
-        if (msg.error) w.reject(new Error(`QMP ${w.command}: ${msg.error.desc}`));
-        else w.resolve(msg.return);
-      }),
-    );
-    const failAll = (e: Error): void => {
-      for (const w of this.queue.splice(0)) w.reject(e);
-    };
-    sock.on('error', failAll);
-    sock.on('close', () => failAll(new Error('QMP connection closed')));
-  }
-
-  /** Connects to QEMU's QMP socket (retrying while QEMU creates it) and negotiates capabilities. */
-  static async connect(path: string, timeoutMs = 30_000): Promise<Qmp> {
-    const t0 = Date.now();
-    for (;;) {
-      try {
-        const sock = await new Promise<Socket>((resolve, reject) => {
-          const s = connect(path);
-          s.once('connect', () => resolve(s));
-          s.once('error', reject);
-        });
-        const q = new Qmp(sock);
-        await q.greeted;
-        await q.execute('qmp_capabilities');
-        return q;
-      } catch (e) {
-        if (Date.now() - t0 > timeoutMs)
-          throw new Error(`QMP: cannot connect to ${path}: ${(e as Error).message}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  }
-
-  execute<T = unknown>(command: string, args?: object): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ resolve: resolve as (v: unknown) => void, reject, command });
-      this.sock.write(JSON.stringify({ execute: command, ...(args ? { arguments: args } : {}) }) + '\n');
-    });
-  }
-
-  close(): void {
-    this.sock.destroy();
   }
 }

@@ -13,17 +13,26 @@ export interface GuestImage {
 }
 
 /** Runs the project's image builder (idempotent, cached) for a file of `fileMiB`. */
-export async function buildGuestImage(fileMiB: number): Promise<GuestImage> {
+export function buildGuestImage(fileMiB: number): Promise<GuestImage> {
+  return runBuilder([String(fileMiB)]);
+}
+
+/**
+ * One guest of the many-guest scenario: the same kernel and initramfs, and a disk of its own with
+ * the word count (scripts/guest/wc.c, static) and `inputMiB` of text over `keys` words drawn with
+ * `seed`; `md5` is that of the word count's output as the host computed it.
+ */
+export function buildWcGuestImage(seed: number, inputMiB: number, keys: number): Promise<GuestImage> {
+  return runBuilder(['--wc', String(seed), String(inputMiB), String(keys)]);
+}
+
+async function runBuilder(args: string[]): Promise<GuestImage> {
   const script = join(PKG_ROOT, 'scripts', 'build-guest-image.sh');
   const out = await new Promise<string>((res, rej) =>
-    execFile(
-      'bash',
-      [script, String(fileMiB)],
-      { encoding: 'utf8', maxBuffer: 16 * MiB },
-      (err, stdout, stderr) =>
-        err
-          ? rej(new Error(`guest image builder failed: ${stderr.trim().split('\n').slice(-5).join(' | ')}`))
-          : res(stdout),
+    execFile('bash', [script, ...args], { encoding: 'utf8', maxBuffer: 16 * MiB }, (err, stdout, stderr) =>
+      err
+        ? rej(new Error(`guest image builder failed: ${stderr.trim().split('\n').slice(-5).join(' | ')}`))
+        : res(stdout),
     ),
   );
   const kv = parseKeyValueLines(out);

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { ConfigName, Metrics } from '../engine/results.js';
 import { type Accel, detectAccel } from './accel.js';
-import { type GuestChannel, Qmp } from './channel.js';
+import type { GuestChannel } from './channel.js';
 import { type GuestImage, buildGuestImage } from './guest-image.js';
 import {
   type Measured,
@@ -17,6 +17,7 @@ import {
 import { HostChanges, recoverStaleJournals } from './host-changes.js';
 import { cacheDir } from './paths.js';
 import { type QemuLaunch, type QemuProcess, launchQemu } from './qemu-process.js';
+import { QmpClient } from './qmp.js';
 import { takeLock } from './run-lock.js';
 
 /** What both real engines run: the Sysbench loop and Fig. 10's allocation. */
@@ -95,7 +96,7 @@ export abstract class GuestRun<C extends ConfigName, S> {
   protected readonly iterations: IterationRecord[] = [];
   protected img!: GuestImage;
   protected qemu: QemuProcess | undefined;
-  protected qmp: Qmp | undefined;
+  protected qmp: QmpClient | undefined;
   private alloc: IterationRecord | undefined;
   private checksumOk: boolean | undefined;
 
@@ -176,8 +177,9 @@ export abstract class GuestRun<C extends ConfigName, S> {
 
   private qmpSocket = '';
 
-  protected async connectQmp(): Promise<Qmp> {
-    this.qmp ??= await Qmp.connect(this.qmpSocket);
+  protected async connectQmp(): Promise<QmpClient> {
+    // QEMU creates the socket a moment after it starts: retried for up to 30 s.
+    this.qmp ??= await QmpClient.connect(this.qmpSocket, { retryMs: 30_000 });
     return this.qmp;
   }
 

@@ -131,19 +131,12 @@ export class Machine {
     const swapSlots = pagesFromMiB(spec.swapMiB);
     const vmmPages = spec.vmm.codePages;
     this.cgroupLimitPages = actualPages + vmmPages;
-    this.core = new MemoryCore({
-      ...DEFAULT_CORE_TUNABLES,
+    // Unconstrained until the experiment applies the cgroup limit (see runSim).
+    this.core = simCore({ ...spec, guestAsyncPageFaults: asyncPf }, this.mechanisms, {
       guestPages,
       vmmPages,
       imageBlocks,
       swapSlots,
-      // Unconstrained until the experiment applies the cgroup limit (see runSim).
-      residentLimitPages: guestPages + vmmPages,
-      mapper: this.mechanisms.mapper,
-      preventer: this.mechanisms.preventer,
-      asyncPfWriteFaults: asyncPf,
-      swapReadahead: spec.swapReadahead ?? DEFAULT_CORE_TUNABLES.swapReadahead,
-      ...(spec.plantedBug !== undefined ? { plantedBug: spec.plantedBug } : {}),
     });
     const model: DiskModel =
       spec.disk.kind === 'hdd' ? new Hdd(spec.disk.hdd) : new Ssd({ ...SATA_SSD_2013, ...spec.disk.ssd });
@@ -284,6 +277,28 @@ export class Machine {
       integrityViolations: b.guestViolations - a.guestViolations,
     };
   }
+}
+
+/**
+ * One QEMU process's memory core, shared by the one-guest machine and the many-guest host: the
+ * configuration's mechanisms, the machine's tunables, and no limit yet (the experiment, or the
+ * host's global reclaim, sets it).
+ */
+export function simCore(
+  spec: { guestAsyncPageFaults?: boolean; swapReadahead?: SwapReadaheadName; plantedBug?: PlantedBug },
+  mechanisms: ConfigMechanisms,
+  size: { guestPages: number; vmmPages: number; imageBlocks: number; swapSlots: number },
+): MemoryCore {
+  return new MemoryCore({
+    ...DEFAULT_CORE_TUNABLES,
+    ...size,
+    residentLimitPages: size.guestPages + size.vmmPages,
+    mapper: mechanisms.mapper,
+    preventer: mechanisms.preventer,
+    asyncPfWriteFaults: spec.guestAsyncPageFaults ?? true,
+    swapReadahead: spec.swapReadahead ?? DEFAULT_CORE_TUNABLES.swapReadahead,
+    ...(spec.plantedBug !== undefined ? { plantedBug: spec.plantedBug } : {}),
+  });
 }
 
 /**

@@ -1,4 +1,10 @@
-import { DEFAULT_CORE_TUNABLES, MIB, MemoryCore, SECTORS_PER_PAGE, pagesFromMiB } from '../core/index.js';
+import {
+  MIB,
+  type MemoryCore,
+  SECTORS_PER_PAGE,
+  type SwapReadaheadName,
+  pagesFromMiB,
+} from '../core/index.js';
 import type { ConfigName } from '../engine/results.js';
 import { BalloonWorker } from './balloon-worker.js';
 import type { CpuCosts, VmmBehaviour } from './costs.js';
@@ -11,7 +17,13 @@ import { EventQueue } from './event-queue.js';
 import { GlobalReclaim } from './global-reclaim.js';
 import { type GuestFileSpec, GuestOomError, GuestOs, type Program } from './guest/guest-os.js';
 import { Host } from './host.js';
-import { CONFIG_MECHANISMS, type ConfigMechanisms, type DiskSpec, guestOsParams } from './machine.js';
+import {
+  CONFIG_MECHANISMS,
+  type ConfigMechanisms,
+  type DiskSpec,
+  guestOsParams,
+  simCore,
+} from './machine.js';
 import { Rng } from './rng.js';
 
 /** A host with several guests (§5.2): one memory limit, one drive, one QEMU and cgroup per guest. */
@@ -37,6 +49,8 @@ export interface MultiMachineSpec {
   files: GuestFileSpec[];
   /** How often global reclaim balances the guests (kswapd's cadence). */
   reclaimTickNs: number;
+  /** How the host's swap-ins choose the pages read with the faulting one (default: the core's, 'cluster'). */
+  swapReadahead?: SwapReadaheadName;
 }
 
 /** One guest: its QEMU process (host and core), its OS, and its balloon kthread. */
@@ -86,17 +100,7 @@ export class MultiMachine {
     if (swapStart + spec.guests * swapSectors > model.capacitySectors)
       throw new RangeError('disk: the images and the swap area do not fit on the drive');
     for (let i = 0; i < spec.guests; i++) {
-      const core = new MemoryCore({
-        ...DEFAULT_CORE_TUNABLES,
-        guestPages,
-        vmmPages,
-        imageBlocks,
-        swapSlots,
-        residentLimitPages: guestPages + vmmPages,
-        mapper: this.mechanisms.mapper,
-        preventer: this.mechanisms.preventer,
-        asyncPfWriteFaults: true,
-      });
+      const core = simCore(spec, this.mechanisms, { guestPages, vmmPages, imageBlocks, swapSlots });
       const data = new DataPlane(guestPages + vmmPages, swapSlots, imageBlocks, vmmPages, guestPages);
       const seed = spec.seed * 1000 + i;
       const layout = {
