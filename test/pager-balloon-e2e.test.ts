@@ -44,12 +44,12 @@ test(
   async () => {
     await waitForIdleEngine(cacheDir());
     const before = hostState();
-    // 128 MiB believed, 64 kept: a Debian guest needs about 60 MiB of its own (issue 13, item 5),
-    // so the balloon takes half; the file (cached image) is read twice.
+    // 160 MiB believed, 112 kept: a Debian guest needs about 60 MiB of its own (issue 13, item 5;
+    // at 64 MiB kept it thrashed its own page cache for minutes here); the file is read twice.
     const r = await runPagerConfig({
       config: 'balloon',
-      believedMiB: 128,
-      actualMiB: 64,
+      believedMiB: 160,
+      actualMiB: 112,
       fileMiB: 50,
       iterations: 2,
       allocMiB: 0,
@@ -61,8 +61,8 @@ test(
     );
     assert.equal(r.checksumOk, true, r.notes.join('\n'));
     const balloonPages = r.iterations[0]!.metrics.balloonPages ?? 0;
-    // The balloon took most of what was asked (64 MiB = 16,384 pages), as QEMU's query-balloon says.
-    assert.ok(balloonPages > 12_000, `balloonPages ${balloonPages}`);
+    // The balloon took most of what was asked (48 MiB = 12,288 pages), as QEMU's query-balloon says.
+    assert.ok(balloonPages > 0.9 * 12_288, `balloonPages ${balloonPages}`);
     assert.equal(r.info['pager.balloonSwapReadBacks'], 0);
     assert.equal(r.info['pager.lostPages'], 0);
     // The guest's driver reports its pages to QEMU, which discards them: the pager heard it.
