@@ -42,3 +42,19 @@ test('free page reporting without a balloon is refused before any work', async (
     /free page reporting needs a balloon configuration, not mapper/,
   );
 });
+
+test('inflating after the warm-up without a balloon is refused before any work', async () => {
+  await assert.rejects(
+    runPagerConfig({
+      config: 'baseline',
+      inflateAfterWarmup: true,
+      believedMiB: 128,
+      actualMiB: 64,
+      fileMiB: 50,
+      iterations: 1,
+      allocMiB: 0,
+      hddLike: false,
+    }),
+    /inflateAfterWarmup needs a balloon configuration, not baseline/,
+  );
+});

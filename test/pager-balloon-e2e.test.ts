@@ -74,3 +74,38 @@ test(
     assert.deepEqual(hostState(), before, 'the run left something behind');
   },
 );
+
+test(
+  'balloon inflated over a guest the pager has swapped, free page reporting on: swapped pages freed, none read back',
+  { skip, timeout: 1_800_000 },
+  async () => {
+    await waitForIdleEngine(cacheDir());
+    const before = hostState();
+    // The warm-up fills the guest past the pager's 112 MiB, so the pager swaps; the balloon then
+    // takes free pages whose only copy is in swap. Free page reporting discards all along.
+    const r = await runPagerConfig({
+      config: 'balloon',
+      believedMiB: 160,
+      actualMiB: 112,
+      fileMiB: 50,
+      iterations: 2,
+      allocMiB: 0,
+      hddLike: false,
+      inflateAfterWarmup: true,
+      freePageReporting: true,
+      onProgress: (m) => console.log(`# ${m}`),
+    });
+    console.log(
+      JSON.stringify({ info: r.info, notes: r.notes, metrics: r.iterations.map((i) => i.metrics) }),
+    );
+    assert.equal(r.checksumOk, true, r.notes.join('\n'));
+    assert.ok(Number(r.info.balloonRemovedSwappedByInflate) > 1000, 'the balloon took swapped pages');
+    assert.equal(r.info['pager.balloonSwapReadBacks'], 0);
+    assert.equal(r.info['pager.lostPages'], 0);
+    assert.ok(
+      Number(r.info.memfdAfterBalloonMiB) < Number(r.info.memfdBeforeBalloonMiB),
+      `memfd ${r.info.memfdBeforeBalloonMiB} -> ${r.info.memfdAfterBalloonMiB} MiB`,
+    );
+    assert.deepEqual(hostState(), before, 'the run left something behind');
+  },
+);

@@ -52,6 +52,12 @@ export interface PagerRunOptions extends RealRunOptions {
    * and more, QEMU discards them, the pager hears it. A balloon configuration only.
    */
   freePageReporting?: boolean;
+  /**
+   * Inflate the balloon after the warm-up instead of before it: over a guest the pager has already
+   * swapped (most free pages then have their only copy in swap), which the static experiments'
+   * order never shows. A balloon configuration only.
+   */
+  inflateAfterWarmup?: boolean;
 }
 
 export type PagerRunResult = RealRunResult<PagerConfigName>;
@@ -105,6 +111,8 @@ export async function preventerProblem(): Promise<string | undefined> {
 export async function runPagerConfig(o: PagerRunOptions): Promise<PagerRunResult> {
   if (o.samplingDepth !== undefined && !(Number.isInteger(o.samplingDepth) && o.samplingDepth >= 0))
     throw new RangeError(`runPagerConfig: samplingDepth must be a whole number >= 0, got ${o.samplingDepth}`);
+  if (o.inflateAfterWarmup && !usesBalloon(o.config))
+    throw new RangeError(`runPagerConfig: inflateAfterWarmup needs a balloon configuration, not ${o.config}`);
   if (o.freePageReporting && !usesBalloon(o.config))
     throw new RangeError(
       `runPagerConfig: free page reporting needs a balloon configuration, not ${o.config}`,
@@ -242,31 +250,38 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
   }
 
   /**
-   * balloon: inflated first (the guest keeps `actualMiB`), its discards measured on the memfd; then
-   * the resident limit, the pager's (guest RAM only), which stays as the fallback host swapping.
+   * balloon: inflated first (the guest keeps `actualMiB`; after the warm-up with
+   * `inflateAfterWarmup`), its discards measured on the memfd; then the resident limit, the
+   * pager's (guest RAM only), which stays as the fallback host swapping.
    */
   protected async beforeWarmup(): Promise<void> {
-    if (usesBalloon(this.p.config)) {
-      const before = await this.stats();
-      const r = await inflateBalloon(await this.connectQmp(), this.p.believedMiB, this.p.actualMiB, (m) =>
-        this.progress(m),
-      );
-      const after = await this.stats();
-      this.balloonPages = r.balloonPages;
-      this.notes.push(...r.notes);
-      this.info.balloonKeptMiB = r.keptMiB;
-      this.info.freePageReporting = this.p.freePageReporting === true;
-      this.info.memfdBeforeBalloonMiB = +((before.pager.memfdBytes ?? 0) / MiB).toFixed(1);
-      this.info.memfdAfterBalloonMiB = +((after.pager.memfdBytes ?? 0) / MiB).toFixed(1);
-      this.info.balloonRemovedByInflate =
-        (after.pager.balloonRemoved ?? 0) - (before.pager.balloonRemoved ?? 0);
-    }
+    if (usesBalloon(this.p.config) && !this.p.inflateAfterWarmup) await this.inflate();
     await this.d.cmd({ cmd: 'limit', pages: Math.round((this.p.actualMiB * MiB) / PAGE) });
     this.info.residentLimitMiB = this.p.actualMiB;
   }
 
-  protected afterWarmup(): Promise<void> {
+  protected async afterWarmup(): Promise<void> {
+    if (usesBalloon(this.p.config) && this.p.inflateAfterWarmup) await this.inflate();
     return this.memory('AfterWarmup');
+  }
+
+  /** QMP `balloon` to the guest's `actualMiB`; what the memfd held before and after, into `info`. */
+  private async inflate(): Promise<void> {
+    const before = await this.stats();
+    const r = await inflateBalloon(await this.connectQmp(), this.p.believedMiB, this.p.actualMiB, (m) =>
+      this.progress(m),
+    );
+    const after = await this.stats();
+    const d = (k: string): number => (after.pager[k] ?? 0) - (before.pager[k] ?? 0);
+    this.balloonPages = r.balloonPages;
+    this.notes.push(...r.notes);
+    this.info.balloonKeptMiB = r.keptMiB;
+    this.info.freePageReporting = this.p.freePageReporting === true;
+    this.info.balloonInflatedAfterWarmup = this.p.inflateAfterWarmup === true;
+    this.info.memfdBeforeBalloonMiB = +((before.pager.memfdBytes ?? 0) / MiB).toFixed(1);
+    this.info.memfdAfterBalloonMiB = +((after.pager.memfdBytes ?? 0) / MiB).toFixed(1);
+    this.info.balloonRemovedByInflate = d('balloonRemoved');
+    this.info.balloonRemovedSwappedByInflate = d('balloonRemovedSwapped');
   }
 
   protected override afterCommand(when: string): Promise<void> {
