@@ -45,8 +45,11 @@ export interface DaemonConfig {
   preventer?: boolean;
   /** Pages armed for access sampling per inactive list and tick (default 64; 0 = no sampling). */
   samplingDepth?: number;
-  /** Tests only: 'skip-write-protect' evicts without freezing pages first (the torture test's sabotage). */
-  testSabotage?: 'skip-write-protect';
+  /**
+   * Tests only: 'skip-write-protect' evicts without freezing pages first (the torture test's
+   * sabotage); 'ignore-discards' keeps QEMU's discards from the core (the balloon test's).
+   */
+  testSabotage?: 'skip-write-protect' | 'ignore-discards';
 }
 
 export class DaemonConfigError extends Error {
@@ -90,7 +93,11 @@ export function parseDaemonConfig(text: string | undefined): DaemonConfig {
       throw new DaemonConfigError(
         `pager daemon: disk must be 'immediate' or 'hdd-model', got ${String(disk)}`,
       );
-    if (c.testSabotage !== undefined && c.testSabotage !== 'skip-write-protect')
+    if (
+      c.testSabotage !== undefined &&
+      c.testSabotage !== 'skip-write-protect' &&
+      c.testSabotage !== 'ignore-discards'
+    )
       throw new DaemonConfigError(`pager daemon: unknown testSabotage ${String(c.testSabotage)}`);
     Object.assign(out, {
       shimSocket: path('shimSocket'),
@@ -166,6 +173,7 @@ export function runDaemon(cfg: DaemonConfig): void {
               swapSlots: Math.floor(swap!.sizeBytes / PAGE),
               sampling: { slots: 4096, depth: cfg.samplingDepth ?? 64, periodMs: 5 },
               ...(cfg.testSabotage === 'skip-write-protect' ? { unsafeSkipWriteProtect: true } : {}),
+              ...(cfg.testSabotage === 'ignore-discards' ? { unsafeIgnoreDiscards: true } : {}),
               ...(icpt
                 ? {
                     preventer: {

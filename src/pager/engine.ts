@@ -26,9 +26,6 @@ async function pagerHostProblem(): Promise<string | undefined> {
   return shimProblem();
 }
 
-const BALLOON =
-  "no balloon here (QEMU's balloon punches guest RAM behind the pager's back); see the qemu engine";
-
 /**
  * Fig. 9 (8 Sysbench reads of a 200 MB file, the guest believing it has 512 MB and keeping 100 MB)
  * or Fig. 10 (the same, then a process allocating and touching 200 MB) on a real Debian guest whose
@@ -38,14 +35,12 @@ export const pagerEngine: Engine = realEngine({
   name: 'qemu-pager',
   summary:
     'QEMU (stock; patched with a TCG intercept for the Preventer) and a Debian guest whose RAM our userfaultfd pager manages and whose disk it serves',
-  configs: ['baseline', 'mapper', 'vswapper'],
-  cannot: {
-    balloon: BALLOON,
-    'balloon+vswapper': BALLOON,
-  },
+  configs: ['baseline', 'mapper', 'vswapper', 'balloon', 'balloon+vswapper'],
+  cannot: {},
   hostProblem: pagerHostProblem,
-  // vswapper runs on the patched QEMU only (scripts/build-qemu-intercept.sh).
-  configProblem: (c) => (c === 'vswapper' ? preventerProblem() : Promise.resolve(undefined)),
+  // vswapper and balloon+vswapper run on the patched QEMU only (scripts/build-qemu-intercept.sh).
+  configProblem: (c) =>
+    c === 'vswapper' || c === 'balloon+vswapper' ? preventerProblem() : Promise.resolve(undefined),
   modeLabel: (hddLike, scale) =>
     `qemu-pager engine, ${detectAccel().accel}, ${hddLike ? "HDD-like (completions timed by the simulator's model of the paper's drive)" : "unthrottled (this machine's disk)"}, scale ${scale}`,
   meta: (hddLike) => ({

@@ -41,6 +41,11 @@ export interface PagerConfig {
    * the writes this loses.
    */
   unsafeSkipWriteProtect?: boolean;
+  /**
+   * For the balloon test only: hear QEMU's discards but keep them from the core, to show that the
+   * never-read-back counter catches a discarded page read back from swap.
+   */
+  unsafeIgnoreDiscards?: boolean;
 }
 
 /** What the pager did, beside the core's counters. */
@@ -66,6 +71,11 @@ export interface PagerStats {
   balloonRemoved: number;
   balloonRemovedSwapped: number;
   balloonRemovePinned: number;
+  /**
+   * Swap reads of a page QEMU discarded that had no new content since (the zero page it gets on its
+   * next touch is new content): a ballooned page read back from swap. Must be 0.
+   */
+  balloonSwapReadBacks: number;
 }
 
 /**
@@ -100,7 +110,10 @@ export class Pager implements ActionPort {
     balloonRemoved: 0,
     balloonRemovedSwapped: 0,
     balloonRemovePinned: 0,
+    balloonSwapReadBacks: 0,
   };
+  /** 1 for a page QEMU discarded (its balloon) and not filled since: it must never come from swap. */
+  private readonly discarded: Uint8Array;
   /** A run of dropped pages held back to be punched out as one hole (first page, length). */
   private punchFrom = 0;
   private punchPages = 0;
@@ -137,6 +150,7 @@ export class Pager implements ActionPort {
       asyncPfWriteFaults: false,
     });
     this.driver = new CoreDriver(this.core, this);
+    this.discarded = new Uint8Array(ram.pages);
     this.staging = anonymous(this.stagingPages * PAGE);
     this.zeroPage = anonymous(PAGE);
     this.sampler = new AccessSampler(this.core, ram, uffd, cfg.sampling.slots, cfg.sampling.depth, (p) =>
@@ -259,6 +273,8 @@ export class Pager implements ActionPort {
       if (info.state === State.Ballooned) continue;
       if (info.state === State.Swapped) this.stats.balloonRemovedSwapped++;
       this.stats.balloonRemoved++;
+      this.discarded[page] = 1;
+      if (this.cfg.unsafeIgnoreDiscards) continue;
       // Bytes the guest wrote to it while absent are superseded too (QEMU's buffer, ours).
       this.emulation?.claim(page);
       this.emulation?.discard(page);
@@ -312,6 +328,7 @@ export class Pager implements ActionPort {
         this.cfg.preventer?.region.mark(a.page);
         return;
       case 'zero':
+        this.discarded[a.page] = 0;
         if (this.adopting.has(a.page)) return;
         this.emulation?.claim(a.page);
         if (this.emulation?.has(a.page)) {
@@ -395,6 +412,8 @@ export class Pager implements ActionPort {
     if (a.count > this.stagingPages)
       throw new Error(`pager: a read of ${a.count} pages exceeds the staging buffer`);
     const file = a.source === 'swap' ? this.swap : this.image;
+    if (a.source === 'swap')
+      for (const p of a.pages) if (this.discarded[p] === 1) this.stats.balloonSwapReadBacks++;
     this.disk.submit('read', a.source, a.start, a.count, () => {
       // SAFETY (in RawFile.read): a.count pages fit the staging buffer, checked above.
       file.read(this.staging.addr, a.count * PAGE, a.start * PAGE);

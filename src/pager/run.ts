@@ -9,6 +9,7 @@ import {
 } from '../real/guest-run.js';
 import { type Measured, sysbenchTotalTime } from '../real/guest-workload.js';
 import { processStartTicks, sh } from '../real/host-changes.js';
+import { inflateBalloon } from '../real/balloon.js';
 import { cacheDir, MiB, PKG_ROOT } from '../real/paths.js';
 import { processMemory } from '../real/proc.js';
 import { type QemuLaunch, guestArgs, qemuBaseArgs } from '../real/qemu-process.js';
@@ -21,12 +22,42 @@ const PAGE = 4096;
  * The pager's configurations: the Swap Mapper, the same pager with it off, and VSwapper (the Mapper
  * and the False Reads Preventer, which needs the patched QEMU's TCG intercept).
  */
-export type PagerConfigName = Extract<ConfigName, 'baseline' | 'mapper' | 'vswapper'>;
+export type PagerConfigName = Extract<
+  ConfigName,
+  'baseline' | 'mapper' | 'vswapper' | 'balloon' | 'balloon+vswapper'
+>;
+
+/** Whether a configuration inflates QEMU's virtio-balloon before the workload. */
+export function usesBalloon(c: PagerConfigName): boolean {
+  return c === 'balloon' || c === 'balloon+vswapper';
+}
+
+/** Whether a configuration runs the False Reads Preventer (the patched QEMU's intercept). */
+export function usesPreventer(c: PagerConfigName): boolean {
+  return c === 'vswapper' || c === 'balloon+vswapper';
+}
+
+/** Whether a configuration runs the Swap Mapper (VSwapper is the Mapper plus the Preventer). */
+function usesMapper(c: PagerConfigName): boolean {
+  return c === 'mapper' || usesPreventer(c);
+}
 
 export interface PagerRunOptions extends RealRunOptions {
   config: PagerConfigName;
   /** Pages armed per inactive list for access sampling (default 64; 0 = none). */
   samplingDepth?: number;
+  /**
+   * The balloon's free page reporting (`free-page-reporting=on`, QEMU 5.1; the guest kernel's
+   * CONFIG_PAGE_REPORTING, set in Debian's 6.1 cloud kernel): the guest reports free pages of 2 MiB
+   * and more, QEMU discards them, the pager hears it. A balloon configuration only.
+   */
+  freePageReporting?: boolean;
+  /**
+   * Inflate the balloon after the warm-up instead of before it: over a guest the pager has already
+   * swapped (most free pages then have their only copy in swap), which the static experiments'
+   * order never shows. A balloon configuration only.
+   */
+  inflateAfterWarmup?: boolean;
 }
 
 export type PagerRunResult = RealRunResult<PagerConfigName>;
@@ -80,6 +111,12 @@ export async function preventerProblem(): Promise<string | undefined> {
 export async function runPagerConfig(o: PagerRunOptions): Promise<PagerRunResult> {
   if (o.samplingDepth !== undefined && !(Number.isInteger(o.samplingDepth) && o.samplingDepth >= 0))
     throw new RangeError(`runPagerConfig: samplingDepth must be a whole number >= 0, got ${o.samplingDepth}`);
+  if (o.inflateAfterWarmup && !usesBalloon(o.config))
+    throw new RangeError(`runPagerConfig: inflateAfterWarmup needs a balloon configuration, not ${o.config}`);
+  if (o.freePageReporting && !usesBalloon(o.config))
+    throw new RangeError(
+      `runPagerConfig: free page reporting needs a balloon configuration, not ${o.config}`,
+    );
   return new PagerRun(o).run();
 }
 
@@ -92,6 +129,7 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
   private vhostSocket = '';
   private shimSocket = '';
   private maxTotal = 0;
+  private balloonPages = 0;
   protected override readonly bootNote = ', guest RAM paged by the daemon';
 
   constructor(private readonly p: PagerRunOptions) {
@@ -106,8 +144,9 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
     await super.prepare();
     this.progress('userfaultfd shim (cached after the first build)');
     this.shim = await buildShim();
-    if (this.p.config !== 'baseline') this.qemuBinary = await patchedQemu();
-    if (this.p.config === 'vswapper' && !this.qemuBinary)
+    // The balloon alone compares with the pager's baseline: Debian's QEMU.
+    if (usesMapper(this.p.config)) this.qemuBinary = await patchedQemu();
+    if (usesPreventer(this.p.config) && !this.qemuBinary)
       throw new Error((await preventerProblem()) ?? 'the patched QEMU is missing');
     this.info.qemuBinary = this.qemuBinary ?? 'qemu-system-x86_64 (Debian)';
   }
@@ -134,8 +173,8 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
       swap,
       mode: 'pager',
       ramBytes: this.p.believedMiB * MiB,
-      mapper: this.p.config !== 'baseline',
-      preventer: this.p.config === 'vswapper',
+      mapper: usesMapper(this.p.config),
+      preventer: usesPreventer(this.p.config),
       disk: this.p.hddLike ? 'hdd-model' : 'immediate',
       ...(this.p.samplingDepth !== undefined ? { samplingDepth: this.p.samplingDepth } : {}),
     });
@@ -171,6 +210,13 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
       // The daemon reports 4 KiB logical blocks in the config space (the Mapper needs them, §4.1).
       '-device',
       'vhost-user-blk-pci,chardev=vhost0,num-queues=1',
+      // Its discards punch the memfd and madvise QEMU's mapping: the pager hears UFFD_EVENT_REMOVE.
+      ...(usesBalloon(this.p.config)
+        ? [
+            '-device',
+            `virtio-balloon-pci,id=balloon0${this.p.freePageReporting ? ',free-page-reporting=on' : ''}`,
+          ]
+        : []),
       ...guestArgs(this.img, qmpSocket, consoleLog),
     ];
     // The shim's constructor creates a userfaultfd in QEMU and hands it to the daemon.
@@ -180,7 +226,7 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
       VSWAPPER_UFFD_SOCK: this.shimSocket,
     };
     // The shim creates the intercept's region for QEMU's RAM block "mem" (the memfd backend's id).
-    if (this.p.config === 'vswapper')
+    if (usesPreventer(this.p.config))
       env.VSWAPPER_INTERCEPT = `mem:${Math.round((this.p.believedMiB * MiB) / PAGE)}`;
     if (!this.qemuBinary) return { args, env, consoleLog, qmpSocket };
     // The patched build looks for firmware in its data directory only (Debian's own QEMU is also
@@ -203,14 +249,39 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
     return (await this.d.cmd({ cmd: 'stats' })).stats as Stats;
   }
 
-  /** The resident limit is the pager's: guest RAM only. */
+  /**
+   * balloon: inflated first (the guest keeps `actualMiB`; after the warm-up with
+   * `inflateAfterWarmup`), its discards measured on the memfd; then the resident limit, the
+   * pager's (guest RAM only), which stays as the fallback host swapping.
+   */
   protected async beforeWarmup(): Promise<void> {
+    if (usesBalloon(this.p.config) && !this.p.inflateAfterWarmup) await this.inflate();
     await this.d.cmd({ cmd: 'limit', pages: Math.round((this.p.actualMiB * MiB) / PAGE) });
     this.info.residentLimitMiB = this.p.actualMiB;
   }
 
-  protected afterWarmup(): Promise<void> {
+  protected async afterWarmup(): Promise<void> {
+    if (usesBalloon(this.p.config) && this.p.inflateAfterWarmup) await this.inflate();
     return this.memory('AfterWarmup');
+  }
+
+  /** QMP `balloon` to the guest's `actualMiB`; what the memfd held before and after, into `info`. */
+  private async inflate(): Promise<void> {
+    const before = await this.stats();
+    const r = await inflateBalloon(await this.connectQmp(), this.p.believedMiB, this.p.actualMiB, (m) =>
+      this.progress(m),
+    );
+    const after = await this.stats();
+    const d = (k: string): number => (after.pager[k] ?? 0) - (before.pager[k] ?? 0);
+    this.balloonPages = r.balloonPages;
+    this.notes.push(...r.notes);
+    this.info.balloonKeptMiB = r.keptMiB;
+    this.info.freePageReporting = this.p.freePageReporting === true;
+    this.info.balloonInflatedAfterWarmup = this.p.inflateAfterWarmup === true;
+    this.info.memfdBeforeBalloonMiB = +((before.pager.memfdBytes ?? 0) / MiB).toFixed(1);
+    this.info.memfdAfterBalloonMiB = +((after.pager.memfdBytes ?? 0) / MiB).toFixed(1);
+    this.info.balloonRemovedByInflate = d('balloonRemoved');
+    this.info.balloonRemovedSwappedByInflate = d('balloonRemovedSwapped');
   }
 
   protected override afterCommand(when: string): Promise<void> {
@@ -250,6 +321,9 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
     const lost = c('lostPages') + c('copyExists');
     if (lost > 0) rec.notes.push(`INTEGRITY: ${lost} page(s) missing or doubly installed`);
     metrics.integrityViolations = lost;
+    metrics.balloonPages = usesBalloon(this.p.config) ? this.balloonPages : 0;
+    const readBacks = c('balloonSwapReadBacks');
+    if (readBacks > 0) rec.notes.push(`BALLOON: ${readBacks} discarded page(s) read back from swap`);
     return rec;
   }
 
@@ -268,6 +342,11 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
       'wpFaults',
       'lostPages',
       'copyExists',
+      'balloonRemoved',
+      'balloonRemovedSwapped',
+      'balloonRemovePinned',
+      'balloonSwapReadBacks',
+      'uffdEagainRetries',
     ])
       this.info[`pager.${k}`] = end.pager[k] ?? 0;
     this.info.deviceRequests = end.device.requests ?? 0;

@@ -7,6 +7,7 @@ import {
   type RealRunOptions,
   type RealRunResult,
 } from '../real/guest-run.js';
+import { inflateBalloon } from '../real/balloon.js';
 import { HDD, hddThrottles } from '../real/hdd.js';
 import { blockStat, faultsByThread, qemuMemory, vmstat } from '../real/proc.js';
 import { cacheDir, MiB } from '../real/paths.js';
@@ -153,28 +154,11 @@ class QemuRun extends GuestRun<QemuConfig, HostSample> {
    * experiments); the cgroup cap stays as the fallback host swapping (the paper's balloon+baseline).
    */
   private async inflateBalloon(): Promise<void> {
-    const qmp = await this.connectQmp();
-    const target = this.q.actualMiB * MiB;
-    await qmp.execute('balloon', { value: target });
-    let last = Infinity;
-    let still = 0;
-    for (let i = 0; i < 1200 && still < 20; i++) {
-      const r = await qmp.execute<{ actual: number }>('query-balloon');
-      if (r.actual <= target) break;
-      still = r.actual < last ? 0 : still + 1;
-      last = r.actual;
-      await new Promise((t) => setTimeout(t, 100));
-    }
-    const r = await qmp.execute<{ actual: number }>('query-balloon');
-    this.balloonPages = Math.round((this.q.believedMiB * MiB - r.actual) / 4096);
-    this.progress(`balloon inflated: the guest keeps ${Math.round(r.actual / MiB)} MiB`);
-    if (r.actual > target + 4 * MiB)
-      this.notes.push(
-        `the balloon stopped short of its target: the guest kept ${Math.round(r.actual / MiB)} MiB, not ${this.q.actualMiB}`,
-      );
-    this.notes.push(
-      `balloon inflated to ${Math.round((this.q.believedMiB * MiB - r.actual) / MiB)} MiB before the workload`,
+    const r = await inflateBalloon(await this.connectQmp(), this.q.believedMiB, this.q.actualMiB, (m) =>
+      this.progress(m),
     );
+    this.balloonPages = r.balloonPages;
+    this.notes.push(...r.notes);
   }
 
   private get tbBytes(): number {

@@ -31,7 +31,7 @@ export interface PagedProcessOptions {
   residentLimitPages: number;
   queueSize: number;
   samplingDepth?: number;
-  sabotage?: 'skip-write-protect';
+  sabotage?: 'skip-write-protect' | 'ignore-discards';
 }
 
 /**
