@@ -1,4 +1,4 @@
-import type { Qmp } from './channel.js';
+import type { QmpClient } from './qmp.js';
 import { MiB } from './paths.js';
 
 /** What inflating the guest's virtio-balloon achieved. */
@@ -22,7 +22,7 @@ const STALLED_POLLS = 20;
  * the target or the guest stops giving pages. Both real engines' balloon configurations use it.
  */
 export async function inflateBalloon(
-  qmp: Qmp,
+  qmp: QmpClient,
   believedMiB: number,
   actualMiB: number,
   progress: (m: string) => void,
