@@ -15,7 +15,7 @@ import { GuestChannel } from '../src/real/channel.js';
 import { buildGuestImage } from '../src/real/guest-image.js';
 import { cacheDir } from '../src/real/paths.js';
 import { qemuBaseArgs } from '../src/real/qemu-process.js';
-import { leftoverLock, waitForIdleEngine } from './support/engine-lock.js';
+import { leftoverLock, onIdleEngine, waitForIdleEngine } from './support/engine-lock.js';
 import { assertValidFigureResult } from './support/figure-result.js';
 import { interruptAtFirstIteration } from './support/interrupt.js';
 
@@ -256,24 +256,25 @@ test(
 
 test(
   'SIGINT to a process running the pager engine leaves the host as it was found',
-  { skip, timeout: 10 * 60_000 },
-  async () => {
-    await waitForIdleEngine(cacheDir());
-    const before = hostState();
-    // Interrupted mid-workload: QEMU and the daemon running, work files and the journal in place.
-    const { sent, during, out, signalCode } = await interruptAtFirstIteration(
-      `
-    import { pagerEngine } from ${JSON.stringify(resolve(HERE, '../src/pager/index.js'))};
-    await pagerEngine.runFigure('fig9', { scale: 1, unthrottled: true, configs: ['mapper'],
-      onProgress: (p) => process.stdout.write(p.message + '\\n') });`,
-      hostState,
-    );
-    assert.ok(sent, `the run never reached its first iteration: ${out}`);
-    assert.ok(during!.processes.length >= before.processes.length + 2, 'QEMU and the daemon were running');
-    assert.ok(during!.files.length > before.files.length, 'work files existed');
-    assert.equal(signalCode, 'SIGINT', 'the process ended by the signal');
-    assert.doesNotMatch(out, /finished/);
-    assert.deepEqual(await settled(before), before);
-    assert.ok(existsSync(pagerCacheDir()));
+  { skip, timeout: 60 * 60_000 },
+  async (t) => {
+    await onIdleEngine(t, async () => {
+      const before = hostState();
+      // Interrupted mid-workload: QEMU and the daemon running, work files and the journal in place.
+      const { sent, during, out, signalCode } = await interruptAtFirstIteration(
+        `
+      import { pagerEngine } from ${JSON.stringify(resolve(HERE, '../src/pager/index.js'))};
+      await pagerEngine.runFigure('fig9', { scale: 1, unthrottled: true, configs: ['mapper'],
+        onProgress: (p) => process.stdout.write(p.message + '\\n') });`,
+        hostState,
+      );
+      assert.ok(sent, `the run never reached its first iteration: ${out}`);
+      assert.ok(during!.processes.length >= before.processes.length + 2, 'QEMU and the daemon were running');
+      assert.ok(during!.files.length > before.files.length, 'work files existed');
+      assert.equal(signalCode, 'SIGINT', 'the process ended by the signal');
+      assert.doesNotMatch(out, /finished/);
+      assert.deepEqual(await settled(before), before);
+      assert.ok(existsSync(pagerCacheDir()));
+    });
   },
 );

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import type { FigureResult, RunRecord } from '../src/engine/results.js';
 import { qemuEngine } from '../src/qemu/index.js';
 import { cacheDir } from '../src/real/paths.js';
-import { leftoverLock, waitForIdleEngine } from './support/engine-lock.js';
+import { leftoverLock, onIdleEngine, waitForIdleEngine } from './support/engine-lock.js';
 import { assertValidFigureResult } from './support/figure-result.js';
 import { interruptAtFirstIteration } from './support/interrupt.js';
 
@@ -169,25 +169,28 @@ test(
 
 test(
   'SIGINT to a process running the engine leaves the host as it was found',
-  { skip, timeout: 10 * 60_000 },
-  async () => {
-    const before = await idleHostState();
-    // Interrupt in the middle of the workload: swap on, cgroups made, QEMU running, devices attached.
-    const { sent, during, out, signalCode } = await interruptAtFirstIteration(
-      `
-    import { qemuEngine } from ${JSON.stringify(resolve(HERE, '../src/qemu/index.js'))};
-    await qemuEngine.runFigure('fig9', { scale: 0.25, configs: ['baseline'],
-      onProgress: (p) => process.stdout.write(p.message + '\\n') });`,
-      hostState,
-    );
-    assert.ok(sent, `the run never reached its first iteration: ${out}`);
-    assert.ok(during!.swaps.length > before.swaps.length, 'the run had enabled its swap area');
-    assert.ok(during!.cgroups.length > 0 && during!.qemu.length > 0 && during!.loops.length > 0);
-    assert.equal(signalCode, 'SIGINT', 'the process ended by the signal');
-    assert.doesNotMatch(out, /finished/);
-    // QEMU may take a moment to be reaped by init after its parent is gone.
-    for (let i = 0; i < 50 && hostState().qemu.length > 0; i++) await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(hostState(), before);
-    assert.equal(existsSync('/proc/swaps'), true);
+  { skip, timeout: 60 * 60_000 },
+  async (t) => {
+    await onIdleEngine(t, async () => {
+      const before = hostState();
+      // Interrupt in the middle of the workload: swap on, cgroups made, QEMU running, devices attached.
+      const { sent, during, out, signalCode } = await interruptAtFirstIteration(
+        `
+      import { qemuEngine } from ${JSON.stringify(resolve(HERE, '../src/qemu/index.js'))};
+      await qemuEngine.runFigure('fig9', { scale: 0.25, configs: ['baseline'],
+        onProgress: (p) => process.stdout.write(p.message + '\\n') });`,
+        hostState,
+      );
+      assert.ok(sent, `the run never reached its first iteration: ${out}`);
+      assert.ok(during!.swaps.length > before.swaps.length, 'the run had enabled its swap area');
+      assert.ok(during!.cgroups.length > 0 && during!.qemu.length > 0 && during!.loops.length > 0);
+      assert.equal(signalCode, 'SIGINT', 'the process ended by the signal');
+      assert.doesNotMatch(out, /finished/);
+      // QEMU may take a moment to be reaped by init after its parent is gone.
+      for (let i = 0; i < 50 && hostState().qemu.length > 0; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(hostState(), before);
+      assert.equal(existsSync('/proc/swaps'), true);
+    });
   },
 );

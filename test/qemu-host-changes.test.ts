@@ -170,6 +170,31 @@ test('one run at a time: a live holder makes the next run wait (or time out nami
     assert.deepEqual(ledger.pending, [`rm ${lock}`]);
     ledger.undoAll();
     assert.equal(existsSync(lock), false);
+    // VSWAPPER_LOCK_WAIT_S=0 fails at once, with the error a test harness recognizes and retries on.
+    const { RunLockBusy, lockWaitMs } = await import('../src/real/run-lock.js');
+    const holder2 = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const pid2 = holder2.pid ?? -1;
+    rmSync(lock, { force: true });
+    writeFileSync(lock, JSON.stringify({ pid: pid2, startTicks: processStartTicks(pid2) }));
+    process.env.VSWAPPER_LOCK_WAIT_S = '0';
+    try {
+      const t0 = Date.now();
+      await assert.rejects(
+        takeLock(new HostChanges(), d),
+        (e: Error) => e instanceof RunLockBusy && e.holderPid === pid2,
+      );
+      assert.ok(Date.now() - t0 < 1500, 'no wait');
+    } finally {
+      delete process.env.VSWAPPER_LOCK_WAIT_S;
+      holder2.kill('SIGKILL');
+    }
+    assert.equal(lockWaitMs({}), 3_600_000);
+    assert.equal(lockWaitMs({ VSWAPPER_LOCK_WAIT_S: '2.5' }), 2500);
+    assert.throws(
+      () => lockWaitMs({ VSWAPPER_LOCK_WAIT_S: 'soon' }),
+      /VSWAPPER_LOCK_WAIT_S must be a number of seconds >= 0, got "soon"/,
+    );
+    assert.throws(() => lockWaitMs({ VSWAPPER_LOCK_WAIT_S: '-1' }), /VSWAPPER_LOCK_WAIT_S/);
     // A lock left by a process that no longer exists is stale: taken at once.
     writeFileSync(lock, JSON.stringify({ pid, startTicks: 1 }));
     const l2 = new HostChanges();

@@ -27,11 +27,38 @@ function tryLock(ledger: HostChanges, lock: string): number | undefined {
   throw new Error(`cannot take the run lock ${lock}`);
 }
 
+/** Another real-engine run holds the host's run lock and did not finish within the wait allowed. */
+export class RunLockBusy extends Error {
+  constructor(
+    readonly holderPid: number,
+    lock: string,
+    waitedS: number,
+  ) {
+    super(
+      `another real-engine run (pid ${holderPid}) holds ${lock} (waited ${waitedS} s); one run at a time on a host`,
+    );
+    this.name = 'RunLockBusy';
+  }
+}
+
+/**
+ * How long a run waits for another to finish: `VSWAPPER_LOCK_WAIT_S` seconds (0: fail at once, as a
+ * test harness that retries on its own wants), else an hour, longer than any figure runs here.
+ */
+export function lockWaitMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.VSWAPPER_LOCK_WAIT_S;
+  if (raw === undefined || raw === '') return 60 * 60_000;
+  const s = Number(raw);
+  if (!Number.isFinite(s) || s < 0)
+    throw new Error(`VSWAPPER_LOCK_WAIT_S must be a number of seconds >= 0, got "${raw}"`);
+  return s * 1000;
+}
+
 /**
  * One real-engine run at a time on a host (both engines lock the same folder): runs share host-wide
  * counters (/proc/vmstat), swap, the CPU and the disk, so an overlapping run would disturb what the
  * other measures. A second run waits for the first (test suites and CLI runs on one machine), saying
- * so, up to `waitMs`.
+ * so, up to `waitMs` (default: `lockWaitMs()`), then fails with `RunLockBusy`.
  */
 export async function takeLock(
   ledger: HostChanges,
@@ -39,12 +66,12 @@ export async function takeLock(
   o: { waitMs?: number; onProgress?: (m: string) => void; signal?: AbortSignal } = {},
 ): Promise<void> {
   const lock = join(dir, 'run.lock');
-  const deadline = Date.now() + (o.waitMs ?? 60 * 60_000);
+  const t0 = Date.now();
+  const deadline = t0 + (o.waitMs ?? lockWaitMs());
   for (;;) {
     const owner = tryLock(ledger, lock);
     if (owner === undefined) return;
-    if (Date.now() >= deadline)
-      throw new Error(`another real-engine run (pid ${owner}) holds ${lock}; one run at a time on a host`);
+    if (Date.now() >= deadline) throw new RunLockBusy(owner, lock, Math.round((Date.now() - t0) / 1000));
     o.onProgress?.(`waiting for the run of pid ${owner} to finish (one run at a time on a host)`);
     await sleepMs(2000, o.signal);
   }

@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 /**
  * Runs `call` (a module import and one awaited engine call, as ES module source that reports progress
  * lines on stdout) in a child node process, and sends it SIGINT once it prints "iteration 1/8":
- * interrupted in the middle of the workload. `snapshot` is taken just before the signal.
+ * interrupted in the middle of the workload. `snapshot` is taken just before the signal. A child that
+ * gave up because another run held the host's lock makes this throw that error (see `onIdleEngine`).
  */
 export async function interruptAtFirstIteration<S>(
   call: string,
@@ -11,9 +12,14 @@ export async function interruptAtFirstIteration<S>(
 ): Promise<{ sent: boolean; during: S | undefined; out: string; signalCode: NodeJS.Signals | null }> {
   const script = `${call}\nprocess.stdout.write('finished\\n');`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+    process.stderr.write(d);
+  });
   let sent = false;
   let during: S | undefined;
   const exited = new Promise<void>((res) => child.on('exit', () => res()));
@@ -26,5 +32,7 @@ export async function interruptAtFirstIteration<S>(
     }
   });
   await exited;
+  const busy = /another real-engine run \(pid \d+\) holds .*one run at a time on a host/.exec(err);
+  if (!sent && busy) throw new Error(busy[0]);
   return { sent, during, out, signalCode: child.signalCode };
 }
