@@ -229,3 +229,33 @@ test('sweep inputs and folders are checked before any run: one line each, exit c
   assert.equal(v.status, 0);
   assert.match(v.stdout, /^\d+\.\d+\.\d+ \(model [0-9a-f]{16}\)$/m);
 });
+
+test('timeline: a bad flag or folder is one line and exit code 2 before the run; a small run writes its files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vsw-tl-'));
+  const file = join(dir, 'a-file');
+  writeFileSync(file, '');
+  const cases: [string[], RegExp][] = [
+    [
+      ['--config', 'nope'],
+      /^error: .*--config must be one of baseline, balloon, vswapper, balloon\+vswapper, got "nope"$/,
+    ],
+    [['--guests', '0'], /^error: .*--guests must be an integer from 1 to 10, got "0"$/],
+    [['--guests', 'x'], /^error: .*--guests must be an integer from 1 to 10, got "x"$/],
+    [['--seed', '1.5'], /^error: .*--seed must be an integer from 1 to \d+, got "1.5"$/],
+    [['--out', file], /^vswapper: --out .*a-file: exists and is not a folder$/],
+    [['--out', '/proc/x'], /^vswapper: --out \/proc\/x: \/proc is on the proc pseudo file system/],
+  ];
+  for (const [flags, message] of cases) {
+    // Full size and 10 guests: minutes of simulation if the check came after the run.
+    const r = spawnSync(process.execPath, [CLI, 'timeline', ...flags], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 2, `${flags.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.split('\n')[0]!, message, flags.join(' '));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+  const ok = run('timeline', '--guests', '2', '--scale', '0.05', '--out', join(dir, 'ok'));
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.deepEqual(readdirSync(join(dir, 'ok')).sort(), [
+    'timeline-balloon-2g-seed1.json',
+    'timeline-balloon-2g-seed1.svg',
+  ]);
+});

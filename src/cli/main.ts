@@ -87,6 +87,12 @@ const ENGINE_NAMES = ENGINES.map((e) => e.name);
 const orList = (xs: readonly string[]): string =>
   xs.length > 1 ? `${xs.slice(0, -1).join(', ')} or ${xs[xs.length - 1]}` : (xs[0] ?? '');
 
+function parseDynamicConfig(v: string): ConfigName {
+  if (!(DYNAMIC_CONFIGS as readonly string[]).includes(v))
+    throw new InvalidArgumentError(`--config must be one of ${DYNAMIC_CONFIGS.join(', ')}, got "${v}"`);
+  return v as ConfigName;
+}
+
 function parseEngine(v: string): string {
   if (!findEngine(v)) throw new InvalidArgumentError(`--engine must be ${orList(ENGINE_NAMES)}, got "${v}"`);
   return v;
@@ -236,27 +242,23 @@ program
   .description(
     "one run of §5.2's dynamic experiment (Figs. 4, 14) with its per-guest timeline: balloon target and size, guest free memory, host swap traffic (JSON and SVG)",
   )
-  .option('--config <config>', DYNAMIC_CONFIGS.join(', '), 'balloon')
-  .option('--guests <n>', `guests (1-${DYNAMIC_SETUP.maxGuests})`, '10')
-  .option('--seed <n>', 'seed', '1')
+  .option('--config <config>', DYNAMIC_CONFIGS.join(', '), parseDynamicConfig, 'balloon')
+  .option(
+    '--guests <n>',
+    `guests (1-${DYNAMIC_SETUP.maxGuests})`,
+    intFlag('--guests', 1, DYNAMIC_SETUP.maxGuests),
+    10,
+  )
+  .option('--seed <n>', 'seed', intFlag('--seed', 1, 2 ** 31), 1)
   .option('--scale <factor>', 'shrink memory sizes (and time) for quick runs (0, 1]', parseScale, 1)
   .option('--out <dir>', 'output folder', 'results')
-  .action(async (o: { config: string; guests: string; seed: string; scale: number; out: string }) => {
-    const config = o.config as ConfigName;
-    if (!DYNAMIC_CONFIGS.includes(config))
-      throw new InvalidArgumentError(
-        `--config must be one of ${DYNAMIC_CONFIGS.join(', ')}, got "${o.config}"`,
-      );
-    const guests = Number(o.guests);
-    if (!(Number.isInteger(guests) && guests >= 1 && guests <= DYNAMIC_SETUP.maxGuests))
-      throw new InvalidArgumentError(`--guests must be 1-${DYNAMIC_SETUP.maxGuests}, got "${o.guests}"`);
-    const seed = Number(o.seed);
-    if (!Number.isInteger(seed)) throw new InvalidArgumentError(`--seed must be an integer, got "${o.seed}"`);
+  .action(async (o: { config: ConfigName; guests: number; seed: number; scale: number; out: string }) => {
+    const { config, guests, seed } = o;
+    // The folder before the run (minutes at full size): a bad --out fails at once.
+    const dir = prepareFolder('--out', o.out);
     const job = dynamicJob(config, guests, o.scale, seed);
     const r = runMultiJob(job, job.multi!);
-    const { mkdir, writeFile } = await import('node:fs/promises');
-    const dir = resolve(o.out);
-    await mkdir(dir, { recursive: true });
+    const { writeFile } = await import('node:fs/promises');
     const base = `${dir}/timeline-${config.replace('+', '-')}-${guests}g-seed${seed}`;
     await writeFile(`${base}.json`, JSON.stringify(r.multi, null, 1));
     const title = `${config}, ${guests} guests, scale ${o.scale}, seed ${seed}`;
