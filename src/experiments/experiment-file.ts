@@ -135,6 +135,7 @@ export const experimentSchema = z
           cpuSecPerUnit: positive('workload.cpuSecPerUnit').optional(),
           cc1MiB: positive('workload.cc1MiB').optional(),
           objectKiB: positive('workload.objectKiB').optional(),
+          treeMiB: z.number().min(0).optional(),
         })
         .strict(),
       z

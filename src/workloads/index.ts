@@ -61,6 +61,7 @@ export function buildWorkload(spec: WorkloadSpec, scale = 1): Workload {
         makeMiB: p.makeMiB * scale,
         asmKiB: p.asmKiB * scale,
         objectKiB: p.objectKiB * scale,
+        treeMiB: p.treeMiB * scale,
       });
     }
     case 'eclipse': {
