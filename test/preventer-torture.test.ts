@@ -82,8 +82,12 @@ for (const disk of ['immediate', 'hdd-model'] as const) {
     `preventer torture on the patched QEMU (${disk} disk): every byte the guest stored, loaded and moved through the disk is right`,
     { skip: skipReason, timeout: (SECONDS * 4 + 900) * 1000 },
     async (t) => {
+      // The HDD model makes every swap read take milliseconds: the same squeeze would leave the
+      // guest a few hundred operations, so it keeps more (still far less than the program uses).
+      const hdd = disk === 'hdd-model';
       const r = await runGuestTorture({
         ...base,
+        ...(hdd ? { residentMiB: 40 } : {}),
         disk,
         seed: disk === 'immediate' ? 1 : 2,
         onProgress: (m) => t.diagnostic(m),
@@ -100,12 +104,16 @@ for (const disk of ['immediate', 'hdd-model'] as const) {
       // The run did what it is meant to: the guest's stores went to QEMU's write buffer, pages were
       // remapped whole and merged, loads were answered from the buffer or handed over for bytes it
       // lacked, the buffer was handed over before device accesses, and the device moved pages.
-      assert.ok(r.summary.stores! > 100_000, `stores ${r.summary.stores}`);
-      assert.ok(r.summary.io_reads! > 100 && r.summary.io_writes! > 100, 'the device read and wrote');
-      assert.ok(r.summary.partial_reads! > 200, `partly written pages read ${r.summary.partial_reads}`);
+      assert.ok(r.summary.stores! > (hdd ? 10_000 : 100_000), `stores ${r.summary.stores}`);
+      const io = hdd ? 30 : 100;
+      assert.ok(r.summary.io_reads! > io && r.summary.io_writes! > io, 'the device read and wrote');
+      assert.ok(
+        r.summary.partial_reads! > (hdd ? 20 : 200),
+        `partly written pages read ${r.summary.partial_reads}`,
+      );
       assert.ok(n('interceptCombinedStores') > 10_000, `stores combined ${n('interceptCombinedStores')}`);
       assert.ok(n('preventerRemaps') > 100, `remaps ${n('preventerRemaps')}`);
-      assert.ok(n('preventerFallbacks') > 100, `merges ${n('preventerFallbacks')}`);
+      assert.ok(n('preventerFallbacks') > (hdd ? 20 : 100), `merges ${n('preventerFallbacks')}`);
       assert.ok(n('interceptHandedLoad') > 0, `loads lacking bytes ${n('interceptHandedLoad')}`);
       assert.ok(n('interceptLoadsFromBuffer') > 0, `loads from the buffer ${n('interceptLoadsFromBuffer')}`);
       assert.ok(

@@ -8,7 +8,7 @@ import { type GuestChannel, type GuestReply, lineSplitter } from '../../src/real
 import { buildGuestImage } from '../../src/real/guest-image.js';
 import { HostChanges, processStartTicks, sh } from '../../src/real/host-changes.js';
 import { MiB, PKG_ROOT, cacheDir } from '../../src/real/paths.js';
-import { guestArgs, launchQemu, qemuBaseArgs } from '../../src/real/qemu-process.js';
+import { type QemuProcess, guestArgs, launchQemu, qemuBaseArgs } from '../../src/real/qemu-process.js';
 import { QmpClient } from '../../src/real/qmp.js';
 import { takeLock } from '../../src/real/run-lock.js';
 
@@ -48,11 +48,11 @@ export interface GuestTortureResult {
   problems: string[];
 }
 
-/** Builds scripts/guest/torture.c (static), cached under the hash of its source. */
-export function buildTortureBinary(): string {
-  const src = join(PKG_ROOT, 'scripts', 'guest', 'torture.c');
+/** Builds scripts/guest/NAME.c (static) with the host's gcc, cached under the hash of its source. */
+export function buildGuestProgram(name: string): string {
+  const src = join(PKG_ROOT, 'scripts', 'guest', `${name}.c`);
   const hash = createHash('sha256').update(readFileSync(src)).digest('hex').slice(0, 12);
-  const out = join(cacheDir(), `torture-${hash}`);
+  const out = join(cacheDir(), `${name}-${hash}`);
   if (existsSync(out)) return out;
   mkdirSync(cacheDir(), { recursive: true });
   execFileSync('gcc', ['-O2', '-static', '-pthread', '-o', `${out}.tmp`, src], { stdio: 'pipe' });
@@ -70,13 +70,40 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]).finally(() => clearTimeout(t));
 }
 
-/** One torture run; everything it changed on the host is undone before it returns. */
-export async function runGuestTorture(o: GuestTortureOptions): Promise<GuestTortureResult> {
+export interface PatchedGuestOptions {
+  /** Guest RAM (QEMU's -m) and what the pager keeps resident of it. */
+  believedMiB: number;
+  residentMiB: number;
+  disk: 'immediate' | 'hdd-model';
+  /** The Preventer on (vswapper: the intercept is handed to the daemon) or off (mapper). */
+  preventer: boolean;
+  sabotage?: 'drop-merges';
+  /** Programs of scripts/guest/ put in the guest's /data. */
+  programs: string[];
+  onProgress?: (m: string) => void;
+}
+
+export interface PatchedGuest {
+  channel: GuestChannel;
+  daemon: DaemonProcess;
+  qemu: QemuProcess;
+  progress: (m: string) => void;
+}
+
+/**
+ * Debian's guest on the patched QEMU, its RAM paged by a pager daemon (the Mapper on, the
+ * Preventer as asked), the guest programs on its disk, `residentMiB` kept once it is up; `body`
+ * runs with it. Everything changed on the host is undone before this returns.
+ */
+export async function withPatchedGuest<T>(
+  o: PatchedGuestOptions,
+  body: (g: PatchedGuest) => Promise<T>,
+): Promise<T> {
   const progress = o.onProgress ?? ((): void => undefined);
   const qemuBinary = await patchedQemu();
   if (!qemuBinary) throw new Error('the patched QEMU is not built (scripts/build-qemu-intercept.sh)');
   const shim = await buildShim();
-  const torture = buildTortureBinary();
+  const programs = o.programs.map((n) => ({ n, bin: buildGuestProgram(n) }));
   const img = await buildGuestImage(50);
   const dir = pagerCacheDir();
   mkdirSync(dir, { recursive: true });
@@ -88,16 +115,16 @@ export async function runGuestTorture(o: GuestTortureOptions): Promise<GuestTort
     return p;
   };
   let daemon: DaemonProcess | undefined;
-  let qemu: ReturnType<typeof launchQemu> | undefined;
+  let qemu: QemuProcess | undefined;
   let qmp: QmpClient | undefined;
-  let out: GuestTortureResult;
+  let out: T;
   let undoFailed: string[] = [];
   try {
     await takeLock(ledger, cacheDir(), { onProgress: progress });
-    // The guest's disk: a copy of the image with the torture program in /data.
+    // The guest's disk: a copy of the image with the programs in /data.
     const disk = work('disk');
     sh('cp', ['--reflink=auto', '--sparse=always', img.disk, disk]);
-    sh('debugfs', ['-w', '-R', `write ${torture} /data/torture`, disk]);
+    for (const p of programs) sh('debugfs', ['-w', '-R', `write ${p.bin} /data/${p.n}`, disk]);
     const swap = work('swap');
     sh('fallocate', ['-l', String(o.believedMiB * MiB), swap]);
     const vhostSocket = work('vhost.sock');
@@ -110,7 +137,7 @@ export async function runGuestTorture(o: GuestTortureOptions): Promise<GuestTort
       mode: 'pager',
       ramBytes: o.believedMiB * MiB,
       mapper: true,
-      preventer: true,
+      preventer: o.preventer,
       disk: o.disk,
       ...(o.sabotage ? { testSabotage: o.sabotage } : {}),
     });
@@ -146,7 +173,7 @@ export async function runGuestTorture(o: GuestTortureOptions): Promise<GuestTort
         ...process.env,
         LD_PRELOAD: shim,
         VSWAPPER_UFFD_SOCK: shimSocket,
-        VSWAPPER_INTERCEPT: `mem:${(o.believedMiB * MiB) / 4096}`,
+        ...(o.preventer ? { VSWAPPER_INTERCEPT: `mem:${(o.believedMiB * MiB) / 4096}` } : {}),
       },
       consoleLog,
     });
@@ -155,10 +182,34 @@ export async function runGuestTorture(o: GuestTortureOptions): Promise<GuestTort
     qmp = await QmpClient.connect(qmpSocket, { retryMs: 30_000 });
     await daemon.cmd({ cmd: 'attach' });
     await qmp.execute('cont');
-    const ch: GuestChannel = q.channel;
-    await withTimeout(ch.ready(), 300_000, 'the guest boot');
+    await withTimeout(q.channel.ready(), 300_000, 'the guest boot');
     progress('guest up');
     await daemon.cmd({ cmd: 'limit', pages: (o.residentMiB * MiB) / 4096 });
+    out = await body({ channel: q.channel, daemon, qemu: q, progress });
+    if (!q.ended)
+      await q.channel.run('!umount /mnt/proc /mnt/sys /mnt/dev /mnt; poweroff -f').catch(() => undefined);
+  } finally {
+    qmp?.close();
+    qemu?.kill();
+    await daemon?.quit();
+    undoFailed = ledger.undoAll();
+  }
+  if (undoFailed.length > 0) throw new Error(`could not undo: ${undoFailed.join('; ')}`);
+  return out;
+}
+
+/** One torture run; everything it changed on the host is undone before it returns. */
+export function runGuestTorture(o: GuestTortureOptions): Promise<GuestTortureResult> {
+  const opts = {
+    believedMiB: o.believedMiB,
+    residentMiB: o.residentMiB,
+    disk: o.disk,
+    preventer: true,
+    programs: ['torture'],
+    ...(o.sabotage ? { sabotage: o.sabotage } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  };
+  return withPatchedGuest(opts, async ({ channel: ch, daemon, qemu: q, progress }) => {
     // Watched as they come (the guest may die before its reply): the frames of the program's buffer,
     // on which the sabotaged daemon then breaks merges, and the mismatches it finds.
     const streamed: string[] = [];
@@ -208,9 +259,7 @@ export async function runGuestTorture(o: GuestTortureOptions): Promise<GuestTort
     const problems = alive
       ? ((await daemon.cmd({ cmd: 'check' })).problems as string[])
       : ['the daemon died'];
-    if (!q.ended)
-      await ch.run('!umount /mnt/proc /mnt/sys /mnt/dev /mnt; poweroff -f').catch(() => undefined);
-    out = {
+    return {
       reply,
       summary,
       mismatches: reply ? lines.filter((l) => l.startsWith('MISMATCH')) : streamed,
@@ -218,12 +267,5 @@ export async function runGuestTorture(o: GuestTortureOptions): Promise<GuestTort
       pager: stats?.pager ?? {},
       problems,
     };
-  } finally {
-    qmp?.close();
-    qemu?.kill();
-    await daemon?.quit();
-    undoFailed = ledger.undoAll();
-  }
-  if (undoFailed.length > 0) throw new Error(`could not undo: ${undoFailed.join('; ')}`);
-  return out;
+  });
 }
