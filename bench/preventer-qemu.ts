@@ -3,7 +3,9 @@
  * the real pager daemon (root, scripts/build-qemu-intercept.sh built, gcc: skipped with the reason
  * otherwise). scripts/guest/store-cost.c writes pages whole with stores of 1 to 16 bytes, pages the
  * pager has evicted ("absent") and pages just written ("resident"), timed by the guest's clock.
- * Per page, time = F + (4096 / width) * c: a least-squares fit over the widths gives
+ * Timed by the CPU time of QEMU's vCPU thread during each pass (the guest's clock is the host's
+ * wall clock, which other jobs on a shared host stretch); per page, CPU = F + (4096 / width) * c:
+ * a least-squares fit over the widths gives
  *  - c on absent pages with the Preventer: TCG's slow path for an intercepted store (the TLB entry
  *    filled as I/O: io_writex, the combine into the write buffer, with its spinlock);
  *  - F on absent pages with the Preventer: everything paid once per page (the TLB fill as I/O, the
@@ -14,14 +16,36 @@
  *  - c on resident pages: TCG's fast path for a store to RAM.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { preventerProblem } from '../src/pager/run.js';
+import { lineSplitter } from '../src/real/channel.js';
 import { withPatchedGuest } from '../test/support/guest-torture.js';
 
 interface Pass {
   kind: 'absent' | 'resident';
   width: number;
+  /** By the guest's clock (the host's wall clock: stretched when the host is loaded). */
   nsPerPage: number;
+  /** CPU time of QEMU's vCPU thread, and of the pager daemon, during the pass, per page. */
+  vcpuNsPerPage: number;
+  daemonNsPerPage: number;
+}
+
+/** CPU time (ns) a thread has run, from /proc/PID/task/TID/schedstat. */
+function cpuNs(pid: number, tid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+}
+
+function threads(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map(Number);
+}
+
+/** QEMU's vCPU thread (named by -name ...,debug-threads=on). */
+function vcpuThread(pid: number): number {
+  for (const t of threads(pid))
+    if (readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim() === 'CPU 0/TCG') return t;
+  throw new Error("QEMU's vCPU thread (CPU 0/TCG) not found");
 }
 
 /** Least squares of y = F + x * c. */
@@ -55,15 +79,37 @@ async function measure(preventer: boolean): Promise<{ passes: Pass[]; pager: Rec
       preventer,
       programs: ['store-cost'],
     },
-    async ({ channel, daemon }) => {
+    async ({ channel, daemon, qemu }) => {
+      const vcpu = vcpuThread(qemu.pid);
+      const dpid = daemon.child.pid!;
+      const daemonNs = (): number => threads(dpid).reduce((a, t) => a + cpuNs(dpid, t), 0);
+      const marks = new Map<string, { vcpu: number; daemon: number }>();
+      qemu.child.stdout!.on(
+        'data',
+        lineSplitter((l) => {
+          if (/^(BEGIN|END) \d+$/.test(l)) marks.set(l, { vcpu: cpuNs(qemu.pid, vcpu), daemon: daemonNs() });
+        }),
+      );
       const before = (await daemon.cmd({ cmd: 'stats' })).stats as { pager: Record<string, number> };
       const r = await channel.run('./store-cost 64 2048');
       const after = (await daemon.cmd({ cmd: 'stats' })).stats as { pager: Record<string, number> };
       if (r.rc !== 0) throw new Error(`store-cost failed: ${r.lines.slice(-3).join(' | ')}`);
       const passes: Pass[] = [];
       for (const l of r.lines) {
-        const m = /^PASS kind=(\w+) width=(\d+) pages=\d+ ns_per_page=(\d+)/.exec(l);
-        if (m) passes.push({ kind: m[1] as Pass['kind'], width: Number(m[2]), nsPerPage: Number(m[3]) });
+        const m = /^PASS kind=(\w+) width=(\d+) pages=(\d+) ns_per_page=(\d+)/.exec(l);
+        if (!m) continue;
+        const n = passes.length;
+        const a = marks.get(`BEGIN ${n}`);
+        const b = marks.get(`END ${n}`);
+        if (!a || !b) throw new Error(`pass ${n}: its BEGIN/END lines were not seen`);
+        const pages = Number(m[3]);
+        passes.push({
+          kind: m[1] as Pass['kind'],
+          width: Number(m[2]),
+          nsPerPage: Number(m[4]),
+          vcpuNsPerPage: (b.vcpu - a.vcpu) / pages,
+          daemonNsPerPage: (b.daemon - a.daemon) / pages,
+        });
       }
       const pager: Record<string, number> = {};
       for (const k of Object.keys(after.pager)) pager[k] = after.pager[k]! - (before.pager[k] ?? 0);
@@ -73,15 +119,16 @@ async function measure(preventer: boolean): Promise<{ passes: Pass[]; pager: Rec
 }
 
 function report(label: string, passes: Pass[], kind: Pass['kind']): { f: number; c: number } {
-  const pts = passes.filter((p) => p.kind === kind).map((p) => ({ x: PAGE / p.width, y: p.nsPerPage }));
-  const r = fit(pts);
-  const by = passes
-    .filter((p) => p.kind === kind)
-    .map((p) => `${p.width}B ${(p.nsPerPage / 1000).toFixed(1)}`)
+  const mine = passes.filter((p) => p.kind === kind);
+  const r = fit(mine.map((p) => ({ x: PAGE / p.width, y: p.vcpuNsPerPage })));
+  const d = mine.reduce((a, p) => a + p.daemonNsPerPage, 0) / mine.length;
+  const by = mine
+    .map((p) => `${p.width}B ${(p.vcpuNsPerPage / 1000).toFixed(1)}/${(p.nsPerPage / 1000).toFixed(1)}`)
     .join(', ');
   console.log(
-    `  ${label.padEnd(44)} per store ${r.c.toFixed(1).padStart(6)} ns, per page ${(r.f / 1000).toFixed(1).padStart(6)} µs  (µs per page by width: ${by})`,
+    `  ${label.padEnd(44)} QEMU per store ${r.c.toFixed(1).padStart(6)} ns, per page ${(r.f / 1000).toFixed(1).padStart(6)} µs; daemon per page ${(d / 1000).toFixed(1).padStart(6)} µs`,
   );
+  console.log(`    per page by store width, µs of vCPU thread CPU / of guest clock: ${by}`);
   return r;
 }
 

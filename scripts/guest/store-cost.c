@@ -12,7 +12,10 @@
  *   - "resident": the same window again at once (it fits in what the pager keeps): TCG's fast path.
  * Prints one line per pass: "PASS kind=absent width=8 pages=2048 ns_per_page=..." The per-page
  * time is F + (4096 / width) * c: the host's cost per store c and its cost per page F, which a fit
- * over the widths separates.
+ * over the widths separates. The guest's clock is the host's wall clock, which a loaded host
+ * stretches; so each pass is also framed by "BEGIN n" and "END n" lines with 300 ms of sleep
+ * around them, during which the vCPU is idle: the host reads its vCPU thread's CPU time at each
+ * line, and the difference is the pass's CPU time in QEMU whatever the load.
  */
 #define _GNU_SOURCE
 #include <emmintrin.h>
@@ -22,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PAGE 4096
 
@@ -52,10 +56,21 @@ static void fill(uint8_t *p, int width, uint8_t v) {
   }
 }
 
+static int passes;
+
 static double pass(uint8_t *w, size_t pages, int width, uint8_t v) {
+  int n = passes++;
+  printf("BEGIN %d\n", n);
+  fflush(stdout);
+  usleep(300000);
   double t0 = now_ns();
   for (size_t i = 0; i < pages; i++) fill(w + i * PAGE, width, v);
-  return (now_ns() - t0) / (double)pages;
+  double t = (now_ns() - t0) / (double)pages;
+  usleep(300000);
+  printf("END %d\n", n);
+  fflush(stdout);
+  usleep(300000);
+  return t;
 }
 
 int main(int argc, char **argv) {
