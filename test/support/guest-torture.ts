@@ -6,7 +6,7 @@ import { DaemonProcess, buildShim, pagerCacheDir } from '../../src/pager/index.j
 import { patchedQemu } from '../../src/pager/run.js';
 import { type GuestChannel, type GuestReply, lineSplitter } from '../../src/real/channel.js';
 import { buildGuestImage } from '../../src/real/guest-image.js';
-import { HostChanges, processStartTicks, sh } from '../../src/real/host-changes.js';
+import { HostChanges, processStartTicks, recoverStaleJournals, sh } from '../../src/real/host-changes.js';
 import { MiB, PKG_ROOT, cacheDir } from '../../src/real/paths.js';
 import { type QemuProcess, guestArgs, launchQemu, qemuBaseArgs } from '../../src/real/qemu-process.js';
 import { QmpClient } from '../../src/real/qmp.js';
@@ -107,6 +107,7 @@ export async function withPatchedGuest<T>(
   const img = await buildGuestImage(50);
   const dir = pagerCacheDir();
   mkdirSync(dir, { recursive: true });
+  for (const st of recoverStaleJournals(dir)) progress(`undid a change left by a killed run: ${st}`);
   const ledger = new HostChanges({ journalDir: dir });
   const name = `vswapper-torture-${process.pid}-${Date.now()}`;
   const work = (suffix: string): string => {
