@@ -11,6 +11,7 @@ import { SYSBENCH_200MB } from '../src/experiments/figures.js';
 import { mapperCostsBench } from './mapper-costs.js';
 import { pagerBench } from './pager.js';
 import { preventerBench } from './preventer.js';
+import { preventerQemuBench } from './preventer-qemu.js';
 import { sweepsBench } from './sweeps.js';
 import { multiGuestsBench } from './multi-guests.js';
 
@@ -204,6 +205,8 @@ async function main(): Promise<void> {
   mapperCostsBench();
   console.log('');
   await preventerBench();
+  console.log('');
+  await preventerQemuBench();
 }
 
 void main();

@@ -5,8 +5,8 @@
  * trip between two processes that every request to the daemon pays (QEMU's vCPU sleeps until the
  * reply). The daemon's part runs the real core and `Emulation` over a region in this process, with
  * reads that complete at once (no disk), so it is CPU only. QEMU's own part (TCG's slow path for an
- * intercepted store, and the copy into the buffer) is not here: it needs the patched QEMU (see
- * src/pager/README.md for what the real runs measured).
+ * intercepted store, the TLB fill as I/O and the hand-over) is bench/preventer-qemu.ts, on the
+ * patched QEMU with the real guest.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readSync, rmSync, writeSync, closeSync } from 'node:fs';

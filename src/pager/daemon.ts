@@ -47,9 +47,10 @@ export interface DaemonConfig {
   samplingDepth?: number;
   /**
    * Tests only: 'skip-write-protect' evicts without freezing pages first (the torture test's
-   * sabotage); 'ignore-discards' keeps QEMU's discards from the core (the balloon test's).
+   * sabotage); 'ignore-discards' keeps QEMU's discards from the core (the balloon test's);
+   * 'drop-merges' drops the guest's bytes instead of merging them (the Preventer torture test's).
    */
-  testSabotage?: 'skip-write-protect' | 'ignore-discards';
+  testSabotage?: 'skip-write-protect' | 'ignore-discards' | 'drop-merges';
 }
 
 export class DaemonConfigError extends Error {
@@ -96,7 +97,8 @@ export function parseDaemonConfig(text: string | undefined): DaemonConfig {
     if (
       c.testSabotage !== undefined &&
       c.testSabotage !== 'skip-write-protect' &&
-      c.testSabotage !== 'ignore-discards'
+      c.testSabotage !== 'ignore-discards' &&
+      c.testSabotage !== 'drop-merges'
     )
       throw new DaemonConfigError(`pager daemon: unknown testSabotage ${String(c.testSabotage)}`);
     Object.assign(out, {
@@ -174,6 +176,7 @@ export function runDaemon(cfg: DaemonConfig): void {
               sampling: { slots: 4096, depth: cfg.samplingDepth ?? 64, periodMs: 5 },
               ...(cfg.testSabotage === 'skip-write-protect' ? { unsafeSkipWriteProtect: true } : {}),
               ...(cfg.testSabotage === 'ignore-discards' ? { unsafeIgnoreDiscards: true } : {}),
+              ...(cfg.testSabotage === 'drop-merges' ? { unsafeDropMerges: true } : {}),
               ...(icpt
                 ? {
                     preventer: {
@@ -214,6 +217,19 @@ export function runDaemon(cfg: DaemonConfig): void {
             throw new Error(`limit: pages must be a positive integer, got ${String(cmd.pages)}`);
           pager.setLimit(pages);
           return { ok: true, residentPages: pager.core.residentPages };
+        }
+        case 'sabotage-merges': {
+          // The torture test's planted bug, on the pages it names: [[from, to], ...].
+          if (!pager) throw new Error('sabotage-merges: not attached');
+          const ranges = cmd.ranges;
+          if (
+            !Array.isArray(ranges) ||
+            !ranges.every(
+              (r) => Array.isArray(r) && r.length === 2 && r.every((x) => Number.isInteger(x) && x >= 0),
+            )
+          )
+            throw new Error('sabotage-merges: ranges must be [[from, to], ...] of page numbers');
+          return { ok: true, pages: pager.sabotageMerges(ranges as [number, number][]) };
         }
         case 'stats':
           return {

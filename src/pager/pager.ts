@@ -46,6 +46,13 @@ export interface PagerConfig {
    * never-read-back counter catches a discarded page read back from swap.
    */
   unsafeIgnoreDiscards?: boolean;
+  /**
+   * For the Preventer's torture test only: a broken merge (the bytes the guest wrote to an absent
+   * page are dropped instead of going over its old content) on the pages `sabotageMerges` names
+   * (the torture program's: the guest kernel's own pages would crash the guest first), to show
+   * that the test catches it.
+   */
+  unsafeDropMerges?: boolean;
 }
 
 /** What the pager did, beside the core's counters. */
@@ -59,6 +66,8 @@ export interface PagerStats {
   copyExists: number;
   /** Faults on a page the core says is present but the memfd does not hold: content lost (must be 0). */
   lostPages: number;
+  /** Merges the torture test's planted bug dropped (`unsafeDropMerges`; 0 otherwise). */
+  sabotagedMerges: number;
   punches: number;
   writeProtects: number;
   /** Pages QEMU had populated before the pager attached (firmware, kernel, boot data). */
@@ -104,6 +113,7 @@ export class Pager implements ActionPort {
     copies: 0,
     copyExists: 0,
     lostPages: 0,
+    sabotagedMerges: 0,
     punches: 0,
     writeProtects: 0,
     adopted: 0,
@@ -373,9 +383,27 @@ export class Pager implements ActionPort {
    * (the merge); the core then holds the page dirty, so it is installed writable.
    */
   private mergeBuffered(p: Gfn, dst: Uint8Array): void {
+    if (this.brokenMerges?.[p] && this.emulation?.has(p)) {
+      this.emulation.discard(p);
+      this.stats.sabotagedMerges++;
+      return;
+    }
     if (!this.emulation?.mergeInto(p, dst)) return;
     if (!this.core.isDirty(p) && this.core.touch(p, true, 'guest') !== NO_FAULT)
       throw new Error(`pager: page ${p} being installed is not resident in the core`);
+  }
+
+  /** Pages whose merges drop the guest's bytes (`unsafeDropMerges` only). */
+  private brokenMerges: Uint8Array | undefined;
+
+  /** The torture test's planted bug, from now on, for the pages in `[from, to)` ranges. */
+  sabotageMerges(ranges: ReadonlyArray<readonly [number, number]>): number {
+    if (!this.cfg.unsafeDropMerges) throw new Error('pager: merges can be broken only with unsafeDropMerges');
+    this.brokenMerges ??= new Uint8Array(this.ram.pages);
+    let n = 0;
+    for (const [from, to] of ranges)
+      for (let p = Math.max(0, from); p < Math.min(to, this.ram.pages); p++, n++) this.brokenMerges[p] = 1;
+    return n;
   }
 
   /** Punches out the run of dropped pages held back. */

@@ -55,6 +55,15 @@ export const XEON_E5_2420_KVM: CpuCosts = {
   hostMinorFaultNs: 1_500,
   qemuRequestNs: 20_000,
   hostScanPageNs: 100,
+  // An EPT-violation exit and re-entry (~1,300 cycles at 1.9 GHz: 0.7 us, above) plus KVM's x86
+  // emulator (fetch and decode the instruction, walk the guest's page tables, write into the
+  // buffer): the paper's in-kernel Preventer (§4.2, "emulation is slow"). Measured on our patched
+  // QEMU (`npm run bench`, bench/preventer-qemu.ts; TCG, no hardware virtualization, a loaded 2-core
+  // VM): an intercepted store costs QEMU's vCPU 60 ns in TCG's slow path (a store to RAM: 1.9 ns),
+  // and a page handed over whole 68 us of vCPU plus 140 us of our daemon (remap and the evictions
+  // meanwhile; a userfaultfd fault and swap read instead: 55 + 107 us). Those are a different
+  // mechanism (no exit: translated code calls a helper; a per-page round trip to a user-space
+  // daemon the paper's KVM does not make), so they do not measure this constant, which stays.
   emulatedWriteNs: 4_000,
   // Measured, not taken from the paper: bench/native/mapper-costs.c on the development machine (a
   // 2-core AMD EPYC VM, Linux 6.x; minimum over 40 rounds of 4,096 pages): mmap(MAP_FIXED) of one

@@ -1,0 +1,272 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { DaemonProcess, buildShim, pagerCacheDir } from '../../src/pager/index.js';
+import { patchedQemu } from '../../src/pager/run.js';
+import { type GuestChannel, type GuestReply, lineSplitter } from '../../src/real/channel.js';
+import { buildGuestImage } from '../../src/real/guest-image.js';
+import { HostChanges, processStartTicks, recoverStaleJournals, sh } from '../../src/real/host-changes.js';
+import { MiB, PKG_ROOT, cacheDir } from '../../src/real/paths.js';
+import { type QemuProcess, guestArgs, launchQemu, qemuBaseArgs } from '../../src/real/qemu-process.js';
+import { QmpClient } from '../../src/real/qmp.js';
+import { takeLock } from '../../src/real/run-lock.js';
+
+/**
+ * The Preventer's torture test on the real thing: Debian's guest on the patched QEMU (its TCG
+ * intercept: the write buffer, loads answered from it, hand-overs) with its RAM paged by a real
+ * pager daemon running the core's Preventer, while scripts/guest/torture.c runs inside the guest.
+ * What it checks is checked twice: by the guest program (every byte it stored, loaded and sent
+ * through the disk, against shadows) and by the daemon (pages lost or installed twice, the core's
+ * invariants).
+ */
+export interface GuestTortureOptions {
+  /** Guest RAM (QEMU's -m) and what the pager keeps resident of it. */
+  believedMiB: number;
+  residentMiB: number;
+  /** The torture program's arguments. */
+  seconds: number;
+  writers: number;
+  writerMiB: number;
+  ioMiB: number;
+  seed: number;
+  disk: 'immediate' | 'hdd-model';
+  /** 'drop-merges': the daemon's planted bug (a merge that drops the guest's bytes). */
+  sabotage?: 'drop-merges';
+  onProgress?: (m: string) => void;
+}
+
+export interface GuestTortureResult {
+  /** The torture program's reply (undefined if the guest died first), and its summary's numbers. */
+  reply: GuestReply | undefined;
+  summary: Record<string, number>;
+  mismatches: string[];
+  /** Why QEMU or the guest ended early, if it did. */
+  died: string | undefined;
+  /** The daemon's counters at the end (pager and core), and the core's invariant problems. */
+  pager: Record<string, number>;
+  problems: string[];
+}
+
+/** Builds scripts/guest/NAME.c (static) with the host's gcc, cached under the hash of its source. */
+export function buildGuestProgram(name: string): string {
+  const src = join(PKG_ROOT, 'scripts', 'guest', `${name}.c`);
+  const hash = createHash('sha256').update(readFileSync(src)).digest('hex').slice(0, 12);
+  const out = join(cacheDir(), `${name}-${hash}`);
+  if (existsSync(out)) return out;
+  mkdirSync(cacheDir(), { recursive: true });
+  execFileSync('gcc', ['-O2', '-static', '-pthread', '-o', `${out}.tmp`, src], { stdio: 'pipe' });
+  renameSync(`${out}.tmp`, out);
+  return out;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<T>(
+      (_, rej) => (t = setTimeout(() => rej(new Error(`${what}: no answer in ${ms / 1000} s`)), ms)),
+    ),
+  ]).finally(() => clearTimeout(t));
+}
+
+export interface PatchedGuestOptions {
+  /** Guest RAM (QEMU's -m) and what the pager keeps resident of it. */
+  believedMiB: number;
+  residentMiB: number;
+  disk: 'immediate' | 'hdd-model';
+  /** The Preventer on (vswapper: the intercept is handed to the daemon) or off (mapper). */
+  preventer: boolean;
+  sabotage?: 'drop-merges';
+  /** Programs of scripts/guest/ put in the guest's /data. */
+  programs: string[];
+  onProgress?: (m: string) => void;
+}
+
+export interface PatchedGuest {
+  channel: GuestChannel;
+  daemon: DaemonProcess;
+  qemu: QemuProcess;
+  progress: (m: string) => void;
+}
+
+/**
+ * Debian's guest on the patched QEMU, its RAM paged by a pager daemon (the Mapper on, the
+ * Preventer as asked), the guest programs on its disk, `residentMiB` kept once it is up; `body`
+ * runs with it. Everything changed on the host is undone before this returns.
+ */
+export async function withPatchedGuest<T>(
+  o: PatchedGuestOptions,
+  body: (g: PatchedGuest) => Promise<T>,
+): Promise<T> {
+  const progress = o.onProgress ?? ((): void => undefined);
+  const qemuBinary = await patchedQemu();
+  if (!qemuBinary) throw new Error('the patched QEMU is not built (scripts/build-qemu-intercept.sh)');
+  const shim = await buildShim();
+  const programs = o.programs.map((n) => ({ n, bin: buildGuestProgram(n) }));
+  const img = await buildGuestImage(50);
+  const dir = pagerCacheDir();
+  mkdirSync(dir, { recursive: true });
+  for (const st of recoverStaleJournals(dir)) progress(`undid a change left by a killed run: ${st}`);
+  const ledger = new HostChanges({ journalDir: dir });
+  const name = `vswapper-torture-${process.pid}-${Date.now()}`;
+  const work = (suffix: string): string => {
+    const p = join(dir, `${name}.${suffix}`);
+    ledger.did({ kind: 'rm', path: p });
+    return p;
+  };
+  let daemon: DaemonProcess | undefined;
+  let qemu: QemuProcess | undefined;
+  let qmp: QmpClient | undefined;
+  let out: T;
+  let undoFailed: string[] = [];
+  try {
+    await takeLock(ledger, cacheDir(), { onProgress: progress });
+    // The guest's disk: a copy of the image with the programs in /data.
+    const disk = work('disk');
+    sh('cp', ['--reflink=auto', '--sparse=always', img.disk, disk]);
+    for (const p of programs) sh('debugfs', ['-w', '-R', `write ${p.bin} /data/${p.n}`, disk]);
+    const swap = work('swap');
+    sh('fallocate', ['-l', String(o.believedMiB * MiB), swap]);
+    const vhostSocket = work('vhost.sock');
+    const shimSocket = work('shim.sock');
+    daemon = new DaemonProcess({
+      vhostSocket,
+      shimSocket,
+      image: disk,
+      swap,
+      mode: 'pager',
+      ramBytes: o.believedMiB * MiB,
+      mapper: true,
+      preventer: o.preventer,
+      disk: o.disk,
+      ...(o.sabotage ? { testSabotage: o.sabotage } : {}),
+    });
+    const dpid = daemon.child.pid!;
+    const ticks = processStartTicks(dpid);
+    if (ticks !== undefined) ledger.did({ kind: 'kill', pid: dpid, startTicks: ticks });
+    await daemon.next((m) => m.event === 'listening');
+    const qmpSocket = work('qmp');
+    const consoleLog = work('console');
+    // The same QEMU command line as the engine's vswapper runs (src/pager/run.ts).
+    qemu = launchQemu(ledger, {
+      binary: qemuBinary,
+      args: [
+        '-L',
+        '/usr/share/seabios',
+        '-L',
+        '/usr/share/qemu',
+        ...qemuBaseArgs('tcg', 32, o.believedMiB),
+        '-S',
+        '-name',
+        'vswapper-torture,debug-threads=on',
+        '-object',
+        `memory-backend-memfd,id=mem,size=${o.believedMiB}M,share=on`,
+        '-machine',
+        'pc,memory-backend=mem',
+        '-chardev',
+        `socket,id=vhost0,path=${vhostSocket}`,
+        '-device',
+        'vhost-user-blk-pci,chardev=vhost0,num-queues=1',
+        ...guestArgs(img, qmpSocket, consoleLog),
+      ],
+      env: {
+        ...process.env,
+        LD_PRELOAD: shim,
+        VSWAPPER_UFFD_SOCK: shimSocket,
+        ...(o.preventer ? { VSWAPPER_INTERCEPT: `mem:${(o.believedMiB * MiB) / 4096}` } : {}),
+      },
+      consoleLog,
+    });
+    const q = qemu;
+    await daemon.next((m) => m.event === 'uffd' && m.pid === q.pid);
+    qmp = await QmpClient.connect(qmpSocket, { retryMs: 30_000 });
+    await daemon.cmd({ cmd: 'attach' });
+    await qmp.execute('cont');
+    await withTimeout(q.channel.ready(), 300_000, 'the guest boot');
+    progress('guest up');
+    await daemon.cmd({ cmd: 'limit', pages: (o.residentMiB * MiB) / 4096 });
+    out = await body({ channel: q.channel, daemon, qemu: q, progress });
+    if (!q.ended)
+      await q.channel.run('!umount /mnt/proc /mnt/sys /mnt/dev /mnt; poweroff -f').catch(() => undefined);
+  } finally {
+    qmp?.close();
+    qemu?.kill();
+    await daemon?.quit();
+    undoFailed = ledger.undoAll();
+  }
+  if (undoFailed.length > 0) throw new Error(`could not undo: ${undoFailed.join('; ')}`);
+  return out;
+}
+
+/** One torture run; everything it changed on the host is undone before it returns. */
+export function runGuestTorture(o: GuestTortureOptions): Promise<GuestTortureResult> {
+  const opts = {
+    believedMiB: o.believedMiB,
+    residentMiB: o.residentMiB,
+    disk: o.disk,
+    preventer: true,
+    programs: ['torture'],
+    ...(o.sabotage ? { sabotage: o.sabotage } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  };
+  return withPatchedGuest(opts, async ({ channel: ch, daemon, qemu: q, progress }) => {
+    // Watched as they come (the guest may die before its reply): the frames of the program's buffer,
+    // on which the sabotaged daemon then breaks merges, and the mismatches it finds.
+    const streamed: string[] = [];
+    let sabotaged: Promise<unknown> = Promise.resolve();
+    if (o.sabotage) {
+      const ranges: [number, number][] = [];
+      const d = daemon;
+      q.child.stdout!.on(
+        'data',
+        lineSplitter((l) => {
+          if (l.startsWith('MISMATCH')) streamed.push(l);
+          if (!l.startsWith('PFNS ')) return;
+          if (l === 'PFNS end') {
+            sabotaged = d.cmd({ cmd: 'sabotage-merges', ranges }).then((a) => {
+              progress(`merges broken on the torture program's ${String(a.pages)} pages`);
+            });
+            return;
+          }
+          for (const r of l.slice(5).split(' ')) {
+            const [a, b] = r.split('-').map(Number);
+            if (a !== undefined && b !== undefined) ranges.push([a, b]);
+          }
+        }),
+      );
+    }
+    const cmd = `./torture ${o.seconds} ${o.writers} ${o.writerMiB} ${o.ioMiB} torture.io ${o.seed}${o.sabotage ? ' pfns' : ''}`;
+    let reply: GuestReply | undefined;
+    let died: string | undefined;
+    try {
+      reply = await withTimeout(ch.run(cmd), (o.seconds * 4 + 300) * 1000, 'the torture program');
+    } catch (e) {
+      died = (e as Error).message;
+    }
+    if (died === undefined && q.ended) died = 'QEMU ended during the torture program';
+    await sabotaged;
+    const lines = reply?.lines ?? [];
+    const summary: Record<string, number> = {};
+    for (const l of lines.filter((x) => x.startsWith('TORTURE ')))
+      for (const kv of l.slice(8).split(' ')) {
+        const [k, v] = kv.split('=');
+        if (k && v !== undefined) summary[k] = Number(v);
+      }
+    const alive = daemon.alive;
+    const stats = alive
+      ? ((await daemon.cmd({ cmd: 'stats' })).stats as { pager: Record<string, number> })
+      : undefined;
+    const problems = alive
+      ? ((await daemon.cmd({ cmd: 'check' })).problems as string[])
+      : ['the daemon died'];
+    return {
+      reply,
+      summary,
+      mismatches: reply ? lines.filter((l) => l.startsWith('MISMATCH')) : streamed,
+      died,
+      pager: stats?.pager ?? {},
+      problems,
+    };
+  });
+}
