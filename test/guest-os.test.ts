@@ -285,6 +285,7 @@ test('the balloon driver needs only frames, a scheduler and a balloon port: it h
   const port: BalloonPort = {
     balloonInflate: (g: Gfn) => given.push(g),
     balloonDeflate: (g: Gfn) => taken.push(g),
+    balloonReportFree: unused,
   };
   const balloon = new BalloonDriver(kernel, port);
   assert.deepEqual([...balloon.inflate(10, 2)], [BLOCK, BLOCK], 'two back-offs, then it gives up');
