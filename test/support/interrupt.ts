@@ -5,7 +5,16 @@ import { spawn } from 'node:child_process';
  * lines on stdout) in a child node process, and sends it SIGINT once it prints "iteration 1/8":
  * interrupted in the middle of the workload. `snapshot` is taken just before the signal.
  */
-export async function interruptAtFirstIteration<S>(
+export function interruptAtFirstIteration<S>(
+  call: string,
+  snapshot: () => S,
+): Promise<{ sent: boolean; during: S | undefined; out: string; signalCode: NodeJS.Signals | null }> {
+  return interruptWhen(/iteration 1\/8/, call, snapshot);
+}
+
+/** As interruptAtFirstIteration, with SIGINT sent once the child's output matches `at`. */
+export async function interruptWhen<S>(
+  at: RegExp,
   call: string,
   snapshot: () => S,
 ): Promise<{ sent: boolean; during: S | undefined; out: string; signalCode: NodeJS.Signals | null }> {
@@ -19,7 +28,7 @@ export async function interruptAtFirstIteration<S>(
   const exited = new Promise<void>((res) => child.on('exit', () => res()));
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString();
-    if (!sent && /iteration 1\/8/.test(out)) {
+    if (!sent && at.test(out)) {
       sent = true;
       during = snapshot();
       child.kill('SIGINT');
