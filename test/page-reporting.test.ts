@@ -10,11 +10,11 @@ import { type Gfn, asGfn } from '../src/core/index.js';
 import { paperJob, runJob } from '../src/experiments/job.js';
 import { SYSBENCH_200MB } from '../src/experiments/figures.js';
 import type { BalloonPort } from '../src/sim/guest/balloon.js';
-import type { Frames, Scheduler } from '../src/sim/guest/kernel.js';
 import { ANON, GuestMemory } from '../src/sim/guest/memory.js';
 import { PAGEBLOCK_PAGES, PAGE_REPORTING_CAPACITY, PageReporter } from '../src/sim/guest/page-reporting.js';
 import { Host } from '../src/sim/host.js';
 import { Machine, PAPER_MACHINE } from '../src/sim/machine.js';
+import { fakeKernel, unusedBy } from './support/fake-kernel.js';
 
 const BLOCKS = PAGE_REPORTING_CAPACITY + 8;
 
@@ -22,30 +22,8 @@ const BLOCKS = PAGE_REPORTING_CAPACITY + 8;
 function guest(lowFreePages = 0): { mem: GuestMemory; reporter: PageReporter; reported: number[] } {
   const mem = new GuestMemory(BLOCKS * PAGEBLOCK_PAGES);
   for (let g = mem.pages - 1; g >= PAGEBLOCK_PAGES; g--) mem.push(g);
-  const unused = (): never => {
-    throw new Error('the page reporter does not use this');
-  };
-  const os: Frames & Scheduler = {
-    mem,
-    tryAllocFrame: unused,
-    allocFrame: unused,
-    freeFrame: unused,
-    get freePages() {
-      return mem.freePages;
-    },
-    tryAllocZeroedFrame: unused,
-    isPrezeroed: unused,
-    nowNs: 0,
-    stopping: false,
-    cpu: () => false,
-    sleep: unused,
-    sleepUnlessKicked: unused,
-    spawnKernelThread: unused,
-    waitFrame: unused,
-    wakeFrame: unused,
-    waitForWriteback: unused,
-    writebackDone: unused,
-  };
+  const unused = unusedBy('the page reporter');
+  const os = fakeKernel(mem, 'the page reporter');
   const reported: number[] = [];
   const port: BalloonPort = {
     balloonInflate: unused,
