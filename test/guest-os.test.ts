@@ -5,7 +5,7 @@ import { QEMU_1_2 } from '../src/sim/costs.js';
 import type { Gfn } from '../src/core/types.js';
 import { BalloonDriver, type BalloonPort } from '../src/sim/guest/balloon.js';
 import { BLOCK, GuestOomError, type Program } from '../src/sim/guest/guest-os.js';
-import type { Frames, Scheduler } from '../src/sim/guest/kernel.js';
+import { fakeKernel, unusedBy } from './support/fake-kernel.js';
 import { BALLOON, FREE, GuestMemory } from '../src/sim/guest/memory.js';
 import { Machine, PAPER_MACHINE } from '../src/sim/machine.js';
 
@@ -253,38 +253,21 @@ test('the balloon driver needs only frames, a scheduler and a balloon port: it h
   const mem = new GuestMemory(8);
   for (let g = 7; g >= 2; g--) mem.push(g);
   let sleptNs = 0;
-  const unused = (): never => {
-    throw new Error('the balloon driver does not use this');
-  };
-  const kernel: Frames & Scheduler = {
-    mem,
+  const unused = unusedBy('the balloon driver');
+  const kernel = fakeKernel(mem, 'the balloon driver', {
     tryAllocFrame: () => mem.pop(),
-    allocFrame: unused,
     freeFrame: (g) => mem.push(g),
-    get freePages() {
-      return mem.freePages;
-    },
-    tryAllocZeroedFrame: unused,
-    isPrezeroed: unused,
-    nowNs: 0,
-    stopping: false,
-    cpu: () => false,
     *sleep(ns) {
       sleptNs += ns;
       yield BLOCK;
     },
-    sleepUnlessKicked: unused,
-    spawnKernelThread: unused,
-    waitFrame: unused,
-    wakeFrame: unused,
-    waitForWriteback: unused,
-    writebackDone: unused,
-  };
+  });
   const given: number[] = [];
   const taken: number[] = [];
   const port: BalloonPort = {
     balloonInflate: (g: Gfn) => given.push(g),
     balloonDeflate: (g: Gfn) => taken.push(g),
+    balloonReportFree: unused,
   };
   const balloon = new BalloonDriver(kernel, port);
   assert.deepEqual([...balloon.inflate(10, 2)], [BLOCK, BLOCK], 'two back-offs, then it gives up');

@@ -8,47 +8,42 @@
  * outside the balloon still has its content.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { MADV_DONTNEED, madvise, punchHole } from '../src/pager/sys.js';
-import { PagedProcess } from './support/paged-process.js';
-
-const skip =
-  process.platform !== 'linux'
-    ? 'the pager needs Linux'
-    : process.getuid?.() !== 0
-      ? 'needs root: userfaultfd for other processes is privileged here (vm.unprivileged_userfaultfd = 0)'
-      : !existsSync('/proc/self/map_files')
-        ? 'no /proc/PID/map_files'
-        : false;
+import { PAGED_PROCESS_SKIP as skip, type PagedProcess, withPagedProcess } from './support/paged-process.js';
 
 const PAGES = 2048;
 const PAGE = 4096;
 /** The ring's pages (RING_LAYOUT: pages 0-3) are left alone. */
 const FIRST = 16;
 
-test(
-  'a page QEMU discards (its balloon) is never read back from swap; the memfd shrinks; the rest is intact',
-  { skip, timeout: 120_000 },
-  async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'vswapper-balloon-'));
-    const image = join(dir, 'disk.img');
-    const swap = join(dir, 'swap');
-    writeFileSync(image, new Uint8Array(256 * PAGE));
-    writeFileSync(swap, new Uint8Array(PAGES * PAGE));
-    const proc = await PagedProcess.start({
-      dir,
+/** This process as QEMU over a daemon without the Mapper, its disk of 256 zero blocks; `body` runs with it. */
+const balloonProcess = <T>(body: (p: PagedProcess) => Promise<T>, sabotage?: 'ignore-discards'): Promise<T> =>
+  withPagedProcess(
+    {
+      prefix: 'vswapper-balloon-',
+      imagePages: 256,
       pages: PAGES,
-      image,
-      swap,
       mapper: false,
       disk: 'immediate',
       residentLimitPages: PAGES,
       queueSize: 16,
-    });
-    try {
+      ...(sabotage ? { sabotage } : {}),
+    },
+    body,
+  );
+
+/** QEMU's balloon discarding [a, b) of guest RAM: a hole in the memfd, then madvise on its mapping. */
+function discard(proc: PagedProcess, a: number, b: number): void {
+  punchHole(proc.ramFd, a * PAGE, (b - a) * PAGE);
+  madvise(proc.ram!.addr + a * PAGE, (b - a) * PAGE, MADV_DONTNEED);
+}
+
+test(
+  'a page QEMU discards (its balloon) is never read back from swap; the memfd shrinks; the rest is intact',
+  { skip, timeout: 120_000 },
+  async (t) => {
+    await balloonProcess(async (proc) => {
       const words = proc.words();
       const mark = (p: number): number => (p * 2654435761) | 1;
       for (let p = FIRST; p < PAGES; p++) words[p * 1024 + 5] = mark(p);
@@ -61,10 +56,7 @@ test(
         [FIRST, PAGES / 2],
         [PAGES - 256, PAGES],
       ];
-      for (const [a, b] of ranges) {
-        punchHole(proc.ramFd, a * PAGE, (b - a) * PAGE);
-        madvise(proc.ram!.addr + a * PAGE, (b - a) * PAGE, MADV_DONTNEED);
-      }
+      for (const [a, b] of ranges) discard(proc, a, b);
       const after = await proc.stats();
       const ballooned = ranges.reduce((n, [a, b]) => n + b - a, 0);
       assert.equal(after.balloonRemoved, ballooned, 'every discarded page reached the core');
@@ -96,10 +88,7 @@ test(
       t.diagnostic(
         `end    ${JSON.stringify(Object.fromEntries(k.map((n) => [n, end[n]])))}; ioctls that met EAGAIN ${end.uffdEagainRetries}`,
       );
-    } finally {
-      await proc.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   },
 );
 
@@ -107,37 +96,53 @@ test(
   "planted bug: discards kept from the core are read back from swap, and the pager's counter says so",
   { skip, timeout: 120_000 },
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vswapper-balloon-'));
-    const image = join(dir, 'disk.img');
-    const swap = join(dir, 'swap');
-    writeFileSync(image, new Uint8Array(256 * PAGE));
-    writeFileSync(swap, new Uint8Array(PAGES * PAGE));
-    const proc = await PagedProcess.start({
-      dir,
-      pages: PAGES,
-      image,
-      swap,
-      mapper: false,
-      disk: 'immediate',
-      residentLimitPages: PAGES,
-      queueSize: 16,
-      sabotage: 'ignore-discards',
-    });
-    try {
+    await balloonProcess(async (proc) => {
       const words = proc.words();
       for (let p = FIRST; p < PAGES; p++) words[p * 1024 + 5] = p | 1;
       await proc.daemon.cmd({ cmd: 'limit', pages: 512 });
       const [a, b] = [FIRST, PAGES / 2];
-      punchHole(proc.ramFd, a * PAGE, (b - a) * PAGE);
-      madvise(proc.ram!.addr + a * PAGE, (b - a) * PAGE, MADV_DONTNEED);
+      discard(proc, a, b);
       let stale = 0;
       for (let p = a; p < b; p++) if (words[p * 1024 + 5] !== 0) stale++;
       const s = await proc.stats();
       assert.ok(stale > 500, `discarded pages that came back with their old content: ${stale}`);
       assert.ok(s.balloonSwapReadBacks! >= stale, `counter ${s.balloonSwapReadBacks}, stale pages ${stale}`);
-    } finally {
-      await proc.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    }, 'ignore-discards');
+  },
+);
+
+test(
+  'a discarded page given back (deflation) and filled by a disk read is no balloon page: its later swap reads are not read-backs',
+  { skip, timeout: 120_000 },
+  async () => {
+    await balloonProcess(async (proc) => {
+      const words = proc.words();
+      for (let p = FIRST; p < PAGES; p++) words[p * 1024 + 5] = p | 1;
+      // Ballooned, then deflated: the guest has the pages back and reads disk blocks into them.
+      const [a, b] = [FIRST, FIRST + 64];
+      discard(proc, a, b);
+      for (let p = a; p < b; p += 8)
+        assert.equal(
+          proc.frontend!.io(
+            'read',
+            p,
+            Array.from({ length: 8 }, (_, k) => (p + k) * PAGE),
+          ),
+          0,
+        );
+      // To swap and back (they were faulted in last, so a limit of 16 pages evicts most of them):
+      // they come from swap with the disk's content (zeros), and none of those reads is of a
+      // discarded page.
+      await proc.daemon.cmd({ cmd: 'limit', pages: 16 });
+      // The evictions' swap writes complete on the daemon's own time: wait for them.
+      for (let i = 0; i < 100 && (await proc.stats()).residentPages! > 16; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      await proc.daemon.cmd({ cmd: 'limit', pages: PAGES });
+      for (let p = a; p < b; p++) assert.equal(words[p * 1024 + 5], 0, `page ${p} holds its block`);
+      const s = await proc.stats();
+      assert.ok(s.swapReadPages! >= (b - a) / 2, `pages read from swap: ${s.swapReadPages}`);
+      assert.equal(s.balloonSwapReadBacks, 0, 'pages filled by the disk were counted as ballooned');
+      assert.equal(s.lostPages, 0);
+    });
   },
 );

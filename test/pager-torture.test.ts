@@ -10,18 +10,9 @@
  * and a sabotaged pager (no write-protection before eviction) shows the test catches lost writes.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
+import { PAGED_PROCESS_SKIP as skip } from './support/paged-process.js';
 import { runTorture } from './support/pager-torture.js';
-
-const skip =
-  process.platform !== 'linux'
-    ? 'the pager needs Linux'
-    : process.getuid?.() !== 0
-      ? 'needs root: userfaultfd for other processes is privileged here (vm.unprivileged_userfaultfd = 0)'
-      : !existsSync('/proc/self/map_files')
-        ? 'no /proc/PID/map_files'
-        : false;
 
 const cases = [
   { mapper: false, disk: 'immediate', sampling: true },

@@ -12,7 +12,7 @@ import {
   checkRequest,
   requireAvailable,
 } from '../engine/engine.js';
-import type { ConfigName, FigureResult } from '../engine/results.js';
+import { type ConfigName, EXTRA_CONFIG_NAMES, type FigureResult, isPaperConfig } from '../engine/results.js';
 import { ENGINES, findEngine } from '../experiments/engines.js';
 import { UnknownFigureError } from '../experiments/reproduce.js';
 import {
@@ -172,7 +172,7 @@ program
   .option('--scale <factor>', 'shrink memory sizes for quick runs (0, 1]', parseScale, 1)
   .option(
     '--configs <list>',
-    'only these configurations, comma-separated (default: all the engine runs)',
+    `only these configurations, comma-separated (default: the paper's five that the engine runs; extra ones, run only when named: ${EXTRA_CONFIG_NAMES.join(', ')})`,
     parseConfigs,
   )
   .option('--seed <n>', 'sim: first seed of every point', intFlag('--seed', 1, 2 ** 31), 1)
@@ -304,7 +304,9 @@ program
       process.stdout.write(`${e.name}: ${e.summary}\n  ${here}\n`);
       process.stdout.write(`  figures: ${e.figures.map((f) => f.id).join(', ')}\n`);
       for (const [c, v] of Object.entries(a.configs))
-        process.stdout.write(`  ${c}: ${v.ok ? 'runs' : `no (${v.reason})`}\n`);
+        process.stdout.write(
+          `  ${c}${isPaperConfig(c as ConfigName) ? '' : ' (extra, not in the paper)'}: ${v.ok ? 'runs' : `no (${v.reason})`}\n`,
+        );
       for (const n of a.notes) process.stdout.write(`  ${n}\n`);
     }
   });

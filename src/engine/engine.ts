@@ -1,4 +1,10 @@
-import { CONFIG_NAMES, type ConfigName, type EngineName, type FigureResult } from './results.js';
+import {
+  CONFIG_NAMES,
+  type ConfigName,
+  type EngineName,
+  type FigureResult,
+  isPaperConfig,
+} from './results.js';
 
 /**
  * What every engine offers the CLI, the tests and library users: which figures and configurations it
@@ -50,7 +56,10 @@ export interface FigureRunOptions {
   scale?: number;
   /** Real engines: this machine's disk as it is, not timed or throttled as the paper's drive. */
   unthrottled?: boolean;
-  /** The configurations to run (default: every one the engine can run for the figure). */
+  /**
+   * The configurations to run (default: every one of the paper's five the engine can run for the
+   * figure; the extra ones, `EXTRA_CONFIG_NAMES`, only when named here).
+   */
   configs?: readonly ConfigName[];
   onProgress?: (p: EngineProgress) => void;
   signal?: AbortSignal;
@@ -83,7 +92,7 @@ export type Verdict = { readonly ok: true } | { readonly ok: false; readonly rea
 export interface Availability {
   /** The engine as a whole (root, QEMU, cgroups, userfaultfd, ...). */
   readonly engine: Verdict;
-  /** Every configuration of the paper, whether the engine knows it or not. */
+  /** Every configuration (the paper's and the extra ones), whether the engine knows it or not. */
   readonly configs: Readonly<Record<ConfigName, Verdict>>;
   /** Facts about how it would run here (accelerator: KVM, or TCG because /dev/kvm is PVM). */
   readonly notes: readonly string[];
@@ -136,7 +145,9 @@ export function checkRequest(
       );
   }
   if (o.configs && o.configs.length === 0) throw new EngineInputError('no configuration asked for');
-  const configs = o.configs ? [...new Set(o.configs)] : fig.configs.filter((c) => engine.configs.includes(c));
+  const configs = o.configs
+    ? [...new Set(o.configs)]
+    : fig.configs.filter((c) => engine.configs.includes(c) && isPaperConfig(c));
   return { figure: fig, configs, scale };
 }
 

@@ -3,9 +3,28 @@
  * a metric an engine cannot observe is absent, never zero.
  */
 
-/** The paper's five configurations, named exactly as §5 names them. */
-export const CONFIG_NAMES = ['baseline', 'balloon', 'mapper', 'vswapper', 'balloon+vswapper'] as const;
+/** The paper's five configurations, named exactly as §5 names them: what a figure runs by default. */
+export const PAPER_CONFIG_NAMES = ['baseline', 'balloon', 'mapper', 'vswapper', 'balloon+vswapper'] as const;
+
+/**
+ * Configurations the paper does not run, run only when asked for by name (`--configs`):
+ * `balloon+mapper`, the balloon with the Swap Mapper as its fallback swapping (the Preventer off);
+ * `baseline+fpr`, the baseline guest (the host swaps it uncooperatively) whose virtio-balloon device,
+ * never inflated, has free page reporting on (Linux 5.7's CONFIG_PAGE_REPORTING, QEMU 5.1's
+ * `free-page-reporting=on`): the guest tells the host which of its pages are free, and the host
+ * discards them. It is named after the baseline because that is where the guest's free pages are
+ * what the host swaps (stale reads, silent writes); a ballooned guest has little free memory left.
+ */
+export const EXTRA_CONFIG_NAMES = ['balloon+mapper', 'baseline+fpr'] as const;
+
+/** Every configuration an engine may know: the paper's five, then the extra ones. */
+export const CONFIG_NAMES = [...PAPER_CONFIG_NAMES, ...EXTRA_CONFIG_NAMES] as const;
 export type ConfigName = (typeof CONFIG_NAMES)[number];
+
+/** Whether `c` is one of the paper's five (run by default) rather than an extra one (run when named). */
+export function isPaperConfig(c: ConfigName): boolean {
+  return (PAPER_CONFIG_NAMES as readonly string[]).includes(c);
+}
 
 export type EngineName = 'sim' | 'qemu' | 'qemu-pager';
 

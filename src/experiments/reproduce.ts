@@ -2,7 +2,7 @@ import { SIM_FIGURES, SEEDS, figureMeta, jobKey } from './figures.js';
 import type { SimJob } from './job.js';
 import { type PoolProgress, runJobs } from './pool.js';
 import { type RunStore, runKey } from './run-store.js';
-import type { ConfigName, FigureResult } from '../engine/results.js';
+import { type ConfigName, type FigureResult, isPaperConfig } from '../engine/results.js';
 import type { SimRunResult } from './sim-runner.js';
 
 export const SIM_FIGURE_IDS = Object.keys(SIM_FIGURES);
@@ -31,7 +31,7 @@ export interface ReproduceOptions {
   workers?: number;
   /** The seeds of every point (default: the paper's five runs, seeds 1-5). */
   seeds?: readonly number[];
-  /** Only these configurations (default: every one each figure compares). */
+  /** Only these configurations (default: every one of the paper's that each figure compares). */
   configs?: readonly ConfigName[];
   /** Keep finished runs here and reuse those already there (default: none, every run computed). */
   store?: RunStore;
@@ -68,7 +68,9 @@ export async function reproduceSim(figures: string[], opts: ReproduceOptions = {
         `unknown figure "${f}" for the sim engine; known: ${SIM_FIGURE_IDS.join(', ')}`,
       );
   }
-  const configsOf = (f: string): readonly ConfigName[] => opts.configs ?? SIM_FIGURES[f]!.configs;
+  // Unless named, a figure runs the paper's configurations only: the extra ones are opt-in.
+  const configsOf = (f: string): readonly ConfigName[] =>
+    opts.configs ?? SIM_FIGURES[f]!.configs.filter(isPaperConfig);
   const unique = new Map<string, SimJob>();
   for (const f of figures)
     for (const j of SIM_FIGURES[f]!.jobs(scale, seeds))

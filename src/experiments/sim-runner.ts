@@ -80,6 +80,9 @@ export function runSim(spec: SimRunSpec): SimRunResult {
     // The guest ran with all its memory (unless it is freshly booted), then the host took most of
     // it: cooperatively (the balloon inflates first) or not (the cgroup limit alone, and the host swaps).
     if (spec.history !== 'fresh') yield* os.touchAllFreeMemory();
+    // A guest that reports its free pages did so long before the host squeezed it: its history's
+    // free blocks are discarded before the limit applies.
+    if (m.pageReporter) yield* m.pageReporter.settle();
     if (m.mechanisms.balloon)
       yield* os.inflateBalloon(pagesFromMiB(believed) - pagesFromMiB(spec.guestActualMiB));
     m.host.setResidentLimit(m.cgroupLimitPages);
@@ -99,6 +102,8 @@ export function runSim(spec: SimRunSpec): SimRunResult {
   })();
   try {
     m.run(program);
+    if (m.pageReporter)
+      m.notes.push(`free page reporting: ${m.pageReporter.reportedBlocks} blocks of 2 MiB reported`);
   } catch (e) {
     if (!(e instanceof GuestOomError)) throw e;
     killed = e.message;

@@ -29,13 +29,23 @@ async function pagerHostProblem(): Promise<string | undefined> {
 /**
  * Fig. 9 (8 Sysbench reads of a 200 MB file, the guest believing it has 512 MB and keeping 100 MB)
  * or Fig. 10 (the same, then a process allocating and touching 200 MB) on a real Debian guest whose
- * memory our pager manages: the Swap Mapper (`mapper`) and the same pager with it off (`baseline`).
+ * memory our pager manages: the Swap Mapper (`mapper`) and the same pager with it off (`baseline`),
+ * VSwapper on the patched QEMU, the balloon with each of them as its fallback, and the baseline
+ * guest reporting its free pages (`baseline+fpr`).
  */
 export const pagerEngine: Engine = realEngine({
   name: 'qemu-pager',
   summary:
     'QEMU (stock; patched with a TCG intercept for the Preventer) and a Debian guest whose RAM our userfaultfd pager manages and whose disk it serves',
-  configs: ['baseline', 'mapper', 'vswapper', 'balloon', 'balloon+vswapper'],
+  configs: [
+    'baseline',
+    'mapper',
+    'vswapper',
+    'balloon',
+    'balloon+vswapper',
+    'balloon+mapper',
+    'baseline+fpr',
+  ],
   cannot: {},
   hostProblem: pagerHostProblem,
   // vswapper and balloon+vswapper run on the patched QEMU only (scripts/build-qemu-intercept.sh).

@@ -5,6 +5,8 @@ export {
   pagerCacheDir,
   buildShim,
   type PagerConfigName,
+  type BalloonStep,
+  balloonScheduleOf,
   type PagerRunOptions,
   type PagerRunResult,
 } from './run.js';

@@ -166,6 +166,7 @@ export class PagerIo implements BlockIo {
             for (const c of whole) {
               pager.emulation?.claim(c.page);
               pager.emulation?.discard(c.page);
+              pager.deviceFills(c.page);
             }
           if (pager.core.cfg.mapper) for (const c of whole) pager.protect(c.page);
           move(t);

@@ -210,6 +210,14 @@ export class Pager implements ActionPort {
   }
 
   /**
+   * The device overwrites `page` whole (a disk read into it): it has new content, so a page QEMU
+   * discarded earlier (ballooned, then given back by a deflation) may come from swap again.
+   */
+  deviceFills(page: Gfn): void {
+    this.discarded[page] = 0;
+  }
+
+  /**
    * Registers QEMU's guest RAM with the userfaultfd (missing and write-protect faults), then takes
    * over the pages QEMU already populated, then applies the resident limit.
    */

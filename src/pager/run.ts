@@ -9,7 +9,7 @@ import {
 } from '../real/guest-run.js';
 import { type Measured, sysbenchTotalTime } from '../real/guest-workload.js';
 import { processStartTicks, sh } from '../real/host-changes.js';
-import { inflateBalloon } from '../real/balloon.js';
+import { resizeBalloon } from '../real/balloon.js';
 import { cacheDir, MiB, PKG_ROOT } from '../real/paths.js';
 import { processMemory } from '../real/proc.js';
 import { type QemuLaunch, guestArgs, qemuBaseArgs } from '../real/qemu-process.js';
@@ -24,12 +24,22 @@ const PAGE = 4096;
  */
 export type PagerConfigName = Extract<
   ConfigName,
-  'baseline' | 'mapper' | 'vswapper' | 'balloon' | 'balloon+vswapper'
+  'baseline' | 'mapper' | 'vswapper' | 'balloon' | 'balloon+vswapper' | 'balloon+mapper' | 'baseline+fpr'
 >;
 
-/** Whether a configuration inflates QEMU's virtio-balloon before the workload. */
+/** Whether a configuration inflates QEMU's virtio-balloon (before the workload, unless scheduled otherwise). */
 export function usesBalloon(c: PagerConfigName): boolean {
-  return c === 'balloon' || c === 'balloon+vswapper';
+  return c === 'balloon' || c === 'balloon+vswapper' || c === 'balloon+mapper';
+}
+
+/** Whether the guest has a virtio-balloon device: to inflate it, or for free page reporting alone. */
+function hasBalloonDevice(o: PagerRunOptions): boolean {
+  return usesBalloon(o.config) || reportsFreePages(o);
+}
+
+/** Whether the guest reports its free pages: `baseline+fpr`, or a balloon configuration asking for it. */
+function reportsFreePages(o: PagerRunOptions): boolean {
+  return o.config === 'baseline+fpr' || o.freePageReporting === true;
 }
 
 /** Whether a configuration runs the False Reads Preventer (the patched QEMU's intercept). */
@@ -39,7 +49,17 @@ export function usesPreventer(c: PagerConfigName): boolean {
 
 /** Whether a configuration runs the Swap Mapper (VSwapper is the Mapper plus the Preventer). */
 function usesMapper(c: PagerConfigName): boolean {
-  return c === 'mapper' || usesPreventer(c);
+  return c === 'mapper' || c === 'balloon+mapper' || usesPreventer(c);
+}
+
+/**
+ * One change of the balloon during a run: at a point of it, the guest is made to keep `keepMiB`
+ * (QMP `balloon`: an inflation when that is less than it has, a deflation when more). `after` is
+ * 'boot' (before the warm-up), 'warmup' (after it) or a measured iteration's number (after it).
+ */
+export interface BalloonStep {
+  after: 'boot' | 'warmup' | number;
+  keepMiB: number;
 }
 
 export interface PagerRunOptions extends RealRunOptions {
@@ -58,6 +78,45 @@ export interface PagerRunOptions extends RealRunOptions {
    * order never shows. A balloon configuration only.
    */
   inflateAfterWarmup?: boolean;
+  /**
+   * The balloon's sizes during the run, in order (a balloon configuration only): e.g. inflate after
+   * the warm-up, deflate after iteration 1, inflate again after iteration 2. Default: the guest
+   * keeps `actualMiB` from before the warm-up (after it with `inflateAfterWarmup`).
+   */
+  balloonSchedule?: readonly BalloonStep[];
+}
+
+/** The schedule a run follows: the one asked for, or the static inflation of the balloon configurations. */
+export function balloonScheduleOf(o: PagerRunOptions): BalloonStep[] {
+  if (!usesBalloon(o.config)) return [];
+  if (o.balloonSchedule) return [...o.balloonSchedule];
+  return [{ after: o.inflateAfterWarmup ? 'warmup' : 'boot', keepMiB: o.actualMiB }];
+}
+
+/** Refuses a schedule no run can follow, naming the step, before any work. */
+function checkSchedule(o: PagerRunOptions): void {
+  const steps = o.balloonSchedule;
+  if (steps === undefined) return;
+  if (!usesBalloon(o.config))
+    throw new RangeError(`runPagerConfig: balloonSchedule needs a balloon configuration, not ${o.config}`);
+  if (o.inflateAfterWarmup)
+    throw new RangeError('runPagerConfig: balloonSchedule and inflateAfterWarmup exclude each other');
+  if (steps.length === 0) throw new RangeError('runPagerConfig: balloonSchedule has no step');
+  let at = -1;
+  steps.forEach((st, i) => {
+    const pos = st.after === 'boot' ? -1 : st.after === 'warmup' ? 0 : st.after;
+    if (!(Number.isInteger(pos) && pos >= -1 && pos <= o.iterations))
+      throw new RangeError(
+        `runPagerConfig: balloonSchedule step ${i}: after must be 'boot', 'warmup' or an iteration 1..${o.iterations}, got ${String(st.after)}`,
+      );
+    if (pos < at)
+      throw new RangeError(`runPagerConfig: balloonSchedule step ${i} comes before the step ahead of it`);
+    at = pos;
+    if (!(Number.isInteger(st.keepMiB) && st.keepMiB >= 1 && st.keepMiB <= o.believedMiB))
+      throw new RangeError(
+        `runPagerConfig: balloonSchedule step ${i}: keepMiB must be a whole number in 1..${o.believedMiB}, got ${st.keepMiB}`,
+      );
+  });
 }
 
 export type PagerRunResult = RealRunResult<PagerConfigName>;
@@ -115,8 +174,9 @@ export async function runPagerConfig(o: PagerRunOptions): Promise<PagerRunResult
     throw new RangeError(`runPagerConfig: inflateAfterWarmup needs a balloon configuration, not ${o.config}`);
   if (o.freePageReporting && !usesBalloon(o.config))
     throw new RangeError(
-      `runPagerConfig: free page reporting needs a balloon configuration, not ${o.config}`,
+      `runPagerConfig: free page reporting needs a balloon configuration (or baseline+fpr), not ${o.config}`,
     );
+  checkSchedule(o);
   return new PagerRun(o).run();
 }
 
@@ -130,10 +190,14 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
   private shimSocket = '';
   private maxTotal = 0;
   private balloonPages = 0;
+  /** The balloon's steps still to come, in order. */
+  private readonly steps: BalloonStep[];
+  private stepsDone = 0;
   protected override readonly bootNote = ', guest RAM paged by the daemon';
 
   constructor(private readonly p: PagerRunOptions) {
     super(p, pagerCacheDir());
+    this.steps = balloonScheduleOf(p);
   }
 
   protected override get reclaimedBy(): string {
@@ -211,10 +275,10 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
       '-device',
       'vhost-user-blk-pci,chardev=vhost0,num-queues=1',
       // Its discards punch the memfd and madvise QEMU's mapping: the pager hears UFFD_EVENT_REMOVE.
-      ...(usesBalloon(this.p.config)
+      ...(hasBalloonDevice(this.p)
         ? [
             '-device',
-            `virtio-balloon-pci,id=balloon0${this.p.freePageReporting ? ',free-page-reporting=on' : ''}`,
+            `virtio-balloon-pci,id=balloon0${reportsFreePages(this.p) ? ',free-page-reporting=on' : ''}`,
           ]
         : []),
       ...guestArgs(this.img, qmpSocket, consoleLog),
@@ -250,42 +314,71 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
   }
 
   /**
-   * balloon: inflated first (the guest keeps `actualMiB`; after the warm-up with
-   * `inflateAfterWarmup`), its discards measured on the memfd; then the resident limit, the
-   * pager's (guest RAM only), which stays as the fallback host swapping.
+   * The balloon's steps before the warm-up (the static experiments': inflated first, the guest
+   * keeps `actualMiB`), their discards measured on the memfd; then the resident limit, the pager's
+   * (guest RAM only), which stays as the fallback host swapping.
    */
   protected async beforeWarmup(): Promise<void> {
-    if (usesBalloon(this.p.config) && !this.p.inflateAfterWarmup) await this.inflate();
+    this.info.freePageReporting = reportsFreePages(this.p);
+    this.info.balloonInflatedAfterWarmup = this.p.inflateAfterWarmup === true;
+    await this.balloonSteps('boot');
     await this.d.cmd({ cmd: 'limit', pages: Math.round((this.p.actualMiB * MiB) / PAGE) });
     this.info.residentLimitMiB = this.p.actualMiB;
   }
 
   protected async afterWarmup(): Promise<void> {
-    if (usesBalloon(this.p.config) && this.p.inflateAfterWarmup) await this.inflate();
+    await this.balloonSteps('warmup');
     return this.memory('AfterWarmup');
   }
 
-  /** QMP `balloon` to the guest's `actualMiB`; what the memfd held before and after, into `info`. */
-  private async inflate(): Promise<void> {
+  /** The steps of the schedule due at `point`, in order. */
+  private async balloonSteps(point: BalloonStep['after']): Promise<void> {
+    while (this.stepsDone < this.steps.length && this.steps[this.stepsDone]!.after === point)
+      await this.balloonStep(this.stepsDone++);
+  }
+
+  /**
+   * QMP `balloon` to step `i`'s size; what the memfd held before and after, and the discards the
+   * pager heard meanwhile, into `info` (the first step also under the names of the static runs').
+   */
+  private async balloonStep(i: number): Promise<void> {
+    const step = this.steps[i]!;
     const before = await this.stats();
-    const r = await inflateBalloon(await this.connectQmp(), this.p.believedMiB, this.p.actualMiB, (m) =>
+    const when =
+      step.after === 'boot'
+        ? 'before the warm-up'
+        : step.after === 'warmup'
+          ? 'after the warm-up'
+          : `after iteration ${step.after}`;
+    const r = await resizeBalloon(await this.connectQmp(), this.p.believedMiB, step.keepMiB, when, (m) =>
       this.progress(m),
     );
     const after = await this.stats();
     const d = (k: string): number => (after.pager[k] ?? 0) - (before.pager[k] ?? 0);
     this.balloonPages = r.balloonPages;
     this.notes.push(...r.notes);
-    this.info.balloonKeptMiB = r.keptMiB;
-    this.info.freePageReporting = this.p.freePageReporting === true;
-    this.info.balloonInflatedAfterWarmup = this.p.inflateAfterWarmup === true;
-    this.info.memfdBeforeBalloonMiB = +((before.pager.memfdBytes ?? 0) / MiB).toFixed(1);
-    this.info.memfdAfterBalloonMiB = +((after.pager.memfdBytes ?? 0) / MiB).toFixed(1);
-    this.info.balloonRemovedByInflate = d('balloonRemoved');
-    this.info.balloonRemovedSwappedByInflate = d('balloonRemovedSwapped');
+    const mib = (s: Stats): number => +((s.pager.memfdBytes ?? 0) / MiB).toFixed(1);
+    const facts = {
+      KeptMiB: r.keptMiB,
+      MemfdBeforeMiB: mib(before),
+      MemfdAfterMiB: mib(after),
+      Removed: d('balloonRemoved'),
+      RemovedSwapped: d('balloonRemovedSwapped'),
+    };
+    for (const [k, v] of Object.entries(facts)) this.info[`balloonStep${i}${k}`] = v;
+    if (i > 0) return;
+    this.info.balloonKeptMiB = facts.KeptMiB;
+    this.info.memfdBeforeBalloonMiB = facts.MemfdBeforeMiB;
+    this.info.memfdAfterBalloonMiB = facts.MemfdAfterMiB;
+    this.info.balloonRemovedByInflate = facts.Removed;
+    this.info.balloonRemovedSwappedByInflate = facts.RemovedSwapped;
   }
 
-  protected override afterCommand(when: string): Promise<void> {
-    return this.memory(when);
+  /** After iteration k: the memory census, then the balloon's steps due after it. */
+  protected override async afterCommand(when: string): Promise<void> {
+    await this.memory(when);
+    const k = when === 'AtEnd' ? this.p.iterations : /^Iteration(\d+)$/.exec(when)?.[1];
+    if (k !== undefined) await this.balloonSteps(Number(k));
   }
 
   /** The memory the run uses: guest RAM, QEMU's and the daemon's own, into `info`. */
@@ -321,7 +414,7 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
     const lost = c('lostPages') + c('copyExists');
     if (lost > 0) rec.notes.push(`INTEGRITY: ${lost} page(s) missing or doubly installed`);
     metrics.integrityViolations = lost;
-    metrics.balloonPages = usesBalloon(this.p.config) ? this.balloonPages : 0;
+    metrics.balloonPages = this.balloonPages;
     const readBacks = c('balloonSwapReadBacks');
     if (readBacks > 0) rec.notes.push(`BALLOON: ${readBacks} discarded page(s) read back from swap`);
     return rec;

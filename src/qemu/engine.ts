@@ -21,7 +21,7 @@ async function qemuHostProblem(): Promise<string | undefined> {
 }
 
 const CHANGED_HYPERVISOR = (c: string): string =>
-  `${c} needs a changed hypervisor (the Swap Mapper${c === 'mapper' ? '' : ' and the False Reads Preventer'}); see the qemu-pager engine and the simulator`;
+  `${c} needs a changed hypervisor (the Swap Mapper${c.includes('vswapper') ? ' and the False Reads Preventer' : ''}); see the qemu-pager engine and the simulator`;
 
 /**
  * Fig. 9 (8 Sysbench reads of a 200 MB file by a guest that believes it has 512 MB and keeps 100 MB)
@@ -39,6 +39,9 @@ export const qemuEngine: Engine = realEngine({
     mapper: CHANGED_HYPERVISOR('mapper'),
     vswapper: CHANGED_HYPERVISOR('vswapper'),
     'balloon+vswapper': CHANGED_HYPERVISOR('balloon+vswapper'),
+    'balloon+mapper': CHANGED_HYPERVISOR('balloon+mapper'),
+    'baseline+fpr':
+      'not wired on this engine (stock QEMU could run it: virtio-balloon with free-page-reporting=on, never inflated); the qemu-pager engine and the simulator run it',
   },
   hostProblem: qemuHostProblem,
   modeProblem: (hddLike) =>

@@ -9,7 +9,7 @@ import {
   configVerdicts,
   requireAvailable,
 } from '../engine/engine.js';
-import { CONFIG_NAMES, type ConfigName, type FigureResult } from '../engine/results.js';
+import { CONFIG_NAMES, type ConfigName, type FigureResult, isPaperConfig } from '../engine/results.js';
 import { detectAccel } from './accel.js';
 import { type RealFigureId, runRealFigure } from './figure.js';
 import type { RealRunOptions, RealRunResult } from './guest-run.js';
@@ -90,7 +90,8 @@ export function realEngine<C extends ConfigName>(spec: RealEngineSpec<C>): Engin
           engine: spec.name,
           configs: req.configs as C[],
           modeLabel: spec.modeLabel(hddLike, req.scale),
-          unavailable: CONFIG_NAMES.filter((c) => cannot[c] !== undefined).map((c) => ({
+          // The paper's configurations it cannot run come as empty records; extra ones are not listed.
+          unavailable: CONFIG_NAMES.filter((c) => cannot[c] !== undefined && isPaperConfig(c)).map((c) => ({
             config: c,
             why: `unavailable on the ${spec.name} engine: ${cannot[c]}`,
           })),

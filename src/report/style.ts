@@ -7,6 +7,8 @@ export const CONFIG_COLORS: Record<ConfigName, string> = {
   mapper: '#ff7f0e',
   vswapper: '#2ca02c',
   'balloon+vswapper': '#9467bd',
+  'balloon+mapper': '#8c564b',
+  'baseline+fpr': '#e377c2',
 };
 
 /**

@@ -176,6 +176,18 @@ export class Host implements ActionPort {
     this.driver.pump();
   }
 
+  /**
+   * Free page reporting: QEMU discards a reported page as it discards a ballooned one
+   * (virtio_balloon_handle_report: ram_block_discard_range), but the guest keeps it, so the core
+   * hears an inflation and at once a deflation: its frame or swap slot is freed, and its next touch
+   * is a zero fill, not a swap read.
+   */
+  balloonReportFree(gfn: Gfn): void {
+    this.core.balloonInflate(gfn);
+    this.core.balloonDeflate(gfn);
+    this.driver.pump();
+  }
+
   // ----------------------------------------------------------------
 
   /** The memory cgroup's limit changes (memory.limit_in_bytes): a lower one reclaims at once. */

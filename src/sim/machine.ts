@@ -10,22 +10,29 @@ import { SATA_SSD_2013, Ssd, type SsdParams } from './disk/ssd.js';
 import { EventQueue } from './event-queue.js';
 import { type GuestFileSpec, GuestOs, type GuestParams, type Program } from './guest/guest-os.js';
 import { type GuestOsKind, createGuestOs, defaultAsyncPageFaults } from './guest/guest-model.js';
+import { PageReporter } from './guest/page-reporting.js';
 import { Host } from './host.js';
 import { Rng } from './rng.js';
 
-/** What a configuration switches on (the paper's §5 list). */
+/** What a configuration switches on (the paper's §5 list, and the extra configurations). */
 export interface ConfigMechanisms {
   mapper: boolean;
   preventer: boolean;
   balloon: boolean;
+  /** The guest reports its free pages to the host, which discards them (guest/page-reporting.ts). */
+  freePageReporting: boolean;
 }
 
+const NONE = { mapper: false, preventer: false, balloon: false, freePageReporting: false } as const;
+
 export const CONFIG_MECHANISMS: Record<ConfigName, ConfigMechanisms> = {
-  baseline: { mapper: false, preventer: false, balloon: false },
-  balloon: { mapper: false, preventer: false, balloon: true },
-  mapper: { mapper: true, preventer: false, balloon: false },
-  vswapper: { mapper: true, preventer: true, balloon: false },
-  'balloon+vswapper': { mapper: true, preventer: true, balloon: true },
+  baseline: NONE,
+  balloon: { ...NONE, balloon: true },
+  mapper: { ...NONE, mapper: true },
+  vswapper: { ...NONE, mapper: true, preventer: true },
+  'balloon+vswapper': { ...NONE, mapper: true, preventer: true, balloon: true },
+  'balloon+mapper': { ...NONE, mapper: true, balloon: true },
+  'baseline+fpr': { ...NONE, freePageReporting: true },
 };
 
 export interface DiskSpec {
@@ -113,6 +120,8 @@ export class Machine {
   readonly guest: GuestOs;
   readonly disk: DiskQueue;
   readonly mechanisms: ConfigMechanisms;
+  /** The guest's free page reporting worker, in the configurations that have it. */
+  readonly pageReporter: PageReporter | undefined;
   readonly notes: string[] = [];
   /** The cgroup limit of the experiment: the guest's actual memory plus QEMU's own code. */
   readonly cgroupLimitPages: number;
@@ -120,6 +129,10 @@ export class Machine {
   constructor(readonly spec: MachineSpec) {
     this.mechanisms = CONFIG_MECHANISMS[spec.config];
     const guestKind = spec.guestOs ?? 'linux';
+    if (this.mechanisms.freePageReporting && guestKind !== 'linux')
+      throw new RangeError(
+        `${spec.config}: free page reporting is a Linux guest's (mm/page_reporting.c); the ${guestKind} guest has none`,
+      );
     const asyncPf = spec.guestAsyncPageFaults ?? defaultAsyncPageFaults(guestKind);
     const guestPages = pagesFromMiB(spec.guestBelievedMiB);
     const actualPages = pagesFromMiB(spec.guestActualMiB);
@@ -172,6 +185,9 @@ export class Machine {
       workloadRng: new Rng(spec.seed ^ 0x2545f491),
       ...(spec.guestSectorIoPerSec !== undefined ? { sectorIoPerSec: spec.guestSectorIoPerSec } : {}),
     });
+    this.pageReporter = this.mechanisms.freePageReporting
+      ? new PageReporter(this.guest, this.host, this.guest.params.lowFreePages)
+      : undefined;
   }
 
   /** Runs `program` as the guest's only thread to completion; throws if the simulation stalls. */
@@ -184,6 +200,7 @@ export class Machine {
     this.guest.spawn(this.guest.background(() => done));
     const compaction = this.spec.guestCompactionPagesPerSec ?? 0;
     if (compaction > 0) this.guest.spawnKernelThread(this.guest.compactionThread(compaction));
+    if (this.pageReporter) this.guest.spawnKernelThread(this.pageReporter.run());
     this.host.startMainLoop();
     while (!done) {
       if (!this.events.step()) {

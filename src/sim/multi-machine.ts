@@ -83,6 +83,10 @@ export class MultiMachine {
     if (!(spec.imageSpacingMiB >= spec.imageMiB))
       throw new RangeError('imageSpacingMiB: images would overlap on the drive');
     this.mechanisms = CONFIG_MECHANISMS[spec.config];
+    if (this.mechanisms.freePageReporting)
+      throw new RangeError(
+        `${spec.config}: free page reporting is not modelled with several guests (the single-guest machine has it)`,
+      );
     const model: DiskModel =
       spec.disk.kind === 'hdd' ? new Hdd(spec.disk.hdd) : new Ssd({ ...SATA_SSD_2013, ...spec.disk.ssd });
     this.disk = new DiskQueue(model, this.events);

@@ -6,7 +6,16 @@ import { spawn } from 'node:child_process';
  * interrupted in the middle of the workload. `snapshot` is taken just before the signal. A child that
  * gave up because another run held the host's lock makes this throw that error (see `onIdleEngine`).
  */
-export async function interruptAtFirstIteration<S>(
+export function interruptAtFirstIteration<S>(
+  call: string,
+  snapshot: () => S,
+): Promise<{ sent: boolean; during: S | undefined; out: string; signalCode: NodeJS.Signals | null }> {
+  return interruptWhen(/iteration 1\/8/, call, snapshot);
+}
+
+/** As interruptAtFirstIteration, with SIGINT sent once the child's output matches `at`. */
+export async function interruptWhen<S>(
+  at: RegExp,
   call: string,
   snapshot: () => S,
 ): Promise<{ sent: boolean; during: S | undefined; out: string; signalCode: NodeJS.Signals | null }> {
@@ -25,7 +34,7 @@ export async function interruptAtFirstIteration<S>(
   const exited = new Promise<void>((res) => child.on('exit', () => res()));
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString();
-    if (!sent && /iteration 1\/8/.test(out)) {
+    if (!sent && at.test(out)) {
       sent = true;
       during = snapshot();
       child.kill('SIGINT');

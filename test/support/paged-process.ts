@@ -1,3 +1,5 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DaemonProcess } from '../../src/pager/daemon-client.js';
 import {
@@ -107,5 +109,59 @@ export class PagedProcess {
     if (this.ramFd >= 0) close(this.ramFd);
     this.ram = undefined;
     this.ramFd = -1;
+  }
+}
+
+/** Why a paged process cannot run here (the pager needs Linux, root and /proc/PID/map_files), or false. */
+export const PAGED_PROCESS_SKIP: string | false =
+  process.platform !== 'linux'
+    ? 'the pager needs Linux'
+    : process.getuid?.() !== 0
+      ? 'needs root: userfaultfd for other processes is privileged here (vm.unprivileged_userfaultfd = 0)'
+      : !existsSync('/proc/self/map_files')
+        ? 'no /proc/PID/map_files'
+        : false;
+
+/** A paged process's files in a temporary folder of their own: `paths` for PagedProcess.start. */
+export interface PagedProcessFiles {
+  paths: { dir: string; image: string; swap: string };
+  /** Removes the folder and everything in it. */
+  remove(): void;
+}
+
+/**
+ * A new temporary folder (named from `prefix`) with the disk image `imageBytes` and a zeroed swap file
+ * of `swapPages` pages: what PagedProcess.start needs besides its own options.
+ */
+export function pagedProcessFiles(
+  prefix: string,
+  imageBytes: Uint8Array,
+  swapPages: number,
+): PagedProcessFiles {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const image = join(dir, 'disk.img');
+  const swap = join(dir, 'swap');
+  writeFileSync(image, imageBytes);
+  writeFileSync(swap, new Uint8Array(swapPages * 4096));
+  return { paths: { dir, image, swap }, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A paged process over a zeroed disk of `imagePages` and a swap as large as its RAM, in a folder of
+ * its own; `body` runs with it, and the process and the folder are gone after, whatever happens.
+ */
+export async function withPagedProcess<T>(
+  o: Omit<PagedProcessOptions, 'dir' | 'image' | 'swap'> & { prefix: string; imagePages: number },
+  body: (p: PagedProcess) => Promise<T>,
+): Promise<T> {
+  const { prefix, imagePages, ...options } = o;
+  const files = pagedProcessFiles(prefix, new Uint8Array(imagePages * 4096), o.pages);
+  let proc: PagedProcess | undefined;
+  try {
+    proc = await PagedProcess.start({ ...options, ...files.paths });
+    return await body(proc);
+  } finally {
+    await proc?.close();
+    files.remove();
   }
 }

@@ -1,9 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { PagedProcess } from './paged-process.js';
+import { PagedProcess, pagedProcessFiles } from './paged-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -46,15 +44,11 @@ const dmaWord = (p: number, v: number): number => ((0x2000 + p) << 16) | (v & 0x
  * against what was last written to it.
  */
 export async function runTorture(o: TortureOptions): Promise<TortureResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'vswapper-torture-'));
-  const image = join(dir, 'disk.img');
   const blocks = new Int32Array(BLOCKS);
   const init = new Int32Array(BLOCKS * 1024);
   for (let b = 0; b < BLOCKS; b++) init.fill(blockWord(b, 0), b * 1024, (b + 1) * 1024);
-  writeFileSync(image, new Uint8Array(init.buffer));
+  const files = pagedProcessFiles('vswapper-torture-', new Uint8Array(init.buffer), PAGES);
   for (let b = 0; b < BLOCKS; b++) blocks[b] = blockWord(b, 0);
-  const swap = join(dir, 'swap');
-  writeFileSync(swap, new Uint8Array(PAGES * 4096));
   const workers: Worker[] = [];
   const lost: string[] = [];
   const versions = new SharedArrayBuffer(PAGES * 4);
@@ -63,10 +57,8 @@ export async function runTorture(o: TortureOptions): Promise<TortureResult> {
   let proc: PagedProcess | undefined;
   try {
     proc = await PagedProcess.start({
-      dir,
+      ...files.paths,
       pages: PAGES,
-      image,
-      swap,
       mapper: o.mapper,
       disk: o.disk,
       residentLimitPages: o.residentLimitPages,
@@ -206,6 +198,6 @@ export async function runTorture(o: TortureOptions): Promise<TortureResult> {
     Atomics.store(ctl, 0, 1);
     await Promise.all(workers.map((w) => w.terminate()));
     await proc?.close();
-    rmSync(dir, { recursive: true, force: true });
+    files.remove();
   }
 }

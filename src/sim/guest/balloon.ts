@@ -12,6 +12,11 @@ export interface BalloonPort {
   balloonInflate(gfn: Gfn): void;
   /** The guest takes frame `gfn` back (a PFN on the deflate queue). */
   balloonDeflate(gfn: Gfn): void;
+  /**
+   * Free page reporting (the reporting queue): frame `gfn` is free and the guest keeps it; the host
+   * discards its content, and its next touch gets a zero-filled frame.
+   */
+  balloonReportFree(gfn: Gfn): void;
 }
 
 /**

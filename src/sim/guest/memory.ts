@@ -33,6 +33,8 @@ export const PG_WRITEBACK = 32;
 export class GuestMemory {
   readonly use: Uint8Array;
   readonly flags: Uint8Array;
+  /** 1: free and reported to the host since it was last freed (PageReported, page-reporting.ts). */
+  readonly reported: Uint8Array;
   readonly lru: LruLists;
   private readonly freeStack: Int32Array;
   private freeTop = 0;
@@ -40,6 +42,7 @@ export class GuestMemory {
   constructor(readonly pages: number) {
     this.use = new Uint8Array(pages).fill(KERNEL);
     this.flags = new Uint8Array(pages);
+    this.reported = new Uint8Array(pages);
     this.lru = new LruLists(pages, 4);
     this.freeStack = new Int32Array(pages);
   }
@@ -92,6 +95,8 @@ export class GuestMemory {
   push(g: number): void {
     this.use[g] = FREE;
     this.flags[g] = 0;
+    // Freed after a use: its content is new to the host, not reported yet.
+    this.reported[g] = 0;
     this.freeStack[this.freeTop++] = g;
   }
 }
