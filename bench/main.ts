@@ -174,6 +174,11 @@ async function main(): Promise<void> {
   // `npm run bench -- core` runs only the core section (seconds instead of minutes).
   const only = process.argv[2];
   console.log(`vswapper bench on ${cpus()[0]?.model ?? 'cpu'} x ${cpus().length}, node ${process.version}\n`);
+  // `npm run bench -- sweeps`: only the sweep throughput (local pool, BullMQ with 1, 2 and 4 workers).
+  if (only === 'sweeps') {
+    await sweepsBench();
+    return;
+  }
   const pages = 262_144; // a 1 GiB guest
   const trace = makeTrace(4_000_000, pages, 7);
   // Warm up both paths once so the JIT has compiled them.

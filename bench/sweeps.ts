@@ -15,7 +15,7 @@ import { SIM_FIGURES } from '../src/experiments/figures.js';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
 const FIGURES = ['fig10'];
-const OPTS = { scale: 0.05, seeds: [1, 2] };
+const OPTS = { scale: 0.05, seeds: [1, 2, 3, 4] };
 
 async function timed(label: string, f: () => Promise<unknown>, runs: number): Promise<number> {
   const t0 = performance.now();
@@ -23,6 +23,19 @@ async function timed(label: string, f: () => Promise<unknown>, runs: number): Pr
   const s = (performance.now() - t0) / 1000;
   console.log(`  ${label.padEnd(40)} ${s.toFixed(2).padStart(6)} s, ${(runs / s).toFixed(2)} runs/s`);
   return s;
+}
+
+/** Resolves when worker `w` says it waits for runs (its stderr); rejects if it exits first. */
+function ready(w: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    w.stderr!.setEncoding('utf8');
+    w.stderr!.on('data', (d: string) => {
+      seen += d;
+      if (seen.includes('waiting for runs')) resolve();
+    });
+    w.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready: ${seen}`)));
+  });
 }
 
 export async function sweepsBench(): Promise<void> {
@@ -47,9 +60,14 @@ export async function sweepsBench(): Promise<void> {
       // The runs done in the round before are still in Redis (dedup): each round starts empty.
       await queue.obliterate({ force: true });
       const workers: ChildProcess[] = Array.from({ length: n }, () =>
-        spawn(process.execPath, [CLI, 'worker', '--queue', redis.url, '--jobs', '1'], { stdio: 'ignore' }),
+        spawn(process.execPath, [CLI, 'worker', '--queue', redis.url, '--jobs', '1'], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        }),
       );
       try {
+        // Timed from when every worker waits for runs: the throughput of the queue and the workers,
+        // not of Node starting (seconds on a loaded machine, and paid once per worker, not per run).
+        await Promise.all(workers.map(ready));
         const s = await timed(
           `BullMQ, ${n} worker process(es)`,
           () => reproduceSim(FIGURES, { ...OPTS, runner: makeQueueRunner(redis.url) }),

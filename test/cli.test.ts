@@ -259,3 +259,52 @@ test('timeline: a bad flag or folder is one line and exit code 2 before the run;
     'timeline-balloon-2g-seed1.svg',
   ]);
 });
+
+test('the other commands check their input before any run: timeline, run, worker, an unreachable queue', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vsw-bad2-'));
+  const file = join(dir, 'a-file');
+  writeFileSync(file, '');
+  const out = join(dir, 'out');
+  const cases: [string[], RegExp][] = [
+    [['timeline', '--guests', '11'], /^error: .*--guests must be an integer from 1 to 10, got "11"$/],
+    [['timeline', '--config', 'mapper'], /^error: .*--config must be one of baseline, balloon, vswapper/],
+    [['timeline', '--scale', '0.001'], /^vswapper: scale 0.001 is below the sim engine's smallest, 0.01/],
+    // Before this was checked first, the run came first and mkdir then looped forever on /proc.
+    [
+      ['timeline', '--scale', '0.01', '--out', '/proc/x'],
+      /^vswapper: --out \/proc\/x: \/proc is on the proc/,
+    ],
+    [
+      ['timeline', '--scale', '0.01', '--out', file],
+      /^vswapper: --out .*a-file: exists and is not a folder$/,
+    ],
+    [
+      ['run', join(import.meta.dirname, '..', '..', 'examples', 'ssd-sweep.yaml'), '--out', '/proc/x'],
+      /^vswapper: --out \/proc\/x: \/proc is on the proc pseudo file system/,
+    ],
+    [['run', join(dir, 'none.yaml')], /^vswapper: .*none\.yaml: cannot read: ENOENT$/],
+    // Port 1 of the loopback: nothing listens there, so the connection is refused at once.
+    [
+      ['reproduce', 'fig9', '--queue', 'redis://127.0.0.1:1', '--out', out],
+      /^vswapper: --queue redis:\/\/127\.0\.0\.1:1: no Redis answers there/,
+    ],
+    [
+      ['worker', '--queue', 'redis://127.0.0.1:1'],
+      /^vswapper: --queue redis:\/\/127\.0\.0\.1:1: no Redis answers there/,
+    ],
+    [['worker', '--queue', 'notaurl'], /^error: .*--queue must be a Redis URL/],
+    [['worker'], /^error: required option '--queue <url>' not specified$/],
+    [['nosuchcommand'], /^error: unknown command 'nosuchcommand'$/],
+    [['reproduce', 'fig9', '--nosuchflag'], /^error: unknown option '--nosuchflag'$/],
+  ];
+  for (const [args, message] of cases) {
+    const r = run(...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    const lines = r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('(vswapper help'));
+    assert.equal(lines.length, 1, `${args.join(' ')}: one line, got ${r.stderr}`);
+    assert.match(lines[0]!, message, args.join(' '));
+  }
+  // Nothing was written: every case failed before its run.
+  assert.equal(existsSync(out), false);
+  assert.deepEqual(readdirSync(dir), ['a-file']);
+});

@@ -226,12 +226,12 @@ program
             `${c.computed} runs computed, ${c.fromStore} from the store${c.damaged ? ` (${c.damaged} damaged entries computed again)` : ''}\n`,
           ),
       };
-      // Every input first, the folders last (they are created): nothing runs on a bad request.
+      // Every input first (the queue answers), the folders last (they are created): nothing runs on a bad request.
       checkPaper(o.paper);
       await checkAll(engine, asked, opts);
+      if (o.queue !== undefined) await (await import('../experiments/queue-runner.js')).checkQueue(o.queue);
       const out = prepareFolder('--out', o.out);
       if (engine.name === 'sim') opts.storeDir = prepareFolder('--store', o.store ?? defaultStoreDir());
-      if (o.queue !== undefined) await (await import('../experiments/queue-runner.js')).checkQueue(o.queue);
       const results = await runEngine(engine, asked, opts);
       await report(out, results, o.paper);
     },
@@ -254,7 +254,13 @@ program
   .option('--out <dir>', 'output folder', 'results')
   .action(async (o: { config: ConfigName; guests: number; seed: number; scale: number; out: string }) => {
     const { config, guests, seed } = o;
-    // The folder before the run (minutes at full size): a bad --out fails at once.
+    // The same floor as reproduce's (the sim engine's), and the folder, before the run (minutes at
+    // full size): a bad --scale or --out fails at once.
+    const sim = findEngine('sim')!;
+    if (sim.minScale !== undefined && o.scale < sim.minScale)
+      throw new EngineInputError(
+        `scale ${o.scale} is below the sim engine's smallest, ${sim.minScale}: its models do not fit a machine that small`,
+      );
     const dir = prepareFolder('--out', o.out);
     const job = dynamicJob(config, guests, o.scale, seed);
     const r = runMultiJob(job, job.multi!);
@@ -320,12 +326,14 @@ program
   .action(async (file: string, o: { out: string; paper?: string }) => {
     const e = loadExperiment(file);
     checkPaper(o.paper);
+    // The folder before the runs: a bad --out fails in a second, not after the experiment.
+    const out = prepareFolder('--out', o.out);
     const p = new Progress(`running ${e.name}`);
     const result = await runExperiment(e, (ev) =>
       p.update(`${ev.done}/${ev.total} runs done`, ev.event === 'done'),
     );
     p.done(`${result.runs.length} records`);
-    await report(resolve(o.out), [result], o.paper);
+    await report(out, [result], o.paper);
   });
 
 program

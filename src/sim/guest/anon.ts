@@ -109,7 +109,7 @@ export class AnonMemory {
     }
   }
 
-  /** touch() of `pages` consecutive pages, without a generator per page when they are present. */
+  /** touch() of `pages` consecutive pages, without a generator per page when nothing has to wait. */
   *touchRange(proc: GuestProcess, vpage: number, pages: number, write: boolean): Program {
     proc.checkRange(vpage, pages);
     const os = this.os;
@@ -120,24 +120,76 @@ export class AnonMemory {
         flags[e]! |= PG_REFERENCED;
         continue;
       }
-      if (e === NONE) yield* this.populate(proc, v);
+      if (e === NONE) {
+        // populate() then touch(), the same steps in the same order, but generators only when a
+        // step must wait: a fresh page usually gets a free frame and is zeroed and touched at once
+        // (most of a compiler's or a JVM's page events are these).
+        const g = os.tryAllocZeroedFrame();
+        if (g >= 0 && this.startPopulate(proc, v, g)) {
+          if (this.touchPresent(proc, v, write)) continue;
+        } else {
+          yield* this.populateRest(proc, v, g);
+        }
+      }
       yield* this.touch(proc, v, write);
     }
   }
 
+  /**
+   * touch()'s first pass when it ends at once (the page present, unlocked, not shared for a write,
+   * and the host has it); false, having changed nothing touch() would not redo, otherwise.
+   */
+  private touchPresent(proc: GuestProcess, vpage: number, write: boolean): boolean {
+    if (proc.exited) return false;
+    const e = proc.pte[vpage]!;
+    if (e < 0) return false;
+    const flags = this.os.mem.flags;
+    if (flags[e]! & PG_LOCKED || (write && this.mapCount[e]! > 1)) return false;
+    flags[e]! |= PG_REFERENCED;
+    // tryAccess() changes nothing when it fails; touch() then sets the same flag and faults.
+    return this.os.tryAccess(e, write);
+  }
+
   /** First touch: a fresh frame, zeroed by the kernel before the process sees it. */
   private *populate(proc: GuestProcess, vpage: number): Program {
+    const g = this.os.tryAllocZeroedFrame();
+    if (g >= 0 && this.startPopulate(proc, vpage, g)) return;
+    yield* this.populateRest(proc, vpage, g);
+  }
+
+  /**
+   * populate() after tryAllocZeroedFrame() returned `g`: -1 (no frame yet: wait for one), or a
+   * frame startPopulate() has mapped and locked but could not zero at once.
+   */
+  private *populateRest(proc: GuestProcess, vpage: number, g: number): Program {
+    if (g < 0) {
+      g = yield* this.os.allocFrame();
+      if (this.startPopulate(proc, vpage, g)) return;
+    }
+    yield* this.os.overwritePage(g);
+    this.endPopulate(proc, vpage, g);
+  }
+
+  /**
+   * populate()'s steps with frame `g` up to the zeroing; true when populate() is over (the page
+   * was populated meanwhile, or the frame needed no zeroing or was zeroed at once), false when `g`
+   * is mapped and locked and must still be zeroed with overwritePage().
+   */
+  private startPopulate(proc: GuestProcess, vpage: number, g: number): boolean {
     const os = this.os;
-    let g = os.tryAllocZeroedFrame();
-    if (g < 0) g = yield* os.allocFrame();
     if (proc.pte[vpage] !== NONE || proc.exited) {
       os.freeFrame(g);
-      return;
+      return true;
     }
     this.map(proc, vpage, g);
     os.mem.flags[g] = PG_LOCKED;
     // Linux zeroes here (clear_page); a guest with a zeroed list may have done it already.
-    if (!os.isPrezeroed(g) && !os.tryOverwrite(g)) yield* os.overwritePage(g);
+    if (!os.isPrezeroed(g) && !os.tryOverwrite(g)) return false;
+    this.endPopulate(proc, vpage, g);
+    return true;
+  }
+
+  private endPopulate(proc: GuestProcess, vpage: number, g: number): void {
     if (proc.pte[vpage] === g) this.unlockOntoLru(g, ACTIVE_ANON);
     else this.discardLocked(g);
   }

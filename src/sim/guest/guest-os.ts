@@ -289,6 +289,8 @@ export class GuestOs implements GuestKernel {
   }
 
   wakeFrame(g: number): void {
+    // Called for every page populated or read in; almost always no one waits on any frame.
+    if (this.frameWaiters.size === 0) return;
     const waiters = this.frameWaiters.get(g);
     if (!waiters) return;
     this.frameWaiters.delete(g);
