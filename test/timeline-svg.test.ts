@@ -31,10 +31,12 @@ test('the timeline plot draws, per guest, balloon target and size, free memory a
     decisions: [{ tS: 1, guest: 0, targetPages: 256 }],
   };
   const svg = renderTimelineSvg('balloon, 2 guests', tl);
-  // Two lines per guest in the balloon panel, one per guest in free memory and swap, one for the host.
-  assert.equal((svg.match(/<polyline/g) ?? []).length, 2 * 2 + 2 + 2 + 1);
+  // Two lines per guest in the balloon panel, one per guest in free memory, swap and held memory,
+  // one for the host's free memory, two for the drive.
+  assert.equal((svg.match(/<polyline/g) ?? []).length, 2 * 2 + 2 + 2 + 1 + 2 + 2);
   assert.equal((svg.match(/stroke-dasharray/g) ?? []).length, 2, 'targets dashed');
   assert.match(svg, /guest 2/);
   assert.match(svg, /host swap traffic/);
+  assert.match(svg, /shared drive/);
   assert.doesNotMatch(svg, /NaN/);
 });
