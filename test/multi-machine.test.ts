@@ -5,19 +5,41 @@ import { type MultiRunSpec, runMulti } from '../src/experiments/multi-runner.js'
 import { GlobalReclaim, hostWatermarks } from '../src/sim/global-reclaim.js';
 import { buildWorkload } from '../src/workloads/index.js';
 
-/** A guest's cgroup as global reclaim sees it, without a core: a lowered limit drops pages at once. */
-function fakeMember(resident: number): {
+/**
+ * A guest's cgroup as global reclaim sees it, without a core: `cold` of its pages are unreferenced
+ * (a scan frees them, or queues them for swap when `writes`), the rest are referenced and stay.
+ */
+function fakeMember(
+  resident: number,
+  cold: number,
+  writes = false,
+): {
   core: MemoryCore;
   setResidentLimit(p: number): void;
+  scanAtPriority(prio: number): number;
   limit: number;
+  cold: number;
+  scanned: number;
 } {
+  const core = { residentPages: resident, pagesUnderWriteback: 0 };
   const m = {
-    core: { residentPages: resident } as unknown as MemoryCore,
+    core: core as unknown as MemoryCore,
     limit: Infinity,
+    cold,
+    scanned: 0,
     setResidentLimit(p: number): void {
       m.limit = p;
-      const c = m.core as unknown as { residentPages: number };
-      c.residentPages = Math.min(c.residentPages, p);
+      core.residentPages = Math.min(core.residentPages, p);
+    },
+    scanAtPriority(prio: number): number {
+      // shrink_lruvec: size >> prio pages scanned (at least a batch); only cold ones go.
+      const scan = Math.min(core.residentPages, Math.max(32, core.residentPages >> prio));
+      m.scanned += scan;
+      const n = Math.min(m.cold, scan);
+      m.cold -= n;
+      if (writes) core.pagesUnderWriteback += n;
+      else core.residentPages -= n;
+      return n;
     },
   };
   return m;
@@ -29,27 +51,51 @@ test("Linux's watermarks for an 8 GB host: min_free_kbytes = sqrt(16 x 8 GiB in 
   assert.deepEqual(w, { minPages: 2897, lowPages: 3622, highPages: 4346 });
 });
 
-test('global reclaim takes from every guest in proportion to what it holds, then shares the free memory', () => {
+test('kswapd scans every guest by its size and takes the unreferenced pages, until free is above high', () => {
   const hostPages = 100_000;
-  const { lowPages, highPages, minPages } = hostWatermarks(hostPages);
-  const a = fakeMember(60_000);
-  const b = fakeMember(30_000);
-  const c = fakeMember(10_000 - lowPages + 100);
-  const gr = new GlobalReclaim(hostPages, [a, b, c]);
-  const before = [a, b, c].map((m) => m.core.residentPages);
-  const used = before.reduce((x, y) => x + y, 0);
+  const { lowPages, highPages } = hostWatermarks(hostPages);
+  const idle = fakeMember(60_000, 60_000); // finished: nothing referenced
+  const busy = fakeMember(30_000, 0); // running: its whole working set referenced
+  const small = fakeMember(10_000 - lowPages + 100, 1000);
+  const gr = new GlobalReclaim(hostPages, [idle, busy, small]);
   gr.tick();
-  const need = highPages - (hostPages - used);
-  const taken = [a, b, c].map((m, i) => before[i]! - m.core.residentPages);
-  for (let i = 0; i < 3; i++) assert.equal(taken[i], Math.round((need * before[i]!) / used), `guest ${i}`);
-  // Each guest may now grow by an equal share of what is free above the min watermark, no more.
-  const after = [a, b, c].map((m) => m.core.residentPages);
-  const headroom = Math.floor((hostPages - minPages - after.reduce((x, y) => x + y, 0)) / 3);
-  [a, b, c].forEach((m, i) => assert.equal(m.limit, after[i]! + headroom));
+  assert.ok(gr.freePages >= highPages, `free ${gr.freePages} >= high ${highPages}`);
+  assert.ok(busy.scanned > 0, 'the running guest was scanned too');
+  assert.equal(busy.core.residentPages, 30_000, 'but its referenced pages stayed');
+  assert.ok(idle.core.residentPages < 60_000, 'the idle guest gave its cold pages');
+  // No headroom is handed out: each limit is what the guest holds (free memory stays the host's).
+  for (const m of [idle, busy, small]) assert.equal(m.limit, m.core.residentPages);
   // Above the low watermark nothing is reclaimed.
   const total = gr.reclaimedPages;
   gr.tick();
   assert.equal(gr.reclaimedPages, total);
+});
+
+test('a guest short of memory takes what is free, then reclaims from the others, not from itself', () => {
+  const hostPages = 100_000;
+  const { minPages } = hostWatermarks(hostPages);
+  const a = fakeMember(50_000, 50_000);
+  const b = fakeMember(40_000, 40_000);
+  const gr = new GlobalReclaim(hostPages, [a, b]);
+  // Free above min: 100000 - 90000 - minPages; a short of 100 gets them at once, nothing scanned.
+  assert.deepEqual(gr.shortOf(1, 100), { grantPages: 100, wait: false });
+  assert.equal(a.scanned + b.scanned, 0);
+  // Fill the host: now b's shortage is met by scanning a (the other guest), never b itself.
+  const free = hostPages - minPages - 90_000;
+  (b.core as unknown as { residentPages: number }).residentPages += free; // (as if b took it all)
+  const r = gr.shortOf(1, 50);
+  assert.equal(r.grantPages, 50);
+  assert.ok(a.scanned > 0 && b.scanned === 0, `scanned a ${a.scanned}, b ${b.scanned}`);
+  assert.ok(gr.directReclaims === 1);
+  // When what the others give is only on its way to swap, the guest waits for it.
+  const c = fakeMember(50_000, 50_000, true);
+  const d = fakeMember(50_000 - minPages, 0);
+  const gr2 = new GlobalReclaim(hostPages, [c, d]);
+  assert.deepEqual(gr2.shortOf(1, 10), { grantPages: 0, wait: true });
+  // With nothing to give anywhere, it must reclaim from itself (no wait).
+  const e = fakeMember(50_000, 0);
+  const gr3 = new GlobalReclaim(hostPages, [e, fakeMember(50_000 - minPages, 0)]);
+  assert.deepEqual(gr3.shortOf(1, 10), { grantPages: 0, wait: false });
 });
 
 const small = (config: MultiRunSpec['config'], guests: number, guestMiB = 102.4): MultiRunSpec => ({
@@ -66,14 +112,14 @@ const small = (config: MultiRunSpec['config'], guests: number, guestMiB = 102.4)
 });
 
 test('many guests under one host limit: every guest finishes intact, global reclaim kept the host within it', () => {
-  const r = runMulti(small('baseline', 6));
-  assert.equal(r.guests.length, 6);
+  const r = runMulti(small('baseline', 8));
+  assert.equal(r.guests.length, 8);
   for (const g of r.guests) {
     assert.equal(g.killed, undefined, `guest ${g.guest}`);
     assert.ok(g.runtimeS! > 0);
     assert.equal(g.metrics.integrityViolations, 0, `guest ${g.guest}`);
   }
-  assert.ok(r.globalReclaimPages > 0, 'six guests overcommit the host: global reclaim ran');
+  assert.ok(r.globalReclaimPages > 0, 'eight guests overcommit the host: global reclaim ran');
   // The host's memory is never overdrawn by more than what guests may take within one tick.
   assert.ok(
     Math.min(...r.timeline.hostFreePages) > -1000,
@@ -89,7 +135,7 @@ test('many guests under one host limit: every guest finishes intact, global recl
 });
 
 test('balloon configuration: MOM decides targets under pressure and the balloons move', () => {
-  const r = runMulti(small('balloon', 6));
+  const r = runMulti(small('balloon', 8));
   assert.ok(r.timeline.decisions.length > 0);
   assert.ok(
     r.timeline.balloonPages.some((b) => Math.max(...b) > 0),
@@ -100,7 +146,7 @@ test('balloon configuration: MOM decides targets under pressure and the balloons
 
 test('a guest whose OOM killer fires is reported as killed, and the others still run', () => {
   // Guests too small for the word count's tables and without swap: the OOM killer ends them.
-  const r = runMulti(small('baseline', 2, 40));
+  const r = runMulti(small('baseline', 2, 30));
   assert.equal(r.guests.length, 2);
   for (const g of r.guests) {
     assert.match(g.killed ?? '', /./, `guest ${g.guest} reported killed`);

@@ -14,13 +14,29 @@ test('the timeline plot draws, per guest, balloon target and size, free memory a
     residentPages: two([10, 400, 300], [10, 10, 10]),
     swapInPages: two([0, 5, 9], [0, 0, 0]),
     swapOutPages: two([0, 50, 9], [0, 0, 0]),
+    staleReads: two([0, 0, 0], [0, 0, 0]),
+    falseReads: two([0, 1, 0], [0, 0, 0]),
+    guestMajorFaults: two([0, 3, 0], [0, 0, 0]),
+    guestPageCachePages: two([0, 30, 30], [0, 0, 0]),
+    phase: [
+      ['map', 'reduce', 'done'],
+      ['', '', 'map'],
+    ],
+    diskOps: [0, 10, 20],
+    diskMeanSeekMiB: [0, 100, 2000],
+    diskMeanWaitMs: [0, 1, 30],
+    diskBusyFraction: [0, 0.5, 1],
+    diskQueueDepth: [0, 2, 9],
+    globalReclaimPages: [0, 0, 40],
     decisions: [{ tS: 1, guest: 0, targetPages: 256 }],
   };
   const svg = renderTimelineSvg('balloon, 2 guests', tl);
-  // Two lines per guest in the balloon panel, one per guest in free memory and swap, one for the host.
-  assert.equal((svg.match(/<polyline/g) ?? []).length, 2 * 2 + 2 + 2 + 1);
+  // Two lines per guest in the balloon panel, one per guest in free memory, swap and held memory,
+  // one for the host's free memory, two for the drive.
+  assert.equal((svg.match(/<polyline/g) ?? []).length, 2 * 2 + 2 + 2 + 1 + 2 + 2);
   assert.equal((svg.match(/stroke-dasharray/g) ?? []).length, 2, 'targets dashed');
   assert.match(svg, /guest 2/);
   assert.match(svg, /host swap traffic/);
+  assert.match(svg, /shared drive/);
   assert.doesNotMatch(svg, /NaN/);
 });

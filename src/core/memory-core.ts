@@ -4,7 +4,7 @@ import { Balloon } from './balloon.js';
 import { type CoreConfig, validateCoreConfig } from './config.js';
 import type { CoreCounters } from './counters.js';
 import { checkChunks } from './emulated-page.js';
-import { StalledError } from './errors.js';
+import { ConfigError, StalledError } from './errors.js';
 import { FaultPath } from './fault-path.js';
 import { GuestIo } from './guest-io.js';
 import { type Census, Invariants } from './invariants.js';
@@ -13,7 +13,7 @@ import { PageIn } from './page-in.js';
 import { Emulation, Preventer } from './preventer.js';
 import { makeReadahead } from './readahead/policies.js';
 import { readaheadContext } from './readahead/readahead.js';
-import { Reclaim } from './reclaim.js';
+import { type HostMemory, Reclaim } from './reclaim.js';
 import type { LruListKind } from './store/lruvec.js';
 import { Flag, State, type StateCode } from './store/page-table.js';
 import { Store } from './store/store.js';
@@ -294,6 +294,26 @@ export class MemoryCore {
   setResidentLimit(pages: number): void {
     this.reclaim.setLimit(pages);
     this.faults.pump();
+  }
+
+  /**
+   * This cgroup shares the host's memory with others: when it runs out of frames it asks `host`
+   * (global direct reclaim) before it reclaims its own pages.
+   */
+  shareHostMemory(host: HostMemory): void {
+    this.reclaim.setHost(host);
+  }
+
+  /**
+   * Global reclaim (kswapd under host-wide pressure) scans this cgroup once at priority `prio`
+   * (12 down to 0): see Reclaim.scanAtPriority. Returns the pages it freed or sent to swap.
+   */
+  scanAtPriority(prio: number): number {
+    if (!(Number.isInteger(prio) && prio >= 0 && prio <= 12))
+      throw new ConfigError('reclaim priority', `must be an integer within 0..12, got ${prio}`);
+    const n = this.reclaim.scanAtPriority(prio);
+    this.faults.pump();
+    return n;
   }
 
   // ---------------------------------------------------------------- I/O completions from the driver

@@ -14,6 +14,16 @@ export interface Shrinker {
 }
 
 /**
+ * The host's answer when this cgroup has too few frames and the host's memory is shared with
+ * others (global pressure, no limit of its own): pages its limit may grow by now, and whether
+ * memory is on its way (other cgroups' swap writes in flight) so the fault should wait for it
+ * instead of evicting this cgroup's own pages.
+ */
+export interface HostMemory {
+  shortOf(pages: number): { grantPages: number; wait: boolean };
+}
+
+/**
  * Host reclaim of one memory cgroup, as Linux 3.7's mm/vmscan.c does it: direct reclaim in passes of
  * SWAP_CLUSTER_MAX pages, per priority every zone's lruvec in turn, the anon/file balance of
  * get_scan_count() (swappiness and recent rotations), second chance for referenced pages, clean
@@ -42,9 +52,21 @@ export class Reclaim {
     this.shrinkers.push(shrinker);
   }
 
+  private host: HostMemory | null = null;
+
+  /** A host whose memory this cgroup shares (global reclaim): asked before reclaiming its own. */
+  setHost(host: HostMemory): void {
+    this.host = host;
+  }
+
   /** Makes `need` frames free if reclaim can; returns how many are free now (at most `need`). */
   takeFrames(need: number): number {
     const frames = this.s.frames;
+    if (frames.free < need && this.host !== null) {
+      const a = this.host.shortOf(need - frames.free);
+      frames.limit += a.grantPages;
+      if (a.wait) return Math.max(0, Math.min(need, frames.free));
+    }
     if (frames.free < need) this.reclaimFor(need);
     return Math.max(0, Math.min(need, frames.free));
   }
@@ -93,52 +115,76 @@ export class Reclaim {
    * freed or sent to swap.
    */
   private shrink(target: number): number {
+    let reclaimed = 0;
+    const first = this.zoneCursor++ % this.s.lru.zones;
+    const swapFull = this.swapFull();
+    for (let prio = 12; prio >= 0 && reclaimed < target; prio--)
+      reclaimed += this.shrinkAtPriority(prio, target - reclaimed, first, swapFull);
+    this.flushWriteBatch();
+    return reclaimed;
+  }
+
+  /**
+   * One pass of global reclaim over this memory cgroup at priority `prio`, as kswapd's
+   * balance_pgdat() makes it in Linux 3.7: shrink_zone() walks every memcg and shrink_lruvec()
+   * scans each of its lists by size >> prio (get_scan_count), with no reclaim target of its own
+   * (kswapd's nr_to_reclaim is ULONG_MAX), so a cgroup whose scanned pages are referenced gives
+   * up fewer than one whose pages are cold. Returns pages freed or sent to swap.
+   */
+  scanAtPriority(prio: number): number {
+    const first = this.zoneCursor++ % this.s.lru.zones;
+    const reclaimed = this.shrinkAtPriority(prio, Infinity, first, this.swapFull());
+    this.flushWriteBatch();
+    return reclaimed;
+  }
+
+  private swapFull(): boolean {
+    return this.s.swap.usedSlots >= this.s.swap.slotCount;
+  }
+
+  /** shrink_lruvec() of every zone at one priority, starting from zone `first`, until `target`. */
+  private shrinkAtPriority(prio: number, target: number, first: number, swapFull: boolean): number {
     const lru = this.s.lru;
     const batch = this.s.cfg.reclaimBatchPages;
     const zones = lru.zones;
-    const swapFull = this.s.swap.usedSlots >= this.s.swap.slotCount;
     let reclaimed = 0;
-    const first = this.zoneCursor++ % zones;
     const nr = this.scanTargets;
-    for (let prio = 12; prio >= 0 && reclaimed < target; prio--) {
-      const fa = this.anonFraction(swapFull);
-      const ff = 1 - fa;
-      for (let zi = 0; zi < zones && reclaimed < target; zi++) {
-        const zone = (first + zi) % zones;
-        for (let k = 0 as LruListKind; k < 4; k++) {
-          const size = lru.size(zone, k);
-          if (prio === 0) {
-            // get_scan_count() at priority 0 scans everything, whatever the balance.
-            nr[k] = size;
-            continue;
-          }
-          // 1 << prio is 2 ** prio exactly, without a call to Math.pow for every list of every zone.
-          let scan = Math.floor(size / (1 << prio));
-          if (scan === 0) scan = Math.min(size, batch);
-          nr[k] = Math.floor(scan * (isFileList(k) ? ff : fa));
+    const fa = this.anonFraction(swapFull);
+    const ff = 1 - fa;
+    for (let zi = 0; zi < zones && reclaimed < target; zi++) {
+      const zone = (first + zi) % zones;
+      for (let k = 0 as LruListKind; k < 4; k++) {
+        const size = lru.size(zone, k);
+        if (prio === 0) {
+          // get_scan_count() at priority 0 scans everything, whatever the balance.
+          nr[k] = size;
+          continue;
         }
-        while (
-          (nr[LruList.InactiveAnon]! > 0 || nr[LruList.InactiveFile]! > 0 || nr[LruList.ActiveFile]! > 0) &&
-          reclaimed < target
-        ) {
-          for (let k = 0 as LruListKind; k < 4; k++) {
-            if (nr[k]! <= 0) continue;
-            const n = Math.min(nr[k]!, batch);
-            nr[k]! -= n;
-            const file = isFileList(k);
-            if (k === LruList.ActiveAnon || k === LruList.ActiveFile) {
-              if (this.inactiveIsLow(zone, file)) this.shrinkActive(zone, file, n);
-            } else {
-              reclaimed += this.shrinkInactive(zone, file, n);
-            }
-          }
-        }
-        // As shrink_lruvec() ends: keep some anon pages inactive, so the next priority has
-        // candidates even when the scan above found none.
-        if (this.inactiveIsLow(zone, false)) this.shrinkActive(zone, false, batch);
+        // 1 << prio is 2 ** prio exactly, without a call to Math.pow for every list of every zone.
+        let scan = Math.floor(size / (1 << prio));
+        if (scan === 0) scan = Math.min(size, batch);
+        nr[k] = Math.floor(scan * (isFileList(k) ? ff : fa));
       }
+      while (
+        (nr[LruList.InactiveAnon]! > 0 || nr[LruList.InactiveFile]! > 0 || nr[LruList.ActiveFile]! > 0) &&
+        reclaimed < target
+      ) {
+        for (let k = 0 as LruListKind; k < 4; k++) {
+          if (nr[k]! <= 0) continue;
+          const n = Math.min(nr[k]!, batch);
+          nr[k]! -= n;
+          const file = isFileList(k);
+          if (k === LruList.ActiveAnon || k === LruList.ActiveFile) {
+            if (this.inactiveIsLow(zone, file)) this.shrinkActive(zone, file, n);
+          } else {
+            reclaimed += this.shrinkInactive(zone, file, n);
+          }
+        }
+      }
+      // As shrink_lruvec() ends: keep some anon pages inactive, so the next priority has
+      // candidates even when the scan above found none.
+      if (this.inactiveIsLow(zone, false)) this.shrinkActive(zone, false, batch);
     }
-    this.flushWriteBatch();
     return reclaimed;
   }
 

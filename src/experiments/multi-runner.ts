@@ -49,6 +49,21 @@ export interface MultiTimeline {
   residentPages: number[][];
   swapInPages: number[][];
   swapOutPages: number[][];
+  /** Per guest, since the last sample: stale and false swap reads (pages), the guest's major faults (page-cache misses and swap-ins of its own). */
+  staleReads: number[][];
+  falseReads: number[][];
+  guestMajorFaults: number[][];
+  /** Per guest, at the sample: its page cache, and its workload's phase ('' before it starts, then the workload's phases, 'done' or 'killed'). */
+  guestPageCachePages: number[][];
+  phase: string[][];
+  /** The shared drive, since the last sample: requests dispatched, their mean seek distance (MiB of the drive) and wait in the queue (ms), the fraction of time it was busy; and its queue depth at the sample. */
+  diskOps: number[];
+  diskMeanSeekMiB: number[];
+  diskMeanWaitMs: number[];
+  diskBusyFraction: number[];
+  diskQueueDepth: number[];
+  /** Pages global reclaim (kswapd) took from the guests since the last sample. */
+  globalReclaimPages: number[];
   /** The balloon manager's decisions (time, guest, new balloon size in pages). */
   decisions: { tS: number; guest: number; targetPages: number }[];
 }
@@ -107,14 +122,47 @@ export function runMulti(spec: MultiRunSpec): MultiRunResult {
     residentPages: m.slots.map(() => []),
     swapInPages: m.slots.map(() => []),
     swapOutPages: m.slots.map(() => []),
+    staleReads: m.slots.map(() => []),
+    falseReads: m.slots.map(() => []),
+    guestMajorFaults: m.slots.map(() => []),
+    guestPageCachePages: m.slots.map(() => []),
+    phase: m.slots.map(() => []),
+    diskOps: [],
+    diskMeanSeekMiB: [],
+    diskMeanWaitMs: [],
+    diskBusyFraction: [],
+    diskQueueDepth: [],
+    globalReclaimPages: [],
     decisions: [],
   };
   const prevIn = m.slots.map(() => 0);
   const prevOut = m.slots.map(() => 0);
+  const prevStale = m.slots.map(() => 0);
+  const prevFalse = m.slots.map(() => 0);
+  const prevMajor = m.slots.map(() => 0);
+  const phase = m.slots.map(() => '');
+  const prevDisk = { ops: 0, seek: 0, wait: 0, busy: 0, reclaimed: 0, tNs: 0 };
   const sample = (): void => {
     if (m.stopping) return;
-    tl.tS.push(m.events.nowNs / 1e9);
+    const nowNs = m.events.nowNs;
+    tl.tS.push(nowNs / 1e9);
     tl.hostFreePages.push(m.reclaim.freePages);
+    const d = m.disk;
+    const ops = d.dispatchedOps - prevDisk.ops;
+    tl.diskOps.push(ops);
+    tl.diskMeanSeekMiB.push(ops > 0 ? ((d.seekSectorsTotal - prevDisk.seek) * 512) / ops / 2 ** 20 : 0);
+    tl.diskMeanWaitMs.push(ops > 0 ? (d.queueWaitNsTotal - prevDisk.wait) / ops / 1e6 : 0);
+    tl.diskBusyFraction.push(nowNs > prevDisk.tNs ? (d.busyNs - prevDisk.busy) / (nowNs - prevDisk.tNs) : 0);
+    tl.diskQueueDepth.push(d.queued);
+    tl.globalReclaimPages.push(m.reclaim.reclaimedPages - prevDisk.reclaimed);
+    Object.assign(prevDisk, {
+      ops: d.dispatchedOps,
+      seek: d.seekSectorsTotal,
+      wait: d.queueWaitNsTotal,
+      busy: d.busyNs,
+      reclaimed: m.reclaim.reclaimedPages,
+      tNs: nowNs,
+    });
     for (const sl of m.slots) {
       const i = sl.index;
       const c = sl.core.counters;
@@ -126,6 +174,15 @@ export function runMulti(spec: MultiRunSpec): MultiRunResult {
       tl.swapOutPages[i]!.push(c.swapWritePages - prevOut[i]!);
       prevIn[i] = c.swapReadPages;
       prevOut[i] = c.swapWritePages;
+      tl.staleReads[i]!.push(c.staleSwapReads - prevStale[i]!);
+      tl.falseReads[i]!.push(c.falseSwapReads - prevFalse[i]!);
+      const major = sl.guest.counters.majorFaults;
+      tl.guestMajorFaults[i]!.push(major - prevMajor[i]!);
+      prevStale[i] = c.staleSwapReads;
+      prevFalse[i] = c.falseSwapReads;
+      prevMajor[i] = major;
+      tl.guestPageCachePages[i]!.push(sl.guest.pageCachePages);
+      tl.phase[i]!.push(sl.killed !== undefined ? 'killed' : sl.done ? 'done' : phase[i]!);
     }
     m.events.after(spec.sampleEverySec * 1e9, sample);
   };
@@ -148,6 +205,9 @@ export function runMulti(spec: MultiRunSpec): MultiRunResult {
           iterationEnd: () => {
             o.runtimeS = (os.nowNs - startNs) / 1e9;
             o.metrics = guestMetrics(slot, before, o.runtimeS);
+          },
+          phase: (name) => {
+            phase[sl.index] = name;
           },
         });
       },

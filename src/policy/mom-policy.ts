@@ -42,15 +42,19 @@ export const MOM_DEFAULTS: MomParams = {
 
 /**
  * MOM's default balloon.rules, decision for decision. Under host pressure (free below 20 %) every
- * guest shrinks fairly: by at most 5 % of its current memory, down to what it uses (averaged) plus a
- * free margin scaled by the pressure, or into swap when pressure is critical. Without pressure every
- * ballooned guest grows back by 5 % per decision, at least to what it uses plus 20 % free.
+ * guest shrinks fairly: by at most 5 % of its current memory, but never below what it uses
+ * (averaged) plus a free margin scaled by the pressure, or a little into swap when pressure is
+ * critical. Without pressure every ballooned guest grows back by 5 % per decision, at least to what
+ * it uses plus 20 % free, at most to its full memory.
  *
- * Two readings of the rules, kept as MOM does them: `balloon_min` is min(min_guarantee, used + free
- * margin), and libvirt reports min_guarantee as 0 when the domain has none, so with the default
- * domain XML the floor is 0 and only the 5 % step limits a shrink. And grow_guest refers to
- * `guest_free_percent`, which only shrink_guest defines (a local of its scope in MOM's evaluator);
- * we use `min_guest_free_percent`, which is what the comment above it says it wants.
+ * The rules as oVirt/mom has them since 8974f3d ("policy: Fix balloon policy syntax and semantics",
+ * 2013-09-20, in every release from v0.4.0 on) and e0f3d3b (2013-11-26): `balloon_min` is
+ * max(guest.balloon_min, used + free margin), a floor; libvirt reports balloon_min (the domain's
+ * memtune min_guarantee) as 0 when the domain XML has none, so the floor is used + margin. Before
+ * June 2013 (v0.3.1 and earlier) the floor was used + margin alone, the same decisions. Only the
+ * v0.3.2 tags (July 2013) had min(), which that fix calls a bug: with min_guarantee 0 it removed
+ * the floor, leaving only the 5 % step, so MOM ballooned guests below what they used; that version
+ * also failed at run time in grow_guest (an undefined guest_free_percent), so it never grew one.
  */
 export class MomBalloonPolicy implements BalloonPolicy {
   readonly name = 'mom';
@@ -111,14 +115,16 @@ export class MomBalloonPolicy implements BalloonPolicy {
       const used = h.avg('balloonCurKiB') - h.avg('memUnusedKiB');
       let size: number;
       if (pressure) {
-        const floor = Math.min(g.balloonMinKiB, used + shrinkFree * cur);
+        const floor = Math.max(g.balloonMinKiB, used + shrinkFree * cur);
         size = Math.max(cur * (1 - p.maxBalloonChangePercent), floor);
         if (!(size <= cur)) continue;
       } else {
         if (!(cur < g.balloonMaxKiB)) continue;
-        const floor = Math.min(g.balloonMinKiB, used + p.minGuestFreePercent * cur);
-        size = Math.min(cur * (1 + p.maxBalloonChangePercent), g.balloonMaxKiB);
+        const floor = Math.max(g.balloonMinKiB, used + p.minGuestFreePercent * cur);
+        size = cur * (1 + p.maxBalloonChangePercent);
         if (size < floor) size = floor;
+        // e0f3d3b: the cap at balloon_max comes last, so a large floor cannot exceed it.
+        if (size > g.balloonMaxKiB) size = g.balloonMaxKiB;
       }
       // change_big_enough: strictly more than 0.25 % of the current memory.
       if (Math.abs(size - cur) > p.minBalloonChangePercent * cur) out.push({ guest, targetKiB: size });

@@ -56,7 +56,7 @@ function panel(y0: number, title: string, yLabel: string, ts: number[], lines: L
 /**
  * Per-guest timelines of a multi-guest run: balloon target (dashed) and size, the guest's free
  * memory, and the host's swap traffic for each guest (pages written + read per sample), with the
- * host's free memory. Time in seconds of the (possibly scaled) run.
+ * host's free memory, what the host holds for each guest, and how busy the shared drive is. Time in seconds of the (possibly scaled) run.
  */
 export function renderTimelineSvg(title: string, tl: MultiTimeline): string {
   const ts = tl.tS;
@@ -66,7 +66,9 @@ export function renderTimelineSvg(title: string, tl: MultiTimeline): string {
   const balloon: Line[] = [];
   const free: Line[] = [];
   const swap: Line[] = [];
+  const held: Line[] = [];
   for (let i = 0; i < n; i++) {
+    held.push({ ys: mib(tl.residentPages[i]!), color: color(i) });
     balloon.push({ ys: mib(tl.balloonTargetPages[i]!), color: color(i), dash: '4 3' });
     balloon.push({ ys: mib(tl.balloonPages[i]!), color: color(i) });
     free.push({ ys: mib(tl.guestFreePages[i]!), color: color(i) });
@@ -87,12 +89,17 @@ export function renderTimelineSvg(title: string, tl: MultiTimeline): string {
       swap,
     ),
     panel(3 * PANEL_H, 'host free memory', 'MB', ts, host),
+    panel(4 * PANEL_H, 'host memory each guest holds (resident in its QEMU)', 'MB', ts, held),
+    panel(5 * PANEL_H, 'shared drive: busy % (black) and queue depth (grey)', '% / requests', ts, [
+      { ys: tl.diskBusyFraction.map((b) => Math.min(100, 100 * b)), color: '#000' },
+      { ys: tl.diskQueueDepth, color: '#999' },
+    ]),
   ];
   const legend = Array.from(
     { length: n },
     (_, i) =>
-      `<rect x="${M.left + i * 80}" y="${4 * PANEL_H + 8}" width="12" height="8" fill="${color(i)}"/><text x="${M.left + i * 80 + 16}" y="${4 * PANEL_H + 16}" font-size="11">guest ${i + 1}</text>`,
+      `<rect x="${M.left + i * 80}" y="${6 * PANEL_H + 8}" width="12" height="8" fill="${color(i)}"/><text x="${M.left + i * 80 + 16}" y="${6 * PANEL_H + 16}" font-size="11">guest ${i + 1}</text>`,
   ).join('');
-  const h = 4 * PANEL_H + 50;
+  const h = 6 * PANEL_H + 50;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${h}" viewBox="0 0 ${W} ${h}" font-family="sans-serif"><rect width="100%" height="100%" fill="#fff"/><text x="${M.left}" y="${h - 8}" font-size="12">${esc(title)} (time axis: seconds since the first guest started)</text>${panels.join('')}${legend}</svg>\n`;
 }

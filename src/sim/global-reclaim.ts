@@ -1,10 +1,12 @@
-import type { MemoryCore } from '../core/index.js';
+import type { HostMemory, MemoryCore } from '../core/index.js';
 
 /** One guest's QEMU process as the host's global reclaim sees it: its memory cgroup and its core. */
 export interface ReclaimMember {
   readonly core: MemoryCore;
   /** memory.limit_in_bytes of its cgroup (a lower one reclaims at once, through the core). */
   setResidentLimit(pages: number): void;
+  /** kswapd's shrink_lruvec() of this cgroup at one priority: pages freed or sent to swap. */
+  scanAtPriority(prio: number): number;
 }
 
 /**
@@ -20,22 +22,37 @@ export function hostWatermarks(hostPages: number): { minPages: number; lowPages:
 
 /**
  * One memory limit shared by several QEMU processes (the host's RAM, or a parent cgroup), reclaimed
- * the way Linux 3.7 does under global pressure: shrink_zone() walks every memory cgroup's LRU lists
- * (mem_cgroup_iter over the hierarchy) and get_scan_count() scans each list by its size >> priority,
- * so every guest gives up pages in proportion to what it holds, whoever allocated. The core charges
- * each guest against its own cgroup limit; this class keeps the sum of those limits within the host,
- * once per `tickNs` (kswapd's cadence here): when free memory falls below the low watermark it takes
- * what brings it back to the high one from every guest proportionally (a lowered limit reclaims at
- * once, in the guest's own LRU order), then shares what is free equally as each guest's headroom. A
- * guest that uses up its headroom before the next tick reclaims from itself: the approximation.
+ * the way Linux 3.7's kswapd does under global pressure. balance_pgdat() lowers the priority from
+ * DEF_PRIORITY (12) to 0 until the zone is back above its high watermark; at each priority
+ * shrink_zone() walks every memory cgroup (mem_cgroup_iter over the hierarchy) and shrink_lruvec()
+ * scans each of its lists by size >> priority (get_scan_count), evicting the unreferenced pages and
+ * giving referenced ones a second chance (page_check_references). So every guest is *scanned* in
+ * proportion to what it holds, and gives up what it has not touched lately: a guest whose workload
+ * has finished loses its cold memory before a running guest loses its working set. (An earlier
+ * version took from every guest in proportion to its resident pages, whatever it had touched:
+ * that is not what 3.7's scan does, and it took running guests' working sets as fast as idle
+ * guests' garbage.) This runs once per `tickNs` (kswapd's cadence here): below the low watermark
+ * it reclaims. What is free stays the host's: a guest that needs memory takes it (shortOf), and
+ * reclaims from itself only if nothing else can give: global direct reclaim first takes what is free,
+ * then scans the other guests as try_to_free_pages() -> shrink_zones() scans every memcg at
+ * falling priorities until it has SWAP_CLUSTER_MAX (32) pages, and waits for their swap writes
+ * rather than evict its own working set. (Before, a guest short of memory reclaimed from itself
+ * alone, as if it had a cgroup limit; §5.2's guests have none, only the host's 8 GB: a newly
+ * started guest then paged its own fresh pages out and back in while finished guests held on
+ * to gigabytes they no longer touched.)
  */
 export class GlobalReclaim {
   readonly minPages: number;
   readonly lowPages: number;
   readonly highPages: number;
-  /** Pages global reclaim asked the guests for, in total. */
+  /** Pages global reclaim took from the guests, in total (kswapd and direct reclaim). */
   reclaimedPages = 0;
   passes = 0;
+  /** Direct reclaims: a guest out of memory between two kswapd passes. */
+  directReclaims = 0;
+  /** A reclaim is running: a guest that runs short meanwhile gets only what is free. */
+  private busy = false;
+  private passesTicks = 0;
 
   constructor(
     readonly hostPages: number,
@@ -60,27 +77,75 @@ export class GlobalReclaim {
     return this.hostPages - this.usedPages;
   }
 
-  /** One pass: reclaim when below the low watermark, then hand the free memory out as headroom. */
+  /** Resident pages that are not already on their way to swap. */
+  private settledPages(): number {
+    let n = 0;
+    for (const m of this.members) n += m.core.residentPages - m.core.pagesUnderWriteback;
+    return n;
+  }
+
+  /** What guest `i` asks its core to consult when it runs short (see HostMemory). */
+  hostMemoryFor(i: number): HostMemory {
+    return { shortOf: (pages: number) => this.shortOf(i, pages) };
+  }
+
+  /** Free memory above the min watermark that no guest holds. */
+  private poolPages(): number {
+    return this.hostPages - this.minPages - this.usedPages;
+  }
+
+  /** Guest `i` needs `pages` more than its limit allows: global direct reclaim. */
+  shortOf(i: number, pages: number): { grantPages: number; wait: boolean } {
+    let pool = this.poolPages();
+    if (pool >= pages || this.busy) return { grantPages: Math.max(0, Math.min(pages, pool)), wait: false };
+    this.directReclaims++;
+    this.busy = true;
+    try {
+      // try_to_free_pages(): nr_to_reclaim = SWAP_CLUSTER_MAX, every memcg at each priority.
+      const want = Math.max(pages - Math.max(0, pool), 32);
+      let got = 0;
+      for (let prio = 12; prio >= 0 && got < want; prio--)
+        for (let j = 0; j < this.members.length; j++)
+          if (j !== i) got += this.members[j]!.scanAtPriority(prio);
+      this.reclaimedPages += got;
+    } finally {
+      this.busy = false;
+    }
+    pool = this.poolPages();
+    const grantPages = Math.max(0, Math.min(pages, pool));
+    let inFlight = 0;
+    for (let j = 0; j < this.members.length; j++)
+      if (j !== i) inFlight += this.members[j]!.core.pagesUnderWriteback;
+    // Short still, but other guests' pages are on their way to swap: wait for them (the
+    // allocator's congestion wait) rather than evict this guest's own pages.
+    return { grantPages, wait: grantPages < pages && inFlight > 0 };
+  }
+
+  /** One pass: kswapd when below the low watermark, then the free memory handed out as headroom. */
   tick(): void {
     const members = this.members;
-    const resident = members.map((m) => m.core.residentPages);
-    const used = resident.reduce((a, b) => a + b, 0);
-    const free = this.hostPages - used;
-    const target = resident.slice();
-    if (free < this.lowPages && used > 0) {
-      const need = this.highPages - free;
+    if (this.freePages < this.lowPages && this.usedPages > 0) {
       this.passes++;
-      for (let i = 0; i < members.length; i++) {
-        const r = Math.min(resident[i]!, Math.round((need * resident[i]!) / used));
-        if (r <= 0) continue;
-        target[i] = resident[i]! - r;
-        this.reclaimedPages += r;
-        members[i]!.setResidentLimit(target[i]!);
+      this.busy = true;
+      try {
+        // Balanced once what is free, counting the swap writes just queued as done, reaches high.
+        for (let prio = 12; prio >= 0; prio--) {
+          for (const m of members) this.reclaimedPages += m.scanAtPriority(prio);
+          if (this.hostPages - this.settledPages() >= this.highPages) break;
+        }
+      } finally {
+        this.busy = false;
       }
     }
-    // What is free once those pages are gone, down to the emergency reserve (the min watermark).
-    const after = target.reduce((a, b) => a + b, 0);
-    const headroom = Math.max(0, Math.floor((this.hostPages - this.minPages - after) / members.length));
-    for (let i = 0; i < members.length; i++) members[i]!.setResidentLimit(target[i]! + headroom);
+    // The free memory stays the host's: each cgroup's limit is what it holds, and a guest that
+    // needs more takes it from the host (shortOf), first come first served, as Linux's page
+    // allocator hands out free pages. Setting the limits also wakes faults that waited for memory
+    // (they ask again); the guest asked first rotates, so none is always last.
+    const n = members.length;
+    const first = this.passesTicks++ % n;
+    for (let k = 0; k < n; k++) {
+      const m = members[(first + k) % n]!;
+      m.setResidentLimit(Math.max(1, m.core.residentPages));
+    }
   }
 }

@@ -196,6 +196,13 @@ export class Host implements ActionPort {
     this.driver.pump();
   }
 
+  /** Global reclaim scans this QEMU's cgroup at priority `prio` (kswapd): pages freed or queued. */
+  scanAtPriority(prio: number): number {
+    const n = this.core.scanAtPriority(prio);
+    this.driver.pump();
+    return n;
+  }
+
   /** One action of the core: data plane first (a write snapshots now), then the disk or a timer. */
   carryOut(a: DriverAction): void {
     this.data.issue(a);

@@ -129,8 +129,15 @@ export class MultiMachine {
     }
     this.reclaim = new GlobalReclaim(
       this.hostPages,
-      this.slots.map((s) => ({ core: s.core, setResidentLimit: (p: number) => s.host.setResidentLimit(p) })),
+      this.slots.map((s) => ({
+        core: s.core,
+        setResidentLimit: (p: number) => s.host.setResidentLimit(p),
+        scanAtPriority: (prio: number) => s.host.scanAtPriority(prio),
+      })),
     );
+    // §5.2's guests have no memory limit of their own, only the host's: one short of memory
+    // reclaims globally (GlobalReclaim.shortOf) before it touches its own pages.
+    for (const s of this.slots) s.core.shareHostMemory(this.reclaim.hostMemoryFor(s.index));
   }
 
   /** Pages the host's page cache holds for the guests (VSwapper's image-backed pages: "Cached"). */

@@ -31,7 +31,7 @@ export function buildWorkload(spec: WorkloadSpec, scale = 1): Workload {
         inputMiB: p.inputMiB * scale,
         tablesMiB: p.tablesMiB * scale,
         resultsMiB: p.resultsMiB * scale,
-        indexMiB: p.indexMiB * scale,
+        keys: p.keys * scale,
         // CPU time per byte stays; the merge's total shrinks with the results it sorts.
         mergeCpuNs: p.mergeCpuNs * scale,
       });

@@ -5,6 +5,8 @@ export interface WorkloadContext {
   os: GuestOs;
   iterationStart(n: number): void;
   iterationEnd(n: number): void;
+  /** The workload enters a named phase (e.g. Metis's map, reduce, merge), for timelines. */
+  phase?(name: string): void;
 }
 
 /**

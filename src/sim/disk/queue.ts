@@ -56,6 +56,10 @@ export class DiskQueue {
     vmm: { readOps: 0, writeOps: 0, readSectors: 0, writeSectors: 0 },
   };
   busyNs = 0;
+  /** Requests dispatched to the device, the sectors the head moved to reach them, and their wait in the queue (for the many-guest timeline: how far apart the guests' I/O lands). */
+  dispatchedOps = 0;
+  seekSectorsTotal = 0;
+  queueWaitNsTotal = 0;
   private readonly pending: Pending[] = [];
   /**
    * How many pending requests start, and end, at sectors with each value of the low bits: a new
@@ -142,6 +146,9 @@ export class DiskQueue {
       // The pending request is itself a MediaRequest (models only read it).
       const serviceNs = this.model.service(r, this.events.nowNs);
       this.busyNs += serviceNs;
+      this.dispatchedOps++;
+      this.seekSectorsTotal += Math.abs(r.sector - this.headSector);
+      this.queueWaitNsTotal += this.events.nowNs - r.submitNs;
       this.headSector = r.sector + r.sectors;
       this.events.after(serviceNs, () => {
         this.inFlight--;
