@@ -7,7 +7,7 @@ import { qemuEngine } from '../src/qemu/index.js';
 import { cacheDir } from '../src/real/paths.js';
 import { multiGuestScenario, runMultiGuestQemu } from '../src/experiments/multi-guest.js';
 import { recoverStaleJournals, sh } from '../src/real/host-changes.js';
-import { onIdleEngine } from './support/engine-lock.js';
+import { lockBusyLine, onIdleEngine } from './support/engine-lock.js';
 
 /**
  * The many-guest scenario on real guests (root + QEMU; skipped with the reason otherwise). It holds
@@ -87,8 +87,8 @@ async function interrupted(sig: NodeJS.Signals): Promise<{
   });
   const [code, signal] = await ended;
   // It gave up because another run held the host's lock (VSWAPPER_LOCK_WAIT_S=0): `onIdleEngine` retries.
-  const busy = /another real-engine run \(pid \d+\) holds .*one run at a time on a host/.exec(stderr);
-  if (!stdout.includes('BOOTED') && busy) throw new Error(busy[0]);
+  const busy = lockBusyLine(stderr);
+  if (!stdout.includes('BOOTED') && busy !== undefined) throw new Error(busy);
   return { pid: child.pid!, seen, code, signal, stdout, stderr };
 }
 

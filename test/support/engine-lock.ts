@@ -44,10 +44,14 @@ export function leftoverLock(cacheDir: string): string[] {
   return h.otherLive ? [] : [`run.lock (pid ${h.pid})`];
 }
 
+/** The line of `text` (an error message, a child's stderr) saying another run held the lock, if any. */
+export function lockBusyLine(text: string): string | undefined {
+  return /another real-engine run \(pid \d+\) holds .*one run at a time on a host/.exec(text)?.[0];
+}
+
 /** A run (in this process or a child's output) that gave up because another run held the lock. */
 export function isLockBusy(e: unknown): boolean {
-  const m = e instanceof Error ? e.message : String(e);
-  return /another real-engine run \(pid \d+\) holds .*one run at a time on a host/.test(m);
+  return lockBusyLine(e instanceof Error ? e.message : String(e)) !== undefined;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { lockBusyLine } from './engine-lock.js';
 
 /**
  * Runs `call` (a module import and one awaited engine call, as ES module source that reports progress
@@ -41,7 +42,7 @@ export async function interruptWhen<S>(
     }
   });
   await exited;
-  const busy = /another real-engine run \(pid \d+\) holds .*one run at a time on a host/.exec(err);
-  if (!sent && busy) throw new Error(busy[0]);
+  const busy = lockBusyLine(err);
+  if (!sent && busy !== undefined) throw new Error(busy);
   return { sent, during, out, signalCode: child.signalCode };
 }

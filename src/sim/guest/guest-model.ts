@@ -35,31 +35,25 @@ export const defaultAsyncPageFaults = (kind: GuestOsKind): boolean => kind === '
  * Windows replaces the memory manager's lists and threads (windows-os.ts) and keeps the rest.
  */
 export function createGuestOs(kind: GuestOsKind, b: GuestBuild): GuestOs {
+  // What every model's constructor takes after its own parameters.
+  const shared = [
+    b.events,
+    b.host,
+    b.balloonPort,
+    b.costs,
+    b.files,
+    b.imageBlocks,
+    b.rng,
+    b.workloadRng,
+  ] as const;
   switch (kind) {
     case 'linux':
-      return new GuestOs(
-        b.params,
-        b.events,
-        b.host,
-        b.balloonPort,
-        b.costs,
-        b.files,
-        b.imageBlocks,
-        b.rng,
-        b.workloadRng,
-      );
+      return new GuestOs(b.params, ...shared);
     case 'windows':
       return new WindowsGuestOs(
         windowsGuestParams(b.params),
         { sectorIoPerSec: b.sectorIoPerSec ?? SECTOR_IO_PER_SEC },
-        b.events,
-        b.host,
-        b.balloonPort,
-        b.costs,
-        b.files,
-        b.imageBlocks,
-        b.rng,
-        b.workloadRng,
+        ...shared,
       );
   }
 }
