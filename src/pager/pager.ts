@@ -130,6 +130,8 @@ export class Pager implements ActionPort {
   private readonly staging: Mapping;
   private readonly stagingPages = 64;
   private readonly zeroPage: Mapping;
+  /** A page of ours where the bytes the guest wrote to an absent page are merged over its content. */
+  private readonly mergePage: Mapping;
   /** Pages QEMU populated before we attached: their 'zero' action is not carried out. */
   private readonly adopting = new Set<number>();
   readonly sampler: AccessSampler;
@@ -163,6 +165,7 @@ export class Pager implements ActionPort {
     this.discarded = new Uint8Array(ram.pages);
     this.staging = anonymous(this.stagingPages * PAGE);
     this.zeroPage = anonymous(PAGE);
+    this.mergePage = anonymous(PAGE);
     this.sampler = new AccessSampler(this.core, ram, uffd, cfg.sampling.slots, cfg.sampling.depth, (p) =>
       this.protect(p),
     );
@@ -350,10 +353,9 @@ export class Pager implements ActionPort {
         if (this.adopting.has(a.page)) return;
         this.emulation?.claim(a.page);
         if (this.emulation?.has(a.page)) {
-          const tmp = this.staging.bytes.subarray(0, PAGE);
-          tmp.fill(0);
-          this.mergeBuffered(a.page, tmp);
-          this.install(a.page, this.staging.addr);
+          this.mergePage.bytes.fill(0);
+          this.mergeBuffered(a.page, this.mergePage.bytes);
+          this.install(a.page, this.mergePage.addr);
           return;
         }
         this.install(a.page, this.zeroPage.addr);
@@ -455,24 +457,21 @@ export class Pager implements ActionPort {
       file.read(this.staging.addr, a.count * PAGE, a.start * PAGE);
       this.core.readDone(a.id);
       // The Preventer's merge (and stray bytes of pages it did not emulate, in our buffers or in
-      // QEMU's write buffer, taken now that the pages come in): over the old content.
-      if (this.emulation)
-        for (let i = 0; i < a.pages.length; i++) {
-          const p = a.pages[i]!;
-          if (!this.core.isResident(p)) continue;
-          this.emulation.claim(p);
-          const off = (a.units[i]! - a.start) * PAGE;
-          this.mergeBuffered(p, this.staging.bytes.subarray(off, off + PAGE));
-        }
+      // QEMU's write buffer, taken now that the pages come in): over the old content, in a copy of
+      // the page's own, installed at once. Not in the staging buffer: with the Mapper, pages that
+      // hold the same image block share one unit of the read (read once), and the bytes one of
+      // them was written belong to that page alone.
+      const merged = this.emulation ? this.mergeRead(a.pages, a.units, a.start) : undefined;
       // After readDone the core has applied the faulting access: a page it now considers dirty is
       // installed writable, a clean one (read ahead, or named) write-protected. Pages consecutive
       // both in guest RAM and in the staging buffer, with the same protection, go in one copy.
       const core = this.core;
       const pages = a.pages;
+      const skip = (k: number): boolean => !core.isResident(pages[k]!) || merged?.[k] === 1;
       let i = 0;
       while (i < pages.length) {
         const p = pages[i]!;
-        if (!core.isResident(p)) {
+        if (skip(i)) {
           i++;
           continue;
         }
@@ -482,7 +481,7 @@ export class Pager implements ActionPort {
           j < pages.length &&
           pages[j] === p + (j - i) &&
           a.units[j] === a.units[i]! + (j - i) &&
-          core.isResident(pages[j]!) &&
+          !skip(j) &&
           !core.isDirty(pages[j]!) === wp
         )
           j++;
@@ -491,6 +490,30 @@ export class Pager implements ActionPort {
       }
       this.driver.pump();
     });
+  }
+
+  /**
+   * The pages of a read just done (unit `units[i]` of page `pages[i]` in the staging buffer, from
+   * unit `start`) the guest wrote bytes to while they were absent: each gets its unit's content
+   * copied to a page of its own, the bytes merged over it, and is installed. Returns 1 for each
+   * page so installed.
+   */
+  private mergeRead(pages: readonly Gfn[], units: readonly number[], start: number): Uint8Array {
+    const emulation = this.emu('merge');
+    const merged = new Uint8Array(pages.length);
+    const own = this.mergePage.bytes;
+    for (let i = 0; i < pages.length; i++) {
+      const p = pages[i]!;
+      if (!this.core.isResident(p)) continue;
+      emulation.claim(p);
+      if (!emulation.has(p)) continue;
+      const off = (units[i]! - start) * PAGE;
+      own.set(this.staging.bytes.subarray(off, off + PAGE));
+      this.mergeBuffered(p, own);
+      this.install(p, this.mergePage.addr);
+      merged[i] = 1;
+    }
+    return merged;
   }
 
   private write(a: SwapWriteAction): void {

@@ -3,6 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DaemonProcess } from '../../src/pager/daemon-client.js';
 import {
+  QemuInterceptModel,
+  interceptRegionBytes,
+  postRequestAsQemu,
+  takeReplyAsQemu,
+} from '../../src/pager/intercept-region.js';
+import {
   MAP_SHARED,
   type Mapping,
   PROT_READ,
@@ -10,6 +16,8 @@ import {
   Scratch,
   close,
   connectUnix,
+  eventfd,
+  eventfdSignal,
   ftruncate,
   memfdCreate,
   mmap,
@@ -34,6 +42,11 @@ export interface PagedProcessOptions {
   queueSize: number;
   samplingDepth?: number;
   sabotage?: 'skip-write-protect' | 'ignore-discards';
+  /**
+   * The False Reads Preventer on: this process also plays QEMU's TCG intercept (the shared region
+   * and its two eventfds, handed over with the userfaultfd as the shim does; `intercept()`).
+   */
+  preventer?: boolean;
 }
 
 /**
@@ -47,6 +60,8 @@ export class PagedProcess {
   ramFd = -1;
   ram: Mapping | undefined;
   frontend: VhostFrontend | undefined;
+  /** The intercept's region (mapped) and eventfds, with the Preventer. */
+  private icpt: { fds: number[]; region: Mapping; s: Scratch } | undefined;
 
   private constructor(cfg: Record<string, unknown>) {
     this.daemon = new DaemonProcess(cfg);
@@ -65,6 +80,7 @@ export class PagedProcess {
       queueSize: o.queueSize,
       ...(o.sabotage ? { testSabotage: o.sabotage } : {}),
       ...(o.samplingDepth !== undefined ? { samplingDepth: o.samplingDepth } : {}),
+      ...(o.preventer ? { preventer: true } : {}),
     });
     try {
       p.ramFd = memfdCreate('paged-test-ram');
@@ -75,7 +91,20 @@ export class PagedProcess {
       const s = new Scratch(4096);
       const uffd = userfaultfd();
       const c = connectUnix(join(o.dir, 'shim.sock'), s);
-      sendWithFds(c, s, new TextEncoder().encode(`VSWUFFD1 ${process.pid}`), [uffd]);
+      const extra: number[] = [];
+      if (o.preventer) {
+        // The shim's intercept part: the region (the daemon writes its header before the ack), the
+        // eventfd we signal when we post a request, the one the daemon signals when it answers.
+        const regionFd = memfdCreate('paged-test-intercept');
+        ftruncate(regionFd, interceptRegionBytes(o.pages));
+        extra.push(regionFd, eventfd(), eventfd());
+        p.icpt = {
+          fds: extra,
+          region: mmap(interceptRegionBytes(o.pages), PROT_READ | PROT_WRITE, MAP_SHARED, regionFd, 0),
+          s: new Scratch(4096),
+        };
+      }
+      sendWithFds(c, s, new TextEncoder().encode(`VSWUFFD1 ${process.pid}`), [uffd, ...extra]);
       const ack = recvWithFds(c, s, 1, true);
       close(c);
       close(uffd);
@@ -98,6 +127,38 @@ export class PagedProcess {
     return new Int32Array(this.ram!.bytes.buffer, this.ram!.bytes.byteOffset, this.ram!.length / 4);
   }
 
+  /**
+   * QEMU's side of the TCG intercept over the shared region (the Preventer on): loads and stores
+   * to intercepted pages are combined in the write buffer or posted to the daemon (this thread
+   * waits for the answer), a released page's access is made on RAM (a fault the daemon serves).
+   */
+  intercept(): { qemu: QemuInterceptModel; region: Uint8Array } {
+    const icpt = this.icpt;
+    const ram = this.ram;
+    if (!icpt || !ram) throw new Error('intercept: the paged process runs without the Preventer');
+    const region = icpt.region.bytes;
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    const qemu = new QemuInterceptModel(
+      region,
+      (write, offset, data) => {
+        const seq = postRequestAsQemu(region, write, offset, data);
+        eventfdSignal(icpt.fds[1]!, icpt.s, 0);
+        const t0 = Date.now();
+        for (;;) {
+          const reply = takeReplyAsQemu(region, seq, data.length);
+          if (reply) return reply;
+          if (Date.now() - t0 > 30_000) throw new Error(`the daemon never answered request ${seq}`);
+          Atomics.wait(nap, 0, 0, 0.2);
+        }
+      },
+      (write, offset, data) => {
+        if (write) ram.bytes.set(data, offset);
+        else data.set(ram.bytes.subarray(offset, offset + data.length));
+      },
+    );
+    return { qemu, region };
+  }
+
   async stats(): Promise<Record<string, number>> {
     return ((await this.daemon.cmd({ cmd: 'stats' })).stats as { pager: Record<string, number> }).pager;
   }
@@ -107,6 +168,11 @@ export class PagedProcess {
     await this.daemon.quit();
     if (this.ram) munmap(this.ram);
     if (this.ramFd >= 0) close(this.ramFd);
+    if (this.icpt) {
+      munmap(this.icpt.region);
+      for (const fd of this.icpt.fds) close(fd);
+      this.icpt = undefined;
+    }
     this.ram = undefined;
     this.ramFd = -1;
   }
@@ -147,15 +213,20 @@ export function pagedProcessFiles(
 }
 
 /**
- * A paged process over a zeroed disk of `imagePages` and a swap as large as its RAM, in a folder of
+ * A paged process over a disk of `imagePages` (zeroed, or `image`) and a swap as large as its RAM, in a folder of
  * its own; `body` runs with it, and the process and the folder are gone after, whatever happens.
  */
 export async function withPagedProcess<T>(
-  o: Omit<PagedProcessOptions, 'dir' | 'image' | 'swap'> & { prefix: string; imagePages: number },
+  o: Omit<PagedProcessOptions, 'dir' | 'image' | 'swap'> & {
+    prefix: string;
+    imagePages: number;
+    /** The disk's content (zeros when not given). */
+    image?: Uint8Array;
+  },
   body: (p: PagedProcess) => Promise<T>,
 ): Promise<T> {
-  const { prefix, imagePages, ...options } = o;
-  const files = pagedProcessFiles(prefix, new Uint8Array(imagePages * 4096), o.pages);
+  const { prefix, imagePages, image, ...options } = o;
+  const files = pagedProcessFiles(prefix, image ?? new Uint8Array(imagePages * 4096), o.pages);
   let proc: PagedProcess | undefined;
   try {
     proc = await PagedProcess.start({ ...options, ...files.paths });
