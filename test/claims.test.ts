@@ -181,6 +181,14 @@ test('claims: Kernbench 30% fewer major faults is the host faults in guest conte
   const none = row(checkClaims([fig12Faults([9_000, 29_151], [9_000, 29_151])], PAPER, CLAIMS));
   assert.equal(none.pass, false);
   assert.equal(none.ours, '1');
+  // On the guest's own counter (the claim's earlier metric) there is nothing to compare, and it says why.
+  const guestOwn = structuredClone(CLAIMS);
+  const c = guestOwn.claims.find((q) => q.id === 'kernbench-30pct')!;
+  assert.ok(!('notChecked' in c));
+  c.metric = 'guestMajorFaults';
+  const zero = row(checkClaims([fig12Faults([9_000, 29_151], [8_100, 20_570])], PAPER, guestOwn));
+  assert.equal(zero.pass, false);
+  assert.match(zero.why, /mapper has guestMajorFaults 0 at every x both ran/);
 });
 
 test('claims: the report has a claims section; vswapper claims DIR prints tables, --json the issue shape', async () => {
