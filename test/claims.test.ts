@@ -157,6 +157,40 @@ test('claims: extra time over the unconstrained run, ranges over x, and where th
   assert.equal(row(killedEarly, 'fig5-balloon-killed').pass, false);
 });
 
+/** Kernbench's Fig. 12 with mapper and vswapper's host faults in guest context at two sizes. */
+function fig12Faults(mapper: [number, number], vswapper: [number, number]): FigureResult {
+  const runs: RunRecord[] = [];
+  for (const [config, faults] of [
+    ['mapper', mapper],
+    ['vswapper', vswapper],
+  ] as const)
+    [320, 192].forEach((x, i) =>
+      // The guest's own major faults are 0, as they are in the model: the Preventer cannot touch them.
+      runs.push({ config, x, metrics: { hostFaultsInGuest: faults[i]!, guestMajorFaults: 0 } }),
+    );
+  return result('fig12', runs);
+}
+
+test('claims: Kernbench 30% fewer major faults is the host faults in guest context, vswapper over mapper', () => {
+  const row = (r: ReturnType<typeof checkClaims>) => r.claims.find((c) => c.id === 'kernbench-30pct')!;
+  // The model's seed-1 counts at 192 MB (29,151 and 20,570: 0.706), and fewer faults removed at 320 MB.
+  const ours = row(checkClaims([fig12Faults([9_000, 29_151], [8_100, 20_570])], PAPER, CLAIMS));
+  assert.equal(ours.pass, true, ours.why);
+  assert.equal(ours.ours, '0.7056');
+  // A Preventer that removes no host fault fails it (the guest's own counter, always 0, would give none).
+  const none = row(checkClaims([fig12Faults([9_000, 29_151], [9_000, 29_151])], PAPER, CLAIMS));
+  assert.equal(none.pass, false);
+  assert.equal(none.ours, '1');
+  // On the guest's own counter (the claim's earlier metric) there is nothing to compare, and it says why.
+  const guestOwn = structuredClone(CLAIMS);
+  const c = guestOwn.claims.find((q) => q.id === 'kernbench-30pct')!;
+  assert.ok(!('notChecked' in c));
+  c.metric = 'guestMajorFaults';
+  const zero = row(checkClaims([fig12Faults([9_000, 29_151], [8_100, 20_570])], PAPER, guestOwn));
+  assert.equal(zero.pass, false);
+  assert.match(zero.why, /mapper has guestMajorFaults 0 at every x both ran/);
+});
+
 test('claims: the report has a claims section; vswapper claims DIR prints tables, --json the issue shape', async () => {
   const dir = join(mkdtempSync(join(tmpdir(), 'vsw-claims-')), 'out');
   await writeReport(dir, [fig3(2.0), fig5(1)], { paperTargetsPath: PAPER_PATH });

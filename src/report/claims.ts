@@ -72,6 +72,8 @@ function oursValues(c: CheckedClaim, r: FigureResult): { values: number[]; missi
   }
   const [num, den] = 'value' in cmp ? [cmp.value, undefined] : cmp.ratio;
   const values: number[] = [];
+  // x where both ran but the denominator is 0: a ratio of nothing (e.g. a counter the model never moves).
+  let zeroDen = 0;
   for (const run of runsOf(r, num)) {
     if (!atOk(run.x)) continue;
     const a = valueAt(r, num, run.x, c.metric);
@@ -79,11 +81,14 @@ function oursValues(c: CheckedClaim, r: FigureResult): { values: number[]; missi
     if (den === undefined) values.push(a);
     else {
       const b = valueAt(r, den, run.x, c.metric);
-      if (b !== undefined && b !== 0) values.push(a / b);
+      if (b === 0) zeroDen++;
+      else if (b !== undefined) values.push(a / b);
     }
   }
+  if (values.length > 0) return { values };
+  if (zeroDen > 0) return { values: [], missing: `${den} has ${c.metric} 0 at every x both ran` };
   const what = den === undefined ? num : `${num} and ${den}`;
-  return values.length > 0 ? { values } : { values: [], missing: `no x where ${what} both ran unkilled` };
+  return { values: [], missing: `no x where ${what} both ran unkilled` };
 }
 
 function aggregate(c: CheckedClaim, values: number[]): number[] {
