@@ -137,7 +137,7 @@ test("two cores on one device: their evictions interleave in the device's cluste
   for (const h of guests) assert.deepEqual(h.violations, []);
   // The first cluster (256 slots) holds both guests' pages.
   const inFirst = new Set(range(0, 256).map((s) => area.guestHolding(s)));
-  assert.ok(inFirst.has(0) && inFirst.has(1), `first cluster held by ${[...inFirst]}`);
+  assert.ok(inFirst.has(0) && inFirst.has(1), `first cluster held by ${[...inFirst].join(', ')}`);
   // A guest's swapped pages are no longer one run of slots: its swap-ins skip the other's.
   const slotsOf = (h: CoreHarness): number[] =>
     range(0, 400)
