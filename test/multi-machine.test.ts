@@ -144,6 +144,17 @@ test('balloon configuration: MOM decides targets under pressure and the balloons
   for (const g of r.guests) assert.equal(g.metrics.integrityViolations, 0);
 });
 
+test("QEMU 1.2 reports no guest statistics: MOM never sees a guest, and the balloon run is the baseline's", () => {
+  const off = runMulti({ ...small('balloon', 8), guestStatsReported: false });
+  assert.equal(off.timeline.decisions.length, 0);
+  assert.ok(off.timeline.balloonPages.every((b) => Math.max(...b) === 0));
+  const base = runMulti(small('baseline', 8));
+  assert.deepEqual(
+    off.guests.map((g) => g.runtimeS),
+    base.guests.map((g) => g.runtimeS),
+  );
+});
+
 test('a guest whose OOM killer fires is reported as killed, and the others still run', () => {
   // Guests too small for the word count's tables and without swap: the OOM killer ends them.
   const r = runMulti(small('baseline', 2, 30));

@@ -28,7 +28,7 @@ export {
   type FileReadaheadName,
 } from './readahead/policies.js';
 export { LruLists } from './store/lru-lists.js';
-export { SwapSpace } from './store/swap-space.js';
+export { type SwapArea, SwapSpace } from './store/swap-space.js';
 export { IdMap, IdMapError } from './store/id-map.js';
 export * from './errors.js';
 export * from './types.js';

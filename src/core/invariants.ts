@@ -41,9 +41,9 @@ export class Invariants {
       if (st === State.Resident || st === State.Loading || st === State.Emulating) resident++;
       push(this.preventer.check(p));
       if (f & Flag.Writeback) writeback++;
-      if (st === State.Swapped && (s === NONE || swap.owner[s] !== p))
+      if (st === State.Swapped && (s === NONE || swap.ownerOf(s) !== p))
         out.push(`page ${p}: swapped but slot ${s} is not its own`);
-      if (s !== NONE && swap.owner[s] !== p) out.push(`page ${p}: slot ${s} owned by ${swap.owner[s]}`);
+      if (s !== NONE && swap.ownerOf(s) !== p) out.push(`page ${p}: slot ${s} owned by ${swap.ownerOf(s)}`);
       if (st === State.Resident && f & Flag.SwapCache && s === NONE)
         out.push(`page ${p}: swap cache without a slot`);
       if (st !== State.Resident && f & Flag.Writeback) out.push(`page ${p}: writeback while not resident`);
@@ -88,7 +88,7 @@ export class Invariants {
       namedResident: named,
       anonResident: anon,
       mapperTracked: tracked,
-      swapUsed: this.s.swap.usedSlots,
+      swapUsed: this.s.swap.heldSlots,
     };
   }
 }

@@ -17,6 +17,7 @@ import { type HostMemory, Reclaim } from './reclaim.js';
 import type { LruListKind } from './store/lruvec.js';
 import { Flag, State, type StateCode } from './store/page-table.js';
 import { Store } from './store/store.js';
+import type { SwapArea } from './store/swap-space.js';
 import { SwapCache } from './swap-cache.js';
 import {
   type BlockNo,
@@ -68,10 +69,19 @@ export class MemoryCore {
   /** Each page's state (held directly: touch runs for every access the host sees). */
   private readonly state: Uint8Array;
 
-  constructor(cfg: CoreConfig) {
+  /**
+   * `swapArea`: the host's swap area when this guest's QEMU shares one swap device with others (a
+   * view of the one allocator, as many slots as `cfg.swapSlots`); by default the core has its own.
+   */
+  constructor(cfg: CoreConfig, swapArea?: SwapArea) {
     validateCoreConfig(cfg);
+    if (swapArea !== undefined && swapArea.slotCount !== cfg.swapSlots)
+      throw new ConfigError(
+        'swapSlots',
+        `the shared swap area has ${swapArea.slotCount} slots, the configuration says ${cfg.swapSlots}`,
+      );
     this.cfg = cfg;
-    const s = (this.s = new Store(cfg));
+    const s = (this.s = new Store(cfg, swapArea));
     this.counters = s.counters;
     const ra = readaheadContext(s.pt, s.swap, s.firstVmmPage, cfg);
     const swapRa = makeReadahead('swapReadahead', cfg.swapReadahead, ra);

@@ -26,7 +26,7 @@ export class PageIn {
   swapIn(f: Fault): boolean {
     const p = f.page;
     const s = this.s.pt.slot[p]!;
-    if (this.s.swap.owner[s] !== p) throw new SlotOwnerError(p, s);
+    if (this.s.swap.ownerOf(s) !== p) throw new SlotOwnerError(p, s);
     const { pages, units } = this.window(this.swapReadahead, p);
     const got = this.reclaim.takeFrames(pages.length);
     if (got === 0) return false;

@@ -24,6 +24,12 @@ export interface MultiRunSpec {
    * factor, as a scaled run compresses the workload's (default 1: MOM's own periods).
    */
   managerTimeScale?: number;
+  /**
+   * Whether the simulated QEMU reports the guests' balloon statistics to the balloon manager
+   * (default true, QEMU 1.5 on; false as the paper's QEMU 1.2: MOM then balloons nothing, see
+   * SimBalloonManager).
+   */
+  guestStatsReported?: boolean;
 }
 
 /** One guest's run: its workload's runtime, or how it was killed; counters of its QEMU process. */
@@ -91,7 +97,7 @@ export function runMulti(spec: MultiRunSpec): MultiRunResult {
     // The guest's data starts 1 GiB into its image (machine.ts's layout): room for it and the input.
     imageMiB: 1024 + Math.ceil(spec.workload.files.reduce((a, f) => a + f.sizePages, 0) / 256) + 64,
     imageSpacingMiB: 20 * 1024,
-    // Each guest's share of the host's swap: twice its RAM, so that vm_swap_full never holds.
+    // The host's one swap area: twice each guest's RAM in all, so that vm_swap_full never holds.
     swapMiBPerGuest: 2 * spec.guestMiB,
     disk: PAPER_MACHINE.disk,
     costs: PAPER_MACHINE.costs,
@@ -112,7 +118,9 @@ export function runMulti(spec: MultiRunSpec): MultiRunResult {
     statsIntervalS: MOM_DEFAULTS.statsIntervalS * ts,
     policyIntervalS: MOM_DEFAULTS.policyIntervalS * ts,
   });
-  const manager = m.mechanisms.balloon ? new SimBalloonManager(m, policy) : null;
+  const manager = m.mechanisms.balloon
+    ? new SimBalloonManager(m, policy, spec.guestStatsReported ?? true)
+    : null;
   const tl: MultiTimeline = {
     tS: [],
     hostFreePages: [],

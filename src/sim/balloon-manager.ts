@@ -22,9 +22,21 @@ export class SimBalloonManager {
   private prevSwapIn = 0;
   private prevSwapOut = 0;
 
+  /**
+   * `guestStatsReported`: whether QEMU hands the guests' virtio-balloon statistics on (QMP
+   * `guest-stats`, QEMU 1.5 on; the default here). QEMU 1.0 to 1.4, the paper's 1.2 among them,
+   * answer query-balloon with `actual` alone (hw/virtio-balloon.c: virtio_balloon_stat fills
+   * info->actual only; the stats were disabled after Red Hat bug 623903), so libvirt's memoryStats()
+   * has no `unused` or `available`, and MOM (mom/Monitor.py collect(), v0.3.0 on) finds its
+   * mandatory mem_* fields missing ("Incomplete data"), marks the guest not ready, and its policy
+   * never sees the guest: no balloon is moved. (Before oVirt/mom f3f02eb, 2013-09-11, its libvirt
+   * interface also returned libvirt's key names, never MOM's, with the same outcome.) Off, the
+   * manager samples the host alone, as MOM did with that QEMU.
+   */
   constructor(
     private readonly m: MultiMachine,
     private readonly policy: BalloonPolicy,
+    private readonly guestStatsReported = true,
   ) {}
 
   start(): void {
@@ -78,6 +90,7 @@ export class SimBalloonManager {
     });
     this.prevSwapIn = swapIn;
     this.prevSwapOut = swapOut;
+    if (!this.guestStatsReported) return;
     for (const s of m.slots) this.policy.observeGuest(String(s.index), this.guestStats(s.index));
   }
 

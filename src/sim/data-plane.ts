@@ -114,6 +114,17 @@ function copyOver(dst: OverrideStore, key: number, src: OverrideStore, from: num
   else if (dst.size > 0) dst.delete(key);
 }
 
+/** What a swap area holds: each slot's content, and the chunks written over it. */
+export interface SwapContents {
+  readonly swap: Uint32Array;
+  readonly swapOver: OverrideTable;
+}
+
+/** An empty swap area of `slots` slots (never-written slots hold POISON, so reading one shows). */
+export function swapContents(slots: number): SwapContents {
+  return { swap: new Uint32Array(slots).fill(POISON), swapOver: new OverrideTable(slots) };
+}
+
 /**
  * Where the bytes are, in simulation: every page, swap slot and image block carries a content
  * version (plus, for pages written partially, per-chunk overrides) instead of 4 KiB of data. The
@@ -132,18 +143,28 @@ export class DataPlane {
   readonly buffers = new Map<number, Overrides>();
   private readonly firstVmm: number;
 
+  /**
+   * `sharedSwap`: the contents of a swap area several guests' planes share (one host swap device,
+   * `swapContents`); by default the plane has an area of its own of `swapSlots` slots.
+   */
   constructor(
     pageCount: number,
     swapSlots: number,
     imageBlocks: number,
     vmmPages: number,
     guestPages: number,
+    sharedSwap?: SwapContents,
   ) {
+    if (sharedSwap !== undefined && sharedSwap.swap.length !== swapSlots)
+      throw new RangeError(
+        `DataPlane: the shared swap area has ${sharedSwap.swap.length} slots, not ${swapSlots}`,
+      );
     this.mem = new Uint32Array(pageCount).fill(POISON);
-    this.swap = new Uint32Array(swapSlots).fill(POISON);
+    const swap = sharedSwap ?? swapContents(swapSlots);
+    this.swap = swap.swap;
     this.image = new Uint32Array(imageBlocks);
     this.memOver = new OverrideTable(pageCount);
-    this.swapOver = new OverrideTable(swapSlots);
+    this.swapOver = swap.swapOver;
     this.imageOver = new OverrideTable(imageBlocks);
     // Each of QEMU's code pages has a distinct, fixed content.
     this.vmmFile = new Uint32Array(vmmPages);

@@ -1,4 +1,10 @@
-import { DEFAULT_CORE_TUNABLES, MemoryCore, type PlantedBug, type SwapReadaheadName } from '../core/index.js';
+import {
+  DEFAULT_CORE_TUNABLES,
+  MemoryCore,
+  type PlantedBug,
+  type SwapArea,
+  type SwapReadaheadName,
+} from '../core/index.js';
 import { MIB, SECTORS_PER_PAGE, pagesFromMiB } from '../core/index.js';
 import type { ConfigName, Metrics } from '../engine/results.js';
 import { type CpuCosts, QEMU_1_2, type VmmBehaviour, XEON_E5_2420_KVM } from './costs.js';
@@ -305,17 +311,21 @@ export function simCore(
   spec: { guestAsyncPageFaults?: boolean; swapReadahead?: SwapReadaheadName; plantedBug?: PlantedBug },
   mechanisms: ConfigMechanisms,
   size: { guestPages: number; vmmPages: number; imageBlocks: number; swapSlots: number },
+  swapArea?: SwapArea,
 ): MemoryCore {
-  return new MemoryCore({
-    ...DEFAULT_CORE_TUNABLES,
-    ...size,
-    residentLimitPages: size.guestPages + size.vmmPages,
-    mapper: mechanisms.mapper,
-    preventer: mechanisms.preventer,
-    asyncPfWriteFaults: spec.guestAsyncPageFaults ?? true,
-    swapReadahead: spec.swapReadahead ?? DEFAULT_CORE_TUNABLES.swapReadahead,
-    ...(spec.plantedBug !== undefined ? { plantedBug: spec.plantedBug } : {}),
-  });
+  return new MemoryCore(
+    {
+      ...DEFAULT_CORE_TUNABLES,
+      ...size,
+      residentLimitPages: size.guestPages + size.vmmPages,
+      mapper: mechanisms.mapper,
+      preventer: mechanisms.preventer,
+      asyncPfWriteFaults: spec.guestAsyncPageFaults ?? true,
+      swapReadahead: spec.swapReadahead ?? DEFAULT_CORE_TUNABLES.swapReadahead,
+      ...(spec.plantedBug !== undefined ? { plantedBug: spec.plantedBug } : {}),
+    },
+    swapArea,
+  );
 }
 
 /**

@@ -1,4 +1,5 @@
 import {
+  DEFAULT_CORE_TUNABLES,
   MIB,
   type MemoryCore,
   SECTORS_PER_PAGE,
@@ -8,7 +9,7 @@ import {
 import type { ConfigName } from '../engine/results.js';
 import { BalloonWorker } from './balloon-worker.js';
 import type { CpuCosts, VmmBehaviour } from './costs.js';
-import { DataPlane } from './data-plane.js';
+import { DataPlane, swapContents } from './data-plane.js';
 import { Hdd } from './disk/hdd.js';
 import type { DiskModel } from './disk/model.js';
 import { DiskQueue } from './disk/queue.js';
@@ -17,6 +18,7 @@ import { EventQueue } from './event-queue.js';
 import { GlobalReclaim } from './global-reclaim.js';
 import { type GuestFileSpec, GuestOomError, GuestOs, type Program } from './guest/guest-os.js';
 import { Host } from './host.js';
+import { HostSwapArea } from './host-swap-area.js';
 import {
   CONFIG_MECHANISMS,
   type ConfigMechanisms,
@@ -41,7 +43,10 @@ export interface MultiMachineSpec {
   imageMiB: number;
   /** Where consecutive images start on the drive (the paper's 20 GB raw images, back to back). */
   imageSpacingMiB: number;
-  /** Each guest's share of the host's swap area. */
+  /**
+   * The host's one swap area, shared by all the guests' QEMU processes, holds this much per guest
+   * (guests x swapMiBPerGuest in all): its slots go to whichever guest is swapping (HostSwapArea).
+   */
   swapMiBPerGuest: number;
   disk: DiskSpec;
   costs: CpuCosts;
@@ -75,6 +80,8 @@ export class MultiMachine {
   readonly reclaim: GlobalReclaim;
   readonly mechanisms: ConfigMechanisms;
   readonly hostPages: number;
+  /** The host's one swap device, which every guest's QEMU swaps to. */
+  readonly swapArea: HostSwapArea;
   private stopped = false;
 
   constructor(readonly spec: MultiMachineSpec) {
@@ -93,25 +100,35 @@ export class MultiMachine {
     const guestPages = pagesFromMiB(spec.guestMiB);
     const vmmPages = spec.vmm.codePages;
     const imageBlocks = pagesFromMiB(spec.imageMiB);
-    const swapSlots = pagesFromMiB(spec.swapMiBPerGuest);
+    const swapSlots = spec.guests * pagesFromMiB(spec.swapMiBPerGuest);
     this.hostPages = pagesFromMiB(spec.hostMiB);
     // One root file system: QEMU's binary at 1 GiB, the images from 8 GiB on, one every
-    // imageSpacingMiB, then the host's swap area, each guest's pages in a part of it of their own.
+    // imageSpacingMiB, then the host's one swap area, whose slots every guest's pages share.
     const imagesStart = (8 * 1024 * MIB) / 512;
     const spacing = (spec.imageSpacingMiB * MIB) / 512;
     const swapStart = imagesStart + spec.guests * spacing;
     const swapSectors = swapSlots * SECTORS_PER_PAGE;
-    if (swapStart + spec.guests * swapSectors > model.capacitySectors)
+    if (swapStart + swapSectors > model.capacitySectors)
       throw new RangeError('disk: the images and the swap area do not fit on the drive');
+    this.swapArea = new HostSwapArea(swapSlots, spec.guests, DEFAULT_CORE_TUNABLES.swapClusterSlots);
+    const swapData = swapContents(swapSlots);
     for (let i = 0; i < spec.guests; i++) {
-      const core = simCore(spec, this.mechanisms, { guestPages, vmmPages, imageBlocks, swapSlots });
-      const data = new DataPlane(guestPages + vmmPages, swapSlots, imageBlocks, vmmPages, guestPages);
+      const size = { guestPages, vmmPages, imageBlocks, swapSlots };
+      const core = simCore(spec, this.mechanisms, size, this.swapArea.viewFor(i));
+      const data = new DataPlane(
+        guestPages + vmmPages,
+        swapSlots,
+        imageBlocks,
+        vmmPages,
+        guestPages,
+        swapData,
+      );
       const seed = spec.seed * 1000 + i;
       const layout = {
         // Every QEMU runs the same binary: its code pages come from the same file.
         vmmStartSector: (1024 * MIB) / 512,
         imageStartSector: imagesStart + i * spacing,
-        swapStartSector: swapStart + i * swapSectors,
+        swapStartSector: swapStart,
       };
       const host = new Host(this.events, core, data, this.disk, layout, spec.costs, spec.vmm, new Rng(seed));
       const guest = new GuestOs(

@@ -6,13 +6,21 @@ import {
   type Gfn,
   MemoryCore,
   type ReadAction,
+  type SwapArea,
   type SwapWriteAction,
   asBlock,
   asGfn,
 } from '../../src/core/index.js';
 import { CoreDriver, type DriverAction } from '../../src/driver/core-driver.js';
 import { runGuestIo } from '../../src/driver/guest-io.js';
-import { DataPlane, type Overrides, POISON, chunkValue, sameContent } from '../../src/sim/data-plane.js';
+import {
+  DataPlane,
+  type Overrides,
+  POISON,
+  type SwapContents,
+  chunkValue,
+  sameContent,
+} from '../../src/sim/data-plane.js';
 
 /**
  * A synchronous driver for the core, for model-based tests: through the one core driver it carries
@@ -37,18 +45,28 @@ export class CoreHarness {
   private version = 1;
   private pick: () => number;
 
+  /**
+   * `shared`: a swap area this core shares with other harnesses' (its view of a HostSwapArea and the
+   * area's contents), and where this harness's content versions start, so that each guest's
+   * contents differ from every other's and a read of another guest's slot shows.
+   */
   constructor(
     cfg: Partial<CoreConfig> & { guestPages: number; imageBlocks: number },
     pick: () => number = () => 0,
+    shared?: { area: SwapArea; contents: SwapContents; firstVersion: number },
   ) {
-    this.core = new MemoryCore({
-      ...DEFAULT_CORE_TUNABLES,
-      vmmPages: 0,
-      swapSlots: cfg.guestPages * 2,
-      residentLimitPages: Math.max(4, Math.floor(cfg.guestPages / 3)),
-      mapper: false,
-      ...cfg,
-    });
+    this.core = new MemoryCore(
+      {
+        ...DEFAULT_CORE_TUNABLES,
+        vmmPages: 0,
+        swapSlots: shared?.area.slotCount ?? cfg.guestPages * 2,
+        residentLimitPages: Math.max(4, Math.floor(cfg.guestPages / 3)),
+        mapper: false,
+        ...cfg,
+      },
+      shared?.area,
+    );
+    if (shared) this.version = shared.firstVersion;
     this.driver = new CoreDriver(this.core, {
       carryOut: (a: DriverAction) => {
         this.data.issue(a);
@@ -63,6 +81,7 @@ export class CoreHarness {
       c.imageBlocks,
       c.vmmPages,
       c.guestPages,
+      shared?.contents,
     );
     this.refMem = new Uint32Array(c.guestPages);
     this.refDisk = new Uint32Array(c.imageBlocks);

@@ -5,6 +5,7 @@ import {
   NONE,
   SWAP_READAHEAD_POLICIES,
   State,
+  SwapSpace,
 } from '../../src/core/index.js';
 import {
   type Readahead,
@@ -43,7 +44,7 @@ export function unitOf(kind: Kind, c: ReadaheadContext, q: number): number | und
   const { pt, swap } = c;
   if (kind === 'swap') {
     const s = pt.slot[q]!;
-    return pt.state[q] === State.Swapped && s !== NONE && swap.owner[s] === q ? s : undefined;
+    return pt.state[q] === State.Swapped && s !== NONE && swap.ownerOf(s) === q ? s : undefined;
   }
   if (pt.state[q] !== State.InImage) return undefined;
   if (q >= c.firstVmmPage) return q - c.firstVmmPage;
@@ -77,7 +78,8 @@ export function windowProblems(kind: Kind, c: ReadaheadContext, p: number, w: Re
 /** The tables a policy must not write to, copied. */
 function snapshot(c: ReadaheadContext): Buffer[] {
   const { pt, swap } = c;
-  return [pt.state, pt.flags, pt.slot, pt.block, pt.blockHead, pt.nextSameBlock, swap.owner].map((a) =>
+  const owners = swap instanceof SwapSpace ? [swap.owner] : [];
+  return [pt.state, pt.flags, pt.slot, pt.block, pt.blockHead, pt.nextSameBlock, ...owners].map((a) =>
     Buffer.from(a.buffer.slice(0)),
   );
 }

@@ -1,10 +1,10 @@
 import type { PageTable } from '../store/page-table.js';
-import type { SwapSpace } from '../store/swap-space.js';
+import type { SwapArea } from '../store/swap-space.js';
 
 /** What a readahead policy may look at: the page table, the swap map, and the sizes it works in. */
 export interface ReadaheadContext {
   readonly pt: PageTable;
-  readonly swap: SwapSpace;
+  readonly swap: SwapArea;
   /** The core's index of the hypervisor's first code page (guest frames come before it). */
   readonly firstVmmPage: number;
   readonly vmmPages: number;
@@ -18,7 +18,7 @@ export interface ReadaheadContext {
 /** The context of a core's policies: its tables, and the sizes from its configuration. */
 export function readaheadContext(
   pt: PageTable,
-  swap: SwapSpace,
+  swap: SwapArea,
   firstVmmPage: number,
   cfg: Pick<ReadaheadContext, 'vmmPages' | 'imageBlocks' | 'pageClusterLog2' | 'fileReadaroundPages'>,
 ): ReadaheadContext {

@@ -22,9 +22,9 @@ export class SwapClusterReadahead implements Readahead {
     const hi = Math.min(s | mask, swap.slotCount - 1);
     const pages: number[] = [];
     const units: number[] = [];
-    const owner = swap.owner;
     for (let u = lo; u <= hi; u++) {
-      const q = owner[u]!;
+      // A slot another guest holds (a shared host swap area) is no page of ours: not read here.
+      const q = swap.ownerOf(u);
       if (q === p || (q !== NONE && pt.state[q] === State.Swapped && pt.slot[q] === u)) {
         pages.push(q);
         units.push(u);

@@ -5,7 +5,7 @@ import { Frames } from './frames.js';
 import { type LruListKind, Lruvecs } from './lruvec.js';
 import { PageIo } from './page-io.js';
 import { type StateCode, PageTable, State } from './page-table.js';
-import { SwapSpace } from './swap-space.js';
+import { type SwapArea, SwapSpace } from './swap-space.js';
 
 /**
  * The bottom of the core: every table of one guest's memory, built from its configuration, and the
@@ -15,18 +15,22 @@ import { SwapSpace } from './swap-space.js';
 export class Store {
   readonly pt: PageTable;
   readonly lru: Lruvecs;
-  readonly swap: SwapSpace;
+  readonly swap: SwapArea;
   readonly frames: Frames;
   readonly io: PageIo;
   readonly faults: FaultTable;
   readonly counters = new CoreCounters();
   readonly firstVmmPage: number;
 
-  constructor(readonly cfg: CoreConfig) {
+  /** `swapArea`: the host swap area when this guest shares one with others; by default its own. */
+  constructor(
+    readonly cfg: CoreConfig,
+    swapArea?: SwapArea,
+  ) {
     const pageCount = cfg.guestPages + cfg.vmmPages;
     this.pt = new PageTable(pageCount, cfg.imageBlocks);
     this.lru = new Lruvecs(pageCount, cfg.zoneWeights.length);
-    this.swap = new SwapSpace(cfg.swapSlots, cfg.swapClusterSlots);
+    this.swap = swapArea ?? new SwapSpace(cfg.swapSlots, cfg.swapClusterSlots);
     this.frames = new Frames(
       pageCount,
       cfg.residentLimitPages,

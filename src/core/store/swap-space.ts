@@ -2,6 +2,25 @@ import { SwapSlotError } from '../errors.js';
 import { NONE, type SwapSlot, asSlot } from '../types.js';
 
 /**
+ * What the core needs of the host's swap area: slots to allocate and free for its pages, which of
+ * its pages holds a slot, and how full the area is. A guest alone has a SwapSpace of its own; guests
+ * sharing one host swap device see it through a view of the one allocator (the simulator's
+ * host-swap-area.ts), where a slot another guest holds has no owner as far as this core knows.
+ */
+export interface SwapArea {
+  readonly slotCount: number;
+  /** Slots in use in the whole area (vm_swap_full and a full area are the device's, not a guest's). */
+  readonly usedSlots: number;
+  /** Slots this address space holds (its share of usedSlots). */
+  readonly heldSlots: number;
+  /** A slot for `page`, or NONE when the area is full. */
+  allocate(page: number): SwapSlot;
+  free(slot: SwapSlot): void;
+  /** The page of this address space holding `slot`, or NONE when it is free or another's. */
+  ownerOf(slot: number): number;
+}
+
+/**
  * The host swap area's slot allocator, as Linux 3.7's scan_swap_map() does it on a rotating disk:
  * a run of allocations takes the next free slots after the previous one (cluster_next) for
  * `clusterSlots` allocations; then it looks, from the lowest free slot upwards, for `clusterSlots`
@@ -9,7 +28,7 @@ import { NONE, type SwapSlot, asSlot } from '../types.js';
  * the first free slot from the bottom of the area and goes on upwards from it, filling holes.
  * Slots freed where pages were faulted back in therefore decide where later evictions land.
  */
-export class SwapSpace {
+export class SwapSpace implements SwapArea {
   readonly slotCount: number;
   readonly clusterSlots: number;
   /** Page index holding each slot, or NONE when the slot is free. */
@@ -50,6 +69,11 @@ export class SwapSpace {
     return this.used;
   }
 
+  /** A SwapSpace serves one address space: it holds every used slot. */
+  get heldSlots(): number {
+    return this.used;
+  }
+
   /** Allocates a slot for `page`, or returns NONE when the area is full. */
   allocate(page: number): SwapSlot {
     if (this.used >= this.slotCount) return asSlot(NONE);
@@ -81,7 +105,7 @@ export class SwapSpace {
   }
 
   /** The page holding a slot, or NONE when it is free. */
-  ownerOf(slot: SwapSlot): number {
+  ownerOf(slot: number): number {
     return this.owner[slot]!;
   }
 
