@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { ControlSession } from '../src/pager/control/session.js';
 import { MAX_LINE_BYTES, type Reply } from '../src/pager/control/protocol.js';
+import { DaemonControlBackend } from '../src/pager/control/daemon-backend.js';
 import { FakeControlBackend } from './support/fake-control-backend.js';
 
 function open(b = new FakeControlBackend()): { s: ControlSession; out: Reply[]; b: FakeControlBackend } {
@@ -226,5 +227,44 @@ test('control (property): every line gets exactly one well-formed reply, and the
       );
     }),
     { numRuns: 500 },
+  );
+});
+
+test('control: the daemon backend before the pager attaches, and its stats flattened', () => {
+  const raw = {
+    uptimeS: 1.5,
+    device: { requests: 4 },
+    swap: { readOps: 2 },
+    disk: { swap: { readOps: 3, readSectors: 24 } },
+    pager: { residentPages: 9, staleSwapReads: 1, swapReadOps: 5 },
+  };
+  const b = new DaemonControlBackend(
+    () => undefined,
+    () => raw,
+    1 << 20,
+    128,
+    true,
+  );
+  assert.equal(b.memoryPages, 256);
+  assert.equal(b.floorPages, 128);
+  assert.deepEqual(b.stats(), {
+    uptimeS: 1.5,
+    deviceRequests: 4,
+    swapFileReadOps: 2,
+    diskSwapReadOps: 3,
+    diskSwapReadSectors: 24,
+    residentPages: 9,
+    staleSwapReads: 1,
+    swapReadOps: 5,
+  });
+  const x = open(b as unknown as FakeControlBackend);
+  send(x, '{"execute":"qmp_capabilities"}');
+  assert.deepEqual(
+    (send(x, '{"execute":"query-status"}')[0]!.return as Record<string, unknown>).attached,
+    false,
+  );
+  assert.match(
+    (send(x, '{"execute":"set-limit","arguments":{"pages":200}}')[0]!.error as { desc: string }).desc,
+    /has not attached to QEMU's RAM yet/,
   );
 });
