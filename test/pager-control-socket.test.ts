@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { type Socket, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { DaemonProcess } from '../src/pager/daemon-client.js';
 import { Loop } from '../src/pager/loop.js';
 import { close } from '../src/pager/sys.js';
 import { ControlSocketServer } from '../src/pager/control/socket-server.js';
@@ -139,4 +140,54 @@ test('control socket path: a live socket and a plain file are refused, a stale s
   await assert.rejects(claimSocketPath(file), /exists and is not a socket/);
   await claimSocketPath(join(dir, 'absent.sock'));
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('control socket: the daemon in pager mode serves it beside its own channel, before QEMU (none is started)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vsw-ctl-'));
+  for (const f of ['img', 'swap']) {
+    writeFileSync(join(dir, f), '');
+    truncateSync(join(dir, f), 1 << 20);
+  }
+  const ctl = join(dir, 'c.sock');
+  const d = new DaemonProcess({
+    vhostSocket: join(dir, 'v.sock'),
+    shimSocket: join(dir, 's.sock'),
+    image: join(dir, 'img'),
+    swap: join(dir, 'swap'),
+    mode: 'pager',
+    ramBytes: 1 << 20,
+    mapper: true,
+    controlSocket: ctl,
+  });
+  try {
+    await d.next((m) => m.event === 'listening');
+    const c = await Client.open(ctl);
+    assert.ok((await c.next()).vswapper);
+    await c.cmd('qmp_capabilities');
+    const st = (await c.cmd('query-status')).return as Record<string, unknown>;
+    assert.deepEqual(st, {
+      attached: false,
+      mapper: true,
+      residentPages: 0,
+      limitPages: 256,
+      memoryPages: 256,
+    });
+    assert.match(
+      ((await c.cmd('set-limit', { pages: 200 })).error as { desc: string }).desc,
+      /^set-limit: the pager has not attached to QEMU's RAM yet$/,
+    );
+    assert.match(
+      ((await c.cmd('set-limit', { pages: 100 })).error as { desc: string }).desc,
+      /below the floor \(128 pages\)/,
+    );
+    const stats = (await c.cmd('query-stats')).return as Record<string, number>;
+    assert.equal(stats.deviceRequests, 0);
+    // The engine's channel still answers.
+    assert.ok((await d.cmd({ cmd: 'stats' })).stats);
+    c.sock.destroy();
+  } finally {
+    await d.quit();
+    assert.equal(existsSync(ctl), false, 'the daemon removes its control socket');
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -30,9 +30,9 @@ export class DaemonControlBackend implements ControlBackend {
     this.floorPages = Math.min(queueSize, this.memoryPages);
   }
 
-  private attached(what: string): Pager {
+  private attached(): Pager {
     const p = this.pager();
-    if (!p) throw new Error(`${what}: the pager has not attached to QEMU's RAM yet`);
+    if (!p) throw new Error(`the pager has not attached to QEMU's RAM yet`);
     return p;
   }
 
@@ -46,7 +46,7 @@ export class DaemonControlBackend implements ControlBackend {
   }
 
   page(gfn: number): Record<string, unknown> {
-    const i = this.attached('query-page').core.inspect(gfn);
+    const i = this.attached().core.inspect(gfn);
     return {
       state: STATE_NAMES[i.state] ?? String(i.state),
       flags: i.flags,
@@ -62,7 +62,7 @@ export class DaemonControlBackend implements ControlBackend {
   }
 
   setLimit(pages: number): number {
-    const p = this.attached('set-limit');
+    const p = this.attached();
     p.setLimit(pages);
     return p.core.residentPages;
   }
