@@ -28,6 +28,11 @@ test('daemon configuration: bad input gets an error naming the field', () => {
     mapper: true,
   };
   assert.equal(parseDaemonConfig(JSON.stringify(pager)).samplingDepth, 64);
+  assert.equal(parseDaemonConfig(JSON.stringify(pager)).controlSocket, undefined);
+  assert.equal(
+    parseDaemonConfig(JSON.stringify({ ...pager, controlSocket: '/tmp/c' })).controlSocket,
+    '/tmp/c',
+  );
   const bad: [unknown, RegExp][] = [
     [undefined, /no configuration/],
     ['{', /not JSON/],
@@ -40,6 +45,7 @@ test('daemon configuration: bad input gets an error naming the field', () => {
     [{ ...pager, samplingDepth: -1 }, /samplingDepth must be an integer/],
     [{ ...pager, testSabotage: 'other' }, /unknown testSabotage/],
     [{ ...pager, swap: undefined }, /swap must be a path/],
+    [{ ...pager, controlSocket: 3 }, /controlSocket must be a path/],
   ];
   for (const [cfg, re] of bad) {
     assert.throws(

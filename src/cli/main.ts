@@ -39,6 +39,8 @@ import { defaultStoreDir } from '../experiments/run-store.js';
 import { modelVersion } from '../experiments/model-version.js';
 import { BALLOON_MANAGER_INPUT_ERRORS, registerBalloonManager } from './balloon-manager.js';
 import { registerGuests } from './guests.js';
+import { CTL_INPUT_ERRORS, registerCtl } from './ctl.js';
+import { VM_INPUT_ERRORS, registerVm } from './vm.js';
 
 /** An integer flag within [min, max]. */
 const intFlag =
@@ -379,6 +381,8 @@ program
 
 registerBalloonManager(program);
 registerGuests(program);
+registerVm(program);
+registerCtl(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   const known =
@@ -390,7 +394,13 @@ program.parseAsync(process.argv).catch((e: unknown) => {
     e instanceof EngineUnavailableError ||
     e instanceof OutputFolderError ||
     (e instanceof Error && e.name === 'QueueUnavailableError') ||
-    (e instanceof Error && BALLOON_MANAGER_INPUT_ERRORS.has(e.name));
+    (e instanceof Error && BALLOON_MANAGER_INPUT_ERRORS.has(e.name)) ||
+    (e instanceof Error && (VM_INPUT_ERRORS.has(e.name) || CTL_INPUT_ERRORS.has(e.name)));
+  if (e instanceof Error && e.name === 'VmNotLaunchedError') {
+    process.stderr.write(`vswapper vm: ${e.message}\n`);
+    process.exitCode = 1;
+    return;
+  }
   process.stderr.write(
     `vswapper: ${known ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
   );

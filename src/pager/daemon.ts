@@ -1,5 +1,7 @@
 import { rmSync } from 'node:fs';
 import { Control } from './control.js';
+import { DaemonControlBackend } from './control/daemon-backend.js';
+import { ControlSocketServer } from './control/socket-server.js';
 import { DirectIo } from './direct-io.js';
 import { PagerDisk, type DiskMode } from './disk.js';
 import { GuestRam } from './guest-ram.js';
@@ -43,6 +45,12 @@ export interface DaemonConfig {
   disk?: DiskMode;
   /** Pager: the False Reads Preventer on (needs the patched QEMU's TCG intercept). */
   preventer?: boolean;
+  /**
+   * Pager: the operator's control socket (QMP-style JSON lines, `control/`), or none. The caller
+   * claims the path first (`claimSocketPath`: a live socket refused, a stale one removed); bind(2)
+   * fails on anything left there.
+   */
+  controlSocket?: string;
   /** Pages armed for access sampling per inactive list and tick (default 64; 0 = no sampling). */
   samplingDepth?: number;
   /**
@@ -65,7 +73,7 @@ export function parseDaemonConfig(text: string | undefined): DaemonConfig {
   } catch (e) {
     throw new DaemonConfigError(`pager daemon: configuration is not JSON: ${(e as Error).message}`);
   }
-  const path = (k: 'vhostSocket' | 'image' | 'shimSocket' | 'swap'): string => {
+  const path = (k: 'vhostSocket' | 'image' | 'shimSocket' | 'swap' | 'controlSocket'): string => {
     const v = c[k];
     if (typeof v !== 'string' || !v) throw new DaemonConfigError(`pager daemon: ${k} must be a path`);
     return v;
@@ -118,6 +126,7 @@ export function parseDaemonConfig(text: string | undefined): DaemonConfig {
         `pager daemon: samplingDepth must be an integer within 0..4096, got ${String(depth)}`,
       );
     out.samplingDepth = depth;
+    if (c.controlSocket !== undefined) out.controlSocket = path('controlSocket');
   }
   return out;
 }
@@ -145,6 +154,14 @@ export function runDaemon(cfg: DaemonConfig): void {
   );
   const swap = cfg.mode === 'pager' ? new RawFile(cfg.swap!) : undefined;
   const t0 = performance.now();
+  const statsObject = (): Record<string, unknown> => ({
+    uptimeS: (performance.now() - t0) / 1000,
+    device: server.stats,
+    image: image.counts,
+    swap: swap?.counts,
+    disk: pager?.disk.stats,
+    pager: pager?.snapshot(),
+  });
   const control = new Control(
     loop,
     (cmd) => {
@@ -215,7 +232,13 @@ export function runDaemon(cfg: DaemonConfig): void {
           const pages = Number(cmd.pages);
           if (!Number.isInteger(pages) || pages < 1)
             throw new Error(`limit: pages must be a positive integer, got ${String(cmd.pages)}`);
+          const oldPages = pager.core.residentLimit;
           pager.setLimit(pages);
+          if (oldPages !== pager.core.residentLimit)
+            controlSocket?.broadcast('RESIDENT_LIMIT_CHANGED', {
+              oldPages,
+              newPages: pager.core.residentLimit,
+            });
           return { ok: true, residentPages: pager.core.residentPages };
         }
         case 'sabotage-merges': {
@@ -232,16 +255,7 @@ export function runDaemon(cfg: DaemonConfig): void {
           return { ok: true, pages: pager.sabotageMerges(ranges as [number, number][]) };
         }
         case 'stats':
-          return {
-            stats: {
-              uptimeS: (performance.now() - t0) / 1000,
-              device: server.stats,
-              image: image.counts,
-              swap: swap?.counts,
-              disk: pager?.disk.stats,
-              pager: pager?.snapshot(),
-            },
-          };
+          return { stats: statsObject() };
         case 'check':
           return { problems: pager ? pager.core.checkInvariants() : [] };
         case 'quit':
@@ -271,6 +285,15 @@ export function runDaemon(cfg: DaemonConfig): void {
           (e) => loop.stop(e),
         )
       : undefined;
+  // The operator's socket: the same pager, through the QMP-style protocol (control/).
+  const controlSocket =
+    cfg.mode === 'pager' && cfg.controlSocket
+      ? new ControlSocketServer(
+          loop,
+          cfg.controlSocket,
+          new DaemonControlBackend(() => pager, statsObject, cfg.ramBytes!, cfg.queueSize, cfg.mapper!),
+        )
+      : undefined;
   control.send({ event: 'listening', vhostSocket: cfg.vhostSocket, pid: process.pid });
   try {
     loop.run();
@@ -278,6 +301,7 @@ export function runDaemon(cfg: DaemonConfig): void {
     pager?.stop();
     server.close();
     shim?.close();
+    controlSocket?.close();
     image.close();
     swap?.close();
     rmSync(cfg.vhostSocket, { force: true });

@@ -1,0 +1,69 @@
+import { State } from '../../core/index.js';
+import type { Pager } from '../pager.js';
+import { flattenStats } from './flat-stats.js';
+import type { ControlBackend } from './protocol.js';
+
+const PAGE = 4096;
+
+const STATE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(State).map(([k, v]) => [v, k.toLowerCase()]),
+);
+
+/**
+ * The daemon's side of the control socket: its pager (once attached to QEMU's RAM) and its stats.
+ * The floor is the virtqueue's size in pages: every request in flight may hold a guest page pinned
+ * for its DMA (a descriptor is at least one page of a chain), so a limit below that can leave
+ * the guest's disk I/O waiting on frames the limit forbids.
+ */
+export class DaemonControlBackend implements ControlBackend {
+  readonly memoryPages: number;
+  readonly floorPages: number;
+
+  constructor(
+    private readonly pager: () => Pager | undefined,
+    private readonly rawStats: () => Record<string, unknown>,
+    ramBytes: number,
+    queueSize: number,
+    private readonly mapper: boolean,
+  ) {
+    this.memoryPages = Math.floor(ramBytes / PAGE);
+    this.floorPages = Math.min(queueSize, this.memoryPages);
+  }
+
+  private attached(): Pager {
+    const p = this.pager();
+    if (!p) throw new Error(`the pager has not attached to QEMU's RAM yet`);
+    return p;
+  }
+
+  status(): Record<string, unknown> {
+    const p = this.pager();
+    return { attached: p !== undefined, mapper: this.mapper, residentPages: p?.core.residentPages ?? 0 };
+  }
+
+  stats(): Record<string, number> {
+    return flattenStats(this.rawStats());
+  }
+
+  page(gfn: number): Record<string, unknown> {
+    const i = this.attached().core.inspect(gfn);
+    return {
+      state: STATE_NAMES[i.state] ?? String(i.state),
+      flags: i.flags,
+      swapSlot: i.slot,
+      imageBlock: i.block,
+      lruList: i.list ?? null,
+      pins: i.pins,
+    };
+  }
+
+  limitPages(): number {
+    return this.pager()?.core.residentLimit ?? this.memoryPages;
+  }
+
+  setLimit(pages: number): number {
+    const p = this.attached();
+    p.setLimit(pages);
+    return p.core.residentPages;
+  }
+}

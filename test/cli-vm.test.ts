@@ -1,0 +1,178 @@
+/**
+ * `vswapper vm` refuses every bad input before anything starts (one line, exit code 2, no file
+ * made), and `vswapper ctl` speaks to a control socket. No QEMU is started by these tests.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Loop } from '../src/pager/loop.js';
+import { ControlSocketServer } from '../src/pager/control/socket-server.js';
+import { partitionsOf } from '../src/pager/image-check.js';
+import { FakeControlBackend } from './support/fake-control-backend.js';
+
+const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
+
+/** An image of `mib` MiB with an MBR whose one partition starts at `startSector`, or none. */
+function mbrImage(path: string, startSector?: number, mib = 4): void {
+  writeFileSync(path, '');
+  truncateSync(path, mib * 2 ** 20);
+  if (startSector === undefined) return;
+  const b = Buffer.alloc(512);
+  b[446 + 4] = 0x83;
+  b.writeUInt32LE(startSector, 446 + 8);
+  b.writeUInt32LE(1000, 446 + 12);
+  b.writeUInt16LE(0xaa55, 510);
+  const fd = spawnSync('dd', [`of=${path}`, 'conv=notrunc', 'status=none'], { input: b });
+  assert.equal(fd.status, 0);
+}
+
+/** A GPT image with its first partition at `startSector`. */
+function gptImage(path: string, startSector: number): void {
+  mbrImage(path, 1);
+  const h = Buffer.alloc(34 * 512);
+  h[446 + 4] = 0xee;
+  h.writeUInt32LE(1, 446 + 8);
+  h.writeUInt16LE(0xaa55, 510);
+  h.write('EFI PART', 512, 'latin1');
+  h.writeBigUInt64LE(2n, 512 + 72);
+  h.writeUInt32LE(128, 512 + 80);
+  h.writeUInt32LE(128, 512 + 84);
+  h.fill(7, 1024, 1024 + 16); // a type GUID: the entry is used
+  h.writeBigUInt64LE(BigInt(startSector), 1024 + 32);
+  assert.equal(spawnSync('dd', [`of=${path}`, 'conv=notrunc', 'status=none'], { input: h }).status, 0);
+}
+
+test('image check: MBR and GPT partitions read', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vsw-vm-'));
+  gptImage(join(dir, 'g'), 2048);
+  const head = Buffer.alloc(34 * 512);
+  const fd = spawnSync('dd', [`if=${join(dir, 'g')}`, 'bs=512', 'count=34', 'status=none']);
+  fd.stdout.copy(head);
+  assert.deepEqual(partitionsOf(head), [{ index: 1, startSector: 2048 }]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('vswapper vm: every bad input is one clear line, exit code 2, nothing started', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vsw-vm-'));
+  const good = join(dir, 'good.raw');
+  mbrImage(good, 2048);
+  const mis = join(dir, 'mis.raw');
+  mbrImage(mis, 63);
+  const gmis = join(dir, 'gmis.raw');
+  gptImage(gmis, 34);
+  const qcow = join(dir, 'disk.qcow2');
+  writeFileSync(qcow, Buffer.concat([Buffer.from([0x51, 0x46, 0x49, 0xfb, 0, 0, 0, 3]), Buffer.alloc(4088)]));
+  const odd = join(dir, 'odd.raw');
+  writeFileSync(odd, Buffer.alloc(4097));
+  const smallSwap = join(dir, 'small.swap');
+  writeFileSync(smallSwap, Buffer.alloc(4096));
+  // A live control socket: another VM's.
+  const busy = join(dir, 'busy.sock');
+  const loop = new Loop();
+  const other = new ControlSocketServer(loop, busy, new FakeControlBackend());
+  const turning = setInterval(() => loop.turn(0), 2);
+  const base = ['vm', '--image', good, '--memory', '64M', '--limit', '32M', '--qemu', '/bin/true'];
+  const with_ = (k: string, v: string): string[] => {
+    const a = [...base];
+    a[a.indexOf(k) + 1] = v;
+    return a;
+  };
+  const cases: [string[], RegExp][] = [
+    [with_('--image', join(dir, 'absent.raw')), /--image .*absent\.raw: no such file/],
+    [with_('--image', qcow), /is qcow2 \(or qcow\), not raw: convert it with qemu-img convert -O raw/],
+    [with_('--image', odd), /4097 bytes is not a whole number of 4 KiB blocks/],
+    [
+      with_('--image', mis),
+      /partition 1 starts at sector 63 \(512-byte aligned, not 4 KiB\).*multiple of 8 sectors/,
+    ],
+    [with_('--image', gmis), /partition 1 starts at sector 34 /],
+    [with_('--memory', 'lots'), /--memory must be a size like 512M or 2G, got "lots"/],
+    [with_('--limit', '128M'), /--limit 128M is above --memory 64M/],
+    [with_('--limit', '100K'), /--limit 100K is below the floor of 512 KiB/],
+    [with_('--memory', '1000K'), /--memory must be a whole number of MiB/],
+    [[...base, '--swap', smallSwap], /--swap .* is not a file of at least --memory/],
+    [[...base, '--accel', 'hvf'], /--accel must be tcg or kvm, got "hvf"/],
+    [[...base, '--control', busy], /another process listens on this control socket/],
+    [with_('--qemu', join(dir, 'no-qemu')), /--qemu .*no-qemu: no such executable/],
+    [with_('--qemu', 'qemu-system-nonesuch'), /QEMU \(qemu-system-nonesuch\) is not on the PATH/],
+    [[...base, '--metrics-port', '70000'], /--metrics-port must be a port number 0\.\.65535/],
+  ];
+  // KVM: refused here unless this host has hardware virtualization (these machines' /dev/kvm is PVM).
+  const kvm = run(...base, '--accel', 'kvm');
+  if (kvm.status === 2)
+    assert.match(kvm.stderr, /--accel kvm: not on this host: (no \/dev\/kvm|\/dev\/kvm is PVM|no vmx\/svm)/);
+  try {
+    const before = readdirSync(dir).sort();
+    for (const [args, re] of cases) {
+      // Run asynchronously: this process must keep turning the busy socket's loop meanwhile.
+      const r = await new Promise<{ status: number | null; stderr: string }>((res) => {
+        const c = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        c.stderr.on('data', (d) => (stderr += d));
+        c.on('exit', (status) => res({ status, stderr }));
+      });
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, re, args.join(' '));
+      const lines = r.stderr.trim().split('\n');
+      assert.ok(lines.length <= 2, `one clear line (commander may add its usage hint): ${r.stderr}`);
+      assert.deepEqual(readdirSync(dir).sort(), before, 'nothing made');
+    }
+    // Valid inputs: checked, and this build says plainly that it did not launch.
+    const ok = run(...base, '--control', join(dir, 'ctl.sock'), '--metrics-port', '0');
+    assert.equal(ok.status, 1, ok.stderr);
+    assert.match(ok.stderr, /inputs checked .*64 MiB guest, limit 32 MiB, tcg\); not launched/);
+    assert.equal(existsSync(join(dir, 'ctl.sock')), false);
+  } finally {
+    clearInterval(turning);
+    other.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('vswapper ctl: a command, its JSON reply; a refused command exits 1; bad input exits 2', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vsw-ctl-'));
+  const sock = join(dir, 'c.sock');
+  const b = new FakeControlBackend();
+  const loop = new Loop();
+  const server = new ControlSocketServer(loop, sock, b);
+  const turning = setInterval(() => loop.turn(0), 2);
+  const ctl = (...args: string[]) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((res) => {
+      const c = spawn(process.execPath, [CLI, 'ctl', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      c.stdout.on('data', (d) => (stdout += d));
+      c.stderr.on('data', (d) => (stderr += d));
+      c.on('exit', (status) => res({ status, stdout, stderr }));
+    });
+  try {
+    const st = await ctl(sock, 'query-status');
+    assert.equal(st.status, 0, st.stderr);
+    assert.equal((JSON.parse(st.stdout) as { memoryPages: number }).memoryPages, 1024);
+    const set = await ctl(sock, 'set-limit', '{"pages":300}');
+    assert.equal(set.status, 0, set.stderr);
+    assert.deepEqual(JSON.parse(set.stdout), { limitPages: 300, residentPages: 300 });
+    assert.equal(b.limit, 300);
+    const refused = await ctl(sock, 'set-limit', '{"pages":5000}');
+    assert.equal(refused.status, 1);
+    assert.match(
+      refused.stderr,
+      /^vswapper ctl: GenericError: set-limit: 'pages' 5000 is above the guest's memory/,
+    );
+    const badJson = await ctl(sock, 'set-limit', '{pages:1}');
+    assert.equal(badJson.status, 2);
+    assert.match(badJson.stderr, /JSON-ARGS is not JSON/);
+    const noSock = await ctl(join(dir, 'none.sock'), 'query-status');
+    assert.equal(noSock.status, 2);
+    assert.match(noSock.stderr, /none\.sock: cannot connect \(ENOENT\)/);
+  } finally {
+    clearInterval(turning);
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
