@@ -126,7 +126,7 @@ export class AnonMemory {
         // (most of a compiler's or a JVM's page events are these).
         const g = os.tryAllocZeroedFrame();
         if (g >= 0 && this.startPopulate(proc, v, g)) {
-          if (this.touchPresent(proc, v, write)) continue;
+          if (this.tryTouch(proc, v, write)) continue;
         } else {
           yield* this.populateRest(proc, v, g);
         }
@@ -137,9 +137,11 @@ export class AnonMemory {
 
   /**
    * touch()'s first pass when it ends at once (the page present, unlocked, not shared for a write,
-   * and the host has it); false, having changed nothing touch() would not redo, otherwise.
+   * and the host has it); false, having changed nothing touch() would not redo, otherwise. A caller
+   * that touches page after page calls this first and touch() only when it is false: no generator
+   * for the pages that need no wait.
    */
-  private touchPresent(proc: GuestProcess, vpage: number, write: boolean): boolean {
+  tryTouch(proc: GuestProcess, vpage: number, write: boolean): boolean {
     if (proc.exited) return false;
     const e = proc.pte[vpage]!;
     if (e < 0) return false;
