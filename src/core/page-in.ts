@@ -113,7 +113,7 @@ export class PageIn {
 
   /** Marks pages Loading and emits one read action per contiguous run of units. */
   private loadPages(pages: number[], units: number[], source: ReadSource): void {
-    const { pt, frames, io } = this.s;
+    const { pt, lru, frames, io } = this.s;
     // Windows are usually gathered in unit order; only one that is not pays for a sort.
     let sorted = true;
     for (let i = 1; i < units.length && sorted; i++) sorted = units[i - 1]! <= units[i]!;
@@ -130,8 +130,7 @@ export class PageIn {
         from = i;
       }
       const q = pages[i]!;
-      // No lru.remove(q): a window holds absent pages only (Swapped or InImage), and an absent page
-      // is on no list (Invariants.check), so reading its list link would be a cache miss for nothing.
+      lru.remove(q);
       pt.state[q] = State.Loading;
       frames.charge(q);
     }
