@@ -94,7 +94,7 @@ export class AnonMemory {
           yield BLOCK;
           continue;
         }
-        if (write && this.mapCount[e]! > 1) {
+        if (write && this.shared(e)) {
           yield* this.breakCow(proc, vpage, e);
           continue;
         }
@@ -116,7 +116,7 @@ export class AnonMemory {
     const flags = os.mem.flags;
     for (let v = vpage; v < vpage + pages; v++) {
       const e = proc.pte[v]!;
-      if (e >= 0 && !(flags[e]! & PG_LOCKED) && !(write && this.mapCount[e]! > 1) && os.tryAccess(e, write)) {
+      if (e >= 0 && !(flags[e]! & PG_LOCKED) && !(write && this.shared(e)) && os.tryAccess(e, write)) {
         flags[e]! |= PG_REFERENCED;
         continue;
       }
@@ -126,7 +126,7 @@ export class AnonMemory {
         // (most of a compiler's or a JVM's page events are these).
         const g = os.tryAllocZeroedFrame();
         if (g >= 0 && this.startPopulate(proc, v, g)) {
-          if (this.touchPresent(proc, v, write)) continue;
+          if (this.tryTouch(proc, v, write)) continue;
         } else {
           yield* this.populateRest(proc, v, g);
         }
@@ -137,17 +137,29 @@ export class AnonMemory {
 
   /**
    * touch()'s first pass when it ends at once (the page present, unlocked, not shared for a write,
-   * and the host has it); false, having changed nothing touch() would not redo, otherwise.
+   * and the host has it); false, having changed nothing touch() would not redo, otherwise. A caller
+   * that touches page after page calls this first and touch() only when it is false: no generator
+   * for the pages that need no wait.
    */
-  private touchPresent(proc: GuestProcess, vpage: number, write: boolean): boolean {
+  tryTouch(proc: GuestProcess, vpage: number, write: boolean): boolean {
     if (proc.exited) return false;
     const e = proc.pte[vpage]!;
     if (e < 0) return false;
     const flags = this.os.mem.flags;
-    if (flags[e]! & PG_LOCKED || (write && this.mapCount[e]! > 1)) return false;
+    if (flags[e]! & PG_LOCKED || (write && this.shared(e))) return false;
     flags[e]! |= PG_REFERENCED;
     // tryAccess() changes nothing when it fails; touch() then sets the same flag and faults.
     return this.os.tryAccess(e, write);
+  }
+
+  /**
+   * Whether frame `e` is mapped by more than one process (copy-on-write since fork). Such a frame
+   * is always in `sharers` (map() lists it as its count passes 1, unshare() unlists it as it falls
+   * back to 1), so with no sharers at all (no fork, or every copy broken) the answer needs no look
+   * at the frame's count: a cache miss saved on every write of a process that never forked.
+   */
+  private shared(e: number): boolean {
+    return this.sharers.size > 0 && this.mapCount[e]! > 1;
   }
 
   /** First touch: a fresh frame, zeroed by the kernel before the process sees it. */
