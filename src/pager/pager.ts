@@ -354,8 +354,7 @@ export class Pager implements ActionPort {
         this.emulation?.claim(a.page);
         if (this.emulation?.has(a.page)) {
           this.mergePage.bytes.fill(0);
-          this.mergeBuffered(a.page, this.mergePage.bytes);
-          this.install(a.page, this.mergePage.addr);
+          this.installMerged(a.page);
           return;
         }
         this.install(a.page, this.zeroPage.addr);
@@ -501,19 +500,23 @@ export class Pager implements ActionPort {
   private mergeRead(pages: readonly Gfn[], units: readonly number[], start: number): Uint8Array {
     const emulation = this.emu('merge');
     const merged = new Uint8Array(pages.length);
-    const own = this.mergePage.bytes;
     for (let i = 0; i < pages.length; i++) {
       const p = pages[i]!;
       if (!this.core.isResident(p)) continue;
       emulation.claim(p);
       if (!emulation.has(p)) continue;
       const off = (units[i]! - start) * PAGE;
-      own.set(this.staging.bytes.subarray(off, off + PAGE));
-      this.mergeBuffered(p, own);
-      this.install(p, this.mergePage.addr);
+      this.mergePage.bytes.set(this.staging.bytes.subarray(off, off + PAGE));
+      this.installMerged(p);
       merged[i] = 1;
     }
     return merged;
+  }
+
+  /** Installs page `p` from `mergePage` (its old content, put there) with the guest's bytes over it. */
+  private installMerged(p: Gfn): void {
+    this.mergeBuffered(p, this.mergePage.bytes);
+    this.install(p, this.mergePage.addr);
   }
 
   private write(a: SwapWriteAction): void {
