@@ -179,6 +179,11 @@ async function main(): Promise<void> {
     await sweepsBench();
     return;
   }
+  // `npm run bench -- pager`: only the pager's fault path (root; about a minute).
+  if (only === 'pager') {
+    await pagerBench();
+    return;
+  }
   const pages = 262_144; // a 1 GiB guest
   const trace = makeTrace(4_000_000, pages, 7);
   // Warm up both paths once so the JIT has compiled them.

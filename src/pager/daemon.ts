@@ -254,6 +254,14 @@ export function runDaemon(cfg: DaemonConfig): void {
             throw new Error('sabotage-merges: ranges must be [[from, to], ...] of page numbers');
           return { ok: true, pages: pager.sabotageMerges(ranges as [number, number][]) };
         }
+        case 'fault-trace': {
+          // The bench's per-fault timeline: {on: true, capacity} starts it, {on: false} returns it.
+          if (!pager) throw new Error('fault-trace: not attached');
+          const capacity = cmd.on === true ? Number(cmd.capacity ?? 16384) : undefined;
+          if (capacity !== undefined && !(Number.isInteger(capacity) && capacity > 0 && capacity <= 1 << 20))
+            throw new Error(`fault-trace: capacity must be an integer within 1..${1 << 20}`);
+          return { records: pager.traceFaults(capacity) };
+        }
         case 'stats':
           return { stats: statsObject() };
         case 'check':

@@ -4,8 +4,10 @@ import {
   type Gfn,
   MemoryCore,
   NO_FAULT,
+  type ImageReadAction,
   type ReadAction,
   State,
+  type SwapReadAction,
   type SwapWriteAction,
   asGfn,
 } from '../core/index.js';
@@ -15,7 +17,8 @@ import { Emulation } from './emulation.js';
 import type { InterceptRegion } from './intercept-region.js';
 import type { GuestRam } from './guest-ram.js';
 import type { RawFile } from './image-file.js';
-import type { Loop } from './loop.js';
+import { FaultStage, FaultTrace } from './fault-trace.js';
+import { type Loop, monoNs } from './loop.js';
 import { type Mapping, PAGE, anonymous, memcpy } from './sys.js';
 import { AccessSampler } from './sampler.js';
 import type { ThreadContexts } from './threads.js';
@@ -87,6 +90,14 @@ export interface PagerStats {
   balloonSwapReadBacks: number;
 }
 
+/** How many userfaultfd messages one read asks for (32 bytes each). */
+const FAULTS_PER_READ = 256;
+/** The states of `Pager.faulting`. */
+const NOT_FAULTING = 0;
+const FAULTING = 1;
+const COPIED_WP = 2;
+const COPIED_WRITABLE = 3;
+
 /**
  * The external pager: the sans-I/O memory core decides (what to evict, where a page's content is,
  * what to read ahead, when a Mapper association breaks), and this class carries its actions out on
@@ -122,6 +133,12 @@ export class Pager implements ActionPort {
     balloonRemovePinned: 0,
     balloonSwapReadBacks: 0,
   };
+  /**
+   * Per page, a fault of QEMU's waiting on it (read, not yet released): NOT_FAULTING, FAULTING, or
+   * (once a copy installed the page, which woke every thread waiting on it) COPIED_WP or
+   * COPIED_WRITABLE. A faulting page is installed first; one woken by its copy needs no wake.
+   */
+  private readonly faulting: Uint8Array;
   /** 1 for a page QEMU discarded (its balloon) and not filled since: it must never come from swap. */
   private readonly discarded: Uint8Array;
   /** A run of dropped pages held back to be punched out as one hole (first page, length). */
@@ -138,6 +155,8 @@ export class Pager implements ActionPort {
   /** The Preventer's data path (with the patched QEMU only). */
   readonly emulation: Emulation | undefined;
   private stopped = false;
+  /** The per-fault timeline, while a bench asks for it (`traceFaults`); undefined otherwise. */
+  private trace: FaultTrace | undefined;
 
   constructor(
     readonly loop: Loop,
@@ -163,6 +182,7 @@ export class Pager implements ActionPort {
     });
     this.driver = new CoreDriver(this.core, this);
     this.discarded = new Uint8Array(ram.pages);
+    this.faulting = new Uint8Array(ram.pages);
     this.staging = anonymous(this.stagingPages * PAGE);
     this.zeroPage = anonymous(PAGE);
     this.mergePage = anonymous(PAGE);
@@ -202,6 +222,16 @@ export class Pager implements ActionPort {
 
   stop(): void {
     this.stopped = true;
+  }
+
+  /**
+   * Starts recording each fault's timeline (up to `capacity` faults), or stops and returns what was
+   * recorded (FAULT_TRACE_FIELDS numbers a fault: see fault-trace.ts).
+   */
+  traceFaults(capacity: number | undefined): number[] {
+    const records = this.trace?.records() ?? [];
+    this.trace = capacity ? new FaultTrace(this.ram.pages, capacity) : undefined;
+    return records;
   }
 
   /**
@@ -253,14 +283,18 @@ export class Pager implements ActionPort {
 
   private onFaults(): void {
     for (;;) {
-      const faults = this.uffd.readFaults(256, (start, end) => this.onRemove(start, end));
+      const faults = this.uffd.readFaults(FAULTS_PER_READ, (start, end) => this.onRemove(start, end));
       if (faults.length === 0) break;
-      for (const f of faults) this.onFault(f);
+      const parsedNs = this.trace ? monoNs() : 0;
+      for (const f of faults) this.onFault(f, parsedNs);
       this.driver.pump();
+      // Fewer than asked for: the descriptor had no more (a read more would only say EAGAIN); any
+      // that came since make it readable for the loop's next poll.
+      if (faults.length < FAULTS_PER_READ) break;
     }
   }
 
-  private onFault(f: UffdFault): void {
+  private onFault(f: UffdFault, parsedNs: number): void {
     const page = this.ram.pageOf(f.addr);
     if (page < 0) {
       // Not guest RAM (cannot happen: only guest RAM is registered); let the thread retry.
@@ -273,6 +307,15 @@ export class Pager implements ActionPort {
     if (f.wp) this.stats.wpFaults++;
     const write = f.write || f.wp;
     const gfn = asGfn(page);
+    this.faulting[page] = FAULTING;
+    const trace = this.trace;
+    if (trace) {
+      trace.begin(page, this.loop.wokeNs, parsedNs);
+      const id = this.core.touch(gfn, write, ctx);
+      trace.stamp(page, FaultStage.touched);
+      this.driver.after(id, () => this.release(gfn, write));
+      return;
+    }
     this.driver.after(this.core.touch(gfn, write, ctx), () => this.release(gfn, write));
   }
 
@@ -306,6 +349,8 @@ export class Pager implements ActionPort {
 
   /** The core has the page (and has seen the access): let QEMU's thread go on. */
   private release(page: Gfn, write: boolean): void {
+    const copied = this.faulting[page];
+    this.faulting[page] = NOT_FAULTING;
     // A sampled page: the guest used it (the core has just seen the access); put it back.
     if (this.sampler.isArmed(page)) this.sampler.restore(page, true);
     if (!this.ram.isPresent(page)) {
@@ -314,9 +359,12 @@ export class Pager implements ActionPort {
     }
     const addr = this.ram.qemuAddr(page);
     // A write: the core now treats the page as dirty (any Mapper association is broken), so it may
-    // be written freely. Unprotecting wakes the writer; a missing fault was woken by its copy.
-    if (write) this.uffd.writeProtect(addr, PAGE, false);
-    else this.uffd.wake(addr);
+    // be written freely. Unprotecting wakes the writer; a missing fault was woken by its copy (a
+    // page copied in writable for a write, or at all for a read, needs neither ioctl).
+    if (write) {
+      if (copied !== COPIED_WRITABLE) this.uffd.writeProtect(addr, PAGE, false);
+    } else if (copied !== COPIED_WP && copied !== COPIED_WRITABLE) this.uffd.wake(addr);
+    this.trace?.end(page);
   }
 
   // ------------------------------------------------------------------ the core's actions
@@ -441,7 +489,13 @@ export class Pager implements ActionPort {
       // Some page of the run is there already: install the others one by one, counting each.
       if (n > 1) for (let k = 0; k < n; k++) this.installRun(page + k, 1, src + k * PAGE, wp);
       else this.stats.copyExists++;
-    } else this.stats.copies += n;
+      return;
+    }
+    this.stats.copies += n;
+    // The copy woke every thread waiting on these pages (no UFFDIO_COPY_MODE_DONTWAKE).
+    const f = this.faulting;
+    for (let k = 0; k < n; k++)
+      if (f[page + k] !== NOT_FAULTING) f[page + k] = wp ? COPIED_WP : COPIED_WRITABLE;
   }
 
   private read(a: ReadAction): void {
@@ -451,9 +505,12 @@ export class Pager implements ActionPort {
     const file = a.source === 'swap' ? this.swap : this.image;
     if (a.source === 'swap')
       for (const p of a.pages) if (this.discarded[p] === 1) this.stats.balloonSwapReadBacks++;
+    this.stampPages(a.pages, FaultStage.submitted);
     this.disk.submit('read', a.source, a.start, a.count, () => {
+      this.stampPages(a.pages, FaultStage.readStart);
       // SAFETY (in RawFile.read): a.count pages fit the staging buffer, checked above.
       file.read(this.staging.addr, a.count * PAGE, a.start * PAGE);
+      this.stampPages(a.pages, FaultStage.readEnd);
       this.core.readDone(a.id);
       // The Preventer's merge (and stray bytes of pages it did not emulate, in our buffers or in
       // QEMU's write buffer, taken now that the pages come in): over the old content, in a copy of
@@ -464,31 +521,70 @@ export class Pager implements ActionPort {
       // After readDone the core has applied the faulting access: a page it now considers dirty is
       // installed writable, a clean one (read ahead, or named) write-protected. Pages consecutive
       // both in guest RAM and in the staging buffer, with the same protection, go in one copy.
-      const core = this.core;
-      const pages = a.pages;
-      const skip = (k: number): boolean => !core.isResident(pages[k]!) || merged?.[k] === 1;
-      let i = 0;
-      while (i < pages.length) {
-        const p = pages[i]!;
-        if (skip(i)) {
-          i++;
-          continue;
-        }
-        const wp = !core.isDirty(p);
-        let j = i + 1;
-        while (
-          j < pages.length &&
-          pages[j] === p + (j - i) &&
-          a.units[j] === a.units[i]! + (j - i) &&
-          !skip(j) &&
-          !core.isDirty(pages[j]!) === wp
-        )
-          j++;
-        this.installRun(p, j - i, this.staging.addr + (a.units[i]! - a.start) * PAGE, wp);
-        i = j;
-      }
+      this.installRead(a, merged);
       this.driver.pump();
     });
+  }
+
+  /**
+   * Installs the pages of a read just done from the staging buffer. After readDone the core has
+   * applied the faulting access: a page it now considers dirty is installed writable, a clean one
+   * (read ahead, or named) write-protected. Pages consecutive both in guest RAM and in the staging
+   * buffer, with the same protection, go in one copy. A thread waits on a faulting page until the
+   * copy that holds it ends, so the run holding a faulting page is copied first, from that page on
+   * (a read-ahead window's other pages cost it nothing then: 1.2 us a page of UFFDIO_COPY here);
+   * the same pages get the same content and protection, only sooner or later.
+   */
+  private installRead(a: SwapReadAction | ImageReadAction, merged: Uint8Array | undefined): void {
+    const core = this.core;
+    const pages = a.pages;
+    const skip = (k: number): boolean => !core.isResident(pages[k]!) || merged?.[k] === 1;
+    // Runs [from, to) of indexes into pages; the ones to copy after the faulting pages' own.
+    const later: number[] = [];
+    let i = 0;
+    while (i < pages.length) {
+      const p = pages[i]!;
+      if (skip(i)) {
+        i++;
+        continue;
+      }
+      const wp = !core.isDirty(p);
+      let j = i + 1;
+      while (
+        j < pages.length &&
+        pages[j] === p + (j - i) &&
+        a.units[j] === a.units[i]! + (j - i) &&
+        !skip(j) &&
+        !core.isDirty(pages[j]!) === wp
+      )
+        j++;
+      let k = i;
+      while (k < j && this.faulting[pages[k]!] === 0) k++;
+      if (k === j) later.push(i, j);
+      else {
+        this.installIndexes(a, k, j, wp);
+        if (k > i) later.push(i, k);
+      }
+      i = j;
+    }
+    for (let r = 0; r < later.length; r += 2)
+      this.installIndexes(a, later[r]!, later[r + 1]!, !core.isDirty(pages[later[r]!]!));
+  }
+
+  /** Copies pages[from, to) of a read (one run) from the staging buffer into QEMU. */
+  private installIndexes(a: SwapReadAction | ImageReadAction, from: number, to: number, wp: boolean): void {
+    const run = this.trace ? a.pages.slice(from, to) : undefined;
+    if (run) this.stampPages(run, FaultStage.copying);
+    this.installRun(a.pages[from]!, to - from, this.staging.addr + (a.units[from]! - a.start) * PAGE, wp);
+    if (run) this.stampPages(run, FaultStage.installed);
+  }
+
+  /** Stamps `stage` on the open fault records of `pages` (tracing only). */
+  private stampPages(pages: readonly number[], stage: FaultStage): void {
+    const trace = this.trace;
+    if (!trace) return;
+    const now = monoNs();
+    for (const p of pages) if (trace.isOpen(p)) trace.stamp(p, stage, now);
   }
 
   /**

@@ -61,6 +61,7 @@ interface Libc {
   memcmp: Fn;
   sched_setaffinity: Fn;
   gettid: Fn;
+  sched_yield: Fn;
   syscall1: Fn;
   prctlName: Fn;
 }
@@ -100,6 +101,7 @@ function lib(): Libc {
     memcmp: l.func('int memcmp(uintptr_t, uintptr_t, size_t)'),
     sched_setaffinity: l.func('int sched_setaffinity(int, size_t, uintptr_t)'),
     gettid: l.func('int gettid(void)'),
+    sched_yield: l.func('int sched_yield(void)'),
     syscall1: l.func('long syscall(long, long)'),
     prctlName: l.func('int prctl(int, const char *, unsigned long, unsigned long, unsigned long)'),
   };
@@ -541,6 +543,12 @@ export function userfaultfd(): number {
 /** Names the calling thread (prctl PR_SET_NAME, at most 15 bytes), as QEMU names its vCPUs. */
 export function setThreadName(name: string): void {
   check(`prctl(PR_SET_NAME, ${name})`, lib().prctlName(15, name, 0, 0, 0));
+}
+
+/** Lets another runnable thread on this CPU run first (the loop's busy polling). */
+export function schedYield(): void {
+  // SAFETY: no arguments, no memory; it cannot fail on Linux.
+  lib().sched_yield();
 }
 
 export function gettid(): number {
