@@ -5,10 +5,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FAULT_TRACE_FIELDS, FaultStage } from '../src/pager/fault-trace.js';
 import { RawFile } from '../src/pager/image-file.js';
+import { BUSY_POLL_NS } from '../src/pager/loop.js';
 import { PAGE, Scratch, anonymous, munmap, pinToCpu } from '../src/pager/sys.js';
 import { PagedProcess } from '../test/support/paged-process.js';
 
@@ -111,6 +112,155 @@ async function evictAll(proc: PagedProcess): Promise<void> {
   await proc.daemon.cmd({ cmd: 'limit', pages: LIMIT });
 }
 
+/** A daemon paging this process over the bench's image and swap, its pages laid out. */
+async function startPaged(
+  dir: string,
+  image: string,
+  swap: string,
+  busyPollNs: number,
+): Promise<PagedProcess> {
+  const proc = await PagedProcess.start({
+    dir,
+    pages: PAGES,
+    image,
+    swap,
+    mapper: true,
+    disk: 'immediate',
+    residentLimitPages: LIMIT,
+    queueSize: 64,
+    // No sampling: every access measured is a plain fault, not an armed page coming back.
+    samplingDepth: 0,
+    busyPollNs,
+  });
+  const words = proc.words();
+  // Anonymous pages: written once (dirty), then evicted to swap by the limit.
+  for (let p = SWAP_LO; p < MAPPED_LO; p++) words.fill(p, p * 1024, (p + 1) * 1024);
+  // Named pages: read from the image through the device (the Mapper), 32 blocks a request.
+  const fe = proc.frontend!;
+  for (let b = 0; b < PAGES - MAPPED_LO; b += 32)
+    fe.io(
+      'read',
+      b,
+      Array.from({ length: 32 }, (_, k) => (MAPPED_LO + b + k) * PAGE),
+    );
+  return proc;
+}
+
+/** The random accesses of each kind of fault: swap-ins, and refaults of named pages. */
+const SWAP_IN = (): number[] => shuffle(MAPPED_LO - SWAP_LO, SWAP_LO, 11).slice(0, 1500);
+const REFAULT = (): number[] => shuffle(PAGES - MAPPED_LO, MAPPED_LO, 13).slice(0, 1500);
+
+/** Fault latencies, pinned (both processes on CPU 0) and not, then the same accesses traced. */
+async function latencyPasses(
+  proc: PagedProcess,
+  tag: string,
+  pinnedToo: boolean,
+  traced: boolean,
+): Promise<void> {
+  const s = new Scratch(4096);
+  const allCpus = `0-${cpus().length - 1}`;
+  const daemonPid = proc.daemon.child.pid!;
+  const words = proc.words();
+  for (const pinned of pinnedToo ? [true, false] : [false]) {
+    if (pinned) {
+      execFileSync('taskset', ['-pc', '0', String(daemonPid)], { stdio: 'ignore' });
+      pinToCpu(0, s, 0);
+    } else {
+      execFileSync('taskset', ['-pc', allCpus, String(daemonPid)], { stdio: 'ignore' });
+      execFileSync('taskset', ['-pc', allCpus, String(process.pid)], { stdio: 'ignore' });
+    }
+    const how = `${tag}, ${pinned ? 'both on CPU 0' : 'unpinned'}`;
+    await evictAll(proc);
+    const swapIn = timeAccesses(words, SWAP_IN());
+    await evictAll(proc);
+    const refault = timeAccesses(words, REFAULT());
+    const line = (what: string, xs: Access[]): string =>
+      `  ${what}, ${how}: p50 ${us(percentile(latencies(xs), 50))} us, p99 ${us(percentile(latencies(xs), 99))} us (${xs.length} faults)`;
+    console.log(line('swap-in fault ', swapIn));
+    console.log(line('mapped refault', refault));
+  }
+  if (!traced) return;
+  // The same accesses again (unpinned), with the daemon stamping each fault's stages (a few clock
+  // reads a fault: this pass is not the one quoted above).
+  for (const [what, pages] of [
+    ['swap-in fault', SWAP_IN()],
+    ['mapped refault', REFAULT()],
+  ] as const) {
+    await evictAll(proc);
+    await proc.daemon.cmd({ cmd: 'fault-trace', on: true });
+    const acc = timeAccesses(words, pages);
+    const r = await proc.daemon.cmd({ cmd: 'fault-trace', on: false });
+    printBreakdown(`${what}, ${tag}`, acc, r.records as number[]);
+  }
+}
+
+/**
+ * Throughput: all named pages dropped, then read in block order (each fault reads the Mapper's
+ * 32-page window from the image), against a raw O_DIRECT read of the same blocks just after; rounds
+ * alternate the two so that each ratio compares runs a moment apart. The median round is printed.
+ */
+async function throughput(proc: PagedProcess, image: string, tag: string, traced: boolean): Promise<void> {
+  const words = proc.words();
+  const n = PAGES - MAPPED_LO;
+  const mbps = (ms: number): number => (n * PAGE) / 1048576 / (ms / 1000);
+  const ratios: number[] = [];
+  const rates: [number, number][] = [];
+  let windows = 0;
+  for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
+    await evictAll(proc);
+    const before = await proc.stats();
+    const t0 = performance.now();
+    let sink = 0;
+    for (let p = MAPPED_LO; p < PAGES; p++) sink += words[p * 1024]!;
+    const refaultMs = performance.now() - t0;
+    const after = await proc.stats();
+    windows =
+      after.uffdFaultsHost! + after.uffdFaultsGuest! - before.uffdFaultsHost! - before.uffdFaultsGuest!;
+    const raw = new RawFile(image);
+    const buf = anonymous(32 * PAGE);
+    const t1 = performance.now();
+    for (let b = 0; b < n; b += 32) raw.read(buf.addr, 32 * PAGE, b * PAGE);
+    const rawMs = performance.now() - t1;
+    munmap(buf);
+    raw.close();
+    rates.push([mbps(refaultMs), mbps(rawMs)]);
+    ratios.push(mbps(refaultMs) / mbps(rawMs) + (sink === 0.5 ? 1 : 0));
+  }
+  const mid = ratios.indexOf([...ratios].sort((a, b) => a - b)[ratios.length >> 1]!);
+  console.log(
+    `  refault throughput, ${tag}: ${rates[mid]![0].toFixed(0)} MB/s vs raw O_DIRECT read of the image ${rates[mid]![1].toFixed(0)} MB/s (128 KiB requests, ${windows} faults): ratio ${ratios[mid]!.toFixed(2)} (median of ${THROUGHPUT_ROUNDS} rounds: ${ratios.map((r) => r.toFixed(2)).join(' ')})`,
+  );
+  if (!traced) return;
+  // The sequential refault once more, traced: each window's fault, stage by stage.
+  await evictAll(proc);
+  await proc.daemon.cmd({ cmd: 'fault-trace', on: true });
+  const seq = timeAccesses(
+    words,
+    Array.from({ length: n }, (_, k) => MAPPED_LO + k),
+  );
+  const r = await proc.daemon.cmd({ cmd: 'fault-trace', on: false });
+  printBreakdown(`sequential refault, ${tag}`, seq, r.records as number[]);
+}
+
+/** The disk alone: random O_DIRECT reads of a swap-in cluster (8 pages) and a Mapper window (32). */
+function rawReads(image: string): void {
+  const raw = new RawFile(image);
+  const buf = anonymous(32 * PAGE);
+  for (const n of [8, 32]) {
+    const lat: number[] = [];
+    for (const b of shuffle(BLOCKS / n, 0, 17).slice(0, 500)) {
+      const t = process.hrtime.bigint();
+      raw.read(buf.addr, n * PAGE, b * n * PAGE);
+      lat.push(Number(process.hrtime.bigint() - t));
+    }
+    console.log(
+      `  raw O_DIRECT random read of ${String(n).padStart(2)} pages: p50 ${us(percentile(lat, 50))} us, p99 ${us(percentile(lat, 99))} us`,
+    );
+  }
+  munmap(buf);
+  raw.close();
+}
+
 export async function pagerBench(): Promise<void> {
   if (process.getuid?.() !== 0) {
     console.log('pager: skipped (needs root: userfaultfd for another process is privileged here)');
@@ -123,136 +273,32 @@ export async function pagerBench(): Promise<void> {
   for (let i = 0; i < bytes.length; i += 4096) bytes.fill((i >> 12) & 0xff, i, i + 4096);
   writeFileSync(image, bytes);
   writeFileSync(swap, new Uint8Array(PAGES * PAGE));
-  const proc = await PagedProcess.start({
-    dir,
-    pages: PAGES,
-    image,
-    swap,
-    mapper: true,
-    disk: 'immediate',
-    residentLimitPages: LIMIT,
-    queueSize: 64,
-    // No sampling: every access measured is a plain fault, not an armed page coming back.
-    samplingDepth: 0,
-  });
-  const s = new Scratch(4096);
-  const allCpus = `0-${cpus().length - 1}`;
-  const daemonPid = proc.daemon.child.pid!;
+  console.log(
+    `pager (external fault path: this process plays QEMU, a daemon pages it; ${LIMIT} of ${PAGES} pages resident; load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}):`,
+  );
+  let proc: PagedProcess | undefined;
   try {
-    const words = proc.words();
-    // Anonymous pages: written once (dirty), then evicted to swap by the limit.
-    for (let p = SWAP_LO; p < MAPPED_LO; p++) words.fill(p, p * 1024, (p + 1) * 1024);
-    // Named pages: read from the image through the device (the Mapper), 32 blocks a request.
-    const fe = proc.frontend!;
-    for (let b = 0; b < PAGES - MAPPED_LO; b += 32)
-      fe.io(
-        'read',
-        b,
-        Array.from({ length: 32 }, (_, k) => (MAPPED_LO + b + k) * PAGE),
-      );
-    console.log(
-      `pager (external fault path: this process plays QEMU, a daemon pages it; ${LIMIT} of ${PAGES} pages resident):`,
-    );
-    for (const pinned of [true, false]) {
-      if (pinned) {
-        execFileSync('taskset', ['-pc', '0', String(daemonPid)], { stdio: 'ignore' });
-        pinToCpu(0, s, 0);
-      } else {
-        execFileSync('taskset', ['-pc', allCpus, String(daemonPid)], { stdio: 'ignore' });
-        execFileSync('taskset', ['-pc', allCpus, String(process.pid)], { stdio: 'ignore' });
-      }
-      const how = pinned ? 'both on CPU 0' : 'unpinned    ';
-      await evictAll(proc);
-      const swapIn = timeAccesses(words, shuffle(MAPPED_LO - SWAP_LO, SWAP_LO, 11).slice(0, 1500));
-      await evictAll(proc);
-      const refault = timeAccesses(words, shuffle(PAGES - MAPPED_LO, MAPPED_LO, 13).slice(0, 1500));
-      const line = (what: string, xs: Access[]): string =>
-        `  ${what}, ${how}: p50 ${us(percentile(latencies(xs), 50))} us, p99 ${us(percentile(latencies(xs), 99))} us (${xs.length} faults)`;
-      console.log(line('swap-in fault', swapIn));
-      console.log(line('mapped refault', refault));
-    }
-    // The same accesses again (unpinned), with the daemon stamping each fault's stages (a few clock
-    // reads a fault: this pass is not the one quoted above).
-    for (const [what, lo, seed] of [
-      ['swap-in fault', SWAP_LO, 11],
-      ['mapped refault', MAPPED_LO, 13],
-    ] as const) {
-      await evictAll(proc);
-      await proc.daemon.cmd({ cmd: 'fault-trace', on: true });
-      const acc = timeAccesses(
-        words,
-        shuffle(lo === SWAP_LO ? MAPPED_LO - SWAP_LO : PAGES - MAPPED_LO, lo, seed).slice(0, 1500),
-      );
-      const r = await proc.daemon.cmd({ cmd: 'fault-trace', on: false });
-      printBreakdown(what, acc, r.records as number[]);
-    }
-    // The disk alone, in the same run: random O_DIRECT reads of a swap-in cluster (8 pages) and of a
-    // Mapper refault window (32 pages), so the fault path's own share can be read off.
-    {
-      const raw = new RawFile(image);
-      const buf = anonymous(32 * PAGE);
-      for (const n of [8, 32]) {
-        const lat: number[] = [];
-        for (const b of shuffle(BLOCKS / n, 0, 17).slice(0, 500)) {
-          const t = process.hrtime.bigint();
-          raw.read(buf.addr, n * PAGE, b * n * PAGE);
-          lat.push(Number(process.hrtime.bigint() - t));
-        }
-        console.log(
-          `  raw O_DIRECT random read of ${String(n).padStart(2)} pages:       p50 ${us(percentile(lat, 50))} us, p99 ${us(percentile(lat, 99))} us`,
-        );
-      }
-      munmap(buf);
-      raw.close();
-    }
-    // Throughput: all named pages dropped, then read in block order (each fault reads the
-    // Mapper's 32-page window from the image), against a raw O_DIRECT read of the same blocks just
-    // after; rounds alternate the two so that each ratio compares runs a moment apart.
-    const n = PAGES - MAPPED_LO;
-    const mbps = (ms: number): number => (n * PAGE) / 1048576 / (ms / 1000);
-    const ratios: number[] = [];
-    const rates: [number, number][] = [];
-    let windows = 0;
-    for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
-      await evictAll(proc);
-      const before = await proc.stats();
-      const t0 = performance.now();
-      let sink = 0;
-      for (let p = MAPPED_LO; p < PAGES; p++) sink += words[p * 1024]!;
-      const refaultMs = performance.now() - t0;
-      const after = await proc.stats();
-      windows =
-        after.uffdFaultsHost! + after.uffdFaultsGuest! - before.uffdFaultsHost! - before.uffdFaultsGuest!;
-      const raw = new RawFile(image);
-      const buf = anonymous(32 * PAGE);
-      const t1 = performance.now();
-      for (let b = 0; b < n; b += 32) raw.read(buf.addr, 32 * PAGE, b * PAGE);
-      const rawMs = performance.now() - t1;
-      munmap(buf);
-      raw.close();
-      rates.push([mbps(refaultMs), mbps(rawMs)]);
-      ratios.push(mbps(refaultMs) / mbps(rawMs) + (sink === 0.5 ? 1 : 0));
-    }
-    const mid = ratios.indexOf([...ratios].sort((a, b) => a - b)[ratios.length >> 1]!);
-    console.log(
-      `  refault throughput ${rates[mid]![0].toFixed(0)} MB/s vs raw O_DIRECT read of the image ${rates[mid]![1].toFixed(0)} MB/s (128 KiB requests, ${windows} faults): ratio ${ratios[mid]!.toFixed(2)} (median of ${THROUGHPUT_ROUNDS} rounds: ${ratios.map((r) => r.toFixed(2)).join(' ')})`,
-    );
-    // The sequential refault once more, traced: each window's fault, stage by stage.
-    await evictAll(proc);
-    await proc.daemon.cmd({ cmd: 'fault-trace', on: true });
-    const seq = timeAccesses(
-      words,
-      Array.from({ length: n }, (_, k) => MAPPED_LO + k),
-    );
-    printBreakdown(
-      'sequential refault',
-      seq,
-      (await proc.daemon.cmd({ cmd: 'fault-trace', on: false })).records as number[],
-    );
+    // The daemon as it runs (busy polling after each event), then one that always sleeps in poll,
+    // so the busy polling's share is read off the same run.
+    proc = await startPaged(dir, image, swap, BUSY_POLL_NS);
+    await latencyPasses(proc, 'busy-poll', true, true);
+    rawReads(image);
+    await throughput(proc, image, 'busy-poll', true);
     const st = await proc.stats();
     console.log(`  (lost pages ${st.lostPages}, doubly installed ${st.copyExists})`);
-  } finally {
     await proc.close();
+    proc = await startPaged(dir, image, swap, 0);
+    await latencyPasses(proc, 'sleeping ', false, false);
+    await throughput(proc, image, 'sleeping ', false);
+    console.log(
+      `  (load after: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')})`,
+    );
+  } finally {
+    await proc?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

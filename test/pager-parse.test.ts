@@ -29,6 +29,8 @@ test('daemon configuration: bad input gets an error naming the field', () => {
   };
   assert.equal(parseDaemonConfig(JSON.stringify(pager)).samplingDepth, 64);
   assert.equal(parseDaemonConfig(JSON.stringify(pager)).controlSocket, undefined);
+  assert.equal(parseDaemonConfig(JSON.stringify(pager)).busyPollNs, undefined);
+  assert.equal(parseDaemonConfig(JSON.stringify({ ...pager, busyPollNs: 0 })).busyPollNs, 0);
   assert.equal(
     parseDaemonConfig(JSON.stringify({ ...pager, controlSocket: '/tmp/c' })).controlSocket,
     '/tmp/c',
@@ -43,6 +45,8 @@ test('daemon configuration: bad input gets an error naming the field', () => {
     [{ ...pager, mapper: 'yes' }, /mapper must be true or false/],
     [{ ...pager, disk: 'ssd' }, /disk must be 'immediate' or 'hdd-model'/],
     [{ ...pager, samplingDepth: -1 }, /samplingDepth must be an integer/],
+    [{ ...pager, busyPollNs: 1.5 }, /busyPollNs must be an integer within/],
+    [{ ...pager, busyPollNs: 20_000_000 }, /busyPollNs must be an integer within/],
     [{ ...pager, testSabotage: 'other' }, /unknown testSabotage/],
     [{ ...pager, swap: undefined }, /swap must be a path/],
     [{ ...pager, controlSocket: 3 }, /controlSocket must be a path/],

@@ -51,6 +51,8 @@ export interface DaemonConfig {
    * fails on anything left there.
    */
   controlSocket?: string;
+  /** How long the loop busy-polls after an event, ns (default BUSY_POLL_NS; 0 = always sleep). */
+  busyPollNs?: number;
   /** Pages armed for access sampling per inactive list and tick (default 64; 0 = no sampling). */
   samplingDepth?: number;
   /**
@@ -89,6 +91,14 @@ export function parseDaemonConfig(text: string | undefined): DaemonConfig {
     mode: c.mode,
     queueSize: q,
   };
+  if (c.busyPollNs !== undefined) {
+    const b = c.busyPollNs;
+    if (!Number.isInteger(b) || b < 0 || b > 10_000_000)
+      throw new DaemonConfigError(
+        `pager daemon: busyPollNs must be an integer within 0..10000000 (10 ms), got ${String(b)}`,
+      );
+    out.busyPollNs = b;
+  }
   if (c.mode === 'pager') {
     const ram = c.ramBytes;
     if (typeof ram !== 'number' || !Number.isInteger(ram) || ram <= 0 || ram % PAGE !== 0)
@@ -133,7 +143,7 @@ export function parseDaemonConfig(text: string | undefined): DaemonConfig {
 
 /** Runs the daemon until the engine closes its stdin or sends {"cmd":"quit"}. */
 export function runDaemon(cfg: DaemonConfig): void {
-  const loop = new Loop();
+  const loop = new Loop(cfg.busyPollNs);
   const image = new RawFile(cfg.image);
   let pager: Pager | undefined;
   let uffd: { u: Uffd; pid: number } | undefined;

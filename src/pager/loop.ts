@@ -57,6 +57,11 @@ export class Loop {
     this.revents = new Int32Array(this.fds.length);
   }
 
+  /** Whether the next poll will not sleep (inside the busy-polling window after an event). */
+  get busyPolling(): boolean {
+    return monoNs() < this.spinUntilNs;
+  }
+
   /** Runs `fn` after `delayNs` of real time. */
   after(delayNs: number, fn: () => void): void {
     this.timers.after(Math.max(0, delayNs), fn);

@@ -331,11 +331,18 @@ export class Scratch {
   get addr(): number {
     return this.m.addr;
   }
+  /**
+   * Writes `v` (an integer within 0 .. 2^53) as a little-endian u64, as two 32-bit halves: no BigInt
+   * is allocated (several of these fill each ioctl's structure on the fault path).
+   */
   setU64(off: number, v: number): void {
-    this.view.setBigUint64(off, BigInt(v), true);
+    if (!(Number.isInteger(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER))
+      throw new RangeError(`Scratch.setU64: ${v} is not an integer within 0..2^53`);
+    this.view.setUint32(off, v % 0x100000000, true);
+    this.view.setUint32(off + 4, Math.floor(v / 0x100000000), true);
   }
   getU64(off: number): number {
-    return Number(this.view.getBigUint64(off, true));
+    return this.view.getUint32(off, true) + this.view.getUint32(off + 4, true) * 0x100000000;
   }
 }
 

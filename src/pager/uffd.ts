@@ -205,7 +205,8 @@ function parse(
   out: UffdFault[],
   onRemove?: (start: number, end: number) => void,
 ): void {
-  const u64 = (o: number): number => Number(view.getBigUint64(o, true));
+  // Two 32-bit halves, not getBigUint64: no BigInt allocated per field (addresses stay below 2^53).
+  const u64 = (o: number): number => view.getUint32(o, true) + view.getUint32(o + 4, true) * 0x100000000;
   for (let o = 0; o + MSG_BYTES <= n; o += MSG_BYTES) {
     const at = from + o;
     const event = view.getUint8(at);

@@ -41,6 +41,8 @@ export interface PagedProcessOptions {
   residentLimitPages: number;
   queueSize: number;
   samplingDepth?: number;
+  /** The daemon's busy-polling window (ns; its default when not given, 0 = none). */
+  busyPollNs?: number;
   sabotage?: 'skip-write-protect' | 'ignore-discards';
   /**
    * The False Reads Preventer on: this process also plays QEMU's TCG intercept (the shared region
@@ -80,6 +82,7 @@ export class PagedProcess {
       queueSize: o.queueSize,
       ...(o.sabotage ? { testSabotage: o.sabotage } : {}),
       ...(o.samplingDepth !== undefined ? { samplingDepth: o.samplingDepth } : {}),
+      ...(o.busyPollNs !== undefined ? { busyPollNs: o.busyPollNs } : {}),
       ...(o.preventer ? { preventer: true } : {}),
     });
     try {
