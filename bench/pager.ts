@@ -4,7 +4,7 @@
  * times each access. Run as root (userfaultfd for another process is privileged here).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FAULT_TRACE_FIELDS, FaultStage } from '../src/pager/fault-trace.js';
@@ -112,6 +112,14 @@ async function evictAll(proc: PagedProcess): Promise<void> {
   await proc.daemon.cmd({ cmd: 'limit', pages: LIMIT });
 }
 
+/**
+ * Time the daemon's main thread (its loop) has spent on a CPU, ns: the first field of
+ * /proc/PID/schedstat (busy polling shows here as CPU a fault).
+ */
+function onCpuNs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
+}
+
 /** A daemon paging this process over the bench's image and swap, its pages laid out. */
 async function startPaged(
   dir: string,
@@ -171,13 +179,17 @@ async function latencyPasses(
     }
     const how = `${tag}, ${pinned ? 'both on CPU 0' : 'unpinned'}`;
     await evictAll(proc);
+    let cpu0 = onCpuNs(daemonPid);
     const swapIn = timeAccesses(words, SWAP_IN());
+    const swapInCpu = onCpuNs(daemonPid) - cpu0;
     await evictAll(proc);
+    cpu0 = onCpuNs(daemonPid);
     const refault = timeAccesses(words, REFAULT());
-    const line = (what: string, xs: Access[]): string =>
-      `  ${what}, ${how}: p50 ${us(percentile(latencies(xs), 50))} us, p99 ${us(percentile(latencies(xs), 99))} us (${xs.length} faults)`;
-    console.log(line('swap-in fault ', swapIn));
-    console.log(line('mapped refault', refault));
+    const refaultCpu = onCpuNs(daemonPid) - cpu0;
+    const line = (what: string, xs: Access[], cpuNs: number): string =>
+      `  ${what}, ${how}: p50 ${us(percentile(latencies(xs), 50))} us, p99 ${us(percentile(latencies(xs), 99))} us (${xs.length} faults; daemon on CPU ${us(cpuNs / xs.length)} us a fault)`;
+    console.log(line('swap-in fault ', swapIn, swapInCpu));
+    console.log(line('mapped refault', refault, refaultCpu));
   }
   if (!traced) return;
   // The same accesses again (unpinned), with the daemon stamping each fault's stages (a few clock
