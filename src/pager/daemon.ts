@@ -51,7 +51,7 @@ export interface DaemonConfig {
    * fails on anything left there.
    */
   controlSocket?: string;
-  /** How long the loop busy-polls after an event, ns (default BUSY_POLL_NS; 0 = always sleep). */
+  /** How long the loop busy-polls after an event, ns (default 0 = always sleep; BUSY_POLL_NS = KVM's). */
   busyPollNs?: number;
   /** Pages armed for access sampling per inactive list and tick (default 64; 0 = no sampling). */
   samplingDepth?: number;
