@@ -47,6 +47,7 @@ test('daemon configuration: bad input gets an error naming the field', () => {
     [{ ...pager, samplingDepth: -1 }, /samplingDepth must be an integer/],
     [{ ...pager, busyPollNs: 1.5 }, /busyPollNs must be an integer within/],
     [{ ...pager, busyPollNs: 20_000_000 }, /busyPollNs must be an integer within/],
+    [{ ...pager, pageClusterLog2: 9 }, /pageClusterLog2 must be an integer within 0..8, got 9/],
     [{ ...pager, testSabotage: 'other' }, /unknown testSabotage/],
     [{ ...pager, swap: undefined }, /swap must be a path/],
     [{ ...pager, controlSocket: 3 }, /controlSocket must be a path/],
@@ -169,5 +170,36 @@ test('a bad sampling depth is refused by name before anything is built', async (
   await assert.rejects(
     runPagerConfig({ ...o, allocMiB: 0, hddLike: false, believedMiB: 0 }),
     /believedMiB must be a whole number >= 1, got 0/,
+  );
+});
+
+test('a bad limit schedule or page cluster is refused by name before anything is built', async () => {
+  const { runPagerConfig } = await import('../src/pager/run.js');
+  const o = { config: 'baseline', believedMiB: 512, actualMiB: 512, fileMiB: 16, iterations: 2 } as const;
+  const run = (x: object): Promise<unknown> => runPagerConfig({ ...o, allocMiB: 0, hddLike: false, ...x });
+  await assert.rejects(
+    run({ limitSchedule: [{ after: 3, pages: 128 }] }),
+    /step 0: after must be an iteration 1..2/,
+  );
+  await assert.rejects(
+    run({
+      limitSchedule: [
+        { after: 2, pages: 128 },
+        { after: 1, pages: 128 },
+      ],
+    }),
+    /step 1: after must be an iteration 2..2 \(in order\), got 1/,
+  );
+  await assert.rejects(
+    run({ limitSchedule: [{ after: 1, pages: 0 }] }),
+    /step 0: pages must be a whole number in 1..131072, got 0/,
+  );
+  await assert.rejects(
+    run({ limitSchedule: [{ after: 1, pages: 131073 }] }),
+    /pages must be a whole number in 1..131072/,
+  );
+  await assert.rejects(
+    run({ pageClusterLog2: -1 }),
+    /pageClusterLog2 must be a whole number in 0..8, got -1/,
   );
 });

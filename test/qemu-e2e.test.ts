@@ -10,11 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FigureResult, RunRecord } from '../src/engine/results.js';
-import { qemuEngine } from '../src/qemu/index.js';
+import { findEngine } from '../src/experiments/engines.js';
 import { cacheDir } from '../src/real/paths.js';
 import { leftoverLock, onIdleEngine, waitForIdleEngine } from './support/engine-lock.js';
 import { assertValidFigureResult } from './support/figure-result.js';
 import { interruptAtFirstIteration } from './support/interrupt.js';
+
+// The registry's engine: scaled runs sized by the guest's measured footprint.
+const qemuEngine = findEngine('qemu')!;
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const avail = (await qemuEngine.availability()).engine;
@@ -176,8 +179,8 @@ test(
       // Interrupt in the middle of the workload: swap on, cgroups made, QEMU running, devices attached.
       const { sent, during, out, signalCode } = await interruptAtFirstIteration(
         `
-      import { qemuEngine } from ${JSON.stringify(resolve(HERE, '../src/qemu/index.js'))};
-      await qemuEngine.runFigure('fig9', { scale: 0.25, configs: ['baseline'],
+      import { findEngine } from ${JSON.stringify(resolve(HERE, '../src/experiments/engines.js'))};
+      await findEngine('qemu').runFigure('fig9', { scale: 0.25, configs: ['baseline'],
         onProgress: (p) => process.stdout.write(p.message + '\\n') });`,
         hostState,
       );

@@ -72,21 +72,34 @@ test('HDD-like throttles come from the one set of drive constants', () => {
   assert.equal(t.image.readIops, Math.round(HDD.seqBytesPerS / HDD.seqRequestBytes));
 });
 
-test('scaled sizes: memory and file shrink together, 8 iterations stay', () => {
+test("scaled sizes: the paper's at scale 1; below it, only what lies above the guest's own floors shrinks", () => {
   assert.deepEqual(figureSizes(1), {
     believedMiB: 512,
     actualMiB: 100,
+    balloonMiB: 100,
     fileMiB: 200,
     allocMiB: 200,
     iterations: 8,
   });
-  assert.deepEqual(figureSizes(0.25), {
-    believedMiB: 128,
-    actualMiB: 25,
+  // A footprint does not change the paper's own sizes.
+  assert.deepEqual(figureSizes(1, { ownMiB: 71, hotMiB: 11 }), figureSizes(1));
+  const q = figureSizes(0.25, { ownMiB: 71, hotMiB: 11 });
+  assert.deepEqual(q, {
+    believedMiB: 181, // 71 + (512 - 71) / 4
+    actualMiB: 33, // 11 + (100 - 11) / 4
+    balloonMiB: 78, // 71 + (100 - 71) / 4
     fileMiB: 50,
     allocMiB: 50,
     iterations: 8,
   });
+  // What the file overcommits on the host, beyond the guest's hot pages, is the paper's.
+  const over = (s: typeof q, hot: number): number => s.fileMiB / (s.actualMiB - hot);
+  assert.ok(Math.abs(over(q, 11) - over(figureSizes(1), 11)) < 0.05);
+  // A ballooned guest keeps the same room above what it cannot give up, scaled.
+  assert.equal(q.balloonMiB - 71, Math.round((100 - 71) / 4));
+  assert.throws(() => figureSizes(0.25), /needs the guest's measured footprint/);
+  assert.throws(() => figureSizes(0.25, { ownMiB: 120, hotMiB: 11 }), /cannot be scaled down/);
+  assert.throws(() => figureSizes(0.25, { ownMiB: 71, hotMiB: 100 }), /cannot be scaled down/);
   assert.throws(() => figureSizes(0));
   assert.throws(() => figureSizes(2));
 });

@@ -1,12 +1,14 @@
 import type { Engine } from '../engine/engine.js';
 import { pagerEngine } from '../pager/engine.js';
-import { qemuEngine } from '../qemu/engine.js';
+import { probeGuestFootprint } from '../pager/footprint-probe.js';
+import { makeQemuEngine } from '../qemu/engine.js';
 import { simEngine } from './sim-engine.js';
 
 /** Every engine, one line each: the CLI, the conformance suite and the library find them here. */
 export const ENGINES: readonly Engine[] = [
   simEngine, // the simulator: every figure, every configuration
-  qemuEngine, // stock QEMU, the host's swapping: baseline, balloon
+  // stock QEMU, the host's swapping: baseline, balloon; scaled runs sized by the pager's measurement
+  makeQemuEngine(probeGuestFootprint),
   pagerEngine, // stock QEMU, our userfaultfd pager: baseline, mapper
 ];
 

@@ -56,6 +56,11 @@ export interface DaemonConfig {
   /** Pages armed for access sampling per inactive list and tick (default 64; 0 = no sampling). */
   samplingDepth?: number;
   /**
+   * Linux's vm.page-cluster: a swap-in reads up to 2^n slots around the faulting one (default 3, as
+   * Linux; 0 reads the faulting page alone, so pages come in only when touched).
+   */
+  pageClusterLog2?: number;
+  /**
    * Tests only: 'skip-write-protect' evicts without freezing pages first (the torture test's
    * sabotage); 'ignore-discards' keeps QEMU's discards from the core (the balloon test's);
    * 'drop-merges' drops the guest's bytes instead of merging them (the Preventer torture test's).
@@ -136,6 +141,14 @@ export function parseDaemonConfig(text: string | undefined): DaemonConfig {
         `pager daemon: samplingDepth must be an integer within 0..4096, got ${String(depth)}`,
       );
     out.samplingDepth = depth;
+    if (c.pageClusterLog2 !== undefined) {
+      const n = c.pageClusterLog2;
+      if (!Number.isInteger(n) || n < 0 || n > 8)
+        throw new DaemonConfigError(
+          `pager daemon: pageClusterLog2 must be an integer within 0..8, got ${String(n)}`,
+        );
+      out.pageClusterLog2 = n;
+    }
     if (c.controlSocket !== undefined) out.controlSocket = path('controlSocket');
   }
   return out;
@@ -201,6 +214,7 @@ export function runDaemon(cfg: DaemonConfig): void {
               imageBlocks: Math.floor(image.sizeBytes / PAGE),
               swapSlots: Math.floor(swap!.sizeBytes / PAGE),
               sampling: { slots: 4096, depth: cfg.samplingDepth ?? 64, periodMs: 5 },
+              ...(cfg.pageClusterLog2 !== undefined ? { pageClusterLog2: cfg.pageClusterLog2 } : {}),
               ...(cfg.testSabotage === 'skip-write-protect' ? { unsafeSkipWriteProtect: true } : {}),
               ...(cfg.testSabotage === 'ignore-discards' ? { unsafeIgnoreDiscards: true } : {}),
               ...(cfg.testSabotage === 'drop-merges' ? { unsafeDropMerges: true } : {}),

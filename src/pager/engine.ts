@@ -5,6 +5,7 @@ import type { Engine } from '../engine/engine.js';
 import { detectAccel, hasCommand, realHostProblem } from '../real/accel.js';
 import { cacheDir, PKG_ROOT } from '../real/paths.js';
 import { realEngine } from '../real/real-engine.js';
+import { probeGuestFootprint } from './footprint-probe.js';
 import { preventerProblem, runPagerConfig } from './run.js';
 
 /** Whether the userfaultfd shim can be had: gcc to build it, or a build of this source in the cache. */
@@ -64,4 +65,6 @@ export const pagerEngine: Engine = realEngine({
     swap: "the daemon's swap file (believed size), O_DIRECT",
   }),
   run: runPagerConfig,
+  // A scaled run keeps the guest's own memory unscaled: measured here, on the pager, once.
+  footprint: probeGuestFootprint,
 });

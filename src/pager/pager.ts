@@ -33,6 +33,8 @@ export interface PagerConfig {
   swapSlots: number;
   /** Access sampling (see sampler.ts): slots for armed pages, pages armed per inactive list, period. */
   sampling: { slots: number; depth: number; periodMs: number };
+  /** Linux's vm.page-cluster for swap readahead (default: the core's, Linux's 3). */
+  pageClusterLog2?: number;
   /**
    * The False Reads Preventer (§4.2): needs QEMU's TCG intercept (the patched QEMU), whose region
    * and reply signal are given here. Absent pages are marked in it, so that the guest's loads and
@@ -179,6 +181,7 @@ export class Pager implements ActionPort {
       preventer: cfg.preventer !== undefined,
       // QEMU under TCG has no KVM async page fault worker: a fault is resolved as the access it was.
       asyncPfWriteFaults: false,
+      ...(cfg.pageClusterLog2 !== undefined ? { pageClusterLog2: cfg.pageClusterLog2 } : {}),
     });
     this.driver = new CoreDriver(this.core, this);
     this.discarded = new Uint8Array(ram.pages);

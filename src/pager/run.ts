@@ -84,6 +84,20 @@ export interface PagerRunOptions extends RealRunOptions {
    * keeps `actualMiB` from before the warm-up (after it with `inflateAfterWarmup`).
    */
   balloonSchedule?: readonly BalloonStep[];
+  /**
+   * The resident limit's changes during the run, in order: after measured iteration `after`, the
+   * limit becomes `pages` (as an operator's `set-limit`); a lowering waits until the evicted pages
+   * have left guest RAM, so the next iteration starts from what the lowering left.
+   */
+  limitSchedule?: readonly LimitStep[];
+  /** Linux's vm.page-cluster for the pager's swap readahead (default 3, Linux's; 0 = none). */
+  pageClusterLog2?: number;
+}
+
+/** One change of the pager's resident limit during a run (see `limitSchedule`). */
+export interface LimitStep {
+  after: number;
+  pages: number;
 }
 
 /** The schedule a run follows: the one asked for, or the static inflation of the balloon configurations. */
@@ -117,6 +131,26 @@ function checkSchedule(o: PagerRunOptions): void {
         `runPagerConfig: balloonSchedule step ${i}: keepMiB must be a whole number in 1..${o.believedMiB}, got ${st.keepMiB}`,
       );
   });
+}
+
+/** Refuses a limit schedule no run can follow, naming the step, before any work. */
+function checkLimitSchedule(o: PagerRunOptions): void {
+  const ramPages = Math.round((o.believedMiB * MiB) / PAGE);
+  let at = 1;
+  (o.limitSchedule ?? []).forEach((st, i) => {
+    if (!(Number.isInteger(st.after) && st.after >= at && st.after <= o.iterations))
+      throw new RangeError(
+        `runPagerConfig: limitSchedule step ${i}: after must be an iteration ${at}..${o.iterations} (in order), got ${String(st.after)}`,
+      );
+    at = st.after;
+    if (!(Number.isInteger(st.pages) && st.pages >= 1 && st.pages <= ramPages))
+      throw new RangeError(
+        `runPagerConfig: limitSchedule step ${i}: pages must be a whole number in 1..${ramPages}, got ${String(st.pages)}`,
+      );
+  });
+  const n = o.pageClusterLog2;
+  if (n !== undefined && !(Number.isInteger(n) && n >= 0 && n <= 8))
+    throw new RangeError(`runPagerConfig: pageClusterLog2 must be a whole number in 0..8, got ${n}`);
 }
 
 export type PagerRunResult = RealRunResult<PagerConfigName>;
@@ -177,6 +211,7 @@ export async function runPagerConfig(o: PagerRunOptions): Promise<PagerRunResult
       `runPagerConfig: free page reporting needs a balloon configuration (or baseline+fpr), not ${o.config}`,
     );
   checkSchedule(o);
+  checkLimitSchedule(o);
   return new PagerRun(o).run();
 }
 
@@ -241,6 +276,7 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
       preventer: usesPreventer(this.p.config),
       disk: this.p.hddLike ? 'hdd-model' : 'immediate',
       ...(this.p.samplingDepth !== undefined ? { samplingDepth: this.p.samplingDepth } : {}),
+      ...(this.p.pageClusterLog2 !== undefined ? { pageClusterLog2: this.p.pageClusterLog2 } : {}),
     });
     this.daemon = d;
     const dpid = d.child.pid;
@@ -378,7 +414,29 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
   protected override async afterCommand(when: string): Promise<void> {
     await this.memory(when);
     const k = when === 'AtEnd' ? this.p.iterations : /^Iteration(\d+)$/.exec(when)?.[1];
-    if (k !== undefined) await this.balloonSteps(Number(k));
+    if (k === undefined) return;
+    await this.balloonSteps(Number(k));
+    for (const [i, st] of (this.p.limitSchedule ?? []).entries())
+      if (st.after === Number(k)) await this.limitStep(st, i);
+  }
+
+  /** The limit to `st.pages`; after a lowering, waits until guest RAM stops shrinking (evictions done). */
+  private async limitStep(st: LimitStep, i: number): Promise<void> {
+    const before = await this.stats();
+    await this.d.cmd({ cmd: 'limit', pages: st.pages });
+    let memfd = before.pager.memfdBytes ?? 0;
+    let steady = 0;
+    const t0 = performance.now();
+    while (steady < 3 && performance.now() - t0 < 120_000) {
+      await new Promise((r) => setTimeout(r, 200));
+      const now = (await this.stats()).pager.memfdBytes ?? 0;
+      steady = now >= memfd ? steady + 1 : 0;
+      memfd = now;
+    }
+    this.info[`limitStep${i}MemfdAfterMiB`] = +(memfd / MiB).toFixed(1);
+    this.progress(
+      `${this.p.config}: resident limit ${st.pages} pages after iteration ${st.after}: guest RAM ${((before.pager.memfdBytes ?? 0) / MiB).toFixed(1)} -> ${(memfd / MiB).toFixed(1)} MiB`,
+    );
   }
 
   /** The memory the run uses: guest RAM, QEMU's and the daemon's own, into `info`. */

@@ -3,7 +3,8 @@ import type { Engine } from '../engine/engine.js';
 import { detectAccel, hasCommand, realHostProblem } from '../real/accel.js';
 import { HDD } from '../real/hdd.js';
 import { cacheDir } from '../real/paths.js';
-import { realEngine } from '../real/real-engine.js';
+import type { FootprintProvider } from '../real/footprint.js';
+import { type RealEngineSpec, realEngine } from '../real/real-engine.js';
 import { memoryCgroupVersion } from './host-setup.js';
 import { runQemuConfig } from './run.js';
 
@@ -30,7 +31,7 @@ const CHANGED_HYPERVISOR = (c: string): string =>
  * guest's virtio-balloon inflated first). The Mapper and VSwapper need a changed hypervisor and are
  * reported as unavailable on this engine.
  */
-export const qemuEngine: Engine = realEngine({
+const QEMU_ENGINE: RealEngineSpec<'baseline' | 'balloon'> = {
   name: 'qemu',
   summary:
     'stock QEMU and a Debian guest; the host swaps it under a memory cgroup (baseline) or its balloon is inflated',
@@ -61,4 +62,15 @@ export const qemuEngine: Engine = realEngine({
     cacheDir: cacheDir(),
   }),
   run: runQemuConfig,
-});
+};
+
+/** The qemu engine, scaled runs sized by `footprint` (the guest's, measured elsewhere). */
+export function makeQemuEngine(footprint?: FootprintProvider): Engine {
+  return realEngine({ ...QEMU_ENGINE, ...(footprint ? { footprint } : {}) });
+}
+
+/**
+ * The engine alone: at scale 1 only, since it has no way of its own to count the pages the guest
+ * touches (the pager has: `src/experiments/engines.ts` gives it the pager's measurement).
+ */
+export const qemuEngine: Engine = makeQemuEngine();

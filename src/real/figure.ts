@@ -2,6 +2,7 @@ import { release } from 'node:os';
 import type { ConfigName, FigureResult, RunRecord } from '../engine/results.js';
 import { detectAccel, qemuVersion } from './accel.js';
 import type { RealRunOptions, RealRunResult } from './guest-run.js';
+import { type FootprintProvider, type GuestFootprint, ScaledSizesError } from './footprint.js';
 import { figureSizes, recordsFor } from './records.js';
 
 /** The figures both real engines reproduce. */
@@ -19,6 +20,13 @@ export interface RealFigurePlan<C extends ConfigName> {
   ): Promise<RealRunResult<C>>;
   /** Engine-specific facts for `meta` (disk, swap, memory, drive model). */
   meta: Record<string, string | number | boolean | null>;
+  /** The guest's measured footprint, for a scaled run (none: a scaled run is refused). */
+  footprint?: FootprintProvider;
+}
+
+/** Whether a configuration's guest is ballooned (it keeps the balloon's size, not the host limit's). */
+function ballooned(c: ConfigName): boolean {
+  return c.startsWith('balloon');
 }
 
 /**
@@ -28,17 +36,33 @@ export interface RealFigurePlan<C extends ConfigName> {
  */
 export async function runRealFigure<C extends ConfigName>(
   figure: RealFigureId,
-  opts: { scale: number; hddLike: boolean; onProgress?: (msg: string, fraction: number) => void },
+  opts: {
+    scale: number;
+    hddLike: boolean;
+    onProgress?: (msg: string, fraction: number) => void;
+    signal?: AbortSignal;
+  },
   plan: RealFigurePlan<C>,
 ): Promise<FigureResult> {
-  const sizes = figureSizes(opts.scale);
   const t0 = performance.now();
+  let footprint: GuestFootprint | undefined;
+  if (opts.scale < 1) {
+    if (!plan.footprint)
+      throw new ScaledSizesError(
+        `the ${plan.engine} engine cannot measure the guest's footprint here, which a scaled run (scale ${opts.scale}) needs; run at scale 1`,
+      );
+    footprint = await plan.footprint((m) => opts.onProgress?.(m, 0), opts.signal);
+  }
+  const sizes = figureSizes(opts.scale, footprint);
   const runs: RunRecord[] = [];
   const meta: FigureResult['meta'] = {};
   for (const [i, config] of plan.configs.entries()) {
     const r = await plan.run({
       config,
-      ...sizes,
+      believedMiB: sizes.believedMiB,
+      actualMiB: ballooned(config) ? sizes.balloonMiB : sizes.actualMiB,
+      fileMiB: sizes.fileMiB,
+      iterations: sizes.iterations,
       allocMiB: figure === 'fig10' ? sizes.allocMiB : 0,
       onProgress: (m) => opts.onProgress?.(m, i / plan.configs.length),
     });
@@ -61,6 +85,10 @@ export async function runRealFigure<C extends ConfigName>(
       scale: opts.scale,
       believedMiB: sizes.believedMiB,
       actualMiB: sizes.actualMiB,
+      balloonMiB: sizes.balloonMiB,
+      ...(footprint
+        ? { guestOwnMiB: footprint.ownMiB, guestHotMiB: footprint.hotMiB, guestFootprintHow: footprint.how }
+        : {}),
       fileMiB: sizes.fileMiB,
       iterations: sizes.iterations,
       ...(figure === 'fig10' ? { allocMiB: sizes.allocMiB } : {}),

@@ -193,6 +193,10 @@ export abstract class GuestRun<C extends ConfigName, S> {
     await this.channel.ready();
     this.info.bootS = Math.round(performance.now() - t0) / 1000;
     this.progress(`${this.o.config}: guest up in ${this.info.bootS} s (${this.accel}${this.bootNote})`);
+    // What the guest holds of its own before anything runs: the balloon can take only the rest.
+    const m = await guestMeminfo(this.channel);
+    this.info.guestMemTotalAtBootMiB = Math.round((m.MemTotal ?? 0) / 1024);
+    this.info.guestMemAvailableAtBootMiB = Math.round((m.MemAvailable ?? 0) / 1024);
     await this.connectQmp();
   }
 

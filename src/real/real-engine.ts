@@ -11,6 +11,7 @@ import {
 } from '../engine/engine.js';
 import { CONFIG_NAMES, type ConfigName, type FigureResult, isPaperConfig } from '../engine/results.js';
 import { detectAccel } from './accel.js';
+import type { FootprintProvider } from './footprint.js';
 import { type RealFigureId, runRealFigure } from './figure.js';
 import type { RealRunOptions, RealRunResult } from './guest-run.js';
 
@@ -41,6 +42,8 @@ export interface RealEngineSpec<C extends ConfigName> {
   /** Engine-specific facts for `meta`. */
   meta(hddLike: boolean): Record<string, string | number | boolean | null>;
   run(o: RealRunOptions & { config: C }): Promise<RealRunResult<C>>;
+  /** Measures (or finds, cached) the guest's footprint, which a scaled run needs; none: scale 1 only. */
+  footprint?: FootprintProvider;
 }
 
 /** An `Engine` from a real engine's parts: the figures, checks and scaffolding are the same for both. */
@@ -85,6 +88,7 @@ export function realEngine<C extends ConfigName>(spec: RealEngineSpec<C>): Engin
           scale: req.scale,
           hddLike,
           onProgress: (message, fraction) => o.onProgress?.({ message, fraction, step: true }),
+          ...signal,
         },
         {
           engine: spec.name,
@@ -97,6 +101,7 @@ export function realEngine<C extends ConfigName>(spec: RealEngineSpec<C>): Engin
           })),
           run: (r) => spec.run({ ...r, hddLike, ...signal }),
           meta: spec.meta(hddLike),
+          ...(spec.footprint ? { footprint: spec.footprint } : {}),
         },
       );
     },
