@@ -157,13 +157,12 @@ export class SwapSpace implements SwapArea {
   private firstFreeFrom(from: number): number {
     const owner = this.owner;
     const k = this.clusterSlots;
-    for (let s = from; s < this.slotCount;) {
-      if (this.blockFree[Math.floor(s / k)] === 0) {
-        s = (Math.floor(s / k) + 1) * k;
-        continue;
-      }
-      if (owner[s] === NONE) return s;
-      s++;
+    const n = this.slotCount;
+    // Block by block (one division per block, not per slot): full blocks are skipped whole.
+    for (let b = Math.floor(from / k), s = from; s < n; b++, s = b * k) {
+      if (this.blockFree[b] === 0) continue;
+      const end = Math.min(n, (b + 1) * k);
+      for (; s < end; s++) if (owner[s] === NONE) return s;
     }
     for (let s = this.lowestFree; s < from; s++) if (owner[s] === NONE) return s;
     throw new SwapSlotError('SwapSpace: no free slot although the area is not full');
