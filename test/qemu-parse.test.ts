@@ -209,3 +209,27 @@ test('sizes no run can have are refused by name before anything is built', async
   for (const [over, msg] of bad)
     await assert.rejects(runQemuConfig({ ...o, allocMiB: 0, hddLike: false, ...over }), msg);
 });
+
+test('a scaled real figure without a way to measure the guest footprint is refused before anything runs', async () => {
+  const { runRealFigure } = await import('../src/real/figure.js');
+  let ran = false;
+  await assert.rejects(
+    runRealFigure(
+      'fig9',
+      { scale: 0.25, hddLike: false },
+      {
+        engine: 'qemu',
+        configs: ['baseline'],
+        modeLabel: 'test',
+        unavailable: [],
+        run: () => {
+          ran = true;
+          throw new Error('must not run');
+        },
+        meta: {},
+      },
+    ),
+    /cannot measure the guest's footprint here, which a scaled run \(scale 0.25\) needs; run at scale 1/,
+  );
+  assert.equal(ran, false);
+});
