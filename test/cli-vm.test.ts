@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { Loop } from '../src/pager/loop.js';
 import { ControlSocketServer } from '../src/pager/control/socket-server.js';
 import { partitionsOf } from '../src/pager/image-check.js';
+import { QemuArgsError, checkExtraQemuArgs } from '../src/pager/vm/extra-args.js';
 import { FakeControlBackend } from './support/fake-control-backend.js';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
@@ -101,6 +102,25 @@ test('vswapper vm: every bad input is one clear line, exit code 2, nothing start
     [with_('--qemu', join(dir, 'no-qemu')), /--qemu .*no-qemu: no such executable/],
     [with_('--qemu', 'qemu-system-nonesuch'), /QEMU \(qemu-system-nonesuch\) is not on the PATH/],
     [[...base, '--metrics-port', '70000'], /--metrics-port must be a port number 0\.\.65535/],
+    [[...base, '--status-every', 'often'], /--status-every must be a number of seconds >= 0, got "often"/],
+    // Extra QEMU arguments that would break the pager's contract.
+    [[...base, '--', '-nographic', '-m', '1G'], /extra QEMU argument -m 1G: the guest memory is --memory/],
+    [
+      [...base, '--', '-object', 'memory-backend-ram,id=r,size=64M'],
+      /extra QEMU argument -object memory-backend-ram.*another memory backend is not paged/,
+    ],
+    [
+      [...base, '--', '-machine', 'q35,memory-backend=r'],
+      /-machine q35,memory-backend=r: guest RAM is the pager's memfd/,
+    ],
+    [
+      [...base, '--', '-drive', `file=${good},format=raw`],
+      /this is --image, which the pager's daemon serves/,
+    ],
+    [[...base, '--', '-hda', good], /-hda .*this is --image/],
+    [[...base, '--', '--name', 'mine'], /--name mine: vswapper vm names QEMU itself with debug-threads=on/],
+    [[...base, '--', '-enable-kvm'], /-enable-kvm: the accelerator is chosen with --accel/],
+    [[...base, '--', '-daemonize'], /-daemonize: QEMU must stay the child of vswapper vm/],
   ];
   // KVM: refused here unless this host has hardware virtualization (these machines' /dev/kvm is PVM).
   const kvm = run(...base, '--accel', 'kvm');
@@ -122,14 +142,66 @@ test('vswapper vm: every bad input is one clear line, exit code 2, nothing start
       assert.ok(lines.length <= 2, `one clear line (commander may add its usage hint): ${r.stderr}`);
       assert.deepEqual(readdirSync(dir).sort(), before, 'nothing made');
     }
-    // Valid inputs: checked, and this build says plainly that it did not launch.
-    const ok = run(...base, '--control', join(dir, 'ctl.sock'), '--metrics-port', '0');
+    // Valid inputs: launched, and a QEMU that ends at once (/bin/true) is reported, nothing left
+    // behind (the vm's work files in a cache of this test's own).
+    const cache = join(dir, 'cache');
+    const ok = spawnSync(
+      process.execPath,
+      [CLI, ...base, '--control', join(dir, 'ctl.sock'), '--metrics-port', '0', '--', '-nographic'],
+      { encoding: 'utf8', timeout: 60_000, env: { ...process.env, VSWAPPER_CACHE: cache } },
+    );
     assert.equal(ok.status, 1, ok.stderr);
-    assert.match(ok.stderr, /inputs checked .*64 MiB guest, limit 32 MiB, tcg\); not launched/);
+    assert.match(
+      ok.stderr,
+      /vswapper vm: QEMU ended before the guest started \(exit code 0\)|the userfaultfd shim did not build/,
+    );
     assert.equal(existsSync(join(dir, 'ctl.sock')), false);
+    const left = existsSync(join(cache, 'pager', 'vm')) ? readdirSync(join(cache, 'pager', 'vm')) : [];
+    assert.deepEqual(left, [], 'no work file or journal left');
   } finally {
     clearInterval(turning);
     other.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('extra QEMU arguments: the harmless pass through', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vsw-vm-'));
+  const img = join(dir, 'img.raw');
+  const other = join(dir, 'data.raw');
+  writeFileSync(img, '');
+  writeFileSync(other, '');
+  try {
+    checkExtraQemuArgs(
+      [
+        '-nographic',
+        '-smp',
+        '2',
+        '-machine',
+        'q35',
+        '-serial',
+        'mon:stdio',
+        '-netdev',
+        'user,id=n0',
+        '-device',
+        'virtio-net-pci,netdev=n0',
+        '-drive',
+        `file=${other},format=raw,if=virtio`,
+        '-object',
+        'rng-random,id=rng0,filename=/dev/urandom',
+      ],
+      img,
+    );
+    // The same file under another name is still the image.
+    assert.throws(
+      () => checkExtraQemuArgs(['-drive', `if=virtio,file=${join(dir, '.', 'img.raw')}`], img),
+      QemuArgsError,
+    );
+    assert.throws(
+      () => checkExtraQemuArgs(['-mem-path', '/dev/hugepages'], img),
+      /guest RAM is the pager's shared memfd/,
+    );
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
