@@ -13,6 +13,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSyn
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pagerEngine } from '../src/pager/index.js';
+import { detectAccel } from '../src/real/accel.js';
 import { vmDir } from '../src/pager/vm/vm-run.js';
 import { GuestChannel } from '../src/real/channel.js';
 import { buildGuestImage, type GuestImage } from '../src/real/guest-image.js';
@@ -97,7 +98,7 @@ interface Vm {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function startVm(img: GuestImage, disk: string, sock: string, consoleLog: string): Vm {
+function startVm(img: GuestImage, disk: string, sock: string, consoleLog: string, flags: string[] = []): Vm {
   const child = spawn(
     process.execPath,
     [
@@ -115,6 +116,7 @@ function startVm(img: GuestImage, disk: string, sock: string, consoleLog: string
       '0',
       '--status-every',
       '2',
+      ...flags,
       '--',
       '-nodefaults',
       '-display',
@@ -264,7 +266,7 @@ test(
 );
 
 test(
-  'vswapper vm: SIGINT in the middle of a workload stops it cleanly (exit 130), the host as found',
+  'vswapper vm --no-mapper: the baseline pager names nothing; SIGINT in the middle of a workload stops it cleanly (exit 130), the host as found',
   { skip, timeout: 10 * 60_000 },
   async (t) => {
     const s = await setUp(t);
@@ -274,8 +276,17 @@ test(
     const before = hostState();
     let vm: Vm | undefined;
     try {
-      vm = startVm(img, disk, sock, join(dir, 'console'));
+      vm = startVm(img, disk, sock, join(dir, 'console'), ['--no-mapper']);
       await vm.ch.ready();
+      const st = (await ctl(sock, 'query-status')) as unknown as { mapper: boolean };
+      assert.equal(st.mapper, false);
+      // The baseline reads the disk like the Mapper does, but names no page by its block.
+      const sums = await vm.ch.run('md5sum test_file.0');
+      assert.equal(sums.lines[0]!.split(/\s+/)[0], img.md5);
+      const read = await ctl(sock, 'query-stats');
+      assert.ok(read.deviceRequests! > 100, `the guest read its disk (${read.deviceRequests} requests)`);
+      assert.equal(read.namedResidentPages, 0);
+      assert.equal(read.mapperTrackedPages, 0);
       const work = vm.ch.run(warmupCommand(150)).catch((e: Error) => e);
       await until(sock, (x) => x.swapUsedSlots! > 1000);
       assert.ok(hostState().processes.length >= 2, 'QEMU and the daemon run');
@@ -287,6 +298,42 @@ test(
       assert.match(vm.stderr(), /stopped by SIGINT after [\d.]+ s \(QEMU: exit code 0\); host left as found/);
       assert.equal(existsSync(sock), false, 'the control socket is removed');
       assert.deepEqual(await settled(), before, 'the host as found');
+    } finally {
+      vm?.child.kill('SIGKILL');
+      lock.undoAll();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+const accel = detectAccel();
+test(
+  'vswapper vm --accel kvm: the vCPU threads are "CPU n/KVM" and their faults are the guest\'s',
+  {
+    skip:
+      skip ||
+      (accel.accel === 'kvm' ? false : `no hardware virtualization here (${accel.why}): KVM is untestable`),
+    timeout: 10 * 60_000,
+  },
+  async (t) => {
+    const s = await setUp(t);
+    if (!s) return;
+    const { img, dir, disk, lock } = s;
+    const sock = join(dir, 'ctl.sock');
+    let vm: Vm | undefined;
+    try {
+      vm = startVm(img, disk, sock, join(dir, 'console'), ['--accel', 'kvm']);
+      await vm.ch.ready();
+      const pid = Number(/running: QEMU pid (\d+)/.exec(vm.stderr())?.[1]);
+      const names = readdirSync(`/proc/${pid}/task`).map((tid) =>
+        readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(),
+      );
+      assert.ok(names.includes('CPU 0/KVM'), names.join(', '));
+      await vm.ch.run(warmupCommand(150));
+      const st = await ctl(sock, 'query-stats');
+      assert.ok(st.hostFaultsInGuest! > 0, `faults in guest context ${st.hostFaultsInGuest}`);
+      await vm.ch.run(POWEROFF).catch(() => undefined);
+      assert.equal((await vm.exited).code, 0, vm.stderr());
     } finally {
       vm?.child.kill('SIGKILL');
       lock.undoAll();
