@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Loop } from '../src/pager/loop.js';
 import { ControlSocketServer } from '../src/pager/control/socket-server.js';
-import { partitionsOf } from '../src/pager/image-check.js';
+import { ImageCheckError, checkRawImage, partitionTableOf } from '../src/pager/image-check.js';
 import { QemuArgsError, checkExtraQemuArgs } from '../src/pager/vm/extra-args.js';
 import { FakeControlBackend } from './support/fake-control-backend.js';
 
@@ -18,21 +18,21 @@ const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
 
-/** An image of `mib` MiB with an MBR whose one partition starts at `startSector`, or none. */
-function mbrImage(path: string, startSector?: number, mib = 4): void {
+/** An image of `mib` MiB with an MBR whose one partition starts at `startSector` (`sizeSectors` long), or none. */
+function mbrImage(path: string, startSector?: number, mib = 4, sizeSectors = 512): void {
   writeFileSync(path, '');
   truncateSync(path, mib * 2 ** 20);
   if (startSector === undefined) return;
   const b = Buffer.alloc(512);
   b[446 + 4] = 0x83;
   b.writeUInt32LE(startSector, 446 + 8);
-  b.writeUInt32LE(1000, 446 + 12);
+  b.writeUInt32LE(sizeSectors, 446 + 12);
   b.writeUInt16LE(0xaa55, 510);
   const fd = spawnSync('dd', [`of=${path}`, 'conv=notrunc', 'status=none'], { input: b });
   assert.equal(fd.status, 0);
 }
 
-/** A GPT image with its first partition at `startSector`. */
+/** A GPT image written for 512-byte sectors (header at byte 512), its first partition at `startSector`. */
 function gptImage(path: string, startSector: number): void {
   mbrImage(path, 1);
   const h = Buffer.alloc(34 * 512);
@@ -48,24 +48,58 @@ function gptImage(path: string, startSector: number): void {
   assert.equal(spawnSync('dd', [`of=${path}`, 'conv=notrunc', 'status=none'], { input: h }).status, 0);
 }
 
-test('image check: MBR and GPT partitions read', () => {
+/** A GPT written for 4096-byte sectors (header at byte 4096, entries at 8192), its first partition at `startBlock`. */
+function gpt4kImage(path: string, startBlock: number): void {
+  mbrImage(path, 1, 4, 1023);
+  const h = Buffer.alloc(6 * 4096);
+  h[446 + 4] = 0xee;
+  h.writeUInt32LE(1, 446 + 8);
+  h.writeUInt16LE(0xaa55, 510);
+  h.write('EFI PART', 4096, 'latin1');
+  h.writeBigUInt64LE(2n, 4096 + 72);
+  h.writeUInt32LE(128, 4096 + 80);
+  h.writeUInt32LE(128, 4096 + 84);
+  h.fill(7, 8192, 8192 + 16);
+  h.writeBigUInt64LE(BigInt(startBlock), 8192 + 32);
+  assert.equal(spawnSync('dd', [`of=${path}`, 'conv=notrunc', 'status=none'], { input: h }).status, 0);
+}
+
+test('image check: tables read in 4096-byte sectors, as the guest on the pager disk reads them', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vsw-vm-'));
-  gptImage(join(dir, 'g'), 2048);
-  const head = Buffer.alloc(34 * 512);
-  const fd = spawnSync('dd', [`if=${join(dir, 'g')}`, 'bs=512', 'count=34', 'status=none']);
-  fd.stdout.copy(head);
-  assert.deepEqual(partitionsOf(head), [{ index: 1, startSector: 2048 }]);
+  const head = (p: string): Buffer =>
+    spawnSync('dd', [`if=${p}`, 'bs=4096', 'count=6', 'status=none']).stdout;
+  gptImage(join(dir, 'g512'), 2048);
+  assert.deepEqual(partitionTableOf(head(join(dir, 'g512'))), { kind: 'gpt-512' });
+  gpt4kImage(join(dir, 'g4k'), 256);
+  assert.deepEqual(partitionTableOf(head(join(dir, 'g4k'))), {
+    kind: 'gpt',
+    partitions: [{ index: 1, startBlock: 256 }],
+  });
+  mbrImage(join(dir, 'm'), 256);
+  assert.deepEqual(partitionTableOf(head(join(dir, 'm'))), {
+    kind: 'mbr',
+    partitions: [{ index: 1, startBlock: 256, sizeBlocks: 512 }],
+  });
+  mbrImage(join(dir, 'none'));
+  assert.deepEqual(partitionTableOf(head(join(dir, 'none'))), { kind: 'none' });
+  // The tables the guest can read pass the image check.
+  for (const n of ['g4k', 'm', 'none']) checkRawImage(join(dir, n));
+  assert.throws(() => checkRawImage(join(dir, 'g512')), ImageCheckError);
   rmSync(dir, { recursive: true, force: true });
 });
 
 test('vswapper vm: every bad input is one clear line, exit code 2, nothing started', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vsw-vm-'));
   const good = join(dir, 'good.raw');
-  mbrImage(good, 2048);
+  mbrImage(good, 256);
+  // fdisk's old layout, in 512-byte sectors: read in 4096-byte ones it ends past the image.
   const mis = join(dir, 'mis.raw');
-  mbrImage(mis, 63);
+  mbrImage(mis, 63, 4, 8000);
+  // Today's 512-byte MBR at 1 MiB over the whole image: as far past the end.
+  const mbr512 = join(dir, 'mbr512.raw');
+  mbrImage(mbr512, 2048, 4, 6144);
   const gmis = join(dir, 'gmis.raw');
-  gptImage(gmis, 34);
+  gptImage(gmis, 2048);
   const qcow = join(dir, 'disk.qcow2');
   writeFileSync(qcow, Buffer.concat([Buffer.from([0x51, 0x46, 0x49, 0xfb, 0, 0, 0, 3]), Buffer.alloc(4088)]));
   const odd = join(dir, 'odd.raw');
@@ -89,9 +123,13 @@ test('vswapper vm: every bad input is one clear line, exit code 2, nothing start
     [with_('--image', odd), /4097 bytes is not a whole number of 4 KiB blocks/],
     [
       with_('--image', mis),
-      /partition 1 starts at sector 63 \(512-byte aligned, not 4 KiB\).*multiple of 8 sectors/,
+      /partition 1 \(start 63, 8000 sectors\) ends past the image when read in 4096-byte sectors.*MBR was written for 512-byte sectors.*losetup --sector-size 4096/,
     ],
-    [with_('--image', gmis), /partition 1 starts at sector 34 /],
+    [with_('--image', mbr512), /partition 1 \(start 2048, 6144 sectors\) ends past the image/],
+    [
+      with_('--image', gmis),
+      /its GPT is written for 512-byte sectors \(header at byte 512\).*finds no partition/,
+    ],
     [with_('--memory', 'lots'), /--memory must be a size like 512M or 2G, got "lots"/],
     [with_('--limit', '128M'), /--limit 128M is above --memory 64M/],
     [with_('--limit', '100K'), /--limit 100K is below the floor of 512 KiB/],
