@@ -172,7 +172,10 @@ async function until(
   return s;
 }
 
-/** The guest image, a scratch folder with a copy of its disk, and the host's run lock for the test. */
+/**
+ * The guest image, a scratch folder with a copy of its disk, and the host's run lock for the test
+ * (waiting up to 30 min for another run to end: the tests' timeouts include that wait).
+ */
 async function setUp(t: {
   skip: (why: string) => void;
 }): Promise<{ img: GuestImage; dir: string; disk: string; lock: HostChanges } | undefined> {
@@ -195,7 +198,7 @@ async function setUp(t: {
 
 test(
   'vswapper vm: boots the guest, follows set-limit down and up under a workload, serves metrics, exits 0 at power-off, host as found',
-  { skip, timeout: 20 * 60_000 },
+  { skip, timeout: 50 * 60_000 },
   async (t) => {
     const s = await setUp(t);
     if (!s) return;
@@ -267,7 +270,7 @@ test(
 
 test(
   'vswapper vm --no-mapper: the baseline pager names nothing; SIGINT in the middle of a workload stops it cleanly (exit 130), the host as found',
-  { skip, timeout: 10 * 60_000 },
+  { skip, timeout: 45 * 60_000 },
   async (t) => {
     const s = await setUp(t);
     if (!s) return;
@@ -313,7 +316,7 @@ test(
     skip:
       skip ||
       (accel.accel === 'kvm' ? false : `no hardware virtualization here (${accel.why}): KVM is untestable`),
-    timeout: 10 * 60_000,
+    timeout: 45 * 60_000,
   },
   async (t) => {
     const s = await setUp(t);

@@ -124,8 +124,13 @@ class VmRun {
     };
     this.o.signal?.addEventListener('abort', onAbort);
     try {
-      await this.start();
-      const why = await this.untilEnd();
+      try {
+        await this.start();
+      } catch (e) {
+        // A signal during the start is a stop, not a failure.
+        if (!this.o.signal?.aborted) throw e;
+      }
+      const why = this.o.signal?.aborted ? ({ kind: 'aborted' } as const) : await this.untilEnd();
       const runS = Math.round(performance.now() - t0) / 1000;
       if (why.kind === 'aborted' || stopped) {
         const qemuExit = await this.quitQemu();
@@ -200,6 +205,7 @@ class VmRun {
     // QEMU ends early on a bad command line: say so rather than wait for a hand-over.
     const adopted = await Promise.race([
       attachAndContinue(this.daemon, pid, () => this.connectQmp(qmpSocket), limitPages),
+      this.aborted(),
       this.qemuExit!.then((why) => {
         throw new VmQemuError(
           `QEMU ended before the guest started (${why}): ${this.qemuStderr.trim().split('\n').slice(-3).join(' | ') || 'no message'}`,
@@ -223,6 +229,16 @@ class VmRun {
         );
       }, o.statusEveryS * 1000);
     }
+  }
+
+  /** Rejects when the caller aborts (a signal while waiting for QEMU's hand-over). */
+  private aborted(): Promise<never> {
+    return new Promise((_, rej) => {
+      const s = this.o.signal;
+      if (!s) return;
+      if (s.aborted) rej(new Error('stopped'));
+      s.addEventListener('abort', () => rej(new Error('stopped')), { once: true });
+    });
   }
 
   private async flatStats(): Promise<Record<string, number>> {
