@@ -104,6 +104,11 @@ export async function checkVmInputs(o: VmOptions, qemuArgs: string[]): Promise<V
     throw new VmInputError(
       `QEMU (${qemu}) is not on the PATH: install it (apt-get install qemu-system-x86) or name it with --qemu`,
     );
+  // Last, so that a user without root still hears of every other mistake first.
+  if (process.getuid?.() !== 0)
+    throw new VmInputError(
+      "vswapper vm needs root: the daemon takes over QEMU's memory (userfaultfd on another process, /proc/PID/map_files)",
+    );
   return {
     image,
     imageBytes: sizeBytes,

@@ -22,6 +22,11 @@ import { statusLine } from './status.js';
 
 const PAGE = 4096;
 const MiB = 2 ** 20;
+/**
+ * How long a daemon's end may precede QEMU's and still be QEMU's doing: QEMU tears its address
+ * space down before its exit is reported, and the daemon's next ioctl on it fails meanwhile.
+ */
+const DAEMON_GRACE_MS = 5000;
 
 /** What `vswapper vm` runs, its inputs checked (src/experiments/vm-inputs.ts). */
 export interface VmRunOptions {
@@ -290,12 +295,29 @@ class VmRun {
       new Promise<{ kind: 'daemon' }>((res) => {
         if (!d.alive) res({ kind: 'daemon' });
         d.child.once('exit', () => res({ kind: 'daemon' }));
-      }),
+      }).then((r) => this.daemonEnded(r)),
       new Promise<{ kind: 'aborted' }>((res) => {
         if (this.o.signal?.aborted) res({ kind: 'aborted' });
         this.o.signal?.addEventListener('abort', () => res({ kind: 'aborted' }), { once: true });
       }),
     ]);
+  }
+
+  /**
+   * The daemon ended: when QEMU is ending too (the guest powered off, and the daemon's next
+   * userfaultfd ioctl on QEMU's vanished address space failed), QEMU's end is the VM's, reported
+   * as such; the daemon's own end is said on stderr. Otherwise the daemon died under a running guest.
+   */
+  private async daemonEnded(r: {
+    kind: 'daemon';
+  }): Promise<{ kind: 'qemu'; exit: string } | { kind: 'daemon' }> {
+    const grace = new Promise<undefined>((res) => setTimeout(() => res(undefined), DAEMON_GRACE_MS).unref());
+    const exit = await Promise.race([this.qemuExit!, grace]);
+    if (exit === undefined) return r;
+    const lines = this.daemon!.stderr.trim().split('\n');
+    const why = lines.find((l) => l.startsWith('vswapper pager daemon:')) ?? lines[lines.length - 1];
+    if (why) this.o.onProgress(`the pager daemon ended with QEMU: ${why}`);
+    return { kind: 'qemu', exit };
   }
 
   /** QMP `quit` (QEMU ends at once, cleanly), SIGKILL if it has not within 10 s. */
