@@ -40,7 +40,7 @@ import { modelVersion } from '../experiments/model-version.js';
 import { BALLOON_MANAGER_INPUT_ERRORS, registerBalloonManager } from './balloon-manager.js';
 import { registerGuests } from './guests.js';
 import { CTL_INPUT_ERRORS, registerCtl } from './ctl.js';
-import { VM_INPUT_ERRORS, registerVm } from './vm.js';
+import { VM_INPUT_ERRORS, VM_RUN_ERRORS, registerVm } from './vm.js';
 
 /** An integer flag within [min, max]. */
 const intFlag =
@@ -396,7 +396,7 @@ program.parseAsync(process.argv).catch((e: unknown) => {
     (e instanceof Error && e.name === 'QueueUnavailableError') ||
     (e instanceof Error && BALLOON_MANAGER_INPUT_ERRORS.has(e.name)) ||
     (e instanceof Error && (VM_INPUT_ERRORS.has(e.name) || CTL_INPUT_ERRORS.has(e.name)));
-  if (e instanceof Error && e.name === 'VmNotLaunchedError') {
+  if (e instanceof Error && VM_RUN_ERRORS.has(e.name)) {
     process.stderr.write(`vswapper vm: ${e.message}\n`);
     process.exitCode = 1;
     return;

@@ -1,6 +1,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { checkRawImage } from '../pager/image-check.js';
+import { checkExtraQemuArgs } from '../pager/vm/extra-args.js';
 import { parseSize } from '../pager/control/sizes.js';
 import { claimSocketPath } from '../pager/control/socket-path.js';
 import { detectAccel, hasCommand } from '../real/accel.js';
@@ -15,6 +16,7 @@ export const VM_INPUT_ERRORS = new Set([
   'ImageCheckError',
   'SizeError',
   'ControlSocketBusyError',
+  'QemuArgsError',
 ]);
 
 const MiB = 2 ** 20;
@@ -30,7 +32,12 @@ export interface VmOptions {
   control?: string;
   metricsPort?: number;
   mapper: boolean;
-  qemu: string;
+  /** --no-preventer: the Mapper alone even where the patched QEMU is built. */
+  preventer: boolean;
+  /** Undefined: Debian's qemu-system-x86_64 (or the patched build, for the Preventer). */
+  qemu?: string;
+  quiet?: boolean;
+  statusEvery: string;
 }
 
 export interface VmPlan {
@@ -43,8 +50,12 @@ export interface VmPlan {
   control?: string;
   metricsPort?: number;
   mapper: boolean;
-  qemu: string;
+  /** The Preventer asked for: TCG, the Mapper on, no --qemu of the user's, not --no-preventer. */
+  preventer: boolean;
+  qemu?: string;
   qemuArgs: string[];
+  quiet: boolean;
+  statusEveryS: number;
 }
 
 /** Every check `vswapper vm` makes before anything starts; the first failure is thrown, naming its flag. */
@@ -77,16 +88,26 @@ export async function checkVmInputs(o: VmOptions, qemuArgs: string[]): Promise<V
     if (a.accel !== 'kvm')
       throw new VmInputError(`--accel kvm: not on this host: ${a.why} (use --accel tcg)`);
   }
+  const statusEveryS = Number(o.statusEvery);
+  if (!(o.statusEvery.trim() !== '' && Number.isFinite(statusEveryS) && statusEveryS >= 0))
+    throw new VmInputError(`--status-every must be a number of seconds >= 0, got "${o.statusEvery}"`);
+  checkExtraQemuArgs(qemuArgs, image);
   if (o.control !== undefined) await claimSocketPath(resolve(o.control));
-  if (o.qemu.includes('/')) {
+  const qemu = o.qemu ?? 'qemu-system-x86_64';
+  if (qemu.includes('/')) {
     try {
-      accessSync(o.qemu, constants.X_OK);
+      accessSync(qemu, constants.X_OK);
     } catch {
       throw new VmInputError(`--qemu ${o.qemu}: no such executable`);
     }
-  } else if (!(await hasCommand(o.qemu)))
+  } else if (!(await hasCommand(qemu)))
     throw new VmInputError(
-      `QEMU (${o.qemu}) is not on the PATH: install it (apt-get install qemu-system-x86) or name it with --qemu`,
+      `QEMU (${qemu}) is not on the PATH: install it (apt-get install qemu-system-x86) or name it with --qemu`,
+    );
+  // Last, so that a user without root still hears of every other mistake first.
+  if (process.getuid?.() !== 0)
+    throw new VmInputError(
+      "vswapper vm needs root: the daemon takes over QEMU's memory (userfaultfd on another process, /proc/PID/map_files)",
     );
   return {
     image,
@@ -98,7 +119,10 @@ export async function checkVmInputs(o: VmOptions, qemuArgs: string[]): Promise<V
     ...(o.control !== undefined ? { control: resolve(o.control) } : {}),
     ...(o.metricsPort !== undefined ? { metricsPort: o.metricsPort } : {}),
     mapper: o.mapper,
-    qemu: o.qemu,
+    preventer: o.preventer && o.mapper && o.accel === 'tcg' && o.qemu === undefined,
+    ...(o.qemu !== undefined ? { qemu: o.qemu } : {}),
     qemuArgs,
+    quiet: o.quiet === true,
+    statusEveryS,
   };
 }

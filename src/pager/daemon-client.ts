@@ -24,7 +24,11 @@ export class DaemonProcess {
 
   constructor(
     cfg: Partial<DaemonConfig> & Record<string, unknown>,
-    opts: { stderr?: (s: string) => void } = {},
+    /**
+     * `ownProcessGroup`: a terminal's Ctrl-C (SIGINT to the foreground group) does not reach the
+     * daemon, which must outlive QEMU; it still stops when our end of its stdin closes.
+     */
+    opts: { stderr?: (s: string) => void; ownProcessGroup?: boolean } = {},
   ) {
     // VSWAPPER_DAEMON_PROF=DIR writes a V8 CPU profile of the daemon there (where its time goes).
     this.child = spawn(
@@ -36,9 +40,7 @@ export class DaemonProcess {
         DAEMON_SCRIPT,
         JSON.stringify(cfg),
       ],
-      {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
+      { stdio: ['pipe', 'pipe', 'pipe'], detached: opts.ownProcessGroup === true },
     );
     this.child.stdout!.on('data', (d: Buffer) => {
       this.buf += d.toString();

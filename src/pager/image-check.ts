@@ -16,15 +16,29 @@ const MAGICS: [string, (b: Buffer) => boolean][] = [
   ['VHDX', (b) => b.toString('latin1', 0, 8) === 'vhdxfile'],
 ];
 
-/** A partition: its number (1-based, as fdisk shows them) and its first sector. */
+/** A partition as the guest reads it: its number (1-based, as fdisk shows them), start and size in 4 KiB sectors. */
 export interface Partition {
   index: number;
-  startSector: number;
+  startBlock: number;
+  /** Blocks; undefined for GPT entries (their end is not checked). */
+  sizeBlocks?: number;
 }
 
-/** The partitions an MBR or a GPT lists, from the image's first bytes (pure). */
-export function partitionsOf(head: Buffer): Partition[] {
-  if (head.length < 2 * SECTOR || head.readUInt16LE(510) !== 0xaa55) return [];
+/**
+ * The image's partition table as the guest reads it. The pager's disk has 4096-byte logical
+ * sectors, and Linux reads tables in logical sectors (block/partitions/msdos.c multiplies MBR
+ * entries by logical_block_size / 512; efi.c looks for the GPT header at LBA 1, byte 4096). A GPT
+ * whose header is at byte 512 was written for 512-byte sectors: the guest does not find it.
+ */
+export type PartitionTable =
+  | { kind: 'none' }
+  | { kind: 'mbr'; partitions: Partition[] }
+  | { kind: 'gpt'; partitions: Partition[] }
+  | { kind: 'gpt-512' };
+
+/** The table in the image's first bytes (pure), read in 4096-byte sectors as the guest will. */
+export function partitionTableOf(head: Buffer): PartitionTable {
+  if (head.length < SECTOR || head.readUInt16LE(510) !== 0xaa55) return { kind: 'none' };
   const mbr: Partition[] = [];
   let protective = false;
   for (let i = 0; i < 4; i++) {
@@ -32,33 +46,36 @@ export function partitionsOf(head: Buffer): Partition[] {
     const type = head[e + 4]!;
     if (type === 0) continue;
     if (type === 0xee) protective = true;
-    mbr.push({ index: i + 1, startSector: head.readUInt32LE(e + 8) });
+    mbr.push({ index: i + 1, startBlock: head.readUInt32LE(e + 8), sizeBlocks: head.readUInt32LE(e + 12) });
   }
-  if (!protective) return mbr;
+  if (!protective) return { kind: 'mbr', partitions: mbr };
   // GPT (UEFI spec 5.3): the header at LBA 1, the entries where it says.
-  if (head.toString('latin1', SECTOR, SECTOR + 8) !== 'EFI PART') return [];
-  const entriesLba = Number(head.readBigUInt64LE(SECTOR + 72));
-  const count = head.readUInt32LE(SECTOR + 80);
-  const size = head.readUInt32LE(SECTOR + 84);
+  const gptAt = (at: number): boolean =>
+    head.length >= at + 92 && head.toString('latin1', at, at + 8) === 'EFI PART';
+  if (!gptAt(BLOCK)) return gptAt(SECTOR) ? { kind: 'gpt-512' } : { kind: 'none' };
+  const entriesLba = Number(head.readBigUInt64LE(BLOCK + 72));
+  const count = head.readUInt32LE(BLOCK + 80);
+  const size = head.readUInt32LE(BLOCK + 84);
   const out: Partition[] = [];
   for (let i = 0; i < count; i++) {
-    const e = entriesLba * SECTOR + i * size;
+    const e = entriesLba * BLOCK + i * size;
     if (size < 48 || e + 48 > head.length) break;
     if (head.subarray(e, e + 16).every((x) => x === 0)) continue;
-    out.push({ index: i + 1, startSector: Number(head.readBigUInt64LE(e + 32)) });
+    out.push({ index: i + 1, startBlock: Number(head.readBigUInt64LE(e + 32)) });
   }
-  return out;
+  return { kind: 'gpt', partitions: out };
 }
 
-/** Bytes read from the image's start: the MBR, the GPT header and its 128 entries of 128 bytes. */
-const HEAD_BYTES = 34 * SECTOR;
+/** Bytes read from the image's start: the MBR, a 4 KiB-sector GPT header and its 128 entries of 128 bytes. */
+const HEAD_BYTES = 2 * BLOCK + 128 * 128;
 
 /**
  * Whether `path` can be the guest's disk under the pager: a raw image (QEMU's other formats are
- * refused by their magic, with the conversion), a whole number of 4 KiB blocks, and every
- * partition starting on a 4 KiB boundary. The daemon serves 4 KiB logical blocks (the Mapper names
- * a guest page by one image block, §4.1 "Page Alignment"); a partition at a 512-byte boundary puts
- * every file-system block across two of ours, so no page read from it could be named.
+ * refused by their magic, with the conversion), a whole number of 4 KiB blocks, and a partition
+ * table the guest can read on a disk of 4096-byte logical sectors (the Mapper names a guest page by
+ * one image block, §4.1 "Page Alignment"): none, a GPT at byte 4096, or an MBR whose partitions
+ * fit in the image read in 4096-byte sectors. Every partition of such a table starts on a 4 KiB
+ * boundary by construction.
  */
 export function checkRawImage(path: string): { sizeBytes: number; partitions: Partition[] } {
   let st;
@@ -89,11 +106,21 @@ export function checkRawImage(path: string): { sizeBytes: number; partitions: Pa
     throw new ImageCheckError(
       `--image ${path}: ${sizeBytes} bytes is not a whole number of 4 KiB blocks (grow it: truncate -s %4K ${path})`,
     );
-  const partitions = partitionsOf(b);
-  for (const p of partitions)
-    if ((p.startSector * SECTOR) % BLOCK !== 0)
-      throw new ImageCheckError(
-        `--image ${path}: partition ${p.index} starts at sector ${p.startSector} (512-byte aligned, not 4 KiB): the pager's disk has 4 KiB blocks, so this file system's pages would straddle two blocks and the Mapper could name none of them; re-create the partition at a multiple of 8 sectors (parted -a optimal, or sfdisk start=2048) and copy the file system over`,
-      );
+  const table = partitionTableOf(b);
+  const redo =
+    're-create the table for 4096-byte sectors (losetup --sector-size 4096 -P -f --show the image, partition that loop device, copy the file systems over), or use an unpartitioned image with -kernel';
+  if (table.kind === 'gpt-512')
+    throw new ImageCheckError(
+      `--image ${path}: its GPT is written for 512-byte sectors (header at byte 512); the pager's disk has 4096-byte logical sectors, so the guest looks for the header at byte 4096 and finds no partition: ${redo}`,
+    );
+  const partitions = table.kind === 'none' ? [] : table.partitions;
+  // An MBR does not say its sector size: a table for 512-byte sectors, read in 4096-byte ones,
+  // reaches 8 times as far, past the image's end for any partition over an eighth of it.
+  if (st.isFile())
+    for (const p of partitions)
+      if (p.sizeBlocks !== undefined && (p.startBlock + p.sizeBlocks) * BLOCK > sizeBytes)
+        throw new ImageCheckError(
+          `--image ${path}: partition ${p.index} (start ${p.startBlock}, ${p.sizeBlocks} sectors) ends past the image when read in 4096-byte sectors, as the guest on the pager's disk reads it: the MBR was written for 512-byte sectors; ${redo}`,
+        );
   return { sizeBytes, partitions };
 }

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type { ConfigName } from '../engine/results.js';
 import {
@@ -8,12 +7,22 @@ import {
   type RealRunResult,
 } from '../real/guest-run.js';
 import { type Measured, sysbenchTotalTime } from '../real/guest-workload.js';
-import { processStartTicks, sh } from '../real/host-changes.js';
+import { sh } from '../real/host-changes.js';
 import { resizeBalloon } from '../real/balloon.js';
-import { cacheDir, MiB, PKG_ROOT } from '../real/paths.js';
+import { cacheDir, MiB } from '../real/paths.js';
 import { processMemory } from '../real/proc.js';
 import { type QemuLaunch, guestArgs, qemuBaseArgs } from '../real/qemu-process.js';
-import { DaemonProcess } from './daemon-client.js';
+import type { DaemonProcess } from './daemon-client.js';
+import {
+  PATCHED_QEMU_FIRMWARE_ARGS,
+  attachAndContinue,
+  buildShim,
+  pagerQemuArgs,
+  patchedQemu,
+  preventerProblem,
+  shimEnv,
+  startPagerDaemon,
+} from './launch.js';
 import { type Stats, pagerMetrics, pagerNotes } from './metrics.js';
 
 const PAGE = 4096;
@@ -153,45 +162,13 @@ function checkLimitSchedule(o: PagerRunOptions): void {
     throw new RangeError(`runPagerConfig: pageClusterLog2 must be a whole number in 0..8, got ${n}`);
 }
 
+export { buildShim, patchedQemu, preventerProblem } from './launch.js';
+
 export type PagerRunResult = RealRunResult<PagerConfigName>;
 
 /** The pager engine's own folder in the cache (journals, work files): apart from the qemu engine's. */
 export function pagerCacheDir(): string {
   return join(cacheDir(), 'pager');
-}
-
-/** Builds (or finds, cached) the userfaultfd shim; returns the library's path. */
-export async function buildShim(): Promise<string> {
-  const script = join(PKG_ROOT, 'scripts', 'build-uffd-shim.sh');
-  const out = await new Promise<string>((res, rej) =>
-    execFile('bash', [script], { encoding: 'utf8' }, (err, stdout, stderr) =>
-      err
-        ? rej(new Error(`the userfaultfd shim did not build: ${stderr.trim() || err.message}`))
-        : res(stdout),
-    ),
-  );
-  const m = /^SHIM=(.+)$/m.exec(out);
-  if (!m) throw new Error('the shim builder did not report SHIM=');
-  return m[1]!.trim();
-}
-
-/**
- * The patched QEMU (scripts/build-qemu-intercept.sh) if it is built, else undefined. Never builds:
- * the first build takes about an hour on a 2-core machine.
- */
-export function patchedQemu(): Promise<string | undefined> {
-  const script = join(PKG_ROOT, 'scripts', 'build-qemu-intercept.sh');
-  return new Promise((res) =>
-    execFile('bash', [script, '--check'], { encoding: 'utf8' }, (err, stdout) =>
-      res(err ? undefined : /^QEMU=(.+)$/m.exec(stdout)?.[1]?.trim()),
-    ),
-  );
-}
-
-/** Why `vswapper` cannot run here, or undefined. */
-export async function preventerProblem(): Promise<string | undefined> {
-  if (await patchedQemu()) return undefined;
-  return "the False Reads Preventer needs QEMU's TCG intercept, and the patched QEMU is not built (run scripts/build-qemu-intercept.sh as root: Debian's QEMU 7.2 source with patches/qemu-7.2-intercept.patch, about an hour on 2 cores)";
 }
 
 /**
@@ -265,7 +242,7 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
     sh('fallocate', ['-l', String(this.p.believedMiB * MiB), swap]);
     this.vhostSocket = this.work('vhost.sock');
     this.shimSocket = this.work('shim.sock');
-    const d = new DaemonProcess({
+    this.daemon = await startPagerDaemon(this.ledger, {
       vhostSocket: this.vhostSocket,
       shimSocket: this.shimSocket,
       image: disk,
@@ -278,12 +255,6 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
       ...(this.p.samplingDepth !== undefined ? { samplingDepth: this.p.samplingDepth } : {}),
       ...(this.p.pageClusterLog2 !== undefined ? { pageClusterLog2: this.p.pageClusterLog2 } : {}),
     });
-    this.daemon = d;
-    const dpid = d.child.pid;
-    if (dpid === undefined) throw new Error('could not start the pager daemon');
-    const ticks = processStartTicks(dpid);
-    if (ticks !== undefined) this.ledger.did({ kind: 'kill', pid: dpid, startTicks: ticks });
-    await d.next((m) => m.event === 'listening');
   }
 
   private get d(): DaemonProcess {
@@ -296,20 +267,12 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
     const consoleLog = this.work('console');
     const args = [
       ...qemuBaseArgs(this.accel, this.tbMiB, this.p.believedMiB),
-      // Stopped until the pager has registered guest RAM and taken over what QEMU populated.
-      '-S',
-      '-name',
-      'vswapper-pager,debug-threads=on',
-      // Guest RAM in a memfd QEMU shares: the daemon maps the same file (and vhost-user needs it).
-      '-object',
-      `memory-backend-memfd,id=mem,size=${this.p.believedMiB}M,share=on`,
-      '-machine',
-      'pc,memory-backend=mem',
-      '-chardev',
-      `socket,id=vhost0,path=${this.vhostSocket}`,
-      // The daemon reports 4 KiB logical blocks in the config space (the Mapper needs them, §4.1).
-      '-device',
-      'vhost-user-blk-pci,chardev=vhost0,num-queues=1',
+      ...pagerQemuArgs({
+        ramMiB: this.p.believedMiB,
+        vhostSocket: this.vhostSocket,
+        name: 'vswapper-pager',
+        machineType: 'pc',
+      }),
       // Its discards punch the memfd and madvise QEMU's mapping: the pager hears UFFD_EVENT_REMOVE.
       ...(hasBalloonDevice(this.p)
         ? [
@@ -319,30 +282,24 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
         : []),
       ...guestArgs(this.img, qmpSocket, consoleLog),
     ];
-    // The shim's constructor creates a userfaultfd in QEMU and hands it to the daemon.
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      LD_PRELOAD: this.shim,
-      VSWAPPER_UFFD_SOCK: this.shimSocket,
-    };
-    // The shim creates the intercept's region for QEMU's RAM block "mem" (the memfd backend's id).
-    if (usesPreventer(this.p.config))
-      env.VSWAPPER_INTERCEPT = `mem:${Math.round((this.p.believedMiB * MiB) / PAGE)}`;
+    const env = shimEnv(process.env, {
+      shim: this.shim,
+      shimSocket: this.shimSocket,
+      ...(usesPreventer(this.p.config) ? { preventerRamBytes: this.p.believedMiB * MiB } : {}),
+    });
     if (!this.qemuBinary) return { args, env, consoleLog, qmpSocket };
-    // The patched build looks for firmware in its data directory only (Debian's own QEMU is also
-    // configured with /usr/share/seabios, where SeaBIOS is): both are named here.
-    const firmware = ['-L', '/usr/share/seabios', '-L', '/usr/share/qemu'];
-    return { args: [...firmware, ...args], env, consoleLog, qmpSocket, binary: this.qemuBinary };
+    return {
+      args: [...PATCHED_QEMU_FIRMWARE_ARGS, ...args],
+      env,
+      consoleLog,
+      qmpSocket,
+      binary: this.qemuBinary,
+    };
   }
 
   /** The daemon takes over guest RAM (userfaultfd from the shim, what QEMU populated), then the guest runs. */
   protected override async beforeGuestStarts(): Promise<void> {
-    const pid = this.qemu!.pid;
-    await this.d.next((m) => m.event === 'uffd' && m.pid === pid);
-    const qmp = await this.connectQmp();
-    const att = await this.d.cmd({ cmd: 'attach' });
-    this.info.pagesAdoptedAtAttach = Number(att.adopted);
-    await qmp.execute('cont');
+    this.info.pagesAdoptedAtAttach = await attachAndContinue(this.d, this.qemu!.pid, () => this.connectQmp());
   }
 
   private async stats(): Promise<Stats> {

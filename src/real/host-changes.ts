@@ -167,6 +167,7 @@ export class HostChanges {
   private readonly steps: UndoStep[] = [];
   private readonly journal: string | undefined;
   private listening = false;
+  private readonly handleSignals: boolean;
   private readonly onSignal = (sig: NodeJS.Signals): void => {
     this.undoAll();
     // Re-raise: with no other listener the process ends by this signal, as it would have.
@@ -176,7 +177,12 @@ export class HostChanges {
     this.undoAll();
   };
 
-  constructor(opts: { journalDir?: string } = {}) {
+  /**
+   * `handleSignals: false`: the owner stops gracefully on signals itself and undoes the ledger
+   * after (`vswapper vm` quits QEMU through QMP first); process exit still undoes it.
+   */
+  constructor(opts: { journalDir?: string; handleSignals?: boolean } = {}) {
+    this.handleSignals = opts.handleSignals ?? true;
     this.journal = opts.journalDir
       ? join(opts.journalDir, `host-changes-${process.pid}-${Date.now()}.json`)
       : undefined;
@@ -188,7 +194,7 @@ export class HostChanges {
     this.save();
     if (!this.listening) {
       this.listening = true;
-      for (const s of SIGNALS) process.on(s, this.onSignal);
+      if (this.handleSignals) for (const s of SIGNALS) process.on(s, this.onSignal);
       process.on('exit', this.onExit);
     }
   }
