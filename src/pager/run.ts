@@ -15,6 +15,7 @@ import { processMemory } from '../real/proc.js';
 import { type QemuLaunch, guestArgs, qemuBaseArgs } from '../real/qemu-process.js';
 import { DaemonProcess } from './daemon-client.js';
 import { type Stats, pagerMetrics, pagerNotes } from './metrics.js';
+import { explainEarlyEnd } from './supervision.js';
 
 const PAGE = 4096;
 
@@ -446,11 +447,9 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
     this.info.deviceMalformed = end.device.malformed ?? 0;
   }
 
+  /** A dead daemon is named first (README, "When the daemon dies"). */
   protected whyEnded(e: Error): string {
-    const d = this.daemon;
-    const daemonDied =
-      d && !d.alive ? `; the pager daemon ended: ${d.stderr.trim().split('\n').slice(-3).join(' | ')}` : '';
-    return `QEMU ended before the run did: ${e.message}${daemonDied}`;
+    return explainEarlyEnd(e.message, this.daemon);
   }
 
   protected override async release(): Promise<void> {
