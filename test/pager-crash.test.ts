@@ -8,8 +8,11 @@
  *
  * `npm test` runs 2 trials (VSWAPPER_CRASH_TRIALS=20 for the issue's 20; VSWAPPER_CRASH_SEED moves
  * the seeds), and the planted bugs: the shim before this contract ('legacy': it closes its copy of
- * the userfaultfd and watches nothing) must be caught reading zeros, or at least not stopping; a
+ * the userfaultfd and watches nothing) must be caught running the guest on zero-filled pages; a
  * shim that keeps the copy but does not stop QEMU ('no-stop') must be caught by the deadline.
+ * A zero fill is counted on the host, not only by the guest: the daemon is frozen (SIGSTOP) at the
+ * random moment, the pages the memfd holds are counted, then it is killed; any page the memfd gains
+ * after that was a hole the kernel filled for an access nobody served.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -53,7 +56,8 @@ const base: Omit<CrashTrialOptions, 'seed'> = {
 function show(r: CrashTrialResult): string {
   return (
     `seed ${r.seed}: kill +${r.delayMs} ms, QEMU ${r.qemuEnd} after ${r.stopMs?.toFixed(0) ?? '-'} ms` +
-    ` (shim: ${r.stoppedByShim}); ${r.checkerPasses} passes, ${r.badReads.length} bad reads` +
+    ` (shim: ${r.stoppedByShim}); ${r.zeroFilledPages} pages zero-filled after the death;` +
+    ` ${r.checkerPasses} passes, ${r.badReads.length} bad reads` +
     `${r.badReads.length ? ` [${r.badReads.slice(0, 2).join('; ')}]` : ''}; ${r.acked} acked, ${r.lost.length} lost,` +
     ` ${r.unackedPresent} unacked present; ${r.fsck}; before the kill ${JSON.stringify(r.before)}`
   );
@@ -82,7 +86,7 @@ test(
     const stops = results.map((r) => r.stopMs ?? Infinity).sort((a, b) => a - b);
     const acked = results.reduce((s, r) => s + r.acked, 0);
     process.stderr.write(
-      `${TRIALS} trials: stop ms min ${stops[0]!.toFixed(0)} median ${stops[Math.floor(stops.length / 2)]!.toFixed(0)} max ${stops[stops.length - 1]!.toFixed(0)}; ${acked} records acknowledged, ${results.reduce((s, r) => s + r.lost.length, 0)} lost; ${results.reduce((s, r) => s + r.badReads.length, 0)} bad reads\n`,
+      `${TRIALS} trials: stop ms min ${stops[0]!.toFixed(0)} median ${stops[Math.floor(stops.length / 2)]!.toFixed(0)} max ${stops[stops.length - 1]!.toFixed(0)}; ${acked} records acknowledged, ${results.reduce((s, r) => s + r.lost.length, 0)} lost; ${results.reduce((s, r) => s + r.badReads.length, 0)} bad reads, ${results.reduce((s, r) => s + r.zeroFilledPages, 0)} pages zero-filled\n`,
     );
     for (const r of results) {
       assert.ok(r.stoppedByShim, `QEMU was not stopped by the shim: ${show(r)}`);
@@ -91,6 +95,7 @@ test(
         `QEMU did not stop in time: ${show(r)}`,
       );
       assert.deepEqual(r.badReads, [], `the guest read a page wrong: ${show(r)}`);
+      assert.equal(r.zeroFilledPages, 0, `pages were zero-filled after the daemon died: ${show(r)}`);
       assert.deepEqual(r.lost, [], `acknowledged records lost: ${show(r)}`);
       assert.ok(r.acked >= 4, `too few records to judge: ${show(r)}`);
       assert.ok(!/exit (4|8|16|32)/.test(r.fsck), `the file system is damaged: ${show(r)}`);
@@ -110,11 +115,10 @@ test(
     const r = await runCrashTrial({ ...base, seed: SEED + 1000, sabotage: 'legacy' });
     process.stderr.write(`legacy shim: ${show(r)}\n`);
     assert.ok(!r.stoppedByShim, 'the legacy shim cannot have stopped QEMU');
-    // What the checker must see: the guest ran on after the daemon died and read zeros.
-    assert.ok(
-      r.badReads.some((l) => l.startsWith('ZEROREAD')),
-      `the guest read no zero page after the daemon died: ${show(r)}`,
-    );
+    // The guest ran on after the daemon died, on zero pages where the pager's pages were. (Its own
+    // checker is rarely heard: the guest kernel runs on zeros too and goes silent; README.)
+    assert.ok(r.zeroFilledPages > 0, `no page was zero-filled after the daemon died: ${show(r)}`);
+    assert.equal(r.stopMs, undefined, `QEMU stopped on its own: ${show(r)}`);
   },
 );
 
@@ -130,5 +134,6 @@ test(
     assert.equal(r.stopMs, undefined, `QEMU stopped on its own: ${show(r)}`);
     // Its kept copy still held every fault: nothing was read as zeros while it hung.
     assert.deepEqual(r.badReads, [], `a page was read wrong: ${show(r)}`);
+    assert.equal(r.zeroFilledPages, 0, `pages were zero-filled while QEMU hung: ${show(r)}`);
   },
 );

@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { DaemonProcess, buildShim, pagerCacheDir } from '../../src/pager/index.js';
+import { findRamMapping, parseMaps } from '../../src/pager/guest-ram.js';
 import { stoppedByShim } from '../../src/pager/supervision.js';
 import { lineSplitter } from '../../src/real/channel.js';
 import { buildGuestImage } from '../../src/real/guest-image.js';
@@ -47,6 +48,11 @@ export interface CrashTrialResult {
   stoppedByShim: boolean;
   /** The guest's lines reporting a page read back wrong (ZEROREAD, BADREAD) or its checker's end. */
   badReads: string[];
+  /**
+   * Pages of guest RAM filled after the daemon died: each a hole (a page the pager had evicted)
+   * that the kernel filled with zeros for a guest access nobody served. Must be 0.
+   */
+  zeroFilledPages: number;
   checkerPasses: number;
   acked: number;
   /** Acknowledged records missing or wrong on the image, and records there beyond the last ACK seen. */
@@ -55,6 +61,9 @@ export interface CrashTrialResult {
   fsck: string;
   /** The pager's state just before the kill: it was paging, with pages named and swapped. */
   before: Record<string, number>;
+  /** What the guest printed after the kill (ACKs left out), and the end of its console: for a failure's report. */
+  linesAfterKill: string[];
+  consoleTail: string[];
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -109,6 +118,16 @@ export function recordIntact(file: Buffer, nonce: bigint, n: number): boolean {
   return w(3) === sum;
 }
 
+/** Waits until `pid` is stopped (state T in /proc/PID/stat): a SIGSTOP has taken effect. */
+async function waitStopped(pid: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (/^\d+ \(.*\) [Tt]/.test(st)) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`the pager daemon (pid ${pid}) did not stop on SIGSTOP within a second`);
+}
+
 /** Runs one trial; everything it changed on the host is undone before it returns. */
 export async function runCrashTrial(o: CrashTrialOptions): Promise<CrashTrialResult> {
   const progress = o.onProgress ?? ((): void => undefined);
@@ -132,6 +151,7 @@ export async function runCrashTrial(o: CrashTrialOptions): Promise<CrashTrialRes
   let qmp: QmpClient | undefined;
   let undoFailed: string[] = [];
   let out: CrashTrialResult;
+  let memfd: number | undefined;
   try {
     await takeLock(ledger, cacheDir(), { onProgress: progress });
     const disk = work('disk');
@@ -189,12 +209,16 @@ export async function runCrashTrial(o: CrashTrialOptions): Promise<CrashTrialRes
     await d.next((m) => m.event === 'uffd' && m.pid === q.pid);
     qmp = await QmpClient.connect(qmpSocket, { retryMs: 30_000 });
     await d.cmd({ cmd: 'attach' });
+    // Our own descriptor of the guest's RAM (the memfd): how many pages it holds, whoever fills them.
+    const m = findRamMapping(parseMaps(readFileSync(`/proc/${q.pid}/maps`, 'utf8')), o.believedMiB * MiB);
+    memfd = openSync(`/proc/${q.pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`, 'r');
     await qmp.execute('cont');
     await withTimeout(q.channel.ready(), 300_000, 'the guest boot');
     await d.cmd({ cmd: 'limit', pages: (o.residentMiB * MiB) / 4096 });
     progress('guest up, limit set');
 
     const badReads: string[] = [];
+    const lines: string[] = [];
     let passes = 0;
     let acked = -1;
     let started!: () => void;
@@ -202,6 +226,7 @@ export async function runCrashTrial(o: CrashTrialOptions): Promise<CrashTrialRes
     q.child.stdout!.on(
       'data',
       lineSplitter((l) => {
+        lines.push(l);
         const ack = /^ACK (\d+)$/.exec(l);
         if (ack) acked = Math.max(acked, Number(ack[1]));
         else if (/^PASS \d+$/.test(l)) passes++;
@@ -234,18 +259,30 @@ export async function runCrashTrial(o: CrashTrialOptions): Promise<CrashTrialRes
       'uffdFaultsGuest',
     ])
       before[k] = snap[k] ?? 0;
+    // Frozen first, so that the pages the memfd holds can be counted with the pager unable to add
+    // any: from then on only the kernel can fill a hole (with zeros, for a guest access the pager
+    // did not serve). Stopped and then killed is the same death as killed at once.
+    process.kill(dpid, 'SIGSTOP');
+    await waitStopped(dpid);
+    const heldAtDeath = fstatSync(memfd).blocks;
+    const linesAtKill = lines.length;
     const killedAt = performance.now();
     process.kill(dpid, 'SIGKILL');
     progress(`daemon killed ${delayMs} ms after the program was under way (ACK ${acked}, ${passes} passes)`);
     let stopMs: number | undefined;
+    let late = false;
     const qemuEnd = await Promise.race([
       q.exited.then((why) => {
-        stopMs = performance.now() - killedAt;
+        if (!late) stopMs = performance.now() - killedAt;
         return why;
       }),
       new Promise<string>((r) => setTimeout(() => r('still running at the deadline'), o.stopDeadlineMs)),
     ]);
+    late = true;
     const ackedAtStop = acked;
+    const linesAfterKill = lines.slice(linesAtKill);
+    // A hole filled since the death is a page the guest touched that the pager never gave it.
+    const zeroFilledPages = ((fstatSync(memfd).blocks - heldAtDeath) * 512) / 4096;
     if (!q.ended) {
       q.kill();
       await q.exited;
@@ -266,8 +303,17 @@ export async function runCrashTrial(o: CrashTrialOptions): Promise<CrashTrialRes
     let unackedPresent = 0;
     for (let n = ackedAtStop + 1; (n + 1) * 4096 <= file.length; n++)
       if (recordIntact(file, nonce, n)) unackedPresent++;
+    let consoleTail: string[] = [];
+    try {
+      consoleTail = readFileSync(consoleLog, 'utf8').trim().split('\n').slice(-8);
+    } catch {
+      // no console output
+    }
     out = {
+      consoleTail,
+      linesAfterKill: linesAfterKill.filter((l) => !/^ACK /.test(l)).slice(0, 20),
       seed: o.seed,
+      zeroFilledPages,
       delayMs,
       stopMs,
       qemuEnd,
@@ -281,6 +327,7 @@ export async function runCrashTrial(o: CrashTrialOptions): Promise<CrashTrialRes
       before,
     };
   } finally {
+    if (memfd !== undefined) closeSync(memfd);
     qmp?.close();
     qemu?.kill();
     await daemon?.quit();
