@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the qemu-pager engine's userfaultfd shim (src/pager/shim/uffd-shim.c), a shared library
 # preloaded into QEMU, with gcc. Idempotent: the library is cached under a name carrying the hash of
-# its source, in ${VSWAPPER_CACHE:-/var/cache/vswapper}; older builds are removed.
+# its source, in ${VSWAPPER_CACHE:-/var/cache/vswapper}; other builds untouched for a day are removed
+# (not at once: another checkout of the project may be about to preload its own).
 # Prints SHIM=<path>.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,9 +17,9 @@ if [ ! -f "$out" ]; then
   exec 9>"$CACHE/.shim.lock"
   flock 9
   if [ ! -f "$out" ]; then
-    gcc -O2 -Wall -Wextra -Werror -fPIC -shared -o "$out.tmp" "$src"
+    gcc -O2 -Wall -Wextra -Werror -fPIC -shared -pthread -o "$out.tmp" "$src"
     mv "$out.tmp" "$out"
   fi
-  for f in "$CACHE"/uffd-shim-*.so; do [ "$f" = "$out" ] || rm -f "$f"; done
+  find "$CACHE" -maxdepth 1 -name 'uffd-shim-*.so' ! -path "$out" -mtime +0 -delete
 fi
 echo "SHIM=$out"

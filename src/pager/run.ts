@@ -24,6 +24,7 @@ import {
   startPagerDaemon,
 } from './launch.js';
 import { type Stats, pagerMetrics, pagerNotes } from './metrics.js';
+import { explainEarlyEnd } from './supervision.js';
 
 const PAGE = 4096;
 
@@ -461,11 +462,9 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
     this.info.deviceMalformed = end.device.malformed ?? 0;
   }
 
+  /** A dead daemon is named first (README, "When the daemon dies"). */
   protected whyEnded(e: Error): string {
-    const d = this.daemon;
-    const daemonDied =
-      d && !d.alive ? `; the pager daemon ended: ${d.stderr.trim().split('\n').slice(-3).join(' | ')}` : '';
-    return `QEMU ended before the run did: ${e.message}${daemonDied}`;
+    return explainEarlyEnd(e.message, this.daemon);
   }
 
   protected override async release(): Promise<void> {

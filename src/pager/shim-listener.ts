@@ -31,6 +31,12 @@ export function parseHello(text: string): number {
 export class ShimListener {
   private readonly s = new Scratch(4096);
   private fd: number;
+  /**
+   * The connections of shims we acknowledged, held open for our whole life: the shim in QEMU stops
+   * QEMU when its end hangs up, which the kernel does when we die, however we die (README, "When
+   * the daemon dies"). Accepted with SOCK_CLOEXEC, so no child of ours keeps one open after us.
+   */
+  private readonly held: number[] = [];
   constructor(
     private readonly loop: Loop,
     readonly path: string,
@@ -60,14 +66,16 @@ export class ShimListener {
       const [, region, notify, reply] = r.fds;
       this.onUffd(uffd, pid, region !== undefined ? { region, notify: notify!, reply: reply! } : undefined);
       sendWithFds(c, this.s, new Uint8Array([1]));
+      this.held.push(c);
     } catch (e) {
-      this.onError(e as Error);
-    } finally {
       close(c);
+      this.onError(e as Error);
     }
   }
 
+  /** Closes the listening socket and the connections held (a QEMU still running then stops). */
   close(): void {
+    for (const c of this.held.splice(0)) close(c);
     if (this.fd < 0) return;
     this.loop.unwatch(this.fd);
     close(this.fd);

@@ -17,11 +17,29 @@
  * Without VSWAPPER_UFFD_SOCK the library does nothing. If the variable is set and the hand-over
  * fails, QEMU exits at once: a guest whose memory nobody pages must not run as if it were paged.
  *
+ * When the pager dies (src/pager/README.md, "When the daemon dies"): pages it had evicted exist only
+ * in its memory and swap file, so the guest must never run past its death. Two things ensure it:
+ * - the shim keeps its own copy of the userfaultfd. The kernel tears the registrations down only
+ *   when the last reference to the userfaultfd's file goes (userfaultfd_release is the file's
+ *   release operation, fs/userfaultfd.c); after that a fault on a hole in the memfd is retried
+ *   unregistered and shmem fills it with zeros. With our copy open, a vCPU that touches an absent
+ *   page after the pager died blocks in handle_userfault instead;
+ * - the shim keeps the hand-over connection open, and a thread waits for it to hang up (the pager
+ *   holds its end for its whole life; the kernel closes it when the pager dies, however it dies).
+ *   It then stops QEMU at once, with exit code 69 (EX_UNAVAILABLE, sysexits.h) and a message on
+ *   stderr: a power cut for the guest, never wrong data.
+ * VSWAPPER_SHIM_TEST_SABOTAGE (tests only) plants the bugs the crash trials must catch: 'legacy'
+ * (neither: the shim before this contract), 'no-keep' (the watch without the copy), 'no-stop' (the
+ * copy without the watch).
+ *
  * Built by scripts/build-uffd-shim.sh (gcc, cached beside the guest image).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +55,83 @@ static void fail(const char *what) {
     _exit(1);
 }
 
+/* The hand-over connection, watched by the thread below for the pager's death. */
+static int pager_sock = -1;
+
+/* What stderr says when the pager died: src/pager/supervision.ts looks for this text. */
+static const char died_message[] =
+    "vswapper: the pager daemon died; stopping the VM so the guest cannot read a page it does not have\n";
+
+/*
+ * Blocks until the pager's end of the connection is gone (it sends nothing after its
+ * acknowledgement), then ends QEMU. _exit: nothing of QEMU's may run any more (no atexit handler,
+ * no flush of QEMU's state); every thread of the process ends with it (exit_group).
+ */
+static void *watch_pager(void *arg) {
+    (void)arg;
+    for (;;) {
+        struct pollfd p = {.fd = pager_sock, .events = POLLIN | POLLRDHUP};
+        int r = poll(&p, 1, -1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r > 0 && !(p.revents & (POLLHUP | POLLRDHUP | POLLERR))) {
+            /* Readable but not hung up: drain what came (nothing is expected), keep watching. */
+            char junk[64];
+            ssize_t n = recv(pager_sock, junk, sizeof junk, MSG_DONTWAIT);
+            if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+                continue;
+        }
+        break;
+    }
+    /* write(2), not stdio: QEMU's threads may hold stdio's locks. */
+    ssize_t w = write(2, died_message, sizeof died_message - 1);
+    (void)w;
+    _exit(69 /* EX_UNAVAILABLE */);
+    return NULL;
+}
+
+/* Starts the watcher with every signal blocked, so it never takes a signal meant for QEMU's threads. */
+static void start_watch(void) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    /* Its stack is small: it only polls. */
+    pthread_attr_setstacksize(&a, 64 * 1024);
+    int e = pthread_create(&t, &a, watch_pager, NULL);
+    pthread_attr_destroy(&a);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e != 0) {
+        errno = e;
+        fail("starting the thread that watches the pager");
+    }
+}
+
 __attribute__((constructor)) static void vswapper_uffd_shim(void) {
     const char *path = getenv("VSWAPPER_UFFD_SOCK");
     if (!path || !*path)
         return;
     /* Not inherited by anything QEMU might exec. */
     unsetenv("VSWAPPER_UFFD_SOCK");
+    const char *sabotage = getenv("VSWAPPER_SHIM_TEST_SABOTAGE");
+    int keep_uffd = 1, watch = 1;
+    if (sabotage && *sabotage) {
+        if (!strcmp(sabotage, "legacy"))
+            keep_uffd = watch = 0;
+        else if (!strcmp(sabotage, "no-keep"))
+            keep_uffd = 0;
+        else if (!strcmp(sabotage, "no-stop"))
+            watch = 0;
+        else {
+            errno = EINVAL;
+            fail("VSWAPPER_SHIM_TEST_SABOTAGE must be legacy, no-keep or no-stop");
+        }
+        fprintf(stderr, "vswapper uffd shim: TEST SABOTAGE %s\n", sabotage);
+    }
+    unsetenv("VSWAPPER_SHIM_TEST_SABOTAGE");
 
     int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
     if (uffd < 0)
@@ -115,6 +204,13 @@ __attribute__((constructor)) static void vswapper_uffd_shim(void) {
     char ack;
     if (read(sock, &ack, 1) != 1)
         fail("waiting for the pager's acknowledgement");
-    close(sock);
-    close(uffd);
+    /* Our copy of the userfaultfd stays open for QEMU's life (see the top of this file). */
+    if (!keep_uffd)
+        close(uffd);
+    if (!watch) {
+        close(sock);
+        return;
+    }
+    pager_sock = sock;
+    start_watch();
 }
