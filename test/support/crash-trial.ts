@@ -1,17 +1,16 @@
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { DaemonProcess, buildShim, pagerCacheDir } from '../../src/pager/index.js';
+import { type DaemonProcess, buildShim } from '../../src/pager/index.js';
+import { pagerQemuArgs, shimEnv, startPagerDaemon } from '../../src/pager/launch.js';
 import { findRamMapping, parseMaps } from '../../src/pager/guest-ram.js';
 import { stoppedByShim } from '../../src/pager/supervision.js';
 import { lineSplitter } from '../../src/real/channel.js';
 import { buildGuestImage } from '../../src/real/guest-image.js';
-import { HostChanges, processStartTicks, recoverStaleJournals, sh } from '../../src/real/host-changes.js';
-import { MiB, cacheDir } from '../../src/real/paths.js';
+import { sh } from '../../src/real/host-changes.js';
+import { MiB } from '../../src/real/paths.js';
 import { type QemuProcess, guestArgs, launchQemu, qemuBaseArgs } from '../../src/real/qemu-process.js';
 import { QmpClient } from '../../src/real/qmp.js';
-import { takeLock } from '../../src/real/run-lock.js';
-import { buildGuestProgram } from './guest-torture.js';
+import { buildGuestProgram, diskAndSwap, pagedRunWorkspace } from './guest-torture.js';
 
 /**
  * One crash trial (src/pager/README.md, "When the daemon dies"): Debian's guest on Debian's QEMU,
@@ -136,16 +135,7 @@ export async function runCrashTrial(o: CrashTrialOptions): Promise<CrashTrialRes
   const shim = await buildShim();
   const program = buildGuestProgram('crash-records');
   const img = await buildGuestImage(50);
-  const dir = pagerCacheDir();
-  mkdirSync(dir, { recursive: true });
-  for (const st of recoverStaleJournals(dir)) progress(`undid a change left by a killed run: ${st}`);
-  const ledger = new HostChanges({ journalDir: dir });
-  const name = `vswapper-crash-${process.pid}-${Date.now()}`;
-  const work = (suffix: string): string => {
-    const p = join(dir, `${name}.${suffix}`);
-    ledger.did({ kind: 'rm', path: p });
-    return p;
-  };
+  const { ledger, work } = pagedRunWorkspace('vswapper-crash', progress);
   let daemon: DaemonProcess | undefined;
   let qemu: QemuProcess | undefined;
   let qmp: QmpClient | undefined;
@@ -153,15 +143,15 @@ export async function runCrashTrial(o: CrashTrialOptions): Promise<CrashTrialRes
   let out: CrashTrialResult;
   let memfd: number | undefined;
   try {
-    await takeLock(ledger, cacheDir(), { onProgress: progress });
-    const disk = work('disk');
-    sh('cp', ['--reflink=auto', '--sparse=always', img.disk, disk]);
-    sh('debugfs', ['-w', '-R', `write ${program} /data/crash-records`, disk]);
-    const swap = work('swap');
-    sh('fallocate', ['-l', String(o.believedMiB * MiB), swap]);
+    const { disk, swap } = await diskAndSwap(
+      ledger,
+      work,
+      { imageDisk: img.disk, programs: [{ n: 'crash-records', bin: program }], believedMiB: o.believedMiB },
+      progress,
+    );
     const vhostSocket = work('vhost.sock');
     const shimSocket = work('shim.sock');
-    daemon = new DaemonProcess({
+    daemon = await startPagerDaemon(ledger, {
       vhostSocket,
       shimSocket,
       image: disk,
@@ -173,32 +163,17 @@ export async function runCrashTrial(o: CrashTrialOptions): Promise<CrashTrialRes
     });
     const d = daemon;
     const dpid = d.child.pid!;
-    const ticks = processStartTicks(dpid);
-    if (ticks !== undefined) ledger.did({ kind: 'kill', pid: dpid, startTicks: ticks });
-    await d.next((m) => m.event === 'listening');
     const qmpSocket = work('qmp');
     const consoleLog = work('console');
     // The engine's mapper command line on Debian's QEMU (src/pager/run.ts).
     qemu = launchQemu(ledger, {
       args: [
         ...qemuBaseArgs('tcg', 32, o.believedMiB),
-        '-S',
-        '-name',
-        'vswapper-crash,debug-threads=on',
-        '-object',
-        `memory-backend-memfd,id=mem,size=${o.believedMiB}M,share=on`,
-        '-machine',
-        'pc,memory-backend=mem',
-        '-chardev',
-        `socket,id=vhost0,path=${vhostSocket}`,
-        '-device',
-        'vhost-user-blk-pci,chardev=vhost0,num-queues=1',
+        ...pagerQemuArgs({ ramMiB: o.believedMiB, vhostSocket, name: 'vswapper-crash', machineType: 'pc' }),
         ...guestArgs(img, qmpSocket, consoleLog),
       ],
       env: {
-        ...process.env,
-        LD_PRELOAD: shim,
-        VSWAPPER_UFFD_SOCK: shimSocket,
+        ...shimEnv(process.env, { shim, shimSocket }),
         ...(o.sabotage ? { VSWAPPER_SHIM_TEST_SABOTAGE: o.sabotage } : {}),
       },
       consoleLog,

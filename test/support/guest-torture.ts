@@ -2,11 +2,17 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { DaemonProcess, buildShim, pagerCacheDir } from '../../src/pager/index.js';
-import { patchedQemu } from '../../src/pager/run.js';
+import { type DaemonProcess, buildShim, pagerCacheDir } from '../../src/pager/index.js';
+import {
+  PATCHED_QEMU_FIRMWARE_ARGS,
+  pagerQemuArgs,
+  patchedQemu,
+  shimEnv,
+  startPagerDaemon,
+} from '../../src/pager/launch.js';
 import { type GuestChannel, type GuestReply, lineSplitter } from '../../src/real/channel.js';
 import { buildGuestImage } from '../../src/real/guest-image.js';
-import { HostChanges, processStartTicks, recoverStaleJournals, sh } from '../../src/real/host-changes.js';
+import { HostChanges, recoverStaleJournals, sh } from '../../src/real/host-changes.js';
 import { MiB, PKG_ROOT, cacheDir } from '../../src/real/paths.js';
 import { type QemuProcess, guestArgs, launchQemu, qemuBaseArgs } from '../../src/real/qemu-process.js';
 import { QmpClient } from '../../src/real/qmp.js';
@@ -91,6 +97,46 @@ export interface PatchedGuest {
 }
 
 /**
+ * The host side of a paged guest run, as the engine's runs do it (src/pager/run.ts): stale
+ * journals undone, a ledger of this run's changes, its work files named in the pager's cache.
+ */
+export function pagedRunWorkspace(
+  prefix: string,
+  progress: (m: string) => void,
+): { ledger: HostChanges; work: (suffix: string) => string } {
+  const dir = pagerCacheDir();
+  mkdirSync(dir, { recursive: true });
+  for (const st of recoverStaleJournals(dir)) progress(`undid a change left by a killed run: ${st}`);
+  const ledger = new HostChanges({ journalDir: dir });
+  const name = `${prefix}-${process.pid}-${Date.now()}`;
+  const work = (suffix: string): string => {
+    const p = join(dir, `${name}.${suffix}`);
+    ledger.did({ kind: 'rm', path: p });
+    return p;
+  };
+  return { ledger, work };
+}
+
+/**
+ * Under the run lock: the guest's disk (a copy of the image with `programs` in /data) and a swap
+ * file of the guest's size, both work files of the run.
+ */
+export async function diskAndSwap(
+  ledger: HostChanges,
+  work: (suffix: string) => string,
+  o: { imageDisk: string; programs: readonly { n: string; bin: string }[]; believedMiB: number },
+  progress: (m: string) => void,
+): Promise<{ disk: string; swap: string }> {
+  await takeLock(ledger, cacheDir(), { onProgress: progress });
+  const disk = work('disk');
+  sh('cp', ['--reflink=auto', '--sparse=always', o.imageDisk, disk]);
+  for (const p of o.programs) sh('debugfs', ['-w', '-R', `write ${p.bin} /data/${p.n}`, disk]);
+  const swap = work('swap');
+  sh('fallocate', ['-l', String(o.believedMiB * MiB), swap]);
+  return { disk, swap };
+}
+
+/**
  * Debian's guest on the patched QEMU, its RAM paged by a pager daemon (the Mapper on, the
  * Preventer as asked), the guest programs on its disk, `residentMiB` kept once it is up; `body`
  * runs with it. Everything changed on the host is undone before this returns.
@@ -105,32 +151,22 @@ export async function withPatchedGuest<T>(
   const shim = await buildShim();
   const programs = o.programs.map((n) => ({ n, bin: buildGuestProgram(n) }));
   const img = await buildGuestImage(50);
-  const dir = pagerCacheDir();
-  mkdirSync(dir, { recursive: true });
-  for (const st of recoverStaleJournals(dir)) progress(`undid a change left by a killed run: ${st}`);
-  const ledger = new HostChanges({ journalDir: dir });
-  const name = `vswapper-torture-${process.pid}-${Date.now()}`;
-  const work = (suffix: string): string => {
-    const p = join(dir, `${name}.${suffix}`);
-    ledger.did({ kind: 'rm', path: p });
-    return p;
-  };
+  const { ledger, work } = pagedRunWorkspace('vswapper-torture', progress);
   let daemon: DaemonProcess | undefined;
   let qemu: QemuProcess | undefined;
   let qmp: QmpClient | undefined;
   let out: T;
   let undoFailed: string[] = [];
   try {
-    await takeLock(ledger, cacheDir(), { onProgress: progress });
-    // The guest's disk: a copy of the image with the programs in /data.
-    const disk = work('disk');
-    sh('cp', ['--reflink=auto', '--sparse=always', img.disk, disk]);
-    for (const p of programs) sh('debugfs', ['-w', '-R', `write ${p.bin} /data/${p.n}`, disk]);
-    const swap = work('swap');
-    sh('fallocate', ['-l', String(o.believedMiB * MiB), swap]);
+    const { disk, swap } = await diskAndSwap(
+      ledger,
+      work,
+      { imageDisk: img.disk, programs, believedMiB: o.believedMiB },
+      progress,
+    );
     const vhostSocket = work('vhost.sock');
     const shimSocket = work('shim.sock');
-    daemon = new DaemonProcess({
+    daemon = await startPagerDaemon(ledger, {
       vhostSocket,
       shimSocket,
       image: disk,
@@ -142,40 +178,22 @@ export async function withPatchedGuest<T>(
       disk: o.disk,
       ...(o.sabotage ? { testSabotage: o.sabotage } : {}),
     });
-    const dpid = daemon.child.pid!;
-    const ticks = processStartTicks(dpid);
-    if (ticks !== undefined) ledger.did({ kind: 'kill', pid: dpid, startTicks: ticks });
-    await daemon.next((m) => m.event === 'listening');
     const qmpSocket = work('qmp');
     const consoleLog = work('console');
     // The same QEMU command line as the engine's vswapper runs (src/pager/run.ts).
     qemu = launchQemu(ledger, {
       binary: qemuBinary,
       args: [
-        '-L',
-        '/usr/share/seabios',
-        '-L',
-        '/usr/share/qemu',
+        ...PATCHED_QEMU_FIRMWARE_ARGS,
         ...qemuBaseArgs('tcg', 32, o.believedMiB),
-        '-S',
-        '-name',
-        'vswapper-torture,debug-threads=on',
-        '-object',
-        `memory-backend-memfd,id=mem,size=${o.believedMiB}M,share=on`,
-        '-machine',
-        'pc,memory-backend=mem',
-        '-chardev',
-        `socket,id=vhost0,path=${vhostSocket}`,
-        '-device',
-        'vhost-user-blk-pci,chardev=vhost0,num-queues=1',
+        ...pagerQemuArgs({ ramMiB: o.believedMiB, vhostSocket, name: 'vswapper-torture', machineType: 'pc' }),
         ...guestArgs(img, qmpSocket, consoleLog),
       ],
-      env: {
-        ...process.env,
-        LD_PRELOAD: shim,
-        VSWAPPER_UFFD_SOCK: shimSocket,
-        ...(o.preventer ? { VSWAPPER_INTERCEPT: `mem:${(o.believedMiB * MiB) / 4096}` } : {}),
-      },
+      env: shimEnv(process.env, {
+        shim,
+        shimSocket,
+        ...(o.preventer ? { preventerRamBytes: o.believedMiB * MiB } : {}),
+      }),
       consoleLog,
     });
     const q = qemu;
