@@ -15,23 +15,15 @@
  * after that was a hole the kernel filled for an access nobody served.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { test } from 'node:test';
+import { hasCommand } from '../src/real/accel.js';
 import { pagerCacheDir, pagerEngine } from '../src/pager/index.js';
 import { type CrashTrialOptions, type CrashTrialResult, runCrashTrial } from './support/crash-trial.js';
 
-function hasTool(t: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const pa = (await pagerEngine.availability()).engine;
-const missing = ['gcc', 'debugfs', 'e2fsck'].find((t) => !hasTool(t));
+let missing: string | undefined;
+for (const t of ['gcc', 'debugfs', 'e2fsck']) if (!missing && !(await hasCommand(t))) missing = t;
 const skipReason: string | false = !pa.ok
   ? `qemu-pager engine unavailable here: ${pa.reason}`
   : missing

@@ -14,28 +14,19 @@
  * would test a model of the patch (test/pager-emulation.test.ts does that, with planted bugs).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
+import { hasCommand } from '../src/real/accel.js';
 import { pagerEngine } from '../src/pager/index.js';
 import { preventerProblem } from '../src/pager/run.js';
 import { type GuestTortureResult, runGuestTorture } from './support/guest-torture.js';
-
-function hasTool(t: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const pa = (await pagerEngine.availability()).engine;
 const skipReason: string | false = !pa.ok
   ? `qemu-pager engine unavailable here: ${pa.reason}`
   : ((await preventerProblem()) ??
-    (!hasTool('gcc')
+    (!(await hasCommand('gcc'))
       ? 'no gcc to build the guest torture program (scripts/guest/torture.c)'
-      : !hasTool('debugfs')
+      : !(await hasCommand('debugfs'))
         ? 'no debugfs (e2fsprogs) to put the torture program on the guest disk'
         : false));
 
