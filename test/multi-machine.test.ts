@@ -164,3 +164,21 @@ test('a guest whose OOM killer fires is reported as killed, and the others still
     assert.equal(g.runtimeS, undefined);
   }
 });
+
+test('with a swap partition in each guest, a guest too small for its tables swaps to its own image instead of being killed', () => {
+  // The same guests as above (killed without swap), each with 64 MiB of swap at the end of its image.
+  const r = runMulti({ ...small('baseline', 2, 30), guestSwapMiB: 64 });
+  for (const g of r.guests) {
+    assert.equal(g.killed, undefined, `guest ${g.guest}: ${g.killed}`);
+    assert.equal(g.metrics.integrityViolations, 0, `guest ${g.guest}`);
+    assert.ok(g.metrics.guestSwapWritePages! > 0, `guest ${g.guest} swapped out inside`);
+    assert.ok(g.metrics.guestSwapReadPages! > 0, `guest ${g.guest} swapped in inside`);
+    // The timeline shows it, per guest and sample.
+    const out = r.timeline.guestSwapOutPages[g.guest]!.reduce((a, b) => a + b, 0);
+    assert.ok(out > 0, `timeline guest swap-out ${out}`);
+  }
+  assert.throws(
+    () => runMulti({ ...small('baseline', 1), guestSwapMiB: -1 }),
+    /guestSwapMiB: the guest's swap partition must fit/,
+  );
+});

@@ -17,6 +17,8 @@ test('the timeline plot draws, per guest, balloon target and size, free memory a
     staleReads: two([0, 0, 0], [0, 0, 0]),
     falseReads: two([0, 1, 0], [0, 0, 0]),
     guestMajorFaults: two([0, 3, 0], [0, 0, 0]),
+    guestSwapOutPages: two([0, 0, 0], [0, 0, 0]),
+    guestSwapInPages: two([0, 0, 0], [0, 0, 0]),
     guestPageCachePages: two([0, 30, 30], [0, 0, 0]),
     phase: [
       ['map', 'reduce', 'done'],

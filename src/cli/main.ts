@@ -253,30 +253,46 @@ program
   )
   .option('--seed <n>', 'seed', intFlag('--seed', 1, 2 ** 31), 1)
   .option('--scale <factor>', 'shrink memory sizes (and time) for quick runs (0, 1]', parseScale, 1)
+  .option(
+    '--guest-swap <MiB>',
+    'a swap partition of this size in each guest, on its own image (default 0: none; scaled with --scale)',
+    intFlag('--guest-swap', 0, 16 * 1024),
+    0,
+  )
   .option('--out <dir>', 'output folder', 'results')
-  .action(async (o: { config: ConfigName; guests: number; seed: number; scale: number; out: string }) => {
-    const { config, guests, seed } = o;
-    // The same floor as reproduce's (the sim engine's), and the folder, before the run (minutes at
-    // full size): a bad --scale or --out fails at once.
-    const sim = findEngine('sim')!;
-    if (sim.minScale !== undefined && o.scale < sim.minScale)
-      throw new EngineInputError(
-        `scale ${o.scale} is below the sim engine's smallest, ${sim.minScale}: its models do not fit a machine that small`,
-      );
-    const dir = prepareFolder('--out', o.out);
-    const job = dynamicJob(config, guests, o.scale, seed);
-    const r = runMultiJob(job, job.multi!);
-    const { writeFile } = await import('node:fs/promises');
-    const base = `${dir}/timeline-${config.replace('+', '-')}-${guests}g-seed${seed}`;
-    await writeFile(`${base}.json`, JSON.stringify(r.multi, null, 1));
-    const title = `${config}, ${guests} guests, scale ${o.scale}, seed ${seed}`;
-    await writeFile(`${base}.svg`, renderTimelineSvg(title, r.multi!.timeline));
-    for (const g of r.multi!.guests)
-      process.stdout.write(
-        `guest ${g.guest + 1}: start ${g.startS.toFixed(1)} s, ${g.killed ? `KILLED (${g.killed})` : `runtime ${g.runtimeS!.toFixed(2)} s`}, integrity violations ${g.metrics.integrityViolations ?? 0}, host swap out ${((g.metrics.swapWriteSectors ?? 0) / 2048).toFixed(1)} MB\n`,
-      );
-    process.stdout.write(`${base}.svg\n`);
-  });
+  .action(
+    async (o: {
+      config: ConfigName;
+      guests: number;
+      seed: number;
+      scale: number;
+      guestSwap: number;
+      out: string;
+    }) => {
+      const { config, guests, seed } = o;
+      // The same floor as reproduce's (the sim engine's), and the folder, before the run (minutes at
+      // full size): a bad --scale or --out fails at once.
+      const sim = findEngine('sim')!;
+      if (sim.minScale !== undefined && o.scale < sim.minScale)
+        throw new EngineInputError(
+          `scale ${o.scale} is below the sim engine's smallest, ${sim.minScale}: its models do not fit a machine that small`,
+        );
+      const dir = prepareFolder('--out', o.out);
+      const job = dynamicJob(config, guests, o.scale, seed, o.guestSwap);
+      const r = runMultiJob(job, job.multi!);
+      const { writeFile } = await import('node:fs/promises');
+      const swapTag = o.guestSwap > 0 ? `-gswap${o.guestSwap}` : '';
+      const base = `${dir}/timeline-${config.replace('+', '-')}-${guests}g-seed${seed}${swapTag}`;
+      await writeFile(`${base}.json`, JSON.stringify(r.multi, null, 1));
+      const title = `${config}, ${guests} guests, scale ${o.scale}, seed ${seed}${o.guestSwap > 0 ? `, guest swap ${o.guestSwap} MiB` : ''}`;
+      await writeFile(`${base}.svg`, renderTimelineSvg(title, r.multi!.timeline));
+      for (const g of r.multi!.guests)
+        process.stdout.write(
+          `guest ${g.guest + 1}: start ${g.startS.toFixed(1)} s, ${g.killed ? `KILLED (${g.killed})` : `runtime ${g.runtimeS!.toFixed(2)} s`}, integrity violations ${g.metrics.integrityViolations ?? 0}, host swap out ${((g.metrics.swapWriteSectors ?? 0) / 2048).toFixed(1)} MB, guest swap out/in ${g.metrics.guestSwapWritePages ?? 0}/${g.metrics.guestSwapReadPages ?? 0} pages\n`,
+        );
+      process.stdout.write(`${base}.svg\n`);
+    },
+  );
 
 program
   .command('worker')

@@ -18,7 +18,14 @@ export interface MultiGuestSetup {
  * overlap of the guests and the manager's reaction time relative to a run as they are at scale 1.
  */
 export function runMultiJob(
-  job: { config: ConfigName; seed: number; scale: number; guestBelievedMiB: number; workload: WorkloadSpec },
+  job: {
+    config: ConfigName;
+    seed: number;
+    scale: number;
+    guestBelievedMiB: number;
+    workload: WorkloadSpec;
+    guestSwapMiB?: number;
+  },
   setup: MultiGuestSetup,
 ): SimRunResult {
   const s = job.scale;
@@ -33,6 +40,7 @@ export function runMultiJob(
     scale: s,
     sampleEverySec: s,
     managerTimeScale: s,
+    ...(job.guestSwapMiB ? { guestSwapMiB: job.guestSwapMiB * s } : {}),
   });
   const finished = r.guests.filter((g) => g.killed === undefined);
   const killed = r.guests.filter((g) => g.killed !== undefined);

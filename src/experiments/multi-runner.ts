@@ -30,6 +30,8 @@ export interface MultiRunSpec {
    * SimBalloonManager).
    */
   guestStatsReported?: boolean;
+  /** Each guest's own swap partition on its image, MiB (default 0: none; see MultiMachineSpec). */
+  guestSwapMiB?: number;
 }
 
 /** One guest's run: its workload's runtime, or how it was killed; counters of its QEMU process. */
@@ -59,6 +61,9 @@ export interface MultiTimeline {
   staleReads: number[][];
   falseReads: number[][];
   guestMajorFaults: number[][];
+  /** Per guest, since the last sample: pages the guest swapped out to / in from its own swap partition. */
+  guestSwapOutPages: number[][];
+  guestSwapInPages: number[][];
   /** Per guest, at the sample: its page cache, and its workload's phase ('' before it starts, then the workload's phases, 'done' or 'killed'). */
   guestPageCachePages: number[][];
   phase: string[][];
@@ -95,7 +100,13 @@ export function runMulti(spec: MultiRunSpec): MultiRunResult {
     guestBackgroundTouchesPerSec: PAPER_MACHINE.guestBackgroundTouchesPerSec,
     hostMiB: spec.hostMiB,
     // The guest's data starts 1 GiB into its image (machine.ts's layout): room for it and the input.
-    imageMiB: 1024 + Math.ceil(spec.workload.files.reduce((a, f) => a + f.sizePages, 0) / 256) + 64,
+    // The guest's own swap partition, if any, after them at the end of the image.
+    imageMiB:
+      1024 +
+      Math.ceil(spec.workload.files.reduce((a, f) => a + f.sizePages, 0) / 256) +
+      64 +
+      (spec.guestSwapMiB ?? 0),
+    ...(spec.guestSwapMiB ? { guestSwapMiB: spec.guestSwapMiB } : {}),
     imageSpacingMiB: 20 * 1024,
     // The host's one swap area: twice each guest's RAM in all, so that vm_swap_full never holds.
     swapMiBPerGuest: 2 * spec.guestMiB,
@@ -133,6 +144,8 @@ export function runMulti(spec: MultiRunSpec): MultiRunResult {
     staleReads: m.slots.map(() => []),
     falseReads: m.slots.map(() => []),
     guestMajorFaults: m.slots.map(() => []),
+    guestSwapOutPages: m.slots.map(() => []),
+    guestSwapInPages: m.slots.map(() => []),
     guestPageCachePages: m.slots.map(() => []),
     phase: m.slots.map(() => []),
     diskOps: [],
@@ -148,6 +161,7 @@ export function runMulti(spec: MultiRunSpec): MultiRunResult {
   const prevStale = m.slots.map(() => 0);
   const prevFalse = m.slots.map(() => 0);
   const prevMajor = m.slots.map(() => 0);
+  const prevGuestSwap = m.slots.map(() => ({ out: 0, in: 0 }));
   const phase = m.slots.map(() => '');
   const prevDisk = { ops: 0, seek: 0, wait: 0, busy: 0, reclaimed: 0, tNs: 0 };
   const sample = (): void => {
@@ -189,6 +203,12 @@ export function runMulti(spec: MultiRunSpec): MultiRunResult {
       prevStale[i] = c.staleSwapReads;
       prevFalse[i] = c.falseSwapReads;
       prevMajor[i] = major;
+      const gc = sl.guest.counters;
+      const gs = prevGuestSwap[i]!;
+      tl.guestSwapOutPages[i]!.push(gc.swapWritePages - gs.out);
+      tl.guestSwapInPages[i]!.push(gc.swapReadPages - gs.in);
+      gs.out = gc.swapWritePages;
+      gs.in = gc.swapReadPages;
       tl.guestPageCachePages[i]!.push(sl.guest.pageCachePages);
       tl.phase[i]!.push(sl.killed !== undefined ? 'killed' : sl.done ? 'done' : phase[i]!);
     }
@@ -260,6 +280,9 @@ function guestMetrics(slot: GuestSlot, before: Record<string, number>, runtimeS:
     preventerRemaps: c('preventerRemaps'),
     balloonPages: slot.guest.balloonPages,
     guestMajorFaults: slot.guest.counters.majorFaults,
+    // The guest's own swap partition (pages, the whole run: the guest swaps before its workload starts too).
+    guestSwapWritePages: slot.guest.counters.swapWritePages,
+    guestSwapReadPages: slot.guest.counters.swapReadPages,
     // Pages the host wrote to / read from swap for this guest (8 sectors a page).
     swapWriteSectors: c('swapWritePages') * 8,
     swapReadSectors: c('swapReadPages') * 8,

@@ -12,11 +12,21 @@ const METIS: WorkloadSpec = { kind: 'metis-wc' };
 export const DYNAMIC_SETUP = { guestMiB: 2048, hostMiB: 8192, startIntervalS: 10, maxGuests: 10 };
 const GUEST_COUNTS = Array.from({ length: DYNAMIC_SETUP.maxGuests }, (_, i) => i + 1);
 
-/** One run: `guests` guests of the paper's setup, in configuration `c`. */
-export function dynamicJob(c: ConfigName, guests: number, scale: number, seed: number): SimJob {
+/**
+ * One run: `guests` guests of the paper's setup, in configuration `c`; `guestSwapMiB`, a swap
+ * partition in each guest (a variant: the paper does not say its guests had one, see README §5.2).
+ */
+export function dynamicJob(
+  c: ConfigName,
+  guests: number,
+  scale: number,
+  seed: number,
+  guestSwapMiB = 0,
+): SimJob {
   return {
     ...paperJob(c, DYNAMIC_SETUP.guestMiB, METIS, scale, seed),
     guestBelievedMiB: DYNAMIC_SETUP.guestMiB,
+    ...(guestSwapMiB > 0 ? { guestSwapMiB } : {}),
     multi: { guests, hostMiB: DYNAMIC_SETUP.hostMiB, startIntervalS: DYNAMIC_SETUP.startIntervalS },
   };
 }

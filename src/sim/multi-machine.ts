@@ -48,6 +48,13 @@ export interface MultiMachineSpec {
    * (guests x swapMiBPerGuest in all): its slots go to whichever guest is swapping (HostSwapArea).
    */
   swapMiBPerGuest: number;
+  /**
+   * Each guest's own swap partition, at the end of its image (0 or absent: none, as the paper's
+   * single-guest experiments imply, see PAPER_MACHINE.guestSwapMiB). The guest swaps through its
+   * virtual disk, so its swap I/O goes to its image's region of the one drive and seeks against
+   * the other guests' image I/O and the host's swap area like any of its disk requests.
+   */
+  guestSwapMiB?: number;
   disk: DiskSpec;
   costs: CpuCosts;
   vmm: VmmBehaviour;
@@ -87,6 +94,11 @@ export class MultiMachine {
   constructor(readonly spec: MultiMachineSpec) {
     if (!(Number.isInteger(spec.guests) && spec.guests >= 1))
       throw new RangeError(`guests: must be a positive integer, got ${spec.guests}`);
+    const guestSwapMiB = spec.guestSwapMiB ?? 0;
+    if (!(guestSwapMiB >= 0 && guestSwapMiB < spec.imageMiB))
+      throw new RangeError(
+        `guestSwapMiB: the guest's swap partition must fit in its ${spec.imageMiB} MiB image, got ${guestSwapMiB}`,
+      );
     if (!(spec.imageSpacingMiB >= spec.imageMiB))
       throw new RangeError('imageSpacingMiB: images would overlap on the drive');
     this.mechanisms = CONFIG_MECHANISMS[spec.config];
@@ -132,7 +144,7 @@ export class MultiMachine {
       };
       const host = new Host(this.events, core, data, this.disk, layout, spec.costs, spec.vmm, new Rng(seed));
       const guest = new GuestOs(
-        guestOsParams(spec, guestPages, { swapPages: 0, asyncPageFaults: true }),
+        guestOsParams(spec, guestPages, { swapPages: pagesFromMiB(guestSwapMiB), asyncPageFaults: true }),
         this.events,
         host,
         host,
