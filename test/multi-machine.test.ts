@@ -182,3 +182,24 @@ test('with a swap partition in each guest, a guest too small for its tables swap
     /guestSwapMiB: the guest's swap partition must fit/,
   );
 });
+
+test('another balloon policy can be given to the manager in place of MOM, and its targets are carried out', () => {
+  // A policy that asks guest 0 for 8 MiB of balloon at every decision, whatever the statistics.
+  let guestStats = 0;
+  const fixed = {
+    name: 'fixed',
+    statsIntervalS: 0.25,
+    policyIntervalS: 0.5,
+    observeHost: (): void => {},
+    observeGuest: (): void => {
+      guestStats++;
+    },
+    forgetGuest: (): void => {},
+    decide: () => [{ guest: '0', targetKiB: 102.4 * 1024 - 8 * 1024 }],
+  };
+  const r = runMulti({ ...small('balloon', 2), policy: fixed });
+  assert.ok(guestStats > 0, 'the manager fed the policy guest statistics');
+  assert.ok(r.timeline.decisions.length > 0 && r.timeline.decisions.every((d) => d.guest === 0));
+  assert.equal(Math.max(...r.timeline.balloonPages[0]!), 2048, "guest 0's balloon reached 8 MiB");
+  assert.equal(Math.max(...r.timeline.balloonPages[1]!), 0, 'guest 1 was never asked');
+});

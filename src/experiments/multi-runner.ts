@@ -1,4 +1,5 @@
 import type { ConfigName, Metrics } from '../engine/results.js';
+import type { BalloonPolicy } from '../policy/balloon-policy.js';
 import { MOM_DEFAULTS, MomBalloonPolicy } from '../policy/mom-policy.js';
 import { SimBalloonManager } from '../sim/balloon-manager.js';
 import { PAPER_MACHINE } from '../sim/machine.js';
@@ -32,6 +33,11 @@ export interface MultiRunSpec {
   guestStatsReported?: boolean;
   /** Each guest's own swap partition on its image, MiB (default 0: none; see MultiMachineSpec). */
   guestSwapMiB?: number;
+  /**
+   * The balloon policy of balloon configurations (default: MOM's, MomBalloonPolicy, with its
+   * periods times managerTimeScale); another policy brings its own periods.
+   */
+  policy?: BalloonPolicy;
 }
 
 /** One guest's run: its workload's runtime, or how it was killed; counters of its QEMU process. */
@@ -124,11 +130,13 @@ export function runMulti(spec: MultiRunSpec): MultiRunResult {
     metrics: {},
   }));
   const ts = spec.managerTimeScale ?? 1;
-  const policy = new MomBalloonPolicy({
-    ...MOM_DEFAULTS,
-    statsIntervalS: MOM_DEFAULTS.statsIntervalS * ts,
-    policyIntervalS: MOM_DEFAULTS.policyIntervalS * ts,
-  });
+  const policy =
+    spec.policy ??
+    new MomBalloonPolicy({
+      ...MOM_DEFAULTS,
+      statsIntervalS: MOM_DEFAULTS.statsIntervalS * ts,
+      policyIntervalS: MOM_DEFAULTS.policyIntervalS * ts,
+    });
   const manager = m.mechanisms.balloon
     ? new SimBalloonManager(m, policy, spec.guestStatsReported ?? true)
     : null;
