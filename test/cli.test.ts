@@ -242,6 +242,7 @@ test('timeline: a bad flag or folder is one line and exit code 2 before the run;
     [['--guests', '0'], /^error: .*--guests must be an integer from 1 to 10, got "0"$/],
     [['--guests', 'x'], /^error: .*--guests must be an integer from 1 to 10, got "x"$/],
     [['--seed', '1.5'], /^error: .*--seed must be an integer from 1 to \d+, got "1.5"$/],
+    [['--guest-swap', '-1'], /^error: .*--guest-swap must be an integer from 0 to 16384, got "-1"$/],
     [['--out', file], /^vswapper: --out .*a-file: exists and is not a folder$/],
     [['--out', '/proc/x'], /^vswapper: --out \/proc\/x: \/proc is on the proc pseudo file system/],
   ];
@@ -257,6 +258,24 @@ test('timeline: a bad flag or folder is one line and exit code 2 before the run;
   assert.deepEqual(readdirSync(join(dir, 'ok')).sort(), [
     'timeline-balloon-2g-seed1.json',
     'timeline-balloon-2g-seed1.svg',
+  ]);
+  // With a swap partition in each guest: its own file names, and the guest swap on every line.
+  const gs = run(
+    'timeline',
+    '--guests',
+    '1',
+    '--scale',
+    '0.05',
+    '--guest-swap',
+    '512',
+    '--out',
+    join(dir, 'gs'),
+  );
+  assert.equal(gs.status, 0, gs.stderr);
+  assert.match(gs.stdout, /^guest 1: .*guest swap out\/in \d+\/\d+ pages$/m);
+  assert.deepEqual(readdirSync(join(dir, 'gs')).sort(), [
+    'timeline-balloon-1g-seed1-gswap512.json',
+    'timeline-balloon-1g-seed1-gswap512.svg',
   ]);
 });
 
