@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MemoryCore } from '../src/core/index.js';
 import { type MultiRunSpec, runMulti } from '../src/experiments/multi-runner.js';
+import type { GuestBalloonStats } from '../src/policy/balloon-policy.js';
 import { GlobalReclaim, hostWatermarks } from '../src/sim/global-reclaim.js';
 import { buildWorkload } from '../src/workloads/index.js';
 
@@ -202,4 +203,35 @@ test('another balloon policy can be given to the manager in place of MOM, and it
   assert.ok(r.timeline.decisions.length > 0 && r.timeline.decisions.every((d) => d.guest === 0));
   assert.equal(Math.max(...r.timeline.balloonPages[0]!), 2048, "guest 0's balloon reached 8 MiB");
   assert.equal(Math.max(...r.timeline.balloonPages[1]!), 0, 'guest 1 was never asked');
+});
+
+test("the manager reports each guest's own swap traffic to the policy, per sample (virtio-balloon's SWAP_IN/OUT)", () => {
+  const outKiB = [0, 0];
+  const inKiB = [0, 0];
+  const spy = {
+    name: 'spy',
+    statsIntervalS: 0.05,
+    policyIntervalS: 0.5,
+    observeHost: (): void => {},
+    observeGuest: (guest: string, s: GuestBalloonStats): void => {
+      outKiB[Number(guest)]! += s.swapOutKiB;
+      inKiB[Number(guest)]! += s.swapInKiB;
+    },
+    forgetGuest: (): void => {},
+    decide: () => [],
+  };
+  // The small guests that swap inside (see above), in a balloon configuration so the manager runs.
+  const r = runMulti({ ...small('balloon', 2, 30), guestSwapMiB: 64, policy: spy });
+  for (const g of r.guests) {
+    const i = g.guest;
+    // Deltas per sample add up to the guest's totals (up to the last sample, at most the total).
+    assert.ok(
+      outKiB[i]! > 0 && outKiB[i]! <= g.metrics.guestSwapWritePages! * 4,
+      `guest ${i}: ${outKiB[i]} KiB out`,
+    );
+    assert.ok(
+      inKiB[i]! > 0 && inKiB[i]! <= g.metrics.guestSwapReadPages! * 4,
+      `guest ${i}: ${inKiB[i]} KiB in`,
+    );
+  }
 });
