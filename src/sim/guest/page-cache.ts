@@ -73,6 +73,9 @@ export interface PageCacheLayout {
   readAheadMaxPages: number;
 }
 
+/** PageCache.read()'s target for pages a process maps rather than copies (its text, say). */
+export const MAPPED = 'mapped';
+
 /** The largest write request the guest's block layer builds (max_sectors_kb 512). */
 const MAX_IO_PAGES = 128;
 
@@ -153,14 +156,19 @@ export class PageCache {
 
   /**
    * read() of `nPages` pages at page `index` of file `fileNo`, copied to `into` (a process's pages)
-   * or to the program's pinned buffer.
+   * or to the program's pinned buffer. With `into` = MAPPED, a process executes or reads the pages
+   * where it maps them (a program's text and read-only data): no system call and no copy, and a
+   * miss is a major fault (filemap_fault's VM_FAULT_MAJOR), read around the faulting page.
    */
-  *read(fileNo: number, index: number, nPages: number, into?: UserPages): Program {
+  *read(fileNo: number, index: number, nPages: number, into?: UserPages | typeof MAPPED): Program {
     const os = this.os;
     const f = this.file(fileNo);
     const flags = os.mem.flags;
-    if (os.cpu(os.costs.guestSyscallNs)) yield SYNC;
-    if (!os.tryTouchKernelText()) yield* os.touchKernelText();
+    const mapped = into === MAPPED;
+    if (!mapped) {
+      if (os.cpu(os.costs.guestSyscallNs)) yield SYNC;
+      if (!os.tryTouchKernelText()) yield* os.touchKernelText();
+    }
     const end = Math.min(f.sizePages, index + nPages);
     for (let j = index; j < end; j++) {
       let g = f.gfnOf[j]!;
@@ -184,6 +192,7 @@ export class PageCache {
       this.markAccessed(g);
       // No generator, nor a closure when the host has the page (startAccess tries that first).
       if (!os.startAccess(g, false)) yield BLOCK;
+      if (mapped) continue;
       if (os.cpu(os.costs.guestCopyPageNs)) yield SYNC;
       if (into) yield* this.anon.touch(into.proc, into.vpage + (j - index), true, false);
       else if (!os.tryCopyToPinnedBuffer(j)) yield* os.copyToPinnedBuffer(j);
