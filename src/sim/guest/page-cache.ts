@@ -173,7 +173,7 @@ export class PageCache {
     for (let j = index; j < end; j++) {
       let g = f.gfnOf[j]!;
       if (g === NONE) {
-        yield* this.syncReadahead(fileNo, j, end - j);
+        yield* this.syncReadahead(fileNo, j, end - j, mapped);
         g = f.gfnOf[j]!;
       }
       if (g !== NONE && flags[g]! & PG_READAHEAD) {
@@ -224,9 +224,14 @@ export class PageCache {
     return Math.min(max, cur < max / 16 ? cur * 4 : cur * 2);
   }
 
-  private *syncReadahead(fileNo: number, j: number, reqPages: number): Program {
+  /**
+   * A miss: reads the page and the window around it. `major`: the miss is a page fault on a mapped
+   * file, which Linux counts as a major fault (mm/filemap.c filemap_fault: count_vm_event(PGMAJFAULT),
+   * VM_FAULT_MAJOR); a read() that misses (do_generic_file_read) counts none.
+   */
+  private *syncReadahead(fileNo: number, j: number, reqPages: number, major: boolean): Program {
     const f = this.files[fileNo]!;
-    this.os.counters.majorFaults++;
+    if (major) this.os.counters.majorFaults++;
     if (f.raSize > 0 && j === f.raStart + f.raSize)
       yield* this.readahead(fileNo, j, this.nextRaSize(f.raSize), true);
     else {
