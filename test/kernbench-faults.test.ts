@@ -49,12 +49,16 @@ test("guest major faults are Linux's: a fault on a mapped file that misses count
   });
 });
 
-test('kernbench maps cc1, as and libc from files of the guest, cc1 about 21 MiB of a 32 MiB file', () => {
-  const w = kernbench(KERNBENCH_PAPER);
-  const size = (name: string): number => w.files.find((f) => f.name === name)!.sizePages;
+test('kernbench with mapToolchain maps cc1, as and libc from files of the guest, cc1 about 21 MiB of 32', () => {
+  const on = kernbench({ ...KERNBENCH_PAPER, mapToolchain: true });
+  const size = (name: string): number | undefined => on.files.find((f) => f.name === name)?.sizePages;
   assert.equal(size('/usr/lib/gcc/cc1'), Math.round(KERNBENCH_PAPER.cc1FileMiB * 256));
   assert.ok(KERNBENCH_PAPER.cc1MappedMiB > 20 && KERNBENCH_PAPER.cc1MappedMiB < KERNBENCH_PAPER.cc1FileMiB);
-  assert.ok(size('/usr/bin/as') > 0 && size('/lib/libc.so.6') > 0);
+  assert.ok(size('/usr/bin/as')! > 0 && size('/lib/libc.so.6')! > 0);
+  // Off (the default): the guest's files are those of before, in the same places.
+  const off = kernbench(KERNBENCH_PAPER).files.map((f) => f.name);
+  assert.deepEqual(off, on.files.map((f) => f.name).slice(0, off.length));
+  assert.ok(!off.includes('/usr/lib/gcc/cc1'));
 });
 
 /**
