@@ -62,6 +62,12 @@ export function buildWorkload(spec: WorkloadSpec, scale = 1): Workload {
         asmKiB: p.asmKiB * scale,
         objectKiB: p.objectKiB * scale,
         treeMiB: p.treeMiB * scale,
+        cc1MappedMiB: p.cc1MappedMiB * scale,
+        cc1FileMiB: p.cc1FileMiB * scale,
+        asMappedMiB: p.asMappedMiB * scale,
+        asFileMiB: p.asFileMiB * scale,
+        libcMappedMiB: p.libcMappedMiB * scale,
+        libcFileMiB: p.libcFileMiB * scale,
       });
     }
     case 'eclipse': {

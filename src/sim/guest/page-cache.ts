@@ -73,6 +73,9 @@ export interface PageCacheLayout {
   readAheadMaxPages: number;
 }
 
+/** PageCache.read()'s target for pages a process maps rather than copies (its text, say). */
+export const MAPPED = 'mapped';
+
 /** The largest write request the guest's block layer builds (max_sectors_kb 512). */
 const MAX_IO_PAGES = 128;
 
@@ -153,19 +156,24 @@ export class PageCache {
 
   /**
    * read() of `nPages` pages at page `index` of file `fileNo`, copied to `into` (a process's pages)
-   * or to the program's pinned buffer.
+   * or to the program's pinned buffer. With `into` = MAPPED, a process executes or reads the pages
+   * where it maps them (a program's text and read-only data): no system call and no copy, and a
+   * miss is a major fault (filemap_fault's VM_FAULT_MAJOR), read around the faulting page.
    */
-  *read(fileNo: number, index: number, nPages: number, into?: UserPages): Program {
+  *read(fileNo: number, index: number, nPages: number, into?: UserPages | typeof MAPPED): Program {
     const os = this.os;
     const f = this.file(fileNo);
     const flags = os.mem.flags;
-    if (os.cpu(os.costs.guestSyscallNs)) yield SYNC;
-    if (!os.tryTouchKernelText()) yield* os.touchKernelText();
+    const mapped = into === MAPPED;
+    if (!mapped) {
+      if (os.cpu(os.costs.guestSyscallNs)) yield SYNC;
+      if (!os.tryTouchKernelText()) yield* os.touchKernelText();
+    }
     const end = Math.min(f.sizePages, index + nPages);
     for (let j = index; j < end; j++) {
       let g = f.gfnOf[j]!;
       if (g === NONE) {
-        yield* this.syncReadahead(fileNo, j, end - j);
+        yield* this.syncReadahead(fileNo, j, end - j, mapped);
         g = f.gfnOf[j]!;
       }
       if (g !== NONE && flags[g]! & PG_READAHEAD) {
@@ -184,6 +192,7 @@ export class PageCache {
       this.markAccessed(g);
       // No generator, nor a closure when the host has the page (startAccess tries that first).
       if (!os.startAccess(g, false)) yield BLOCK;
+      if (mapped) continue;
       if (os.cpu(os.costs.guestCopyPageNs)) yield SYNC;
       if (into) yield* this.anon.touch(into.proc, into.vpage + (j - index), true, false);
       else if (!os.tryCopyToPinnedBuffer(j)) yield* os.copyToPinnedBuffer(j);
@@ -215,9 +224,14 @@ export class PageCache {
     return Math.min(max, cur < max / 16 ? cur * 4 : cur * 2);
   }
 
-  private *syncReadahead(fileNo: number, j: number, reqPages: number): Program {
+  /**
+   * A miss: reads the page and the window around it. `major`: the miss is a page fault on a mapped
+   * file, which Linux counts as a major fault (mm/filemap.c filemap_fault: count_vm_event(PGMAJFAULT),
+   * VM_FAULT_MAJOR); a read() that misses (do_generic_file_read) counts none.
+   */
+  private *syncReadahead(fileNo: number, j: number, reqPages: number, major: boolean): Program {
     const f = this.files[fileNo]!;
-    this.os.counters.majorFaults++;
+    if (major) this.os.counters.majorFaults++;
     if (f.raSize > 0 && j === f.raStart + f.raSize)
       yield* this.readahead(fileNo, j, this.nextRaSize(f.raSize), true);
     else {
