@@ -43,6 +43,11 @@ export interface DaemonConfig {
   /** Pager: our swap area (a file at least ramBytes long). */
   swap?: string;
   disk?: DiskMode;
+  /**
+   * Pager: a heartbeat byte to the shim every so many ms (its watchdog, VSWAPPER_HEARTBEAT_MS,
+   * stops QEMU when they stop coming); none when absent.
+   */
+  heartbeatMs?: number;
   /** Pager: the False Reads Preventer on (needs the patched QEMU's TCG intercept). */
   preventer?: boolean;
   /**
@@ -96,6 +101,14 @@ export function parseDaemonConfig(text: string | undefined): DaemonConfig {
     mode: c.mode,
     queueSize: q,
   };
+  if (c.heartbeatMs !== undefined) {
+    const h = c.heartbeatMs;
+    if (!(Number.isInteger(h) && h >= 1 && h <= 600_000))
+      throw new DaemonConfigError(
+        `pager daemon: heartbeatMs must be an integer within 1..600000, got ${String(h)}`,
+      );
+    out.heartbeatMs = h;
+  }
   if (c.busyPollNs !== undefined) {
     const b = c.busyPollNs;
     if (!Number.isInteger(b) || b < 0 || b > 10_000_000)
@@ -336,6 +349,14 @@ export function runDaemon(cfg: DaemonConfig): void {
           ),
         )
       : undefined;
+  if (shim && cfg.heartbeatMs !== undefined) {
+    const period = cfg.heartbeatMs * 1e6;
+    const beat = (): void => {
+      shim.heartbeat();
+      loop.after(period, beat);
+    };
+    loop.after(period, beat);
+  }
   control.send({ event: 'listening', vhostSocket: cfg.vhostSocket, pid: process.pid });
   try {
     for (;;) {
