@@ -28,7 +28,7 @@ const skip = pa.ok ? false : `the pager cannot run here: ${pa.reason}`;
 
 const PAGE = 4096;
 const MiB = 2 ** 20;
-const MEMORY_MIB = 160;
+const MEMORY_MIB = 256;
 /** Each VM starts at half the host limit. */
 const START_LIMIT_MIB = 64;
 const HOST_LIMIT_MIB = 128;
@@ -168,7 +168,8 @@ test(
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l) as Tick);
-      const ticks = records.filter((r) => r.event === 'tick');
+      // The decisions while both ran (after one powers off the other gets the whole host).
+      const ticks = records.filter((r) => r.event === 'tick' && r.vms.length === 2);
       assert.ok(ticks.length >= 3, `${ticks.length} decisions`);
       const limitOf = (r: Tick, s: string): number => r.vms.find((v) => v.socket === s)?.limitPages ?? NaN;
       const aMax = Math.max(...ticks.map((r) => limitOf(r, socks[0]!)).filter(Number.isFinite));
@@ -186,6 +187,14 @@ test(
       assert.deepEqual(hostState(), before, 'the host as found');
     } finally {
       host?.kill('SIGKILL');
+      // A VM still running (the test failed) is stopped as an operator would: SIGINT undoes its
+      // changes; SIGKILL only if it does not end in time (its journal is then undone by the next).
+      const running = vms.filter((v) => v.child.exitCode === null && v.child.signalCode === null);
+      for (const v of running) v.child.kill('SIGINT');
+      await Promise.race([
+        Promise.all(running.map((v) => v.exited)),
+        new Promise((r) => setTimeout(r, 20_000)),
+      ]);
       for (const v of vms) v.child.kill('SIGKILL');
       lock.undoAll();
       rmSync(dir, { recursive: true, force: true });
