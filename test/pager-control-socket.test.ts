@@ -171,6 +171,7 @@ test('control socket: the daemon in pager mode serves it beside its own channel,
       residentPages: 0,
       limitPages: 256,
       memoryPages: 256,
+      floorPages: 128,
     });
     assert.match(
       ((await c.cmd('set-limit', { pages: 200 })).error as { desc: string }).desc,

@@ -23,6 +23,7 @@ import { DaemonProcess, buildShim } from '../src/pager/index.js';
 import {
   SHIM_DAEMON_DIED_EXIT,
   SHIM_DAEMON_DIED_MESSAGE,
+  SHIM_DAEMON_HUNG_MESSAGE,
   explainEarlyEnd,
   stoppedByShim,
 } from '../src/pager/supervision.js';
@@ -56,8 +57,19 @@ function uffdFds(pid: number): number {
   }).length;
 }
 
-/** Preloads the shim into `sleep`, lets the daemon take its userfaultfd, then ends the daemon `how`. */
-async function trial(how: 'SIGKILL' | 'quit', sabotage?: string): Promise<Outcome> {
+/** The watchdog in these trials: the shim's timeout, and the daemon's heartbeat period. */
+const WATCHDOG = { timeoutMs: 1000, periodMs: 200 };
+
+/**
+ * Preloads the shim into `sleep`, lets the daemon take its userfaultfd, then ends the daemon `how`
+ * (SIGSTOP: hangs it; 'none': leaves it be). `watchdog`: the shim expects heartbeats (`shimOnly`:
+ * but the daemon sends none). Waits `deadlineMs` for the process to end.
+ */
+async function trial(
+  how: 'SIGKILL' | 'quit' | 'SIGSTOP' | 'none',
+  sabotage?: string,
+  o: { watchdog?: 'both' | 'shim-only' | 'daemon-only'; deadlineMs?: number } = {},
+): Promise<Outcome> {
   const dir = mkdtempSync(join(tmpdir(), 'vsw-shim-'));
   for (const f of ['img', 'swap']) {
     writeFileSync(join(dir, f), '');
@@ -71,6 +83,7 @@ async function trial(how: 'SIGKILL' | 'quit', sabotage?: string): Promise<Outcom
     mode: 'pager',
     ramBytes: 1 << 20,
     mapper: true,
+    ...(o.watchdog === 'both' || o.watchdog === 'daemon-only' ? { heartbeatMs: WATCHDOG.periodMs } : {}),
   });
   let child: ChildProcess | undefined;
   try {
@@ -82,6 +95,9 @@ async function trial(how: 'SIGKILL' | 'quit', sabotage?: string): Promise<Outcom
         LD_PRELOAD: shim,
         VSWAPPER_UFFD_SOCK: join(dir, 's.sock'),
         ...(sabotage ? { VSWAPPER_SHIM_TEST_SABOTAGE: sabotage } : {}),
+        ...(o.watchdog === 'both' || o.watchdog === 'shim-only'
+          ? { VSWAPPER_HEARTBEAT_MS: String(WATCHDOG.timeoutMs) }
+          : {}),
       },
     });
     child = c;
@@ -97,19 +113,20 @@ async function trial(how: 'SIGKILL' | 'quit', sabotage?: string): Promise<Outcom
     assert.ok(inSleep(c.pid!), 'the preloaded sleep never got to sleep');
     const uffdCopies = uffdFds(c.pid!);
     const t0 = performance.now();
-    if (how === 'SIGKILL') d.child.kill('SIGKILL');
-    else await d.quit();
+    if (how === 'SIGKILL' || how === 'SIGSTOP') d.child.kill(how);
+    else if (how === 'quit') await d.quit();
     let stopMs: number | undefined;
     const end = await Promise.race([
       exited.then((e) => {
         stopMs = performance.now() - t0;
         return e;
       }),
-      new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000)),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), o.deadlineMs ?? 2000)),
     ]);
     return { uffdCopies, end, stopMs: end === undefined ? undefined : stopMs, stderr };
   } finally {
     child?.kill('SIGKILL');
+    if (how === 'SIGSTOP') d.child.kill('SIGCONT');
     await d.quit();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -160,6 +177,51 @@ test(
     const noStop = await trial('SIGKILL', 'no-stop');
     assert.equal(noStop.uffdCopies, 1);
     assert.equal(noStop.end, undefined);
+  },
+);
+
+test(
+  'the watchdog: a hung daemon (SIGSTOP) stops the process within the timeout; a live one keeps it running',
+  { skip: skipReason },
+  async () => {
+    const hung = await trial('SIGSTOP', undefined, { watchdog: 'both', deadlineMs: 4 * WATCHDOG.timeoutMs });
+    assert.equal(hung.uffdCopies, 1);
+    assert.equal(hung.end, `exit code ${SHIM_DAEMON_DIED_EXIT}`);
+    assert.ok(hung.stderr.includes(SHIM_DAEMON_HUNG_MESSAGE), `stderr: ${hung.stderr}`);
+    assert.ok(stoppedByShim(hung.end, hung.stderr));
+    // From the SIGSTOP: at most the timeout after the last heartbeat, which came before it.
+    assert.ok(
+      hung.stopMs! <= WATCHDOG.timeoutMs + 500,
+      `stopped ${hung.stopMs!.toFixed(0)} ms after the SIGSTOP`,
+    );
+    assert.ok(
+      hung.stopMs! >= WATCHDOG.timeoutMs - WATCHDOG.periodMs - 50,
+      `not before the timeout: ${hung.stopMs!.toFixed(0)} ms`,
+    );
+    process.stderr.write(
+      `hung daemon: stopped ${hung.stopMs!.toFixed(0)} ms after its SIGSTOP (timeout ${WATCHDOG.timeoutMs} ms)\n`,
+    );
+    // A daemon beating its heart keeps the process running for three timeouts.
+    const live = await trial('none', undefined, { watchdog: 'both', deadlineMs: 3 * WATCHDOG.timeoutMs });
+    assert.equal(live.end, undefined, `a live daemon's process ended: ${live.stderr}`);
+    // Planted: the daemon sends no heartbeats; the shim expecting them stops a healthy VM (the
+    // heartbeats are what keeps it running above). And a shim without the watchdog lets a hung
+    // daemon's process run on.
+    const silent = await trial('none', undefined, {
+      watchdog: 'shim-only',
+      deadlineMs: 3 * WATCHDOG.timeoutMs,
+    });
+    assert.equal(silent.end, `exit code ${SHIM_DAEMON_DIED_EXIT}`);
+    assert.ok(silent.stderr.includes(SHIM_DAEMON_HUNG_MESSAGE));
+    const unwatched = await trial('SIGSTOP', undefined, {
+      watchdog: 'daemon-only',
+      deadlineMs: 3 * WATCHDOG.timeoutMs,
+    });
+    assert.equal(unwatched.end, undefined, 'without the watchdog the hung daemon leaves the process running');
+    assert.match(
+      explainEarlyEnd(`QEMU ended (exit code 69) ${SHIM_DAEMON_HUNG_MESSAGE}`, { alive: true, stderr: '' }),
+      /^the pager daemon hung \(no heartbeat/,
+    );
   },
 );
 

@@ -41,6 +41,7 @@ import { BALLOON_MANAGER_INPUT_ERRORS, registerBalloonManager } from './balloon-
 import { registerGuests } from './guests.js';
 import { CTL_INPUT_ERRORS, registerCtl } from './ctl.js';
 import { VM_INPUT_ERRORS, VM_RUN_ERRORS, registerVm } from './vm.js';
+import { HOST_INPUT_ERRORS, registerHost } from './vm-host.js';
 
 /** An integer flag within [min, max]. */
 const intFlag =
@@ -399,6 +400,7 @@ registerBalloonManager(program);
 registerGuests(program);
 registerVm(program);
 registerCtl(program);
+registerHost(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   const known =
@@ -411,7 +413,8 @@ program.parseAsync(process.argv).catch((e: unknown) => {
     e instanceof OutputFolderError ||
     (e instanceof Error && e.name === 'QueueUnavailableError') ||
     (e instanceof Error && BALLOON_MANAGER_INPUT_ERRORS.has(e.name)) ||
-    (e instanceof Error && (VM_INPUT_ERRORS.has(e.name) || CTL_INPUT_ERRORS.has(e.name)));
+    (e instanceof Error &&
+      (VM_INPUT_ERRORS.has(e.name) || CTL_INPUT_ERRORS.has(e.name) || HOST_INPUT_ERRORS.has(e.name)));
   if (e instanceof Error && VM_RUN_ERRORS.has(e.name)) {
     process.stderr.write(`vswapper vm: ${e.message}\n`);
     process.exitCode = 1;

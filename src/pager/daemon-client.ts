@@ -108,7 +108,9 @@ export class DaemonProcess {
     if (!this.alive) return;
     const gone = new Promise((r) => this.child.once('exit', r));
     this.child.stdin!.end();
-    await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000))]);
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([gone, new Promise((r) => (t = setTimeout(r, 10_000)))]);
+    clearTimeout(t);
     if (this.alive) this.child.kill('SIGKILL');
   }
 }

@@ -22,7 +22,7 @@ import {
   mmap,
 } from './sys.js';
 import { ThreadContexts } from './threads.js';
-import type { Uffd } from './uffd.js';
+import { QemuGoneError, type Uffd } from './uffd.js';
 import { type BlockIo, type MemoryGate, OPEN_GATE, VhostServer } from './vhost-server.js';
 
 /** What the engine starts the daemon with (JSON in argv[2]). */
@@ -43,6 +43,11 @@ export interface DaemonConfig {
   /** Pager: our swap area (a file at least ramBytes long). */
   swap?: string;
   disk?: DiskMode;
+  /**
+   * Pager: a heartbeat byte to the shim every so many ms (its watchdog, VSWAPPER_HEARTBEAT_MS,
+   * stops QEMU when they stop coming); none when absent.
+   */
+  heartbeatMs?: number;
   /** Pager: the False Reads Preventer on (needs the patched QEMU's TCG intercept). */
   preventer?: boolean;
   /**
@@ -96,6 +101,14 @@ export function parseDaemonConfig(text: string | undefined): DaemonConfig {
     mode: c.mode,
     queueSize: q,
   };
+  if (c.heartbeatMs !== undefined) {
+    const h = c.heartbeatMs;
+    if (!(Number.isInteger(h) && h >= 1 && h <= 600_000))
+      throw new DaemonConfigError(
+        `pager daemon: heartbeatMs must be an integer within 1..600000, got ${String(h)}`,
+      );
+    out.heartbeatMs = h;
+  }
   if (c.busyPollNs !== undefined) {
     const b = c.busyPollNs;
     if (!Number.isInteger(b) || b < 0 || b > 10_000_000)
@@ -160,6 +173,8 @@ export function runDaemon(cfg: DaemonConfig): void {
   const image = new RawFile(cfg.image);
   let pager: Pager | undefined;
   let uffd: { u: Uffd; pid: number } | undefined;
+  /** The userfaultfd call that found QEMU's address space gone (QEMU exited), once it happened. */
+  let qemuGone: string | undefined;
   // QEMU's TCG intercept (patched QEMU, with VSWAPPER_INTERCEPT given to the shim).
   let intercept: { fds: InterceptFds; region: InterceptRegion } | undefined;
   const eventScratch = new Scratch(4096);
@@ -253,6 +268,7 @@ export function runDaemon(cfg: DaemonConfig): void {
         }
         case 'limit': {
           if (!pager) throw new Error('limit: not attached');
+          if (qemuGone) throw new Error(`limit: QEMU has exited (${qemuGone}); nothing left to page`);
           const pages = Number(cmd.pages);
           if (!Number.isInteger(pages) || pages < 1)
             throw new Error(`limit: pages must be a positive integer, got ${String(cmd.pages)}`);
@@ -323,12 +339,40 @@ export function runDaemon(cfg: DaemonConfig): void {
       ? new ControlSocketServer(
           loop,
           cfg.controlSocket,
-          new DaemonControlBackend(() => pager, statsObject, cfg.ramBytes!, cfg.queueSize, cfg.mapper!),
+          new DaemonControlBackend(
+            () => pager,
+            statsObject,
+            cfg.ramBytes!,
+            cfg.queueSize,
+            cfg.mapper!,
+            () => qemuGone,
+          ),
         )
       : undefined;
+  if (shim && cfg.heartbeatMs !== undefined) {
+    const period = cfg.heartbeatMs * 1e6;
+    const beat = (): void => {
+      shim.heartbeat();
+      loop.after(period, beat);
+    };
+    loop.after(period, beat);
+  }
   control.send({ event: 'listening', vhostSocket: cfg.vhostSocket, pid: process.pid });
   try {
-    loop.run();
+    for (;;) {
+      try {
+        loop.run();
+        break;
+      } catch (e) {
+        // QEMU exited first (power-off): the pager stops, the daemon stays until told to quit.
+        if (!(e instanceof QemuGoneError) || !pager) throw e;
+        if (!qemuGone) {
+          qemuGone = e.call;
+          pager.stop();
+          control.send({ event: 'qemu-gone', call: e.call });
+        }
+      }
+    }
   } finally {
     pager?.stop();
     server.close();

@@ -100,9 +100,11 @@ export function pagerQemuArgs(o: {
  */
 export function shimEnv(
   base: NodeJS.ProcessEnv,
-  o: { shim: string; shimSocket: string; preventerRamBytes?: number },
+  o: { shim: string; shimSocket: string; preventerRamBytes?: number; watchdogMs?: number },
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base, LD_PRELOAD: o.shim, VSWAPPER_UFFD_SOCK: o.shimSocket };
+  // The daemon must then send heartbeats (DaemonConfig.heartbeatMs): see supervision.ts.
+  if (o.watchdogMs !== undefined) env.VSWAPPER_HEARTBEAT_MS = String(Math.round(o.watchdogMs));
   if (o.preventerRamBytes !== undefined)
     env.VSWAPPER_INTERCEPT = `${RAM_BACKEND_ID}:${Math.round(o.preventerRamBytes / PAGE)}`;
   return env;

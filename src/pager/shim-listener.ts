@@ -11,6 +11,8 @@ export interface InterceptFds {
   reply: number;
 }
 
+const HEARTBEAT = new Uint8Array([0]);
+
 export class ShimError extends Error {
   override name = 'ShimError';
 }
@@ -70,6 +72,22 @@ export class ShimListener {
     } catch (e) {
       close(c);
       this.onError(e as Error);
+    }
+  }
+
+  /**
+   * One heartbeat byte to every shim we acknowledged: sent from the daemon's loop, so it proves the
+   * loop still turns (the shim's watchdog stops QEMU when none comes in time). A connection whose
+   * QEMU is gone is closed.
+   */
+  heartbeat(): void {
+    for (const c of [...this.held]) {
+      try {
+        sendWithFds(c, this.s, HEARTBEAT);
+      } catch {
+        close(c);
+        this.held.splice(this.held.indexOf(c), 1);
+      }
     }
   }
 

@@ -13,9 +13,31 @@ export const SHIM_DAEMON_DIED_EXIT = 69;
 export const SHIM_DAEMON_DIED_MESSAGE =
   'vswapper: the pager daemon died; stopping the VM so the guest cannot read a page it does not have';
 
+/** The line when the daemon stopped sending heartbeats: alive, but its loop no longer turns. */
+export const SHIM_DAEMON_HUNG_MESSAGE =
+  'vswapper: the pager daemon stopped answering (no heartbeat within the watchdog timeout); stopping the VM so the guest does not wait for its pages forever';
+
+/**
+ * The watchdog on a hung daemon: the shim stops QEMU when no heartbeat came for this long.
+ * Linux's soft-lockup threshold, 2 x watchdog_thresh (10 s by default) = 20 s
+ * (kernel/watchdog.c, get_softlockup_thresh): what the kernel itself takes to mean that a CPU which
+ * has not scheduled is stuck, not merely busy.
+ */
+export const WATCHDOG_TIMEOUT_MS = 20_000;
+
+/**
+ * Heartbeats per timeout: Linux's watchdog samples five times a threshold (kernel/watchdog.c,
+ * set_sample_period: get_softlockup_thresh() * (NSEC_PER_SEC / 5)), so that a few late beats of a
+ * busy but live daemon never make the timeout.
+ */
+export const HEARTBEATS_PER_TIMEOUT = 5;
+
 /** Whether QEMU's end (its exit description, "exit code 69", and its stderr) is the shim's stop. */
 export function stoppedByShim(exit: string, stderr: string): boolean {
-  return exit === `exit code ${SHIM_DAEMON_DIED_EXIT}` && stderr.includes(SHIM_DAEMON_DIED_MESSAGE);
+  return (
+    exit === `exit code ${SHIM_DAEMON_DIED_EXIT}` &&
+    (stderr.includes(SHIM_DAEMON_DIED_MESSAGE) || stderr.includes(SHIM_DAEMON_HUNG_MESSAGE))
+  );
 }
 
 /**
@@ -27,6 +49,8 @@ export function explainEarlyEnd(
   qemuEnd: string,
   daemon: { alive: boolean; stderr: string } | undefined,
 ): string {
+  if (qemuEnd.includes(SHIM_DAEMON_HUNG_MESSAGE))
+    return `the pager daemon hung (no heartbeat within the watchdog timeout); the shim in QEMU stopped the guest (a power cut: its memory is lost, every disk write it was told had completed is on the image): ${qemuEnd}`;
   if (!daemon || daemon.alive) return `QEMU ended before the run did: ${qemuEnd}`;
   const last = daemon.stderr.trim().split('\n').slice(-3).join(' | ');
   const shim = qemuEnd.includes(SHIM_DAEMON_DIED_MESSAGE)

@@ -43,6 +43,26 @@ export class UffdError extends Error {
   override name = 'UffdError';
 }
 
+/**
+ * QEMU's address space is gone: QEMU exited (or is exiting) while we still hold its userfaultfd.
+ * The kernel's userfaultfd ioctls take a reference on the address space the descriptor was made in
+ * and fail with ESRCH once it has none left (fs/userfaultfd.c: `if (!mmget_not_zero(ctx->mm))
+ * return -ESRCH;` in the copy, write-protect and register paths). Not a failure of the pager: at
+ * power-off QEMU tears its memory down before its exit is reported, and our next ioctl (a sampler
+ * tick, an eviction) meets it. The daemon stops serving the VM quietly on it.
+ */
+export class QemuGoneError extends UffdError {
+  override name = 'QemuGoneError';
+  constructor(readonly call: string) {
+    super(`${call}: QEMU's address space is gone (ESRCH: QEMU has exited)`);
+  }
+}
+
+/** The error for a failed userfaultfd ioctl: QemuGoneError for ESRCH, else the errno's SysError. */
+function uffdIoctlError(call: string, errno: number): Error {
+  return errno === ERRNO.ESRCH ? new QemuGoneError(call) : new SysError(call, errno);
+}
+
 /** One page fault as userfaultfd reports it. */
 export interface UffdFault {
   /** Faulting address in QEMU, rounded down to its page. */
@@ -97,7 +117,8 @@ export class Uffd {
     s.setU64(16, modes);
     s.setU64(24, 0);
     // SAFETY: struct uffdio_register (32 bytes) at the start of the scratch page.
-    ioctl(this.fd, UFFDIO_REGISTER, s.addr, `UFFDIO_REGISTER 0x${start.toString(16)}+${len}`);
+    const r = ioctlErr(this.fd, UFFDIO_REGISTER, s.addr);
+    if (r < 0) throw uffdIoctlError(`UFFDIO_REGISTER 0x${start.toString(16)}+${len}`, -r);
   }
 
   /**
@@ -123,7 +144,7 @@ export class Uffd {
         this.unblock();
         continue;
       }
-      throw new SysError(`UFFDIO_COPY 0x${dst.toString(16)}+${len}`, -r);
+      throw uffdIoctlError(`UFFDIO_COPY 0x${dst.toString(16)}+${len}`, -r);
     }
   }
 
@@ -138,7 +159,7 @@ export class Uffd {
       const r = ioctlErr(this.fd, UFFDIO_WRITEPROTECT, s.addr);
       if (r >= 0) return;
       if (-r !== ERRNO.EAGAIN)
-        throw new SysError(
+        throw uffdIoctlError(
           `UFFDIO_WRITEPROTECT(${protect ? 'protect' : 'unprotect'}) 0x${start.toString(16)}+${len}`,
           -r,
         );

@@ -74,7 +74,12 @@ function setThreshold(args: Args, { thresholds }: CommandContext): unknown {
 export const COMMANDS: Readonly<Record<string, Handler>> = {
   'query-status': (args, { backend }) => {
     only('query-status', args, []);
-    return { ...backend.status(), limitPages: backend.limitPages(), memoryPages: backend.memoryPages };
+    return {
+      ...backend.status(),
+      limitPages: backend.limitPages(),
+      memoryPages: backend.memoryPages,
+      floorPages: backend.floorPages,
+    };
   },
   'query-stats': (args, { backend }) => {
     only('query-stats', args, []);

@@ -25,12 +25,15 @@ export class DaemonControlBackend implements ControlBackend {
     ramBytes: number,
     queueSize: number,
     private readonly mapper: boolean,
+    /** Set once QEMU has exited (the call that found its address space gone). */
+    private readonly qemuGone: () => string | undefined = () => undefined,
   ) {
     this.memoryPages = Math.floor(ramBytes / PAGE);
     this.floorPages = Math.min(queueSize, this.memoryPages);
   }
 
   private attached(): Pager {
+    if (this.qemuGone()) throw new Error(`QEMU has exited; nothing left to page`);
     const p = this.pager();
     if (!p) throw new Error(`the pager has not attached to QEMU's RAM yet`);
     return p;
@@ -38,7 +41,12 @@ export class DaemonControlBackend implements ControlBackend {
 
   status(): Record<string, unknown> {
     const p = this.pager();
-    return { attached: p !== undefined, mapper: this.mapper, residentPages: p?.core.residentPages ?? 0 };
+    return {
+      attached: p !== undefined,
+      mapper: this.mapper,
+      residentPages: p?.core.residentPages ?? 0,
+      ...(this.qemuGone() ? { qemuExited: true } : {}),
+    };
   }
 
   stats(): Record<string, number> {

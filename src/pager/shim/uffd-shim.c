@@ -28,6 +28,11 @@
  *   holds its end for its whole life; the kernel closes it when the pager dies, however it dies).
  *   It then stops QEMU at once, with exit code 69 (EX_UNAVAILABLE, sysexits.h) and a message on
  *   stderr: a power cut for the guest, never wrong data.
+ * A pager that hangs without dying (SIGSTOP, a deadlock in its loop) keeps the connection open, and
+ * the guest would wait in its faults forever. With VSWAPPER_HEARTBEAT_MS=<ms> the pager sends a
+ * byte on the connection every so often from its loop, and the watcher also stops QEMU (exit 69,
+ * its own message) when none has come for that long: the pager's loop has not turned, so no fault
+ * is being served. The launcher sets it (src/pager/supervision.ts: WATCHDOG_TIMEOUT_MS).
  * VSWAPPER_SHIM_TEST_SABOTAGE (tests only) plants the bugs the crash trials must catch: 'legacy'
  * (neither: the shim before this contract), 'no-keep' (the watch without the copy), 'no-stop' (the
  * copy without the watch).
@@ -48,6 +53,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 static void fail(const char *what) {
@@ -57,10 +63,21 @@ static void fail(const char *what) {
 
 /* The hand-over connection, watched by the thread below for the pager's death. */
 static int pager_sock = -1;
+/* The watchdog: the longest time without a heartbeat byte, in ms (0: none expected). */
+static long heartbeat_ms = 0;
 
 /* What stderr says when the pager died: src/pager/supervision.ts looks for this text. */
 static const char died_message[] =
     "vswapper: the pager daemon died; stopping the VM so the guest cannot read a page it does not have\n";
+/* ... and when it stopped sending heartbeats (alive, but its loop no longer turns). */
+static const char hung_message[] =
+    "vswapper: the pager daemon stopped answering (no heartbeat within the watchdog timeout); stopping the VM so the guest does not wait for its pages forever\n";
+
+static long now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 /*
  * Blocks until the pager's end of the connection is gone (it sends nothing after its
@@ -69,22 +86,38 @@ static const char died_message[] =
  */
 static void *watch_pager(void *arg) {
     (void)arg;
+    const char *why = died_message;
+    size_t why_len = sizeof died_message - 1;
+    long deadline = heartbeat_ms > 0 ? now_ms() + heartbeat_ms : 0;
     for (;;) {
         struct pollfd p = {.fd = pager_sock, .events = POLLIN | POLLRDHUP};
-        int r = poll(&p, 1, -1);
+        int wait = -1;
+        if (deadline) {
+            long left = deadline - now_ms();
+            wait = left > 0 ? (int)left : 0;
+        }
+        int r = poll(&p, 1, wait);
         if (r < 0 && errno == EINTR)
             continue;
+        if (r == 0) {
+            /* No heartbeat for heartbeat_ms: the pager lives but serves nothing. */
+            why = hung_message;
+            why_len = sizeof hung_message - 1;
+            break;
+        }
         if (r > 0 && !(p.revents & (POLLHUP | POLLRDHUP | POLLERR))) {
-            /* Readable but not hung up: drain what came (nothing is expected), keep watching. */
+            /* Readable but not hung up: heartbeats; drain them, the deadline starts again. */
             char junk[64];
             ssize_t n = recv(pager_sock, junk, sizeof junk, MSG_DONTWAIT);
+            if (n > 0 && deadline)
+                deadline = now_ms() + heartbeat_ms;
             if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
                 continue;
         }
         break;
     }
     /* write(2), not stdio: QEMU's threads may hold stdio's locks. */
-    ssize_t w = write(2, died_message, sizeof died_message - 1);
+    ssize_t w = write(2, why, why_len);
     (void)w;
     _exit(69 /* EX_UNAVAILABLE */);
     return NULL;
@@ -132,6 +165,16 @@ __attribute__((constructor)) static void vswapper_uffd_shim(void) {
         fprintf(stderr, "vswapper uffd shim: TEST SABOTAGE %s\n", sabotage);
     }
     unsetenv("VSWAPPER_SHIM_TEST_SABOTAGE");
+    const char *hb = getenv("VSWAPPER_HEARTBEAT_MS");
+    if (hb && *hb) {
+        char *end;
+        heartbeat_ms = strtol(hb, &end, 10);
+        if (*end || heartbeat_ms <= 0 || heartbeat_ms > 3600000) {
+            errno = EINVAL;
+            fail("VSWAPPER_HEARTBEAT_MS must be a whole number of milliseconds within 1..3600000");
+        }
+    }
+    unsetenv("VSWAPPER_HEARTBEAT_MS");
 
     int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
     if (uffd < 0)

@@ -18,6 +18,7 @@ import {
   startPagerDaemon,
 } from '../launch.js';
 import { pagerCacheDir } from '../run.js';
+import { HEARTBEATS_PER_TIMEOUT, WATCHDOG_TIMEOUT_MS } from '../supervision.js';
 import { statusLine } from './status.js';
 
 const PAGE = 4096;
@@ -182,6 +183,8 @@ class VmRun {
         mapper: o.mapper,
         preventer,
         disk: 'immediate',
+        // The shim's watchdog on a hung daemon (supervision.ts), beaten from the daemon's loop.
+        heartbeatMs: WATCHDOG_TIMEOUT_MS / HEARTBEATS_PER_TIMEOUT,
         ...(o.control !== undefined ? { controlSocket: o.control } : {}),
       },
       { ownProcessGroup: true },
@@ -202,6 +205,7 @@ class VmRun {
     const env = shimEnv(process.env, {
       shim: this.shim,
       shimSocket,
+      watchdogMs: WATCHDOG_TIMEOUT_MS,
       ...(preventer ? { preventerRamBytes: o.memoryBytes } : {}),
     });
     this.spawnQemu(this.patched ?? o.qemu ?? 'qemu-system-x86_64', args, env);
