@@ -17,9 +17,11 @@ import {
   PROT_READ,
   PROT_WRITE,
   Scratch,
+  close,
   eventfdDrain,
   eventfdSignal,
   mmap,
+  pidfdOpen,
 } from './sys.js';
 import { ThreadContexts } from './threads.js';
 import { QemuGoneError, type Uffd } from './uffd.js';
@@ -243,6 +245,15 @@ export function runDaemon(cfg: DaemonConfig): void {
                 : {}),
             },
           );
+          // QEMU's exit, heard at once: at power-off QEMU tears its memory down and exits, and the
+          // pager would otherwise learn it only from its next ioctl's ESRCH (if one ever comes).
+          const qemuPid = uffd.pid;
+          const qemuExit = pidfdOpen(qemuPid);
+          loop.watch(qemuExit, () => {
+            loop.unwatch(qemuExit);
+            close(qemuExit);
+            markQemuGone(`pidfd: QEMU (pid ${qemuPid}) exited`);
+          });
           if (icpt) {
             const p = pager;
             loop.watch(icpt.fds.notify, () => {
@@ -349,6 +360,13 @@ export function runDaemon(cfg: DaemonConfig): void {
           ),
         )
       : undefined;
+  /** QEMU is gone (its pidfd said so, or an ioctl met ESRCH): the pager stops, the daemon stays. */
+  const markQemuGone = (call: string): void => {
+    if (qemuGone || !pager) return;
+    qemuGone = call;
+    pager.stop();
+    control.send({ event: 'qemu-gone', call });
+  };
   if (shim && cfg.heartbeatMs !== undefined) {
     const period = cfg.heartbeatMs * 1e6;
     const beat = (): void => {
@@ -366,11 +384,7 @@ export function runDaemon(cfg: DaemonConfig): void {
       } catch (e) {
         // QEMU exited first (power-off): the pager stops, the daemon stays until told to quit.
         if (!(e instanceof QemuGoneError) || !pager) throw e;
-        if (!qemuGone) {
-          qemuGone = e.call;
-          pager.stop();
-          control.send({ event: 'qemu-gone', call: e.call });
-        }
+        markQemuGone(e.call);
       }
     }
   } finally {

@@ -63,6 +63,7 @@ interface Libc {
   gettid: Fn;
   sched_yield: Fn;
   syscall1: Fn;
+  pidfd_open: Fn;
   prctlName: Fn;
 }
 let libc: Libc | undefined;
@@ -103,6 +104,7 @@ function lib(): Libc {
     gettid: l.func('int gettid(void)'),
     sched_yield: l.func('int sched_yield(void)'),
     syscall1: l.func('long syscall(long, long)'),
+    pidfd_open: l.func('int pidfd_open(int, unsigned int)'),
     prctlName: l.func('int prctl(int, const char *, unsigned long, unsigned long, unsigned long)'),
   };
   return libc;
@@ -545,6 +547,15 @@ const SYS_userfaultfd = 323;
 /** A userfaultfd for this process's own address space (tests that play QEMU's part). */
 export function userfaultfd(): number {
   return check('userfaultfd', lib().syscall1(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
+}
+
+/**
+ * A descriptor that becomes readable when process `pid` exits (pidfd_open(2), Linux 5.3, glibc
+ * 2.36): how the daemon hears that QEMU is gone without waiting for an ioctl to fail.
+ */
+export function pidfdOpen(pid: number): number {
+  // SAFETY: two integers in, a new descriptor (or -1 and errno) out; no memory is passed.
+  return check(`pidfd_open(${pid})`, lib().pidfd_open(pid, 0));
 }
 
 /** Names the calling thread (prctl PR_SET_NAME, at most 15 bytes), as QEMU names its vCPUs. */
