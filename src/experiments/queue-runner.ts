@@ -2,7 +2,7 @@ import { Job, Queue, QueueEvents, UnrecoverableError, Worker } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { SimJob } from './job.js';
 import { modelVersion } from './model-version.js';
-import { type PoolProgress, runJobs } from './pool.js';
+import { JobThread, type PoolProgress } from './pool.js';
 import type { JobRunner } from './reproduce.js';
 import { runKey } from './run-store.js';
 import type { SimRunResult } from './sim-runner.js';
@@ -156,6 +156,9 @@ export function startQueueWorker(
   onEvent?: (e: { key: string; config: string; event: 'start' | 'done' }) => void,
 ): { close: () => Promise<void>; ready: () => Promise<void> } {
   const model = modelVersion();
+  // Threads kept between runs (at most `concurrency`, one run each at a time).
+  const idle: JobThread[] = [];
+  const threads = new Set<JobThread>();
   const worker = new Worker<QueuedRun, SimRunResult>(
     QUEUE_NAME,
     async (job) => {
@@ -165,15 +168,18 @@ export function startQueueWorker(
           `${MODEL_MISMATCH}: the sweep runs model ${d.model}, this worker ${model}: run the same vswapper build`,
         );
       onEvent?.({ key: d.key, config: d.job.config, event: 'start' });
-      const [result] = await runJobs(
-        [d.job],
-        (p) => {
-          if (p.event === 'iteration' && p.iteration !== undefined) void job.updateProgress(p.iteration);
-        },
-        1,
-      );
-      onEvent?.({ key: d.key, config: d.job.config, event: 'done' });
-      return result!;
+      let t = idle.pop();
+      if (!t) threads.add((t = new JobThread()));
+      try {
+        const result = await t.run(d.job, (n) => void job.updateProgress(n));
+        onEvent?.({ key: d.key, config: d.job.config, event: 'done' });
+        return result;
+      } finally {
+        if (t.broken) {
+          threads.delete(t);
+          void t.close();
+        } else idle.push(t);
+      }
     },
     {
       connection: redisOptions(url),
@@ -183,5 +189,11 @@ export function startQueueWorker(
       maxStalledCount: MAX_STALLED,
     },
   );
-  return { close: () => worker.close(), ready: () => worker.waitUntilReady().then(() => undefined) };
+  return {
+    close: async () => {
+      await worker.close();
+      await Promise.all([...threads].map((t) => t.close()));
+    },
+    ready: () => worker.waitUntilReady().then(() => undefined),
+  };
 }
