@@ -15,10 +15,10 @@ import { pagerEngine } from '../src/pager/index.js';
 import { vmDir } from '../src/pager/vm/vm-run.js';
 import { GuestChannel } from '../src/real/channel.js';
 import { buildGuestImage, type GuestImage } from '../src/real/guest-image.js';
+import { guestQemuArgs } from './support/vm-guest.js';
 import { POWEROFF, warmupCommand } from '../src/real/guest-workload.js';
 import { HostChanges } from '../src/real/host-changes.js';
 import { cacheDir } from '../src/real/paths.js';
-import { GUEST_KERNEL_ARGS } from '../src/real/qemu-process.js';
 import { takeLock } from '../src/real/run-lock.js';
 import { leftoverLock, waitForIdleEngine } from './support/engine-lock.js';
 
@@ -81,20 +81,7 @@ function startVm(img: GuestImage, disk: string, sock: string, consoleLog: string
       sock,
       '--quiet',
       '--',
-      '-nodefaults',
-      '-display',
-      'none',
-      '-no-reboot',
-      '-kernel',
-      img.kernel,
-      '-initrd',
-      img.initrd,
-      '-append',
-      GUEST_KERNEL_ARGS,
-      '-serial',
-      `file:${consoleLog}`,
-      '-serial',
-      'stdio',
+      ...guestQemuArgs(img, consoleLog),
     ],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
