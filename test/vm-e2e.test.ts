@@ -14,10 +14,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pagerEngine } from '../src/pager/index.js';
 import { detectAccel } from '../src/real/accel.js';
-import { vmDir } from '../src/pager/vm/vm-run.js';
 import { GuestChannel } from '../src/real/channel.js';
 import { buildGuestImage, type GuestImage } from '../src/real/guest-image.js';
-import { guestQemuArgs } from './support/vm-guest.js';
+import { guestQemuArgs, vmHostState as hostState } from './support/vm-guest.js';
 import { POWEROFF, warmupCommand } from '../src/real/guest-workload.js';
 import { HostChanges } from '../src/real/host-changes.js';
 import { cacheDir } from '../src/real/paths.js';
@@ -32,27 +31,6 @@ const PAGE = 4096;
 const MiB = 2 ** 20;
 const MEMORY_MIB = 256;
 const LIMIT_MIB = 96;
-
-/** What a vm could leave behind: its QEMU and daemon, its work files and journals, the lock. */
-function hostState(): { processes: string[]; files: string[] } {
-  const processes: string[] = [];
-  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      if (cmd.includes('vswapper-vm-') || (cmd.includes('/pager/daemon.js') && cmd.includes(vmDir())))
-        processes.push(`${p} ${cmd.replace(/\0/g, ' ').slice(0, 80)}`);
-    } catch {
-      // gone
-    }
-  }
-  let files: string[] = [];
-  try {
-    files = readdirSync(vmDir());
-  } catch {
-    // no folder yet
-  }
-  return { processes, files: [...files, ...leftoverLock(cacheDir())] };
-}
 
 async function settled(): Promise<ReturnType<typeof hostState>> {
   for (let i = 0; i < 50 && hostState().processes.length > 0; i++)

@@ -8,14 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pagerEngine } from '../src/pager/index.js';
-import { vmDir } from '../src/pager/vm/vm-run.js';
 import { GuestChannel } from '../src/real/channel.js';
 import { buildGuestImage, type GuestImage } from '../src/real/guest-image.js';
-import { guestQemuArgs } from './support/vm-guest.js';
+import { guestQemuArgs, vmHostState as hostState } from './support/vm-guest.js';
 import { POWEROFF, warmupCommand } from '../src/real/guest-workload.js';
 import { HostChanges } from '../src/real/host-changes.js';
 import { cacheDir } from '../src/real/paths.js';
@@ -34,26 +33,6 @@ const START_LIMIT_MIB = 64;
 const HOST_LIMIT_MIB = 128;
 const HOST_PAGES = (HOST_LIMIT_MIB * MiB) / PAGE;
 const START_PAGES = (START_LIMIT_MIB * MiB) / PAGE;
-
-function hostState(): { processes: string[]; files: string[] } {
-  const processes: string[] = [];
-  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      if (cmd.includes('vswapper-vm-') || (cmd.includes('/pager/daemon.js') && cmd.includes(vmDir())))
-        processes.push(`${p} ${cmd.replace(/\0/g, ' ').slice(0, 80)}`);
-    } catch {
-      // gone
-    }
-  }
-  let files: string[] = [];
-  try {
-    files = readdirSync(vmDir());
-  } catch {
-    // no folder yet
-  }
-  return { processes, files: [...files, ...leftoverLock(cacheDir())] };
-}
 
 interface Vm {
   child: ChildProcess;

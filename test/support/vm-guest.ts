@@ -1,5 +1,9 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { vmDir } from '../../src/pager/vm/vm-run.js';
 import type { GuestImage } from '../../src/real/guest-image.js';
+import { cacheDir } from '../../src/real/paths.js';
 import { GUEST_KERNEL_ARGS } from '../../src/real/qemu-process.js';
+import { leftoverLock } from './engine-lock.js';
 
 /**
  * The QEMU arguments after `vswapper vm ... --` that boot the project's guest image as a user's
@@ -23,4 +27,25 @@ export function guestQemuArgs(img: GuestImage, consoleLog: string): string[] {
     '-serial',
     'stdio',
   ];
+}
+
+/** What a vm could leave behind: its QEMU and daemon, its work files and journals, the run lock. */
+export function vmHostState(): { processes: string[]; files: string[] } {
+  const processes: string[] = [];
+  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (cmd.includes('vswapper-vm-') || (cmd.includes('/pager/daemon.js') && cmd.includes(vmDir())))
+        processes.push(`${p} ${cmd.replace(/\0/g, ' ').slice(0, 80)}`);
+    } catch {
+      // gone
+    }
+  }
+  let files: string[] = [];
+  try {
+    files = readdirSync(vmDir());
+  } catch {
+    // no folder yet
+  }
+  return { processes, files: [...files, ...leftoverLock(cacheDir())] };
 }
