@@ -1,5 +1,5 @@
-import { connect } from 'node:net';
 import type { Command } from 'commander';
+import { ControlClient, ControlRefusedError } from '../experiments/vm-host.js';
 
 /** `vswapper ctl`'s input was wrong (its arguments, or the socket): exit code 2. */
 export class CtlInputError extends Error {
@@ -12,62 +12,29 @@ export class CtlCommandError extends Error {
 }
 
 /**
- * One command over a control socket: greeting, `qmp_capabilities`, the command; resolves with its
- * `return`, collecting the events that arrived meanwhile.
+ * One command over a control socket, through the same client `vswapper host` keeps open (greeting
+ * checked, `qmp_capabilities`, then the command); resolves with its `return`.
  */
-export function ctlCommand(
+async function ctlCommand(
   socket: string,
   execute: string,
   args: Record<string, unknown> | undefined,
   timeoutMs = 10_000,
-): Promise<{ value: unknown; events: unknown[] }> {
-  return new Promise((res, rej) => {
-    const s = connect(socket);
-    const events: unknown[] = [];
-    let buf = '';
-    let step = 0;
-    const t = setTimeout(() => {
-      s.destroy();
-      rej(new CtlInputError(`${socket}: no reply in ${timeoutMs / 1000} s`));
-    }, timeoutMs);
-    const done = (f: () => void): void => {
-      clearTimeout(t);
-      s.destroy();
-      f();
-    };
-    s.on('error', (e) =>
-      done(() =>
-        rej(
-          new CtlInputError(`${socket}: cannot connect (${(e as NodeJS.ErrnoException).code ?? e.message})`),
-        ),
-      ),
-    );
-    s.on('data', (d) => {
-      buf += d.toString();
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const m = JSON.parse(buf.slice(0, i)) as Record<string, unknown>;
-        buf = buf.slice(i + 1);
-        if (m.event !== undefined) {
-          events.push(m);
-          continue;
-        }
-        if (step === 0) {
-          if (!m.vswapper)
-            return done(() => rej(new CtlInputError(`${socket}: not a vswapper control socket`)));
-          s.write('{"execute":"qmp_capabilities"}\n');
-        } else if (step === 1) {
-          s.write(JSON.stringify({ execute, ...(args ? { arguments: args } : {}) }) + '\n');
-        } else {
-          const e = m.error as { class: string; desc: string } | undefined;
-          return done(() =>
-            e ? rej(new CtlCommandError(`${e.class}: ${e.desc}`)) : res({ value: m.return, events }),
-          );
-        }
-        step++;
-      }
-    });
-  });
+): Promise<unknown> {
+  let c: ControlClient;
+  try {
+    c = await ControlClient.open(socket, timeoutMs);
+  } catch (e) {
+    throw new CtlInputError((e as Error).message);
+  }
+  try {
+    return await c.cmd(execute, args);
+  } catch (e) {
+    if (e instanceof ControlRefusedError) throw new CtlCommandError(e.message);
+    throw new CtlInputError((e as Error).message);
+  } finally {
+    c.close();
+  }
 }
 
 function parseArgs(text: string | undefined): Record<string, unknown> | undefined {
@@ -97,8 +64,8 @@ export function registerCtl(program: Command): void {
     .action(async (socket: string, command: string, json?: string) => {
       const args = parseArgs(json);
       try {
-        const r = await ctlCommand(socket, command, args);
-        process.stdout.write(`${JSON.stringify(r.value, null, 2)}\n`);
+        const value = await ctlCommand(socket, command, args);
+        process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
       } catch (e) {
         if (!(e instanceof CtlCommandError)) throw e;
         process.stderr.write(`vswapper ctl: ${e.message}\n`);

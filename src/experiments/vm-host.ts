@@ -1,4 +1,7 @@
-/** `vswapper host`: the host-wide arbiter over several VMs' control sockets (src/pager/host/). */
+/**
+ * `vswapper host`: the host-wide arbiter over several VMs' control sockets (src/pager/host/), and
+ * the control-socket client it and `vswapper ctl` share.
+ */
 export {
   runArbiter,
   HostInputError,
@@ -6,3 +9,4 @@ export {
   type ArbiterResult,
 } from '../pager/host/arbiter.js';
 export { parseSize } from '../pager/control/sizes.js';
+export { ControlClient, ControlRefusedError } from '../pager/host/control-client.js';
