@@ -24,50 +24,21 @@ export async function runJobs(
 ): Promise<SimRunResult[]> {
   const results = new Array<SimRunResult>(jobs.length);
   let next = 0;
-  const workerUrl = new URL('./worker.js', import.meta.url);
-  const runOne = (w: Worker): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const loop = (): void => {
-        if (next >= jobs.length) {
-          resolve();
-          return;
-        }
-        const index = next++;
-        const job = jobs[index]!;
-        onProgress?.({ job, index, event: 'start' });
-        const onMessage = (
-          m:
-            | { kind: 'iteration'; n: number }
-            | { kind: 'done'; result: SimRunResult }
-            | { kind: 'error'; message: string },
-        ): void => {
-          if (m.kind === 'iteration') {
-            onProgress?.({ job, index, event: 'iteration', iteration: m.n });
-            return;
-          }
-          w.off('message', onMessage);
-          if (m.kind === 'error') {
-            reject(new Error(`${job.config}: ${m.message}`));
-            return;
-          }
-          results[index] = m.result;
-          onProgress?.({ job, index, event: 'done', result: m.result });
-          loop();
-        };
-        w.on('message', onMessage);
-        w.postMessage(job);
-      };
-      w.once('error', reject);
-      loop();
-    });
-  const pool = Array.from(
-    { length: Math.max(1, Math.min(workers, jobs.length)) },
-    () => new Worker(workerUrl),
-  );
+  const runAll = async (t: JobThread): Promise<void> => {
+    while (next < jobs.length) {
+      const index = next++;
+      const job = jobs[index]!;
+      onProgress?.({ job, index, event: 'start' });
+      const result = await t.run(job, (n) => onProgress?.({ job, index, event: 'iteration', iteration: n }));
+      results[index] = result;
+      onProgress?.({ job, index, event: 'done', result });
+    }
+  };
+  const pool = Array.from({ length: Math.max(1, Math.min(workers, jobs.length)) }, () => new JobThread());
   try {
-    await Promise.all(pool.map(runOne));
+    await Promise.all(pool.map(runAll));
   } finally {
-    await Promise.all(pool.map((w) => w.terminate()));
+    await Promise.all(pool.map((t) => t.close()));
   }
   return results;
 }
@@ -78,9 +49,10 @@ type WorkerMessage =
   | { kind: 'error'; message: string };
 
 /**
- * One simulation thread kept for many runs, one at a time. A queue worker receives its runs one by
- * one; starting a thread for each (loading the whole model again) cost a small run more than the
- * run itself (`npm run bench -- sweeps`: one worker process at 0.35x the local pool's throughput).
+ * One simulation thread kept for many runs, one at a time (the local pool's, and a queue worker's).
+ * A queue worker receives its runs one by one; starting a thread for each (loading the whole model
+ * again) cost a small run more than the run itself (`npm run bench -- sweeps`: one worker process
+ * at 0.35x the local pool's throughput).
  */
 export class JobThread {
   private readonly w = new Worker(new URL('./worker.js', import.meta.url));
