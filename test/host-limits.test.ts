@@ -6,6 +6,7 @@ import {
   decideHostLimits,
   hostLimitsProblems,
 } from '../src/policy/host-limits.js';
+import { Rng } from '../src/sim/rng.js';
 
 const vm = (
   memoryPages: number,
@@ -72,32 +73,23 @@ test('an idle VM gives memory to a thrashing one tick after tick, never below it
   assert.ok(limits[0]! <= 70, `A ends near its floor of 64, got ${limits[0]}`);
 });
 
-/** A small seeded generator (mulberry32), so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-function randomCase(r: () => number): { host: number; vms: VmMemoryStats[] } {
-  const n = 1 + Math.floor(r() * 6);
+/** A random case from the project's seeded generator (mulberry32), so a failure reproduces. */
+function randomCase(rng: Rng): { host: number; vms: VmMemoryStats[] } {
+  const n = 1 + Math.floor(rng.next() * 6);
   const vms: VmMemoryStats[] = [];
   for (let i = 0; i < n; i++) {
-    const memoryPages = 1 + Math.floor(r() * 5000);
-    const floorPages = Math.floor(r() * Math.min(memoryPages, 256));
-    vms.push(vm(memoryPages, floorPages, Math.floor(r() * memoryPages), Math.floor(r() * 3000)));
+    const memoryPages = 1 + Math.floor(rng.next() * 5000);
+    const floorPages = Math.floor(rng.next() * Math.min(memoryPages, 256));
+    vms.push(
+      vm(memoryPages, floorPages, Math.floor(rng.next() * memoryPages), Math.floor(rng.next() * 3000)),
+    );
   }
   const floors = vms.reduce((a, v) => a + v.floorPages, 0);
-  return { host: floors + Math.floor(r() * 20_000), vms };
+  return { host: floors + Math.floor(rng.next() * 20_000), vms };
 }
 
 test('random inputs: the limits never sum above the host limit, each within [floor, memory]', () => {
-  const r = rng(16);
+  const r = new Rng(16);
   for (let k = 0; k < 5000; k++) {
     const { host, vms } = randomCase(r);
     const d = decideHostLimits(host, vms);
@@ -115,7 +107,7 @@ test('planted bug (shares rounded up): the check catches limits above the host l
     /sum to 1001 pages, above the host's 1000/,
   );
   let caught = 0;
-  const r = rng(16);
+  const r = new Rng(16);
   for (let k = 0; k < 500; k++) {
     const { host, vms: v } = randomCase(r);
     if (hostLimitsProblems(host, v, decideHostLimits(host, v, 'round-up').limitsPages).length > 0) caught++;

@@ -10,6 +10,7 @@ import { sh } from '../../src/real/host-changes.js';
 import { MiB } from '../../src/real/paths.js';
 import { type QemuProcess, guestArgs, launchQemu, qemuBaseArgs } from '../../src/real/qemu-process.js';
 import { QmpClient } from '../../src/real/qmp.js';
+import { Rng } from '../../src/sim/rng.js';
 import { buildGuestProgram, diskAndSwap, pagedRunWorkspace } from './guest-torture.js';
 
 /**
@@ -75,18 +76,6 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]).finally(() => clearTimeout(t));
 }
 
-/** A small deterministic PRNG (mulberry32): the kill's moment is reproducible from the seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const M64 = (1n << 64n) - 1n;
 const WORDS = 512;
 
@@ -130,7 +119,9 @@ async function waitStopped(pid: number): Promise<void> {
 /** Runs one trial; everything it changed on the host is undone before it returns. */
 export async function runCrashTrial(o: CrashTrialOptions): Promise<CrashTrialResult> {
   const progress = o.onProgress ?? ((): void => undefined);
-  const random = rng(o.seed);
+  // The kill's moment, reproducible from the seed.
+  const rng = new Rng(o.seed);
+  const random = (): number => rng.next();
   const nonce = BigInt(o.seed) * 0x9e3779b9n + 1n;
   const shim = await buildShim();
   const program = buildGuestProgram('crash-records');
