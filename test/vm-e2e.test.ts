@@ -8,15 +8,14 @@
  * lead's measured runs wait for it); `vswapper vm` itself takes none (several VMs run at once).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pagerEngine } from '../src/pager/index.js';
 import { detectAccel } from '../src/real/accel.js';
-import { GuestChannel } from '../src/real/channel.js';
 import { buildGuestImage, type GuestImage } from '../src/real/guest-image.js';
-import { guestQemuArgs, vmHostState as hostState } from './support/vm-guest.js';
+import { type VmProcess, guestQemuArgs, spawnVm, vmHostState as hostState } from './support/vm-guest.js';
 import { POWEROFF, warmupCommand } from '../src/real/guest-workload.js';
 import { HostChanges } from '../src/real/host-changes.js';
 import { cacheDir } from '../src/real/paths.js';
@@ -68,18 +67,16 @@ async function scrape(port: number): Promise<Record<string, number>> {
 }
 
 /** The CLI running a VM on a copy of the guest's disk, with its channel, stderr and metrics port. */
-interface Vm {
-  child: ChildProcess;
-  ch: GuestChannel;
-  stderr: () => string;
+interface Vm extends VmProcess {
   metricsPort: Promise<number>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 function startVm(img: GuestImage, disk: string, sock: string, consoleLog: string, flags: string[] = []): Vm {
-  const child = spawn(
-    process.execPath,
+  let gotPort: (p: number) => void = () => undefined;
+  const metricsPort = new Promise<number>((res) => (gotPort = res));
+  const vm = spawnVm(
     [
+      process.execPath,
       CLI,
       'vm',
       '--image',
@@ -98,30 +95,13 @@ function startVm(img: GuestImage, disk: string, sock: string, consoleLog: string
       '--',
       ...guestQemuArgs(img, consoleLog),
     ],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
+    (all, chunk) => {
+      process.stderr.write(`# ${chunk}`);
+      const m = /metrics: http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(all);
+      if (m) gotPort(Number(m[1]));
+    },
   );
-  let stderr = '';
-  let gotPort: (p: number) => void = () => undefined;
-  const metricsPort = new Promise<number>((res) => (gotPort = res));
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    process.stderr.write(`# ${d.toString()}`);
-    const m = /metrics: http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(stderr);
-    if (m) gotPort(Number(m[1]));
-  });
-  const ch = new GuestChannel(child.stdout, child.stdin);
-  child.stdin.on('error', () => undefined);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
-    child.on('exit', (code, signal) => {
-      ch.fail(
-        new Error(
-          `vswapper vm ended (${code ?? signal}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
-        ),
-      );
-      res({ code, signal });
-    }),
-  );
-  return { child, ch, stderr: () => stderr, metricsPort, exited };
+  return { ...vm, metricsPort };
 }
 
 /** Polls query-stats until `ok`, up to 60 s; returns the last stats. */

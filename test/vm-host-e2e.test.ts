@@ -12,9 +12,8 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pagerEngine } from '../src/pager/index.js';
-import { GuestChannel } from '../src/real/channel.js';
 import { buildGuestImage, type GuestImage } from '../src/real/guest-image.js';
-import { guestQemuArgs, vmHostState as hostState } from './support/vm-guest.js';
+import { type VmProcess, guestQemuArgs, spawnVm, vmHostState as hostState } from './support/vm-guest.js';
 import { POWEROFF, warmupCommand } from '../src/real/guest-workload.js';
 import { HostChanges } from '../src/real/host-changes.js';
 import { cacheDir } from '../src/real/paths.js';
@@ -34,47 +33,26 @@ const HOST_LIMIT_MIB = 128;
 const HOST_PAGES = (HOST_LIMIT_MIB * MiB) / PAGE;
 const START_PAGES = (START_LIMIT_MIB * MiB) / PAGE;
 
-interface Vm {
-  child: ChildProcess;
-  ch: GuestChannel;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function startVm(img: GuestImage, disk: string, sock: string, consoleLog: string): Vm {
-  const child = spawn(
+function startVm(img: GuestImage, disk: string, sock: string, consoleLog: string): VmProcess {
+  return spawnVm([
     'nice',
-    [
-      '-n',
-      '10',
-      process.execPath,
-      CLI,
-      'vm',
-      '--image',
-      disk,
-      '--memory',
-      `${MEMORY_MIB}M`,
-      '--limit',
-      `${START_LIMIT_MIB}M`,
-      '--control',
-      sock,
-      '--quiet',
-      '--',
-      ...guestQemuArgs(img, consoleLog),
-    ],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const ch = new GuestChannel(child.stdout, child.stdin);
-  child.stdin.on('error', () => undefined);
-  const exited = new Promise<number | null>((res) =>
-    child.on('exit', (code) => {
-      ch.fail(new Error(`vswapper vm ended (${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
-      res(code);
-    }),
-  );
-  return { child, ch, stderr: () => stderr, exited };
+    '-n',
+    '10',
+    process.execPath,
+    CLI,
+    'vm',
+    '--image',
+    disk,
+    '--memory',
+    `${MEMORY_MIB}M`,
+    '--limit',
+    `${START_LIMIT_MIB}M`,
+    '--control',
+    sock,
+    '--quiet',
+    '--',
+    ...guestQemuArgs(img, consoleLog),
+  ]);
 }
 
 type Tick = { event: string; sumLimitsPages: number; vms: { socket: string; limitPages: number }[] };
@@ -95,7 +73,7 @@ test(
     await takeLock(lock, cacheDir(), { waitMs: 30 * 60_000 });
     const dir = mkdtempSync(join(cacheDir(), 'vm-host-e2e-'));
     const before = hostState();
-    const vms: Vm[] = [];
+    const vms: VmProcess[] = [];
     let host: ChildProcess | undefined;
     try {
       assert.deepEqual(before.processes, [], 'no vm running before');
@@ -118,13 +96,13 @@ test(
       h.stderr.on('data', (d: Buffer) => (herr += d.toString()));
       const hostExit = new Promise<number | null>((r) => h.on('exit', (c) => r(c)));
       // A fills its memory again and again (anonymous pages past any share); B idles.
-      const [a, b] = vms as [Vm, Vm];
+      const [a, b] = vms as [VmProcess, VmProcess];
       for (let i = 0; i < 3; i++) assert.equal((await a.ch.run(warmupCommand(96))).rc, 0);
       const sums = await Promise.all([a, b].map((v) => v.ch.run('md5sum test_file.0')));
       for (const s of sums) assert.equal(s.lines[0]!.split(/\s+/)[0], img.md5, 'the file reads back intact');
       await Promise.all(vms.map((v) => v.ch.run(POWEROFF).catch(() => undefined)));
       assert.deepEqual(
-        await Promise.all(vms.map((v) => v.exited)),
+        await Promise.all(vms.map(async (v) => (await v.exited).code)),
         [0, 0],
         vms.map((v) => v.stderr()).join('\n'),
       );

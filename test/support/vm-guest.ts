@@ -1,5 +1,7 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { vmDir } from '../../src/pager/vm/vm-run.js';
+import { GuestChannel } from '../../src/real/channel.js';
 import type { GuestImage } from '../../src/real/guest-image.js';
 import { cacheDir } from '../../src/real/paths.js';
 import { GUEST_KERNEL_ARGS } from '../../src/real/qemu-process.js';
@@ -48,4 +50,39 @@ export function vmHostState(): { processes: string[]; files: string[] } {
     // no folder yet
   }
   return { processes, files: [...files, ...leftoverLock(cacheDir())] };
+}
+
+/** `vswapper vm` started as a user would, with the guest's command channel and its stderr. */
+export interface VmProcess {
+  child: ChildProcess;
+  ch: GuestChannel;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Spawns `argv` (a `vswapper vm` command line whose QEMU arguments end in `guestQemuArgs`): the
+ * guest's channel on its stdio, its stderr collected (and handed to `onStderr` as it comes); when it
+ * exits, the channel fails with the last lines of its stderr.
+ */
+export function spawnVm(argv: string[], onStderr?: (all: string, chunk: string) => void): VmProcess {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    onStderr?.(stderr, d.toString());
+  });
+  const ch = new GuestChannel(child.stdout, child.stdin);
+  child.stdin.on('error', () => undefined);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    child.on('exit', (code, signal) => {
+      ch.fail(
+        new Error(
+          `vswapper vm ended (${code ?? signal}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+        ),
+      );
+      res({ code, signal });
+    }),
+  );
+  return { child, ch, stderr: () => stderr, exited };
 }
