@@ -2,8 +2,7 @@ import { type GuestFootprint, cachedFootprint, footprintKey, storeFootprint } fr
 import { buildGuestImage } from '../real/guest-image.js';
 import { MiB } from '../real/paths.js';
 import { runPagerConfig } from './run.js';
-
-const PAGE = 4096;
+import { PAGE_SIZE_BYTES as PAGE } from '../core/index.js';
 
 /**
  * The probe's sizes. Believed: the paper's 512 MiB (the guest's own memory grows with it, its

@@ -5,6 +5,7 @@ import { PKG_ROOT } from '../real/paths.js';
 import type { QmpClient } from '../real/qmp.js';
 import { DaemonProcess } from './daemon-client.js';
 import type { DaemonConfig } from './daemon.js';
+import { PAGE_SIZE_BYTES as PAGE } from '../core/index.js';
 
 /**
  * How QEMU is started under the pager, shared by the experiments' runs (`run.ts`) and an
@@ -12,8 +13,6 @@ import type { DaemonConfig } from './daemon.js';
  * shim's environment, and the hand-over before the guest runs. One path, so what the experiments
  * measure is what an operator runs.
  */
-
-const PAGE = 4096;
 
 /** Builds (or finds, cached) the userfaultfd shim; returns the library's path. */
 export async function buildShim(): Promise<string> {

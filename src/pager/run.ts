@@ -25,8 +25,7 @@ import {
 } from './launch.js';
 import { type Stats, pagerMetrics, pagerNotes } from './metrics.js';
 import { explainEarlyEnd } from './supervision.js';
-
-const PAGE = 4096;
+import { PAGE_SIZE_BYTES as PAGE } from '../core/index.js';
 
 /**
  * The pager's configurations: the Swap Mapper, the same pager with it off, and VSwapper (the Mapper

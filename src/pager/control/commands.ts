@@ -1,7 +1,6 @@
 import { type ControlBackend, ControlCommandError } from './protocol.js';
 import type { ThresholdWatcher } from './thresholds.js';
-
-const PAGE = 4096;
+import { PAGE_SIZE_BYTES as PAGE } from '../../core/index.js';
 
 /** What a command may do besides its reply: announce an event to every client. */
 export interface CommandContext {

@@ -1,9 +1,7 @@
-import { State } from '../../core/index.js';
+import { PAGE_SIZE_BYTES as PAGE, State } from '../../core/index.js';
 import type { Pager } from '../pager.js';
 import { flattenStats } from './flat-stats.js';
 import type { ControlBackend } from './protocol.js';
-
-const PAGE = 4096;
 
 const STATE_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(State).map(([k, v]) => [v, k.toLowerCase()]),

@@ -8,8 +8,7 @@ import {
   hostLimitsProblems,
 } from '../../policy/host-limits.js';
 import { ControlClient, ControlClientError, ControlRefusedError } from './control-client.js';
-
-const PAGE = 4096;
+import { PAGE_SIZE_BYTES as PAGE } from '../../core/index.js';
 
 /** `vswapper host`'s input was wrong (checked before it starts): exit code 2. */
 export class HostInputError extends Error {

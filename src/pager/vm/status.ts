@@ -1,4 +1,4 @@
-const PAGE = 4096;
+import { PAGE_SIZE_BYTES as PAGE } from '../../core/index.js';
 const MiB = 2 ** 20;
 
 const mib = (pages: number): string => ((pages * PAGE) / MiB).toFixed(1);

@@ -20,8 +20,8 @@ import {
 import { pagerCacheDir } from '../run.js';
 import { HEARTBEATS_PER_TIMEOUT, WATCHDOG_TIMEOUT_MS } from '../supervision.js';
 import { statusLine } from './status.js';
+import { PAGE_SIZE_BYTES as PAGE } from '../../core/index.js';
 
-const PAGE = 4096;
 const MiB = 2 ** 20;
 /**
  * How long a daemon's end may precede QEMU's and still be QEMU's doing: QEMU tears its address
