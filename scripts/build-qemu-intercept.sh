@@ -26,6 +26,7 @@ CONFIGURE_OPTS=(
   --without-default-features # every optional library off; what the engine needs is enabled below
   --enable-tcg --enable-kvm
   --enable-vhost-user # vhost-user-blk-pci: the pager's disk
+  --enable-fdt=system  # 7.2's x86_64-softmmu requires libfdt (the microvm machine); Debian's source has no dtc submodule
   --disable-docs --disable-user --disable-tools --disable-guest-agent --disable-install-blobs
   --disable-werror --disable-debug-info
 )
@@ -46,7 +47,7 @@ flock 9
 export DEBIAN_FRONTEND=noninteractive
 
 # Build dependencies: a named list (apt-get build-dep would pull Xen, GTK, Spice... for nothing).
-deps=(gcc make ninja-build meson python3 pkg-config libglib2.0-dev libpixman-1-dev zlib1g-dev flex bison dpkg-dev)
+deps=(gcc make ninja-build meson python3 pkg-config libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev flex bison dpkg-dev)
 missing=()
 for p in "${deps[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
