@@ -4,7 +4,7 @@ import type { MemoryCore } from '../src/core/index.js';
 import { type MultiRunSpec, runMulti } from '../src/experiments/multi-runner.js';
 import type { GuestBalloonStats } from '../src/policy/balloon-policy.js';
 import { GlobalReclaim, hostWatermarks } from '../src/sim/global-reclaim.js';
-import { QEMU_HEAP_MIB_MEASURED, hostMemmapMiB, qemuOverheadMiB } from '../src/sim/host-overhead.js';
+import { QEMU_HEAP_MIB_MEASURED, memmapMiB, qemuOverheadMiB } from '../src/sim/host-overhead.js';
 import { buildWorkload } from '../src/workloads/index.js';
 
 /**
@@ -263,7 +263,7 @@ test("the host's own memory counts as used: kswapd wakes earlier, and the free m
 });
 
 test("the paper's host's own memory: 128 MiB of memmap for 8 GiB, and per 2 GiB QEMU its heap plus 12 MiB of tables", () => {
-  assert.equal(hostMemmapMiB(8192), 128); // 64 bytes per 4 KiB page
+  assert.equal(memmapMiB(8192), 128); // 64 bytes per 4 KiB page
   // QEMU's page tables, KVM's EPT and rmap: 8 bytes per 4 KiB page each, 4 MiB each for 2 GiB.
   assert.equal(qemuOverheadMiB(2048, 0), 12);
   assert.equal(qemuOverheadMiB(2048, QEMU_HEAP_MIB_MEASURED), QEMU_HEAP_MIB_MEASURED + 12);
@@ -275,8 +275,7 @@ test("runMulti holds the host's own memory out of hostMiB by default, and not wh
   const withOwn = runMulti(spec);
   const without = runMulti({ ...spec, hostOwnMemory: false });
   // At t = 0 no guest has touched anything yet: the first sample's difference is the host's own.
-  const ownMiB =
-    hostMemmapMiB(spec.hostMiB) + 2 * qemuOverheadMiB(spec.guestMiB, QEMU_HEAP_MIB_MEASURED * 0.05);
+  const ownMiB = memmapMiB(spec.hostMiB) + 2 * qemuOverheadMiB(spec.guestMiB, QEMU_HEAP_MIB_MEASURED * 0.05);
   assert.equal(
     without.timeline.hostFreePages[0]! - withOwn.timeline.hostFreePages[0]!,
     Math.round((ownMiB * 1024 * 1024) / 4096),

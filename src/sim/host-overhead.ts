@@ -27,9 +27,9 @@ const ENTRY_BYTES = 8;
  */
 export const QEMU_HEAP_MIB_MEASURED = 16.6;
 
-/** The host kernel's memmap: one struct page per 4 KiB page of the host's RAM (1.56 % of it). */
-export function hostMemmapMiB(hostMiB: number): number {
-  return (hostMiB * STRUCT_PAGE_BYTES) / PAGE_BYTES;
+/** A kernel's memmap: one struct page per 4 KiB page of the RAM it manages (1.56 % of it), host or guest. */
+export function memmapMiB(ramMiB: number): number {
+  return (ramMiB * STRUCT_PAGE_BYTES) / PAGE_BYTES;
 }
 
 /**
