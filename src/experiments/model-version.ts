@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 /**
  * The folders of the built package whose code decides a simulation's result: the memory core, the
  * core driver, the result schema, the simulator, the workloads, and the files of experiments/
- * that turn a job into a run (single- and multi-guest). A run stored under one model version is never reused under another.
+ * that turn a job into a run (single- and multi-guest). A run stored under one model version is
+ * never reused under another.
  *
  * Why a hash of the built code and not a constant bumped by hand: a forgotten bump would silently
  * serve stale results, the one failure a results store must not have; a hash cannot be forgotten.
