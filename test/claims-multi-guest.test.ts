@@ -97,3 +97,20 @@ test('claims: no knee between 6 and 7 guests fails "seven or more guests create 
   );
   assert.equal(r.claims.find((c) => c.id === 'fig14-7guests')!.pass, false);
 });
+
+test("claims: a guest-swap variant of Figs. 4 and 14 is not compared with the paper's setup, even when it would pass", () => {
+  const results = multiGuest((_c, _n, s) => s).map((r) => ({
+    ...r,
+    meta: {
+      ...r.meta,
+      guestSwapMiB: 2048,
+      variant: "a 2048 MiB swap partition in each guest (not the paper's setup)",
+    },
+  }));
+  const r = checkClaims(results, PAPER, CLAIMS);
+  for (const id of WIRED) {
+    const row = r.claims.find((c) => c.id === id)!;
+    assert.equal(row.pass, null, id);
+    assert.match(row.why, /variant run .*2048 MiB swap partition/);
+  }
+});

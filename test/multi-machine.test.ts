@@ -4,6 +4,7 @@ import type { MemoryCore } from '../src/core/index.js';
 import { type MultiRunSpec, runMulti } from '../src/experiments/multi-runner.js';
 import type { GuestBalloonStats } from '../src/policy/balloon-policy.js';
 import { GlobalReclaim, hostWatermarks } from '../src/sim/global-reclaim.js';
+import { QEMU_HEAP_MIB_MEASURED, memmapMiB, qemuOverheadMiB } from '../src/sim/host-overhead.js';
 import { buildWorkload } from '../src/workloads/index.js';
 
 /**
@@ -234,4 +235,49 @@ test("the manager reports each guest's own swap traffic to the policy, per sampl
       `guest ${i}: ${inKiB[i]} KiB in`,
     );
   }
+});
+
+test("the host's own memory counts as used: kswapd wakes earlier, and the free memory MOM reads is less by it", () => {
+  const hostPages = 100_000;
+  const { lowPages } = hostWatermarks(hostPages);
+  const own = 5_000;
+  // A guest that leaves just above low free on an empty host, but below it once the host holds `own`.
+  const mk = () => fakeMember(hostPages - lowPages - 100, 20_000);
+  const a = mk();
+  const bare = new GlobalReclaim(hostPages, [a]);
+  bare.tick();
+  assert.equal(bare.reclaimedPages, 0, 'above low: nothing reclaimed');
+  const b = mk();
+  const loaded = new GlobalReclaim(hostPages, [b], own);
+  assert.equal(loaded.freePages, bare.freePages - own);
+  loaded.tick();
+  assert.ok(loaded.reclaimedPages > 0, 'below low with the host holding its own: kswapd reclaimed');
+  assert.ok(loaded.freePages >= loaded.highPages, `free ${loaded.freePages} back above high`);
+  // What the host holds is never reclaimed: only the guest gave pages.
+  assert.equal(loaded.usedPages - b.core.residentPages, own);
+  // A guest short of memory gets only what is free besides the host's own.
+  const c = fakeMember(hostPages - own - loaded.minPages - 10, 0);
+  assert.deepEqual(new GlobalReclaim(hostPages, [c], own).shortOf(0, 50).grantPages, 10);
+  assert.throws(() => new GlobalReclaim(hostPages, [a], hostPages), /host holds for itself/);
+  assert.throws(() => new GlobalReclaim(hostPages, [a], -1), /host holds for itself/);
+});
+
+test("the paper's host's own memory: 128 MiB of memmap for 8 GiB, and per 2 GiB QEMU its heap plus 12 MiB of tables", () => {
+  assert.equal(memmapMiB(8192), 128); // 64 bytes per 4 KiB page
+  // QEMU's page tables, KVM's EPT and rmap: 8 bytes per 4 KiB page each, 4 MiB each for 2 GiB.
+  assert.equal(qemuOverheadMiB(2048, 0), 12);
+  assert.equal(qemuOverheadMiB(2048, QEMU_HEAP_MIB_MEASURED), QEMU_HEAP_MIB_MEASURED + 12);
+  assert.ok(QEMU_HEAP_MIB_MEASURED > 0 && QEMU_HEAP_MIB_MEASURED < 100);
+});
+
+test("runMulti holds the host's own memory out of hostMiB by default, and not when told the budget is the guests' only", () => {
+  const spec = small('baseline', 2);
+  const withOwn = runMulti(spec);
+  const without = runMulti({ ...spec, hostOwnMemory: false });
+  // At t = 0 no guest has touched anything yet: the first sample's difference is the host's own.
+  const ownMiB = memmapMiB(spec.hostMiB) + 2 * qemuOverheadMiB(spec.guestMiB, QEMU_HEAP_MIB_MEASURED * 0.05);
+  assert.equal(
+    without.timeline.hostFreePages[0]! - withOwn.timeline.hostFreePages[0]!,
+    Math.round((ownMiB * 1024 * 1024) / 4096),
+  );
 });

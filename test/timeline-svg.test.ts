@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { MultiTimeline } from '../src/experiments/multi-runner.js';
 import { renderTimelineSvg } from '../src/report/timeline-svg.js';
 
-test('the timeline plot draws, per guest, balloon target and size, free memory and swap traffic, and the host', () => {
+function timeline(): MultiTimeline {
   const two = (a: number[], b: number[]): number[][] => [a, b];
   const tl: MultiTimeline = {
     tS: [0, 1, 2],
@@ -32,6 +32,11 @@ test('the timeline plot draws, per guest, balloon target and size, free memory a
     globalReclaimPages: [0, 0, 40],
     decisions: [{ tS: 1, guest: 0, targetPages: 256 }],
   };
+  return tl;
+}
+
+test('the timeline plot draws, per guest, balloon target and size, free memory and swap traffic, and the host', () => {
+  const tl = timeline();
   const svg = renderTimelineSvg('balloon, 2 guests', tl);
   // Two lines per guest in the balloon panel, one per guest in free memory, swap and held memory,
   // one for the host's free memory, two for the drive.
@@ -40,5 +45,30 @@ test('the timeline plot draws, per guest, balloon target and size, free memory a
   assert.match(svg, /guest 2/);
   assert.match(svg, /host swap traffic/);
   assert.match(svg, /shared drive/);
+  assert.doesNotMatch(svg, /NaN/);
+});
+
+test('guests that swapped inside get a panel of their own swap traffic; guests that did not, none', () => {
+  const plain = renderTimelineSvg('baseline', timeline());
+  assert.doesNotMatch(plain, /guest swap traffic/);
+  const tl = timeline();
+  tl.guestSwapOutPages = [
+    [0, 512, 0],
+    [0, 0, 0],
+  ];
+  tl.guestSwapInPages = [
+    [0, 0, 256],
+    [0, 0, 0],
+  ];
+  const svg = renderTimelineSvg('baseline, guest swap', tl);
+  assert.match(svg, /guest swap traffic: each guest's own swap partition/);
+  // One more line per guest than without, and the picture one panel taller.
+  const lines = (x: string): number => (x.match(/<polyline/g) ?? []).length;
+  assert.equal(lines(svg), lines(plain) + 2);
+  const height = (x: string): number => Number(/height="(\d+)"/.exec(x)![1]);
+  assert.equal(height(svg), height(plain) + 200);
+  // Guest 1's line reaches 2 MB (512 pages) at t = 1: the panel's top label is 2.0.
+  const panelText = svg.slice(svg.indexOf('guest swap traffic'));
+  assert.match(panelText, />2\.0</);
   assert.doesNotMatch(svg, /NaN/);
 });

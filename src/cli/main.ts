@@ -9,6 +9,7 @@ import {
   EngineInputError,
   EngineUnavailableError,
   type FigureRunOptions,
+  GUEST_SWAP_MAX_MIB,
   checkRequest,
   requireAvailable,
 } from '../engine/engine.js';
@@ -193,6 +194,11 @@ program
   .option('--queue <url>', 'sim: send the runs to BullMQ workers on this Redis (vswapper worker)', parseQueue)
   .option('--paper <path>', PAPER_HELP)
   .option(
+    '--guest-swap <MiB>',
+    `sim, fig4 and fig14 only: a swap partition of this size in each guest, on its own image (scaled with --scale; default 0: none, the paper's setup; the results' metadata says guestSwapMiB)`,
+    intFlag('--guest-swap', 0, GUEST_SWAP_MAX_MIB),
+  )
+  .option(
     '--unthrottled',
     "real engines: use this machine's disk as it is instead of throttling swap and image to the paper's HDD",
   )
@@ -212,6 +218,7 @@ program
         queue?: string;
         paper?: string;
         unthrottled?: boolean;
+        guestSwap?: number;
       },
     ) => {
       const engine = findEngine(o.engine)!;
@@ -220,6 +227,7 @@ program
         scale: o.scale,
         ...(o.unthrottled ? { unthrottled: true } : {}),
         ...(o.configs ? { configs: o.configs } : {}),
+        ...(o.guestSwap ? { guestSwapMiB: o.guestSwap } : {}),
         seeds: Array.from({ length: o.runs }, (_, i) => o.seed + i),
         ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
         ...(o.fresh ? { fresh: true } : {}),
@@ -257,7 +265,7 @@ program
   .option(
     '--guest-swap <MiB>',
     'a swap partition of this size in each guest, on its own image (default 0: none; scaled with --scale)',
-    intFlag('--guest-swap', 0, 16 * 1024),
+    intFlag('--guest-swap', 0, GUEST_SWAP_MAX_MIB),
     0,
   )
   .option('--out <dir>', 'output folder', 'results')

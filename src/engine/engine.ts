@@ -43,6 +43,8 @@ export interface EngineFigure {
   /** The configurations its records carry (those the engine cannot run come as empty records). */
   readonly configs: readonly ConfigName[];
   readonly x: FigureX;
+  /** It can give every guest a swap partition of its own (FigureRunOptions.guestSwapMiB): §5.2's figures. */
+  readonly guestSwap?: boolean;
 }
 
 /** The x values of a figure's records: none (bars), a fixed list (iterations, memory sizes), or seconds. */
@@ -73,6 +75,12 @@ export interface FigureRunOptions {
   fresh?: boolean;
   /** A Redis URL: the runs go to BullMQ workers (`vswapper worker`) instead of local threads. */
   queue?: string;
+  /**
+   * A swap partition of this many MiB in each guest, on its own image (scaled with `scale`): a
+   * variant of the figures that accept it (EngineFigure.guestSwap), whose results say so in their
+   * metadata and notes. Absent or 0: none, as the paper's setup.
+   */
+  guestSwapMiB?: number;
   /** Once the runs are there: how many were computed and how many were taken from the store. */
   onRuns?: (c: { computed: number; fromStore: number; damaged: number }) => void;
 }
@@ -112,6 +120,9 @@ export class EngineUnavailableError extends Error {
  * Checks a request against what the engine declares (figure, configurations, scale, disk mode)
  * and returns the figure and the configurations to run; throws `EngineInputError` naming the problem.
  */
+/** The largest guest swap partition a request may ask for: eight times §5.2's 2 GB guest. */
+export const GUEST_SWAP_MAX_MIB = 16 * 1024;
+
 export function checkRequest(
   engine: Engine,
   figure: string,
@@ -134,6 +145,22 @@ export function checkRequest(
     throw new EngineInputError(
       `the ${engine.name} engine has no unthrottled mode: it always models the paper's drive`,
     );
+  const gs = o.guestSwapMiB;
+  if (gs !== undefined) {
+    if (!(Number.isInteger(gs) && gs >= 0 && gs <= GUEST_SWAP_MAX_MIB))
+      throw new EngineInputError(
+        `guest swap: a whole number of MiB from 0 to ${GUEST_SWAP_MAX_MIB}, got ${String(gs)}`,
+      );
+    if (gs > 0 && !fig.guestSwap)
+      throw new EngineInputError(
+        `${fig.id} on the ${engine.name} engine has no guest-swap variant (it applies to ${
+          engine.figures
+            .filter((f) => f.guestSwap)
+            .map((f) => f.id)
+            .join(', ') || 'none of its figures'
+        })`,
+      );
+  }
   for (const c of o.configs ?? []) {
     if (!(CONFIG_NAMES as readonly string[]).includes(c))
       throw new EngineInputError(`unknown configuration "${c}"; known: ${CONFIG_NAMES.join(', ')}`);

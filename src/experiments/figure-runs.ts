@@ -12,7 +12,9 @@ export interface SimFigure {
   /** Jobs this figure needs, one per seed at each point; figures that share a job key share its run. */
   jobs(scale: number, seeds: readonly number[]): SimJob[];
   /** What its provenance says beyond the paper machine's (figures.ts: figureMeta), e.g. another guest. */
-  meta?: Record<string, string>;
+  meta?: Record<string, string | number>;
+  /** The same figure with a swap partition of `mib` MiB in every guest (§5.2's figures only). */
+  withGuestSwap?(mib: number): SimFigure;
   /** Its records, of the configurations in `configs` (whose jobs are in `results`). */
   records(
     results: Map<string, SimRunResult>,

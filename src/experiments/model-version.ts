@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * The folders of the built package whose code decides a simulation's result: the memory core, the
- * core driver, the result schema, the simulator, the workloads, and the two files of experiments/
- * that turn a job into a run. A run stored under one model version is never reused under another.
+ * core driver, the result schema, the simulator, the workloads, and the files of experiments/
+ * that turn a job into a run (single- and multi-guest). A run stored under one model version is
+ * never reused under another.
  *
  * Why a hash of the built code and not a constant bumped by hand: a forgotten bump would silently
  * serve stale results, the one failure a results store must not have; a hash cannot be forgotten.
@@ -14,7 +15,12 @@ import { fileURLToPath } from 'node:url';
  * store once. The built files and not the TypeScript sources: an installed package has only those.
  */
 const MODEL_DIRS = ['core', 'driver', 'engine', 'sim', 'workloads'] as const;
-const MODEL_FILES = ['experiments/job.js', 'experiments/sim-runner.js'] as const;
+const MODEL_FILES = [
+  'experiments/job.js',
+  'experiments/sim-runner.js',
+  'experiments/multi-job.js',
+  'experiments/multi-runner.js',
+] as const;
 
 let cached: string | undefined;
 

@@ -127,6 +127,9 @@ export function runMultiGuestSim(
       // multi-job scales it back: the same host as the real run.
       hostMiB: sc.hostMiB / sc.scale,
       startIntervalS: sc.startIntervalS,
+      // The real run's parent cgroup holds the guests; QEMU's own memory is on top and the host
+      // kernel outside it: the simulated host holds no memory of its own either.
+      hostOwnMemory: false,
     });
     const multi = r.multi!;
     meta[`${config}.globalReclaimPages`] = multi.globalReclaimPages;

@@ -8,6 +8,8 @@ export interface MultiGuestSetup {
   guests: number;
   hostMiB: number;
   startIntervalS: number;
+  /** Whether hostMiB also holds the host's own memory (default true; see MultiRunSpec.hostOwnMemory). */
+  hostOwnMemory?: boolean;
 }
 
 /**
@@ -40,6 +42,7 @@ export function runMultiJob(
     scale: s,
     sampleEverySec: s,
     managerTimeScale: s,
+    ...(setup.hostOwnMemory === false ? { hostOwnMemory: false } : {}),
     ...(job.guestSwapMiB ? { guestSwapMiB: job.guestSwapMiB * s } : {}),
   });
   const finished = r.guests.filter((g) => g.killed === undefined);

@@ -2,6 +2,7 @@ import type { ConfigName, Metrics } from '../engine/results.js';
 import type { BalloonPolicy } from '../policy/balloon-policy.js';
 import { MOM_DEFAULTS, MomBalloonPolicy } from '../policy/mom-policy.js';
 import { SimBalloonManager } from '../sim/balloon-manager.js';
+import { QEMU_HEAP_MIB_MEASURED, memmapMiB, qemuOverheadMiB } from '../sim/host-overhead.js';
 import { PAPER_MACHINE } from '../sim/machine.js';
 import { type GuestSlot, MultiMachine } from '../sim/multi-machine.js';
 import type { Program } from '../sim/guest/guest-os.js';
@@ -33,6 +34,13 @@ export interface MultiRunSpec {
   guestStatsReported?: boolean;
   /** Each guest's own swap partition on its image, MiB (default 0: none; see MultiMachineSpec). */
   guestSwapMiB?: number;
+  /**
+   * Whether the host's own memory (its kernel's memmap, each QEMU's heap and tables: host-overhead.ts)
+   * comes out of hostMiB (default true: the paper's host, whose RAM was 8 GB). False for a host
+   * budget that holds guest memory only, as the real-guest scenario's parent cgroup, which gives
+   * QEMU's own memory on top of hostMiB and leaves the kernel outside.
+   */
+  hostOwnMemory?: boolean;
   /**
    * The balloon policy of balloon configurations (default: MOM's, MomBalloonPolicy, with its
    * periods times managerTimeScale); another policy brings its own periods.
@@ -102,7 +110,11 @@ export function runMulti(spec: MultiRunSpec): MultiRunResult {
     config: spec.config,
     guests: spec.guests,
     guestMiB: spec.guestMiB,
-    guestKernelMiB: PAPER_MACHINE.guestKernelMiB * s,
+    // PAPER_MACHINE's 40 MB guest kernel is a 512 MB guest's, 8 MB of it the memmap; a §5.2 guest's
+    // memmap is that of its 2 GB (32 MB), which its kernel touches at boot (memmap_init_zone).
+    guestKernelMiB:
+      (PAPER_MACHINE.guestKernelMiB - memmapMiB(PAPER_MACHINE.guestBelievedMiB)) * s +
+      memmapMiB(spec.guestMiB),
     guestBackgroundTouchesPerSec: PAPER_MACHINE.guestBackgroundTouchesPerSec,
     hostMiB: spec.hostMiB,
     // The guest's data starts 1 GiB into its image (machine.ts's layout): room for it and the input.
@@ -120,6 +132,13 @@ export function runMulti(spec: MultiRunSpec): MultiRunResult {
     costs: PAPER_MACHINE.costs,
     vmm: { ...PAPER_MACHINE.vmm, codePages: Math.max(64, Math.round(PAPER_MACHINE.vmm.codePages * s)) },
     files: spec.workload.files,
+    ...(spec.hostOwnMemory === false
+      ? {}
+      : {
+          hostKernelMiB: memmapMiB(spec.hostMiB),
+          // QEMU's heap shrinks with the run, as its code does; the tables follow the guest's RAM.
+          qemuOverheadMiBPerGuest: qemuOverheadMiB(spec.guestMiB, QEMU_HEAP_MIB_MEASURED * s),
+        }),
     // kswapd runs as often as the guests fault pages in: a millisecond keeps every guest's
     // headroom small against the rate a guest can take pages (hundreds per millisecond at most).
     reclaimTickNs: 1e6,

@@ -1,4 +1,4 @@
-import { SIM_FIGURES, SEEDS, figureMeta, jobKey } from './figures.js';
+import { SIM_FIGURES, SEEDS, type SimFigure, figureMeta, jobKey } from './figures.js';
 import type { SimJob } from './job.js';
 import { type PoolProgress, runJobs } from './pool.js';
 import { type RunStore, runKey } from './run-store.js';
@@ -42,6 +42,8 @@ export interface ReproduceOptions {
   onProgress?: (
     p: PoolProgress & { done: number; total: number; computed: number; toCompute: number },
   ) => void;
+  /** A swap partition of this many MiB in each guest: the figures' guest-swap variants (SimFigure.withGuestSwap). */
+  guestSwapMiB?: number;
   /** Called once the runs are there, before the records are built. */
   onRuns?: (c: SweepCounts) => void;
 }
@@ -68,12 +70,21 @@ export async function reproduceSim(figures: string[], opts: ReproduceOptions = {
         `unknown figure "${f}" for the sim engine; known: ${SIM_FIGURE_IDS.join(', ')}`,
       );
   }
+  const gs = opts.guestSwapMiB ?? 0;
+  if (!(Number.isInteger(gs) && gs >= 0))
+    throw new RangeError(`guestSwapMiB: a whole number >= 0, got ${gs}`);
+  const figs = new Map<string, SimFigure>();
+  for (const f of figures) {
+    const base = SIM_FIGURES[f]!;
+    if (gs > 0 && !base.withGuestSwap) throw new RangeError(`${f} has no guest-swap variant`);
+    figs.set(f, gs > 0 ? base.withGuestSwap!(gs) : base);
+  }
   // Unless named, a figure runs the paper's configurations only: the extra ones are opt-in.
   const configsOf = (f: string): readonly ConfigName[] =>
-    opts.configs ?? SIM_FIGURES[f]!.configs.filter(isPaperConfig);
+    opts.configs ?? figs.get(f)!.configs.filter(isPaperConfig);
   const unique = new Map<string, SimJob>();
   for (const f of figures)
-    for (const j of SIM_FIGURES[f]!.jobs(scale, seeds))
+    for (const j of figs.get(f)!.jobs(scale, seeds))
       if (configsOf(f).includes(j.config)) unique.set(jobKey(j), j);
   const jobs = [...unique.values()];
   const t0 = performance.now();
@@ -116,7 +127,7 @@ export async function reproduceSim(figures: string[], opts: ReproduceOptions = {
   return figures.map((f) => ({
     figure: f,
     engine: 'sim' as const,
-    runs: SIM_FIGURES[f]!.records(byKey, scale, configsOf(f), seeds),
-    meta: figureMeta(scale, wallMs, seeds, SIM_FIGURES[f]!.meta ?? {}),
+    runs: figs.get(f)!.records(byKey, scale, configsOf(f), seeds),
+    meta: figureMeta(scale, wallMs, seeds, figs.get(f)!.meta ?? {}),
   }));
 }

@@ -31,35 +31,61 @@ export function dynamicJob(
   };
 }
 
-const jobsFor = (counts: readonly number[]) => (scale: number, seeds: readonly number[]) =>
-  DYNAMIC_CONFIGS.flatMap((c) => counts.flatMap((n) => seeds.map((seed) => dynamicJob(c, n, scale, seed))));
+const jobsFor =
+  (counts: readonly number[], guestSwapMiB: number) => (scale: number, seeds: readonly number[]) =>
+    DYNAMIC_CONFIGS.flatMap((c) =>
+      counts.flatMap((n) => seeds.map((seed) => dynamicJob(c, n, scale, seed, guestSwapMiB))),
+    );
 
-function records(counts: readonly number[], x: (n: number) => number | null): SimFigure['records'] {
+function records(
+  counts: readonly number[],
+  x: (n: number) => number | null,
+  guestSwapMiB: number,
+): SimFigure['records'] {
   return (results, scale, configs, seeds) => {
     const out: RunRecord[] = [];
     for (const config of DYNAMIC_CONFIGS.filter((c) => configs.includes(c)))
       for (const n of counts) {
-        const runs = seeds.map((seed) => results.get(jobKey(dynamicJob(config, n, scale, seed)))!);
-        out.push(pointOf(config, x(n), runs, (r) => r.total, seeds));
+        const runs = seeds.map((seed) =>
+          results.get(jobKey(dynamicJob(config, n, scale, seed, guestSwapMiB)))!,
+        );
+        const point = pointOf(config, x(n), runs, (r) => r.total, seeds);
+        if (guestSwapMiB > 0)
+          point.notes = [
+            ...(point.notes ?? []),
+            `variant: a ${guestSwapMiB} MiB swap partition in each guest`,
+          ];
+        out.push(point);
       }
     return out;
   };
 }
 
+/**
+ * Fig. 14 (1-10 guests) and Fig. 4 (its ten guests, as bars; its runs are Fig. 14's), with a swap
+ * partition of `guestSwapMiB` in each guest when > 0 (`reproduce --guest-swap`): a variant, not the
+ * paper's setup, so its metadata says so (`guestSwapMiB`) and so does every point's notes.
+ */
+function dynamicFigure(id: 'fig4' | 'fig14', guestSwapMiB: number): SimFigure {
+  const counts = id === 'fig14' ? GUEST_COUNTS : [DYNAMIC_SETUP.maxGuests];
+  return {
+    id,
+    configs: DYNAMIC_CONFIGS,
+    x: id === 'fig14' ? { kind: 'values', values: GUEST_COUNTS } : { kind: 'bars' },
+    jobs: jobsFor(counts, guestSwapMiB),
+    records: records(counts, id === 'fig14' ? (n) => n : () => null, guestSwapMiB),
+    ...(guestSwapMiB > 0
+      ? {
+          meta: {
+            guestSwapMiB,
+            variant: `a ${guestSwapMiB} MiB swap partition in each guest (not the paper's setup)`,
+          },
+        }
+      : { withGuestSwap: (mib: number) => dynamicFigure(id, mib) }),
+  };
+}
+
 export const SECTION_5_2_FIGURES: Record<string, SimFigure> = {
-  fig14: {
-    id: 'fig14',
-    configs: DYNAMIC_CONFIGS,
-    x: { kind: 'values', values: GUEST_COUNTS },
-    jobs: jobsFor(GUEST_COUNTS),
-    records: records(GUEST_COUNTS, (n) => n),
-  },
-  // Fig. 4 is Fig. 14's ten guests, as bars (its runs are Fig. 14's).
-  fig4: {
-    id: 'fig4',
-    configs: DYNAMIC_CONFIGS,
-    x: { kind: 'bars' },
-    jobs: jobsFor([DYNAMIC_SETUP.maxGuests]),
-    records: records([DYNAMIC_SETUP.maxGuests], () => null),
-  },
+  fig14: dynamicFigure('fig14', 0),
+  fig4: dynamicFigure('fig4', 0),
 };

@@ -19,7 +19,12 @@ import { RunStore } from './run-store.js';
 export const simEngine: Engine = {
   name: 'sim',
   summary: "the deterministic simulator of the paper's machine (every figure and configuration)",
-  figures: SIM_FIGURE_IDS.map((id) => ({ id, configs: SIM_FIGURES[id]!.configs, x: SIM_FIGURES[id]!.x })),
+  figures: SIM_FIGURE_IDS.map((id) => ({
+    id,
+    configs: SIM_FIGURES[id]!.configs,
+    x: SIM_FIGURES[id]!.x,
+    ...(SIM_FIGURES[id]!.withGuestSwap ? { guestSwap: true } : {}),
+  })),
   configs: CONFIG_NAMES,
   cannot: {},
   unthrottled: false,
@@ -57,6 +62,7 @@ async function runSimFigures(figures: readonly string[], o: FigureRunOptions): P
     ...(o.jobs !== undefined ? { workers: o.jobs } : {}),
     ...(o.storeDir !== undefined ? { store: new RunStore(o.storeDir) } : {}),
     ...(o.fresh ? { fresh: true } : {}),
+    ...(o.guestSwapMiB ? { guestSwapMiB: o.guestSwapMiB } : {}),
     ...(runner ? { runner } : {}),
     ...(o.onRuns ? { onRuns: o.onRuns } : {}),
     onProgress: (e) => {

@@ -142,6 +142,16 @@ function checkClaim(c: CheckedClaim, engine: EngineName, rs: FigureResult[]): Cl
       why: `scaled run (${s}): not compared with full-size targets`,
     };
   }
+  // A variant of a figure (e.g. `reproduce --guest-swap`) is not the paper's setup.
+  const variants = rs.filter((r) => typeof r.meta.variant === 'string');
+  if (variants.length > 0)
+    return {
+      ...base,
+      ours: null,
+      ratio: null,
+      pass: null,
+      why: `variant run (${variants.map((r) => `${r.figure}: ${String(r.meta.variant)}`).join('; ')}): not compared with the paper's setup`,
+    };
   const all: number[] = [];
   const missing: string[] = [];
   for (const r of rs) {

@@ -56,7 +56,10 @@ function panel(y0: number, title: string, yLabel: string, ts: number[], lines: L
 /**
  * Per-guest timelines of a multi-guest run: balloon target (dashed) and size, the guest's free
  * memory, and the host's swap traffic for each guest (pages written + read per sample), with the
- * host's free memory, what the host holds for each guest, and how busy the shared drive is. Time in seconds of the (possibly scaled) run.
+ * host's free memory, what the host holds for each guest, and how busy the shared drive is; when
+ * the guests have swap partitions of their own and used them, each guest's swap traffic inside it
+ * too (that is I/O on the shared drive the host's swap counters do not show). Time in seconds of
+ * the (possibly scaled) run.
  */
 export function renderTimelineSvg(title: string, tl: MultiTimeline): string {
   const ts = tl.tS;
@@ -67,6 +70,7 @@ export function renderTimelineSvg(title: string, tl: MultiTimeline): string {
   const free: Line[] = [];
   const swap: Line[] = [];
   const held: Line[] = [];
+  const guestSwap: Line[] = [];
   for (let i = 0; i < n; i++) {
     held.push({ ys: mib(tl.residentPages[i]!), color: color(i) });
     balloon.push({ ys: mib(tl.balloonTargetPages[i]!), color: color(i), dash: '4 3' });
@@ -76,7 +80,13 @@ export function renderTimelineSvg(title: string, tl: MultiTimeline): string {
       ys: tl.swapOutPages[i]!.map((o, k) => (o + tl.swapInPages[i]![k]!) / PAGES_PER_MIB),
       color: color(i),
     });
+    guestSwap.push({
+      ys: tl.guestSwapOutPages[i]!.map((o, k) => (o + tl.guestSwapInPages[i]![k]!) / PAGES_PER_MIB),
+      color: color(i),
+    });
   }
+  // Only runs whose guests swapped inside (a swap partition in each guest) get the panel.
+  const anyGuestSwap = guestSwap.some((l) => l.ys.some((v) => v > 0));
   const host: Line[] = [{ ys: mib(tl.hostFreePages.map((p) => Math.max(0, p))), color: '#000' }];
   const panels = [
     panel(0, 'balloon target (dashed) and balloon size, per guest', 'MB', ts, balloon),
@@ -95,11 +105,22 @@ export function renderTimelineSvg(title: string, tl: MultiTimeline): string {
       { ys: tl.diskQueueDepth, color: '#999' },
     ]),
   ];
+  if (anyGuestSwap)
+    panels.push(
+      panel(
+        6 * PANEL_H,
+        "guest swap traffic: each guest's own swap partition, on its image (written + read per sample)",
+        'MB / sample',
+        ts,
+        guestSwap,
+      ),
+    );
+  const legendY = panels.length * PANEL_H;
   const legend = Array.from(
     { length: n },
     (_, i) =>
-      `<rect x="${M.left + i * 80}" y="${6 * PANEL_H + 8}" width="12" height="8" fill="${color(i)}"/><text x="${M.left + i * 80 + 16}" y="${6 * PANEL_H + 16}" font-size="11">guest ${i + 1}</text>`,
+      `<rect x="${M.left + i * 80}" y="${legendY + 8}" width="12" height="8" fill="${color(i)}"/><text x="${M.left + i * 80 + 16}" y="${legendY + 16}" font-size="11">guest ${i + 1}</text>`,
   ).join('');
-  const h = 6 * PANEL_H + 50;
+  const h = legendY + 50;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${h}" viewBox="0 0 ${W} ${h}" font-family="sans-serif"><rect width="100%" height="100%" fill="#fff"/><text x="${M.left}" y="${h - 8}" font-size="12">${esc(title)} (time axis: seconds since the first guest started)</text>${panels.join('')}${legend}</svg>\n`;
 }

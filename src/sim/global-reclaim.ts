@@ -54,21 +54,31 @@ export class GlobalReclaim {
   private busy = false;
   private passesTicks = 0;
 
+  /**
+   * @param unreclaimablePages what the host holds besides its guests' pages and cannot reclaim
+   *   (its kernel's memmap, each QEMU's heap, page tables and KVM's rmap: see host-overhead.ts).
+   *   It counts as used, for the watermarks, the guests' headroom and what MOM reads as free.
+   */
   constructor(
     readonly hostPages: number,
     private readonly members: readonly ReclaimMember[],
+    readonly unreclaimablePages = 0,
   ) {
     if (!(Number.isInteger(hostPages) && hostPages > 0))
       throw new RangeError(`host memory: must be a positive number of pages, got ${hostPages}`);
+    if (!(Number.isInteger(unreclaimablePages) && unreclaimablePages >= 0 && unreclaimablePages < hostPages))
+      throw new RangeError(
+        `host memory: what the host holds for itself must be 0 to ${hostPages - 1} pages, got ${unreclaimablePages}`,
+      );
     const w = hostWatermarks(hostPages);
     this.minPages = w.minPages;
     this.lowPages = w.lowPages;
     this.highPages = w.highPages;
   }
 
-  /** Pages charged to all guests (their resident pages, writeback included). */
+  /** Pages in use: the host's own, and all guests' resident pages (writeback included). */
   get usedPages(): number {
-    let used = 0;
+    let used = this.unreclaimablePages;
     for (const m of this.members) used += m.core.residentPages;
     return used;
   }
@@ -79,7 +89,7 @@ export class GlobalReclaim {
 
   /** Resident pages that are not already on their way to swap. */
   private settledPages(): number {
-    let n = 0;
+    let n = this.unreclaimablePages;
     for (const m of this.members) n += m.core.residentPages - m.core.pagesUnderWriteback;
     return n;
   }
@@ -124,7 +134,7 @@ export class GlobalReclaim {
   /** One pass: kswapd when below the low watermark, then the free memory handed out as headroom. */
   tick(): void {
     const members = this.members;
-    if (this.freePages < this.lowPages && this.usedPages > 0) {
+    if (this.freePages < this.lowPages && this.usedPages > this.unreclaimablePages) {
       this.passes++;
       this.busy = true;
       try {

@@ -63,6 +63,13 @@ export interface MultiMachineSpec {
   reclaimTickNs: number;
   /** How the host's swap-ins choose the pages read with the faulting one (default: the core's, 'cluster'). */
   swapReadahead?: SwapReadaheadName;
+  /**
+   * What the host holds for itself out of hostMiB and never reclaims (default 0): its kernel's
+   * memory and, per guest, its QEMU process's memory besides guest RAM and code (see host-overhead.ts).
+   * Every QEMU process exists from the start, as the paper's VMs were up before their workloads.
+   */
+  hostKernelMiB?: number;
+  qemuOverheadMiBPerGuest?: number;
 }
 
 /** One guest: its QEMU process (host and core), its OS, and its balloon kthread. */
@@ -87,6 +94,8 @@ export class MultiMachine {
   readonly reclaim: GlobalReclaim;
   readonly mechanisms: ConfigMechanisms;
   readonly hostPages: number;
+  /** Of hostPages, what the host holds for itself (kernel, QEMUs' heaps and tables): never reclaimed. */
+  readonly hostOwnPages: number;
   /** The host's one swap device, which every guest's QEMU swaps to. */
   readonly swapArea: HostSwapArea;
   private stopped = false;
@@ -156,6 +165,13 @@ export class MultiMachine {
       );
       this.slots.push({ index: i, core, host, guest, balloon: new BalloonWorker(guest), done: false });
     }
+    this.hostOwnPages = pagesFromMiB(
+      (spec.hostKernelMiB ?? 0) + spec.guests * (spec.qemuOverheadMiBPerGuest ?? 0),
+    );
+    if (!(this.hostOwnPages >= 0 && this.hostOwnPages < this.hostPages))
+      throw new RangeError(
+        `hostKernelMiB, qemuOverheadMiBPerGuest: the host's own ${this.hostOwnPages} pages must be fewer than its ${this.hostPages}`,
+      );
     this.reclaim = new GlobalReclaim(
       this.hostPages,
       this.slots.map((s) => ({
@@ -163,6 +179,7 @@ export class MultiMachine {
         setResidentLimit: (p: number) => s.host.setResidentLimit(p),
         scanAtPriority: (prio: number) => s.host.scanAtPriority(prio),
       })),
+      this.hostOwnPages,
     );
     // §5.2's guests have no memory limit of their own, only the host's: one short of memory
     // reclaims globally (GlobalReclaim.shortOf) before it touches its own pages.
