@@ -20,8 +20,8 @@ const ENTRY_BYTES = 8;
  * (TCG, tb-size=32) on this project's guest, from /proc/PID/smaps: 30.1 MiB of anonymous,
  * non-executable mappings other than the 2 GiB guest RAM mapping, less the 13.5 MiB copy of the
  * guest kernel that `-kernel` loads (the paper's guests booted from their disks); the TCG code
- * cache (30.2 MiB, executable) is left out, as KVM has none (session 6 notes,
- * /work/s6/multi/qemu-guest3.txt and measure-qemu.sh). A QEMU 7.2 measurement standing in for the
+ * cache (30.2 MiB, executable) is left out, as KVM has none (summed per mapping class from smaps, 2026-12-06; the method
+ * is in README §5.2). A QEMU 7.2 measurement standing in for the
  * paper's QEMU 1.2, whose heap nobody published; TCG's structures besides the code cache (its TLBs,
  * region trees) are in it, so it may overstate a KVM QEMU's heap by those.
  */
