@@ -280,3 +280,44 @@ test('the balloon driver needs only frames, a scheduler and a balloon port: it h
   assert.equal(mem.freePages, 4);
   assert.ok(taken.every((g) => mem.use[g] === FREE));
 });
+
+test("the Preventer's remap of an absent page the guest zeroes costs the vCPU one emulated write (exit + KVM's emulator)", () => {
+  // The same run twice, differing only in the cost of an emulated write: every remap must add it to
+  // the guest's time; the zeroing of a page the host kept (or of one nobody took) must not.
+  const runOnce = (emulatedWriteNs: number): { ns: number; remaps: number } => {
+    const m = new Machine({
+      ...PAPER_MACHINE,
+      seed: 1,
+      config: 'vswapper',
+      guestBelievedMiB: 32,
+      guestActualMiB: 12,
+      guestKernelMiB: 4,
+      vmm: { ...QEMU_1_2, codePages: 64 },
+      files: [{ name: 'data', sizePages: 2048 }],
+      costs: { ...PAPER_MACHINE.costs, emulatedWriteNs },
+    });
+    const os = m.guest;
+    const before = m.snapshot();
+    let ns = 0;
+    run(m, function* () {
+      const p = os.anon.createProcess('p');
+      const v = p.reserve(4 * 256);
+      const t0 = os.nowNs;
+      yield* os.anon.touchRange(p, v, 4 * 256, true);
+      ns = os.nowNs - t0;
+      os.anon.exit(p);
+    });
+    const d = m.metricsBetween(before, m.snapshot());
+    assert.equal(d.integrityViolations, 0);
+    return { ns, remaps: d.preventerRemaps! };
+  };
+  const free = runOnce(0);
+  const paid = runOnce(100_000);
+  assert.equal(paid.remaps, free.remaps, 'the cost must not change what is remapped');
+  assert.ok(free.remaps > 500, `remaps ${free.remaps}`);
+  const extraNs = paid.ns - free.ns;
+  assert.ok(
+    Math.abs(extraNs - paid.remaps * 100_000) <= 0.05 * paid.remaps * 100_000,
+    `extra ${extraNs} ns for ${paid.remaps} remaps`,
+  );
+});

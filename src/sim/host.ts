@@ -98,9 +98,16 @@ export class Host implements ActionPort {
     return this.driver.settle(r, resume) ? 'present' : 'blocked';
   }
 
-  /** The guest overwrites the whole page (zeroing): no read needed in principle. */
-  overwrite(gfn: Gfn, resume: () => void): boolean {
-    return this.driver.settle(this.core.overwrite(gfn, 'guest'), resume);
+  /**
+   * The guest overwrites the whole page (zeroing): no read needed in principle. 'present' when the
+   * page was there, 'remapped' when it was absent and the Preventer handed it a fresh frame on the
+   * spot (§4.2's REP case: the write trapped and was decoded, nothing was read), 'blocked' when
+   * `resume` runs later.
+   */
+  overwrite(gfn: Gfn, resume: () => void): 'present' | 'remapped' | 'blocked' {
+    const remapsBefore = this.core.counters.preventerRemaps;
+    if (!this.driver.settle(this.core.overwrite(gfn, 'guest'), resume)) return 'blocked';
+    return this.core.counters.preventerRemaps !== remapsBefore ? 'remapped' : 'present';
   }
 
   /** Queues a guest block request on QEMU's I/O thread; `done` runs at completion (the interrupt). */

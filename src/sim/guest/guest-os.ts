@@ -427,15 +427,18 @@ export class GuestOs implements GuestKernel {
       this.host.data.writePage(g, v);
     };
     if (this.cpu(costNs)) yield SYNC;
-    if (
-      this.host.overwrite(asGfn(g), () => {
-        this.chargeCowExits(false);
-        apply();
-        this.hostResumed(th);
-      })
-    ) {
+    const r = this.host.overwrite(asGfn(g), () => {
+      this.chargeCowExits(false);
+      apply();
+      this.hostResumed(th);
+    });
+    if (r !== 'blocked') {
       this.chargeCowExits(true);
       apply();
+      // The Preventer recognises a whole-page REP STOS only by decoding it (§4.2: "a number of
+      // emulated instructions ... when the x86 REP prefix is used"): the zeroing of an absent page
+      // still costs the vCPU the EPT-violation exit and KVM's emulator, as any emulated write does.
+      if (r === 'remapped' && this.cpu(this.costs.emulatedWriteNs)) yield SYNC;
     } else {
       this.blockedOnHost = true;
       yield BLOCK;
@@ -450,7 +453,7 @@ export class GuestOs implements GuestKernel {
     if (this.localNs + costNs > this.events.peekTimeNs() || !this.host.isResident(asGfn(g))) return false;
     this.localNs += costNs;
     const v = this.nextVersion++;
-    if (!this.host.overwrite(asGfn(g), noResume)) throw new Error(`host lost resident gfn ${g}`);
+    if (this.host.overwrite(asGfn(g), noResume) !== 'present') throw new Error(`host lost resident gfn ${g}`);
     this.chargeCowExits(true);
     this.setRef(g, v);
     this.host.data.writePage(g, v);
