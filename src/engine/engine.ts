@@ -116,13 +116,13 @@ export class EngineUnavailableError extends Error {
   override name = 'EngineUnavailableError';
 }
 
+/** The largest guest swap partition a request may ask for: eight times §5.2's 2 GB guest. */
+export const GUEST_SWAP_MAX_MIB = 16 * 1024;
+
 /**
  * Checks a request against what the engine declares (figure, configurations, scale, disk mode)
  * and returns the figure and the configurations to run; throws `EngineInputError` naming the problem.
  */
-/** The largest guest swap partition a request may ask for: eight times §5.2's 2 GB guest. */
-export const GUEST_SWAP_MAX_MIB = 16 * 1024;
-
 export function checkRequest(
   engine: Engine,
   figure: string,
