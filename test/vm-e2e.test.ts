@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import { pagerEngine } from '../src/pager/index.js';
 import { detectAccel } from '../src/real/accel.js';
 import { buildGuestImage, type GuestImage } from '../src/real/guest-image.js';
-import { type VmProcess, guestQemuArgs, spawnVm, vmHostState as hostState } from './support/vm-guest.js';
+import { type VmProcess, spawnVm, vmCommand, vmHostState as hostState } from './support/vm-guest.js';
 import { POWEROFF, warmupCommand } from '../src/real/guest-workload.js';
 import { HostChanges } from '../src/real/host-changes.js';
 import { cacheDir } from '../src/real/paths.js';
@@ -75,26 +75,15 @@ function startVm(img: GuestImage, disk: string, sock: string, consoleLog: string
   let gotPort: (p: number) => void = () => undefined;
   const metricsPort = new Promise<number>((res) => (gotPort = res));
   const vm = spawnVm(
-    [
-      process.execPath,
-      CLI,
-      'vm',
-      '--image',
+    vmCommand({
+      img,
       disk,
-      '--memory',
-      `${MEMORY_MIB}M`,
-      '--limit',
-      `${LIMIT_MIB}M`,
-      '--control',
+      memoryMiB: MEMORY_MIB,
+      limitMiB: LIMIT_MIB,
       sock,
-      '--metrics-port',
-      '0',
-      '--status-every',
-      '2',
-      ...flags,
-      '--',
-      ...guestQemuArgs(img, consoleLog),
-    ],
+      consoleLog,
+      flags: ['--metrics-port', '0', '--status-every', '2', ...flags],
+    }),
     (all, chunk) => {
       process.stderr.write(`# ${chunk}`);
       const m = /metrics: http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(all);

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pagerEngine } from '../src/pager/index.js';
 import { buildGuestImage, type GuestImage } from '../src/real/guest-image.js';
-import { type VmProcess, guestQemuArgs, spawnVm, vmHostState as hostState } from './support/vm-guest.js';
+import { type VmProcess, spawnVm, vmCommand, vmHostState as hostState } from './support/vm-guest.js';
 import { POWEROFF, warmupCommand } from '../src/real/guest-workload.js';
 import { HostChanges } from '../src/real/host-changes.js';
 import { cacheDir } from '../src/real/paths.js';
@@ -38,20 +38,15 @@ function startVm(img: GuestImage, disk: string, sock: string, consoleLog: string
     'nice',
     '-n',
     '10',
-    process.execPath,
-    CLI,
-    'vm',
-    '--image',
-    disk,
-    '--memory',
-    `${MEMORY_MIB}M`,
-    '--limit',
-    `${START_LIMIT_MIB}M`,
-    '--control',
-    sock,
-    '--quiet',
-    '--',
-    ...guestQemuArgs(img, consoleLog),
+    ...vmCommand({
+      img,
+      disk,
+      memoryMiB: MEMORY_MIB,
+      limitMiB: START_LIMIT_MIB,
+      sock,
+      consoleLog,
+      flags: ['--quiet'],
+    }),
   ]);
 }
 

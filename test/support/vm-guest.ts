@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { vmDir } from '../../src/pager/vm/vm-run.js';
 import { GuestChannel } from '../../src/real/channel.js';
 import type { GuestImage } from '../../src/real/guest-image.js';
@@ -28,6 +29,40 @@ export function guestQemuArgs(img: GuestImage, consoleLog: string): string[] {
     `file:${consoleLog}`,
     '-serial',
     'stdio',
+  ];
+}
+
+/** The built CLI (dist/src/cli/main.js), beside the compiled tests. */
+const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.js');
+
+/**
+ * `node <CLI> vm` running the project's guest on `disk`: its memory, starting limit and control
+ * socket, then `flags`, then the guest's QEMU arguments.
+ */
+export function vmCommand(o: {
+  img: GuestImage;
+  disk: string;
+  memoryMiB: number;
+  limitMiB: number;
+  sock: string;
+  consoleLog: string;
+  flags?: string[];
+}): string[] {
+  return [
+    process.execPath,
+    CLI,
+    'vm',
+    '--image',
+    o.disk,
+    '--memory',
+    `${o.memoryMiB}M`,
+    '--limit',
+    `${o.limitMiB}M`,
+    '--control',
+    o.sock,
+    ...(o.flags ?? []),
+    '--',
+    ...guestQemuArgs(o.img, o.consoleLog),
   ];
 }
 
