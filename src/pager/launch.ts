@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { type HostChanges, processStartTicks } from '../real/host-changes.js';
-import { PKG_ROOT } from '../real/paths.js';
+import { readFileSync } from 'node:fs';
+import { PKG_ROOT, cacheDir } from '../real/paths.js';
 import type { QmpClient } from '../real/qmp.js';
 import { DaemonProcess } from './daemon-client.js';
 import type { DaemonConfig } from './daemon.js';
@@ -31,7 +32,8 @@ export async function buildShim(): Promise<string> {
 
 /**
  * The patched QEMU (scripts/build-qemu-intercept.sh) if it is built, else undefined. Never builds:
- * the first build takes about an hour on a 2-core machine.
+ * the first build takes about 20 minutes on a 2-core machine (`npm test` builds it first, through
+ * scripts/prepare-tests.sh).
  */
 export function patchedQemu(): Promise<string | undefined> {
   const script = join(PKG_ROOT, 'scripts', 'build-qemu-intercept.sh');
@@ -45,7 +47,20 @@ export function patchedQemu(): Promise<string | undefined> {
 /** Why `vswapper` cannot run here, or undefined. */
 export async function preventerProblem(): Promise<string | undefined> {
   if (await patchedQemu()) return undefined;
-  return "the False Reads Preventer needs QEMU's TCG intercept, and the patched QEMU is not built (run scripts/build-qemu-intercept.sh as root: Debian's QEMU 7.2 source with patches/qemu-7.2-intercept.patch, about an hour on 2 cores)";
+  const why = "the False Reads Preventer needs QEMU's TCG intercept, and the patched QEMU is not built";
+  // scripts/prepare-tests.sh leaves the reason a build it tried failed, so it is not silent.
+  const failed = lastBuildFailure();
+  if (failed) return `${why}: ${failed}`;
+  return `${why} (run scripts/build-qemu-intercept.sh as root: Debian's QEMU 7.2 source with patches/qemu-7.2-intercept.patch, about 20 minutes on 2 cores)`;
+}
+
+/** The reason the last attempted build of the patched QEMU failed, if one did and said so. */
+function lastBuildFailure(): string | undefined {
+  try {
+    return readFileSync(`${cacheDir()}/qemu-intercept-build.failed`, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
