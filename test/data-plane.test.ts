@@ -3,11 +3,14 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { CHUNKS_PER_PAGE } from '../src/core/index.js';
 import {
+  BlockContents,
+  DataPlane,
   NO_BASE,
   OverrideTable,
   type Overrides,
   POISON,
   chunkValue,
+  initialBlockContent,
   sameContent,
 } from '../src/sim/data-plane.js';
 
@@ -62,4 +65,28 @@ test('an OverrideTable forgets a key once deleted and reports its size', () => {
   t.delete(5);
   assert.equal(t.get(2), undefined);
   assert.equal(t.size, 0);
+});
+
+test('a BlockContents holds every block initial until written, and any 32-bit version after', () => {
+  const blocks = 5 * 1024 * 1024;
+  const c = new BlockContents(blocks);
+  for (const b of [0, 1, 12345, blocks - 1]) assert.equal(c.get(b), initialBlockContent(b));
+  // Versions below, at and above a block's initial content, and the data plane's markers.
+  const versions = fc.constantFrom(0, 1, 0x0fffffff, 0x10000000, 0x7fffffff, NO_BASE, POISON);
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: blocks - 1 }), versions, (b, v) => {
+      c.set(b, v);
+      assert.equal(c.get(b), v);
+      if (b > 0) assert.equal(c.get(b - 1), initialBlockContent(b - 1), 'a neighbour changed');
+      c.set(b, initialBlockContent(b));
+    }),
+  );
+  // The data plane's image is one: a block read into a page before any write holds its initial content.
+  const d = new DataPlane(4, 4, 16, 0, 4);
+  d.copyImageToPage(9, 2);
+  assert.equal(d.mem[2], initialBlockContent(9));
+  d.writePage(2, 7);
+  d.copyPageToImage(2, 3);
+  assert.equal(d.image.get(3), 7);
+  assert.equal(d.image.get(4), initialBlockContent(4));
 });

@@ -142,7 +142,7 @@ export class Host implements ActionPort {
           const from = data.imageOver.get(block);
           const values: number[] = [];
           for (let c = firstChunk; c < firstChunk + chunks; c++)
-            values.push(chunkValue(data.image[block]!, from, c));
+            values.push(chunkValue(data.image.get(block), from, c));
           setChunks(data.memOver, gfn, firstChunk, values);
           finish();
         });

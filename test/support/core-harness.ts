@@ -14,6 +14,7 @@ import {
 import { CoreDriver, type DriverAction } from '../../src/driver/core-driver.js';
 import { runGuestIo } from '../../src/driver/guest-io.js';
 import {
+  BlockContents,
   DataPlane,
   type Overrides,
   POISON,
@@ -33,7 +34,7 @@ export class CoreHarness {
   readonly driver: CoreDriver;
   readonly data: DataPlane;
   readonly refMem: Uint32Array;
-  readonly refDisk: Uint32Array;
+  readonly refDisk: BlockContents;
   readonly refOver = new Map<number, Overrides>();
   readonly refDiskOver = new Map<number, Overrides>();
   readonly violations: string[] = [];
@@ -84,8 +85,8 @@ export class CoreHarness {
       shared?.contents,
     );
     this.refMem = new Uint32Array(c.guestPages);
-    this.refDisk = new Uint32Array(c.imageBlocks);
-    for (let b = 0; b < c.imageBlocks; b++) this.refDisk[b] = this.data.image[b] = 0x10000000 + b;
+    // Both start with every block's initial content (BlockContents).
+    this.refDisk = new BlockContents(c.imageBlocks);
     this.pick = pick;
   }
 
@@ -220,11 +221,11 @@ export class CoreHarness {
   startDiskRead(b: number, g: number): () => boolean {
     return this.startGuestIo('read', g, b, () => {
       const d = this.data;
-      if (!sameContent(d.image[b]!, d.imageOver.get(b), this.refDisk[b]!, this.refDiskOver.get(b))) {
-        this.violations.push(`disk block ${b}: got ${d.image[b]} want ${this.refDisk[b]}`);
+      if (!sameContent(d.image.get(b), d.imageOver.get(b), this.refDisk.get(b), this.refDiskOver.get(b))) {
+        this.violations.push(`disk block ${b}: got ${d.image.get(b)} want ${this.refDisk.get(b)}`);
       }
       d.copyImageToPage(b, g);
-      this.refMem[g] = this.refDisk[b]!;
+      this.refMem[g] = this.refDisk.get(b);
       const o = this.refDiskOver.get(b);
       if (o) this.refOver.set(g, new Map(o));
       else this.refOver.delete(g);
@@ -237,7 +238,7 @@ export class CoreHarness {
       if (this.data.mem[g] === POISON) this.violations.push(`disk write from gfn ${g}: page content lost`);
       this.check(g, 'disk write from');
       this.data.copyPageToImage(g, b);
-      this.refDisk[b] = this.refMem[g]!;
+      this.refDisk.set(b, this.refMem[g]!);
       const o = this.refOver.get(g);
       if (o) this.refDiskOver.set(b, new Map(o));
       else this.refDiskOver.delete(b);
@@ -311,8 +312,8 @@ export class CoreHarness {
     }
     const d = this.data;
     for (let b = 0; b < c.imageBlocks; b++) {
-      if (!sameContent(d.image[b]!, d.imageOver.get(b), this.refDisk[b]!, this.refDiskOver.get(b))) {
-        this.violations.push(`final disk block ${b}: got ${d.image[b]} want ${this.refDisk[b]}`);
+      if (!sameContent(d.image.get(b), d.imageOver.get(b), this.refDisk.get(b), this.refDiskOver.get(b))) {
+        this.violations.push(`final disk block ${b}: got ${d.image.get(b)} want ${this.refDisk.get(b)}`);
       }
     }
     for (const v of this.core.checkInvariants()) this.violations.push(`invariant: ${v}`);

@@ -1,7 +1,7 @@
 import { CHUNKS_PER_PAGE, SECTORS_PER_PAGE } from '../../core/index.js';
 import { IdMap } from '../../core/index.js';
 import { asBlock, asGfn } from '../../core/index.js';
-import { type Overrides, chunkValue, sameContent } from '../data-plane.js';
+import { BlockContents, type Overrides, chunkValue, sameContent } from '../data-plane.js';
 import type { CpuCosts } from '../costs.js';
 import type { EventQueue } from '../event-queue.js';
 import type { Host } from '../host.js';
@@ -58,22 +58,6 @@ interface Thread {
   onExit: () => void;
 }
 
-/** Block b's content before anyone writes it (a version no write produces). */
-let initialDisk = new Uint32Array(0);
-
-/**
- * The initial content of the first `blocks` blocks, built once per thread and copied: the image has
- * millions of blocks, and a loop over them in every machine's constructor (code run once, so never
- * optimised) cost tens of milliseconds per run.
- */
-function initialDiskContent(blocks: number): Uint32Array {
-  if (initialDisk.length < blocks) {
-    initialDisk = new Uint32Array(blocks);
-    for (let b = 0; b < blocks; b++) initialDisk[b] = 0x10000000 + b;
-  }
-  return initialDisk.subarray(0, blocks);
-}
-
 /**
  * The guest operating system, as much of Linux as the paper's pathologies need: frames handed out
  * most-recently-freed first, a page cache with readahead and writeback (page-cache.ts), processes'
@@ -86,7 +70,7 @@ export class GuestOs implements GuestKernel {
   readonly counters = new GuestCounters();
   /** What the guest last put in each page / block: the reference that never swaps. */
   readonly refMem: Uint32Array;
-  readonly refDisk: Uint32Array;
+  readonly refDisk: BlockContents;
   /** Chunks the guest wrote partially, on top of refMem's version. */
   readonly refOver = new Map<number, Overrides>();
   /** 1 where refOver has an entry: most pages have none, and skip the map. */
@@ -128,7 +112,7 @@ export class GuestOs implements GuestKernel {
     const n = params.believedPages;
     this.refMem = new Uint32Array(n);
     this.refHasOver = new Uint8Array(n);
-    this.refDisk = new Uint32Array(imageBlocks);
+    this.refDisk = new BlockContents(imageBlocks);
     this.mem = new GuestMemory(n);
     // Pushed from the top so that allocation proceeds upwards from the lowest free frame.
     for (let g = n - 1; g >= params.kernelPages; g--) this.mem.push(g);
@@ -152,9 +136,11 @@ export class GuestOs implements GuestKernel {
       params.writeback ?? LINUX_3_7_WRITEBACK,
     );
     this.balloon = new BalloonDriver(this, balloonPort);
-    // Initial disk content: every block distinct, known to the reference.
-    this.refDisk.set(initialDiskContent(imageBlocks));
-    this.host.data.image.set(this.refDisk);
+    // Every block of the image starts distinct, the same in the data plane and in the reference.
+    if (this.host.data.image.blocks !== imageBlocks)
+      throw new RangeError(
+        `guest image: ${imageBlocks} blocks, the data plane's has ${this.host.data.image.blocks}`,
+      );
   }
 
   get freePages(): number {
@@ -691,7 +677,7 @@ export class GuestOs implements GuestKernel {
       for (let i = 0; i < gfns.length; i++) {
         const g = gfns[i]!;
         const b = blocks[i]!;
-        this.refDisk[b] = this.refMem[g]!;
+        this.refDisk.set(b, this.refMem[g]!);
         const o = this.refOver.get(g);
         if (o) this.refDiskOver.set(b, new Map(o));
         else this.refDiskOver.delete(b);
@@ -705,7 +691,7 @@ export class GuestOs implements GuestKernel {
         const g = gfns[i]!;
         if (op === 'read') {
           const b = blocks[i]!;
-          this.setRef(g, this.refDisk[b]!);
+          this.setRef(g, this.refDisk.get(b));
           const o = this.refDiskOver.get(b);
           if (o) {
             this.refOver.set(g, new Map(o));
@@ -742,7 +728,7 @@ export class GuestOs implements GuestKernel {
         const o = this.refOver.get(g) ?? new Map<number, number>();
         const disk = this.refDiskOver.get(block);
         for (let c = first; c < first + CHUNKS_PER_SECTOR; c++)
-          o.set(c, chunkValue(this.refDisk[block]!, disk, c));
+          o.set(c, chunkValue(this.refDisk.get(block), disk, c));
         this.refOver.set(g, o);
         this.refHasOver[g] = 1;
         if (!this.sameAsReference(g)) this.counters.integrityViolations++;
