@@ -111,9 +111,13 @@ export class PageIn {
     }
   }
 
-  /** Marks pages Loading and emits one read action per contiguous run of units. */
+  /**
+   * Marks pages Loading and emits one read action per contiguous run of units. The pages are absent
+   * (a window holds only pages its source serves), so none is on an LRU list: nothing to unlink, and
+   * their cold list links are not read (a cache miss per page, most of this function's time).
+   */
   private loadPages(pages: number[], units: number[], source: ReadSource): void {
-    const { pt, lru, frames, io } = this.s;
+    const { pt, frames, io } = this.s;
     // Windows are usually gathered in unit order; only one that is not pays for a sort.
     let sorted = true;
     for (let i = 1; i < units.length && sorted; i++) sorted = units[i - 1]! <= units[i]!;
@@ -130,7 +134,6 @@ export class PageIn {
         from = i;
       }
       const q = pages[i]!;
-      lru.remove(q);
       pt.state[q] = State.Loading;
       frames.charge(q);
     }

@@ -1,4 +1,5 @@
-import { LruLists, NOT_ON_LIST } from './lru-lists.js';
+import { NOT_ON_LIST } from './lru-lists.js';
+import { LruQueues } from './lru-queues.js';
 
 /** The four lists of a Linux lruvec (mm/vmscan.c): active and inactive, anonymous and file-backed. */
 export const LruList = { InactiveAnon: 0, ActiveAnon: 1, InactiveFile: 2, ActiveFile: 3 } as const;
@@ -14,13 +15,13 @@ export const isActiveList = (k: LruListKind): boolean => (k & 1) === 1;
  * file's business alone.
  */
 export class Lruvecs {
-  private readonly lists: LruLists;
+  private readonly lists: LruQueues;
 
   constructor(
     pageCount: number,
     readonly zones: number,
   ) {
-    this.lists = new LruLists(pageCount, KINDS * zones);
+    this.lists = new LruQueues(pageCount, KINDS * zones);
   }
 
   private id(zone: number, kind: LruListKind): number {
@@ -50,7 +51,7 @@ export class Lruvecs {
   }
 
   tail(zone: number, kind: LruListKind): number {
-    return this.lists.tail[this.id(zone, kind)]!;
+    return this.lists.tail(this.id(zone, kind));
   }
 
   /** The page before `page` on its list (towards the head), or -1. */

@@ -1,0 +1,151 @@
+import { NOT_ON_LIST } from './lru-lists.js';
+
+/** An array slot whose page was removed from the middle of its list. */
+const HOLE = -1;
+/** Slots a list starts with; it doubles when it is more than half full of live pages. */
+const INITIAL_SLOTS = 64;
+
+/**
+ * LRU lists over page indices, each an array of pages in the order they were added (oldest at
+ * `lo`, newest just below `hi`), with a hole where a page was removed from the middle. They keep
+ * the order and operations of doubly linked lists (LruLists) but not their pointer chase: the
+ * pages reclaim takes from the tail are read from consecutive slots, so a scan does not wait for
+ * each page's cold link to learn the next one, and the pages it will look at next can be fetched
+ * while it works on this one. Adding a page touches nothing of its neighbours. Per page: its slot
+ * and its list (5 bytes); per list about twice its longest length.
+ */
+export class LruQueues {
+  private readonly pages: Int32Array[];
+  /** Oldest live slot of each list (equal to hi when the list is empty). */
+  private readonly lo: Int32Array;
+  /** One past the newest slot of each list. */
+  private readonly hi: Int32Array;
+  /** Each page's slot in its list's array (valid while it is on a list). */
+  private readonly at: Int32Array;
+  /** Each page's list, or NOT_ON_LIST. */
+  private readonly listOf: Uint8Array;
+  readonly size: Float64Array;
+
+  constructor(pageCount: number, listCount: number) {
+    if (listCount >= NOT_ON_LIST) throw new RangeError(`LruQueues: at most ${NOT_ON_LIST - 1} lists`);
+    this.pages = Array.from({ length: listCount }, () => new Int32Array(INITIAL_SLOTS));
+    this.lo = new Int32Array(listCount);
+    this.hi = new Int32Array(listCount);
+    this.at = new Int32Array(pageCount);
+    this.listOf = new Uint8Array(pageCount).fill(NOT_ON_LIST);
+    this.size = new Float64Array(listCount);
+  }
+
+  /** Adds at the head (most recent end). The page must not be on any list. */
+  pushHead(list: number, page: number): void {
+    if (this.hi[list] === this.pages[list]!.length) this.makeRoom(list);
+    const i = this.hi[list]!++;
+    this.pages[list]![i] = page;
+    this.at[page] = i;
+    this.listOf[page] = list;
+    this.size[list]!++;
+  }
+
+  remove(page: number): void {
+    const list = this.listOf[page]!;
+    if (list === NOT_ON_LIST) return;
+    this.listOf[page] = NOT_ON_LIST;
+    this.size[list]!--;
+    const arr = this.pages[list]!;
+    const i = this.at[page]!;
+    arr[i] = HOLE;
+    // Keep both ends on live pages, so that tail() and the next push need no search.
+    let lo = this.lo[list]!;
+    let hi = this.hi[list]!;
+    if (i === lo) while (lo < hi && arr[lo] === HOLE) lo++;
+    if (i === hi - 1) while (hi > lo && arr[hi - 1] === HOLE) hi--;
+    // An emptied list starts again at the bottom of its array.
+    if (lo === hi) lo = hi = 0;
+    this.lo[list] = lo;
+    this.hi[list] = hi;
+  }
+
+  moveToHead(list: number, page: number): void {
+    this.remove(page);
+    this.pushHead(list, page);
+  }
+
+  /** Removes and returns the tail page, or -1 when empty. */
+  popTail(list: number): number {
+    let lo = this.lo[list]!;
+    const hi = this.hi[list]!;
+    if (lo === hi) return -1;
+    // As remove(), without reading the page's slot: the tail's is `lo`.
+    const arr = this.pages[list]!;
+    const t = arr[lo]!;
+    this.listOf[t] = NOT_ON_LIST;
+    this.size[list]!--;
+    lo++;
+    while (lo < hi && arr[lo] === HOLE) lo++;
+    if (lo === hi) {
+      // Emptied: the list starts again at the bottom of its array.
+      this.lo[list] = 0;
+      this.hi[list] = 0;
+    } else {
+      this.lo[list] = lo;
+    }
+    return t;
+  }
+
+  /** The oldest page of a list (the next reclaim candidate), or -1 when it is empty. */
+  tail(list: number): number {
+    const lo = this.lo[list]!;
+    return lo < this.hi[list]! ? this.pages[list]![lo]! : -1;
+  }
+
+  on(page: number): number {
+    return this.listOf[page]!;
+  }
+
+  /** The page after `page` on its list (towards the tail), or -1. */
+  nextOf(page: number): number {
+    const list = this.listOf[page]!;
+    if (list === NOT_ON_LIST) return -1;
+    const arr = this.pages[list]!;
+    for (let i = this.at[page]! - 1; i >= this.lo[list]!; i--) if (arr[i] !== HOLE) return arr[i]!;
+    return -1;
+  }
+
+  /** The page before `page` on its list (towards the head), or -1. */
+  prevOf(page: number): number {
+    const list = this.listOf[page]!;
+    if (list === NOT_ON_LIST) return -1;
+    const arr = this.pages[list]!;
+    for (let i = this.at[page]! + 1; i < this.hi[list]!; i++) if (arr[i] !== HOLE) return arr[i]!;
+    return -1;
+  }
+
+  /** Pages of a list from head to tail (tests and debugging only: allocates). */
+  toArray(list: number): number[] {
+    const out: number[] = [];
+    const arr = this.pages[list]!;
+    for (let i = this.hi[list]! - 1; i >= this.lo[list]!; i--) if (arr[i] !== HOLE) out.push(arr[i]!);
+    return out;
+  }
+
+  /**
+   * The list's array is full at the top: its live pages move down to the bottom, in order, into an
+   * array twice as large when they fill more than half of this one (so each page moves O(1) times
+   * on average).
+   */
+  private makeRoom(list: number): void {
+    const old = this.pages[list]!;
+    const live = this.size[list]!;
+    const arr = live * 2 > old.length ? new Int32Array(old.length * 2) : old;
+    let n = 0;
+    for (let i = this.lo[list]!; i < this.hi[list]!; i++) {
+      const p = old[i]!;
+      if (p === HOLE) continue;
+      arr[n] = p;
+      this.at[p] = n++;
+    }
+    this.pages[list] = arr;
+    this.lo[list] = 0;
+    this.hi[list] = n;
+  }
+}

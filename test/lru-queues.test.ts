@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { LruLists } from '../src/core/index.js';
+import { LruQueues } from '../src/core/store/lru-queues.js';
+
+// Enough pages for one list to outgrow its first array (64 slots), few enough to collide often.
+const PAGES = 80;
+const LISTS = 2;
+
+type Op =
+  | { k: 'push'; list: number; page: number }
+  | { k: 'remove'; page: number }
+  | { k: 'pop'; list: number }
+  | { k: 'move'; list: number; page: number };
+
+const page = fc.integer({ min: 0, max: PAGES - 1 });
+const list = fc.integer({ min: 0, max: LISTS - 1 });
+const op: fc.Arbitrary<Op> = fc.oneof(
+  // Pushes weigh most, so lists grow past the initial array and are compacted and regrown.
+  { weight: 6, arbitrary: fc.record({ k: fc.constant('push' as const), list, page }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('remove' as const), page }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('pop' as const), list }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('move' as const), list, page }) },
+);
+
+/** Everything a caller can see of the lists: order, sizes, tails, each page's list and neighbours. */
+function view(l: LruLists | LruQueues): string {
+  const out: string[] = [];
+  for (let i = 0; i < LISTS; i++) {
+    const tail = l instanceof LruQueues ? l.tail(i) : l.tail[i]!;
+    out.push(`list ${i} size ${l.size[i]} tail ${tail}: ${l.toArray(i).join(',')}`);
+  }
+  for (let p = 0; p < PAGES; p++) out.push(`page ${p} on ${l.on(p)} next ${l.nextOf(p)} prev ${l.prevOf(p)}`);
+  return out.join('\n');
+}
+
+/** Runs `ops` on both, with pushes of listed pages skipped (both require the page to be off lists). */
+function replay(ops: Op[], onEach: (model: LruLists, q: LruQueues, popped: [number, number]) => void): void {
+  const model = new LruLists(PAGES, LISTS);
+  const q = new LruQueues(PAGES, LISTS);
+  for (const o of ops) {
+    let popped: [number, number] = [0, 0];
+    if (o.k === 'push') {
+      if (model.on(o.page) !== 255) continue;
+      model.pushHead(o.list, o.page);
+      q.pushHead(o.list, o.page);
+    } else if (o.k === 'remove') {
+      model.remove(o.page);
+      q.remove(o.page);
+    } else if (o.k === 'pop') {
+      popped = [model.popTail(o.list), q.popTail(o.list)];
+    } else {
+      model.moveToHead(o.list, o.page);
+      q.moveToHead(o.list, o.page);
+    }
+    onEach(model, q, popped);
+  }
+}
+
+test('LruQueues behaves as the linked LruLists through any sequence of pushes, removals, pops and moves', () => {
+  fc.assert(
+    fc.property(fc.array(op, { minLength: 500, maxLength: 1500 }), (ops) => {
+      replay(ops, (model, q, [a, b]) => {
+        assert.equal(b, a, 'popTail');
+        assert.equal(view(q), view(model));
+      });
+    }),
+    { numRuns: 100 },
+  );
+});
+
+test('a long run through one list keeps its order while the array is compacted and grown', () => {
+  // 64 slots at first: pushes with removals in between force compactions, and 80 pages growth.
+  const ops: Op[] = [];
+  for (let i = 0; i < 200; i++) {
+    ops.push({ k: 'push', list: 0, page: i % PAGES });
+    if (i % 3 === 0) ops.push({ k: 'remove', page: (i * 7) % PAGES });
+    if (i % 5 === 0) ops.push({ k: 'pop', list: 0 });
+  }
+  let checks = 0;
+  replay(ops, (model, q) => {
+    assert.deepEqual(q.toArray(0), model.toArray(0));
+    checks++;
+  });
+  assert.ok(checks > 200);
+});
