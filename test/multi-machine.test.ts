@@ -281,3 +281,20 @@ test("runMulti holds the host's own memory out of hostMiB by default, and not wh
     Math.round((ownMiB * 1024 * 1024) / 4096),
   );
 });
+
+test("kswapd takes small bites and stops within one of the high watermark (3.7's loop_again after SWAP_CLUSTER_MAX)", () => {
+  const hostPages = 100_000;
+  const { lowPages, highPages } = hostWatermarks(hostPages);
+  // About 5,000 pages short of high: the idle guest has plenty of cold pages, the busy one none.
+  const idle = fakeMember(60_000, 60_000);
+  const busy = fakeMember(hostPages - 60_000 - (highPages - 5000), 0); // free: high - 5000
+  const gr = new GlobalReclaim(hostPages, [idle, busy]);
+  assert.ok(gr.freePages < lowPages);
+  gr.tick();
+  const over = gr.freePages - highPages;
+  assert.ok(over >= 0, `balanced: free ${gr.freePages} >= high ${highPages}`);
+  // One pass at DEF_PRIORITY takes at most a batch (32) from each guest: the overshoot is at most
+  // that. A descent through the priorities without the restart would free thousands more.
+  assert.ok(over <= 2 * 32, `free ${gr.freePages} overshoots high ${highPages} by ${over} pages`);
+  assert.ok(gr.reclaimedPages >= 5000);
+});

@@ -41,6 +41,9 @@ export function hostWatermarks(hostPages: number): { minPages: number; lowPages:
  * started guest then paged its own fresh pages out and back in while finished guests held on
  * to gigabytes they no longer touched.)
  */
+/** SWAP_CLUSTER_MAX (include/linux/swap.h): the pages one reclaim step aims for. */
+const SWAP_CLUSTER_MAX = 32;
+
 export class GlobalReclaim {
   readonly minPages: number;
   readonly lowPages: number;
@@ -112,7 +115,7 @@ export class GlobalReclaim {
     this.busy = true;
     try {
       // try_to_free_pages(): nr_to_reclaim = SWAP_CLUSTER_MAX, every memcg at each priority.
-      const want = Math.max(pages - Math.max(0, pool), 32);
+      const want = Math.max(pages - Math.max(0, pool), SWAP_CLUSTER_MAX);
       let got = 0;
       for (let prio = 12; prio >= 0 && got < want; prio--)
         for (let j = 0; j < this.members.length; j++)
@@ -138,10 +141,28 @@ export class GlobalReclaim {
       this.passes++;
       this.busy = true;
       try {
-        // Balanced once what is free, counting the swap writes just queued as done, reaches high.
-        for (let prio = 12; prio >= 0; prio--) {
-          for (const m of members) this.reclaimedPages += m.scanAtPriority(prio);
-          if (this.hostPages - this.settledPages() >= this.highPages) break;
+        // balance_pgdat(): balanced once what is free, counting the swap writes just queued as
+        // done, reaches high. Each pass (loop_again) starts at DEF_PRIORITY and goes deeper only
+        // while it has reclaimed fewer than SWAP_CLUSTER_MAX pages; with that many and the host
+        // not balanced yet, it starts again at DEF_PRIORITY ("so kswapd doesn't build up large
+        // priorities", mm/vmscan.c since 2.6.9, in 3.7, removed in 3.11 by "mm: vmscan: Flatten
+        // kswapd priority loop"). So kswapd takes small bites from every cgroup in turn and stops
+        // within a bite of the high watermark, instead of one deep scan that frees far beyond it.
+        // A pass that goes down to priority 0 and still frees fewer ends this wake-up (3.7 would
+        // loop again at once; here the next tick does, after the queued writes have moved on).
+        for (;;) {
+          const settledBefore = this.settledPages();
+          let passReclaimed = 0;
+          let balanced = false;
+          let prio = 12;
+          for (; prio >= 0; prio--) {
+            for (const m of members) passReclaimed += m.scanAtPriority(prio);
+            balanced = this.hostPages - this.settledPages() >= this.highPages;
+            if (balanced || passReclaimed >= SWAP_CLUSTER_MAX) break;
+          }
+          this.reclaimedPages += passReclaimed;
+          // (A pass that moved nothing towards the watermark would only repeat itself.)
+          if (balanced || prio < 0 || this.settledPages() >= settledBefore) break;
         }
       } finally {
         this.busy = false;
