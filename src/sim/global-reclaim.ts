@@ -1,4 +1,7 @@
-import type { HostMemory, MemoryCore } from '../core/index.js';
+import { DEFAULT_CORE_TUNABLES, type HostMemory, type MemoryCore } from '../core/index.js';
+
+/** SWAP_CLUSTER_MAX, the host kernel's one value, which every guest's core reclaims by too. */
+const SWAP_CLUSTER_MAX = DEFAULT_CORE_TUNABLES.reclaimBatchPages;
 
 /** One guest's QEMU process as the host's global reclaim sees it: its memory cgroup and its core. */
 export interface ReclaimMember {
@@ -41,9 +44,6 @@ export function hostWatermarks(hostPages: number): { minPages: number; lowPages:
  * started guest then paged its own fresh pages out and back in while finished guests held on
  * to gigabytes they no longer touched.)
  */
-/** SWAP_CLUSTER_MAX (include/linux/swap.h): the pages one reclaim step aims for. */
-const SWAP_CLUSTER_MAX = 32;
-
 export class GlobalReclaim {
   readonly minPages: number;
   readonly lowPages: number;
