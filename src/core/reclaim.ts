@@ -31,6 +31,18 @@ export interface HostMemory {
  * in batches of consecutive slots. Frames come from here: takeFrames() reclaims when there are too
  * few free.
  */
+/** Pages in a GiB: the unit of mem_cgroup_inactive_anon_is_low()'s `gb` (>> (30 - PAGE_SHIFT)). */
+const PAGES_PER_GIB = 1 << 18;
+
+/**
+ * The inactive_ratio Linux 3.7 keeps between a cgroup's active and inactive anonymous pages in one
+ * zone, for `anonPages` of them: int_sqrt(10 x whole GiB), or 1 under 1 GiB (mm/memcontrol.c).
+ */
+export function inactiveAnonRatio(anonPages: number): number {
+  const gib = Math.floor(anonPages / PAGES_PER_GIB);
+  return gib === 0 ? 1 : Math.floor(Math.sqrt(10 * gib));
+}
+
 export class Reclaim {
   private readonly shrinkers: Shrinker[] = [];
   private readonly recentScanned = new Float64Array(2);
@@ -214,11 +226,20 @@ export class Reclaim {
     return ap / (ap + fp);
   }
 
+  /**
+   * inactive_list_is_low() of this cgroup in one zone (Linux 3.7, memcg enabled): file pages keep
+   * inactive >= active (mem_cgroup_inactive_file_is_low); anonymous pages keep inactive x ratio >=
+   * active, where mem_cgroup_inactive_anon_is_low() takes ratio = int_sqrt(10 x GiB) of the
+   * cgroup's anonymous pages in the zone, 1 below 1 GiB: a cgroup holding gigabytes of anonymous
+   * memory keeps a smaller share of it inactive (a quarter at 1 GiB, ratio 3), so its scanning
+   * concentrates on fewer candidates.
+   */
   private inactiveIsLow(zone: number, file: boolean): boolean {
     const lru = this.s.lru;
-    return file
-      ? lru.size(zone, LruList.InactiveFile) < lru.size(zone, LruList.ActiveFile)
-      : lru.size(zone, LruList.InactiveAnon) < lru.size(zone, LruList.ActiveAnon);
+    if (file) return lru.size(zone, LruList.InactiveFile) < lru.size(zone, LruList.ActiveFile);
+    const inactive = lru.size(zone, LruList.InactiveAnon);
+    const active = lru.size(zone, LruList.ActiveAnon);
+    return inactive * inactiveAnonRatio(inactive + active) < active;
   }
 
   /** Deactivates pages; only referenced executable file pages (QEMU's code) keep their place. */
