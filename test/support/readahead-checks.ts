@@ -79,7 +79,7 @@ export function windowProblems(kind: Kind, c: ReadaheadContext, p: number, w: Re
 function snapshot(c: ReadaheadContext): Buffer[] {
   const { pt, swap } = c;
   const owners = swap instanceof SwapSpace ? [swap.owner] : [];
-  return [pt.state, pt.flags, pt.slot, pt.block, pt.blockHead, pt.nextSameBlock, ...owners].map((a) =>
+  return [pt.state, pt.flags, pt.slot, pt.block, pt.firstPlusOne, pt.nextSameBlock, ...owners].map((a) =>
     Buffer.from(a.buffer.slice(0)),
   );
 }

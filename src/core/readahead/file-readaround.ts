@@ -34,7 +34,7 @@ export class FileReadaround implements Readahead {
           units.push(u);
         }
       } else {
-        for (let q = pt.blockHead[u]!; q !== NONE; q = pt.nextSameBlock[q]!) {
+        for (let q = pt.firstOfBlock(u); q !== NONE; q = pt.nextSameBlock[q]!) {
           if (pt.state[q] === State.InImage && pt.flags[q]! & Flag.Named) {
             pages.push(q);
             units.push(u);

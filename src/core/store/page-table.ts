@@ -68,8 +68,12 @@ export class PageTable {
   readonly nextSameBlock: Int32Array;
   /** Outstanding device accesses (DMA) that forbid eviction. */
   readonly pins: Uint8Array;
-  /** First page holding each image block, or NONE. */
-  readonly blockHead: Int32Array;
+  /**
+   * First page holding each image block, plus one (0: none), so that a new table is all zeros: a
+   * 20 GiB image has 5 M blocks, and filling them with NONE cost every run 15-20 ms of CPU and 20 MB
+   * of memory touched, where zeros cost nothing until a block is named.
+   */
+  readonly firstPlusOne: Int32Array;
 
   constructor(pageCount: number, imageBlocks: number) {
     this.pageCount = pageCount;
@@ -79,7 +83,13 @@ export class PageTable {
     this.block = new Int32Array(pageCount).fill(NONE);
     this.nextSameBlock = new Int32Array(pageCount).fill(NONE);
     this.pins = new Uint8Array(pageCount);
-    this.blockHead = new Int32Array(imageBlocks).fill(NONE);
+    this.firstPlusOne = new Int32Array(imageBlocks);
+  }
+
+  /** The first page holding block `b`, or NONE (the rest follow through nextSameBlock). */
+  firstOfBlock(b: number): number {
+    const h = this.firstPlusOne[b]!;
+    return h === 0 ? NONE : h - 1;
   }
 
   has(page: number, flag: number): boolean {
@@ -90,17 +100,17 @@ export class PageTable {
   linkBlock(page: number, b: number): void {
     this.unlinkBlock(page);
     this.block[page] = b;
-    this.nextSameBlock[page] = this.blockHead[b]!;
-    this.blockHead[b] = page;
+    this.nextSameBlock[page] = this.firstOfBlock(b);
+    this.firstPlusOne[b] = page + 1;
   }
 
   /** Forgets the page's image block, keeping the per-block chain consistent. */
   unlinkBlock(page: number): void {
     const b = this.block[page]!;
     if (b === NONE) return;
-    let cur = this.blockHead[b]!;
+    let cur = this.firstOfBlock(b);
     if (cur === page) {
-      this.blockHead[b] = this.nextSameBlock[page]!;
+      this.firstPlusOne[b] = this.nextSameBlock[page]! + 1;
     } else {
       while (cur !== NONE) {
         const nxt = this.nextSameBlock[cur]!;
@@ -119,7 +129,7 @@ export class PageTable {
   /** Pages currently holding block `b` (allocates; chains are short). */
   pagesOfBlock(b: number): number[] {
     const out: number[] = [];
-    for (let p = this.blockHead[b]!; p !== NONE; p = this.nextSameBlock[p]!) out.push(p);
+    for (let p = this.firstOfBlock(b); p !== NONE; p = this.nextSameBlock[p]!) out.push(p);
     return out;
   }
 }

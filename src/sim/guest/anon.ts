@@ -16,6 +16,12 @@ export interface CompactionBounds {
   highFreePages: number;
 }
 
+/** How startPopulateAt() left a page: mapped and locked but not zeroed yet, populated, or populated by zeroing it just now. */
+const NOT_ZEROED = 0;
+const POPULATED = 1;
+const ZEROED_NOW = 2;
+type PopulateStart = typeof NOT_ZEROED | typeof POPULATED | typeof ZEROED_NOW;
+
 interface Mapping {
   proc: GuestProcess;
   vpage: number;
@@ -125,7 +131,15 @@ export class AnonMemory {
         // step must wait: a fresh page usually gets a free frame and is zeroed and touched at once
         // (most of a compiler's or a JVM's page events are these).
         const g = os.tryAllocZeroedFrame();
-        if (g >= 0 && this.startPopulate(proc, v, g)) {
+        const populated = g >= 0 ? this.startPopulateAt(proc, v, g) : NOT_ZEROED;
+        if (populated === ZEROED_NOW) {
+          // The CPU wrote the page whole an instant ago and nothing ran since: the host's page is
+          // still resident, referenced, dirty and no longer named, so touch() would change nothing
+          // but the content a write puts there.
+          if (write) os.rewriteZeroed(g);
+          continue;
+        }
+        if (populated === POPULATED) {
           if (this.tryTouch(proc, v, write)) continue;
         } else {
           yield* this.populateRest(proc, v, g);
@@ -188,17 +202,26 @@ export class AnonMemory {
    * is mapped and locked and must still be zeroed with overwritePage().
    */
   private startPopulate(proc: GuestProcess, vpage: number, g: number): boolean {
+    return this.startPopulateAt(proc, vpage, g) !== NOT_ZEROED;
+  }
+
+  /** startPopulate(), telling apart a page this CPU has just zeroed whole (ZEROED_NOW). */
+  private startPopulateAt(proc: GuestProcess, vpage: number, g: number): PopulateStart {
     const os = this.os;
     if (proc.pte[vpage] !== NONE || proc.exited) {
       os.freeFrame(g);
-      return true;
+      return POPULATED;
     }
     this.map(proc, vpage, g);
     os.mem.flags[g] = PG_LOCKED;
     // Linux zeroes here (clear_page); a guest with a zeroed list may have done it already.
-    if (!os.isPrezeroed(g) && !os.tryOverwrite(g)) return false;
+    if (os.isPrezeroed(g)) {
+      this.endPopulate(proc, vpage, g);
+      return POPULATED;
+    }
+    if (!os.tryOverwrite(g)) return NOT_ZEROED;
     this.endPopulate(proc, vpage, g);
-    return true;
+    return ZEROED_NOW;
   }
 
   private endPopulate(proc: GuestProcess, vpage: number, g: number): void {

@@ -446,6 +446,15 @@ export class GuestOs implements GuestKernel {
     return true;
   }
 
+  rewriteZeroed(g: number): void {
+    // tryAccess(g, true) would find the page resident, and the core's Access.apply of a second
+    // write leaves every flag as the first left it (no copy-on-write to break, nothing named, no
+    // swap slot to give up, no readahead mark): no action, no copy-on-write exit to charge.
+    const v = this.nextVersion++;
+    this.setRef(g, v);
+    this.host.data.writePage(g, v);
+  }
+
   private sameAsReference(g: number): boolean {
     const d = this.host.data;
     const ro = this.refHasOver[g] ? this.refOver.get(g) : undefined;

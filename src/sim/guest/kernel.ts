@@ -61,6 +61,12 @@ export interface FrameAccess {
   /** A whole-page write without reading the page (clear_page, a full-page copy). */
   overwritePage(g: number, costNs?: number): Program;
   tryOverwrite(g: number, costNs?: number): boolean;
+  /**
+   * A write to page `g` right after tryOverwrite(g) succeeded, with nothing run in between: what
+   * tryAccess(g, true) does there (the host's page is resident and already referenced, dirty and
+   * unnamed), without asking the host again.
+   */
+  rewriteZeroed(g: number): void;
 }
 
 /** What every read() and write() does besides the page cache: kernel text, and the user's buffer. */
