@@ -7,7 +7,7 @@ import {
   DataPlane,
   NO_BASE,
   OverrideTable,
-  type Overrides,
+  Overrides,
   POISON,
   chunkValue,
   initialBlockContent,
@@ -42,9 +42,9 @@ test('sameContent agrees with a chunk-by-chunk comparison, overrides or not', ()
   let equal = 0;
   fc.assert(
     fc.property(base, overrides, base, overrides, fc.boolean(), (aBase, aList, bBase, bList, copy) => {
-      const aOver = aList ? new Map<number, number>(aList) : undefined;
+      const aOver = aList ? Overrides.of(aList) : undefined;
       // Often the other side is a copy: the page as the reference remembers it.
-      const bOver = copy && aOver ? new Map(aOver) : bList ? new Map<number, number>(bList) : undefined;
+      const bOver = copy && aOver ? new Overrides(aOver) : bList ? Overrides.of(bList) : undefined;
       const expected = sameChunkByChunk(aBase, aOver, copy ? aBase : bBase, bOver);
       if (expected) equal++;
       assert.equal(sameContent(aBase, aOver, copy ? aBase : bBase, bOver), expected);
@@ -56,7 +56,7 @@ test('sameContent agrees with a chunk-by-chunk comparison, overrides or not', ()
 
 test('an OverrideTable forgets a key once deleted and reports its size', () => {
   const t = new OverrideTable(8);
-  const o = new Map([[3, 7]]);
+  const o = Overrides.of([[3, 7]]);
   t.set(2, o);
   assert.equal(t.get(2), o);
   assert.equal(t.get(5), undefined);
@@ -89,4 +89,47 @@ test('a BlockContents holds every block initial until written, and any 32-bit ve
   d.copyPageToImage(2, 3);
   assert.equal(d.image.get(3), 7);
   assert.equal(d.image.get(4), initialBlockContent(4));
+});
+
+test('Overrides holds what a Map of chunk to content would, across both halves of its mask', () => {
+  // Chunks near the halves' edges (bit 31 of a 32-bit word is its sign), and contents of every kind
+  // the plane stores: versions, NaN, derived contents beyond 32 bits.
+  const chunk = fc.oneof(fc.constantFrom(0, 31, 32, 63), fc.integer({ min: 0, max: CHUNKS_PER_PAGE - 1 }));
+  const content = fc.constantFrom(0, 1, 2 ** 31, 0xffffffff * CHUNKS_PER_PAGE + 63, Number.NaN);
+  const op = fc.oneof(
+    fc.tuple(fc.constant('set' as const), chunk, content),
+    fc.tuple(fc.constant('clone' as const), fc.constant(0), fc.constant(0)),
+    fc.tuple(fc.constant('overlay' as const), chunk, content),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+      let o = new Overrides();
+      const model = new Map<number, number>();
+      for (const [kind, c, v] of ops) {
+        if (kind === 'set') {
+          o.set(c, v);
+          model.set(c, v);
+        } else if (kind === 'clone') {
+          const copy = new Overrides(o);
+          o.set(0, 12345); // the copy must not follow its original
+          o = copy;
+        } else {
+          o.overlay(Overrides.of([[c, v]]));
+          model.set(c, v);
+        }
+      }
+      assert.equal(o.size, model.size);
+      for (let c = 0; c < CHUNKS_PER_PAGE; c++) {
+        assert.equal(o.has(c), model.has(c), `chunk ${c}`);
+        assert.equal(o.get(c), model.get(c), `chunk ${c}`);
+      }
+      assert.deepEqual(
+        [...o.entries()],
+        [...model].sort((a, b) => a[0] - b[0]),
+      );
+    }),
+    { numRuns: 2000 },
+  );
+  assert.throws(() => new Overrides().set(CHUNKS_PER_PAGE, 1), RangeError);
+  assert.throws(() => new Overrides().set(-1, 1), RangeError);
 });

@@ -1,65 +1,9 @@
 import type { CoreAction, ReadAction } from '../core/index.js';
-import { CHUNKS_PER_PAGE } from '../core/index.js';
+import { NO_BASE, Overrides, POISON } from './chunk-overrides.js';
 
-/** Content of a frame that holds nothing (freed, or never filled): reading it is always a violation. */
-export const POISON = 0xffffffff;
-/** Base of a page rebuilt from the Preventer's buffer alone: every chunk must be overridden. */
-export const NO_BASE = 0xfffffffe;
+export { NO_BASE, Overrides, POISON, chunkValue, sameContent } from './chunk-overrides.js';
 
-/** Chunk overrides on top of a page's base version (only pages written partially have them). */
-export type Overrides = Map<number, number>;
-
-/** A chunk's content derived from its page's base version (NaN where the base holds nothing). */
-const baseChunk = (base: number, c: number): number =>
-  base === POISON || base === NO_BASE ? Number.NaN : base * CHUNKS_PER_PAGE + c;
-
-/** Whether two base versions are the same content (a base that holds nothing equals nothing). */
-const sameBase = (a: number, b: number): boolean => a === b && a !== POISON && a !== NO_BASE;
-
-/** One chunk's content: its override, or derived from the base version. NaN where undefined. */
-export function chunkValue(base: number, over: Overrides | undefined, c: number): number {
-  const v = over?.get(c);
-  return v !== undefined ? v : baseChunk(base, c);
-}
-
-/** Whether two contents are byte for byte the same (chunk by chunk when overrides exist). */
-export function sameContent(
-  aBase: number,
-  aOver: Overrides | undefined,
-  bBase: number,
-  bOver: Overrides | undefined,
-): boolean {
-  if (!aOver && !bOver) return sameBase(aBase, bBase);
-  // Chunks overridden on either side are compared one by one; every other chunk derives from its
-  // base, so they all match exactly when the bases are equal and hold content. (The guest checks
-  // every kernel page it touches, and those carry overrides, often of all 64 chunks.)
-  let overridden = 0;
-  let common = 0;
-  if (aOver) {
-    for (const [c, v] of aOver) {
-      if (!isChunk(c)) continue;
-      overridden++;
-      const x = v !== undefined ? v : baseChunk(aBase, c);
-      const w = bOver?.get(c);
-      if (w !== undefined) common++;
-      if (Number.isNaN(x) || x !== (w !== undefined ? w : baseChunk(bBase, c))) return false;
-    }
-  }
-  // Chunks only `b` overrides; none when all of its keys were among `a`'s.
-  if (bOver && bOver.size !== common) {
-    for (const [c, w] of bOver) {
-      if (!isChunk(c) || aOver?.has(c)) continue;
-      overridden++;
-      const x = baseChunk(aBase, c);
-      if (Number.isNaN(x) || x !== (w !== undefined ? w : baseChunk(bBase, c))) return false;
-    }
-  }
-  return overridden === CHUNKS_PER_PAGE || sameBase(aBase, bBase);
-}
-
-const isChunk = (c: number): boolean => Number.isInteger(c) && c >= 0 && c < CHUNKS_PER_PAGE;
-
-const clone = (o: Overrides | undefined): Overrides | undefined => (o ? new Map(o) : undefined);
+const clone = (o: Overrides | undefined): Overrides | undefined => (o ? new Overrides(o) : undefined);
 
 /** Where chunk overrides are kept: an OverrideTable, or a plain Map for the Preventer's few buffers. */
 export interface OverrideStore {
@@ -110,7 +54,7 @@ function setOver(map: OverrideStore, key: number, o: Overrides | undefined): voi
 /** dst[key] becomes a copy of src[from]'s overrides (or none); most pages have none on either side. */
 function copyOver(dst: OverrideStore, key: number, src: OverrideStore, from: number): void {
   const o = src.size > 0 ? src.get(from) : undefined;
-  if (o && o.size > 0) dst.set(key, new Map(o));
+  if (o && o.size > 0) dst.set(key, new Overrides(o));
   else if (dst.size > 0) dst.delete(key);
 }
 
@@ -249,8 +193,8 @@ export class DataPlane {
         else if (this.memOver.size > 0) this.memOver.delete(p);
         continue;
       }
-      const over = clone(srcOver?.get(u)) ?? new Map<number, number>();
-      for (const [c, v] of buf) over.set(c, v);
+      const over = clone(srcOver?.get(u)) ?? new Overrides();
+      over.overlay(buf);
       this.buffers.delete(p);
       setOver(this.memOver, p, over);
     }
@@ -269,7 +213,7 @@ export class DataPlane {
 
   writeChunks(p: number, first: number, chunks: number, v: number, into: OverrideStore = this.memOver): void {
     let o = into.get(p);
-    if (!o) into.set(p, (o = new Map<number, number>()));
+    if (!o) into.set(p, (o = new Overrides()));
     for (let c = first; c < first + chunks; c++) o.set(c, v);
   }
 

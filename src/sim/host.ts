@@ -13,7 +13,7 @@ import {
 import { type ActionPort, CoreDriver, type DriverAction } from '../driver/core-driver.js';
 import { type GuestIoRequest, type GuestIoTransfer, runGuestIo } from '../driver/guest-io.js';
 import type { CpuCosts, VmmBehaviour } from './costs.js';
-import { type DataPlane, type OverrideStore, chunkValue } from './data-plane.js';
+import { type DataPlane, type OverrideStore, Overrides, chunkValue } from './data-plane.js';
 import type { DiskQueue } from './disk/queue.js';
 import type { EventQueue } from './event-queue.js';
 import type { Rng } from './rng.js';
@@ -340,7 +340,7 @@ const SECTOR_CHUNKS = 512 / 64;
 /** Sets chunks [first, first + values.length) of `key` in `store` to `values`, over what it had. */
 function setChunks(store: OverrideStore, key: number, first: number, values: number[]): void {
   let o = store.get(key);
-  if (!o) store.set(key, (o = new Map<number, number>()));
+  if (!o) store.set(key, (o = new Overrides()));
   for (let i = 0; i < values.length; i++) o.set(first + i, values[i]!);
 }
 

@@ -16,7 +16,7 @@ import { runGuestIo } from '../../src/driver/guest-io.js';
 import {
   BlockContents,
   DataPlane,
-  type Overrides,
+  Overrides,
   POISON,
   type SwapContents,
   chunkValue,
@@ -180,7 +180,7 @@ export class CoreHarness {
       this.data.writeChunks(g, first, n, v);
     }
     let o = this.refOver.get(g);
-    if (!o) this.refOver.set(g, (o = new Map<number, number>()));
+    if (!o) this.refOver.set(g, (o = new Overrides()));
     for (let c = first; c < first + n; c++) o.set(c, v);
     this.pump();
   }
@@ -227,7 +227,7 @@ export class CoreHarness {
       d.copyImageToPage(b, g);
       this.refMem[g] = this.refDisk.get(b);
       const o = this.refDiskOver.get(b);
-      if (o) this.refOver.set(g, new Map(o));
+      if (o) this.refOver.set(g, new Overrides(o));
       else this.refOver.delete(g);
     });
   }
@@ -240,7 +240,7 @@ export class CoreHarness {
       this.data.copyPageToImage(g, b);
       this.refDisk.set(b, this.refMem[g]!);
       const o = this.refOver.get(g);
-      if (o) this.refDiskOver.set(b, new Map(o));
+      if (o) this.refDiskOver.set(b, new Overrides(o));
       else this.refDiskOver.delete(b);
     });
     this.until(moved, `disk write from gfn ${g}`);

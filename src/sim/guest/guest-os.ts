@@ -1,7 +1,7 @@
 import { CHUNKS_PER_PAGE, SECTORS_PER_PAGE } from '../../core/index.js';
 import { IdMap } from '../../core/index.js';
 import { asBlock, asGfn } from '../../core/index.js';
-import { BlockContents, type Overrides, chunkValue, sameContent } from '../data-plane.js';
+import { BlockContents, Overrides, chunkValue, sameContent } from '../data-plane.js';
 import type { CpuCosts } from '../costs.js';
 import type { EventQueue } from '../event-queue.js';
 import type { Host } from '../host.js';
@@ -470,7 +470,7 @@ export class GuestOs implements GuestKernel {
     const v = this.nextVersion++;
     const data = this.host.data;
     let o = this.refOver.get(g);
-    if (!o) this.refOver.set(g, (o = new Map<number, number>()));
+    if (!o) this.refOver.set(g, (o = new Overrides()));
     this.refHasOver[g] = 1;
     o.set(chunk, v);
     const r = this.host.emulatedWrite(asGfn(g), chunk, () => {
@@ -688,7 +688,7 @@ export class GuestOs implements GuestKernel {
         const b = blocks[i]!;
         this.refDisk.set(b, this.refMem[g]!);
         const o = this.refOver.get(g);
-        if (o) this.refDiskOver.set(b, new Map(o));
+        if (o) this.refDiskOver.set(b, new Overrides(o));
         else this.refDiskOver.delete(b);
       }
     }
@@ -703,7 +703,7 @@ export class GuestOs implements GuestKernel {
           this.setRef(g, this.refDisk.get(b));
           const o = this.refDiskOver.get(b);
           if (o) {
-            this.refOver.set(g, new Map(o));
+            this.refOver.set(g, new Overrides(o));
             this.refHasOver[g] = 1;
           }
           if (!this.sameAsReference(g)) this.counters.integrityViolations++;
@@ -726,7 +726,7 @@ export class GuestOs implements GuestKernel {
     this.counters.ioRequests++;
     const first = sector * CHUNKS_PER_SECTOR;
     if (op === 'write') {
-      const o = this.refDiskOver.get(block) ?? new Map<number, number>();
+      const o = this.refDiskOver.get(block) ?? new Overrides();
       const mine = this.refHasOver[g] ? this.refOver.get(g) : undefined;
       for (let c = first; c < first + CHUNKS_PER_SECTOR; c++) o.set(c, chunkValue(this.refMem[g]!, mine, c));
       this.refDiskOver.set(block, o);
@@ -734,7 +734,7 @@ export class GuestOs implements GuestKernel {
     this.host.submitSector(op, asBlock(block), asGfn(g), first, () => {
       this.pendingIrqNs += this.costs.guestIrqNs;
       if (op === 'read') {
-        const o = this.refOver.get(g) ?? new Map<number, number>();
+        const o = this.refOver.get(g) ?? new Overrides();
         const disk = this.refDiskOver.get(block);
         for (let c = first; c < first + CHUNKS_PER_SECTOR; c++)
           o.set(c, chunkValue(this.refDisk.get(block), disk, c));
