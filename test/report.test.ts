@@ -397,6 +397,11 @@ test('report for researchers: tidy CSV beside each JSON, seed spread as error ba
   assert.match(html, /<h2>Fig\. 3: [^<]*<span class="scaled">scaled x0\.5: not comparable/);
   assert.doesNotMatch(html, /<h2>Fig\. 9: [^<]*<span class="scaled">/);
   assert.match(html, /<a href="fig9\.csv">fig9\.csv<\/a>/);
+  // A figure run only scaled is drawn without the paper's full-size series; a full-size one keeps them.
+  const svg3 = readFileSync(join(dir, 'fig3.svg'), 'utf8');
+  assert.match(svg3, />30\.96<\/text>/, 'ours is drawn');
+  assert.doesNotMatch(svg3, /\(paper\)|paper \(digitized\)/);
+  assert.match(svg, /paper \(digitized\)/);
   assertBalancedTags(svg);
 });
 
