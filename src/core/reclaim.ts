@@ -3,7 +3,7 @@ import { LruList, type LruListKind, isFileList } from './store/lruvec.js';
 import { Flag, State } from './store/page-table.js';
 import type { Store } from './store/store.js';
 import type { SwapCache } from './swap-cache.js';
-import { type Gfn, NONE } from './types.js';
+import { type Gfn, NONE, PAGE_SIZE_BYTES } from './types.js';
 
 /**
  * Something else that holds frames and can give them back when reclaim finds nothing to free (a
@@ -23,16 +23,8 @@ export interface HostMemory {
   shortOf(pages: number): { grantPages: number; wait: boolean };
 }
 
-/**
- * Host reclaim of one memory cgroup, as Linux 3.7's mm/vmscan.c does it: direct reclaim in passes of
- * SWAP_CLUSTER_MAX pages, per priority every zone's lruvec in turn, the anon/file balance of
- * get_scan_count() (swappiness and recent rotations), second chance for referenced pages, clean
- * file-backed pages (the Mapper's named pages, QEMU's code) dropped, anonymous pages written to swap
- * in batches of consecutive slots. Frames come from here: takeFrames() reclaims when there are too
- * few free.
- */
 /** Pages in a GiB: the unit of mem_cgroup_inactive_anon_is_low()'s `gb` (>> (30 - PAGE_SHIFT)). */
-const PAGES_PER_GIB = 1 << 18;
+const PAGES_PER_GIB = 2 ** 30 / PAGE_SIZE_BYTES;
 
 /**
  * The inactive_ratio Linux 3.7 keeps between a cgroup's active and inactive anonymous pages in one
@@ -43,6 +35,14 @@ export function inactiveAnonRatio(anonPages: number): number {
   return gib === 0 ? 1 : Math.floor(Math.sqrt(10 * gib));
 }
 
+/**
+ * Host reclaim of one memory cgroup, as Linux 3.7's mm/vmscan.c does it: direct reclaim in passes of
+ * SWAP_CLUSTER_MAX pages, per priority every zone's lruvec in turn, the anon/file balance of
+ * get_scan_count() (swappiness and recent rotations), second chance for referenced pages, clean
+ * file-backed pages (the Mapper's named pages, QEMU's code) dropped, anonymous pages written to swap
+ * in batches of consecutive slots. Frames come from here: takeFrames() reclaims when there are too
+ * few free.
+ */
 export class Reclaim {
   private readonly shrinkers: Shrinker[] = [];
   private readonly recentScanned = new Float64Array(2);
