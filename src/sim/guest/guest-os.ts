@@ -447,12 +447,10 @@ export class GuestOs implements GuestKernel {
   }
 
   rewriteZeroed(g: number): void {
-    // tryAccess(g, true) would find the page resident, and the core's Access.apply of a second
-    // write leaves every flag as the first left it (no copy-on-write to break, nothing named, no
-    // swap slot to give up, no readahead mark): no action, no copy-on-write exit to charge.
-    const v = this.nextVersion++;
-    this.setRef(g, v);
-    this.host.data.writePage(g, v);
+    // tryAccess(g, true) without its host.touch(): the core's Access.apply of a second write leaves
+    // every flag as the first left it (no copy-on-write to break, nothing named, no swap slot to
+    // give up, no readahead mark), so only the guest's side of the write is left to do.
+    this.applyAccess(g, true, this.nextVersion++);
   }
 
   private sameAsReference(g: number): boolean {
