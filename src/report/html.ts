@@ -42,10 +42,15 @@ function ourCells(
   return `<td>${esc(formatValue(p.value))}</td><td class="${cls}">${esc(ratio)}</td>`;
 }
 
-/** Whether an engine's result ran at the paper's sizes: a scaled run is shown, never compared. */
+/** Whether a result ran at the paper's sizes: a scaled run is shown, never compared or plotted against the paper. */
+export function atPaperSize(r: FigureResult): boolean {
+  return r.meta.scale === undefined || r.meta.scale === 1;
+}
+
+/** Whether an engine's result ran at the paper's sizes (true when the engine has none). */
 function fullSize(results: readonly FigureResult[], engine: EngineName): boolean {
   const r = results.find((q) => q.engine === engine);
-  return r === undefined || r.meta.scale === undefined || r.meta.scale === 1;
+  return r === undefined || atPaperSize(r);
 }
 
 /** One cell of the wide table: ours, and under it the paper's value and the ratio (not when scaled). */

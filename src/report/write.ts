@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { FIGURE_SPECS } from '../experiments/figure-specs.js';
 import type { FigureResult } from '../engine/results.js';
 import { fallbackSpec } from './fallback-spec.js';
-import { type FigureSection, renderIndex } from './html.js';
+import { type FigureSection, atPaperSize, renderIndex } from './html.js';
 import { defaultClaimsPath, loadClaims } from './claims-data.js';
 import { checkClaims } from './claims.js';
 import { claimsHtml } from './claims-text.js';
@@ -72,8 +72,7 @@ export async function writeReport(
     // A figure run only at reduced sizes is drawn without the paper's full-size series: its axes
     // hold scaled quantities (a quarter of the memory gives a quarter of the swap writes), so the
     // paper's curves beside ours would invite the comparison the tables decline.
-    const allScaled = rs.every((r) => r.meta.scale !== undefined && r.meta.scale !== 1);
-    const svg = renderSvg(spec, rs, allScaled ? [] : paper);
+    const svg = renderSvg(spec, rs, rs.some(atPaperSize) ? paper : []);
     const files = { json, csv, svg: `${figure}.svg`, png: `${figure}.png` };
     await writeFile(join(outDir, files.svg), svg);
     await writeFile(join(outDir, files.png), svgToPng(svg));
