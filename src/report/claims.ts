@@ -117,6 +117,13 @@ function accepted(p: PaperClaimValue, t: ClaimTolerance): [number, number] {
   return 'atLeast' in p ? [p.atLeast * (1 - f), Infinity] : [-Infinity, p.atMost * (1 + f)];
 }
 
+/** The x a claim is scoped to: a range when they are more than two, else the list. */
+function atText(at: readonly (number | null)[]): string {
+  const xs = at.filter((x): x is number => x !== null);
+  if (xs.length > 2) return `${formatValue(Math.min(...xs))}-${formatValue(Math.max(...xs))}`;
+  return xs.map((x) => formatValue(x)).join(' and ');
+}
+
 const oursText = (v: number[]): string =>
   v.length === 1 ? formatValue(v[0]!) : `${formatValue(Math.min(...v))}-${formatValue(Math.max(...v))}`;
 
@@ -172,6 +179,9 @@ function checkClaim(c: CheckedClaim, engine: EngineName, rs: FigureResult[]): Cl
     !rs.some((r) => runsOf(r, (c.compare as { lowestUnkilled: string }).lowestUnkilled).some((q) => q.killed))
   )
     why += `: ${c.compare.lowestUnkilled} never killed`;
+  // A claim the paper scopes to some x (e.g. where its balloon ran) says so, so that a reader
+  // does not take it for the whole figure.
+  if (c.at !== undefined && c.at.length > 1) why += ` over x ${atText(c.at)}`;
   if (ratio !== null && !pass) why += ` (${ratio.toFixed(2)}x the paper's)`;
   if (!pass && c.whyFails !== undefined) why += `: ${c.whyFails}`;
   return { ...base, ours: oursText(ours), ratio, pass, why };
