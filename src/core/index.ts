@@ -5,7 +5,7 @@
  * memory management and the drivers reuse them.
  */
 export { MemoryCore, BUFFERED, type PageInfo } from './memory-core.js';
-export type { HostMemory } from './reclaim.js';
+export type { GlobalScan, HostMemory } from './reclaim.js';
 export { type CoreConfig, type PlantedBug, DEFAULT_CORE_TUNABLES } from './config.js';
 export type {
   CoreAction,

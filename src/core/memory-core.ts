@@ -13,7 +13,7 @@ import { PageIn } from './page-in.js';
 import { Emulation, Preventer } from './preventer.js';
 import { makeReadahead } from './readahead/policies.js';
 import { readaheadContext } from './readahead/readahead.js';
-import { type HostMemory, Reclaim } from './reclaim.js';
+import { type GlobalScan, type HostMemory, Reclaim } from './reclaim.js';
 import type { LruListKind } from './store/lruvec.js';
 import { Flag, State, type StateCode } from './store/page-table.js';
 import { Store } from './store/store.js';
@@ -316,12 +316,14 @@ export class MemoryCore {
 
   /**
    * Global reclaim (kswapd under host-wide pressure) scans this cgroup once at priority `prio`
-   * (12 down to 0): see Reclaim.scanAtPriority. Returns the pages it freed or sent to swap.
+   * (12 down to 0), with the host's free pages and high watermark as they are now (they decide
+   * whether only anonymous pages are scanned): see Reclaim.scanAtPriority. Returns the pages it
+   * freed or sent to swap.
    */
-  scanAtPriority(prio: number): number {
+  scanAtPriority(prio: number, host: GlobalScan): number {
     if (!(Number.isInteger(prio) && prio >= 0 && prio <= 12))
       throw new ConfigError('reclaim priority', `must be an integer within 0..12, got ${prio}`);
-    const n = this.reclaim.scanAtPriority(prio);
+    const n = this.reclaim.scanAtPriority(prio, host);
     this.faults.pump();
     return n;
   }

@@ -23,6 +23,20 @@ export interface HostMemory {
   shortOf(pages: number): { grantPages: number; wait: boolean };
 }
 
+/** What global reclaim (kswapd, or try_to_free_pages()) brings to its scan of one cgroup. */
+export interface GlobalScan {
+  /** The host's free pages now. */
+  readonly freePages: number;
+  /** The host's high watermark, the sum over its zones. */
+  readonly highPages: number;
+  /**
+   * scan_control.nr_to_reclaim: once the cgroup's scan of one zone has freed this many pages
+   * below DEF_PRIORITY, it stops (shrink_lruvec). kswapd's is unbounded (Infinity);
+   * try_to_free_pages()'s is SWAP_CLUSTER_MAX.
+   */
+  readonly nrToReclaimPages: number;
+}
+
 /** Pages in a GiB: the unit of mem_cgroup_inactive_anon_is_low()'s `gb` (>> (30 - PAGE_SHIFT)). */
 const PAGES_PER_GIB = 2 ** 30 / PAGE_SIZE_BYTES;
 
@@ -54,11 +68,17 @@ export class Reclaim {
   private readonly keepScratch: number[] = [];
   /** Dirty anonymous pages picked by the current reclaim pass, written as one batch (reused). */
   private readonly writeBatch: number[] = [];
+  /** Each zone's share of the host's memory (zoneWeights normalised): its share of the watermarks. */
+  private readonly zoneShare: Float64Array;
 
   constructor(
     private readonly s: Store,
     private readonly swapCache: SwapCache,
-  ) {}
+  ) {
+    const w = s.cfg.zoneWeights;
+    const total = w.reduce((a, b) => a + b, 0);
+    this.zoneShare = Float64Array.from(w, (x) => x / total);
+  }
 
   register(shrinker: Shrinker): void {
     this.shrinkers.push(shrinker);
@@ -143,9 +163,9 @@ export class Reclaim {
    * (kswapd's nr_to_reclaim is ULONG_MAX), so a cgroup whose scanned pages are referenced gives
    * up fewer than one whose pages are cold. Returns pages freed or sent to swap.
    */
-  scanAtPriority(prio: number): number {
+  scanAtPriority(prio: number, host: GlobalScan): number {
     const first = this.zoneCursor++ % this.s.lru.zones;
-    const reclaimed = this.shrinkAtPriority(prio, Infinity, first, this.swapFull());
+    const reclaimed = this.shrinkAtPriority(prio, Infinity, first, this.swapFull(), host);
     this.flushWriteBatch();
     return reclaimed;
   }
@@ -154,17 +174,43 @@ export class Reclaim {
     return this.s.swap.usedSlots >= this.s.swap.slotCount;
   }
 
-  /** shrink_lruvec() of every zone at one priority, starting from zone `first`, until `target`. */
-  private shrinkAtPriority(prio: number, target: number, first: number, swapFull: boolean): number {
+  /**
+   * shrink_lruvec() of every zone at one priority, starting from zone `first`, until `target`.
+   * `host` is given when the host's memory as a whole is short (global reclaim: kswapd, or
+   * try_to_free_pages()), null when this cgroup is at its own limit.
+   */
+  private shrinkAtPriority(
+    prio: number,
+    target: number,
+    first: number,
+    swapFull: boolean,
+    host: GlobalScan | null = null,
+  ): number {
     const lru = this.s.lru;
     const batch = this.s.cfg.reclaimBatchPages;
     const zones = lru.zones;
     let reclaimed = 0;
     const nr = this.scanTargets;
-    const fa = this.anonFraction(swapFull);
-    const ff = 1 - fa;
+    const fa0 = this.anonFraction(swapFull);
+    // get_scan_count() raises a list's scan from 0 to SWAP_CLUSTER_MAX ("force_scan") only when
+    // reclaiming for a cgroup's own limit (or for kswapd in a zone marked all_unreclaimable, not
+    // modelled): under global reclaim a list smaller than 2^prio pages is not scanned at that
+    // priority (Linux 3.7 mm/vmscan.c, get_scan_count).
+    const forceScan = host === null;
     for (let zi = 0; zi < zones && reclaimed < target; zi++) {
       const zone = (first + zi) % zones;
+      let fa = fa0;
+      // Global reclaim with the zone's free pages plus this cgroup's file pages in it at or under
+      // the zone's high watermark: anonymous pages only ("If we have very few page cache pages,
+      // force-scan anon pages", get_scan_count, Linux 3.7). The host's free memory and watermark
+      // are one pool here; each zone gets its share by size, as __setup_per_zone_wmarks() shares
+      // min_free_kbytes and as frames are spread over the zones (zoneWeights).
+      if (host !== null && fa0 > 0 && !swapFull) {
+        const share = this.zoneShare[zone]!;
+        const file = lru.size(zone, LruList.InactiveFile) + lru.size(zone, LruList.ActiveFile);
+        if (file + host.freePages * share <= host.highPages * share) fa = 1;
+      }
+      const ff = 1 - fa;
       for (let k = 0 as LruListKind; k < 4; k++) {
         const size = lru.size(zone, k);
         if (prio === 0) {
@@ -174,12 +220,15 @@ export class Reclaim {
         }
         // 1 << prio is 2 ** prio exactly, without a call to Math.pow for every list of every zone.
         let scan = Math.floor(size / (1 << prio));
-        if (scan === 0) scan = Math.min(size, batch);
+        if (scan === 0 && forceScan) scan = Math.min(size, batch);
         nr[k] = Math.floor(scan * (isFileList(k) ? ff : fa));
       }
+      const zoneTarget = host !== null && prio < 12 ? host.nrToReclaimPages : Infinity;
+      let zoneReclaimed = 0;
       while (
         (nr[LruList.InactiveAnon]! > 0 || nr[LruList.InactiveFile]! > 0 || nr[LruList.ActiveFile]! > 0) &&
-        reclaimed < target
+        reclaimed < target &&
+        zoneReclaimed < zoneTarget
       ) {
         for (let k = 0 as LruListKind; k < 4; k++) {
           if (nr[k]! <= 0) continue;
@@ -189,7 +238,9 @@ export class Reclaim {
           if (k === LruList.ActiveAnon || k === LruList.ActiveFile) {
             if (this.inactiveIsLow(zone, file)) this.shrinkActive(zone, file, n);
           } else {
-            reclaimed += this.shrinkInactive(zone, file, n);
+            const got = this.shrinkInactive(zone, file, n);
+            reclaimed += got;
+            zoneReclaimed += got;
           }
         }
       }

@@ -1,4 +1,4 @@
-import { DEFAULT_CORE_TUNABLES, type HostMemory, type MemoryCore } from '../core/index.js';
+import { DEFAULT_CORE_TUNABLES, type GlobalScan, type HostMemory, type MemoryCore } from '../core/index.js';
 
 /** SWAP_CLUSTER_MAX, the host kernel's one value, which every guest's core reclaims by too. */
 const SWAP_CLUSTER_MAX = DEFAULT_CORE_TUNABLES.reclaimBatchPages;
@@ -8,8 +8,11 @@ export interface ReclaimMember {
   readonly core: MemoryCore;
   /** memory.limit_in_bytes of its cgroup (a lower one reclaims at once, through the core). */
   setResidentLimit(pages: number): void;
-  /** kswapd's shrink_lruvec() of this cgroup at one priority: pages freed or sent to swap. */
-  scanAtPriority(prio: number): number;
+  /**
+   * Global reclaim's shrink_lruvec() of this cgroup at one priority, with the host's free memory
+   * now: pages freed or sent to swap.
+   */
+  scanAtPriority(prio: number, host: GlobalScan): number;
 }
 
 /**
@@ -90,6 +93,14 @@ export class GlobalReclaim {
     return this.hostPages - this.usedPages;
   }
 
+  /**
+   * What a cgroup's scan gets from global reclaim: the host's free pages now, its high watermark,
+   * and the reclaim's nr_to_reclaim (kswapd's unbounded, direct reclaim's SWAP_CLUSTER_MAX).
+   */
+  private scanOf(nrToReclaimPages: number): GlobalScan {
+    return { freePages: Math.max(0, this.freePages), highPages: this.highPages, nrToReclaimPages };
+  }
+
   /** Resident pages that are not already on their way to swap. */
   private settledPages(): number {
     let n = this.unreclaimablePages;
@@ -119,7 +130,7 @@ export class GlobalReclaim {
       let got = 0;
       for (let prio = 12; prio >= 0 && got < want; prio--)
         for (let j = 0; j < this.members.length; j++)
-          if (j !== i) got += this.members[j]!.scanAtPriority(prio);
+          if (j !== i) got += this.members[j]!.scanAtPriority(prio, this.scanOf(SWAP_CLUSTER_MAX));
       this.reclaimedPages += got;
     } finally {
       this.busy = false;
@@ -156,7 +167,7 @@ export class GlobalReclaim {
           let balanced = false;
           let prio = 12;
           for (; prio >= 0; prio--) {
-            for (const m of members) passReclaimed += m.scanAtPriority(prio);
+            for (const m of members) passReclaimed += m.scanAtPriority(prio, this.scanOf(Infinity));
             balanced = this.hostPages - this.settledPages() >= this.highPages;
             if (balanced || passReclaimed >= SWAP_CLUSTER_MAX) break;
           }

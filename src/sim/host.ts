@@ -6,6 +6,7 @@ import {
   type FaultId,
   NONE,
   type Gfn,
+  type GlobalScan,
   type MemoryCore,
   SECTORS_PER_PAGE,
   asVmmPage,
@@ -204,8 +205,8 @@ export class Host implements ActionPort {
   }
 
   /** Global reclaim scans this QEMU's cgroup at priority `prio` (kswapd): pages freed or queued. */
-  scanAtPriority(prio: number): number {
-    const n = this.core.scanAtPriority(prio);
+  scanAtPriority(prio: number, host: GlobalScan): number {
+    const n = this.core.scanAtPriority(prio, host);
     this.driver.pump();
     return n;
   }

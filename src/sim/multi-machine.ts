@@ -1,6 +1,7 @@
 import {
   DEFAULT_CORE_TUNABLES,
   MIB,
+  type GlobalScan,
   type MemoryCore,
   SECTORS_PER_PAGE,
   type SwapReadaheadName,
@@ -177,7 +178,7 @@ export class MultiMachine {
       this.slots.map((s) => ({
         core: s.core,
         setResidentLimit: (p: number) => s.host.setResidentLimit(p),
-        scanAtPriority: (prio: number) => s.host.scanAtPriority(prio),
+        scanAtPriority: (prio: number, host: GlobalScan) => s.host.scanAtPriority(prio, host),
       })),
       this.hostOwnPages,
     );
