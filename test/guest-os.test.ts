@@ -275,6 +275,36 @@ test('dirty page cache is written back by the flusher; the Mapper then tracks th
   assert.equal(os.counters.integrityViolations, 0);
 });
 
+test("a file removed dirty, its frames reused by another file's dirty pages: each page written back once, the dirty count never below 0", () => {
+  const m = new Machine({
+    ...PAPER_MACHINE,
+    config: 'baseline',
+    guestBelievedMiB: 32,
+    guestActualMiB: 32,
+    guestKernelMiB: 4,
+    vmm: { ...QEMU_1_2, codePages: 64 },
+    files: [
+      { name: 'a', sizePages: 256 },
+      { name: 'b', sizePages: 256 },
+    ],
+  });
+  const os = m.guest;
+  run(m, function* () {
+    const before = m.disk.stats.image.writeSectors;
+    yield* os.cache.write(0, 0, 256);
+    // make clean, or an unlinked object file: the dirty pages go unwritten and their frames are
+    // free, to be handed out again most recently freed first.
+    yield* os.cache.remove(0);
+    assert.equal(os.cache.dirtyPages, 0);
+    yield* os.cache.write(1, 0, 256);
+    assert.equal(os.cache.dirtyPages, 256);
+    yield* os.sleep(40e9);
+    assert.equal(os.cache.dirtyPages, 0, 'expired dirty data was written back, and counted once');
+    assert.equal(m.disk.stats.image.writeSectors - before, 256 * 8, "each of b's pages written once");
+  });
+  assert.equal(os.counters.integrityViolations, 0);
+});
+
 test('bad guest and workload inputs are rejected with the problem named', () => {
   const m = machine('baseline', 32);
   const p = m.guest.anon.createProcess('p');

@@ -87,8 +87,16 @@ export class PageCache {
   private readonly files: FileState[] = [];
   private dirtyCount = 0;
   private writebackCount = 0;
-  /** Pages in the order they were dirtied, with the time: the flusher's queue (stale entries skipped). */
-  private readonly dirtyQueue: { g: number; atNs: number }[] = [];
+  /**
+   * Pages in the order they were dirtied, with the time: the flusher's queue. An entry is stale
+   * when its frame has been cleaned, or freed and dirtied again since (`seq` no longer the frame's
+   * `dirtySeq`): a frame's file page removed dirty and the frame reused for another file's page
+   * must be written once, not once per entry.
+   */
+  private readonly dirtyQueue: { g: number; atNs: number; seq: number }[] = [];
+  /** The sequence number of each frame's latest setDirty(), matched against its queue entries. */
+  private readonly dirtySeq: Float64Array;
+  private dirtySeqNext = 1;
   private dirtyHead = 0;
   private flusherRunning = false;
   private flusherKick: (() => void) | null = null;
@@ -106,6 +114,7 @@ export class PageCache {
     readonly writeback: WritebackParams = LINUX_3_7_WRITEBACK,
   ) {
     const n = os.mem.pages;
+    this.dirtySeq = new Float64Array(n);
     this.pageFile = new Int32Array(n).fill(NONE);
     this.pageIndex = new Int32Array(n).fill(NONE);
     this.readAheadMaxPages = layout.readAheadMaxPages;
@@ -349,7 +358,9 @@ export class PageCache {
     if (flags[g]! & PG_DIRTY) return;
     flags[g]! |= PG_DIRTY;
     this.dirtyCount++;
-    this.dirtyQueue.push({ g, atNs: this.os.nowNs });
+    const seq = this.dirtySeqNext++;
+    this.dirtySeq[g] = seq;
+    this.dirtyQueue.push({ g, atNs: this.os.nowNs, seq });
     this.ensureFlusher();
   }
 
@@ -419,6 +430,7 @@ export class PageCache {
       this.dirtyHead++;
       const fl = flags[e.g]!;
       if (!(fl & PG_DIRTY) || fl & (PG_WRITEBACK | PG_LOCKED) || os.mem.use[e.g] !== CACHE) continue;
+      if (this.dirtySeq[e.g] !== e.seq) continue;
       picked.push(e.g);
     }
     if (this.dirtyHead > 4096 && this.dirtyHead * 2 > q.length) {
