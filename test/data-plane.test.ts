@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { CHUNKS_PER_PAGE } from '../src/core/index.js';
+import { type IoId, asBlock, asGfn, asSlot, asVmmPage } from '../src/core/types.js';
 import {
   BlockContents,
   DataPlane,
@@ -132,4 +133,68 @@ test('Overrides holds what a Map of chunk to content would, across both halves o
   );
   assert.throws(() => new Overrides().set(CHUNKS_PER_PAGE, 1), RangeError);
   assert.throws(() => new Overrides().set(-1, 1), RangeError);
+});
+
+test("every change to a page's content clears its check against the reference, and nothing else does", () => {
+  // GuestOs trusts refChecked[p] instead of comparing the contents again: a change that left it
+  // set would hide a wrong page from the integrity check.
+  const P = 2;
+  const VMM = 1;
+  const ops: [string, (d: DataPlane) => void, boolean][] = [
+    ['writePage', (d) => d.writePage(P, 9), true],
+    ['writeChunks', (d) => d.writeChunks(P, 3, 2, 9), true],
+    ['setChunks', (d) => d.setChunks(P, 8, [1, 2]), true],
+    ['drop', (d) => d.drop(P), true],
+    ['copyImageToPage', (d) => d.copyImageToPage(5, P), true],
+    ['issue zero', (d) => d.issue({ kind: 'zero', page: asGfn(P) }), true],
+    ['issue drop', (d) => d.issue({ kind: 'drop', page: asGfn(P) }), true],
+    ['issue remap', (d) => d.issue({ kind: 'remap', page: asGfn(P) }), true],
+    [
+      'completeRead from swap',
+      (d) =>
+        d.completeRead({
+          kind: 'read',
+          source: 'swap',
+          id: 1 as IoId,
+          start: asSlot(0),
+          count: 1,
+          pages: [asGfn(P)],
+          units: [asSlot(0)],
+        }),
+      true,
+    ],
+    [
+      'completeRead from the image',
+      (d) =>
+        d.completeRead({
+          kind: 'read',
+          source: 'image',
+          id: 1 as IoId,
+          start: asBlock(4),
+          count: 1,
+          pages: [asGfn(P)],
+          units: [asBlock(4)],
+        }),
+      true,
+    ],
+    // Moving the page elsewhere, or a Preventer buffer over it, leaves its content as it was.
+    [
+      'issue write',
+      (d) => d.issue({ kind: 'write', id: 1 as IoId, start: asSlot(1), pages: [asGfn(P)] }),
+      false,
+    ],
+    ['copyPageToImage', (d) => d.copyPageToImage(P, 6), false],
+    ['bufferWrite', (d) => d.bufferWrite(P, 1, 1, 9), false],
+    ['issue dropVmm', (d) => d.issue({ kind: 'dropVmm', page: asVmmPage(0) }), false],
+    ['another page', (d) => d.writePage(P + 1, 9), false],
+  ];
+  for (const [name, op, changes] of ops) {
+    const d = new DataPlane(4 + VMM, 4, 16, VMM, 4);
+    d.writePage(P, 7);
+    d.refChecked[P] = 1;
+    const before = d.changes;
+    op(d);
+    assert.equal(d.refChecked[P], changes ? 0 : 1, `${name}: page ${P}'s check`);
+    if (changes) assert.ok(d.changes > before, `${name}: counted as a change`);
+  }
 });

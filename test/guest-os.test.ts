@@ -386,3 +386,34 @@ test("the Preventer's remap of an absent page the guest zeroes costs the vCPU on
     `extra ${extraNs} ns for ${paid.remaps} remaps`,
   );
 });
+
+test('a kernel page checked against the reference is checked again once the host changes its content', () => {
+  // The guest compares a page with its reference only when either changed since the last
+  // comparison held (DataPlane.refChecked); a host that corrupts a checked page must still show.
+  const m = machine('baseline', 32);
+  const os = m.guest;
+  const data = m.host.data;
+  const g = 1;
+  run(m, function* () {
+    yield* os.access(g, false);
+    assert.equal(data.refChecked[g], 1, 'a read that matched leaves the page checked');
+    yield* os.writeChunk(g, 5);
+    yield* os.access(g, false);
+    assert.equal(os.counters.integrityViolations, 0, 'a chunk written to page and reference alike');
+    data.writePage(g, 0xabcd);
+    yield* os.access(g, false);
+    assert.equal(os.counters.integrityViolations, 1, 'a page the host overwrote under the guest');
+    yield* os.access(g, true);
+    yield* os.access(g, false);
+    data.setChunks(g, 7, [0xabcd]);
+    yield* os.access(g, false);
+    assert.equal(os.counters.integrityViolations, 2, 'a chunk the host wrote under the guest');
+    // A chunk written to both sides keeps a page checked only if it was equal before.
+    yield* os.access(g, true);
+    yield* os.access(g, false);
+    data.writePage(g, 0xabcd);
+    yield* os.writeChunk(g, 5);
+    yield* os.access(g, false);
+    assert.equal(os.counters.integrityViolations, 3, 'a chunk written over a page the host had overwritten');
+  });
+});

@@ -51,6 +51,13 @@ function setOver(map: OverrideStore, key: number, o: Overrides | undefined): voi
   else if (map.size > 0) map.delete(key);
 }
 
+/** Chunks first, first + 1, ... of `key` take `values`, over whatever it had. */
+export function setChunks(store: OverrideStore, key: number, first: number, values: readonly number[]): void {
+  let o = store.get(key);
+  if (!o) store.set(key, (o = new Overrides()));
+  for (let i = 0; i < values.length; i++) o.set(first + i, values[i]!);
+}
+
 /** dst[key] becomes a copy of src[from]'s overrides (or none); most pages have none on either side. */
 function copyOver(dst: OverrideStore, key: number, src: OverrideStore, from: number): void {
   const o = src.size > 0 ? src.get(from) : undefined;
@@ -113,6 +120,17 @@ export class DataPlane {
   readonly imageOver: OverrideTable;
   /** The Preventer's buffers: chunks the guest wrote to pages being emulated. */
   readonly buffers = new Map<number, Overrides>();
+  /**
+   * 1 where page p's content was found equal to its guest's reference and neither has changed
+   * since: set by the guest after a comparison that held, cleared by `changed(p)`, which every
+   * change to the page's content here and to the guest's reference goes through. A guest checks a
+   * kernel page on every read of it (a Fig. 14 guest thousands of times a second), and a check
+   * compares the two contents' overrides, four objects far apart in the heap: a fifth of a
+   * ten-guest run. A page checked and unchanged since is equal by the same comparison.
+   */
+  readonly refChecked: Uint8Array;
+  /** Calls of `changed` so far: a caller tells from it that no page changed meanwhile. */
+  changes = 0;
   private readonly firstVmm: number;
 
   /**
@@ -132,6 +150,7 @@ export class DataPlane {
         `DataPlane: the shared swap area has ${sharedSwap.swap.length} slots, not ${swapSlots}`,
       );
     this.mem = new Uint32Array(pageCount).fill(POISON);
+    this.refChecked = new Uint8Array(pageCount);
     const swap = sharedSwap ?? swapContents(swapSlots);
     this.swap = swap.swap;
     this.image = new BlockContents(imageBlocks);
@@ -142,6 +161,12 @@ export class DataPlane {
     this.vmmFile = new Uint32Array(vmmPages);
     for (let i = 0; i < vmmPages; i++) this.vmmFile[i] = 0x40000000 + i;
     this.firstVmm = guestPages;
+  }
+
+  /** Page p's content or its guest's reference is about to change: its last check no longer holds. */
+  changed(p: number): void {
+    this.refChecked[p] = 0;
+    this.changes++;
   }
 
   /** Applies what happens the moment an action is issued (a write snapshots memory now). */
@@ -164,6 +189,7 @@ export class DataPlane {
         this.writePage(a.page, 0);
         break;
       case 'remap':
+        this.changed(a.page);
         this.mem[a.page] = NO_BASE;
         setOver(this.memOver, a.page, this.buffers.get(a.page));
         this.buffers.delete(a.page);
@@ -186,6 +212,7 @@ export class DataPlane {
     for (let i = 0; i < a.pages.length; i++) {
       const p = base + a.pages[i]!;
       const u = a.units[i]!;
+      this.changed(p);
       this.mem[p] = image ? image.get(u) : src[u]!;
       const buf = this.buffers.size > 0 ? this.buffers.get(p) : undefined;
       if (!buf) {
@@ -202,19 +229,28 @@ export class DataPlane {
 
   /** The page's frame was freed: its content is gone from memory. */
   drop(p: number): void {
+    this.changed(p);
     this.mem[p] = POISON;
     this.memOver.delete(p);
   }
 
   writePage(p: number, v: number): void {
+    this.changed(p);
     this.mem[p] = v;
     this.memOver.delete(p);
   }
 
   writeChunks(p: number, first: number, chunks: number, v: number, into: OverrideStore = this.memOver): void {
+    if (into === this.memOver) this.changed(p);
     let o = into.get(p);
     if (!o) into.set(p, (o = new Overrides()));
     for (let c = first; c < first + chunks; c++) o.set(c, v);
+  }
+
+  /** Chunks first, first + 1, ... of page p take `values` (a sector read into part of the page). */
+  setChunks(p: number, first: number, values: readonly number[]): void {
+    this.changed(p);
+    setChunks(this.memOver, p, first, values);
   }
 
   bufferWrite(p: number, first: number, chunks: number, v: number): void {
@@ -222,6 +258,7 @@ export class DataPlane {
   }
 
   copyImageToPage(b: number, p: number): void {
+    this.changed(p);
     this.mem[p] = this.image.get(b);
     setOver(this.memOver, p, clone(this.imageOver.get(b)));
   }

@@ -14,7 +14,7 @@ import {
 import { type ActionPort, CoreDriver, type DriverAction } from '../driver/core-driver.js';
 import { type GuestIoRequest, type GuestIoTransfer, runGuestIo } from '../driver/guest-io.js';
 import type { CpuCosts, VmmBehaviour } from './costs.js';
-import { type DataPlane, type OverrideStore, Overrides, chunkValue } from './data-plane.js';
+import { type DataPlane, chunkValue, setChunks } from './data-plane.js';
 import type { DiskQueue } from './disk/queue.js';
 import type { EventQueue } from './event-queue.js';
 import type { Rng } from './rng.js';
@@ -144,7 +144,7 @@ export class Host implements ActionPort {
           const values: number[] = [];
           for (let c = firstChunk; c < firstChunk + chunks; c++)
             values.push(chunkValue(data.image.get(block), from, c));
-          setChunks(data.memOver, gfn, firstChunk, values);
+          data.setChunks(gfn, firstChunk, values);
           finish();
         });
         return;
@@ -339,12 +339,6 @@ export class Host implements ActionPort {
 const SECTOR_CHUNKS = 512 / 64;
 
 /** Sets chunks [first, first + values.length) of `key` in `store` to `values`, over what it had. */
-function setChunks(store: OverrideStore, key: number, first: number, values: number[]): void {
-  let o = store.get(key);
-  if (!o) store.set(key, (o = new Overrides()));
-  for (let i = 0; i < values.length; i++) o.set(first + i, values[i]!);
-}
-
 /**
  * floor(n * u ** skew), the same as with Math.pow, which cost more than the rest of QEMU's code
  * walk. u * u * u is within about 5e-16 of u ** 3 (each within an ulp or two of the true cube), so

@@ -382,6 +382,7 @@ export class GuestOs implements GuestKernel {
   }
 
   private setRef(g: number, v: number): void {
+    this.host.data.changed(g);
     this.refMem[g] = v;
     if (this.refHasOver[g]) {
       this.refHasOver[g] = 0;
@@ -455,8 +456,11 @@ export class GuestOs implements GuestKernel {
 
   private sameAsReference(g: number): boolean {
     const d = this.host.data;
+    if (d.refChecked[g]) return true;
     const ro = this.refHasOver[g] ? this.refOver.get(g) : undefined;
-    return sameContent(d.mem[g]!, d.memOver.get(g), this.refMem[g]!, ro);
+    if (!sameContent(d.mem[g]!, d.memOver.get(g), this.refMem[g]!, ro)) return false;
+    d.refChecked[g] = 1;
+    return true;
   }
 
   /**
@@ -467,6 +471,9 @@ export class GuestOs implements GuestKernel {
     const th = this.current!;
     const v = this.nextVersion++;
     const data = this.host.data;
+    const wasChecked = data.refChecked[g]!;
+    data.changed(g);
+    const changes = data.changes;
     let o = this.refOver.get(g);
     if (!o) this.refOver.set(g, (o = new Overrides()));
     this.refHasOver[g] = 1;
@@ -479,7 +486,11 @@ export class GuestOs implements GuestKernel {
       data.bufferWrite(g, chunk, 1, v);
       if (this.cpu(this.costs.emulatedWriteNs)) yield SYNC;
     } else if (r === 'present') {
+      // Nothing changed since the page was equal to the reference but this one chunk, now written
+      // to both alike: they are still equal, chunk for chunk.
+      const unchanged = data.changes === changes;
       data.writeChunks(g, chunk, 1, v);
+      if (unchanged) data.refChecked[g] = wasChecked;
     } else {
       this.blockedOnHost = true;
       yield BLOCK;
@@ -701,6 +712,7 @@ export class GuestOs implements GuestKernel {
           this.setRef(g, this.refDisk.get(b));
           const o = this.refDiskOver.get(b);
           if (o) {
+            this.host.data.changed(g);
             this.refOver.set(g, new Overrides(o));
             this.refHasOver[g] = 1;
           }
@@ -732,6 +744,7 @@ export class GuestOs implements GuestKernel {
     this.host.submitSector(op, asBlock(block), asGfn(g), first, () => {
       this.pendingIrqNs += this.costs.guestIrqNs;
       if (op === 'read') {
+        this.host.data.changed(g);
         const o = this.refOver.get(g) ?? new Overrides();
         const disk = this.refDiskOver.get(block);
         for (let c = first; c < first + CHUNKS_PER_SECTOR; c++)
