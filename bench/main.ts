@@ -107,7 +107,10 @@ function coreReplay(
       faults += id !== 0 ? 1 : 0;
       // Complete everything in flight, as an infinitely fast disk would.
       for (let guard = 0; core.hasActions && guard < 1e6; guard++) {
-        for (const a of core.drain()) {
+        // Indexed, not for-of: an iterator per drain would be the replay's own allocation.
+        const actions = core.drain();
+        for (let k = 0; k < actions.length; k++) {
+          const a = actions[k]!;
           // Page events: every page read, written or dropped counts, as every touch does.
           if (a.kind === 'read') {
             core.readDone(a.id);
