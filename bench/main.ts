@@ -3,7 +3,7 @@
  * in this one run (these machines are shared and noisy: compare ratios, not runs).
  */
 import { cpus } from 'node:os';
-import { DEFAULT_CORE_TUNABLES, MemoryCore } from '../src/core/index.js';
+import { type CoreAction, DEFAULT_CORE_TUNABLES, MemoryCore } from '../src/core/index.js';
 import { asGfn } from '../src/core/index.js';
 import { reproduceSim } from '../src/experiments/reproduce.js';
 import { paperJob, runJob } from '../src/experiments/job.js';
@@ -98,6 +98,8 @@ function coreReplay(
   });
   let events = 0;
   let faults = 0;
+  // One array for every drain, as a driver that drains after every event keeps (drainInto).
+  const actions: CoreAction[] = [];
   const c0 = cpuNowMs();
   const t0 = performance.now();
   for (let i = 0; i < trace.length; i++) {
@@ -107,7 +109,9 @@ function coreReplay(
       faults += id !== 0 ? 1 : 0;
       // Complete everything in flight, as an infinitely fast disk would.
       for (let guard = 0; core.hasActions && guard < 1e6; guard++) {
-        for (const a of core.drain()) {
+        const n = core.drainInto(actions);
+        for (let k = 0; k < n; k++) {
+          const a = actions[k]!;
           // Page events: every page read, written or dropped counts, as every touch does.
           if (a.kind === 'read') {
             core.readDone(a.id);

@@ -63,6 +63,11 @@ export class Invariants {
         out.push(`page ${p}: resident anonymous page that is neither dirty nor in swap`);
       }
     }
+    // The converse of the slot check above, which swap readahead relies on: a slot's owner holds it.
+    for (let u = 0; u < swap.slotCount && out.length < 20; u++) {
+      const q = swap.ownerOf(u);
+      if (q !== NONE && slot[q] !== u) out.push(`slot ${u}: owned by page ${q}, whose slot is ${slot[q]}`);
+    }
     if (resident !== frames.resident)
       out.push(`resident count ${frames.resident} but ${resident} pages are resident`);
     if (writeback !== frames.writeback)

@@ -156,6 +156,15 @@ export class MemoryCore {
   drain(): CoreAction[] {
     return this.s.io.drain();
   }
+
+  /**
+   * drain() into the caller's array: the queued actions go to `out[0]` .. `out[n - 1]` (entries
+   * past them are left as they were) and n is returned. A driver that drains after every event and
+   * keeps one array for it allocates nothing per drain.
+   */
+  drainInto(out: CoreAction[]): number {
+    return this.s.io.drainInto(out);
+  }
   get hasActions(): boolean {
     return this.s.io.queued > 0;
   }

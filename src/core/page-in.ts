@@ -102,7 +102,8 @@ export class PageIn {
     source: ReadSource,
     markReadahead: boolean,
   ): void {
-    const [from, to] = trimAround(pages, p, got);
+    const from = got >= pages.length ? 0 : trimmedFrom(pages, p, got);
+    const to = Math.min(pages.length, from + got);
     const whole = from === 0 && to === pages.length;
     this.loadPages(whole ? pages : pages.slice(from, to), whole ? units : units.slice(from, to), source);
     if (markReadahead) {
@@ -142,9 +143,11 @@ export class PageIn {
   }
 }
 
-/** The index range of `want` to load: `got` entries around `p`'s. */
-function trimAround(want: number[], p: number, got: number): [number, number] {
-  if (got >= want.length) return [0, want.length];
+/**
+ * Where the `got` entries of `want` to load start, when there are fewer frames than entries: they
+ * are around `p`'s, growing upwards first. (A number, not a range: a fault would allocate a pair.)
+ */
+function trimmedFrom(want: number[], p: number, got: number): number {
   const at = want.indexOf(p);
   let lo = at;
   let hi = at + 1;
@@ -152,5 +155,5 @@ function trimAround(want: number[], p: number, got: number): [number, number] {
     if (hi < want.length) hi++;
     if (hi - lo < got && lo > 0) lo--;
   }
-  return [lo, hi];
+  return lo;
 }

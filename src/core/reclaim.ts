@@ -66,8 +66,12 @@ export class Reclaim {
   private readonly scanTargets = new Float64Array(4);
   /** Pages a scan puts back where it found them (reused, written by index: never emptied). */
   private readonly keepScratch: number[] = [];
-  /** Dirty anonymous pages picked by the current reclaim pass, written as one batch (reused). */
+  /**
+   * Dirty anonymous pages picked by the current reclaim pass, written as one batch: the first
+   * `writeCount` entries (reused, written by index: emptying it would give its room back).
+   */
   private readonly writeBatch: number[] = [];
+  private writeCount = 0;
   /** Each zone's share of the host's memory (zoneWeights normalised): its share of the watermarks. */
   private readonly zoneShare: Float64Array;
 
@@ -370,7 +374,7 @@ export class Reclaim {
         frames.writeback++;
         counters.swapRewrites++;
         if (pt.block[p] !== NONE) counters.silentSwapWrites++;
-        this.writeBatch.push(p);
+        this.writeBatch[this.writeCount++] = p;
         reclaimed++;
       } else {
         const s = swap.allocate(p) as number;
@@ -382,7 +386,7 @@ export class Reclaim {
         pt.flags[p] = Flag.SwapCache | Flag.Writeback;
         frames.writeback++;
         if (pt.block[p] !== NONE) counters.silentSwapWrites++;
-        this.writeBatch.push(p);
+        this.writeBatch[this.writeCount++] = p;
         reclaimed++;
       }
     }
@@ -393,20 +397,25 @@ export class Reclaim {
   /** Writes the pass's dirty anonymous pages, one write per run of consecutive slots. */
   private flushWriteBatch(): void {
     const pages = this.writeBatch;
-    if (pages.length === 0) return;
+    const n = this.writeCount;
+    if (n === 0) return;
+    this.writeCount = 0;
     const slot = this.s.pt.slot;
-    // Usually already in slot order (fresh slots come in ascending runs); sorting is then a no-op.
-    let sorted = true;
-    for (let i = 1; i < pages.length && sorted; i++) sorted = slot[pages[i - 1]!]! < slot[pages[i]!]!;
-    if (!sorted) pages.sort((a, b) => slot[a]! - slot[b]!);
+    // Usually nearly in slot order (fresh slots come in ascending runs; pages written back to the
+    // slots they kept fall in between): a direct reclaim pass's batch (a few dozen pages) is sorted
+    // in place, where Array.prototype.sort would copy it on every pass; a global scan's, which may
+    // be thousands of pages, by the builtin. Slots are distinct, so both give the one slot order.
+    if (n > INSERTION_SORT_MAX) {
+      pages.length = n;
+      pages.sort((a, b) => slot[a]! - slot[b]!);
+    } else insertionSortBySlot(pages, n, slot);
     let from = 0;
-    for (let i = 1; i <= pages.length; i++) {
-      if (i < pages.length && slot[pages[i]!] === slot[pages[i - 1]!]! + 1) continue;
+    for (let i = 1; i <= n; i++) {
+      if (i < n && slot[pages[i]!] === slot[pages[i - 1]!]! + 1) continue;
       const run = pages.slice(from, i);
       this.s.io.emitWrite(run, slot[run[0]!]!);
       from = i;
     }
-    pages.length = 0;
   }
 
   /** The swap write of `pages` is done (end_page_writeback): each page is freed or stays. */
@@ -454,5 +463,22 @@ export class Reclaim {
         }
       }
     }
+  }
+}
+
+/** Batches up to this long are sorted by insertion (quadratic at worst, so never a long one). */
+const INSERTION_SORT_MAX = 64;
+
+/** Sorts the first `n` pages in place by their slots, each moved down past the larger slots before it. */
+function insertionSortBySlot(pages: number[], n: number, slot: Int32Array): void {
+  for (let i = 1; i < n; i++) {
+    const q = pages[i]!;
+    const s = slot[q]!;
+    let j = i - 1;
+    while (j >= 0 && slot[pages[j]!]! > s) {
+      pages[j + 1] = pages[j]!;
+      j--;
+    }
+    pages[j + 1] = q;
   }
 }

@@ -21,6 +21,9 @@ export class IdMap<V> {
   private mask: number;
   /** 32 minus log2 of the table size: the hash's top bits pick the slot. */
   private shift: number;
+  /** The live entries while a rehash moves them (reused: a busy map rehashes every few dozen sets). */
+  private readonly liveKeys: number[] = [];
+  private readonly liveVals: (V | undefined)[] = [];
 
   constructor(capacity = 32) {
     let cap = 64;
@@ -98,12 +101,13 @@ export class IdMap<V> {
   private rehash(capacity: number): void {
     const oldKeys = this.keys;
     const oldVals = this.vals;
-    const liveKeys: number[] = [];
-    const liveVals: (V | undefined)[] = [];
+    const liveKeys = this.liveKeys;
+    const liveVals = this.liveVals;
+    let live = 0;
     for (let j = 0; j < oldKeys.length; j++) {
       if (oldKeys[j]! < 0) continue;
-      liveKeys.push(oldKeys[j]!);
-      liveVals.push(oldVals[j]);
+      liveKeys[live] = oldKeys[j]!;
+      liveVals[live++] = oldVals[j];
     }
     if (capacity === oldKeys.length) {
       oldKeys.fill(EMPTY);
@@ -114,11 +118,13 @@ export class IdMap<V> {
       this.mask = capacity - 1;
       this.shift = 32 - Math.log2(capacity);
     }
-    for (let j = 0; j < liveKeys.length; j++) {
+    for (let j = 0; j < live; j++) {
       let i = slotOf(liveKeys[j]!, this.shift);
       while (this.keys[i] !== EMPTY) i = (i + 1) & this.mask;
       this.keys[i] = liveKeys[j]!;
       this.vals[i] = liveVals[j];
+      // The scratch must not keep a value alive once the map has forgotten it.
+      liveVals[j] = undefined;
     }
     this.used = this.count;
   }

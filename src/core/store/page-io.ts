@@ -29,8 +29,12 @@ const EMPTY_ACTIONS: CoreAction[] = [];
  * leave it typed per address space.
  */
 export class PageIo {
-  /** Actions not yet taken by the driver, in order (drain() hands the array over, not a copy). */
-  private actions: CoreAction[] = [];
+  /**
+   * Actions not yet taken by the driver, in order: the first `queuedCount` entries (written by
+   * index and kept, so that a driver draining after every event costs no array per drain).
+   */
+  private readonly actions: (CoreAction | undefined)[] = [];
+  private queuedCount = 0;
   // An IdMap, not a Map: it fills and empties on every fault, and a Map reallocates as it empties.
   private readonly pending = new IdMap<PendingIo>();
   /** Fault and I/O ids come from one counter, so an id names one thing only. */
@@ -52,26 +56,45 @@ export class PageIo {
   }
 
   get queued(): number {
-    return this.actions.length;
+    return this.queuedCount;
   }
 
   push(a: CoreAction): void {
-    this.actions.push(a);
+    this.queue(a);
   }
 
-  /** Takes the queued actions. */
+  private queue(a: CoreAction): void {
+    this.actions[this.queuedCount++] = a;
+  }
+
+  /** Takes the queued actions (a fresh array). */
   drain(): CoreAction[] {
-    if (this.actions.length === 0) return EMPTY_ACTIONS;
-    const out = this.actions;
-    this.actions = [];
+    if (this.queuedCount === 0) return EMPTY_ACTIONS;
+    const out = this.actions.slice(0, this.queuedCount) as CoreAction[];
+    this.forget();
     return out;
+  }
+
+  /** Moves the queued actions into `out[0]` onwards and returns how many (see MemoryCore.drainInto). */
+  drainInto(out: CoreAction[]): number {
+    const n = this.queuedCount;
+    const actions = this.actions;
+    for (let i = 0; i < n; i++) out[i] = actions[i]!;
+    this.forget();
+    return n;
+  }
+
+  /** Empties the queue; the entries are cleared so the array keeps no taken action alive. */
+  private forget(): void {
+    const actions = this.actions;
+    for (let i = 0; i < this.queuedCount; i++) actions[i] = undefined;
+    this.queuedCount = 0;
   }
 
   /** The freed frame of page `p` (a guest frame or one of the hypervisor's pages). */
   pushDrop(p: number): void {
-    if (p >= this.firstVmmPage)
-      this.actions.push({ kind: 'dropVmm', page: (p - this.firstVmmPage) as VmmPage });
-    else this.actions.push({ kind: 'drop', page: p as Gfn });
+    if (p >= this.firstVmmPage) this.queue({ kind: 'dropVmm', page: (p - this.firstVmmPage) as VmmPage });
+    else this.queue({ kind: 'drop', page: p as Gfn });
   }
 
   /** One read action for a run of units (the caller's arrays become the action's). */
@@ -93,7 +116,7 @@ export class PageIo {
         units: units as SwapSlot[],
       };
       this.pending.set(id, a);
-      this.actions.push(a);
+      this.queue(a);
       c.swapReadOps++;
       c.swapReadPages += pages.length;
       if (start !== this.lastSwapReadEnd) c.swapReadRuns++;
@@ -110,13 +133,13 @@ export class PageIo {
         units: units as BlockNo[],
       };
       this.pending.set(id, a);
-      this.actions.push(a);
+      this.queue(a);
       c.imageReadOps++;
       c.imageReadPages += pages.length;
     } else {
       const v = units as VmmPage[];
       this.pending.set(id, { kind: 'read', source, pages, units });
-      this.actions.push({ kind: 'read', source, id, start: start as VmmPage, count, pages: v, units: v });
+      this.queue({ kind: 'read', source, id, start: start as VmmPage, count, pages: v, units: v });
       c.vmmReadOps++;
       c.vmmReadPages += pages.length;
     }
@@ -127,7 +150,7 @@ export class PageIo {
     const id = ++this.lastId as IoId;
     const a: SwapWriteAction = { kind: 'write', id, start: start as SwapSlot, pages: pages as Gfn[] };
     this.pending.set(id, a);
-    this.actions.push(a);
+    this.queue(a);
     this.counters.swapWriteOps++;
     this.counters.swapWritePages += pages.length;
   }

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DEFAULT_CORE_TUNABLES, MemoryCore, State, asGfn } from '../src/core/index.js';
+import type { Store } from '../src/core/store/store.js';
+
+/** A small core whose every page was written once under a limit of a quarter: most are swapped. */
+function swappedCore(): MemoryCore {
+  const guestPages = 256;
+  const core = new MemoryCore({
+    ...DEFAULT_CORE_TUNABLES,
+    guestPages,
+    vmmPages: 0,
+    imageBlocks: 64,
+    swapSlots: guestPages * 2,
+    residentLimitPages: guestPages / 4,
+    mapper: false,
+  });
+  for (let p = 0; p < guestPages; p++) {
+    core.touch(asGfn(p), true, 'guest');
+    for (let guard = 0; core.hasActions && guard < 1e6; guard++) {
+      for (const a of core.drain()) {
+        if (a.kind === 'read') core.readDone(a.id);
+        else if (a.kind === 'write') core.writeDone(a.id);
+      }
+    }
+  }
+  return core;
+}
+
+/**
+ * Swap readahead takes a slot's owner as a page holding that slot without reading the page's slot
+ * (a cache miss per page read ahead): the invariants check that every owned slot is its owner's.
+ */
+test("invariants: every owned swap slot is its owner's slot; a slot allocated behind the page table's back is reported", () => {
+  const core = swappedCore();
+  assert.deepEqual(core.checkInvariants(), []);
+  let swapped = -1;
+  for (let p = 0; p < 256 && swapped < 0; p++) if (core.inspect(p).state === State.Swapped) swapped = p;
+  assert.ok(swapped >= 0, 'some page is swapped');
+  // The planted bug: the swap area gives the page a second slot its page table entry does not name.
+  const store = (core as unknown as { s: Store }).s;
+  const extra = store.swap.allocate(swapped) as number;
+  const problems = core.checkInvariants();
+  assert.ok(
+    problems.includes(`slot ${extra}: owned by page ${swapped}, whose slot is ${core.inspect(swapped).slot}`),
+    problems.join('\n'),
+  );
+});
