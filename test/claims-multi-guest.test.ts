@@ -114,3 +114,21 @@ test("claims: a guest-swap variant of Figs. 4 and 14 is not compared with the pa
     assert.match(row.why, /variant run .*2048 MiB swap partition/);
   }
 });
+
+test('claims: a configuration killed at the point a claim compares fails it, saying it was killed and how', () => {
+  const results = multiGuest((_c, _n, s) => s);
+  const fig4 = results.find((r) => r.figure === 'fig4')!;
+  const balloon = fig4.runs.find((q) => q.config === 'balloon')!;
+  Object.assign(balloon, {
+    metrics: {},
+    killed: true,
+    notes: ['killed in 1 of 5 runs: guest OOM killer killed metis-wc'],
+  });
+  const r = checkClaims(results, PAPER, CLAIMS);
+  const row = r.claims.find((c) => c.id === 'fig4-balloon-worse-10pct')!;
+  assert.equal(row.pass, false);
+  assert.equal(row.ours, null);
+  assert.match(row.why, /^fig4: balloon killed \(killed in 1 of 5 runs: guest OOM killer killed metis-wc\)/);
+  // A claim that compares no killed configuration is untouched.
+  assert.equal(r.claims.find((c) => c.id === 'fig14-7guests')!.pass, true);
+});

@@ -87,6 +87,16 @@ function oursValues(c: CheckedClaim, r: FigureResult): { values: number[]; missi
   }
   if (values.length > 0) return { values };
   if (zeroDen > 0) return { values: [], missing: `${den} has ${c.metric} 0 at every x both ran` };
+  // A configuration killed where the claim looks is the answer, not a missing value: say so.
+  const killed = [num, ...(den === undefined ? [] : [den])].flatMap((config) =>
+    runsOf(r, config)
+      .filter((q) => q.killed && atOk(q.x))
+      .map(
+        (q) =>
+          `${config} killed${q.x === null ? '' : ` at x ${q.x}`}${q.notes?.[0] ? ` (${q.notes[0]})` : ''}`,
+      ),
+  );
+  if (killed.length > 0) return { values: [], missing: killed.join('; ') };
   const what = den === undefined ? num : `${num} and ${den}`;
   return { values: [], missing: `no x where ${what} both ran unkilled` };
 }
@@ -166,7 +176,10 @@ function checkClaim(c: CheckedClaim, engine: EngineName, rs: FigureResult[]): Cl
     all.push(...got.values);
     if (got.missing !== undefined) missing.push(`${r.figure}: ${got.missing}`);
   }
-  if (all.length === 0) return { ...base, ours: null, ratio: null, pass: false, why: missing.join('; ') };
+  if (all.length === 0) {
+    const why = missing.join('; ') + (c.whyFails !== undefined ? `: ${c.whyFails}` : '');
+    return { ...base, ours: null, ratio: null, pass: false, why };
+  }
   const ours = aggregate(c, all);
   const [lo, hi] = accepted(c.paper, c.tolerance);
   const pass = ours.every((v) => v >= lo - 1e-9 && v <= hi + 1e-9);
