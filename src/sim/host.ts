@@ -338,7 +338,6 @@ export class Host implements ActionPort {
 /** 64-byte chunks in a 512-byte sector. */
 const SECTOR_CHUNKS = 512 / 64;
 
-/** Sets chunks [first, first + values.length) of `key` in `store` to `values`, over what it had. */
 /**
  * floor(n * u ** skew), the same as with Math.pow, which cost more than the rest of QEMU's code
  * walk. u * u * u is within about 5e-16 of u ** 3 (each within an ulp or two of the true cube), so

@@ -60,10 +60,6 @@ export class PageIo {
   }
 
   push(a: CoreAction): void {
-    this.queue(a);
-  }
-
-  private queue(a: CoreAction): void {
     this.actions[this.queuedCount++] = a;
   }
 
@@ -93,8 +89,8 @@ export class PageIo {
 
   /** The freed frame of page `p` (a guest frame or one of the hypervisor's pages). */
   pushDrop(p: number): void {
-    if (p >= this.firstVmmPage) this.queue({ kind: 'dropVmm', page: (p - this.firstVmmPage) as VmmPage });
-    else this.queue({ kind: 'drop', page: p as Gfn });
+    if (p >= this.firstVmmPage) this.push({ kind: 'dropVmm', page: (p - this.firstVmmPage) as VmmPage });
+    else this.push({ kind: 'drop', page: p as Gfn });
   }
 
   /** One read action for a run of units (the caller's arrays become the action's). */
@@ -116,7 +112,7 @@ export class PageIo {
         units: units as SwapSlot[],
       };
       this.pending.set(id, a);
-      this.queue(a);
+      this.push(a);
       c.swapReadOps++;
       c.swapReadPages += pages.length;
       if (start !== this.lastSwapReadEnd) c.swapReadRuns++;
@@ -133,13 +129,13 @@ export class PageIo {
         units: units as BlockNo[],
       };
       this.pending.set(id, a);
-      this.queue(a);
+      this.push(a);
       c.imageReadOps++;
       c.imageReadPages += pages.length;
     } else {
       const v = units as VmmPage[];
       this.pending.set(id, { kind: 'read', source, pages, units });
-      this.queue({ kind: 'read', source, id, start: start as VmmPage, count, pages: v, units: v });
+      this.push({ kind: 'read', source, id, start: start as VmmPage, count, pages: v, units: v });
       c.vmmReadOps++;
       c.vmmReadPages += pages.length;
     }
@@ -150,7 +146,7 @@ export class PageIo {
     const id = ++this.lastId as IoId;
     const a: SwapWriteAction = { kind: 'write', id, start: start as SwapSlot, pages: pages as Gfn[] };
     this.pending.set(id, a);
-    this.queue(a);
+    this.push(a);
     this.counters.swapWriteOps++;
     this.counters.swapWritePages += pages.length;
   }
