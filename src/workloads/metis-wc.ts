@@ -24,8 +24,6 @@ export interface MetisWcParams {
   reduceCpuNsPerByte: number;
   /** Guest CPU time of the final merge (sorting 1M results by count), in total. */
   mergeCpuNs: number;
-  /** Table pages a map step updates (a sample of the counts its words increment in place). */
-  tableTouchesPerRead: number;
   /** Reduce walks the tables in segments of this many pages (one bucket's B+tree of one worker). */
   reduceSegmentPages: number;
 }
@@ -69,9 +67,13 @@ const PAPER_ALONE_NS = 33.7e9;
  * - estimate: 7.5 bytes per word (Metis's data_tool/gen.cc draws words of 1-12 letters); a worker
  *   has seen a fraction 1 - exp(-w / keys) of the keys after w words (uniform keys), so its table
  *   is fully grown within the first tenth of the input.
- * - estimate: a map step's updates are sampled at 1,024 table pages per 128 KiB read (the ~17K words
- *   of a read touch ~16K of a worker's ~88K table pages; each sampled page is written again about
- *   every second of map time, so it is as hot to the host's reclaim as the real one).
+ * - a map step updates one count per word of its read, each in a random entry of the worker's
+ *   table: the ~17.5K words of a 128 KiB read write ~16K of a worker's ~88K table pages. Every
+ *   update is a touch here. (Until session 10 a sample of 1,024 a read stood for them; it was as
+ *   hot to the host's reclaim as the real updates only while the guest ran at full speed. A guest
+ *   stalled on host swap makes fewer steps a second, and each page of the sample was written 16x
+ *   less often per step than the real one, so the host's reclaim found most of a running guest's
+ *   tables unreferenced and took them: ten guests, seed 1, took 344 s with the sample.)
  * - estimate: reduce reads each bucket's trees (segments of 8 pages) in bucket order, which is not
  *   the order their nodes were allocated in (a permutation of the segments).
  */
@@ -87,7 +89,6 @@ export const METIS_WC_PAPER: MetisWcParams = {
   reduceCpuNsPerByte:
     (PAPER_ALONE_NS * METIS_MEASURED_MS.reduce) / METIS_MEASURED_TOTAL_MS / ((1000 - 300 - 16) * 1024 * 1024),
   mergeCpuNs: (PAPER_ALONE_NS * METIS_MEASURED_MS.merge) / METIS_MEASURED_TOTAL_MS,
-  tableTouchesPerRead: 1024,
   reduceSegmentPages: 8,
 };
 
@@ -148,7 +149,8 @@ export function metisWc(params: MetisWcParams = METIS_WC_PAPER): Workload {
             yield* os.anon.touchRange(proc, tables[t]! + filled[t]!, want - filled[t]!, true);
             filled[t] = want;
           }
-          for (let k = 0; k < params.tableTouchesPerRead; k++) {
+          const words = Math.round((n * 4096) / params.bytesPerWord);
+          for (let k = 0; k < words; k++) {
             const v = tables[t]! + rng.int(filled[t]!);
             // A generator only for a touch that must wait (most find their page present).
             if (!os.anon.tryTouch(proc, v, true)) yield* os.anon.touch(proc, v, true);
