@@ -1,3 +1,6 @@
+/** mulberry32's state step: each draw adds it (mod 2^32), nothing else. */
+const STEP = 0x6d2b79f5;
+
 /** Seeded PRNG (mulberry32): the simulator's only source of randomness, so runs are reproducible. */
 export class Rng {
   private s: number;
@@ -6,10 +9,18 @@ export class Rng {
   }
   /** Uniform in [0, 1). */
   next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
+    let t = (this.s = (this.s + STEP) >>> 0);
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  /**
+   * Takes the last `draws` draws back: the next `draws` draws return them again. A caller that drew
+   * ahead for a batch of work gives back the draws of the part it did not do, so the sequence is
+   * the same as if it had drawn one at a time (another user of this generator may draw first).
+   */
+  unread(draws: number): void {
+    this.s = (this.s - Math.imul(draws, STEP)) >>> 0;
   }
   int(n: number): number {
     return Math.floor(this.next() * n);
