@@ -1,6 +1,6 @@
 import type { Mapper } from './mapper.js';
 import type { Readahead } from './readahead/readahead.js';
-import { Flag } from './store/page-table.js';
+import { Flag, State } from './store/page-table.js';
 import type { Store } from './store/store.js';
 import type { SwapCache } from './swap-cache.js';
 
@@ -13,6 +13,7 @@ export class Access {
   private readonly hostAssumesDirty: boolean;
   // The page table's arrays, held directly: this runs for every access the host sees.
   private readonly flags: Uint8Array;
+  private readonly state: Uint8Array;
 
   constructor(
     s: Store,
@@ -22,6 +23,25 @@ export class Access {
   ) {
     this.hostAssumesDirty = s.cfg.hostAssumesDirty;
     this.flags = s.pt.flags;
+    this.state = s.pt.state;
+  }
+
+  /**
+   * apply() to pages[from], pages[from + 1], ... for as long as each is resident and its access only
+   * sets flags: no readahead hit, no swap slot it may give up, and for a write no name to break (a
+   * copy-on-write fault the guest pays for). Such an access queues no action and counts nothing, so a
+   * run of them equals one access after another. Returns the index of the first page not accessed.
+   */
+  applyPlainRun(pages: Int32Array, from: number, to: number, write: boolean): number {
+    const flags = this.flags;
+    const state = this.state;
+    const notPlain = Flag.Readahead | Flag.SwapCache | (write ? Flag.Named : 0);
+    for (let i = from; i < to; i++) {
+      const p = pages[i]!;
+      if (state[p] !== State.Resident || flags[p]! & notPlain) return i;
+      this.apply(p, write);
+    }
+    return to;
   }
 
   apply(p: number, write: boolean): void {

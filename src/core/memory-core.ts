@@ -24,6 +24,7 @@ import {
   type FaultContext,
   type FaultId,
   type Gfn,
+  type GfnArray,
   type IoId,
   NO_FAULT,
   type VmmPage,
@@ -181,6 +182,15 @@ export class MemoryCore {
       return NO_FAULT;
     }
     return this.faults.fault(gfn, 'touch', write, ctx);
+  }
+
+  /**
+   * touch() of gfns[from], gfns[from + 1], ... while each proceeds at once and queues no action
+   * (a resident page whose access only sets flags; see Access.applyPlainRun); returns the index of
+   * the first page not touched, which the caller touches alone (it may fault, or do more).
+   */
+  touchRun(gfns: GfnArray, from: number, to: number, write: boolean): number {
+    return this.access.applyPlainRun(gfns, from, to, write);
   }
 
   /** The guest CPU overwrites the whole page without reading it (zeroing, copy-on-write copies). */

@@ -23,7 +23,14 @@ export type IoId = Branded<number, 'IoId'>;
  */
 export type FaultId = Branded<number, 'FaultId'>;
 
+/**
+ * A run of guest frame numbers in an Int32Array, for the batched touch: its elements are Gfns (read
+ * back as plain numbers, as every index into the core's arrays is).
+ */
+export type GfnArray = Branded<Int32Array, 'GfnArray'>;
+
 export const asGfn = (n: number): Gfn => n as Gfn;
+export const asGfnArray = (a: Int32Array): GfnArray => a as GfnArray;
 export const asVmmPage = (n: number): VmmPage => n as VmmPage;
 export const asBlock = (n: number): BlockNo => n as BlockNo;
 export const asSlot = (n: number): SwapSlot => n as SwapSlot;

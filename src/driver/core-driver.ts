@@ -1,4 +1,11 @@
-import { type CoreAction, IdMap, type MemoryCore, NO_FAULT, type FaultId } from '../core/index.js';
+import {
+  type CoreAction,
+  type FaultId,
+  type GfnArray,
+  IdMap,
+  type MemoryCore,
+  NO_FAULT,
+} from '../core/index.js';
 
 /** Every action but faultDone, which the driver itself turns into the waiter's continuation. */
 export type DriverAction = Exclude<CoreAction, { kind: 'faultDone' }>;
@@ -63,6 +70,18 @@ export class CoreDriver {
     }
     this.afterActions.push(k);
     return false;
+  }
+
+  /**
+   * settle() of the core's touchRun(): the touches that went on inline, as the index of the first
+   * page not touched (the caller touches it alone). Inside a carry-out none goes on inline (settle()
+   * would defer each one), so none is made.
+   */
+  touchRun(gfns: GfnArray, from: number, to: number, write: boolean): number {
+    if (this.pumping) return from;
+    const done = this.core.touchRun(gfns, from, to, write);
+    this.pump();
+    return done;
   }
 
   /** settle() for a caller with nothing to do inline: `k` runs in every case, now or later. */

@@ -6,6 +6,7 @@ import {
   type FaultId,
   NONE,
   type Gfn,
+  type GfnArray,
   type GlobalScan,
   type MemoryCore,
   SECTORS_PER_PAGE,
@@ -79,6 +80,14 @@ export class Host implements ActionPort {
    */
   touch(gfn: Gfn, write: boolean, ctx: FaultContext, resume: () => void): boolean {
     return this.driver.settle(this.core.touch(gfn, write, ctx), resume);
+  }
+
+  /**
+   * touch() of gfns[from], gfns[from + 1], ... (ctx 'guest') while each proceeds at once with
+   * nothing for the host to do; returns the index of the first page not touched.
+   */
+  touchRun(gfns: GfnArray, from: number, to: number, write: boolean): number {
+    return this.driver.touchRun(gfns, from, to, write);
   }
 
   /** Whether a guest access to `gfn` would proceed without a host fault. */

@@ -1,4 +1,4 @@
-import { NONE } from '../../core/index.js';
+import { type GfnArray, NONE, asGfnArray } from '../../core/index.js';
 import type { Accounting, BlockIo, FrameAccess, Frames, Scheduler } from './kernel.js';
 import { BLOCK, type Program, SYNC } from './steps.js';
 import { ACTIVE_ANON, ANON, INACTIVE_ANON, PG_LOCKED, PG_REFERENCED, PG_WRITEBACK } from './memory.js';
@@ -46,6 +46,8 @@ export class AnonMemory {
   /** Frames being read from swap, by slot: a second toucher waits for the same read. */
   private readonly swapInFrames = new Map<number, number>();
   private nextPid = 100;
+  /** tryTouchRun()'s frames, reused from call to call. */
+  private runFrames: GfnArray = asGfnArray(new Int32Array(0));
   private swapOutCount = 0;
   migrations = 0;
 
@@ -164,6 +166,44 @@ export class AnonMemory {
     flags[e]! |= PG_REFERENCED;
     // tryAccess() changes nothing when it fails; touch() then sets the same flag and faults.
     return this.os.tryAccess(e, write);
+  }
+
+  /**
+   * tryTouch() of vpages[from], vpages[from + 1], ... in order, up to the first that is false;
+   * returns its index (`to` when all were touched). The pages the host has with nothing to do but
+   * set flags go to it as one run, with no call per page through the layers below.
+   */
+  tryTouchRun(proc: GuestProcess, vpages: Int32Array, from: number, to: number, write: boolean): number {
+    const os = this.os;
+    const flags = os.mem.flags;
+    if (this.runFrames.length < to - from) this.runFrames = asGfnArray(new Int32Array(to - from));
+    const frames = this.runFrames;
+    let at = from;
+    while (at < to) {
+      if (proc.exited) return at;
+      // The guest's side of tryTouch() first: the pages present, unlocked and not shared for a write.
+      const pte = proc.pte;
+      let n = 0;
+      for (; at + n < to; n++) {
+        const e = pte[vpages[at + n]!]!;
+        if (e < 0 || flags[e]! & PG_LOCKED || (write && this.shared(e))) break;
+        frames[n] = e;
+      }
+      const done = os.tryAccessRun(frames, 0, n, write);
+      // Nothing read the guest's flags meanwhile: setting them after the host's part is the same.
+      for (let i = 0; i < done; i++) flags[frames[i]!]! |= PG_REFERENCED;
+      at += done;
+      if (done === n) {
+        if (at < to) return at;
+        break;
+      }
+      // The host has more to do for this page than set flags, or must fault it in: tryTouch() alone
+      // (which may carry out actions, after which the pages after it are looked at afresh).
+      flags[frames[done]!]! |= PG_REFERENCED;
+      if (!os.tryAccess(frames[done]!, write)) return at;
+      at++;
+    }
+    return at;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { CHUNKS_PER_PAGE, SECTORS_PER_PAGE } from '../../core/index.js';
 import { IdMap } from '../../core/index.js';
-import { asBlock, asGfn } from '../../core/index.js';
+import { type GfnArray, asBlock, asGfn } from '../../core/index.js';
 import { BlockContents, Overrides, chunkValue, sameContent } from '../data-plane.js';
 import type { CpuCosts } from '../costs.js';
 import type { EventQueue } from '../event-queue.js';
@@ -368,6 +368,26 @@ export class GuestOs implements GuestKernel {
     if (!this.host.touch(asGfn(g), write, 'guest', noResume)) throw new Error(`host lost resident gfn ${g}`);
     this.applyAccess(g, write, v);
     return true;
+  }
+
+  tryAccessRun(frames: GfnArray, from: number, to: number, write: boolean): number {
+    const done = this.host.touchRun(frames, from, to, write);
+    if (!write) {
+      for (let i = from; i < done; i++)
+        if (!this.sameAsReference(frames[i]!)) this.counters.integrityViolations++;
+      return done;
+    }
+    // The host's part of a plain write counts no copy-on-write exit: what is due was due before the
+    // first of them, and applyAccess() would charge it there.
+    if (done > from) this.chargeCowExits(true);
+    const data = this.host.data;
+    for (let i = from; i < done; i++) {
+      const g = frames[i]!;
+      const v = this.nextVersion++;
+      this.setRef(g, v);
+      data.writePage(g, v);
+    }
+    return done;
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { GfnArray } from '../../core/index.js';
 import type { CpuCosts } from '../costs.js';
 import type { GuestMemory } from './memory.js';
 import type { Proc, Program } from './steps.js';
@@ -56,6 +57,12 @@ export interface FrameAccess {
   /** access() without a generator: false when the caller must yield BLOCK (the access happens first). */
   startAccess(g: number, write: boolean): boolean;
   tryAccess(g: number, write: boolean): boolean;
+  /**
+   * tryAccess() of frames[from], frames[from + 1], ... in order, up to the first that would not
+   * be a plain access at the host (absent there, or with more to do than set flags); returns its
+   * index (`to` when all were accessed), having changed nothing for it.
+   */
+  tryAccessRun(frames: GfnArray, from: number, to: number, write: boolean): number;
   /** A user-mode access: with asynchronous page faults a host fault suspends only this thread. */
   userAccess(g: number, write: boolean): Program;
   /** A whole-page write without reading the page (clear_page, a full-page copy). */
