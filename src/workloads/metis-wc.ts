@@ -92,6 +92,9 @@ export const METIS_WC_PAPER: MetisWcParams = {
   reduceSegmentPages: 8,
 };
 
+/** Table pages a map step hands to the guest at once (a batch; any size gives the same run). */
+const MAP_RUN_PAGES = 256;
+
 export function metisWc(params: MetisWcParams = METIS_WC_PAPER): Workload {
   const inputPages = pagesFromMiB(params.inputMiB);
   const tablePages = Math.max(params.threads, pagesFromMiB(params.tablesMiB));
@@ -134,6 +137,7 @@ export function metisWc(params: MetisWcParams = METIS_WC_PAPER): Workload {
       const wordsSeen = new Array<number>(threads).fill(0);
       const keysPerTable = params.keys;
       function* mapper(t: number): Program {
+        const run = new Int32Array(MAP_RUN_PAGES);
         for (;;) {
           const r = nextRead++;
           if (r >= reads) break;
@@ -155,11 +159,26 @@ export function metisWc(params: MetisWcParams = METIS_WC_PAPER): Workload {
           // address order (its CPU caches make 17.5K updates a step affordable).
           const words = (n * 4096) / params.bytesPerWord;
           const pagesPerWord = filled[t]! / words;
-          for (let at = Math.floor(-Math.log(1 - rng.next()) * pagesPerWord); at < filled[t]!; ) {
-            const v = tables[t]! + at;
-            // A generator only for a touch that must wait (most find their page present).
-            if (!os.anon.tryTouch(proc, v, true)) yield* os.anon.touch(proc, v, true);
-            at += 1 + Math.floor(-Math.log(1 - rng.next()) * pagesPerWord);
+          const skip = (): number => Math.floor(-Math.log(1 - rng.next()) * pagesPerWord);
+          for (let at = skip(); at < filled[t]!;) {
+            // The next pages, drawn ahead and touched as one run; a generator only for a touch
+            // that must wait (most find their page present).
+            let k = 0;
+            let next = at;
+            for (; k < MAP_RUN_PAGES && next < filled[t]!; k++) {
+              run[k] = tables[t]! + next;
+              next += 1 + skip();
+            }
+            const done = os.anon.tryTouchRun(proc, run, 0, k, true);
+            if (done === k) {
+              at = next;
+              continue;
+            }
+            // Page `done` must wait, and the other worker may draw while it does: the draws for the
+            // pages after it are given back, to be drawn after the touch as one at a time would.
+            rng.unread(k - done);
+            yield* os.anon.touch(proc, run[done]!, true);
+            at = run[done]! - tables[t]! + 1 + skip();
           }
           yield* os.compute(n * 4096 * params.mapCpuNsPerByte);
         }
