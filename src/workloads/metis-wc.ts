@@ -1,6 +1,7 @@
 import { pagesFromMiB } from '../core/index.js';
 import type { Program } from '../sim/guest/guest-os.js';
 import type { GuestProcess } from '../sim/guest/process.js';
+import { flooredExponential } from './floored-exponential.js';
 import { Condition } from './sync.js';
 import type { Workload, WorkloadContext } from './types.js';
 
@@ -159,7 +160,7 @@ export function metisWc(params: MetisWcParams = METIS_WC_PAPER): Workload {
           // address order (its CPU caches make 17.5K updates a step affordable).
           const words = (n * 4096) / params.bytesPerWord;
           const pagesPerWord = filled[t]! / words;
-          const skip = (): number => Math.floor(-Math.log(1 - rng.next()) * pagesPerWord);
+          const skip = (): number => flooredExponential(rng.next(), pagesPerWord);
           for (let at = skip(); at < filled[t]!;) {
             // The next pages, drawn ahead and touched as one run; a generator only for a touch
             // that must wait (most find their page present).
