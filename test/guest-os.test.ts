@@ -8,6 +8,7 @@ import { BLOCK, GuestOomError, type Program } from '../src/sim/guest/guest-os.js
 import { fakeKernel, unusedBy } from './support/fake-kernel.js';
 import { BALLOON, FREE, GuestMemory } from '../src/sim/guest/memory.js';
 import { Machine, PAPER_MACHINE } from '../src/sim/machine.js';
+import { Rng } from '../src/sim/rng.js';
 
 /** A small machine: the guest believes 32 MiB, of which the host gives it `actualMiB`. */
 function machine(config: ConfigName, actualMiB: number, guestSwapMiB = 0, seed = 1, compaction = 0): Machine {
@@ -416,4 +417,65 @@ test('a kernel page checked against the reference is checked again once the host
     yield* os.access(g, false);
     assert.equal(os.counters.integrityViolations, 3, 'a chunk written over a page the host had overwritten');
   });
+});
+
+test('tryTouchRun is tryTouch() page after page: two workers writing a process bigger than the host gives leave host, data plane and guest alike', () => {
+  // Two threads (the second runs while the first waits on a host fault) write random runs of a
+  // process the host cannot hold, one way with tryTouch() page by page, the other with tryTouchRun()
+  // and touch() for the page it stops at.
+  const after = (byRun: boolean): { m: Machine; stops: number; inRuns: number } => {
+    const m = machine('vswapper', 12);
+    const os = m.guest;
+    let stops = 0;
+    let inRuns = 0;
+    run(m, function* () {
+      for (let i = 0; i < 2048; i += 16) yield* os.cache.read(0, i, 16);
+      const p = os.anon.createProcess('p');
+      const size = 20 * 256;
+      const v = p.reserve(size);
+      yield* os.anon.touchRange(p, v, size, true);
+      let left = 2;
+      const worker = function* (seed: number): Program {
+        const rng = new Rng(seed);
+        const pages = new Int32Array(64);
+        for (let r = 0; r < 300; r++) {
+          const n = 1 + rng.int(64);
+          const base = rng.int(size - 4 * 64);
+          for (let i = 0; i < n; i++) pages[i] = v + base + 4 * i + rng.int(4);
+          const write = rng.next() < 0.7;
+          if (byRun) {
+            for (let i = 0; i < n;) {
+              const done = os.anon.tryTouchRun(p, pages, i, n, write);
+              inRuns += done - i;
+              if (done === n) break;
+              stops++;
+              yield* os.anon.touch(p, pages[done]!, write);
+              i = done + 1;
+            }
+          } else {
+            for (let i = 0; i < n; i++)
+              if (!os.anon.tryTouch(p, pages[i]!, write)) yield* os.anon.touch(p, pages[i]!, write);
+          }
+          yield* os.compute(1e5);
+        }
+      };
+      os.spawn(worker(1), () => void left--);
+      os.spawn(worker(2), () => void left--);
+      while (left > 0) yield* os.sleep(1e6);
+    });
+    return { m, stops, inRuns };
+  };
+  const a = after(true);
+  const b = after(false);
+  assert.ok(a.stops > 100 && a.inRuns > 10_000, `${a.stops} stops, ${a.inRuns} pages in runs`);
+  assert.deepEqual(a.m.core.counters.snapshot(), b.m.core.counters.snapshot());
+  assert.deepEqual(a.m.guest.counters, b.m.guest.counters);
+  assert.equal(a.m.events.nowNs, b.m.events.nowNs);
+  for (let g = 0; g < a.m.guest.mem.pages; g++) {
+    assert.deepEqual(a.m.core.inspect(g), b.m.core.inspect(g), `host page ${g}`);
+    assert.equal(a.m.guest.mem.flags[g], b.m.guest.mem.flags[g], `guest flags of frame ${g}`);
+    assert.equal(a.m.host.data.mem[g], b.m.host.data.mem[g], `content of frame ${g}`);
+    assert.equal(a.m.guest.refMem[g], b.m.guest.refMem[g], `guest's reference of frame ${g}`);
+  }
+  assert.equal(a.m.guest.counters.integrityViolations, 0);
 });
