@@ -1,6 +1,7 @@
 import { pagesFromMiB } from '../core/index.js';
 import type { Program } from '../sim/guest/guest-os.js';
 import type { GuestProcess } from '../sim/guest/process.js';
+import type { Rng } from '../sim/rng.js';
 import { flooredExponential } from './floored-exponential.js';
 import { Condition } from './sync.js';
 import type { Workload, WorkloadContext } from './types.js';
@@ -96,6 +97,24 @@ export const METIS_WC_PAPER: MetisWcParams = {
 /** Table pages a map step hands to the guest at once (a batch; any size gives the same run). */
 const MAP_RUN_PAGES = 256;
 
+/**
+ * A map step's next run of pages: base + at, then each one a gap (flooredExponential) + 1 past the
+ * last, while below base + end, at most run.length - 1 of them; run[k] gets the one after the last
+ * (where the next run starts). Returns k, having drawn k numbers. A plain function rather than a
+ * closure in the worker's generator: V8 runs its loop about a third faster.
+ */
+function drawPages(run: Int32Array, base: number, at: number, end: number, rng: Rng, mean: number): number {
+  const max = run.length - 1;
+  let k = 0;
+  let next = at;
+  for (; k < max && next < end; k++) {
+    run[k] = base + next;
+    next += 1 + flooredExponential(rng.next(), mean);
+  }
+  run[k] = base + next;
+  return k;
+}
+
 export function metisWc(params: MetisWcParams = METIS_WC_PAPER): Workload {
   const inputPages = pagesFromMiB(params.inputMiB);
   const tablePages = Math.max(params.threads, pagesFromMiB(params.tablesMiB));
@@ -138,7 +157,7 @@ export function metisWc(params: MetisWcParams = METIS_WC_PAPER): Workload {
       const wordsSeen = new Array<number>(threads).fill(0);
       const keysPerTable = params.keys;
       function* mapper(t: number): Program {
-        const run = new Int32Array(MAP_RUN_PAGES);
+        const run = new Int32Array(MAP_RUN_PAGES + 1);
         for (;;) {
           const r = nextRead++;
           if (r >= reads) break;
@@ -160,26 +179,22 @@ export function metisWc(params: MetisWcParams = METIS_WC_PAPER): Workload {
           // address order (its CPU caches make 17.5K updates a step affordable).
           const words = (n * 4096) / params.bytesPerWord;
           const pagesPerWord = filled[t]! / words;
-          const skip = (): number => flooredExponential(rng.next(), pagesPerWord);
-          for (let at = skip(); at < filled[t]!;) {
+          const base = tables[t]!;
+          const end = filled[t]!;
+          for (let at = flooredExponential(rng.next(), pagesPerWord); at < end;) {
             // The next pages, drawn ahead and touched as one run; a generator only for a touch
             // that must wait (most find their page present).
-            let k = 0;
-            let next = at;
-            for (; k < MAP_RUN_PAGES && next < filled[t]!; k++) {
-              run[k] = tables[t]! + next;
-              next += 1 + skip();
-            }
+            const k = drawPages(run, base, at, end, rng, pagesPerWord);
             const done = os.anon.tryTouchRun(proc, run, 0, k, true);
             if (done === k) {
-              at = next;
+              at = run[k]! - base;
               continue;
             }
             // Page `done` must wait, and the other worker may draw while it does: the draws for the
             // pages after it are given back, to be drawn after the touch as one at a time would.
             rng.unread(k - done);
             yield* os.anon.touch(proc, run[done]!, true);
-            at = run[done]! - tables[t]! + 1 + skip();
+            at = run[done]! - base + 1 + flooredExponential(rng.next(), pagesPerWord);
           }
           yield* os.compute(n * 4096 * params.mapCpuNsPerByte);
         }
