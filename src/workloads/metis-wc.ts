@@ -103,7 +103,14 @@ const MAP_RUN_PAGES = 256;
  * (where the next run starts). Returns k, having drawn k numbers. A plain function rather than a
  * closure in the worker's generator: V8 runs its loop about a third faster.
  */
-function drawPages(run: Int32Array, base: number, at: number, end: number, rng: Rng, mean: number): number {
+export function drawPages(
+  run: Int32Array,
+  base: number,
+  at: number,
+  end: number,
+  rng: Rng,
+  mean: number,
+): number {
   const max = run.length - 1;
   let k = 0;
   let next = at;
@@ -173,10 +180,12 @@ export function metisWc(params: MetisWcParams = METIS_WC_PAPER): Workload {
             yield* os.anon.touchRange(proc, tables[t]! + filled[t]!, want - filled[t]!, true);
             filled[t] = want;
           }
-          // The read's words update random entries of the table: a page escapes all of them with
-          // probability exp(-words / pages), independently of the others (to within the words'
-          // draw without replacement), so the pages written are found by geometric skips, in
-          // address order (its CPU caches make 17.5K updates a step affordable).
+          // The read's W words update entries of the P-page table drawn at random, so a page
+          // escapes all of them with probability (1 - 1/P)^W ~ exp(-W/P). Taking each page's
+          // escape as independent of the others' (they are slightly anti-correlated: the W words
+          // land somewhere), the written pages are a Bernoulli sequence and the gap before the next
+          // one is geometric, floor(-ln(1 - u) P/W): the ~16K pages of a 17.5K-word step visited
+          // once each, in address order (test/metis-wc.test.ts checks their number and spread).
           const words = (n * 4096) / params.bytesPerWord;
           const pagesPerWord = filled[t]! / words;
           const base = tables[t]!;
