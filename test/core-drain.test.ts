@@ -1,16 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type CoreAction, DEFAULT_CORE_TUNABLES, MemoryCore, asGfn } from '../src/core/index.js';
+import { type CoreAction, MemoryCore, asGfn } from '../src/core/index.js';
+import { SMALL_CORE_CONFIG } from './support/small-core.js';
 
-const config = {
-  ...DEFAULT_CORE_TUNABLES,
-  guestPages: 512,
-  vmmPages: 0,
-  imageBlocks: 64,
-  swapSlots: 1024,
-  residentLimitPages: 96,
-  mapper: false,
-};
+const config = SMALL_CORE_CONFIG;
 
 /**
  * drainInto is drain() into the caller's array: two cores fed the same touches, one drained each

@@ -1,17 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type CoreAction, DEFAULT_CORE_TUNABLES, MemoryCore, asGfn, asGfnArray } from '../src/core/index.js';
+import { type CoreAction, MemoryCore, asGfn, asGfnArray } from '../src/core/index.js';
 import { Rng } from '../src/sim/rng.js';
+import { SMALL_CORE_CONFIG } from './support/small-core.js';
 
-const config = {
-  ...DEFAULT_CORE_TUNABLES,
-  guestPages: 512,
-  vmmPages: 0,
-  imageBlocks: 64,
-  swapSlots: 1024,
-  residentLimitPages: 96,
-  mapper: false,
-};
+const config = SMALL_CORE_CONFIG;
 
 test('Rng.unread(n) gives back the last n draws: the next n repeat them, and the sequence goes on', () => {
   const a = new Rng(7);
