@@ -158,14 +158,19 @@ export class AnonMemory {
    * for the pages that need no wait.
    */
   tryTouch(proc: GuestProcess, vpage: number, write: boolean): boolean {
-    if (proc.exited) return false;
-    const e = proc.pte[vpage]!;
+    const e = this.plainFrame(proc, vpage, write);
     if (e < 0) return false;
-    const flags = this.os.mem.flags;
-    if (flags[e]! & PG_LOCKED || (write && this.shared(e))) return false;
-    flags[e]! |= PG_REFERENCED;
+    this.os.mem.flags[e]! |= PG_REFERENCED;
     // tryAccess() changes nothing when it fails; touch() then sets the same flag and faults.
     return this.os.tryAccess(e, write);
+  }
+
+  /** The frame of `vpage` when the guest's side of a touch has nothing to do (present, unlocked, not shared for a write); -1 otherwise. */
+  private plainFrame(proc: GuestProcess, vpage: number, write: boolean): number {
+    if (proc.exited) return -1;
+    const e = proc.pte[vpage]!;
+    if (e < 0 || this.os.mem.flags[e]! & PG_LOCKED || (write && this.shared(e))) return -1;
+    return e;
   }
 
   /**
@@ -174,22 +179,19 @@ export class AnonMemory {
    * set flags go to it as one run, with no call per page through the layers below.
    */
   tryTouchRun(proc: GuestProcess, vpages: Int32Array, from: number, to: number, write: boolean): number {
-    const os = this.os;
-    const flags = os.mem.flags;
+    const flags = this.os.mem.flags;
     if (this.runFrames.length < to - from) this.runFrames = asGfnArray(new Int32Array(to - from));
     const frames = this.runFrames;
     let at = from;
     while (at < to) {
-      if (proc.exited) return at;
-      // The guest's side of tryTouch() first: the pages present, unlocked and not shared for a write.
-      const pte = proc.pte;
+      // The guest's side of tryTouch() first, for as many pages as it has nothing to do for.
       let n = 0;
       for (; at + n < to; n++) {
-        const e = pte[vpages[at + n]!]!;
-        if (e < 0 || flags[e]! & PG_LOCKED || (write && this.shared(e))) break;
+        const e = this.plainFrame(proc, vpages[at + n]!, write);
+        if (e < 0) break;
         frames[n] = e;
       }
-      const done = os.tryAccessRun(frames, 0, n, write);
+      const done = this.os.tryAccessRun(frames, 0, n, write);
       // Nothing read the guest's flags meanwhile: setting them after the host's part is the same.
       for (let i = 0; i < done; i++) flags[frames[i]!]! |= PG_REFERENCED;
       at += done;
@@ -199,8 +201,7 @@ export class AnonMemory {
       }
       // The host has more to do for this page than set flags, or must fault it in: tryTouch() alone
       // (which may carry out actions, after which the pages after it are looked at afresh).
-      flags[frames[done]!]! |= PG_REFERENCED;
-      if (!os.tryAccess(frames[done]!, write)) return at;
+      if (!this.tryTouch(proc, vpages[at]!, write)) return at;
       at++;
     }
     return at;

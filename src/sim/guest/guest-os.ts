@@ -372,21 +372,9 @@ export class GuestOs implements GuestKernel {
 
   tryAccessRun(frames: GfnArray, from: number, to: number, write: boolean): number {
     const done = this.host.touchRun(frames, from, to, write);
-    if (!write) {
-      for (let i = from; i < done; i++)
-        if (!this.sameAsReference(frames[i]!)) this.counters.integrityViolations++;
-      return done;
-    }
-    // The host's part of a plain write counts no copy-on-write exit: what is due was due before the
-    // first of them, and applyAccess() would charge it there.
-    if (done > from) this.chargeCowExits(true);
-    const data = this.host.data;
-    for (let i = from; i < done; i++) {
-      const g = frames[i]!;
-      const v = this.nextVersion++;
-      this.setRef(g, v);
-      data.writePage(g, v);
-    }
+    // The guest's part of each, as tryAccess() applies it: the host's part of a plain access changes
+    // nothing it reads (no copy-on-write exit, no content), so doing all of the host's first is the same.
+    for (let i = from; i < done; i++) this.applyAccess(frames[i]!, write, write ? this.nextVersion++ : 0);
     return done;
   }
 
