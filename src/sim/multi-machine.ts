@@ -82,6 +82,8 @@ export interface GuestSlot {
   readonly balloon: BalloonWorker;
   /** Set when the guest's OOM killer killed its workload. */
   killed?: string;
+  /** Its workload has started (until then the guest is up and idle). */
+  started: boolean;
   done: boolean;
 }
 
@@ -164,7 +166,15 @@ export class MultiMachine {
         new Rng(seed ^ 0x5bd1e995),
         new Rng(seed ^ 0x2545f491),
       );
-      this.slots.push({ index: i, core, host, guest, balloon: new BalloonWorker(guest), done: false });
+      this.slots.push({
+        index: i,
+        core,
+        host,
+        guest,
+        balloon: new BalloonWorker(guest),
+        started: false,
+        done: false,
+      });
     }
     this.hostOwnPages = pagesFromMiB(
       (spec.hostKernelMiB ?? 0) + spec.guests * (spec.qemuOverheadMiBPerGuest ?? 0),
@@ -198,15 +208,22 @@ export class MultiMachine {
   run(programs: readonly ((slot: GuestSlot) => Program)[], startNs: readonly number[]): void {
     for (const s of this.slots) {
       const os = s.guest;
-      os.spawn(os.background(() => this.stopped));
+      // A guest before its workload starts or after it ends is idle: its kernel quiets down.
+      os.spawn(
+        os.background(
+          () => this.stopped,
+          () => s.started && !s.done && s.killed === undefined,
+        ),
+      );
       os.spawnKernelThread(s.balloon.run());
       s.host.startMainLoop();
       const i = s.index;
-      this.events.at(startNs[i] ?? 0, () =>
+      this.events.at(startNs[i] ?? 0, () => {
+        s.started = true;
         os.spawn(programs[i]!(s), () => {
           s.done = true;
-        }),
-      );
+        });
+      });
     }
     const tick = (): void => {
       if (this.stopped) return;
