@@ -40,6 +40,7 @@ export class FaultPath {
       ctx,
       waiting: 0,
       asyncWrite: false,
+      live: true,
     });
   }
 
@@ -51,7 +52,7 @@ export class FaultPath {
     if (queued) faults.frameWaiters.push(f);
     // Reclaim on this fault's behalf may have freed more than it took: earlier waiters go next.
     else if (faults.frameWaiters.length > 0) this.pump();
-    return faults.isLive(f.id) ? f.id : NO_FAULT;
+    return faults.isLive(f) ? f.id : NO_FAULT;
   }
 
   /** Starts (or finishes) a fault. Returns false when it must wait for a frame. */
@@ -153,8 +154,8 @@ export class FaultPath {
       if (!started) break;
       waiters.shift();
       // Started and not waiting for a read: it is done (a discarding DMA only needed its frame).
-      if (faults.isLive(f.id) && f.waiting === 0) faults.finish(f.id);
-      if (!faults.isLive(f.id)) io.push({ kind: 'faultDone', fault: f.id });
+      if (faults.isLive(f) && f.waiting === 0) faults.finish(f);
+      if (!faults.isLive(f)) io.push({ kind: 'faultDone', fault: f.id });
     }
   }
 
@@ -221,6 +222,6 @@ export class FaultPath {
         break;
     }
     // A fault finished synchronously (inside the call that raised it) needs no faultDone.
-    if (this.s.faults.finish(f.id) && emit) this.s.io.push({ kind: 'faultDone', fault: f.id });
+    if (this.s.faults.finish(f) && emit) this.s.io.push({ kind: 'faultDone', fault: f.id });
   }
 }

@@ -47,7 +47,7 @@ export class GuestIo {
     if (!this.mapper.oldContentNeeded(st)) {
       const f = this.faults.newFault(p, 'dmaWrite', true, 'host');
       if (this.faults.startDiscarding(f)) {
-        this.s.faults.finish(f.id);
+        this.s.faults.finish(f);
         if (this.s.faults.frameWaiters.length > 0) this.faults.pump();
         return NO_FAULT;
       }

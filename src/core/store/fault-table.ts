@@ -18,6 +18,8 @@ export interface Fault {
   waiting: number;
   /** Finished as KVM's async page fault worker does: a write fault (CoreConfig.asyncPfWriteFaults). */
   asyncWrite: boolean;
+  /** Not finished yet (FaultTable.finish clears it). */
+  live: boolean;
 }
 
 /**
@@ -25,8 +27,9 @@ export interface Fault {
  * the faults waiting for a free frame (oldest first).
  */
 export class FaultTable {
-  // IdMaps, not Maps: these fill and empty on every fault, and a Map reallocates as it empties.
-  private readonly live = new IdMap<Fault>();
+  /** Faults not finished: each fault carries its own mark (Fault.live), so no map by id is kept. */
+  private liveCount = 0;
+  // An IdMap, not a Map: it fills and empties on every fault, and a Map reallocates as it empties.
   private readonly pageWaiters = new IdMap<Fault[]>();
   /** 1 where pageWaiters has an entry: most loaded pages have none, and skip the map. */
   private readonly hasWaiters: Uint8Array;
@@ -38,21 +41,25 @@ export class FaultTable {
   }
 
   get size(): number {
-    return this.live.size;
+    return this.liveCount;
   }
 
+  /** Counts a new fault (made with `live` true) as in flight. */
   add(f: Fault): Fault {
-    this.live.set(f.id, f);
+    this.liveCount++;
     return f;
   }
 
-  isLive(id: FaultId): boolean {
-    return this.live.has(id);
+  isLive(f: Fault): boolean {
+    return f.live;
   }
 
   /** Forgets a fault; false when it was not live (already finished). */
-  finish(id: FaultId): boolean {
-    return this.live.delete(id);
+  finish(f: Fault): boolean {
+    if (!f.live) return false;
+    f.live = false;
+    this.liveCount--;
+    return true;
   }
 
   /** `f` waits until page `p` is loaded. */
