@@ -107,7 +107,7 @@ export class FaultPath {
     pt.unlinkBlock(p);
     pt.state[p] = State.Loading;
     pt.flags[p] = 0;
-    pt.pins[p]!++;
+    pt.pin(p);
     this.s.frames.charge(p);
     return true;
   }
@@ -124,7 +124,7 @@ export class FaultPath {
     pt.unlinkBlock(p);
     pt.state[p] = State.Loading;
     pt.flags[p] = 0;
-    pt.pins[p]!++;
+    pt.pin(p);
     return true;
   }
 
@@ -211,11 +211,11 @@ export class FaultPath {
         break;
       case 'dmaWrite':
       case 'dmaRead':
-        pt.pins[p]!++;
+        pt.pin(p);
         break;
       case 'pin':
         this.access.apply(p, f.write);
-        pt.pins[p]!++;
+        pt.pin(p);
         break;
       case 'invalidate':
         if (pt.state[p] === State.Resident) this.mapper.makeAnonymous(p);
