@@ -75,8 +75,12 @@ export class PageIo {
   drainInto(out: CoreAction[]): number {
     const n = this.queuedCount;
     const actions = this.actions;
-    for (let i = 0; i < n; i++) out[i] = actions[i]!;
-    this.forget();
+    // Moved and cleared in one pass (see forget).
+    for (let i = 0; i < n; i++) {
+      out[i] = actions[i]!;
+      actions[i] = undefined;
+    }
+    this.queuedCount = 0;
     return n;
   }
 
