@@ -81,8 +81,6 @@ export class FaultTable {
     const bit = 1 << (p & 31);
     if ((this.hasWaiters[p >>> 5]! & bit) === 0) return undefined;
     this.hasWaiters[p >>> 5]! &= ~bit;
-    const list = this.pageWaiters.get(p);
-    if (list) this.pageWaiters.delete(p);
-    return list;
+    return this.pageWaiters.take(p);
   }
 }

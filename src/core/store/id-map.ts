@@ -66,8 +66,23 @@ export class IdMap<V> {
   }
 
   delete(key: number): boolean {
-    let i = this.find(key);
+    const i = this.find(key);
     if (i < 0) return false;
+    this.removeAt(i);
+    return true;
+  }
+
+  /** get() and delete() in one lookup: the key's value, which is removed, or undefined. */
+  take(key: number): V | undefined {
+    const i = this.find(key);
+    if (i < 0) return undefined;
+    const v = this.vals[i];
+    this.removeAt(i);
+    return v;
+  }
+
+  /** Empties slot `i` (which holds an entry). */
+  private removeAt(i: number): void {
     const keys = this.keys;
     const vals = this.vals;
     const mask = this.mask;
@@ -84,7 +99,6 @@ export class IdMap<V> {
     keys[i] = EMPTY;
     vals[i] = undefined;
     this.count--;
-    return true;
   }
 
   private find(key: number): number {
