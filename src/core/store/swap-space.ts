@@ -149,20 +149,20 @@ export class SwapSpace implements SwapArea {
   }
 
   private advanceLowest(): void {
-    const owner = this.owner;
-    let s = this.lowestFree;
-    while (s < this.slotCount) {
-      if (owner[s] === NONE) break;
-      // Skip aligned blocks with nothing free.
-      const b = Math.floor(s / this.clusterSlots);
-      if (this.blockFree[b] === 0) s = (b + 1) * this.clusterSlots;
-      else s++;
-    }
-    this.lowestFree = s;
+    const s = this.firstFreeAtOrAfter(this.lowestFree);
+    this.lowestFree = s === NONE ? this.slotCount : s;
   }
 
   /** First free slot at or after `from`, wrapping to the lowest free slot. The area is not full. */
   private firstFreeFrom(from: number): number {
+    let free = this.firstFreeAtOrAfter(from);
+    if (free === NONE) free = this.firstFreeIn(this.lowestFree, from);
+    if (free !== NONE) return free;
+    throw new SwapSlotError('SwapSpace: no free slot although the area is not full');
+  }
+
+  /** First free slot at or after `from`, or NONE. */
+  private firstFreeAtOrAfter(from: number): number {
     const k = this.clusterSlots;
     const n = this.slotCount;
     // Block by block (one division per block, not per slot): full blocks are skipped whole.
@@ -171,9 +171,7 @@ export class SwapSpace implements SwapArea {
       const free = this.firstFreeIn(s, Math.min(n, (b + 1) * k));
       if (free !== NONE) return free;
     }
-    const free = this.firstFreeIn(this.lowestFree, from);
-    if (free !== NONE) return free;
-    throw new SwapSlotError('SwapSpace: no free slot although the area is not full');
+    return NONE;
   }
 
   /** The first free slot in [from, end), or NONE, read from the bitmap a word at a time. */
