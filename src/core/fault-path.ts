@@ -130,16 +130,20 @@ export class FaultPath {
 
   /** Page `p` is loaded (or gone again): its waiters complete, or start over if it went away. */
   wake(p: number): void {
-    const list = this.s.faults.takeWaiters(p);
-    if (!list) return;
-    for (const f of list) {
-      if (--f.waiting > 0) continue;
-      if (this.s.pt.state[p] !== State.Resident && f.kind !== 'invalidate') {
-        // The page went away again (ballooned) before the waiter ran: start over.
-        if (!this.start(f)) this.s.faults.frameWaiters.push(f);
-      } else {
-        this.complete(f, true);
-      }
+    const w = this.s.faults.takeWaiters(p);
+    if (w === undefined) return;
+    if (Array.isArray(w)) for (const f of w) this.wakeOne(p, f);
+    else this.wakeOne(p, w);
+  }
+
+  /** Fault `f`, which waited on page `p`, goes on (see wake). */
+  private wakeOne(p: number, f: Fault): void {
+    if (--f.waiting > 0) return;
+    if (this.s.pt.state[p] !== State.Resident && f.kind !== 'invalidate') {
+      // The page went away again (ballooned) before the waiter ran: start over.
+      if (!this.start(f)) this.s.faults.frameWaiters.push(f);
+    } else {
+      this.complete(f, true);
     }
   }
 

@@ -30,7 +30,8 @@ export class FaultTable {
   /** Faults not finished: each fault carries its own mark (Fault.live), so no map by id is kept. */
   private liveCount = 0;
   // An IdMap, not a Map: it fills and empties on every fault, and a Map reallocates as it empties.
-  private readonly pageWaiters = new IdMap<Fault[]>();
+  /** A page's waiters: the one fault (the usual case, no array for it), or several, oldest first. */
+  private readonly pageWaiters = new IdMap<Fault | Fault[]>();
   /**
    * One bit per page, set where pageWaiters has an entry: most loaded pages have none, and skip the
    * map. Bits, not bytes: a read completes pages scattered over the guest, and at 32 KiB per GiB of
@@ -70,14 +71,18 @@ export class FaultTable {
   waitOn(p: number, f: Fault): FaultId {
     f.waiting++;
     this.hasWaiters[p >>> 5]! |= 1 << (p & 31);
-    const list = this.pageWaiters.get(p);
-    if (list) list.push(f);
-    else this.pageWaiters.set(p, [f]);
+    const w = this.pageWaiters.get(p);
+    if (w === undefined) this.pageWaiters.set(p, f);
+    else if (Array.isArray(w)) w.push(f);
+    else this.pageWaiters.set(p, [w, f]);
     return f.id;
   }
 
-  /** Takes the faults waiting on page `p`'s load (undefined when there are none). */
-  takeWaiters(p: number): Fault[] | undefined {
+  /**
+   * Takes the faults waiting on page `p`'s load: one fault, or several in an array, oldest first
+   * (undefined when there are none).
+   */
+  takeWaiters(p: number): Fault | Fault[] | undefined {
     const bit = 1 << (p & 31);
     if ((this.hasWaiters[p >>> 5]! & bit) === 0) return undefined;
     this.hasWaiters[p >>> 5]! &= ~bit;
