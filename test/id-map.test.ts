@@ -3,17 +3,22 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { IdMap, IdMapError } from '../src/core/index.js';
 
-type Op = { k: 'set'; key: number; v: number } | { k: 'delete'; key: number } | { k: 'get'; key: number };
+type Op =
+  | { k: 'set'; key: number; v: number }
+  | { k: 'delete'; key: number }
+  | { k: 'take'; key: number }
+  | { k: 'get'; key: number };
 
 // Keys from a small range (collisions, re-insertion after delete) and from far apart (growth).
 const key = fc.oneof(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 2 ** 40 }));
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ k: fc.constant('set' as const), key, v: fc.integer() }),
   fc.record({ k: fc.constant('delete' as const), key }),
+  fc.record({ k: fc.constant('take' as const), key }),
   fc.record({ k: fc.constant('get' as const), key }),
 );
 
-test('IdMap behaves as a Map through any sequence of sets, deletes and lookups', () => {
+test('IdMap behaves as a Map through any sequence of sets, deletes, takes and lookups', () => {
   fc.assert(
     fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
       const m = new IdMap<number>();
@@ -24,6 +29,10 @@ test('IdMap behaves as a Map through any sequence of sets, deletes and lookups',
           ref.set(o.key, o.v);
         } else if (o.k === 'delete') {
           assert.equal(m.delete(o.key), ref.delete(o.key));
+        } else if (o.k === 'take') {
+          const v = ref.get(o.key);
+          ref.delete(o.key);
+          assert.equal(m.take(o.key), v);
         }
         assert.equal(m.get(o.key), ref.get(o.key));
         assert.equal(m.has(o.key), ref.has(o.key));

@@ -29,13 +29,41 @@ test("a page table's per-block chains: a fresh table names no page, and link/unl
           assert.deepEqual(pt.pagesOfBlock(k), model[k], `block ${k} after ${kind} ${p}`);
           assert.equal(pt.firstOfBlock(k), model[k]![0] ?? NONE);
         }
-        for (let q = 0; q < pages; q++)
+        for (let q = 0; q < pages; q++) {
           assert.equal(
             pt.block[q],
             model.findIndex((chain) => chain.includes(q)),
           );
+          assert.equal(pt.isLinked(q), pt.block[q] !== NONE, `linked bit of page ${q}`);
+        }
       }
     }),
     { numRuns: 300 },
+  );
+});
+
+test("a page table's pinned bits follow its pin counts through any pins and unpins, across bitmap words", () => {
+  // 70 pages: three words of bits, the last one partly used.
+  const pages = 70;
+  const op = fc.tuple(fc.boolean(), fc.nat(pages - 1));
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+      const pt = new PageTable(pages, 1);
+      const model = new Array<number>(pages).fill(0);
+      for (const [pin, p] of ops) {
+        if (pin) {
+          pt.pin(p);
+          model[p]!++;
+        } else if (model[p]! > 0) {
+          pt.unpin(p);
+          model[p]!--;
+        }
+        for (let q = 0; q < pages; q++) {
+          assert.equal(pt.pins[q], model[q]);
+          assert.equal(pt.isPinned(q), model[q]! > 0, `pinned bit of page ${q}`);
+        }
+      }
+    }),
+    { numRuns: 200 },
   );
 });

@@ -40,6 +40,7 @@ export class FaultPath {
       ctx,
       waiting: 0,
       asyncWrite: false,
+      live: true,
     });
   }
 
@@ -51,7 +52,7 @@ export class FaultPath {
     if (queued) faults.frameWaiters.push(f);
     // Reclaim on this fault's behalf may have freed more than it took: earlier waiters go next.
     else if (faults.frameWaiters.length > 0) this.pump();
-    return faults.isLive(f.id) ? f.id : NO_FAULT;
+    return faults.isLive(f) ? f.id : NO_FAULT;
   }
 
   /** Starts (or finishes) a fault. Returns false when it must wait for a frame. */
@@ -106,7 +107,7 @@ export class FaultPath {
     pt.unlinkBlock(p);
     pt.state[p] = State.Loading;
     pt.flags[p] = 0;
-    pt.pins[p]!++;
+    pt.pin(p);
     this.s.frames.charge(p);
     return true;
   }
@@ -123,22 +124,26 @@ export class FaultPath {
     pt.unlinkBlock(p);
     pt.state[p] = State.Loading;
     pt.flags[p] = 0;
-    pt.pins[p]!++;
+    pt.pin(p);
     return true;
   }
 
   /** Page `p` is loaded (or gone again): its waiters complete, or start over if it went away. */
   wake(p: number): void {
-    const list = this.s.faults.takeWaiters(p);
-    if (!list) return;
-    for (const f of list) {
-      if (--f.waiting > 0) continue;
-      if (this.s.pt.state[p] !== State.Resident && f.kind !== 'invalidate') {
-        // The page went away again (ballooned) before the waiter ran: start over.
-        if (!this.start(f)) this.s.faults.frameWaiters.push(f);
-      } else {
-        this.complete(f, true);
-      }
+    const w = this.s.faults.takeWaiters(p);
+    if (w === undefined) return;
+    if (Array.isArray(w)) for (const f of w) this.wakeOne(p, f);
+    else this.wakeOne(p, w);
+  }
+
+  /** Fault `f`, which waited on page `p`, goes on (see wake). */
+  private wakeOne(p: number, f: Fault): void {
+    if (--f.waiting > 0) return;
+    if (this.s.pt.state[p] !== State.Resident && f.kind !== 'invalidate') {
+      // The page went away again (ballooned) before the waiter ran: start over.
+      if (!this.start(f)) this.s.faults.frameWaiters.push(f);
+    } else {
+      this.complete(f, true);
     }
   }
 
@@ -153,8 +158,8 @@ export class FaultPath {
       if (!started) break;
       waiters.shift();
       // Started and not waiting for a read: it is done (a discarding DMA only needed its frame).
-      if (faults.isLive(f.id) && f.waiting === 0) faults.finish(f.id);
-      if (!faults.isLive(f.id)) io.push({ kind: 'faultDone', fault: f.id });
+      if (faults.isLive(f) && f.waiting === 0) faults.finish(f);
+      if (!faults.isLive(f)) io.push({ kind: 'faultDone', fault: f.id });
     }
   }
 
@@ -210,17 +215,17 @@ export class FaultPath {
         break;
       case 'dmaWrite':
       case 'dmaRead':
-        pt.pins[p]!++;
+        pt.pin(p);
         break;
       case 'pin':
         this.access.apply(p, f.write);
-        pt.pins[p]!++;
+        pt.pin(p);
         break;
       case 'invalidate':
         if (pt.state[p] === State.Resident) this.mapper.makeAnonymous(p);
         break;
     }
     // A fault finished synchronously (inside the call that raised it) needs no faultDone.
-    if (this.s.faults.finish(f.id) && emit) this.s.io.push({ kind: 'faultDone', fault: f.id });
+    if (this.s.faults.finish(f) && emit) this.s.io.push({ kind: 'faultDone', fault: f.id });
   }
 }

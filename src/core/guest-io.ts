@@ -38,7 +38,7 @@ export class GuestIo {
         (pt.flags[p]! & (Flag.SwapCache | Flag.Referenced | Flag.Dirty)) === Flag.SwapCache);
     if (unusedSwapIn) counters.staleSwapReads++;
     if (st === State.Resident) {
-      pt.pins[p]!++;
+      pt.pin(p);
       return NO_FAULT;
     }
     if (st === State.Emulating && this.faults.deviceSupersedes(p)) return NO_FAULT;
@@ -47,7 +47,7 @@ export class GuestIo {
     if (!this.mapper.oldContentNeeded(st)) {
       const f = this.faults.newFault(p, 'dmaWrite', true, 'host');
       if (this.faults.startDiscarding(f)) {
-        this.s.faults.finish(f.id);
+        this.s.faults.finish(f);
         if (this.s.faults.frameWaiters.length > 0) this.faults.pump();
         return NO_FAULT;
       }
@@ -72,7 +72,7 @@ export class GuestIo {
   /** A device is about to read page `p` (the guest writes it to disk): it must be present. */
   beginDmaRead(p: number): FaultId {
     if (this.s.pt.state[p] === State.Resident) {
-      this.s.pt.pins[p]!++;
+      this.s.pt.pin(p);
       return NO_FAULT;
     }
     return this.faults.fault(p, 'dmaRead', false, 'host');
@@ -110,6 +110,6 @@ export class GuestIo {
   /** A device (or the host's own code) is done with page `p`: it may be evicted again. */
   unpin(p: number): void {
     if (this.s.pt.pins[p] === 0) throw new UnbalancedPinError(p);
-    this.s.pt.pins[p]!--;
+    this.s.pt.unpin(p);
   }
 }

@@ -53,6 +53,10 @@ export class Invariants {
         out.push(`page ${p}: on an LRU list while in state ${st}`);
       if (st !== State.Resident && st !== State.Loading && pins[p]! > 0)
         out.push(`page ${p}: pinned while absent`);
+      // The bitmaps reclaim and the write path read instead of the arrays.
+      if (pt.isPinned(p) !== pins[p]! > 0) out.push(`page ${p}: pinned bit disagrees with ${pins[p]} pins`);
+      if (pt.isLinked(p) !== (pt.block[p] !== NONE))
+        out.push(`page ${p}: linked bit disagrees with block ${pt.block[p]}`);
       push(this.mapper.check(p));
       if (
         !this.s.isVmm(p) &&

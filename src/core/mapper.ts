@@ -1,5 +1,5 @@
 import { LruList } from './store/lruvec.js';
-import { Flag, State } from './store/page-table.js';
+import { Flag, type PageTable, State } from './store/page-table.js';
 import type { Store } from './store/store.js';
 import type { SwapCache } from './swap-cache.js';
 import { NONE } from './types.js';
@@ -16,8 +16,8 @@ import { NONE } from './types.js';
  */
 export class Mapper {
   readonly enabled: boolean;
-  /** Each page's image block (held directly: breakOnWrite runs on every write the host sees). */
-  private readonly block: Int32Array;
+  /** The page table (held directly: breakOnWrite runs on every write the host sees). */
+  private readonly pt: PageTable;
   /** Tests only (test/planted-bugs.test.ts): the copy-on-write unlink left out on purpose. */
   private readonly plantedNoUnlink: boolean;
 
@@ -26,7 +26,7 @@ export class Mapper {
     private readonly swapCache: SwapCache,
   ) {
     this.enabled = s.cfg.mapper;
-    this.block = s.pt.block;
+    this.pt = s.pt;
     this.plantedNoUnlink = this.enabled && s.cfg.plantedBug === 'mapper-no-cow-unlink';
   }
 
@@ -99,7 +99,7 @@ export class Mapper {
    * content (the paper's copy-on-write). Returns the flags without the name.
    */
   breakOnWrite(p: number, f: number): number {
-    if (f & Flag.Named || this.block[p] !== NONE) {
+    if (f & Flag.Named || this.pt.isLinked(p)) {
       if (this.plantedNoUnlink) return f;
       this.s.pt.unlinkBlock(p);
       if (f & Flag.Named) {

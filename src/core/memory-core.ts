@@ -228,7 +228,7 @@ export class MemoryCore {
   pinHost(gfn: Gfn, write: boolean): FaultId {
     if (this.s.pt.state[gfn] === State.Resident) {
       this.access.apply(gfn, write);
-      this.s.pt.pins[gfn]!++;
+      this.s.pt.pin(gfn);
       return NO_FAULT;
     }
     return this.faults.fault(gfn, 'pin', write, 'host');

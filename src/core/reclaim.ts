@@ -337,7 +337,7 @@ export class Reclaim {
       counters.pagesScanned++;
       this.recentScanned[type]!++;
       const f = pt.flags[p]!;
-      if (pt.pins[p]! > 0 || pt.state[p] !== State.Resident) {
+      if (pt.isPinned(p) || pt.state[p] !== State.Resident) {
         keep[kept++] = p;
         continue;
       }
@@ -373,7 +373,7 @@ export class Reclaim {
         pt.flags[p] = Flag.SwapCache | Flag.Writeback;
         frames.writeback++;
         counters.swapRewrites++;
-        if (pt.block[p] !== NONE) counters.silentSwapWrites++;
+        if (pt.isLinked(p)) counters.silentSwapWrites++;
         this.writeBatch[this.writeCount++] = p;
         reclaimed++;
       } else {
@@ -385,7 +385,7 @@ export class Reclaim {
         pt.slot[p] = s;
         pt.flags[p] = Flag.SwapCache | Flag.Writeback;
         frames.writeback++;
-        if (pt.block[p] !== NONE) counters.silentSwapWrites++;
+        if (pt.isLinked(p)) counters.silentSwapWrites++;
         this.writeBatch[this.writeCount++] = p;
         reclaimed++;
       }
@@ -435,7 +435,7 @@ export class Reclaim {
         pt.flags[q]! &= ~Flag.SwapCache;
         if (!(f & Flag.Named)) pt.flags[q]! |= Flag.Dirty;
         this.s.put(f & Flag.Named ? LruList.InactiveFile : LruList.ActiveAnon, q);
-      } else if (f & (Flag.Dirty | Flag.Referenced) || pt.pins[q]! > 0) {
+      } else if (f & (Flag.Dirty | Flag.Referenced) || pt.isPinned(q)) {
         // Touched (or pinned by a device) during writeback: the page stays and keeps its slot.
         this.s.put(LruList.ActiveAnon, q);
       } else {

@@ -18,6 +18,8 @@ export interface Fault {
   waiting: number;
   /** Finished as KVM's async page fault worker does: a write fault (CoreConfig.asyncPfWriteFaults). */
   asyncWrite: boolean;
+  /** Not finished yet (FaultTable.finish clears it). */
+  live: boolean;
 }
 
 /**
@@ -25,52 +27,65 @@ export interface Fault {
  * the faults waiting for a free frame (oldest first).
  */
 export class FaultTable {
-  // IdMaps, not Maps: these fill and empty on every fault, and a Map reallocates as it empties.
-  private readonly live = new IdMap<Fault>();
-  private readonly pageWaiters = new IdMap<Fault[]>();
-  /** 1 where pageWaiters has an entry: most loaded pages have none, and skip the map. */
-  private readonly hasWaiters: Uint8Array;
+  /** Faults not finished: each fault carries its own mark (Fault.live), so no map by id is kept. */
+  private liveCount = 0;
+  // An IdMap, not a Map: it fills and empties on every fault, and a Map reallocates as it empties.
+  /** A page's waiters: the one fault (the usual case, no array for it), or several, oldest first. */
+  private readonly pageWaiters = new IdMap<Fault | Fault[]>();
+  /**
+   * One bit per page, set where pageWaiters has an entry: most loaded pages have none, and skip the
+   * map. Bits, not bytes: a read completes pages scattered over the guest, and at 32 KiB per GiB of
+   * guest the bitmap stays in cache where a byte per page (256 KiB per GiB) missed on most pages.
+   */
+  private readonly hasWaiters: Int32Array;
   /** Faults that wait for a frame, oldest first. */
   readonly frameWaiters: Fault[] = [];
 
   constructor(pageCount: number) {
-    this.hasWaiters = new Uint8Array(pageCount);
+    this.hasWaiters = new Int32Array((pageCount + 31) >>> 5);
   }
 
   get size(): number {
-    return this.live.size;
+    return this.liveCount;
   }
 
+  /** Counts a new fault (made with `live` true) as in flight. */
   add(f: Fault): Fault {
-    this.live.set(f.id, f);
+    this.liveCount++;
     return f;
   }
 
-  isLive(id: FaultId): boolean {
-    return this.live.has(id);
+  isLive(f: Fault): boolean {
+    return f.live;
   }
 
   /** Forgets a fault; false when it was not live (already finished). */
-  finish(id: FaultId): boolean {
-    return this.live.delete(id);
+  finish(f: Fault): boolean {
+    if (!f.live) return false;
+    f.live = false;
+    this.liveCount--;
+    return true;
   }
 
   /** `f` waits until page `p` is loaded. */
   waitOn(p: number, f: Fault): FaultId {
     f.waiting++;
-    this.hasWaiters[p] = 1;
-    const list = this.pageWaiters.get(p);
-    if (list) list.push(f);
-    else this.pageWaiters.set(p, [f]);
+    this.hasWaiters[p >>> 5]! |= 1 << (p & 31);
+    const w = this.pageWaiters.get(p);
+    if (w === undefined) this.pageWaiters.set(p, f);
+    else if (Array.isArray(w)) w.push(f);
+    else this.pageWaiters.set(p, [w, f]);
     return f.id;
   }
 
-  /** Takes the faults waiting on page `p`'s load (undefined when there are none). */
-  takeWaiters(p: number): Fault[] | undefined {
-    if (this.hasWaiters[p] === 0) return undefined;
-    this.hasWaiters[p] = 0;
-    const list = this.pageWaiters.get(p);
-    if (list) this.pageWaiters.delete(p);
-    return list;
+  /**
+   * Takes the faults waiting on page `p`'s load: one fault, or several in an array, oldest first
+   * (undefined when there are none).
+   */
+  takeWaiters(p: number): Fault | Fault[] | undefined {
+    const bit = 1 << (p & 31);
+    if ((this.hasWaiters[p >>> 5]! & bit) === 0) return undefined;
+    this.hasWaiters[p >>> 5]! &= ~bit;
+    return this.pageWaiters.take(p);
   }
 }

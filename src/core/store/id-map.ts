@@ -3,11 +3,12 @@
  * empty all the time: the faults in flight, the I/O in flight, the waiters of a page. A JS Map
  * shrinks (reallocates its table, through the runtime) whenever a delete leaves it a quarter
  * full, so one that goes from one entry to none on every fault reallocated on every fault. This
- * one never shrinks: open addressing with linear probing over typed-array keys, tombstones for
- * deleted keys, rehashed (dropping them) when it grows or when tombstones pile up.
+ * one never shrinks: open addressing with linear probing over typed-array keys, and a delete
+ * shifts the entries after it back into the hole (Knuth's Algorithm R, TAOCP 6.4), so no
+ * tombstones pile up and a map whose keys only ever grow (fault and I/O ids) never rehashes: it
+ * rehashes only to grow.
  */
 const EMPTY = -1;
-const DELETED = -2;
 
 export class IdMapError extends Error {
   override name = 'IdMapError';
@@ -17,13 +18,9 @@ export class IdMap<V> {
   private keys: Float64Array;
   private vals: (V | undefined)[];
   private count = 0;
-  private used = 0;
   private mask: number;
   /** 32 minus log2 of the table size: the hash's top bits pick the slot. */
   private shift: number;
-  /** The live entries while a rehash moves them (reused: a busy map rehashes every few dozen sets). */
-  private readonly liveKeys: number[] = [];
-  private readonly liveVals: (V | undefined)[] = [];
 
   constructor(capacity = 32) {
     let cap = 64;
@@ -52,7 +49,6 @@ export class IdMap<V> {
       throw new IdMapError(`IdMap: keys must be non-negative whole numbers, got ${key}`);
     const keys = this.keys;
     let i = slotOf(key, this.shift);
-    let tomb = -1;
     for (;;) {
       const k = keys[i]!;
       if (k === key) {
@@ -60,26 +56,49 @@ export class IdMap<V> {
         return this;
       }
       if (k === EMPTY) break;
-      if (k === DELETED && tomb < 0) tomb = i;
       i = (i + 1) & this.mask;
     }
-    if (tomb >= 0) i = tomb;
-    else this.used++;
     keys[i] = key;
     this.vals[i] = value;
     this.count++;
-    if (this.used * 2 > keys.length)
-      this.rehash(this.count * 4 > keys.length ? keys.length * 2 : keys.length);
+    if (this.count * 2 > keys.length) this.rehash(keys.length * 2);
     return this;
   }
 
   delete(key: number): boolean {
     const i = this.find(key);
     if (i < 0) return false;
-    this.keys[i] = DELETED;
-    this.vals[i] = undefined;
-    this.count--;
+    this.removeAt(i);
     return true;
+  }
+
+  /** get() and delete() in one lookup: the key's value, which is removed, or undefined. */
+  take(key: number): V | undefined {
+    const i = this.find(key);
+    if (i < 0) return undefined;
+    const v = this.vals[i];
+    this.removeAt(i);
+    return v;
+  }
+
+  /** Empties slot `i` (which holds an entry). */
+  private removeAt(i: number): void {
+    const keys = this.keys;
+    const vals = this.vals;
+    const mask = this.mask;
+    // Every entry of the probe run after the hole whose home slot is not cyclically within
+    // (hole, its own slot] could no longer be found past the hole: it moves into it.
+    for (let j = (i + 1) & mask; keys[j] !== EMPTY; j = (j + 1) & mask) {
+      const home = slotOf(keys[j]!, this.shift);
+      const stays = i <= j ? i < home && home <= j : i < home || home <= j;
+      if (stays) continue;
+      keys[i] = keys[j]!;
+      vals[i] = vals[j];
+      i = j;
+    }
+    keys[i] = EMPTY;
+    vals[i] = undefined;
+    this.count--;
   }
 
   private find(key: number): number {
@@ -93,40 +112,22 @@ export class IdMap<V> {
     }
   }
 
-  /**
-   * Re-inserts the live entries into a table of `capacity` slots, dropping tombstones. At the same
-   * size (the usual case: a few live entries among many deleted) the table is reused, not
-   * reallocated.
-   */
+  /** Re-inserts the live entries into a new table of `capacity` slots. */
   private rehash(capacity: number): void {
     const oldKeys = this.keys;
     const oldVals = this.vals;
-    const liveKeys = this.liveKeys;
-    const liveVals = this.liveVals;
-    let live = 0;
+    const keys = (this.keys = new Float64Array(capacity).fill(EMPTY));
+    const vals = (this.vals = new Array<V | undefined>(capacity).fill(undefined));
+    const mask = (this.mask = capacity - 1);
+    const shift = (this.shift = 32 - Math.log2(capacity));
     for (let j = 0; j < oldKeys.length; j++) {
-      if (oldKeys[j]! < 0) continue;
-      liveKeys[live] = oldKeys[j]!;
-      liveVals[live++] = oldVals[j];
+      const k = oldKeys[j]!;
+      if (k === EMPTY) continue;
+      let i = slotOf(k, shift);
+      while (keys[i] !== EMPTY) i = (i + 1) & mask;
+      keys[i] = k;
+      vals[i] = oldVals[j];
     }
-    if (capacity === oldKeys.length) {
-      oldKeys.fill(EMPTY);
-      oldVals.fill(undefined);
-    } else {
-      this.keys = new Float64Array(capacity).fill(EMPTY);
-      this.vals = new Array<V | undefined>(capacity).fill(undefined);
-      this.mask = capacity - 1;
-      this.shift = 32 - Math.log2(capacity);
-    }
-    for (let j = 0; j < live; j++) {
-      let i = slotOf(liveKeys[j]!, this.shift);
-      while (this.keys[i] !== EMPTY) i = (i + 1) & this.mask;
-      this.keys[i] = liveKeys[j]!;
-      this.vals[i] = liveVals[j];
-      // The scratch must not keep a value alive once the map has forgotten it.
-      liveVals[j] = undefined;
-    }
-    this.used = this.count;
   }
 }
 

@@ -75,8 +75,12 @@ export class PageIo {
   drainInto(out: CoreAction[]): number {
     const n = this.queuedCount;
     const actions = this.actions;
-    for (let i = 0; i < n; i++) out[i] = actions[i]!;
-    this.forget();
+    // Moved and cleared in one pass (see forget).
+    for (let i = 0; i < n; i++) {
+      out[i] = actions[i]!;
+      actions[i] = undefined;
+    }
+    this.queuedCount = 0;
     return n;
   }
 
@@ -153,17 +157,19 @@ export class PageIo {
 
   /** The read `id` is done: its record, which is forgotten. */
   takeRead(id: IoId): PendingRead {
-    const io = this.pending.get(id);
-    if (!io || io.kind !== 'read') throw new UnknownIoError('read', id);
-    this.pending.delete(id);
-    return io;
+    const io = this.pending.take(id);
+    if (io?.kind === 'read') return io;
+    // The other kind of I/O under this id stays in flight, as if never looked at.
+    if (io) this.pending.set(id, io);
+    throw new UnknownIoError('read', id);
   }
 
   /** The write `id` is done: its pages. */
   takeWrite(id: IoId): readonly number[] {
-    const io = this.pending.get(id);
-    if (!io || io.kind !== 'write') throw new UnknownIoError('write', id);
-    this.pending.delete(id);
-    return io.pages;
+    const io = this.pending.take(id);
+    if (io?.kind === 'write') return io.pages;
+    // The other kind of I/O under this id stays in flight, as if never looked at.
+    if (io) this.pending.set(id, io);
+    throw new UnknownIoError('write', id);
   }
 }
