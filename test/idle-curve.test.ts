@@ -3,8 +3,13 @@ import { test } from 'node:test';
 import {
   IDLE_WINDOWS_S,
   type IdleFault,
+  byKind,
   byRegion,
   faultsFromTrace,
+  kpageflagsCommand,
+  pageKind,
+  pageRuns,
+  parseKpageflags,
   firstTouches,
   histogram,
   kernelRegions,
@@ -138,4 +143,38 @@ test('median of an odd and an even count', () => {
   assert.equal(median([3, 1, 2]), 2);
   assert.equal(median([4, 1, 3, 2]), 2.5);
   assert.ok(Number.isNaN(median([])));
+});
+
+test("pages by what they hold, from the guest's kpageflags read in runs of consecutive pages", () => {
+  const bit = (...b: number[]): bigint => b.reduce((a, x) => a | (1n << BigInt(x)), 0n);
+  assert.equal(pageKind(bit(7)), 'slab');
+  assert.equal(pageKind(bit(26)), 'page table');
+  assert.equal(pageKind(bit(10)), 'free (buddy)');
+  assert.equal(pageKind(bit(5, 12)), 'anon (LRU)');
+  assert.equal(pageKind(bit(5, 3)), 'file (LRU)');
+  assert.equal(pageKind(bit(32, 7)), 'reserved');
+  assert.equal(pageKind(bit(20)), 'no page');
+  assert.equal(pageKind(0n), 'other kernel');
+  assert.deepEqual(pageRuns([9, 3, 4, 5, 4, 7]), [
+    [3, 3],
+    [7, 1],
+    [9, 1],
+  ]);
+  assert.equal(kpageflagsCommand([[3, 2]]), 'echo @R 3; busybox od -v -An -tu8 -j 24 -N 16 /proc/kpageflags');
+  // busybox od's output: two words a line; a run starts at its marker.
+  const flags = parseKpageflags([
+    '@R 3',
+    '                  128                 1024',
+    '@R 9',
+    '      4294967424',
+  ]);
+  assert.deepEqual(
+    [...flags],
+    [
+      [3, 128n],
+      [4, 1024n],
+      [9, 4294967424n],
+    ],
+  );
+  assert.deepEqual(byKind([3, 4, 9, 9, 11], flags), { slab: 1, 'free (buddy)': 1, reserved: 1, unknown: 1 });
 });

@@ -96,6 +96,9 @@ export function registerIdleProbe(program: Command): void {
             (x, i) =>
               `new pages/s between ${x.fromS} and ${x.toS} s: ${x.pagesPerSec} (rounds ${x.perRound.join(', ')}); model ${model.longRates[i]!.pagesPerSec}`,
           ),
+          `pages touched in any round, by what they held after: ${Object.entries(r.byKind)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(', ')}`,
           `results in ${dir} (${base}.json, ${base}.csv)`,
         ];
         process.stdout.write(`${lines.join('\n')}\n`);

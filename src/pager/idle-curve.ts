@@ -148,3 +148,92 @@ export function faultsFromTrace(
   }
   return out;
 }
+
+/**
+ * Bits of the guest's /proc/kpageflags (include/uapi/linux/kernel-page-flags.h; RESERVED is one of
+ * the "hacking" bits fs/proc/page.c exports too).
+ */
+const KPF = {
+  SLAB: 7,
+  BUDDY: 10,
+  ANON: 12,
+  LRU: 5,
+  NOPAGE: 20,
+  PGTABLE: 26,
+  RESERVED: 32,
+} as const;
+
+/** What a guest page holds, from its kpageflags: the first that applies, in this order. */
+export const PAGE_KINDS = [
+  'no page',
+  'reserved',
+  'page table',
+  'slab',
+  'free (buddy)',
+  'anon (LRU)',
+  'file (LRU)',
+  'other kernel',
+] as const;
+export type PageKind = (typeof PAGE_KINDS)[number];
+
+/** A page's kind from its kpageflags (a 64-bit value; bit tests through BigInt). */
+export function pageKind(flags: bigint): PageKind {
+  const has = (bit: number): boolean => ((flags >> BigInt(bit)) & 1n) === 1n;
+  if (has(KPF.NOPAGE)) return 'no page';
+  if (has(KPF.RESERVED)) return 'reserved';
+  if (has(KPF.PGTABLE)) return 'page table';
+  if (has(KPF.SLAB)) return 'slab';
+  if (has(KPF.BUDDY)) return 'free (buddy)';
+  if (has(KPF.LRU)) return has(KPF.ANON) ? 'anon (LRU)' : 'file (LRU)';
+  // Kernel stacks, percpu areas, vmalloc, the memmap: allocated pages with no flag of their own.
+  return 'other kernel';
+}
+
+/** The pages as runs of consecutive pages: [first, length], in order. */
+export function pageRuns(pages: Iterable<number>): [number, number][] {
+  const sorted = [...new Set(pages)].sort((a, b) => a - b);
+  const runs: [number, number][] = [];
+  for (const p of sorted) {
+    const last = runs[runs.length - 1];
+    if (last && last[0] + last[1] === p) last[1]++;
+    else runs.push([p, 1]);
+  }
+  return runs;
+}
+
+/**
+ * The guest's command reading `runs`' flags: per run a marker line, then busybox od's decimal
+ * 64-bit words (its -j/-N take bytes: 8 a page; -v, or equal lines would be folded into a '*').
+ */
+export function kpageflagsCommand(runs: readonly [number, number][]): string {
+  return runs
+    .map(([p, n]) => `echo @R ${p}; busybox od -v -An -tu8 -j ${p * 8} -N ${n * 8} /proc/kpageflags`)
+    .join('; ');
+}
+
+/** The flags of each page from kpageflagsCommand's output. */
+export function parseKpageflags(lines: readonly string[]): Map<number, bigint> {
+  const out = new Map<number, bigint>();
+  let page = -1;
+  for (const line of lines) {
+    const m = /^@R (\d+)$/.exec(line.trim());
+    if (m) {
+      page = Number(m[1]);
+      continue;
+    }
+    if (page < 0) continue;
+    for (const w of line.trim().split(/\s+/)) if (/^\d+$/.test(w)) out.set(page++, BigInt(w));
+  }
+  return out;
+}
+
+/** Distinct pages per kind (pages with no flags read are 'unknown'). */
+export function byKind(pages: Iterable<number>, flags: ReadonlyMap<number, bigint>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of new Set(pages)) {
+    const f = flags.get(p);
+    const k = f === undefined ? 'unknown' : pageKind(f);
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return out;
+}

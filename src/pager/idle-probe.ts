@@ -5,8 +5,12 @@ import {
   IDLE_WINDOWS_S,
   type IdleFault,
   type PageRegion,
+  byKind,
   byRegion,
   faultsFromTrace,
+  kpageflagsCommand,
+  pageRuns,
+  parseKpageflags,
   histogram,
   kernelRegions,
   median,
@@ -26,6 +30,9 @@ const FLOOR_PAGES = 128;
 
 /** The most faults one round records (the daemon's fault-trace limit, 1 << 20). */
 const TRACE_CAPACITY = 1 << 20;
+
+/** Runs of pages per guest command reading their kpageflags: a command line of a few KiB. */
+const KPAGEFLAGS_RUNS_PER_COMMAND = 40;
 
 /** Guest-physical buckets of the histogram: 16 MiB. */
 const HISTOGRAM_BUCKET_PAGES = (16 * MiB) / 4096;
@@ -70,6 +77,8 @@ export interface IdleRound {
   byRegion: Record<string, number>;
   /** First touches per 16 MiB of guest-physical memory: [first page, count]. */
   histogram: [number, number][];
+  /** Distinct pages by what they held when the rounds were over (the guest's /proc/kpageflags). */
+  byKind: Record<string, number>;
   /** Every fault: [seconds after the eviction, page, 1 if read from swap]. */
   trace: [number, number, number][];
 }
@@ -86,6 +95,8 @@ export interface IdleProbeResult {
   /** New distinct pages per second at long W (between the named windows), median over rounds. */
   longRates: { fromS: number; toS: number; pagesPerSec: number; perRound: number[] }[];
   kernelRegions: PageRegion[];
+  /** Every page touched in any round, by what it held after the rounds (kpageflags; 'unknown' if unread). */
+  byKind: Record<string, number>;
   /** Guest RAM (MiB of the memfd) every 5 s while it settled. */
   settleMemfdMiB: number[];
   guestKernel: string;
@@ -123,6 +134,7 @@ export async function runIdleProbe(o: IdleProbeOptions): Promise<IdleProbeResult
   const rounds: IdleRound[] = [];
   const settleMemfdMiB: number[] = [];
   let regions: PageRegion[] = [];
+  const flags = new Map<number, bigint>();
   let guestKernel = '';
   const windows = IDLE_WINDOWS_S.filter((w) => w <= o.windowS);
   const probe = async (r: PagerProbeAccess): Promise<void> => {
@@ -163,6 +175,18 @@ export async function runIdleProbe(o: IdleProbeOptions): Promise<IdleProbeResult
         `round ${k}/${o.rounds}: evicted ${before} -> ${round.memfdAfterEvictionMiB} MiB; ${round.distinctPages} pages came back in ${o.windowS} s (${windows.map((w) => `${w}s:${round.wssPages[String(w)]}`).join(' ')})`,
       );
     }
+    // What the touched pages hold, read once the windows are over (reading disturbs the guest).
+    const runs = pageRuns(rounds.flatMap((x) => x.trace.map(([, page]) => page)));
+    for (let i = 0; i < runs.length; i += KPAGEFLAGS_RUNS_PER_COMMAND) {
+      const reply = await r.guest(`!${kpageflagsCommand(runs.slice(i, i + KPAGEFLAGS_RUNS_PER_COMMAND))}`);
+      for (const [p, f] of parseKpageflags(reply.lines)) flags.set(p, f);
+    }
+    for (const x of rounds)
+      x.byKind = byKind(
+        x.trace.map(([, page]) => page),
+        flags,
+      );
+    progress(`page kinds read for ${flags.size} pages`);
   };
   const run = await runPagerConfig({
     config: 'baseline',
@@ -183,7 +207,7 @@ export async function runIdleProbe(o: IdleProbeOptions): Promise<IdleProbeResult
     throw new Error(
       `the idle probe did not finish: ${rounds.length} of ${o.rounds} rounds${run.qemuKilled ? ` (${run.qemuKilled})` : ''}`,
     );
-  return summarize(o, rounds, windows, regions, settleMemfdMiB, guestKernel, run.info, run.notes);
+  return summarize(o, rounds, windows, regions, flags, settleMemfdMiB, guestKernel, run.info, run.notes);
 }
 
 function roundOf(
@@ -214,6 +238,7 @@ function roundOf(
     swapReadOps: d('swapReadOps'),
     byRegion: byRegion(faults, regions),
     histogram: histogram(faults, HISTOGRAM_BUCKET_PAGES),
+    byKind: {},
     trace: faults.map((f) => [+f.tS.toFixed(6), f.page, f.read ? 1 : 0]),
   };
 }
@@ -233,6 +258,7 @@ function summarize(
   rounds: IdleRound[],
   windows: readonly number[],
   regions: PageRegion[],
+  flags: ReadonlyMap<number, bigint>,
   settleMemfdMiB: number[],
   guestKernel: string,
   info: Record<string, string | number | boolean>,
@@ -258,6 +284,10 @@ function summarize(
       return { fromS, toS, pagesPerSec: median(perRound), perRound };
     }),
     kernelRegions: regions,
+    byKind: byKind(
+      rounds.flatMap((x) => x.trace.map(([, page]) => page)),
+      flags,
+    ),
     settleMemfdMiB,
     guestKernel,
     info,
