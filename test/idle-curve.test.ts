@@ -135,6 +135,8 @@ test("the daemon's fault trace as faults: times from t0, a read when the read st
     { tS: 2, page: 11, read: false },
     { tS: 1, page: 12, read: false },
   ]);
+  // A fault served in the loop's turn that started the trace carries that turn's earlier wake-up.
+  assert.equal(faultsFromTrace([13, 0.9e9, null, 1e9], { fields, readStartAt }, 1e9)[0]!.tS, 0);
   // A torn last row is left out.
   assert.equal(faultsFromTrace(rows.slice(0, 6), { fields, readStartAt }, 0).length, 1);
 });

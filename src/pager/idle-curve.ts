@@ -141,7 +141,9 @@ export function faultsFromTrace(
     if (page === null || page === undefined || woke === null || woke === undefined) continue;
     const readStart = records[i + layout.readStartAt];
     out.push({
-      tS: (woke - t0Ns) / 1e9,
+      // The trace starts after t0, so every fault in it is after it; one served in the loop's turn
+      // that started the trace carries that turn's wake-up, a moment before t0.
+      tS: Math.max(0, (woke - t0Ns) / 1e9),
       page,
       read: readStart !== null && readStart !== undefined && !Number.isNaN(readStart),
     });
