@@ -85,6 +85,12 @@ test(
           'every page is in one region',
         );
       }
+      // Every touched page's kind was read from the guest (none 'unknown').
+      assert.equal(
+        Object.values(r.byKind).reduce((a, b) => a + b, 0),
+        new Set(r.rounds.flatMap((x) => x.trace.map(([, p]) => p))).size,
+      );
+      assert.equal(r.byKind.unknown, undefined);
       assert.equal(r.longRates.length, 1);
       assert.deepEqual([r.longRates[0]!.fromS, r.longRates[0]!.toS], [3, 6]);
     });
