@@ -43,6 +43,7 @@ import { registerGuests } from './guests.js';
 import { CTL_INPUT_ERRORS, registerCtl } from './ctl.js';
 import { VM_INPUT_ERRORS, VM_RUN_ERRORS, registerVm } from './vm.js';
 import { HOST_INPUT_ERRORS, registerHost } from './vm-host.js';
+import { registerIdleProbe } from './idle-probe.js';
 
 /** An integer flag within [min, max]. */
 const intFlag =
@@ -409,6 +410,7 @@ registerGuests(program);
 registerVm(program);
 registerCtl(program);
 registerHost(program);
+registerIdleProbe(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   const known =

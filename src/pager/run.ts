@@ -101,6 +101,24 @@ export interface PagerRunOptions extends RealRunOptions {
   limitSchedule?: readonly LimitStep[];
   /** Linux's vm.page-cluster for the pager's swap readahead (default 3, Linux's; 0 = none). */
   pageClusterLog2?: number;
+  /**
+   * A measurement of the booted guest, run after the warm-up (or the boot, without one) and before
+   * the iterations, with the daemon's commands and the guest's command channel (the idle probe).
+   */
+  probe?: (r: PagerProbeAccess) => Promise<void>;
+}
+
+/** What a run's `probe` may do: the daemon's commands, the pager's limit, the guest's commands. */
+export interface PagerProbeAccess {
+  /** The guest's RAM in pages (what it believes it has). */
+  readonly ramPages: number;
+  daemon(cmd: Record<string, unknown>): Promise<Record<string, unknown>>;
+  stats(): Promise<Stats>;
+  /** The resident limit to `pages`; after a lowering, waits until guest RAM stops shrinking; the memfd's bytes then. */
+  setLimit(pages: number): Promise<number>;
+  /** One command in the guest (its lines and exit status). */
+  guest(command: string): Promise<{ rc: number; lines: string[] }>;
+  progress(m: string): void;
 }
 
 /** One change of the pager's resident limit during a run (see `limitSchedule`). */
@@ -321,7 +339,19 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
 
   protected async afterWarmup(): Promise<void> {
     await this.balloonSteps('warmup');
-    return this.memory('AfterWarmup');
+    await this.memory('AfterWarmup');
+    if (!this.p.probe) return;
+    await this.p.probe({
+      ramPages: Math.round((this.p.believedMiB * MiB) / PAGE),
+      daemon: (c) => this.d.cmd(c),
+      stats: () => this.stats(),
+      setLimit: (pages) => this.setLimitAndSettle(pages),
+      guest: async (c) => {
+        const r = await this.channel.run(c);
+        return { rc: r.rc, lines: r.lines };
+      },
+      progress: (m) => this.progress(m),
+    });
   }
 
   /** The steps of the schedule due at `point`, in order. */
@@ -380,8 +410,17 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
   /** The limit to `st.pages`; after a lowering, waits until guest RAM stops shrinking (evictions done). */
   private async limitStep(st: LimitStep, i: number): Promise<void> {
     const before = await this.stats();
-    await this.d.cmd({ cmd: 'limit', pages: st.pages });
-    let memfd = before.pager.memfdBytes ?? 0;
+    const memfd = await this.setLimitAndSettle(st.pages);
+    this.info[`limitStep${i}MemfdAfterMiB`] = +(memfd / MiB).toFixed(1);
+    this.progress(
+      `${this.p.config}: resident limit ${st.pages} pages after iteration ${st.after}: guest RAM ${((before.pager.memfdBytes ?? 0) / MiB).toFixed(1)} -> ${(memfd / MiB).toFixed(1)} MiB`,
+    );
+  }
+
+  /** The limit to `pages`; then waits until guest RAM stops shrinking (evictions done): its bytes then. */
+  private async setLimitAndSettle(pages: number): Promise<number> {
+    let memfd = (await this.stats()).pager.memfdBytes ?? 0;
+    await this.d.cmd({ cmd: 'limit', pages });
     let steady = 0;
     const t0 = performance.now();
     while (steady < 3 && performance.now() - t0 < 120_000) {
@@ -390,10 +429,7 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
       steady = now >= memfd ? steady + 1 : 0;
       memfd = now;
     }
-    this.info[`limitStep${i}MemfdAfterMiB`] = +(memfd / MiB).toFixed(1);
-    this.progress(
-      `${this.p.config}: resident limit ${st.pages} pages after iteration ${st.after}: guest RAM ${((before.pager.memfdBytes ?? 0) / MiB).toFixed(1)} -> ${(memfd / MiB).toFixed(1)} MiB`,
-    );
+    return memfd;
   }
 
   /** The memory the run uses: guest RAM, QEMU's and the daemon's own, into `info`. */

@@ -1,0 +1,122 @@
+/**
+ * The idle probe on the real Debian guest (root, QEMU and the pager engine needed; skipped with the
+ * reason otherwise): a small run measures, and a SIGINT in the middle leaves the host as found.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pagerCacheDir, pagerEngine } from '../src/pager/index.js';
+import { runIdleProbe } from '../src/pager/idle-probe.js';
+import { cacheDir } from '../src/real/paths.js';
+import { leftoverLock, onIdleEngine } from './support/engine-lock.js';
+import { interruptWhen } from './support/interrupt.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const pa = (await pagerEngine.availability()).engine;
+const skip = pa.ok ? false : `qemu-pager engine unavailable here: ${pa.reason}`;
+
+/** What a run could leave behind: the engine's QEMU and daemon, work files, journals, the lock, loop devices. */
+function hostState(): { processes: string[]; files: string[]; loops: string } {
+  const processes: string[] = [];
+  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (
+        cmd.includes('vswapper-pager,debug-threads') ||
+        (cmd.includes('/pager/daemon.js') && cmd.includes(pagerCacheDir()))
+      )
+        processes.push(p);
+    } catch {
+      // gone
+    }
+  }
+  let files: string[] = [];
+  try {
+    files = readdirSync(pagerCacheDir()).filter(
+      (n) => n.startsWith('vswapper-pager-') || n.startsWith('host-changes-'),
+    );
+  } catch {
+    // no cache folder yet
+  }
+  let loops = '';
+  try {
+    loops = execFileSync('losetup', ['-a'], { encoding: 'utf8' });
+  } catch {
+    // no losetup: nothing to compare
+  }
+  return { processes, files: [...files, ...leftoverLock(cacheDir())], loops };
+}
+
+async function settled(before: ReturnType<typeof hostState>): Promise<ReturnType<typeof hostState>> {
+  for (let i = 0; i < 50 && hostState().processes.length > before.processes.length; i++)
+    await new Promise((r) => setTimeout(r, 100));
+  return hostState();
+}
+
+test(
+  'an idle guest evicted to the floor faults pages back; the curve rises and the host is left as found',
+  { skip, timeout: 20 * 60_000 },
+  async (t) => {
+    await onIdleEngine(t, async () => {
+      const before = hostState();
+      const r = await runIdleProbe({ believedMiB: 256, rounds: 2, windowS: 6, settleS: 2 });
+      assert.deepEqual(await settled(before), before);
+      assert.equal(r.rounds.length, 2);
+      assert.deepEqual(r.windowsS, [0.5, 1, 2, 5]);
+      assert.ok(
+        r.kernelRegions.some((x) => x.name === 'Kernel code'),
+        'the guest showed its kernel image',
+      );
+      assert.match(r.guestKernel, /^\d+\.\d+/);
+      for (const x of r.rounds) {
+        assert.ok(x.memfdBeforeMiB > x.memfdAfterEvictionMiB, 'the eviction took guest RAM');
+        assert.ok(x.memfdAfterEvictionMiB <= (r.floorPages * 4096) / 2 ** 20 + 0.5, 'down to the floor');
+        assert.ok(x.distinctPages > 0, 'even an idle guest touches pages');
+        assert.ok(x.distinctReadFromSwap > 0, 'some came back from swap');
+        const c = r.windowsS.map((w) => x.wssPages[String(w)]!);
+        for (let i = 1; i < c.length; i++) assert.ok(c[i]! >= c[i - 1]!);
+        assert.ok(x.trace.every(([tS]) => tS >= 0 && tS <= 6));
+        assert.equal(
+          Object.values(x.byRegion).reduce((a, b) => a + b, 0),
+          x.distinctPages,
+          'every page is in one region',
+        );
+      }
+      // Every touched page's kind was read from the guest (none 'unknown').
+      assert.equal(
+        Object.values(r.byKind).reduce((a, b) => a + b, 0),
+        new Set(r.rounds.flatMap((x) => x.trace.map(([, p]) => p))).size,
+      );
+      assert.equal(r.byKind.unknown, undefined);
+      assert.equal(r.longRates.length, 1);
+      assert.deepEqual([r.longRates[0]!.fromS, r.longRates[0]!.toS], [3, 6]);
+    });
+  },
+);
+
+test(
+  'SIGINT during the idle probe leaves the host as it was found',
+  { skip, timeout: 20 * 60_000 },
+  async (t) => {
+    await onIdleEngine(t, async () => {
+      const before = hostState();
+      const { sent, during, out, signalCode } = await interruptWhen(
+        /round 1\/3/,
+        `
+      import { runIdleProbe } from ${JSON.stringify(resolve(HERE, '../src/pager/idle-probe.js'))};
+      await runIdleProbe({ believedMiB: 256, rounds: 3, windowS: 30, settleS: 1,
+        onProgress: (m) => process.stdout.write(m + '\\n') });`,
+        hostState,
+      );
+      assert.ok(sent, `the probe never finished its first round: ${out}`);
+      assert.ok(during!.processes.length >= before.processes.length + 2, 'QEMU and the daemon were running');
+      assert.ok(during!.files.length > before.files.length, 'work files existed');
+      assert.equal(signalCode, 'SIGINT', 'the process ended by the signal');
+      assert.doesNotMatch(out, /finished/);
+      assert.deepEqual(await settled(before), before);
+    });
+  },
+);
