@@ -2,59 +2,23 @@
  * The idle probe on the real Debian guest (root, QEMU and the pager engine needed; skipped with the
  * reason otherwise): a small run measures, and a SIGINT in the middle leaves the host as found.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pagerCacheDir, pagerEngine } from '../src/pager/index.js';
+import { pagerEngine } from '../src/pager/index.js';
 import { runIdleProbe } from '../src/pager/idle-probe.js';
-import { cacheDir } from '../src/real/paths.js';
-import { leftoverLock, onIdleEngine } from './support/engine-lock.js';
+import { onIdleEngine } from './support/engine-lock.js';
 import { interruptWhen } from './support/interrupt.js';
+import { type PagerHostState, pagerHostState, settledPagerHost } from './support/pager-host.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const pa = (await pagerEngine.availability()).engine;
 const skip = pa.ok ? false : `qemu-pager engine unavailable here: ${pa.reason}`;
 
-/** What a run could leave behind: the engine's QEMU and daemon, work files, journals, the lock, loop devices. */
-function hostState(): { processes: string[]; files: string[]; loops: string } {
-  const processes: string[] = [];
-  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      if (
-        cmd.includes('vswapper-pager,debug-threads') ||
-        (cmd.includes('/pager/daemon.js') && cmd.includes(pagerCacheDir()))
-      )
-        processes.push(p);
-    } catch {
-      // gone
-    }
-  }
-  let files: string[] = [];
-  try {
-    files = readdirSync(pagerCacheDir()).filter(
-      (n) => n.startsWith('vswapper-pager-') || n.startsWith('host-changes-'),
-    );
-  } catch {
-    // no cache folder yet
-  }
-  let loops = '';
-  try {
-    loops = execFileSync('losetup', ['-a'], { encoding: 'utf8' });
-  } catch {
-    // no losetup: nothing to compare
-  }
-  return { processes, files: [...files, ...leftoverLock(cacheDir())], loops };
-}
-
-async function settled(before: ReturnType<typeof hostState>): Promise<ReturnType<typeof hostState>> {
-  for (let i = 0; i < 50 && hostState().processes.length > before.processes.length; i++)
-    await new Promise((r) => setTimeout(r, 100));
-  return hostState();
-}
+/** What a run could leave behind, loop devices included. */
+const hostState = (): PagerHostState => pagerHostState({ loops: true });
+const settled = (before: PagerHostState): Promise<PagerHostState> => settledPagerHost(before, hostState);
 
 test(
   'an idle guest evicted to the floor faults pages back; the curve rises and the host is left as found',

@@ -5,7 +5,6 @@
  * (UFFD_EVENT_REMOVE), the run's checksum equal, no discarded page read back from swap, the memfd's
  * allocation dropping at each inflation, the host left as found (also after SIGINT).
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
@@ -13,13 +12,13 @@ import assert from 'node:assert/strict';
 import {
   type PagerRunOptions,
   type PagerRunResult,
-  pagerCacheDir,
   pagerEngine,
   runPagerConfig,
 } from '../src/pager/index.js';
 import { cacheDir } from '../src/real/paths.js';
-import { leftoverLock, waitForIdleEngine } from './support/engine-lock.js';
+import { waitForIdleEngine } from './support/engine-lock.js';
 import { interruptWhen } from './support/interrupt.js';
+import { pagerHostState } from './support/pager-host.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -28,26 +27,8 @@ const skip = pa.ok ? false : `qemu-pager engine unavailable here: ${pa.reason}`;
 
 /** The engine's QEMU and daemons, its work files and the lock: what a run could leave behind. */
 function hostState(): string[] {
-  const left: string[] = [];
-  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      if (
-        cmd.includes('vswapper-pager,debug-threads') ||
-        (cmd.includes('/pager/daemon.js') && cmd.includes(pagerCacheDir()))
-      )
-        left.push(`process ${p}`);
-    } catch {
-      // gone
-    }
-  }
-  try {
-    for (const n of readdirSync(pagerCacheDir()))
-      if (n.startsWith('vswapper-pager-') || n.startsWith('host-changes-')) left.push(n);
-  } catch {
-    // no cache folder yet
-  }
-  return [...left, ...leftoverLock(cacheDir())];
+  const s = pagerHostState();
+  return [...s.processes.map((p) => `process ${p}`), ...s.files];
 }
 
 /**

@@ -3,7 +3,7 @@
  * otherwise). One file, so the runs go one after another (each holds the engine's lock).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,48 +15,17 @@ import { GuestChannel } from '../src/real/channel.js';
 import { buildGuestImage } from '../src/real/guest-image.js';
 import { cacheDir } from '../src/real/paths.js';
 import { qemuBaseArgs } from '../src/real/qemu-process.js';
-import { leftoverLock, onIdleEngine, waitForIdleEngine } from './support/engine-lock.js';
+import { onIdleEngine, waitForIdleEngine } from './support/engine-lock.js';
 import { assertValidFigureResult } from './support/figure-result.js';
 import { interruptAtFirstIteration } from './support/interrupt.js';
+import { type PagerHostState, pagerHostState, settledPagerHost } from './support/pager-host.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const pa = (await pagerEngine.availability()).engine;
 const skip = pa.ok ? false : `qemu-pager engine unavailable here: ${pa.reason}`;
 
-/** What a run could leave behind: QEMU or daemon processes, work files, journals, the lock. */
-function hostState(): { processes: string[]; files: string[] } {
-  const processes: string[] = [];
-  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      // The engine's QEMU, and its daemons (their work files are in the engine's cache folder; the
-      // torture test's daemons, which may run meanwhile, use temporary folders).
-      if (
-        cmd.includes('vswapper-pager,debug-threads') ||
-        (cmd.includes('/pager/daemon.js') && cmd.includes(pagerCacheDir()))
-      )
-        processes.push(p);
-    } catch {
-      // gone
-    }
-  }
-  let files: string[] = [];
-  try {
-    files = readdirSync(pagerCacheDir()).filter(
-      (n) => n.startsWith('vswapper-pager-') || n.startsWith('host-changes-'),
-    );
-  } catch {
-    // no cache folder yet
-  }
-  return { processes, files: [...files, ...leftoverLock(cacheDir())] };
-}
-
-async function settled(before: ReturnType<typeof hostState>): Promise<ReturnType<typeof hostState>> {
-  // A killed process may take a moment to be reaped.
-  for (let i = 0; i < 50 && hostState().processes.length > before.processes.length; i++)
-    await new Promise((r) => setTimeout(r, 100));
-  return hostState();
-}
+const hostState = (): PagerHostState => pagerHostState();
+const settled = (before: PagerHostState): Promise<PagerHostState> => settledPagerHost(before);
 
 function series(r: FigureResult, config: string): RunRecord[] {
   return r.runs.filter((x) => x.config === config && x.x !== null).sort((a, b) => (a.x ?? 0) - (b.x ?? 0));

@@ -1,19 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { EngineUnavailableError } from '../engine/engine.js';
 import { findEngine } from '../experiments/engines.js';
 import { idleProbeExperiment } from '../experiments/idle-probe.js';
-
-/** A whole-number flag within [min, max]. */
-const intFlag =
-  (flag: string, min: number, max: number) =>
-  (v: string): number => {
-    const n = Number(v);
-    if (!(v.trim() !== '' && Number.isSafeInteger(n) && n >= min && n <= max))
-      throw new InvalidArgumentError(`${flag} must be an integer from ${min} to ${max}, got "${v}"`);
-    return n;
-  };
+import { intFlag } from './int-flag.js';
 
 export function registerIdleProbe(program: Command): void {
   program

@@ -44,16 +44,7 @@ import { CTL_INPUT_ERRORS, registerCtl } from './ctl.js';
 import { VM_INPUT_ERRORS, VM_RUN_ERRORS, registerVm } from './vm.js';
 import { HOST_INPUT_ERRORS, registerHost } from './vm-host.js';
 import { registerIdleProbe } from './idle-probe.js';
-
-/** An integer flag within [min, max]. */
-const intFlag =
-  (flag: string, min: number, max: number) =>
-  (v: string): number => {
-    const n = Number(v);
-    if (!(v.trim() !== '' && Number.isSafeInteger(n) && n >= min && n <= max))
-      throw new InvalidArgumentError(`${flag} must be an integer from ${min} to ${max}, got "${v}"`);
-    return n;
-  };
+import { intFlag } from './int-flag.js';
 
 /** A Redis to queue runs on: redis://[user:password@]host[:port][/db], rediss://..., or unix:///path. */
 function parseQueue(v: string): string {

@@ -1,0 +1,58 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { pagerCacheDir } from '../../src/pager/index.js';
+import { cacheDir } from '../../src/real/paths.js';
+import { leftoverLock } from './engine-lock.js';
+
+/** What a pager-engine run could leave behind: its QEMU and daemons, work files, journals, the lock. */
+export interface PagerHostState {
+  processes: string[];
+  files: string[];
+  /** `losetup -a` when asked for (the runs that set up loop devices). */
+  loops?: string;
+}
+
+export function pagerHostState(opts: { loops?: boolean } = {}): PagerHostState {
+  const processes: string[] = [];
+  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      // The engine's QEMU, and its daemons (their work files are in the engine's cache folder; the
+      // torture test's daemons, which may run meanwhile, use temporary folders).
+      if (
+        cmd.includes('vswapper-pager,debug-threads') ||
+        (cmd.includes('/pager/daemon.js') && cmd.includes(pagerCacheDir()))
+      )
+        processes.push(p);
+    } catch {
+      // gone
+    }
+  }
+  let files: string[] = [];
+  try {
+    files = readdirSync(pagerCacheDir()).filter(
+      (n) => n.startsWith('vswapper-pager-') || n.startsWith('host-changes-'),
+    );
+  } catch {
+    // no cache folder yet
+  }
+  const state: PagerHostState = { processes, files: [...files, ...leftoverLock(cacheDir())] };
+  if (opts.loops) {
+    try {
+      state.loops = execFileSync('losetup', ['-a'], { encoding: 'utf8' });
+    } catch {
+      state.loops = ''; // no losetup: nothing to compare
+    }
+  }
+  return state;
+}
+
+/** The host state once the processes a run killed have been reaped (they may take a moment). */
+export async function settledPagerHost(
+  before: PagerHostState,
+  state: () => PagerHostState = pagerHostState,
+): Promise<PagerHostState> {
+  for (let i = 0; i < 50 && state().processes.length > before.processes.length; i++)
+    await new Promise((r) => setTimeout(r, 100));
+  return state();
+}
