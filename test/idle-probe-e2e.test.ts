@@ -22,7 +22,7 @@ const settled = (before: PagerHostState): Promise<PagerHostState> => settledPage
 
 test(
   'an idle guest evicted to the floor faults pages back; the curve rises and the host is left as found',
-  { skip, timeout: 20 * 60_000 },
+  { skip, timeout: 60 * 60_000 },
   async (t) => {
     await onIdleEngine(t, async () => {
       const before = hostState();
@@ -63,7 +63,7 @@ test(
 
 test(
   'SIGINT during the idle probe leaves the host as it was found',
-  { skip, timeout: 20 * 60_000 },
+  { skip, timeout: 60 * 60_000 },
   async (t) => {
     await onIdleEngine(t, async () => {
       const before = hostState();

@@ -32,6 +32,12 @@ export async function waitForIdleEngine(cacheDir: string, maxWaitS = 30 * 60): P
   }
 }
 
+/** Whether a live run of another process holds the host's run lock in `cacheDir` now. */
+export function anotherRunHoldsLock(cacheDir: string): boolean {
+  const h = lockHolder(cacheDir);
+  return typeof h !== 'string' && h.otherLive;
+}
+
 /**
  * The run lock in `cacheDir` when a run left it behind: held by this process, or by one that no
  * longer exists. A lock held by a live run of another process (the other engine's test file, which

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { pagerCacheDir } from '../../src/pager/index.js';
 import { cacheDir } from '../../src/real/paths.js';
-import { leftoverLock } from './engine-lock.js';
+import { anotherRunHoldsLock, leftoverLock, waitForIdleEngine } from './engine-lock.js';
 
 /** What a pager-engine run could leave behind: its QEMU and daemons, work files, journals, the lock. */
 export interface PagerHostState {
@@ -47,12 +47,22 @@ export function pagerHostState(opts: { loops?: boolean } = {}): PagerHostState {
   return state;
 }
 
-/** The host state once the processes a run killed have been reaped (they may take a moment). */
+/**
+ * The host state once the processes a run killed have been reaped (they may take a moment) and no
+ * other process's run holds the engine: another test file's run, which took the lock as this one
+ * released it, has a QEMU, a daemon and a journal of its own that it undoes itself, so the state is
+ * read again once it is over rather than counted as this run's leftovers.
+ */
 export async function settledPagerHost(
   before: PagerHostState,
   state: () => PagerHostState = pagerHostState,
 ): Promise<PagerHostState> {
-  for (let i = 0; i < 50 && state().processes.length > before.processes.length; i++)
-    await new Promise((r) => setTimeout(r, 100));
-  return state();
+  const deadline = Date.now() + 30 * 60_000;
+  for (;;) {
+    await waitForIdleEngine(cacheDir());
+    for (let i = 0; i < 50 && state().processes.length > before.processes.length; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    const now = state();
+    if (!anotherRunHoldsLock(cacheDir()) || Date.now() > deadline) return now;
+  }
 }
