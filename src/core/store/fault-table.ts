@@ -1,5 +1,6 @@
 import type { FaultContext, FaultId } from '../types.js';
 import { IdMap } from './id-map.js';
+import { hasBit, newBitmap, setBit } from './bitmap.js';
 
 /**
  * What a fault was raised for: a CPU access (`touch`), a whole-page overwrite by the guest CPU
@@ -42,7 +43,7 @@ export class FaultTable {
   readonly frameWaiters: Fault[] = [];
 
   constructor(pageCount: number) {
-    this.hasWaiters = new Int32Array((pageCount + 31) >>> 5);
+    this.hasWaiters = newBitmap(pageCount);
   }
 
   get size(): number {
@@ -70,7 +71,7 @@ export class FaultTable {
   /** `f` waits until page `p` is loaded. */
   waitOn(p: number, f: Fault): FaultId {
     f.waiting++;
-    this.hasWaiters[p >>> 5]! |= 1 << (p & 31);
+    setBit(this.hasWaiters, p, true);
     const w = this.pageWaiters.get(p);
     if (w === undefined) this.pageWaiters.set(p, f);
     else if (Array.isArray(w)) w.push(f);
@@ -83,9 +84,8 @@ export class FaultTable {
    * (undefined when there are none).
    */
   takeWaiters(p: number): Fault | Fault[] | undefined {
-    const bit = 1 << (p & 31);
-    if ((this.hasWaiters[p >>> 5]! & bit) === 0) return undefined;
-    this.hasWaiters[p >>> 5]! &= ~bit;
+    if (!hasBit(this.hasWaiters, p)) return undefined;
+    setBit(this.hasWaiters, p, false);
     return this.pageWaiters.take(p);
   }
 }

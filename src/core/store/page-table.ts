@@ -1,4 +1,5 @@
 import { NONE } from '../types.js';
+import { hasBit, newBitmap, setBit } from './bitmap.js';
 
 /**
  * Where a page's content lives. One byte per page. The core's page index space covers guest frames
@@ -90,8 +91,8 @@ export class PageTable {
     this.block = new Int32Array(pageCount).fill(NONE);
     this.nextSameBlock = new Int32Array(pageCount).fill(NONE);
     this.pins = new Uint8Array(pageCount);
-    this.pinnedBits = new Int32Array((pageCount + 31) >>> 5);
-    this.linkedBits = new Int32Array((pageCount + 31) >>> 5);
+    this.pinnedBits = newBitmap(pageCount);
+    this.linkedBits = newBitmap(pageCount);
     this.firstPlusOne = new Int32Array(imageBlocks);
   }
 
@@ -115,12 +116,12 @@ export class PageTable {
 
   /** pins[page] > 0, from the bitmap. */
   isPinned(page: number): boolean {
-    return (this.pinnedBits[page >>> 5]! & (1 << (page & 31))) !== 0;
+    return hasBit(this.pinnedBits, page);
   }
 
   /** block[page] !== NONE, from the bitmap. */
   isLinked(page: number): boolean {
-    return (this.linkedBits[page >>> 5]! & (1 << (page & 31))) !== 0;
+    return hasBit(this.linkedBits, page);
   }
 
   has(page: number, flag: number): boolean {
@@ -165,10 +166,4 @@ export class PageTable {
     for (let p = this.firstOfBlock(b); p !== NONE; p = this.nextSameBlock[p]!) out.push(p);
     return out;
   }
-}
-
-/** Sets (or clears) bit `i` of a bitmap. */
-function setBit(bits: Int32Array, i: number, on: boolean): void {
-  if (on) bits[i >>> 5]! |= 1 << (i & 31);
-  else bits[i >>> 5]! &= ~(1 << (i & 31));
 }

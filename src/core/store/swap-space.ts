@@ -1,5 +1,6 @@
 import { SwapSlotError } from '../errors.js';
 import { NONE, type SwapSlot, asSlot } from '../types.js';
+import { newBitmap, setBit } from './bitmap.js';
 
 /**
  * What the core needs of the host's swap area: slots to allocate and free for its pages, which of
@@ -63,7 +64,7 @@ export class SwapSpace implements SwapArea {
     this.slotCount = slotCount;
     this.clusterSlots = clusterSlots;
     this.owner = new Int32Array(slotCount).fill(NONE);
-    this.usedBits = new Int32Array((slotCount + 31) >>> 5);
+    this.usedBits = newBitmap(slotCount);
     const blocks = Math.ceil(slotCount / clusterSlots);
     this.blockFree = new Int32Array(blocks);
     for (let b = 0; b < blocks; b++) this.blockFree[b] = Math.min(clusterSlots, slotCount - b * clusterSlots);
@@ -95,7 +96,7 @@ export class SwapSpace implements SwapArea {
     this.clusterLeft--;
     const slot = this.firstFreeFrom(from);
     this.owner[slot] = page;
-    this.usedBits[slot >>> 5]! |= 1 << (slot & 31);
+    setBit(this.usedBits, slot, true);
     this.taken(slot);
     this.used++;
     this.clusterNext = slot + 1 >= this.slotCount ? this.lowestFree : slot + 1;
@@ -106,7 +107,7 @@ export class SwapSpace implements SwapArea {
   free(slot: SwapSlot): void {
     if (this.owner[slot] === NONE) throw new SwapSlotError(`SwapSpace: double free of slot ${slot}`);
     this.owner[slot] = NONE;
-    this.usedBits[slot >>> 5]! &= ~(1 << (slot & 31));
+    setBit(this.usedBits, slot, false);
     this.released(slot);
     this.used--;
     if (slot < this.lowestFree) this.lowestFree = slot;
