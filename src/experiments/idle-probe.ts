@@ -1,18 +1,12 @@
 import { modelNewPagesPerSec, modelWss } from '../pager/idle-curve.js';
 import { type IdleProbeOptions, type IdleProbeResult, runIdleProbe } from '../pager/idle-probe.js';
-import { memmapMiB } from '../sim/host-overhead.js';
-import { PAPER_MACHINE } from '../sim/machine.js';
+import { PAPER_MACHINE, guestKernelMiBFor } from '../sim/machine.js';
 
 const PAGES_PER_MIB = 256;
 
-/**
- * The simulator's guest kernel for a guest of `believedMiB`: PAPER_MACHINE's 40 MB for 512 MB, its
- * memmap replaced by the guest's own (multi-runner.ts's rule for §5.2's 2 GB guests: 64 MB).
- */
+/** The simulator's guest kernel for a guest of `believedMiB`, pages (64 MB for §5.2's 2 GB guests). */
 export function modelKernelPages(believedMiB: number): number {
-  const mib =
-    PAPER_MACHINE.guestKernelMiB - memmapMiB(PAPER_MACHINE.guestBelievedMiB) + memmapMiB(believedMiB);
-  return Math.round(mib * PAGES_PER_MIB);
+  return Math.round(guestKernelMiBFor(believedMiB) * PAGES_PER_MIB);
 }
 
 /** The measured curve beside the model's, one row per window: CSV. */
@@ -29,7 +23,11 @@ export function idleCurveCsv(r: IdleProbeResult, kernelPages: number, touchesPer
   return `${head.join(',')}\n${rows.join('\n')}\n`;
 }
 
-/** What the simulator's guest kernel gives for the same windows (its uniform background touches). */
+/**
+ * What the simulator's busy guest kernel gives for the same windows (its uniform background touches):
+ * the estimate the probe was built to check. Its idle guests now touch only their hot pages, as
+ * measured here (GuestOs.idleTouches).
+ */
 export interface IdleModel {
   kernelPages: number;
   touchesPerSec: number;

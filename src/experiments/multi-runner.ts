@@ -3,7 +3,7 @@ import type { BalloonPolicy } from '../policy/balloon-policy.js';
 import { MOM_DEFAULTS, MomBalloonPolicy } from '../policy/mom-policy.js';
 import { SimBalloonManager } from '../sim/balloon-manager.js';
 import { QEMU_HEAP_MIB_MEASURED, memmapMiB, qemuOverheadMiB } from '../sim/host-overhead.js';
-import { PAPER_MACHINE } from '../sim/machine.js';
+import { PAPER_MACHINE, guestKernelMiBFor } from '../sim/machine.js';
 import { type GuestSlot, MultiMachine } from '../sim/multi-machine.js';
 import type { Program } from '../sim/guest/guest-os.js';
 import type { Workload } from '../workloads/types.js';
@@ -110,11 +110,8 @@ export function runMulti(spec: MultiRunSpec): MultiRunResult {
     config: spec.config,
     guests: spec.guests,
     guestMiB: spec.guestMiB,
-    // PAPER_MACHINE's 40 MB guest kernel is a 512 MB guest's, 8 MB of it the memmap; a §5.2 guest's
-    // memmap is that of its 2 GB (32 MB), which its kernel touches at boot (memmap_init_zone).
-    guestKernelMiB:
-      (PAPER_MACHINE.guestKernelMiB - memmapMiB(PAPER_MACHINE.guestBelievedMiB)) * s +
-      memmapMiB(spec.guestMiB),
+    // A §5.2 guest's memmap is that of its 2 GB (32 MB).
+    guestKernelMiB: guestKernelMiBFor(spec.guestMiB, s),
     guestBackgroundTouchesPerSec: PAPER_MACHINE.guestBackgroundTouchesPerSec,
     hostMiB: spec.hostMiB,
     // The guest's data starts 1 GiB into its image (machine.ts's layout): room for it and the input.

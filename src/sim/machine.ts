@@ -19,6 +19,7 @@ import { type GuestOsKind, createGuestOs, defaultAsyncPageFaults } from './guest
 import { PageReporter } from './guest/page-reporting.js';
 import { Host } from './host.js';
 import { Rng } from './rng.js';
+import { memmapMiB } from './host-overhead.js';
 
 /** What a configuration switches on (the paper's §5 list, and the extra configurations). */
 export interface ConfigMechanisms {
@@ -326,6 +327,17 @@ export function simCore(
       ...(spec.plantedBug !== undefined ? { plantedBug: spec.plantedBug } : {}),
     },
     swapArea,
+  );
+}
+
+/**
+ * The guest kernel of a guest of `guestMiB`, MiB: PAPER_MACHINE's 40 MB is a 512 MB guest's, 8 MB
+ * of it the memmap; another guest's memmap is that of its own memory, which its kernel touches at
+ * boot (memmap_init_zone). `scale` shrinks the rest as a scaled run shrinks every size.
+ */
+export function guestKernelMiBFor(guestMiB: number, scale = 1): number {
+  return (
+    (PAPER_MACHINE.guestKernelMiB - memmapMiB(PAPER_MACHINE.guestBelievedMiB)) * scale + memmapMiB(guestMiB)
   );
 }
 
