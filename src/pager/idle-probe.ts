@@ -151,8 +151,8 @@ export async function runIdleProbe(o: IdleProbeOptions): Promise<IdleProbeResult
     settleMemfdMiB.push(memfdMiB(await r.stats()));
     for (let k = 1; k <= o.rounds; k++) {
       o.signal?.throwIfAborted();
-      const before = memfdMiB(await r.stats());
-      const afterBytes = await r.setLimit(floor);
+      const { beforeBytes, afterBytes } = await r.setLimit(floor);
+      const before = +(beforeBytes / MiB).toFixed(1);
       await r.daemon({ cmd: 'fault-trace', on: false });
       // The clock starts before the trace does: no recorded fault is earlier than it.
       const t0Ns = monoNs();

@@ -114,8 +114,8 @@ export interface PagerProbeAccess {
   readonly ramPages: number;
   daemon(cmd: Record<string, unknown>): Promise<Record<string, unknown>>;
   stats(): Promise<Stats>;
-  /** The resident limit to `pages`; after a lowering, waits until guest RAM stops shrinking; the memfd's bytes then. */
-  setLimit(pages: number): Promise<number>;
+  /** The resident limit to `pages`; after a lowering, waits until guest RAM stops shrinking: the memfd's bytes before and then. */
+  setLimit(pages: number): Promise<{ beforeBytes: number; afterBytes: number }>;
   /** One command in the guest (its lines and exit status). */
   guest(command: string): Promise<{ rc: number; lines: string[] }>;
   progress(m: string): void;
@@ -409,17 +409,17 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
 
   /** The limit to `st.pages`; after a lowering, waits until guest RAM stops shrinking (evictions done). */
   private async limitStep(st: LimitStep, i: number): Promise<void> {
-    const before = await this.stats();
-    const memfd = await this.setLimitAndSettle(st.pages);
-    this.info[`limitStep${i}MemfdAfterMiB`] = +(memfd / MiB).toFixed(1);
+    const { beforeBytes, afterBytes } = await this.setLimitAndSettle(st.pages);
+    this.info[`limitStep${i}MemfdAfterMiB`] = +(afterBytes / MiB).toFixed(1);
     this.progress(
-      `${this.p.config}: resident limit ${st.pages} pages after iteration ${st.after}: guest RAM ${((before.pager.memfdBytes ?? 0) / MiB).toFixed(1)} -> ${(memfd / MiB).toFixed(1)} MiB`,
+      `${this.p.config}: resident limit ${st.pages} pages after iteration ${st.after}: guest RAM ${(beforeBytes / MiB).toFixed(1)} -> ${(afterBytes / MiB).toFixed(1)} MiB`,
     );
   }
 
-  /** The limit to `pages`; then waits until guest RAM stops shrinking (evictions done): its bytes then. */
-  private async setLimitAndSettle(pages: number): Promise<number> {
-    let memfd = (await this.stats()).pager.memfdBytes ?? 0;
+  /** The limit to `pages`; then waits until guest RAM stops shrinking (evictions done): its bytes before and then. */
+  private async setLimitAndSettle(pages: number): Promise<{ beforeBytes: number; afterBytes: number }> {
+    const beforeBytes = (await this.stats()).pager.memfdBytes ?? 0;
+    let memfd = beforeBytes;
     await this.d.cmd({ cmd: 'limit', pages });
     let steady = 0;
     const t0 = performance.now();
@@ -429,7 +429,7 @@ class PagerRun extends GuestRun<PagerConfigName, Stats> {
       steady = now >= memfd ? steady + 1 : 0;
       memfd = now;
     }
-    return memfd;
+    return { beforeBytes, afterBytes: memfd };
   }
 
   /** The memory the run uses: guest RAM, QEMU's and the daemon's own, into `info`. */
