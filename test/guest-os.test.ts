@@ -6,23 +6,19 @@ import type { Gfn } from '../src/core/types.js';
 import { BalloonDriver, type BalloonPort } from '../src/sim/guest/balloon.js';
 import { BLOCK, GuestOomError, type Program } from '../src/sim/guest/guest-os.js';
 import { fakeKernel, unusedBy } from './support/fake-kernel.js';
+import { smallMachine } from './support/small-machine.js';
 import { BALLOON, FREE, GuestMemory } from '../src/sim/guest/memory.js';
 import { Machine, PAPER_MACHINE } from '../src/sim/machine.js';
 import { Rng } from '../src/sim/rng.js';
 
 /** A small machine: the guest believes 32 MiB, of which the host gives it `actualMiB`. */
 function machine(config: ConfigName, actualMiB: number, guestSwapMiB = 0, seed = 1, compaction = 0): Machine {
-  return new Machine({
-    ...PAPER_MACHINE,
+  return smallMachine({
     seed,
     guestCompactionPagesPerSec: compaction,
     config,
-    guestBelievedMiB: 32,
     guestActualMiB: actualMiB,
-    guestKernelMiB: 4,
     guestSwapMiB,
-    vmm: { ...QEMU_1_2, codePages: 64 },
-    files: [{ name: 'data', sizePages: 2048 }],
   });
 }
 
@@ -277,13 +273,8 @@ test('dirty page cache is written back by the flusher; the Mapper then tracks th
 });
 
 test("a file removed dirty, its frames reused by another file's dirty pages: each page written back once, the dirty count never below 0", () => {
-  const m = new Machine({
-    ...PAPER_MACHINE,
+  const m = smallMachine({
     config: 'baseline',
-    guestBelievedMiB: 32,
-    guestActualMiB: 32,
-    guestKernelMiB: 4,
-    vmm: { ...QEMU_1_2, codePages: 64 },
     files: [
       { name: 'a', sizePages: 256 },
       { name: 'b', sizePages: 256 },

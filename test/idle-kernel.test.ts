@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runMulti } from '../src/experiments/multi-runner.js';
-import { QEMU_1_2 } from '../src/sim/costs.js';
 import { GuestOs, type Program } from '../src/sim/guest/guest-os.js';
-import { Machine, PAPER_MACHINE } from '../src/sim/machine.js';
+import type { Machine } from '../src/sim/machine.js';
 import { buildWorkload } from '../src/workloads/index.js';
+import { smallMachine } from './support/small-machine.js';
 
 /** A guest that believes 32 MiB with a 4 MiB kernel (1,024 pages), all of it given by the host. */
-function machine(): Machine {
-  return new Machine({
-    ...PAPER_MACHINE,
-    config: 'baseline',
-    guestBelievedMiB: 32,
-    guestActualMiB: 32,
-    guestKernelMiB: 4,
-    vmm: { ...QEMU_1_2, codePages: 64 },
-    files: [{ name: 'data', sizePages: 256 }],
-  });
-}
+const machine = (): Machine =>
+  smallMachine({ config: 'baseline', files: [{ name: 'data', sizePages: 256 }] });
 
 /** Every kernel page the guest touches, with the simulated second it touched it in. */
 function recordKernelTouches(m: Machine): { second: number; page: number }[] {
