@@ -230,6 +230,30 @@ test('sweep inputs and folders are checked before any run: one line each, exit c
   assert.match(v.stdout, /^\d+\.\d+\.\d+ \(model [0-9a-f]{16}\)$/m);
 });
 
+test('idle-probe: a bad flag or folder is one line and exit code 2 before the guest boots', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vsw-idle-'));
+  const file = join(dir, 'a-file');
+  writeFileSync(file, '');
+  const cases: [string[], RegExp][] = [
+    [['--believed', 'abc'], /^error: .*--believed must be an integer from 64 to 8192, got "abc"$/],
+    [['--rounds', '0'], /^error: .*--rounds must be an integer from 1 to 100, got "0"$/],
+    [['--window', '1.5'], /^error: .*--window must be an integer from 1 to 3600, got "1.5"$/],
+    [['--settle', '-1'], /^error: .*--settle must be an integer from 0 to 3600, got "-1"$/],
+    [['--floor', '0'], /^error: .*--floor must be an integer from 1 to 1048576, got "0"$/],
+    [['--out', file], /^vswapper: --out .*a-file: exists and is not a folder$/],
+    [['--out', '/proc/x'], /^vswapper: --out \/proc\/x: \/proc is on the proc pseudo file system/],
+  ];
+  for (const [flags, message] of cases) {
+    const r = spawnSync(process.execPath, [CLI, 'idle-probe', ...flags], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(r.status, 2, `${flags.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.split('\n')[0]!, message, flags.join(' '));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
+
 test('timeline: a bad flag or folder is one line and exit code 2 before the run; a small run writes its files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vsw-tl-'));
   const file = join(dir, 'a-file');

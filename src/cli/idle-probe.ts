@@ -1,10 +1,11 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { EngineUnavailableError } from '../engine/engine.js';
 import { findEngine } from '../experiments/engines.js';
 import { idleProbeExperiment } from '../experiments/idle-probe.js';
 import { intFlag } from './int-flag.js';
+import { prepareFolder } from './out-dir.js';
 
 export function registerIdleProbe(program: Command): void {
   program
@@ -41,10 +42,10 @@ export function registerIdleProbe(program: Command): void {
         floor?: number;
         out: string;
       }) => {
+        // The folder first: a probe takes minutes, and its results are written at the end.
+        const dir = prepareFolder('--out', o.out);
         const a = await findEngine('qemu-pager')!.availability();
         if (!a.engine.ok) throw new EngineUnavailableError(`engine qemu-pager: ${a.engine.reason}`);
-        const dir = resolve(o.out);
-        await mkdir(dir, { recursive: true });
         const say = (m: string): void => {
           process.stderr.write(`idle-probe: ${m}\n`);
         };
