@@ -24,7 +24,9 @@ export class Balloon {
     const pt = this.s.pt;
     if (pt.pins[p]! > 0) throw new BalloonPinnedError(p);
     const st = pt.state[p]!;
+    const counters = this.s.counters;
     if (this.preventer.cancel(p)) {
+      counters.balloonFramesFreed++;
       this.swapCache.freeSlot(p);
       pt.unlinkBlock(p);
       pt.state[p] = State.Resident;
@@ -38,16 +40,20 @@ export class Balloon {
       st === State.Emulating ||
       (st === State.Resident && pt.flags[p]! & Flag.Writeback)
     ) {
+      counters.balloonFramesFreed++;
       pt.flags[p]! |= Flag.DiscardOnLoad;
       return false;
     }
     if (st === State.Resident) {
+      counters.balloonFramesFreed++;
       this.swapCache.dropSwapCopy(p);
       this.s.freeFrame(p, State.Ballooned);
     } else if (st === State.Swapped) {
+      counters.balloonSlotsFreed++;
       this.swapCache.freeSlot(p);
       pt.state[p] = State.Ballooned;
     } else {
+      counters.balloonNothingFreed++;
       pt.state[p] = State.Ballooned;
     }
     pt.flags[p] = 0;

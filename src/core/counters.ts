@@ -57,6 +57,17 @@ export class CoreCounters {
   preventerRefused = 0;
   /** Reads of a block's old content before the guest overwrote it through the disk (§4.1). */
   invalidationReads = 0;
+  /**
+   * What each page the guest's balloon took (the inflate queue) gave the host back, by where the
+   * page was: resident (a frame freed, now or when its I/O lands), in swap (a swap slot freed and
+   * no memory: the host had already paid to write it out), or absent otherwise (never touched since
+   * boot or its last deflation, or a named page the Mapper dropped: nothing at all). QEMU discards
+   * every one alike (madvise(MADV_DONTNEED) in QEMU 1.2's hw/virtio-balloon.c balloon_page()); only
+   * the first kind relieves the host's memory.
+   */
+  balloonFramesFreed = 0;
+  balloonSlotsFreed = 0;
+  balloonNothingFreed = 0;
 
   snapshot(): Record<string, number> {
     return { ...this } as unknown as Record<string, number>;
