@@ -206,6 +206,34 @@ test('another balloon policy can be given to the manager in place of MOM, and it
   assert.equal(Math.max(...r.timeline.balloonPages[1]!), 0, 'guest 1 was never asked');
 });
 
+test('the timeline counts what each ballooned page gave the host, and the back-offs of a balloon the guest cannot fill', () => {
+  // Guest 0 is asked for 8 MiB, guest 1 for all but 1 MiB of its memory, at every decision.
+  const ask = (guest: string, keepMiB: number) => ({ guest, targetKiB: keepMiB * 1024 });
+  const policy = {
+    name: 'fixed',
+    statsIntervalS: 0.25,
+    policyIntervalS: 0.5,
+    observeHost: (): void => {},
+    observeGuest: (): void => {},
+    forgetGuest: (): void => {},
+    decide: () => [ask('0', 102.4 - 8), ask('1', 1)],
+  };
+  const r = runMulti({ ...small('balloon', 2), policy });
+  const tl = r.timeline;
+  const sum = (a: number[]): number => a.reduce((x, y) => x + y, 0);
+  const given = (g: number): number =>
+    sum(tl.balloonFramesFreed[g]!) + sum(tl.balloonSlotsFreed[g]!) + sum(tl.balloonNothingFreed[g]!);
+  // Guest 0's balloon only grew: every page it took is counted once, by what it freed.
+  assert.equal(Math.max(...tl.balloonPages[0]!), 2048);
+  assert.equal(given(0), 2048);
+  assert.equal(sum(tl.balloonBackoffs[0]!), 0, 'guest 0 had the pages to give');
+  // Its kernel and Metis's first pages were resident; most of its free memory was never touched.
+  assert.ok(sum(tl.balloonNothingFreed[0]!) > 0);
+  // Guest 1 cannot give all but 1 MiB (its kernel alone is more): its driver backs off.
+  assert.ok(sum(tl.balloonBackoffs[1]!) > 0, `back-offs: ${sum(tl.balloonBackoffs[1]!)}`);
+  assert.ok(given(1) >= Math.max(...tl.balloonPages[1]!));
+});
+
 test("the manager reports each guest's own swap traffic to the policy, per sample (virtio-balloon's SWAP_IN/OUT)", () => {
   const outKiB = [0, 0];
   const inKiB = [0, 0];

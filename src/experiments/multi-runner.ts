@@ -75,6 +75,15 @@ export interface MultiTimeline {
   staleReads: number[][];
   falseReads: number[][];
   guestMajorFaults: number[][];
+  /**
+   * Per guest, since the last sample: the pages its balloon took, by what each gave the host back
+   * (CoreCounters.balloonFramesFreed and the rest): a frame of memory, only a swap slot, or nothing
+   * (a page never touched); and the balloon driver's back-offs (no page to give: BalloonDriver).
+   */
+  balloonFramesFreed: number[][];
+  balloonSlotsFreed: number[][];
+  balloonNothingFreed: number[][];
+  balloonBackoffs: number[][];
   /** Per guest, since the last sample: pages the guest swapped out to / in from its own swap partition. */
   guestSwapOutPages: number[][];
   guestSwapInPages: number[][];
@@ -168,6 +177,10 @@ export function runMulti(spec: MultiRunSpec): MultiRunResult {
     staleReads: m.slots.map(() => []),
     falseReads: m.slots.map(() => []),
     guestMajorFaults: m.slots.map(() => []),
+    balloonFramesFreed: m.slots.map(() => []),
+    balloonSlotsFreed: m.slots.map(() => []),
+    balloonNothingFreed: m.slots.map(() => []),
+    balloonBackoffs: m.slots.map(() => []),
     guestSwapOutPages: m.slots.map(() => []),
     guestSwapInPages: m.slots.map(() => []),
     guestPageCachePages: m.slots.map(() => []),
@@ -186,6 +199,7 @@ export function runMulti(spec: MultiRunSpec): MultiRunResult {
   const prevFalse = m.slots.map(() => 0);
   const prevMajor = m.slots.map(() => 0);
   const prevGuestSwap = m.slots.map(() => ({ out: 0, in: 0 }));
+  const prevBalloon = m.slots.map(() => ({ frames: 0, slots: 0, nothing: 0, backoffs: 0 }));
   const phase = m.slots.map(() => '');
   const prevDisk = { ops: 0, seek: 0, wait: 0, busy: 0, reclaimed: 0, tNs: 0 };
   const sample = (): void => {
@@ -233,6 +247,18 @@ export function runMulti(spec: MultiRunSpec): MultiRunResult {
       tl.guestSwapInPages[i]!.push(gc.swapReadPages - gs.in);
       gs.out = gc.swapWritePages;
       gs.in = gc.swapReadPages;
+      const pb = prevBalloon[i]!;
+      const backoffs = sl.guest.balloon.backoffs;
+      tl.balloonFramesFreed[i]!.push(c.balloonFramesFreed - pb.frames);
+      tl.balloonSlotsFreed[i]!.push(c.balloonSlotsFreed - pb.slots);
+      tl.balloonNothingFreed[i]!.push(c.balloonNothingFreed - pb.nothing);
+      tl.balloonBackoffs[i]!.push(backoffs - pb.backoffs);
+      Object.assign(pb, {
+        frames: c.balloonFramesFreed,
+        slots: c.balloonSlotsFreed,
+        nothing: c.balloonNothingFreed,
+        backoffs,
+      });
       tl.guestPageCachePages[i]!.push(sl.guest.pageCachePages);
       tl.phase[i]!.push(sl.killed !== undefined ? 'killed' : sl.done ? 'done' : phase[i]!);
     }

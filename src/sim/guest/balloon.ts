@@ -28,6 +28,11 @@ export interface BalloonPort {
  */
 export class BalloonDriver {
   private readonly pages: number[] = [];
+  /**
+   * Allocations that found no page and backed off (fill_balloon's "Out of puff!" and msleep(200)):
+   * the balloon asked more of the guest than it could give without swapping or killing.
+   */
+  backoffs = 0;
 
   constructor(
     private readonly os: Frames & Scheduler,
@@ -46,6 +51,7 @@ export class BalloonDriver {
       const g = os.tryAllocFrame();
       if (g < 0) {
         if (retries++ >= maxRetries) break;
+        this.backoffs++;
         yield* os.sleep(RETRY_NS);
         continue;
       }
