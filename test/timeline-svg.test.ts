@@ -43,9 +43,13 @@ test('the timeline plot draws, per guest, balloon target and size, free memory a
   const tl = timeline();
   const svg = renderTimelineSvg('balloon, 2 guests', tl);
   // Two lines per guest in the balloon panel, one per guest in free memory, swap and held memory,
-  // one for the host's free memory, two for the drive.
-  assert.equal((svg.match(/<polyline/g) ?? []).length, 2 * 2 + 2 + 2 + 1 + 2 + 2);
-  assert.equal((svg.match(/stroke-dasharray/g) ?? []).length, 2, 'targets dashed');
+  // one for the host's free memory, two for the drive, two per guest for what the balloon freed.
+  assert.equal((svg.match(/<polyline/g) ?? []).length, 2 * 2 + 2 + 2 + 1 + 2 + 2 + 2 * 2);
+  assert.equal(
+    (svg.match(/stroke-dasharray/g) ?? []).length,
+    2 + 2,
+    'targets dashed, pages that freed no memory dotted',
+  );
   assert.match(svg, /guest 2/);
   assert.match(svg, /host swap traffic/);
   assert.match(svg, /shared drive/);
@@ -75,4 +79,22 @@ test('guests that swapped inside get a panel of their own swap traffic; guests t
   const panelText = svg.slice(svg.indexOf('guest swap traffic'));
   assert.match(panelText, />2\.0</);
   assert.doesNotMatch(svg, /NaN/);
+});
+
+test('what the balloon took is drawn cumulative per guest, frames apart from pages that freed no memory; without ballooned pages, no panel', () => {
+  const svg = renderTimelineSvg('balloon', timeline());
+  const panelText = svg.slice(svg.indexOf('ballooned pages so far'));
+  assert.ok(panelText.length > 0 && svg.includes('ballooned pages so far'));
+  // Guest 1 freed 100 then 300 frames: 400 pages, 1.5625 MB so far, the panel's top label.
+  assert.match(panelText, />1\.6</);
+  const tl = timeline();
+  for (const k of ['balloonFramesFreed', 'balloonSlotsFreed', 'balloonNothingFreed'] as const)
+    tl[k] = [
+      [0, 0, 0],
+      [0, 0, 0],
+    ];
+  const none = renderTimelineSvg('baseline', tl);
+  assert.doesNotMatch(none, /ballooned pages so far/);
+  const height = (x: string): number => Number(/height="(\d+)"/.exec(x)![1]);
+  assert.equal(height(svg), height(none) + 200);
 });

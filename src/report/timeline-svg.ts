@@ -58,8 +58,9 @@ function panel(y0: number, title: string, yLabel: string, ts: number[], lines: L
  * memory, and the host's swap traffic for each guest (pages written + read per sample), with the
  * host's free memory, what the host holds for each guest, and how busy the shared drive is; when
  * the guests have swap partitions of their own and used them, each guest's swap traffic inside it
- * too (that is I/O on the shared drive the host's swap counters do not show). Time in seconds of
- * the (possibly scaled) run.
+ * too (that is I/O on the shared drive the host's swap counters do not show); when balloons took
+ * pages, what those pages freed at the host (a frame, or no memory: the page was already swapped
+ * out or never touched), cumulative. Time in seconds of the (possibly scaled) run.
  */
 export function renderTimelineSvg(title: string, tl: MultiTimeline): string {
   const ts = tl.tS;
@@ -71,6 +72,11 @@ export function renderTimelineSvg(title: string, tl: MultiTimeline): string {
   const swap: Line[] = [];
   const held: Line[] = [];
   const guestSwap: Line[] = [];
+  const gave: Line[] = [];
+  const cumulativeMib = (a: number[]): number[] => {
+    let sum = 0;
+    return a.map((p) => (sum += p) / PAGES_PER_MIB);
+  };
   for (let i = 0; i < n; i++) {
     held.push({ ys: mib(tl.residentPages[i]!), color: color(i) });
     balloon.push({ ys: mib(tl.balloonTargetPages[i]!), color: color(i), dash: '4 3' });
@@ -84,7 +90,15 @@ export function renderTimelineSvg(title: string, tl: MultiTimeline): string {
       ys: tl.guestSwapOutPages[i]!.map((o, k) => (o + tl.guestSwapInPages[i]![k]!) / PAGES_PER_MIB),
       color: color(i),
     });
+    gave.push({ ys: cumulativeMib(tl.balloonFramesFreed[i]!), color: color(i) });
+    gave.push({
+      ys: cumulativeMib(tl.balloonSlotsFreed[i]!.map((x, k) => x + tl.balloonNothingFreed[i]![k]!)),
+      color: color(i),
+      dash: '1 2',
+    });
   }
+  // Only runs whose balloons took pages get the panel of what those pages freed.
+  const anyBallooned = gave.some((l) => l.ys.some((v) => v > 0));
   // Only runs whose guests swapped inside (a swap partition in each guest) get the panel.
   const anyGuestSwap = guestSwap.some((l) => l.ys.some((v) => v > 0));
   const host: Line[] = [{ ys: mib(tl.hostFreePages.map((p) => Math.max(0, p))), color: '#000' }];
@@ -105,10 +119,20 @@ export function renderTimelineSvg(title: string, tl: MultiTimeline): string {
       { ys: tl.diskQueueDepth, color: '#999' },
     ]),
   ];
+  if (anyBallooned)
+    panels.push(
+      panel(
+        panels.length * PANEL_H,
+        'ballooned pages so far, per guest: frames freed at the host (solid), no memory freed (dotted)',
+        'MB',
+        ts,
+        gave,
+      ),
+    );
   if (anyGuestSwap)
     panels.push(
       panel(
-        6 * PANEL_H,
+        panels.length * PANEL_H,
         "guest swap traffic: each guest's own swap partition, on its image (written + read per sample)",
         'MB / sample',
         ts,
