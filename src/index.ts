@@ -31,3 +31,20 @@ export {
 export { ENGINES, findEngine } from './experiments/engines.js';
 export { FIGURE_SPECS } from './experiments/figure-specs.js';
 export { sysbenchSeqRead } from './workloads/sysbench.js';
+// §5.2's many guests on one host, and the balloon policy a user may replace (MOM's by default).
+export {
+  runMulti,
+  type MultiRunSpec,
+  type MultiRunResult,
+  type GuestOutcome,
+  type MultiTimeline,
+} from './experiments/multi-runner.js';
+export {
+  type BalloonPolicy,
+  type BalloonTarget,
+  type GuestBalloonStats,
+  type HostMemoryStats,
+  StatHistory,
+} from './policy/balloon-policy.js';
+export { MomBalloonPolicy, MOM_DEFAULTS, type MomParams } from './policy/mom-policy.js';
+export { buildWorkload, type WorkloadSpec } from './workloads/index.js';
