@@ -120,7 +120,7 @@ function coreReplay(
             core.writeDone(a.id);
             events += a.pages.length;
           } else if (a.kind === 'drop') {
-            events++;
+            events += a.pages.length;
           }
         }
       }

@@ -68,7 +68,7 @@ class Harness {
         this.core.writeDone(a.id);
         return;
       case 'drop':
-        this.region.mark(a.page);
+        for (const page of a.pages) this.region.mark(page);
         return;
       case 'read':
         this.read(a);

@@ -147,7 +147,7 @@ test("every change to a page's content clears its check against the reference, a
     ['drop', (d) => d.drop(P), true],
     ['copyImageToPage', (d) => d.copyImageToPage(5, P), true],
     ['issue zero', (d) => d.issue({ kind: 'zero', page: asGfn(P) }), true],
-    ['issue drop', (d) => d.issue({ kind: 'drop', page: asGfn(P) }), true],
+    ['issue drop', (d) => d.issue({ kind: 'drop', pages: [asGfn(P)] }), true],
     ['issue remap', (d) => d.issue({ kind: 'remap', page: asGfn(P) }), true],
     [
       'completeRead from swap',

@@ -157,9 +157,11 @@ class World {
         this.write(a);
         return;
       case 'drop':
-        this.present[a.page] = 0;
-        this.mem.fill(0xee, a.page * PAGE, (a.page + 1) * PAGE);
-        this.region.mark(a.page);
+        for (const page of a.pages) {
+          this.present[page] = 0;
+          this.mem.fill(0xee, page * PAGE, (page + 1) * PAGE);
+          this.region.mark(page);
+        }
         return;
       case 'zero': {
         const z = new Uint8Array(PAGE);

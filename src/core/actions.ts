@@ -11,8 +11,7 @@ export type CoreAction =
   | ImageReadAction
   | VmmReadAction
   | SwapWriteAction
-  /** The guest page's frame was freed; its content is gone from memory. */
-  | { kind: 'drop'; page: Gfn }
+  | DropAction
   /** The frame of one of the hypervisor's code pages was freed (its executable still has it). */
   | { kind: 'dropVmm'; page: VmmPage }
   /** A zero-filled frame was installed for the page. */
@@ -57,6 +56,16 @@ export interface VmmReadAction {
   count: number;
   pages: VmmPage[];
   units: VmmPage[];
+}
+
+/**
+ * The frames of guest pages `pages` were freed, in that order; their content is gone from memory.
+ * Pages freed one after another (a reclaim pass drops dozens) share one action: a per-page object
+ * was most of the actions the swapping path made.
+ */
+export interface DropAction {
+  kind: 'drop';
+  pages: Gfn[];
 }
 
 export type ReadAction = SwapReadAction | ImageReadAction | VmmReadAction;

@@ -1,4 +1,5 @@
 import type { Access } from './access.js';
+import type { ReadSource } from './actions.js';
 import { UnknownStateError } from './errors.js';
 import type { Mapper } from './mapper.js';
 import type { PageIn } from './page-in.js';
@@ -165,37 +166,54 @@ export class FaultPath {
 
   /** The read `id` is done: every page it loaded goes to its owner, and waiters run. */
   readDone(id: IoId): void {
-    const { pt, io: pageIo, frames } = this.s;
+    const { pt, io: pageIo } = this.s;
     const io = pageIo.takeRead(id);
+    const swap = io.source === 'swap';
     for (let i = 0; i < io.pages.length; i++) {
       const q = io.pages[i]!;
       if (this.preventer.mergeArrived(q)) {
         this.wake(q);
         continue;
       }
-      if (pt.flags[q]! & Flag.DiscardOnLoad) {
-        // Ballooned while the read was in flight: the content is not wanted any more.
-        pt.flags[q] = 0;
-        if (io.source === 'swap' && pt.slot[q] !== NONE) this.swapCache.freeSlot(q);
-        frames.uncharge();
-        pt.state[q] = State.Ballooned;
-        pageIo.pushDrop(q);
+      const f = pt.flags[q]!;
+      if (f & Flag.DiscardOnLoad) {
+        this.discardArrived(q, swap);
+      } else if (swap) {
+        pt.state[q] = State.Resident;
+        // A page read ahead keeps its mark until its first touch (a readahead hit).
+        pt.flags[q] = Flag.SwapCache | (f & Flag.Readahead);
+        this.s.put(LruList.InactiveAnon, q);
       } else {
         pt.state[q] = State.Resident;
-        if (io.source === 'swap') {
-          // A page read ahead keeps its mark until its first touch (a readahead hit).
-          pt.flags[q] = Flag.SwapCache | (pt.flags[q]! & Flag.Readahead);
-          this.s.put(LruList.InactiveAnon, q);
-        } else if (io.source === 'image') {
-          this.mapper.imageArrived(q);
-        } else {
-          pt.flags[q] = 0;
-          this.s.put(LruList.InactiveFile, q);
-        }
+        this.fileArrived(q, io.source);
       }
       this.wake(q);
     }
     this.pump();
+  }
+
+  /**
+   * Page `q`, ballooned while its read was in flight, arrived: the content is not wanted any more.
+   * (The rare cases of readDone are methods of their own, so that its loop stays small enough for
+   * the compiler to inline the common one's calls.)
+   */
+  private discardArrived(q: number, swap: boolean): void {
+    const pt = this.s.pt;
+    pt.flags[q] = 0;
+    if (swap && pt.slot[q] !== NONE) this.swapCache.freeSlot(q);
+    this.s.frames.uncharge();
+    pt.state[q] = State.Ballooned;
+    this.s.io.pushDrop(q);
+  }
+
+  /** Page `q`, read from the image or from the hypervisor's executable, arrived. */
+  private fileArrived(q: number, source: ReadSource): void {
+    if (source === 'image') {
+      this.mapper.imageArrived(q);
+    } else {
+      this.s.pt.flags[q] = 0;
+      this.s.put(LruList.InactiveFile, q);
+    }
   }
 
   /** Completes fault `f` with the effect it was raised for; `emit`: somebody waits for faultDone. */

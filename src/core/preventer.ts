@@ -142,7 +142,12 @@ export class Preventer implements Shrinker {
    * when `p` was not being merged. The page is the guest's now, or the balloon's if it took it since.
    */
   mergeArrived(p: number): boolean {
-    if (this.emu.size === 0 || !this.emu.has(p)) return false;
+    // Small enough to be inlined where every page read comes back; the merge itself is rare.
+    return this.emu.size !== 0 && this.emu.has(p) && this.merged(p);
+  }
+
+  /** mergeArrived() of a page that was being merged. */
+  private merged(p: number): true {
     const pt = this.s.pt;
     this.emu.delete(p);
     if (pt.flags[p]! & Flag.DiscardOnLoad) {

@@ -362,11 +362,11 @@ export class Reclaim {
         // written. The Mapper's named pages leave this way.
         pt.flags[p] = f & Flag.Named;
         counters.namedDrops++;
-        this.s.freeFrame(p, State.InImage);
+        this.s.freeUnlisted(p, State.InImage);
         reclaimed++;
       } else if (f & Flag.SwapCache && !(f & Flag.Dirty)) {
         pt.flags[p] = 0;
-        this.s.freeFrame(p, State.Swapped);
+        this.s.freeUnlisted(p, State.Swapped);
         reclaimed++;
       } else if (f & Flag.SwapCache) {
         // Dirty but still in the swap cache: pageout() writes it to the slot it already has.

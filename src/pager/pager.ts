@@ -374,15 +374,8 @@ export class Pager implements ActionPort {
 
   /** One action of the core, in the order the core emitted them (the driver's loop calls it). */
   carryOut(a: DriverAction): void {
-    if (a.kind === 'drop' && !this.sampler.isArmed(a.page)) {
-      // Reclaim drops pages in runs (often read in together): one hole per run.
-      if (this.punchPages > 0 && a.page === this.punchFrom + this.punchPages) {
-        this.punchPages++;
-        return;
-      }
-      this.flush();
-      this.punchFrom = a.page;
-      this.punchPages = 1;
+    if (a.kind === 'drop') {
+      for (const page of a.pages) this.drop(page);
       return;
     }
     this.flush();
@@ -392,12 +385,6 @@ export class Pager implements ActionPort {
         return;
       case 'write':
         this.write(a);
-        return;
-      case 'drop':
-        // Armed: already out of the memfd, and its sampling slot held its content. Absent from now,
-        // as any dropped page: the Preventer watches it too (most evictions are of armed pages).
-        this.sampler.discard(a.page);
-        this.cfg.preventer?.region.mark(a.page);
         return;
       case 'zero':
         this.discarded[a.page] = 0;
@@ -464,6 +451,26 @@ export class Pager implements ActionPort {
     for (const [from, to] of ranges)
       for (let p = Math.max(0, from); p < Math.min(to, this.ram.pages); p++, n++) this.brokenMerges[p] = 1;
     return n;
+  }
+
+  /** One page of a drop action: its frame was freed. */
+  private drop(page: Gfn): void {
+    if (!this.sampler.isArmed(page)) {
+      // Reclaim drops pages in runs (often read in together): one hole per run.
+      if (this.punchPages > 0 && page === this.punchFrom + this.punchPages) {
+        this.punchPages++;
+        return;
+      }
+      this.flush();
+      this.punchFrom = page;
+      this.punchPages = 1;
+      return;
+    }
+    this.flush();
+    // Armed: already out of the memfd, and its sampling slot held its content. Absent from now, as
+    // any dropped page: the Preventer watches it too (most evictions are of armed pages).
+    this.sampler.discard(page);
+    this.cfg.preventer?.region.mark(page);
   }
 
   /** Punches out the run of dropped pages held back. */

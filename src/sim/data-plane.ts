@@ -180,7 +180,7 @@ export class DataPlane {
         }
         break;
       case 'drop':
-        this.drop(a.page);
+        for (let i = 0; i < a.pages.length; i++) this.drop(a.pages[i]!);
         break;
       case 'dropVmm':
         this.drop(this.firstVmm + a.page);

@@ -84,7 +84,12 @@ export class FaultTable {
    * (undefined when there are none).
    */
   takeWaiters(p: number): Fault | Fault[] | undefined {
-    if (!hasBit(this.hasWaiters, p)) return undefined;
+    // The bit test alone, small enough to be inlined for every page a read brings in; the map is
+    // looked up for the few pages that have waiters.
+    return hasBit(this.hasWaiters, p) ? this.takeListed(p) : undefined;
+  }
+
+  private takeListed(p: number): Fault | Fault[] | undefined {
     setBit(this.hasWaiters, p, false);
     return this.pageWaiters.take(p);
   }

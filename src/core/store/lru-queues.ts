@@ -38,9 +38,17 @@ export class LruQueues {
 
   /** Adds at the head (most recent end). The page must not be on any list. */
   pushHead(list: number, page: number): void {
-    if (this.hi[list] === this.pages[list]!.length) this.makeRoom(list);
-    const i = this.hi[list]!++;
-    this.pages[list]![i] = page;
+    // Each array read once into a local: every typed-array access re-reads the array's base and
+    // length, and this runs for every page read in and every page moved between lists.
+    let arr = this.pages[list]!;
+    let i = this.hi[list]!;
+    if (i === arr.length) {
+      this.makeRoom(list);
+      arr = this.pages[list]!;
+      i = this.hi[list]!;
+    }
+    arr[i] = page;
+    this.hi[list] = i + 1;
     this.at[page] = i;
     this.listOf[page] = list;
     this.size[list]!++;

@@ -1,4 +1,4 @@
-import type { CoreAction, ReadAction, ReadSource, SwapWriteAction } from '../actions.js';
+import type { CoreAction, DropAction, ReadAction, ReadSource, SwapWriteAction } from '../actions.js';
 import type { CoreCounters } from '../counters.js';
 import { UnknownIoError } from '../errors.js';
 import type { BlockNo, FaultId, Gfn, IoId, SwapSlot, VmmPage } from '../types.js';
@@ -39,6 +39,8 @@ export class PageIo {
   private readonly pending = new IdMap<PendingIo>();
   /** Fault and I/O ids come from one counter, so an id names one thing only. */
   private lastId = 0;
+  /** The last drop action queued: a page freed while it is still the queue's last joins it. */
+  private lastDrop: DropAction | undefined = undefined;
   /** Where the previous swap read ended: the next one continues a run if it starts there. */
   private lastSwapReadEnd = -1;
 
@@ -91,10 +93,23 @@ export class PageIo {
     this.queuedCount = 0;
   }
 
-  /** The freed frame of page `p` (a guest frame or one of the hypervisor's pages). */
+  /**
+   * The freed frame of page `p` (a guest frame or one of the hypervisor's pages). A guest page
+   * joins the drop action queued last, if no other action came after it.
+   */
   pushDrop(p: number): void {
-    if (p >= this.firstVmmPage) this.push({ kind: 'dropVmm', page: (p - this.firstVmmPage) as VmmPage });
-    else this.push({ kind: 'drop', page: p as Gfn });
+    if (p >= this.firstVmmPage) {
+      this.push({ kind: 'dropVmm', page: (p - this.firstVmmPage) as VmmPage });
+      return;
+    }
+    const last = this.lastDrop;
+    if (last !== undefined && this.queuedCount > 0 && this.actions[this.queuedCount - 1] === last) {
+      last.pages.push(p as Gfn);
+      return;
+    }
+    const a: DropAction = { kind: 'drop', pages: [p as Gfn] };
+    this.lastDrop = a;
+    this.push(a);
   }
 
   /** One read action for a run of units (the caller's arrays become the action's). */

@@ -62,6 +62,11 @@ export class Store {
   /** Frees the page's frame: off its list, uncharged, in state `next`, and the driver told. */
   freeFrame(p: number, next: StateCode): void {
     this.lru.remove(p);
+    this.freeUnlisted(p, next);
+  }
+
+  /** freeFrame() of a page on no list (reclaim's, just taken from a list's tail). */
+  freeUnlisted(p: number, next: StateCode): void {
     this.pt.state[p] = next;
     this.frames.uncharge();
     this.io.pushDrop(p);
