@@ -9,20 +9,14 @@ import {
   buildWorkload,
   runMulti,
 } from '../src/index.js';
+import { smallMulti } from './support/small-multi.js';
 
 // Through the package's own entry point (its only export), as a user compares balloon policies:
 // before these were exported, a user of the installed package could not reach runMulti at all.
+// The tests' small host (its spec holds nothing but plain numbers and the word count), through the entry.
 const spec = (config: MultiRunSpec['config'], policy?: BalloonPolicy): MultiRunSpec => ({
-  config,
-  seed: 1,
-  guests: 8,
-  guestMiB: 102.4,
-  hostMiB: 8192 * 0.05,
-  startIntervalS: 0.5,
+  ...smallMulti(config, 8),
   workload: buildWorkload({ kind: 'metis-wc' }, 0.05),
-  scale: 0.05,
-  sampleEverySec: 0.25,
-  managerTimeScale: 0.05,
   ...(policy ? { policy } : {}),
 });
 

@@ -1,35 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_CORE_TUNABLES, MemoryCore, State, asGfn } from '../src/core/index.js';
+import { type MemoryCore, State, asGfn } from '../src/core/index.js';
+import { SWAPPED_CORE_PAGES, swappedCore } from './support/swapped-core.js';
 
-/**
- * A small core whose first half of pages was written once under a limit of a quarter of them:
- * some of those are resident, most in swap; the second half was never touched.
- */
-function halfSwappedCore(): MemoryCore {
-  const guestPages = 256;
-  const core = new MemoryCore({
-    ...DEFAULT_CORE_TUNABLES,
-    guestPages,
-    vmmPages: 0,
-    imageBlocks: 64,
-    swapSlots: guestPages * 2,
-    residentLimitPages: guestPages / 4,
-    mapper: false,
-  });
-  for (let p = 0; p < guestPages / 2; p++) {
-    core.touch(asGfn(p), true, 'guest');
-    for (let guard = 0; core.hasActions && guard < 1e6; guard++)
-      for (const a of core.drain()) {
-        if (a.kind === 'read') core.readDone(a.id);
-        else if (a.kind === 'write') core.writeDone(a.id);
-      }
-  }
-  return core;
-}
+/** Half of the pages written once under a limit of a quarter: some resident, most in swap; half never touched. */
+const halfSwappedCore = (): MemoryCore => swappedCore(SWAPPED_CORE_PAGES / 2);
 
 const firstIn = (core: MemoryCore, state: number, from = 0): number => {
-  for (let p = from; p < 256; p++) if (core.inspect(p).state === state) return p;
+  for (let p = from; p < SWAPPED_CORE_PAGES; p++) if (core.inspect(p).state === state) return p;
   throw new Error(`no page in state ${state}`);
 };
 

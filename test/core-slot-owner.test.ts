@@ -1,31 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_CORE_TUNABLES, MemoryCore, State, asGfn } from '../src/core/index.js';
+import { State } from '../src/core/index.js';
+import { swappedCore } from './support/swapped-core.js';
 import type { Store } from '../src/core/store/store.js';
-
-/** A small core whose every page was written once under a limit of a quarter: most are swapped. */
-function swappedCore(): MemoryCore {
-  const guestPages = 256;
-  const core = new MemoryCore({
-    ...DEFAULT_CORE_TUNABLES,
-    guestPages,
-    vmmPages: 0,
-    imageBlocks: 64,
-    swapSlots: guestPages * 2,
-    residentLimitPages: guestPages / 4,
-    mapper: false,
-  });
-  for (let p = 0; p < guestPages; p++) {
-    core.touch(asGfn(p), true, 'guest');
-    for (let guard = 0; core.hasActions && guard < 1e6; guard++) {
-      for (const a of core.drain()) {
-        if (a.kind === 'read') core.readDone(a.id);
-        else if (a.kind === 'write') core.writeDone(a.id);
-      }
-    }
-  }
-  return core;
-}
 
 /**
  * Swap readahead takes a slot's owner as a page holding that slot without reading the page's slot

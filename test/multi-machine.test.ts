@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MemoryCore } from '../src/core/index.js';
-import { type MultiRunSpec, runMulti } from '../src/experiments/multi-runner.js';
+import { runMulti } from '../src/experiments/multi-runner.js';
 import type { GuestBalloonStats } from '../src/policy/balloon-policy.js';
 import { GlobalReclaim, hostWatermarks } from '../src/sim/global-reclaim.js';
 import { QEMU_HEAP_MIB_MEASURED, memmapMiB, qemuOverheadMiB } from '../src/sim/host-overhead.js';
-import { buildWorkload } from '../src/workloads/index.js';
+import { smallMulti } from './support/small-multi.js';
 
 /**
  * A guest's cgroup as global reclaim sees it, without a core: `cold` of its pages are unreferenced
@@ -100,18 +100,7 @@ test('a guest short of memory takes what is free, then reclaims from the others,
   assert.deepEqual(gr3.shortOf(1, 10), { grantPages: 0, wait: false });
 });
 
-const small = (config: MultiRunSpec['config'], guests: number, guestMiB = 102.4): MultiRunSpec => ({
-  config,
-  seed: 1,
-  guests,
-  guestMiB,
-  hostMiB: 8192 * 0.05,
-  startIntervalS: 0.5,
-  workload: buildWorkload({ kind: 'metis-wc' }, 0.05),
-  scale: 0.05,
-  sampleEverySec: 0.25,
-  managerTimeScale: 0.05,
-});
+const small = smallMulti;
 
 test('many guests under one host limit: every guest finishes intact, global reclaim kept the host within it', () => {
   const r = runMulti(small('baseline', 8));
