@@ -253,12 +253,10 @@ export function runMulti(spec: MultiRunSpec): MultiRunResult {
       tl.balloonSlotsFreed[i]!.push(c.balloonSlotsFreed - pb.slots);
       tl.balloonNothingFreed[i]!.push(c.balloonNothingFreed - pb.nothing);
       tl.balloonBackoffs[i]!.push(backoffs - pb.backoffs);
-      Object.assign(pb, {
-        frames: c.balloonFramesFreed,
-        slots: c.balloonSlotsFreed,
-        nothing: c.balloonNothingFreed,
-        backoffs,
-      });
+      pb.frames = c.balloonFramesFreed;
+      pb.slots = c.balloonSlotsFreed;
+      pb.nothing = c.balloonNothingFreed;
+      pb.backoffs = backoffs;
       tl.guestPageCachePages[i]!.push(sl.guest.pageCachePages);
       tl.phase[i]!.push(sl.killed !== undefined ? 'killed' : sl.done ? 'done' : phase[i]!);
     }
