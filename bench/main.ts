@@ -3,8 +3,8 @@
  * in this one run (these machines are shared and noisy: compare ratios, not runs).
  */
 import { cpus } from 'node:os';
-import { type CoreAction, DEFAULT_CORE_TUNABLES, MemoryCore } from '../src/core/index.js';
-import { asGfn } from '../src/core/index.js';
+import { coreReplay, makeTrace, plainLru } from './replays.js';
+import { instructionsBench } from './instructions.js';
 import { reproduceSim } from '../src/experiments/reproduce.js';
 import { paperJob, runJob } from '../src/experiments/job.js';
 import { SYSBENCH_200MB } from '../src/experiments/figures.js';
@@ -14,120 +14,6 @@ import { preventerBench } from './preventer.js';
 import { preventerQemuBench } from './preventer-qemu.js';
 import { sweepsBench } from './sweeps.js';
 import { multiGuestsBench } from './multi-guests.js';
-
-/** Wall and CPU time of one replay, in ms. */
-interface Timing {
-  ms: number;
-  cpuMs: number;
-}
-
-/** This process's CPU time (user + system) in ms: what the replay got of a core on a shared machine. */
-function cpuNowMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
-
-/** The reference: a typed-array LRU (hash-free, indexed by page) replaying the same trace. */
-function plainLru(trace: Uint32Array, pages: number, capacity: number): Timing {
-  const next = new Int32Array(pages).fill(-1);
-  const prev = new Int32Array(pages).fill(-1);
-  const inCache = new Uint8Array(pages);
-  let head = -1;
-  let tail = -1;
-  let size = 0;
-  let misses = 0;
-  const c0 = cpuNowMs();
-  const t0 = performance.now();
-  for (let i = 0; i < trace.length; i++) {
-    const p = trace[i]!;
-    if (inCache[p]) {
-      if (head === p) continue;
-      const a = prev[p]!;
-      const b = next[p]!;
-      if (a >= 0) next[a] = b;
-      if (b >= 0) prev[b] = a;
-      else tail = a;
-    } else {
-      misses++;
-      if (size === capacity) {
-        const t = tail;
-        tail = prev[t]!;
-        if (tail >= 0) next[tail] = -1;
-        inCache[t] = 0;
-        size--;
-      }
-      inCache[p] = 1;
-      size++;
-    }
-    prev[p] = -1;
-    next[p] = head;
-    if (head >= 0) prev[head] = p;
-    head = p;
-    if (tail < 0) tail = p;
-  }
-  void misses;
-  return { ms: performance.now() - t0, cpuMs: cpuNowMs() - c0 };
-}
-
-function makeTrace(n: number, pages: number, seed: number): Uint32Array {
-  const t = new Uint32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    // 90% of accesses to a hot fifth of the pages, the rest anywhere.
-    const hot = (s & 0xff) < 230;
-    t[i] = hot ? (s >>> 8) % Math.floor(pages / 5) : (s >>> 8) % pages;
-  }
-  return t;
-}
-
-/** Drives the core synchronously: touches, and I/O completed at once (no disk model). */
-function coreReplay(
-  trace: Uint32Array,
-  pages: number,
-  limit: number,
-): Timing & { events: number; faults: number } {
-  const core = new MemoryCore({
-    ...DEFAULT_CORE_TUNABLES,
-    guestPages: pages,
-    vmmPages: 0,
-    imageBlocks: 1024,
-    swapSlots: pages * 2,
-    residentLimitPages: limit,
-    mapper: false,
-  });
-  let events = 0;
-  let faults = 0;
-  // One array for every drain, as a driver that drains after every event keeps (drainInto).
-  const actions: CoreAction[] = [];
-  const c0 = cpuNowMs();
-  const t0 = performance.now();
-  for (let i = 0; i < trace.length; i++) {
-    const id = core.touch(asGfn(trace[i]!), (i & 7) === 0, 'guest');
-    events++;
-    if (id !== 0 || core.hasActions) {
-      faults += id !== 0 ? 1 : 0;
-      // Complete everything in flight, as an infinitely fast disk would.
-      for (let guard = 0; core.hasActions && guard < 1e6; guard++) {
-        const n = core.drainInto(actions);
-        for (let k = 0; k < n; k++) {
-          const a = actions[k]!;
-          // Page events: every page read, written or dropped counts, as every touch does.
-          if (a.kind === 'read') {
-            core.readDone(a.id);
-            events += a.pages.length;
-          } else if (a.kind === 'write') {
-            core.writeDone(a.id);
-            events += a.pages.length;
-          } else if (a.kind === 'drop') {
-            events += a.pages.length;
-          }
-        }
-      }
-    }
-  }
-  return { ms: performance.now() - t0, cpuMs: cpuNowMs() - c0, events, faults };
-}
 
 /** The median of some numbers. */
 function median(xs: number[]): number {
@@ -217,6 +103,11 @@ async function main(): Promise<void> {
     await pagerBench();
     return;
   }
+  // `npm run bench -- instructions`: only the replays' instruction counts (valgrind; a few minutes).
+  if (only === 'instructions') {
+    instructionsBench();
+    return;
+  }
   const pages = 262_144; // a 1 GiB guest
   const trace = makeTrace(4_000_000, pages, 7);
   // Warm up both paths once so the JIT has compiled them.
@@ -224,6 +115,7 @@ async function main(): Promise<void> {
   coreReplay(trace.subarray(0, 200_000), pages, pages);
   coreBench(trace, pages);
   if (only === 'core') return;
+  instructionsBench();
 
   console.log('simulator:');
   for (const c of ['baseline', 'mapper'] as const) {
