@@ -26,17 +26,17 @@ export function cpuNowMs(): number {
 const CHUNK_TOUCHES = 4096;
 
 /** The reference: a typed-array LRU (hash-free, indexed by page) replaying the same trace. */
-export function plainLru(trace: Uint32Array, pages: number, capacity: number): Timing {
+export function plainLru(trace: Uint32Array, pages: number, capacity: number): Timing & { misses: number } {
   const next = new Int32Array(pages).fill(-1);
   const prev = new Int32Array(pages).fill(-1);
   const inCache = new Uint8Array(pages);
-  // head, tail, size: kept between chunks.
-  const ends = Int32Array.of(-1, -1, 0);
+  // head, tail, size and misses: kept between chunks.
+  const ends = Int32Array.of(-1, -1, 0, 0);
   const c0 = cpuNowMs();
   const t0 = performance.now();
   for (let i = 0; i < trace.length; i += CHUNK_TOUCHES)
     lruChunk(trace, i, Math.min(trace.length, i + CHUNK_TOUCHES), next, prev, inCache, ends, capacity);
-  return { ms: performance.now() - t0, cpuMs: cpuNowMs() - c0 };
+  return { ms: performance.now() - t0, cpuMs: cpuNowMs() - c0, misses: ends[3]! };
 }
 
 /** plainLru's touches `from` .. `to` - 1. */
@@ -53,6 +53,7 @@ function lruChunk(
   let head = ends[0]!;
   let tail = ends[1]!;
   let size = ends[2]!;
+  let misses = ends[3]!;
   for (let i = from; i < to; i++) {
     const p = trace[i]!;
     if (inCache[p]) {
@@ -63,6 +64,7 @@ function lruChunk(
       if (b >= 0) prev[b] = a;
       else tail = a;
     } else {
+      misses++;
       if (size === capacity) {
         const t = tail;
         tail = prev[t]!;
@@ -82,6 +84,7 @@ function lruChunk(
   ends[0] = head;
   ends[1] = tail;
   ends[2] = size;
+  ends[3] = misses;
 }
 
 export function makeTrace(n: number, pages: number, seed: number): Uint32Array {
