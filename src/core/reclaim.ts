@@ -1,4 +1,5 @@
 import { ConfigError } from './errors.js';
+import { copyRun } from './store/copy-run.js';
 import { LruList, type LruListKind, isFileList } from './store/lruvec.js';
 import { Flag, State } from './store/page-table.js';
 import type { Store } from './store/store.js';
@@ -412,7 +413,7 @@ export class Reclaim {
     let from = 0;
     for (let i = 1; i <= n; i++) {
       if (i < n && slot[pages[i]!] === slot[pages[i - 1]!]! + 1) continue;
-      const run = pages.slice(from, i);
+      const run = copyRun(pages, from, i);
       this.s.io.emitWrite(run, slot[run[0]!]!);
       from = i;
     }

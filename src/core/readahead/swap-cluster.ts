@@ -1,3 +1,4 @@
+import { copyRun } from '../store/copy-run.js';
 import { State } from '../store/page-table.js';
 import { NONE } from '../types.js';
 import type { Readahead, ReadaheadContext, ReadWindow } from './readahead.js';
@@ -51,7 +52,7 @@ export class SwapClusterReadahead implements Readahead {
         units[n++] = u;
       }
     }
-    return { pages: pages.slice(0, n), units: units.slice(0, n) };
+    return { pages: copyRun(pages, 0, n), units: copyRun(units, 0, n) };
   }
 
   started(): void {}
