@@ -136,7 +136,7 @@ export class MemoryCore {
   inspect(page: number): PageInfo {
     const pt = this.s.pt;
     return {
-      state: pt.state[page]! as StateCode,
+      state: pt.state[page]!,
       flags: pt.flags[page]!,
       slot: pt.slot[page]!,
       block: pt.block[page]!,

@@ -1,6 +1,6 @@
 import { ConfigError } from './errors.js';
 import { copyRun } from './store/copy-run.js';
-import { LruList, type LruListKind, isFileList } from './store/lruvec.js';
+import { LruList, isFileList } from './store/lruvec.js';
 import { Flag, State } from './store/page-table.js';
 import type { Store } from './store/store.js';
 import type { SwapCache } from './swap-cache.js';
@@ -216,7 +216,7 @@ export class Reclaim {
         if (file + host.freePages * share <= host.highPages * share) fa = 1;
       }
       const ff = 1 - fa;
-      for (let k = 0 as LruListKind; k < 4; k++) {
+      for (let k = LruList.InactiveAnon; k <= LruList.ActiveFile; k++) {
         const size = lru.size(zone, k);
         if (prio === 0) {
           // get_scan_count() at priority 0 scans everything, whatever the balance.
@@ -235,7 +235,7 @@ export class Reclaim {
         reclaimed < target &&
         zoneReclaimed < zoneTarget
       ) {
-        for (let k = 0 as LruListKind; k < 4; k++) {
+        for (let k = LruList.InactiveAnon; k <= LruList.ActiveFile; k++) {
           if (nr[k]! <= 0) continue;
           const n = Math.min(nr[k]!, batch);
           nr[k]! -= n;
