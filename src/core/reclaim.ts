@@ -67,6 +67,8 @@ export class Reclaim {
   private readonly scanTargets = new Float64Array(4);
   /** Pages a scan puts back where it found them (reused, written by index: never emptied). */
   private readonly keepScratch: number[] = [];
+  /** Pages a scan takes from a list's tail, taken at once (reused, written by index: never emptied). */
+  private readonly takeScratch: number[] = [];
   /**
    * Dirty anonymous pages picked by the current reclaim pass, written as one batch: the first
    * `writeCount` entries (reused, written by index: emptying it would give its room back).
@@ -306,9 +308,12 @@ export class Reclaim {
     const inactive = file ? LruList.InactiveFile : LruList.InactiveAnon;
     const keep = this.keepScratch;
     let kept = 0;
-    for (let i = 0; i < n; i++) {
-      const p = lru.popTail(zone, active);
-      if (p < 0) break;
+    // The whole batch taken from the tail first: nothing below puts a page back on `active` before
+    // the loop ends, so this is popTail() page by page.
+    const taken = this.takeScratch;
+    const m = lru.popTailInto(zone, active, n, taken);
+    for (let i = 0; i < m; i++) {
+      const p = taken[i]!;
       this.recentScanned[type]!++;
       if (pt.flags[p]! & Flag.Referenced) {
         pt.flags[p]! &= ~Flag.Referenced;
@@ -332,10 +337,13 @@ export class Reclaim {
     let reclaimed = 0;
     const keep = this.keepScratch;
     let kept = 0;
-    for (let i = 0; i < n; i++) {
-      const p = lru.popTail(zone, list);
-      if (p < 0) break;
-      counters.pagesScanned++;
+    // The whole batch taken from the tail first: nothing below puts a page back on `list` before the
+    // loop ends (kept pages go back after it), so this is popTail() page by page.
+    const taken = this.takeScratch;
+    const m = lru.popTailInto(zone, list, n, taken);
+    counters.pagesScanned += m;
+    for (let i = 0; i < m; i++) {
+      const p = taken[i]!;
       this.recentScanned[type]!++;
       const f = pt.flags[p]!;
       if (pt.isPinned(p) || pt.state[p] !== State.Resident) {

@@ -100,6 +100,36 @@ export class LruQueues {
     return t;
   }
 
+  /**
+   * popTail() up to `n` times: the pages taken, oldest first, go to `out[0]` onwards (entries past
+   * them are left as they were); returns how many (fewer than `n` when the list ran out). One pass
+   * with the list's bounds in locals, where a reclaim scan's popTail() per page re-read them all.
+   */
+  popTailInto(list: number, n: number, out: number[]): number {
+    const arr = this.pages[list]!;
+    const listOf = this.listOf;
+    let lo = this.lo[list]!;
+    const hi = this.hi[list]!;
+    let k = 0;
+    // `lo` is on a live page whenever the list is not empty (remove and popTail keep it so).
+    while (k < n && lo < hi) {
+      const t = arr[lo]!;
+      listOf[t] = NOT_ON_LIST;
+      out[k++] = t;
+      lo++;
+      while (lo < hi && arr[lo] === HOLE) lo++;
+    }
+    this.size[list]! -= k;
+    if (lo === hi) {
+      // Emptied (or empty): the list starts again at the bottom of its array.
+      this.lo[list] = 0;
+      this.hi[list] = 0;
+    } else {
+      this.lo[list] = lo;
+    }
+    return k;
+  }
+
   /** The oldest page of a list (the next reclaim candidate), or -1 when it is empty. */
   tail(list: number): number {
     const lo = this.lo[list]!;

@@ -56,6 +56,11 @@ export class Lruvecs {
     return this.lists.popTail(this.id(zone, kind));
   }
 
+  /** popTail() up to `n` times into `out` from index 0; returns how many pages were taken. */
+  popTailInto(zone: number, kind: LruListKind, n: number, out: number[]): number {
+    return this.lists.popTailInto(this.id(zone, kind), n, out);
+  }
+
   tail(zone: number, kind: LruListKind): number {
     return this.lists.tail(this.id(zone, kind));
   }
