@@ -1,6 +1,6 @@
 import { ConfigError } from './errors.js';
 import { copyRun } from './store/copy-run.js';
-import { LruList, isFileList } from './store/lruvec.js';
+import { LruList } from './store/lruvec.js';
 import { Flag, State } from './store/page-table.js';
 import type { Store } from './store/store.js';
 import type { SwapCache } from './swap-cache.js';
@@ -225,10 +225,11 @@ export class Reclaim {
           nr[k] = size;
           continue;
         }
-        // 1 << prio is 2 ** prio exactly, without a call to Math.pow for every list of every zone.
-        let scan = Math.floor(size / (1 << prio));
+        // size / 2 ** prio rounded down, as an integer shift: a list's size is a whole number of
+        // pages below 2 ** 32, and prio is 1..12 here.
+        let scan = size >>> prio;
         if (scan === 0 && forceScan) scan = Math.min(size, batch);
-        nr[k] = Math.floor(scan * (isFileList(k) ? ff : fa));
+        nr[k] = Math.floor(scan * (k >= LruList.InactiveFile ? ff : fa));
       }
       const zoneTarget = host !== null && prio < 12 ? host.nrToReclaimPages : Infinity;
       let zoneReclaimed = 0;
@@ -241,7 +242,7 @@ export class Reclaim {
           if (nr[k]! <= 0) continue;
           const n = Math.min(nr[k]!, batch);
           nr[k]! -= n;
-          const file = isFileList(k);
+          const file = k >= LruList.InactiveFile;
           if (k === LruList.ActiveAnon || k === LruList.ActiveFile) {
             if (this.inactiveIsLow(zone, file)) this.shrinkActive(zone, file, n);
           } else {
