@@ -1,4 +1,11 @@
-import { NOT_ON_LIST } from './lru-lists.js';
+import { NOT_ON_LIST as NOT_ON_ANY_LIST } from './lru-lists.js';
+
+/**
+ * The same byte as a constant of this module, which the optimizing compiler writes in: an imported
+ * binding is live, read from its cell and checked at every use, and popTailInto() stores it for
+ * every page a reclaim scan takes.
+ */
+const NOT_ON_LIST = NOT_ON_ANY_LIST;
 
 /** An array slot whose page was removed from the middle of its list. */
 const HOLE = -1;
