@@ -7,7 +7,10 @@ import { copyRun } from './store/copy-run.js';
 import { LruList } from './store/lruvec.js';
 import { Flag, State } from './store/page-table.js';
 import type { Store } from './store/store.js';
-import { type Gfn, NONE } from './types.js';
+import { type Gfn, NONE as NONE_BINDING } from './types.js';
+
+/** NONE as a constant of this module, which the compiler writes in (see NOT_ON_LIST in store/lru-queues.ts). */
+const NONE = NONE_BINDING;
 
 /**
  * How an absent page comes back (do_swap_page, filemap_fault, do_anonymous_page): frames taken

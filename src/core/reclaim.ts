@@ -4,7 +4,10 @@ import { LruList } from './store/lruvec.js';
 import { Flag, State } from './store/page-table.js';
 import type { Store } from './store/store.js';
 import type { SwapCache } from './swap-cache.js';
-import { type Gfn, NONE, PAGE_SIZE_BYTES } from './types.js';
+import { type Gfn, NONE as NONE_BINDING, PAGE_SIZE_BYTES } from './types.js';
+
+/** NONE as a constant of this module, which the compiler writes in (see NOT_ON_LIST in store/lru-queues.ts). */
+const NONE = NONE_BINDING;
 
 /**
  * Something else that holds frames and can give them back when reclaim finds nothing to free (a

@@ -1,6 +1,9 @@
 import { Flag, State } from './store/page-table.js';
 import type { Store } from './store/store.js';
-import { NONE, type SwapSlot } from './types.js';
+import { NONE as NONE_BINDING, type SwapSlot } from './types.js';
+
+/** NONE as a constant of this module, which the compiler writes in (see NOT_ON_LIST in store/lru-queues.ts). */
+const NONE = NONE_BINDING;
 
 /**
  * Linux 3.7's swap cache (mm/swap_state.c, and the slot rules of do_swap_page in mm/memory.c): a

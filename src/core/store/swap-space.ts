@@ -1,6 +1,9 @@
 import { SwapSlotError } from '../errors.js';
-import { NONE, type SwapSlot } from '../types.js';
+import { NONE as NONE_BINDING, type SwapSlot } from '../types.js';
 import { newBitmap, setBit } from './bitmap.js';
+
+/** NONE as a constant of this module, which the compiler writes in (see NOT_ON_LIST in store/lru-queues.ts). */
+const NONE = NONE_BINDING;
 
 /**
  * What the core needs of the host's swap area: slots to allocate and free for its pages, which of
