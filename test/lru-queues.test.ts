@@ -49,7 +49,7 @@ function replay(
   const model = new LruLists(PAGES, LISTS);
   const q = new LruQueues(PAGES, LISTS);
   // Entries past those a popTailInto() wrote must be left as they were: a sentinel shows it.
-  const out: number[] = new Array<number>(41).fill(-7);
+  const out = new Int32Array(41).fill(-7);
   for (const o of ops) {
     let popped: [number, number] | [string, string] = [0, 0];
     if (o.k === 'push') {
@@ -70,7 +70,7 @@ function replay(
       }
       out.fill(-7);
       const got = q.popTailInto(o.list, o.n, out);
-      popped = [[...want, -7].join(','), out.slice(0, got + 1).join(',')];
+      popped = [[...want, -7].join(','), Array.from(out.subarray(0, got + 1)).join(',')];
     } else {
       model.moveToHead(o.list, o.page);
       q.moveToHead(o.list, o.page);

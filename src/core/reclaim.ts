@@ -70,8 +70,8 @@ export class Reclaim {
   private readonly scanTargets = new Float64Array(4);
   /** Pages a scan puts back where it found them (reused, written by index: never emptied). */
   private readonly keepScratch: number[] = [];
-  /** Pages a scan takes from a list's tail, taken at once (reused, written by index: never emptied). */
-  private readonly takeScratch: number[] = [];
+  /** Pages a scan takes from a list's tail at once (a scan takes at most reclaimBatchPages). */
+  private readonly takeScratch: Int32Array;
   /**
    * Dirty anonymous pages picked by the current reclaim pass, written as one batch: the first
    * `writeCount` entries (reused, written by index: emptying it would give its room back).
@@ -88,6 +88,7 @@ export class Reclaim {
     const w = s.cfg.zoneWeights;
     const total = w.reduce((a, b) => a + b, 0);
     this.zoneShare = Float64Array.from(w, (x) => x / total);
+    this.takeScratch = new Int32Array(s.cfg.reclaimBatchPages);
   }
 
   register(shrinker: Shrinker): void {
@@ -316,11 +317,15 @@ export class Reclaim {
     // the loop ends, so this is popTail() page by page.
     const taken = this.takeScratch;
     const m = lru.popTailInto(zone, active, n, taken);
+    // The arrays the loop reads for every page, held in locals (each read through its owner
+    // re-checks the owner's shape).
+    const flags = pt.flags;
+    const rs = this.recentScanned;
     for (let i = 0; i < m; i++) {
       const p = taken[i]!;
-      this.recentScanned[type]!++;
-      if (pt.flags[p]! & Flag.Referenced) {
-        pt.flags[p]! &= ~Flag.Referenced;
+      rs[type]!++;
+      if (flags[p]! & Flag.Referenced) {
+        flags[p]! &= ~Flag.Referenced;
         this.recentRotated[type]!++;
         if (file && this.s.isVmm(p)) {
           keep[kept++] = p;
@@ -346,26 +351,31 @@ export class Reclaim {
     const taken = this.takeScratch;
     const m = lru.popTailInto(zone, list, n, taken);
     counters.pagesScanned += m;
+    // The arrays the loop reads for every page, held in locals (each read through its owner
+    // re-checks the owner's shape).
+    const flags = pt.flags;
+    const state = pt.state;
+    const rs = this.recentScanned;
     for (let i = 0; i < m; i++) {
       const p = taken[i]!;
-      this.recentScanned[type]!++;
-      const f = pt.flags[p]!;
-      if (pt.isPinned(p) || pt.state[p] !== State.Resident) {
+      rs[type]!++;
+      const f = flags[p]!;
+      if (pt.isPinned(p) || state[p] !== State.Resident) {
         keep[kept++] = p;
         continue;
       }
       if (f & Flag.Referenced) {
-        pt.flags[p] = f & ~Flag.Referenced;
+        flags[p] = f & ~Flag.Referenced;
         if (!file || this.s.isVmm(p) || f & Flag.SecondChance) {
           this.recentRotated[type]!++;
           // activate_locked: a page kept in memory gives its slot back when swap is filling up.
           if (f & Flag.SwapCache && !file && this.swapCache.mostlyUsed()) {
             counters.swapSlotsReleased++;
-            this.swapCache.giveUpSlot(p, pt.flags[p]);
+            this.swapCache.giveUpSlot(p, flags[p]);
           }
           lru.push(zone, active, p);
         } else {
-          pt.flags[p] |= Flag.SecondChance;
+          flags[p] |= Flag.SecondChance;
           keep[kept++] = p;
         }
         continue;
@@ -373,17 +383,17 @@ export class Reclaim {
       if (f & Flag.Named || this.s.isVmm(p)) {
         // A clean file-backed page: the image (or QEMU's executable) has the content, nothing is
         // written. The Mapper's named pages leave this way.
-        pt.flags[p] = f & Flag.Named;
+        flags[p] = f & Flag.Named;
         counters.namedDrops++;
         this.s.freeUnlisted(p, State.InImage);
         reclaimed++;
       } else if (f & Flag.SwapCache && !(f & Flag.Dirty)) {
-        pt.flags[p] = 0;
+        flags[p] = 0;
         this.s.freeUnlisted(p, State.Swapped);
         reclaimed++;
       } else if (f & Flag.SwapCache) {
         // Dirty but still in the swap cache: pageout() writes it to the slot it already has.
-        pt.flags[p] = Flag.SwapCache | Flag.Writeback;
+        flags[p] = Flag.SwapCache | Flag.Writeback;
         frames.writeback++;
         counters.swapRewrites++;
         if (pt.isLinked(p)) counters.silentSwapWrites++;
@@ -396,7 +406,7 @@ export class Reclaim {
           continue;
         }
         pt.slot[p] = s;
-        pt.flags[p] = Flag.SwapCache | Flag.Writeback;
+        flags[p] = Flag.SwapCache | Flag.Writeback;
         frames.writeback++;
         if (pt.isLinked(p)) counters.silentSwapWrites++;
         this.writeBatch[this.writeCount++] = p;

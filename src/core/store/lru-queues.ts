@@ -110,9 +110,11 @@ export class LruQueues {
   /**
    * popTail() up to `n` times: the pages taken, oldest first, go to `out[0]` onwards (entries past
    * them are left as they were); returns how many (fewer than `n` when the list ran out). One pass
-   * with the list's bounds in locals, where a reclaim scan's popTail() per page re-read them all.
+   * with the list's bounds in locals, where a reclaim scan's popTail() per page re-read them all;
+   * into a typed array, whose stores cost the loop less than an array's.
    */
-  popTailInto(list: number, n: number, out: number[]): number {
+  popTailInto(list: number, n: number, out: Int32Array): number {
+    if (n > out.length) throw new RangeError(`LruQueues.popTailInto: ${n} pages into ${out.length} entries`);
     const arr = this.pages[list]!;
     const listOf = this.listOf;
     let lo = this.lo[list]!;

@@ -57,7 +57,7 @@ export class Lruvecs {
   }
 
   /** popTail() up to `n` times into `out` from index 0; returns how many pages were taken. */
-  popTailInto(zone: number, kind: LruListKind, n: number, out: number[]): number {
+  popTailInto(zone: number, kind: LruListKind, n: number, out: Int32Array): number {
     return this.lists.popTailInto(this.id(zone, kind), n, out);
   }
 
