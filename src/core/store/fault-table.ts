@@ -1,6 +1,9 @@
 import type { FaultContext, FaultId } from '../types.js';
 import { IdMap } from './id-map.js';
-import { newBitmap, setBit } from './bitmap.js';
+import { newBitmap, setBit as setBitBinding } from './bitmap.js';
+
+/** A module constant, which the compiler writes in (see NOT_ON_LIST in lru-queues.ts). */
+const setBit = setBitBinding;
 
 /**
  * What a fault was raised for: a CPU access (`touch`), a whole-page overwrite by the guest CPU

@@ -1,5 +1,9 @@
 import { NONE } from '../types.js';
-import { hasBit, newBitmap, setBit } from './bitmap.js';
+import { hasBit as hasBitBinding, newBitmap, setBit as setBitBinding } from './bitmap.js';
+
+/** Module constants, which the compiler writes in (see NOT_ON_LIST in lru-queues.ts). */
+const hasBit = hasBitBinding;
+const setBit = setBitBinding;
 
 /**
  * Where a page's content lives. One byte per page. The core's page index space covers guest frames

@@ -1,6 +1,9 @@
 import { SwapSlotError } from '../errors.js';
 import { NONE as NONE_BINDING, type SwapSlot } from '../types.js';
-import { newBitmap, setBit } from './bitmap.js';
+import { newBitmap, setBit as setBitBinding } from './bitmap.js';
+
+/** A module constant, which the compiler writes in (see NOT_ON_LIST in lru-queues.ts). */
+const setBit = setBitBinding;
 
 /** NONE as a constant of this module, which the compiler writes in (see NOT_ON_LIST in store/lru-queues.ts). */
 const NONE = NONE_BINDING;
