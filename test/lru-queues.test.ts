@@ -12,6 +12,8 @@ type Op =
   | { k: 'push'; list: number; page: number }
   | { k: 'remove'; page: number }
   | { k: 'pop'; list: number }
+  /** popTailInto(list, n), against n popTail() of the model. */
+  | { k: 'popMany'; list: number; n: number }
   | { k: 'move'; list: number; page: number };
 
 const page = fc.integer({ min: 0, max: PAGES - 1 });
@@ -21,6 +23,10 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ k: fc.constant('push' as const), list, page }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('remove' as const), page }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('pop' as const), list }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ k: fc.constant('popMany' as const), list, n: fc.integer({ min: 0, max: 40 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('move' as const), list, page }) },
 );
 
@@ -36,11 +42,16 @@ function view(l: LruLists | LruQueues): string {
 }
 
 /** Runs `ops` on both, with pushes of listed pages skipped (both require the page to be off lists). */
-function replay(ops: Op[], onEach: (model: LruLists, q: LruQueues, popped: [number, number]) => void): void {
+function replay(
+  ops: Op[],
+  onEach: (model: LruLists, q: LruQueues, popped: [number, number] | [string, string]) => void,
+): void {
   const model = new LruLists(PAGES, LISTS);
   const q = new LruQueues(PAGES, LISTS);
+  // Entries past those a popTailInto() wrote must be left as they were: a sentinel shows it.
+  const out = new Int32Array(41).fill(-7);
   for (const o of ops) {
-    let popped: [number, number] = [0, 0];
+    let popped: [number, number] | [string, string] = [0, 0];
     if (o.k === 'push') {
       if (model.on(o.page) !== 255) continue;
       model.pushHead(o.list, o.page);
@@ -50,6 +61,16 @@ function replay(ops: Op[], onEach: (model: LruLists, q: LruQueues, popped: [numb
       q.remove(o.page);
     } else if (o.k === 'pop') {
       popped = [model.popTail(o.list), q.popTail(o.list)];
+    } else if (o.k === 'popMany') {
+      const want: number[] = [];
+      for (let i = 0; i < o.n; i++) {
+        const t = model.popTail(o.list);
+        if (t < 0) break;
+        want.push(t);
+      }
+      out.fill(-7);
+      const got = q.popTailInto(o.list, o.n, out);
+      popped = [[...want, -7].join(','), Array.from(out.subarray(0, got + 1)).join(',')];
     } else {
       model.moveToHead(o.list, o.page);
       q.moveToHead(o.list, o.page);
@@ -58,7 +79,7 @@ function replay(ops: Op[], onEach: (model: LruLists, q: LruQueues, popped: [numb
   }
 }
 
-test('LruQueues behaves as the linked LruLists through any sequence of pushes, removals, pops and moves', () => {
+test('LruQueues behaves as the linked LruLists through any sequence of pushes, removals, pops (one or many) and moves', () => {
   fc.assert(
     fc.property(fc.array(op, { minLength: 500, maxLength: 1500 }), (ops) => {
       replay(ops, (model, q, [a, b]) => {

@@ -10,7 +10,10 @@ import { LruList } from './store/lruvec.js';
 import { Flag, State } from './store/page-table.js';
 import type { Store } from './store/store.js';
 import type { SwapCache } from './swap-cache.js';
-import { type FaultContext, type FaultId, type IoId, NONE, NO_FAULT } from './types.js';
+import { type FaultContext, type FaultId, type IoId, NONE, NO_FAULT as NO_FAULT_BINDING } from './types.js';
+
+/** A module constant, which the compiler writes in (see NOT_ON_LIST in store/lru-queues.ts). */
+const NO_FAULT = NO_FAULT_BINDING;
 
 /**
  * The life of a fault: started by what the page's state asks for (already there, being loaded,

@@ -26,9 +26,12 @@ import {
   type Gfn,
   type GfnArray,
   type IoId,
-  NO_FAULT,
+  NO_FAULT as NO_FAULT_BINDING,
   type VmmPage,
 } from './types.js';
+
+/** A module constant, which the compiler writes in (see NOT_ON_LIST in store/lru-queues.ts). */
+const NO_FAULT = NO_FAULT_BINDING;
 
 /** emulatedWrite()/emulatedRead(): the access went to (or was served from) the Preventer's buffer. */
 export const BUFFERED = -1 as FaultId;
@@ -136,7 +139,7 @@ export class MemoryCore {
   inspect(page: number): PageInfo {
     const pt = this.s.pt;
     return {
-      state: pt.state[page]! as StateCode,
+      state: pt.state[page]!,
       flags: pt.flags[page]!,
       slot: pt.slot[page]!,
       block: pt.block[page]!,

@@ -3,10 +3,14 @@ import { ReadaheadWindowError, SlotOwnerError } from './errors.js';
 import type { Readahead } from './readahead/readahead.js';
 import type { Reclaim } from './reclaim.js';
 import type { Fault } from './store/fault-table.js';
+import { copyRun } from './store/copy-run.js';
 import { LruList } from './store/lruvec.js';
 import { Flag, State } from './store/page-table.js';
 import type { Store } from './store/store.js';
-import { type Gfn, NONE } from './types.js';
+import { type Gfn, NONE as NONE_BINDING } from './types.js';
+
+/** NONE as a constant of this module, which the compiler writes in (see NOT_ON_LIST in store/lru-queues.ts). */
+const NONE = NONE_BINDING;
 
 /**
  * How an absent page comes back (do_swap_page, filemap_fault, do_anonymous_page): frames taken
@@ -79,7 +83,7 @@ export class PageIn {
 
   private window(policy: Readahead, p: number): { pages: number[]; units: number[] } {
     const w = policy.window(p);
-    if (!w.pages.includes(p)) throw new ReadaheadWindowError(p, policy.name);
+    if (!holds(w.pages, p)) throw new ReadaheadWindowError(p, policy.name);
     return w;
   }
 
@@ -105,7 +109,11 @@ export class PageIn {
     const from = got >= pages.length ? 0 : trimmedFrom(pages, p, got);
     const to = Math.min(pages.length, from + got);
     const whole = from === 0 && to === pages.length;
-    this.loadPages(whole ? pages : pages.slice(from, to), whole ? units : units.slice(from, to), source);
+    this.loadPages(
+      whole ? pages : copyRun(pages, from, to),
+      whole ? units : copyRun(units, from, to),
+      source,
+    );
     if (markReadahead) {
       const pt = this.s.pt;
       for (let i = from; i < to; i++) if (pages[i] !== p) pt.flags[pages[i]!]! |= Flag.Readahead;
@@ -131,7 +139,7 @@ export class PageIn {
     for (let i = 0; i < pages.length; i++) {
       const u = units[i]!;
       if (i > from && u !== units[i - 1] && u !== units[i - 1]! + 1) {
-        io.emitRead(source, pages.slice(from, i), units.slice(from, i));
+        io.emitRead(source, copyRun(pages, from, i), copyRun(units, from, i));
         from = i;
       }
       const q = pages[i]!;
@@ -139,7 +147,7 @@ export class PageIn {
       frames.charge(q);
     }
     if (from === 0) io.emitRead(source, pages, units);
-    else io.emitRead(source, pages.slice(from), units.slice(from));
+    else io.emitRead(source, copyRun(pages, from, pages.length), copyRun(units, from, units.length));
   }
 }
 
@@ -156,4 +164,13 @@ function trimmedFrom(want: number[], p: number, got: number): number {
     if (hi - lo < got && lo > 0) lo--;
   }
   return lo;
+}
+
+/**
+ * pages.includes(p), as a loop the optimizing compiler inlines: Array.prototype.includes stays a
+ * call into V8's builtin on every fault.
+ */
+function holds(pages: readonly number[], p: number): boolean {
+  for (let i = 0; i < pages.length; i++) if (pages[i] === p) return true;
+  return false;
 }

@@ -1,9 +1,13 @@
 import { ConfigError } from './errors.js';
-import { LruList, type LruListKind, isFileList } from './store/lruvec.js';
+import { copyRun } from './store/copy-run.js';
+import { LruList } from './store/lruvec.js';
 import { Flag, State } from './store/page-table.js';
 import type { Store } from './store/store.js';
 import type { SwapCache } from './swap-cache.js';
-import { type Gfn, NONE, PAGE_SIZE_BYTES } from './types.js';
+import { type Gfn, NONE as NONE_BINDING, PAGE_SIZE_BYTES } from './types.js';
+
+/** NONE as a constant of this module, which the compiler writes in (see NOT_ON_LIST in store/lru-queues.ts). */
+const NONE = NONE_BINDING;
 
 /**
  * Something else that holds frames and can give them back when reclaim finds nothing to free (a
@@ -66,6 +70,8 @@ export class Reclaim {
   private readonly scanTargets = new Float64Array(4);
   /** Pages a scan puts back where it found them (reused, written by index: never emptied). */
   private readonly keepScratch: number[] = [];
+  /** Pages a scan takes from a list's tail at once (a scan takes at most reclaimBatchPages). */
+  private readonly takeScratch: Int32Array;
   /**
    * Dirty anonymous pages picked by the current reclaim pass, written as one batch: the first
    * `writeCount` entries (reused, written by index: emptying it would give its room back).
@@ -82,6 +88,7 @@ export class Reclaim {
     const w = s.cfg.zoneWeights;
     const total = w.reduce((a, b) => a + b, 0);
     this.zoneShare = Float64Array.from(w, (x) => x / total);
+    this.takeScratch = new Int32Array(s.cfg.reclaimBatchPages);
   }
 
   register(shrinker: Shrinker): void {
@@ -215,17 +222,18 @@ export class Reclaim {
         if (file + host.freePages * share <= host.highPages * share) fa = 1;
       }
       const ff = 1 - fa;
-      for (let k = 0 as LruListKind; k < 4; k++) {
+      for (let k = LruList.InactiveAnon; k <= LruList.ActiveFile; k++) {
         const size = lru.size(zone, k);
         if (prio === 0) {
           // get_scan_count() at priority 0 scans everything, whatever the balance.
           nr[k] = size;
           continue;
         }
-        // 1 << prio is 2 ** prio exactly, without a call to Math.pow for every list of every zone.
-        let scan = Math.floor(size / (1 << prio));
+        // size / 2 ** prio rounded down, as an integer shift: a list's size is a whole number of
+        // pages below 2 ** 32, and prio is 1..12 here.
+        let scan = size >>> prio;
         if (scan === 0 && forceScan) scan = Math.min(size, batch);
-        nr[k] = Math.floor(scan * (isFileList(k) ? ff : fa));
+        nr[k] = Math.floor(scan * (k >= LruList.InactiveFile ? ff : fa));
       }
       const zoneTarget = host !== null && prio < 12 ? host.nrToReclaimPages : Infinity;
       let zoneReclaimed = 0;
@@ -234,11 +242,11 @@ export class Reclaim {
         reclaimed < target &&
         zoneReclaimed < zoneTarget
       ) {
-        for (let k = 0 as LruListKind; k < 4; k++) {
+        for (let k = LruList.InactiveAnon; k <= LruList.ActiveFile; k++) {
           if (nr[k]! <= 0) continue;
           const n = Math.min(nr[k]!, batch);
           nr[k]! -= n;
-          const file = isFileList(k);
+          const file = k >= LruList.InactiveFile;
           if (k === LruList.ActiveAnon || k === LruList.ActiveFile) {
             if (this.inactiveIsLow(zone, file)) this.shrinkActive(zone, file, n);
           } else {
@@ -305,12 +313,19 @@ export class Reclaim {
     const inactive = file ? LruList.InactiveFile : LruList.InactiveAnon;
     const keep = this.keepScratch;
     let kept = 0;
-    for (let i = 0; i < n; i++) {
-      const p = lru.popTail(zone, active);
-      if (p < 0) break;
-      this.recentScanned[type]!++;
-      if (pt.flags[p]! & Flag.Referenced) {
-        pt.flags[p]! &= ~Flag.Referenced;
+    // The whole batch taken from the tail first: nothing below puts a page back on `active` before
+    // the loop ends, so this is popTail() page by page.
+    const taken = this.takeScratch;
+    const m = lru.popTailInto(zone, active, n, taken);
+    // The arrays the loop reads for every page, held in locals (each read through its owner
+    // re-checks the owner's shape).
+    const flags = pt.flags;
+    const rs = this.recentScanned;
+    for (let i = 0; i < m; i++) {
+      const p = taken[i]!;
+      rs[type]!++;
+      if (flags[p]! & Flag.Referenced) {
+        flags[p]! &= ~Flag.Referenced;
         this.recentRotated[type]!++;
         if (file && this.s.isVmm(p)) {
           keep[kept++] = p;
@@ -331,28 +346,36 @@ export class Reclaim {
     let reclaimed = 0;
     const keep = this.keepScratch;
     let kept = 0;
-    for (let i = 0; i < n; i++) {
-      const p = lru.popTail(zone, list);
-      if (p < 0) break;
-      counters.pagesScanned++;
-      this.recentScanned[type]!++;
-      const f = pt.flags[p]!;
-      if (pt.isPinned(p) || pt.state[p] !== State.Resident) {
+    // The whole batch taken from the tail first: nothing below puts a page back on `list` before the
+    // loop ends (kept pages go back after it), so this is popTail() page by page.
+    const taken = this.takeScratch;
+    const m = lru.popTailInto(zone, list, n, taken);
+    counters.pagesScanned += m;
+    // The arrays the loop reads for every page, held in locals (each read through its owner
+    // re-checks the owner's shape).
+    const flags = pt.flags;
+    const state = pt.state;
+    const rs = this.recentScanned;
+    for (let i = 0; i < m; i++) {
+      const p = taken[i]!;
+      rs[type]!++;
+      const f = flags[p]!;
+      if (pt.isPinned(p) || state[p] !== State.Resident) {
         keep[kept++] = p;
         continue;
       }
       if (f & Flag.Referenced) {
-        pt.flags[p] = f & ~Flag.Referenced;
+        flags[p] = f & ~Flag.Referenced;
         if (!file || this.s.isVmm(p) || f & Flag.SecondChance) {
           this.recentRotated[type]!++;
           // activate_locked: a page kept in memory gives its slot back when swap is filling up.
           if (f & Flag.SwapCache && !file && this.swapCache.mostlyUsed()) {
             counters.swapSlotsReleased++;
-            this.swapCache.giveUpSlot(p, pt.flags[p]);
+            this.swapCache.giveUpSlot(p, flags[p]);
           }
           lru.push(zone, active, p);
         } else {
-          pt.flags[p] |= Flag.SecondChance;
+          flags[p] |= Flag.SecondChance;
           keep[kept++] = p;
         }
         continue;
@@ -360,17 +383,17 @@ export class Reclaim {
       if (f & Flag.Named || this.s.isVmm(p)) {
         // A clean file-backed page: the image (or QEMU's executable) has the content, nothing is
         // written. The Mapper's named pages leave this way.
-        pt.flags[p] = f & Flag.Named;
+        flags[p] = f & Flag.Named;
         counters.namedDrops++;
         this.s.freeUnlisted(p, State.InImage);
         reclaimed++;
       } else if (f & Flag.SwapCache && !(f & Flag.Dirty)) {
-        pt.flags[p] = 0;
+        flags[p] = 0;
         this.s.freeUnlisted(p, State.Swapped);
         reclaimed++;
       } else if (f & Flag.SwapCache) {
         // Dirty but still in the swap cache: pageout() writes it to the slot it already has.
-        pt.flags[p] = Flag.SwapCache | Flag.Writeback;
+        flags[p] = Flag.SwapCache | Flag.Writeback;
         frames.writeback++;
         counters.swapRewrites++;
         if (pt.isLinked(p)) counters.silentSwapWrites++;
@@ -383,7 +406,7 @@ export class Reclaim {
           continue;
         }
         pt.slot[p] = s;
-        pt.flags[p] = Flag.SwapCache | Flag.Writeback;
+        flags[p] = Flag.SwapCache | Flag.Writeback;
         frames.writeback++;
         if (pt.isLinked(p)) counters.silentSwapWrites++;
         this.writeBatch[this.writeCount++] = p;
@@ -412,7 +435,7 @@ export class Reclaim {
     let from = 0;
     for (let i = 1; i <= n; i++) {
       if (i < n && slot[pages[i]!] === slot[pages[i - 1]!]! + 1) continue;
-      const run = pages.slice(from, i);
+      const run = copyRun(pages, from, i);
       this.s.io.emitWrite(run, slot[run[0]!]!);
       from = i;
     }

@@ -1,6 +1,9 @@
 import { Flag, State } from './store/page-table.js';
 import type { Store } from './store/store.js';
-import { NONE, asSlot } from './types.js';
+import { NONE as NONE_BINDING, type SwapSlot } from './types.js';
+
+/** NONE as a constant of this module, which the compiler writes in (see NOT_ON_LIST in store/lru-queues.ts). */
+const NONE = NONE_BINDING;
 
 /**
  * Linux 3.7's swap cache (mm/swap_state.c, and the slot rules of do_swap_page in mm/memory.c): a
@@ -70,7 +73,8 @@ export class SwapCache {
   freeSlot(p: number): void {
     const s = this.s.pt.slot[p]!;
     if (s === NONE) return;
-    this.s.swap.free(asSlot(s));
+    // A cast, not asSlot(): an imported function costs optimized code a cell read and checks per call.
+    this.s.swap.free(s as SwapSlot);
     this.s.pt.slot[p] = NONE;
   }
 }

@@ -1,6 +1,10 @@
+import { copyRun } from '../store/copy-run.js';
 import { State } from '../store/page-table.js';
-import { NONE } from '../types.js';
+import { NONE as NONE_BINDING } from '../types.js';
 import type { Readahead, ReadaheadContext, ReadWindow } from './readahead.js';
+
+/** NONE as a constant of this module, which the compiler writes in (see NOT_ON_LIST in store/lru-queues.ts). */
+const NONE = NONE_BINDING;
 
 /**
  * Linux 3.7's swapin_readahead() (mm/swap_state.c): the faulting slot's aligned cluster of
@@ -51,7 +55,7 @@ export class SwapClusterReadahead implements Readahead {
         units[n++] = u;
       }
     }
-    return { pages: pages.slice(0, n), units: units.slice(0, n) };
+    return { pages: copyRun(pages, 0, n), units: copyRun(units, 0, n) };
   }
 
   started(): void {}

@@ -1,6 +1,9 @@
 import type { FaultContext, FaultId } from '../types.js';
 import { IdMap } from './id-map.js';
-import { hasBit, newBitmap, setBit } from './bitmap.js';
+import { newBitmap, setBit as setBitBinding } from './bitmap.js';
+
+/** A module constant, which the compiler writes in (see NOT_ON_LIST in lru-queues.ts). */
+const setBit = setBitBinding;
 
 /**
  * What a fault was raised for: a CPU access (`touch`), a whole-page overwrite by the guest CPU
@@ -85,8 +88,10 @@ export class FaultTable {
    */
   takeWaiters(p: number): Fault | Fault[] | undefined {
     // The bit test alone, small enough to be inlined for every page a read brings in; the map is
-    // looked up for the few pages that have waiters.
-    return hasBit(this.hasWaiters, p) ? this.takeListed(p) : undefined;
+    // looked up for the few pages that have waiters. The test is hasBit() written out: where this is
+    // inlined into a driver's loop the compiler's inlining budget is spent, and hasBit stayed a
+    // call for every page read.
+    return (this.hasWaiters[p >>> 5]! & (1 << (p & 31))) !== 0 ? this.takeListed(p) : undefined;
   }
 
   private takeListed(p: number): Fault | Fault[] | undefined {

@@ -1,4 +1,11 @@
-import { NOT_ON_LIST } from './lru-lists.js';
+import { NOT_ON_LIST as NOT_ON_ANY_LIST } from './lru-lists.js';
+
+/**
+ * The same byte as a constant of this module, which the optimizing compiler writes in: an imported
+ * binding is live, read from its cell and checked at every use, and popTailInto() stores it for
+ * every page a reclaim scan takes.
+ */
+const NOT_ON_LIST = NOT_ON_ANY_LIST;
 
 /** An array slot whose page was removed from the middle of its list. */
 const HOLE = -1;
@@ -98,6 +105,38 @@ export class LruQueues {
       this.lo[list] = lo;
     }
     return t;
+  }
+
+  /**
+   * popTail() up to `n` times: the pages taken, oldest first, go to `out[0]` onwards (entries past
+   * them are left as they were); returns how many (fewer than `n` when the list ran out). One pass
+   * with the list's bounds in locals, where a reclaim scan's popTail() per page re-read them all;
+   * into a typed array, whose stores cost the loop less than an array's.
+   */
+  popTailInto(list: number, n: number, out: Int32Array): number {
+    if (n > out.length) throw new RangeError(`LruQueues.popTailInto: ${n} pages into ${out.length} entries`);
+    const arr = this.pages[list]!;
+    const listOf = this.listOf;
+    let lo = this.lo[list]!;
+    const hi = this.hi[list]!;
+    let k = 0;
+    // `lo` is on a live page whenever the list is not empty (remove and popTail keep it so).
+    while (k < n && lo < hi) {
+      const t = arr[lo]!;
+      listOf[t] = NOT_ON_LIST;
+      out[k++] = t;
+      lo++;
+      while (lo < hi && arr[lo] === HOLE) lo++;
+    }
+    this.size[list]! -= k;
+    if (lo === hi) {
+      // Emptied (or empty): the list starts again at the bottom of its array.
+      this.lo[list] = 0;
+      this.hi[list] = 0;
+    } else {
+      this.lo[list] = lo;
+    }
+    return k;
   }
 
   /** The oldest page of a list (the next reclaim candidate), or -1 when it is empty. */

@@ -2,8 +2,14 @@ import { NOT_ON_LIST } from './lru-lists.js';
 import { LruQueues } from './lru-queues.js';
 
 /** The four lists of a Linux lruvec (mm/vmscan.c): active and inactive, anonymous and file-backed. */
-export const LruList = { InactiveAnon: 0, ActiveAnon: 1, InactiveFile: 2, ActiveFile: 3 } as const;
-export type LruListKind = (typeof LruList)[keyof typeof LruList];
+// A const enum, so that tsc writes the number in at every use (see State in page-table.ts).
+export const enum LruList {
+  InactiveAnon = 0,
+  ActiveAnon = 1,
+  InactiveFile = 2,
+  ActiveFile = 3,
+}
+export type LruListKind = LruList;
 const KINDS = 4;
 
 export const isFileList = (k: LruListKind): boolean => k >= LruList.InactiveFile;
@@ -36,7 +42,7 @@ export class Lruvecs {
   total(kind: LruListKind): number {
     const size = this.lists.size;
     let n = 0;
-    for (let b = kind; b < size.length; b += KINDS) n += size[b]!;
+    for (let b: number = kind; b < size.length; b += KINDS) n += size[b]!;
     return n;
   }
 
@@ -48,6 +54,11 @@ export class Lruvecs {
   /** Takes the page at the tail (the next reclaim candidate) of a list, or -1 when it is empty. */
   popTail(zone: number, kind: LruListKind): number {
     return this.lists.popTail(this.id(zone, kind));
+  }
+
+  /** popTail() up to `n` times into `out` from index 0; returns how many pages were taken. */
+  popTailInto(zone: number, kind: LruListKind, n: number, out: Int32Array): number {
+    return this.lists.popTailInto(this.id(zone, kind), n, out);
   }
 
   tail(zone: number, kind: LruListKind): number {
@@ -70,7 +81,7 @@ export class Lruvecs {
   /** The kind of list the page is on, or undefined when it is on none. */
   kindOf(page: number): LruListKind | undefined {
     const l = this.lists.on(page);
-    return l === NOT_ON_LIST ? undefined : ((l % KINDS) as LruListKind);
+    return l === NOT_ON_LIST ? undefined : l % KINDS;
   }
 
   /** Pages of a list from head to tail (tests and debugging only: allocates). */

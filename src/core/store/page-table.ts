@@ -1,54 +1,63 @@
 import { NONE } from '../types.js';
-import { hasBit, newBitmap, setBit } from './bitmap.js';
+import { hasBit as hasBitBinding, newBitmap, setBit as setBitBinding } from './bitmap.js';
+
+/** Module constants, which the compiler writes in (see NOT_ON_LIST in lru-queues.ts). */
+const hasBit = hasBitBinding;
+const setBit = setBitBinding;
 
 /**
  * Where a page's content lives. One byte per page. The core's page index space covers guest frames
  * [0, guestPages) and then the hypervisor's own file-backed pages.
  */
-export const State = {
+// A const enum, not an object: tsc writes the number in at every use. An imported object's field
+// costs V8's optimized code a read of the live binding's cell, a check that the binding is
+// initialised and a check of the object's shape at every use, and the hot paths test these on
+// every page they look at (a tenth of the swapping path's instructions).
+export const enum State {
   /** Never populated: the first touch gets a zero-filled frame, no read. */
-  Untouched: 0,
+  Untouched = 0,
   /** In a host frame. */
-  Resident: 1,
+  Resident = 1,
   /** Content only in the swap slot `slot[p]`. */
-  Swapped: 2,
+  Swapped = 2,
   /** Dropped by the Mapper: content equals image block `block[p]` (or the VMM's file page). */
-  InImage: 3,
+  InImage = 3,
   /** A frame is reserved and a read (or a device write) into it is in flight. */
-  Loading: 4,
+  Loading = 4,
   /** Given to the host by the guest's balloon: no content; zero-filled if ever touched again. */
-  Ballooned: 5,
+  Ballooned = 5,
   /**
    * Absent, but the Preventer buffers the guest's writes to it in a frame of its own; reads of
    * buffered bytes are served from there. Ends in a remap (all bytes written) or a merge with the
    * old content, read from swap or the image.
    */
-  Emulating: 6,
-} as const;
-export type StateCode = (typeof State)[keyof typeof State];
+  Emulating = 6,
+}
+export type StateCode = State;
 
 /** Bit flags, one byte per page. */
-export const Flag = {
+// A const enum for the reason State is one.
+export const enum Flag {
   /** Accessed since the last reclaim scan (the pte/EPT young bit, or KVM's emulation of it). */
-  Referenced: 1,
+  Referenced = 1,
   /** Content differs from every backing copy: eviction must write it to swap. */
-  Dirty: 2,
+  Dirty = 2,
   /** Mapper: page is backed by image block `block[p]` and equal to it (the paper's named page). */
-  Named: 4,
+  Named = 4,
   /** Holds swap slot `slot[p]` whose content equals the page (Linux's swap cache). */
-  SwapCache: 8,
+  SwapCache = 8,
   /** A swap write of this page is in flight. */
-  Writeback: 16,
+  Writeback = 16,
   /** Second-chance mark for file pages (Linux's PG_referenced). */
-  SecondChance: 32,
+  SecondChance = 32,
   /**
    * Brought in by a readahead policy that adapts to its hits and not touched since (Linux's
    * PG_readahead on a swap cache page): the first touch counts a hit for the policy.
    */
-  Readahead: 64,
+  Readahead = 64,
   /** Loading, but the guest has since given the frame away (balloon): drop on completion. */
-  DiscardOnLoad: 128,
-} as const;
+  DiscardOnLoad = 128,
+}
 
 /**
  * The page table: every per-page field in a typed array (about 22 bytes per page, plus 4 bytes per

@@ -1,6 +1,12 @@
 import { SwapSlotError } from '../errors.js';
-import { NONE, type SwapSlot, asSlot } from '../types.js';
-import { newBitmap, setBit } from './bitmap.js';
+import { NONE as NONE_BINDING, type SwapSlot } from '../types.js';
+import { newBitmap, setBit as setBitBinding } from './bitmap.js';
+
+/** A module constant, which the compiler writes in (see NOT_ON_LIST in lru-queues.ts). */
+const setBit = setBitBinding;
+
+/** NONE as a constant of this module, which the compiler writes in (see NOT_ON_LIST in store/lru-queues.ts). */
+const NONE = NONE_BINDING;
 
 /**
  * What the core needs of the host's swap area: slots to allocate and free for its pages, which of
@@ -83,7 +89,7 @@ export class SwapSpace implements SwapArea {
 
   /** Allocates a slot for `page`, or returns NONE when the area is full. */
   allocate(page: number): SwapSlot {
-    if (this.used >= this.slotCount) return asSlot(NONE);
+    if (this.used >= this.slotCount) return NONE as SwapSlot;
     let from = this.clusterNext;
     if (this.clusterLeft === 0) {
       this.clusterLeft = this.clusterSlots;
@@ -101,7 +107,8 @@ export class SwapSpace implements SwapArea {
     this.used++;
     this.clusterNext = slot + 1 >= this.slotCount ? this.lowestFree : slot + 1;
     if (slot === this.lowestFree) this.advanceLowest();
-    return asSlot(slot);
+    // A cast, not asSlot(): an imported function costs optimized code a cell read and checks per call.
+    return slot as SwapSlot;
   }
 
   free(slot: SwapSlot): void {

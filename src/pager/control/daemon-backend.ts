@@ -3,9 +3,16 @@ import type { Pager } from '../pager.js';
 import { flattenStats } from './flat-stats.js';
 import type { ControlBackend } from './protocol.js';
 
-const STATE_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(State).map(([k, v]) => [v, k.toLowerCase()]),
-);
+// State is a const enum (no object at run time to list the names of).
+const STATE_NAMES: Record<number, string> = {
+  [State.Untouched]: 'untouched',
+  [State.Resident]: 'resident',
+  [State.Swapped]: 'swapped',
+  [State.InImage]: 'inimage',
+  [State.Loading]: 'loading',
+  [State.Ballooned]: 'ballooned',
+  [State.Emulating]: 'emulating',
+};
 
 /**
  * The daemon's side of the control socket: its pager (once attached to QEMU's RAM) and its stats.
