@@ -376,8 +376,36 @@ export class GuestOs implements GuestKernel {
     const done = this.host.touchRun(frames, from, to, write);
     // The guest's part of each, as tryAccess() applies it: the host's part of a plain access changes
     // nothing it reads (no copy-on-write exit, no content), so doing all of the host's first is the same.
-    for (let i = from; i < done; i++) this.applyAccess(frames[i]!, write, write ? this.nextVersion++ : 0);
+    if (!write) {
+      for (let i = from; i < done; i++) this.applyAccess(frames[i]!, false, 0);
+      return done;
+    }
+    if (done === from) return done;
+    // applyAccess() of each write, as one loop (a Metis map step writes ~16K pages at once): only
+    // the first page's look at the copy-on-write exits can find any, nothing changes them after it.
+    this.chargeCowExits(true);
+    const v = this.nextVersion;
+    const data = this.host.data;
+    this.setRefRun(frames, from, done, v);
+    // setRef()'s changed() of each page, but for its mark, which writeRun() clears on the same pages.
+    data.changes += done - from;
+    data.writeRun(frames, from, done, v);
+    this.nextVersion = v + (done - from);
     return done;
+  }
+
+  /** setRef(frames[i], v + i - from) for each i in [from, to), but for its data.changed(). */
+  private setRefRun(frames: GfnArray, from: number, to: number, v: number): void {
+    const refMem = this.refMem;
+    const refHasOver = this.refHasOver;
+    for (let i = from; i < to; i++) {
+      const g = frames[i]!;
+      refMem[g] = v + (i - from);
+      if (refHasOver[g]) {
+        refHasOver[g] = 0;
+        this.refOver.delete(g);
+      }
+    }
   }
 
   /**
