@@ -240,18 +240,6 @@ export class DataPlane {
     this.memOver.delete(p);
   }
 
-  /** writePage(pages[i], v + i - from) for each i in [from, to): a run of whole-page writes. */
-  writeRun(pages: ArrayLike<number>, from: number, to: number, v: number): void {
-    const { mem, memOver, refChecked } = this;
-    for (let i = from; i < to; i++) {
-      const p = pages[i]!;
-      refChecked[p] = 0;
-      mem[p] = v + (i - from);
-      memOver.delete(p);
-    }
-    this.changes += to - from;
-  }
-
   writeChunks(p: number, first: number, chunks: number, v: number, into: OverrideStore = this.memOver): void {
     if (into === this.memOver) this.changed(p);
     let o = into.get(p);

@@ -205,16 +205,14 @@ export class AnonMemory {
    * set flags go to it as one run, with no call per page through the layers below.
    */
   tryTouchRun(proc: GuestProcess, vpages: Int32Array, from: number, to: number, write: boolean): number {
-    const flags = this.os.mem.flags;
     if (this.runFrames.length < to - from) this.runFrames = asGfnArray(new Int32Array(to - from));
     const frames = this.runFrames;
     let at = from;
     while (at < to) {
       // The guest's side of tryTouch() first, for as many pages as it has nothing to do for.
       const n = this.plainFrames(proc, vpages, at, to, write, frames);
-      const done = this.os.tryAccessRun(frames, 0, n, write);
-      // Nothing read the guest's flags meanwhile: setting them after the host's part is the same.
-      for (let i = 0; i < done; i++) flags[frames[i]!]! |= PG_REFERENCED;
+      // Nothing reads the guest's flags meanwhile: setting them with the host's part is the same.
+      const done = this.os.tryAccessRun(frames, 0, n, write, PG_REFERENCED);
       at += done;
       if (done === n) {
         if (at < to) return at;
