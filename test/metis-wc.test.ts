@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '../src/sim/rng.js';
-import { flooredExponential } from '../src/workloads/floored-exponential.js';
+import { FlooredExponentialTable } from '../src/workloads/floored-exponential.js';
 import { METIS_WC_PAPER, drawPages } from '../src/workloads/metis-wc.js';
 
 // A worker's table at full size (684 MB over 2 workers) and the words of one 128 KiB read.
@@ -13,8 +13,10 @@ function step(rng: Rng, pages: number, words: number): number[] {
   const out: number[] = [];
   const perWord = pages / words;
   const run = new Int32Array(257);
-  for (let at = flooredExponential(rng.next(), perWord); at < pages;) {
-    const k = drawPages(run, 0, at, pages, rng, perWord);
+  const gaps = new FlooredExponentialTable();
+  gaps.setMean(perWord);
+  for (let at = gaps.gap(rng.nextUint32()); at < pages;) {
+    const k = drawPages(run, 0, at, pages, rng, gaps);
     for (let i = 0; i < k; i++) out.push(run[i]!);
     at = run[k]!;
   }

@@ -9,10 +9,14 @@ export class Rng {
   }
   /** Uniform in [0, 1). */
   next(): number {
+    return this.nextUint32() / 4294967296;
+  }
+  /** The same draw as next(), as the integer next() divides by 2^32: uniform in [0, 2^32). */
+  nextUint32(): number {
     let t = (this.s = (this.s + STEP) >>> 0);
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return (t ^ (t >>> 14)) >>> 0;
   }
   /**
    * Takes the last `draws` draws back: the next `draws` draws return them again. A caller that drew

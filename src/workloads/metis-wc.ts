@@ -1,8 +1,9 @@
 import { pagesFromMiB } from '../core/index.js';
 import type { Program } from '../sim/guest/guest-os.js';
+import type { AnonMemory } from '../sim/guest/anon.js';
 import type { GuestProcess } from '../sim/guest/process.js';
 import type { Rng } from '../sim/rng.js';
-import { flooredExponential } from './floored-exponential.js';
+import { FlooredExponentialTable } from './floored-exponential.js';
 import { Condition } from './sync.js';
 import type { Workload, WorkloadContext } from './types.js';
 
@@ -98,10 +99,10 @@ export const METIS_WC_PAPER: MetisWcParams = {
 const MAP_RUN_PAGES = 256;
 
 /**
- * A map step's next run of pages: base + at, then each one a gap (flooredExponential) + 1 past the
- * last, while below base + end, at most run.length - 1 of them; run[k] gets the one after the last
- * (where the next run starts). Returns k, having drawn k numbers. A plain function rather than a
- * closure in the worker's generator: V8 runs its loop about a third faster.
+ * A map step's next run of pages: base + at, then each one a gap (gaps.gap() of a draw) + 1 past
+ * the last, while below base + end, at most run.length - 1 of them; run[k] gets the one after the
+ * last (where the next run starts). Returns k, having drawn k numbers. A plain function rather
+ * than a closure in the worker's generator: V8 runs its loop about a third faster.
  */
 export function drawPages(
   run: Int32Array,
@@ -109,17 +110,48 @@ export function drawPages(
   at: number,
   end: number,
   rng: Rng,
-  mean: number,
+  gaps: FlooredExponentialTable,
 ): number {
   const max = run.length - 1;
   let k = 0;
   let next = at;
   for (; k < max && next < end; k++) {
     run[k] = base + next;
-    next += 1 + flooredExponential(rng.next(), mean);
+    next += 1 + gaps.gap(rng.nextUint32());
   }
   run[k] = base + next;
   return k;
+}
+
+/**
+ * A map step's pages from base + at on, drawn ahead (drawPages) and touched in runs, up to the end
+ * of the step (returns -1) or to a page whose touch must wait (returns it, to be touched with a
+ * generator; the draws after it given back). A plain function, not the worker's generator: the
+ * step's ~16K pages go through it.
+ */
+function touchDrawn(
+  anon: AnonMemory,
+  proc: GuestProcess,
+  run: Int32Array,
+  base: number,
+  at: number,
+  end: number,
+  rng: Rng,
+  gaps: FlooredExponentialTable,
+): number {
+  while (at < end) {
+    const k = drawPages(run, base, at, end, rng, gaps);
+    const done = anon.tryTouchRun(proc, run, 0, k, true);
+    if (done === k) {
+      at = run[k]! - base;
+      continue;
+    }
+    // Page `done` must wait, and the other worker may draw while it does: the draws for the pages
+    // after it are given back, to be drawn after the touch as one at a time would.
+    rng.unread(k - done);
+    return run[done]!;
+  }
+  return -1;
 }
 
 export function metisWc(params: MetisWcParams = METIS_WC_PAPER): Workload {
@@ -165,6 +197,7 @@ export function metisWc(params: MetisWcParams = METIS_WC_PAPER): Workload {
       const keysPerTable = params.keys;
       function* mapper(t: number): Program {
         const run = new Int32Array(MAP_RUN_PAGES + 1);
+        const gaps = new FlooredExponentialTable();
         for (;;) {
           const r = nextRead++;
           if (r >= reads) break;
@@ -190,20 +223,13 @@ export function metisWc(params: MetisWcParams = METIS_WC_PAPER): Workload {
           const pagesPerWord = filled[t]! / words;
           const base = tables[t]!;
           const end = filled[t]!;
-          for (let at = flooredExponential(rng.next(), pagesPerWord); at < end;) {
-            // The next pages, drawn ahead and touched as one run; a generator only for a touch
-            // that must wait (most find their page present).
-            const k = drawPages(run, base, at, end, rng, pagesPerWord);
-            const done = os.anon.tryTouchRun(proc, run, 0, k, true);
-            if (done === k) {
-              at = run[k]! - base;
-              continue;
-            }
-            // Page `done` must wait, and the other worker may draw while it does: the draws for the
-            // pages after it are given back, to be drawn after the touch as one at a time would.
-            rng.unread(k - done);
-            yield* os.anon.touch(proc, run[done]!, true);
-            at = run[done]! - base + 1 + flooredExponential(rng.next(), pagesPerWord);
+          gaps.setMean(pagesPerWord);
+          for (let at = gaps.gap(rng.nextUint32()); ;) {
+            const wait = touchDrawn(os.anon, proc, run, base, at, end, rng, gaps);
+            if (wait < 0) break;
+            // A generator only for a touch that must wait (most find their page present).
+            yield* os.anon.touch(proc, wait, true);
+            at = wait - base + 1 + gaps.gap(rng.nextUint32());
           }
           yield* os.compute(n * 4096 * params.mapCpuNsPerByte);
         }

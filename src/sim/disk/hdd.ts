@@ -87,6 +87,8 @@ export class Hdd implements DiskModel {
   private segEnd = new Float64Array(64);
   private segLastUseNs = new Float64Array(64);
   private segCount = 0;
+  /** Sectors the segments span, the sum of segEnd[i] - segStart[i] (kept by cover()). */
+  private segSectors = 0;
   /**
    * How many segments reach into each COVER_SECTORS-sector stretch of the disk: a request in a
    * stretch no segment reaches cannot hit the cache, nor can a write there invalidate anything, so
@@ -393,8 +395,7 @@ export class Hdd implements DiskModel {
     const se = this.segEnd;
     const lastUse = this.segLastUseNs;
     // Sectors held by the segments already there, before the new one is added at the end.
-    let used = this.streamLimit - start;
-    for (let i = 0; i < this.segCount; i++) used += se[i]! - ss[i]!;
+    let used = this.streamLimit - start + this.segSectors;
     let seg = this.segCount++;
     ss[seg] = start;
     se[seg] = end;
@@ -459,6 +460,8 @@ export class Hdd implements DiskModel {
   /** Adds (by 1) or removes (by -1) segment i's stretches from the coverage counts. */
   private cover(i: number, by: number): void {
     const start = this.segStart[i]!;
+    // Whole sectors: the sum is exact in any order.
+    this.segSectors += by * (this.segEnd[i]! - start);
     // An empty segment still counts where it sits: the overlap test of invalidate() can remove it.
     const last = this.bucket(Math.max(start, this.segEnd[i]! - 1));
     for (let b = this.bucket(start); b <= last; b++) this.coverage[b]! += by;

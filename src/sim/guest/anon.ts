@@ -174,26 +174,45 @@ export class AnonMemory {
   }
 
   /**
+   * plainFrame() of vpages[from], vpages[from + 1], ... into frames[0], frames[1], ... up to the
+   * first that is -1; returns how many. What plainFrame() asks of the process and of sharing once
+   * per page is asked here once (nothing in the loop changes it).
+   */
+  private plainFrames(
+    proc: GuestProcess,
+    vpages: Int32Array,
+    from: number,
+    to: number,
+    write: boolean,
+    frames: GfnArray,
+  ): number {
+    if (proc.exited) return 0;
+    const pte = proc.pte;
+    const flags = this.os.mem.flags;
+    const mapCount = write && this.sharers.size > 0 ? this.mapCount : null;
+    let n = 0;
+    for (; from + n < to; n++) {
+      const e = pte[vpages[from + n]!]!;
+      if (e < 0 || flags[e]! & PG_LOCKED || (mapCount !== null && mapCount[e]! > 1)) break;
+      frames[n] = e;
+    }
+    return n;
+  }
+
+  /**
    * tryTouch() of vpages[from], vpages[from + 1], ... in order, up to the first that is false;
    * returns its index (`to` when all were touched). The pages the host has with nothing to do but
    * set flags go to it as one run, with no call per page through the layers below.
    */
   tryTouchRun(proc: GuestProcess, vpages: Int32Array, from: number, to: number, write: boolean): number {
-    const flags = this.os.mem.flags;
     if (this.runFrames.length < to - from) this.runFrames = asGfnArray(new Int32Array(to - from));
     const frames = this.runFrames;
     let at = from;
     while (at < to) {
       // The guest's side of tryTouch() first, for as many pages as it has nothing to do for.
-      let n = 0;
-      for (; at + n < to; n++) {
-        const e = this.plainFrame(proc, vpages[at + n]!, write);
-        if (e < 0) break;
-        frames[n] = e;
-      }
-      const done = this.os.tryAccessRun(frames, 0, n, write);
-      // Nothing read the guest's flags meanwhile: setting them after the host's part is the same.
-      for (let i = 0; i < done; i++) flags[frames[i]!]! |= PG_REFERENCED;
+      const n = this.plainFrames(proc, vpages, at, to, write, frames);
+      // Nothing reads the guest's flags meanwhile: setting them with the host's part is the same.
+      const done = this.os.tryAccessRun(frames, 0, n, write, PG_REFERENCED);
       at += done;
       if (done === n) {
         if (at < to) return at;

@@ -372,11 +372,42 @@ export class GuestOs implements GuestKernel {
     return true;
   }
 
-  tryAccessRun(frames: GfnArray, from: number, to: number, write: boolean): number {
+  tryAccessRun(frames: GfnArray, from: number, to: number, write: boolean, pageFlags = 0): number {
     const done = this.host.touchRun(frames, from, to, write);
     // The guest's part of each, as tryAccess() applies it: the host's part of a plain access changes
     // nothing it reads (no copy-on-write exit, no content), so doing all of the host's first is the same.
-    for (let i = from; i < done; i++) this.applyAccess(frames[i]!, write, write ? this.nextVersion++ : 0);
+    const flags = this.mem.flags;
+    if (!write) {
+      for (let i = from; i < done; i++) {
+        this.applyAccess(frames[i]!, false, 0);
+        flags[frames[i]!]! |= pageFlags;
+      }
+      return done;
+    }
+    if (done === from) return done;
+    // applyAccess() of each write, as one pass (a Metis map step writes ~16K pages at once): only
+    // the first page's look at the copy-on-write exits can find any, nothing changes them after it;
+    // then setRef() and the data plane's writePage() of each page, each page's arrays in turn.
+    this.chargeCowExits(true);
+    const { refMem, refHasOver } = this;
+    const data = this.host.data;
+    const { mem, refChecked, memOver } = data;
+    const v = this.nextVersion - from;
+    for (let i = from; i < done; i++) {
+      const g = frames[i]!;
+      refMem[g] = v + i;
+      if (refHasOver[g]) {
+        refHasOver[g] = 0;
+        this.refOver.delete(g);
+      }
+      refChecked[g] = 0;
+      mem[g] = v + i;
+      memOver.delete(g);
+      flags[g]! |= pageFlags;
+    }
+    // Two changed() a page: setRef()'s and writePage()'s.
+    data.changes += 2 * (done - from);
+    this.nextVersion = v + done;
     return done;
   }
 

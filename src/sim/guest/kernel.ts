@@ -60,9 +60,10 @@ export interface FrameAccess {
   /**
    * tryAccess() of frames[from], frames[from + 1], ... in order, up to the first that would not
    * be a plain access at the host (absent there, or with more to do than set flags); returns its
-   * index (`to` when all were accessed), having changed nothing for it.
+   * index (`to` when all were accessed), having changed nothing for it. `pageFlags` are set in the
+   * guest's flags of each page accessed (the caller's own bookkeeping, in the same pass).
    */
-  tryAccessRun(frames: GfnArray, from: number, to: number, write: boolean): number;
+  tryAccessRun(frames: GfnArray, from: number, to: number, write: boolean, pageFlags?: number): number;
   /** A user-mode access: with asynchronous page faults a host fault suspends only this thread. */
   userAccess(g: number, write: boolean): Program;
   /** A whole-page write without reading the page (clear_page, a full-page copy). */
