@@ -12,9 +12,6 @@ export const enum LruList {
 export type LruListKind = LruList;
 const KINDS = 4;
 
-export const isFileList = (k: LruListKind): boolean => k >= LruList.InactiveFile;
-export const isActiveList = (k: LruListKind): boolean => (k & 1) === 1;
-
 /**
  * The host's LRU lists, one lruvec of four lists per memory zone, as Linux keeps them per zone (3.7)
  * within a memory cgroup. Lists are named by zone and kind; how they are numbered inside is this
@@ -51,12 +48,10 @@ export class Lruvecs {
     this.lists.pushHead(this.id(zone, kind), page);
   }
 
-  /** Takes the page at the tail (the next reclaim candidate) of a list, or -1 when it is empty. */
-  popTail(zone: number, kind: LruListKind): number {
-    return this.lists.popTail(this.id(zone, kind));
-  }
-
-  /** popTail() up to `n` times into `out` from index 0; returns how many pages were taken. */
+  /**
+   * Takes up to `n` pages from the tail (the next reclaim candidates) of a list, oldest first, into
+   * `out` from index 0; returns how many were taken (fewer when the list ran out).
+   */
   popTailInto(zone: number, kind: LruListKind, n: number, out: Int32Array): number {
     return this.lists.popTailInto(this.id(zone, kind), n, out);
   }

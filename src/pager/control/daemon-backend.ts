@@ -3,7 +3,8 @@ import type { Pager } from '../pager.js';
 import { flattenStats } from './flat-stats.js';
 import type { ControlBackend } from './protocol.js';
 
-// State is a const enum (no object at run time to list the names of).
+// State is a const enum: TypeScript lets its members be used as values, not the enum itself, so
+// its names are listed here rather than taken from Object.entries(State).
 const STATE_NAMES: Record<number, string> = {
   [State.Untouched]: 'untouched',
   [State.Resident]: 'resident',
