@@ -25,10 +25,8 @@ for (let i = 0; i < BUCKETS; i++) {
  * about 1 % of draws: a gap's end falls in the bucket) the expression is evaluated.
  */
 export function flooredExponential(u: number, mean: number): number {
-  const i = 2 * Math.floor(u * BUCKETS);
-  const gap = Math.floor(BOUNDS[i]! * mean);
-  if (gap === Math.floor(BOUNDS[i + 1]! * mean)) return gap;
-  return Math.floor(-Math.log(1 - u) * mean);
+  const gap = bucketGap(Math.floor(u * BUCKETS), mean);
+  return gap >= 0 ? gap : Math.floor(-Math.log(1 - u) * mean);
 }
 
 /** A bucket of FlooredExponentialTable not looked at yet under the current mean. */
