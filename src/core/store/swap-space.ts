@@ -135,12 +135,16 @@ export class SwapSpace implements SwapArea {
     return this.owner[slot]!;
   }
 
+  // Block numbers are (slot / k) | 0, not Math.floor(slot / k): slots are whole numbers under 2^31,
+  // where the two agree, and the optimizing compiler divides the integers instead of going through
+  // a double division and a rounding (a tenth of an allocation's instructions).
+
   /** Slot `slot` was just taken: its block's counts shrink around it. */
   private taken(slot: number): void {
     const k = this.clusterSlots;
-    const b = Math.floor(slot / k);
+    const b = (slot / k) | 0;
     const blockStart = b * k;
-    const blockEnd = Math.min(this.slotCount, blockStart + k);
+    const blockEnd = blockStart + k < this.slotCount ? blockStart + k : this.slotCount;
     this.blockFree[b]!--;
     if (slot >= blockEnd - this.freeTail[b]!) {
       this.freeTail[b] = blockEnd - slot - 1;
@@ -157,9 +161,9 @@ export class SwapSpace implements SwapArea {
   private released(slot: number): void {
     const owner = this.owner;
     const k = this.clusterSlots;
-    const b = Math.floor(slot / k);
+    const b = (slot / k) | 0;
     const blockStart = b * k;
-    const blockEnd = Math.min(this.slotCount, blockStart + k);
+    const blockEnd = blockStart + k < this.slotCount ? blockStart + k : this.slotCount;
     this.blockFree[b]!++;
     if (slot === blockEnd - this.freeTail[b]! - 1) {
       let s = slot;
@@ -210,9 +214,9 @@ export class SwapSpace implements SwapArea {
     const k = this.clusterSlots;
     const n = this.slotCount;
     // Block by block (one division per block, not per slot): full blocks are skipped whole.
-    for (let b = Math.floor(from / k), s = from; s < n; b++, s = b * k) {
+    for (let b = (from / k) | 0, s = from; s < n; b++, s = b * k) {
       if (this.blockFree[b] === 0) continue;
-      const free = this.firstFreeIn(s, Math.min(n, (b + 1) * k));
+      const free = this.firstFreeIn(s, (b + 1) * k < n ? (b + 1) * k : n);
       if (free !== NONE) return free;
     }
     return NONE;
@@ -243,7 +247,7 @@ export class SwapSpace implements SwapArea {
   private findFreeRun(): number {
     const k = this.clusterSlots;
     const bits = this.runStarts;
-    const first = Math.floor(this.lowestFree / k);
+    const first = (this.lowestFree / k) | 0;
     for (let w = first >>> 5; w < bits.length; w++) {
       // The run starts of this word at or above `first`.
       const starts = w === first >>> 5 ? bits[w]! & (-1 << (first & 31)) : bits[w]!;
