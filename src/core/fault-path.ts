@@ -172,22 +172,27 @@ export class FaultPath {
     const { pt, io: pageIo } = this.s;
     const io = pageIo.takeRead(id);
     const swap = io.source === 'swap';
-    for (let i = 0; i < io.pages.length; i++) {
-      const q = io.pages[i]!;
+    // The arrays the loop reads for every page, held in locals (each read through its owners
+    // re-checks their shapes).
+    const pages = io.pages;
+    const flags = pt.flags;
+    const state = pt.state;
+    for (let i = 0; i < pages.length; i++) {
+      const q = pages[i]!;
       if (this.preventer.mergeArrived(q)) {
         this.wake(q);
         continue;
       }
-      const f = pt.flags[q]!;
+      const f = flags[q]!;
       if (f & Flag.DiscardOnLoad) {
         this.discardArrived(q, swap);
       } else if (swap) {
-        pt.state[q] = State.Resident;
+        state[q] = State.Resident;
         // A page read ahead keeps its mark until its first touch (a readahead hit).
-        pt.flags[q] = Flag.SwapCache | (f & Flag.Readahead);
+        flags[q] = Flag.SwapCache | (f & Flag.Readahead);
         this.s.put(LruList.InactiveAnon, q);
       } else {
-        pt.state[q] = State.Resident;
+        state[q] = State.Resident;
         this.fileArrived(q, io.source);
       }
       this.wake(q);

@@ -444,19 +444,22 @@ export class Reclaim {
   /** The swap write of `pages` is done (end_page_writeback): each page is freed or stays. */
   writebackDone(pages: readonly number[]): void {
     const { pt, frames } = this.s;
-    for (const q of pages) {
-      pt.flags[q]! &= ~Flag.Writeback;
+    // Held in a local: each read through `pt` re-checks its shape.
+    const flags = pt.flags;
+    for (let i = 0; i < pages.length; i++) {
+      const q = pages[i]!;
+      const f = flags[q]! & ~Flag.Writeback;
+      flags[q] = f;
       frames.writeback--;
-      const f = pt.flags[q]!;
       if (f & Flag.DiscardOnLoad) {
         this.swapCache.freeSlot(q);
-        pt.flags[q] = 0;
+        flags[q] = 0;
         this.s.freeFrame(q, State.Ballooned);
       } else if (f & Flag.Named || !(f & Flag.SwapCache)) {
         // Re-read from disk, or its slot given up, while the write was in flight: the copy is stale.
         if (pt.slot[q] !== NONE) this.swapCache.freeSlot(q);
-        pt.flags[q]! &= ~Flag.SwapCache;
-        if (!(f & Flag.Named)) pt.flags[q]! |= Flag.Dirty;
+        flags[q]! &= ~Flag.SwapCache;
+        if (!(f & Flag.Named)) flags[q]! |= Flag.Dirty;
         this.s.put(f & Flag.Named ? LruList.InactiveFile : LruList.ActiveAnon, q);
       } else if (f & (Flag.Dirty | Flag.Referenced) || pt.isPinned(q)) {
         // Touched (or pinned by a device) during writeback: the page stays and keeps its slot.
