@@ -320,13 +320,16 @@ export class Reclaim {
     // The arrays the loop reads for every page, held in locals (each read through its owner
     // re-checks the owner's shape).
     const flags = pt.flags;
-    const rs = this.recentScanned;
+    // The recent scans and rotations counted in locals, one addition at a time as in the arrays
+    // (the same sums, to the last bit), and stored once: nothing in the loop reads them.
+    let scanned = this.recentScanned[type]!;
+    let rotated = this.recentRotated[type]!;
     for (let i = 0; i < m; i++) {
       const p = taken[i]!;
-      rs[type]!++;
+      scanned++;
       if (flags[p]! & Flag.Referenced) {
         flags[p]! &= ~Flag.Referenced;
-        this.recentRotated[type]!++;
+        rotated++;
         if (file && this.s.isVmm(p)) {
           keep[kept++] = p;
           continue;
@@ -334,6 +337,8 @@ export class Reclaim {
       }
       lru.push(zone, inactive, p);
     }
+    this.recentScanned[type] = scanned;
+    this.recentRotated[type] = rotated;
     for (let i = 0; i < kept; i++) lru.push(zone, active, keep[i]!);
   }
 
@@ -355,10 +360,14 @@ export class Reclaim {
     // re-checks the owner's shape).
     const flags = pt.flags;
     const state = pt.state;
-    const rs = this.recentScanned;
+    const writeBatch = this.writeBatch;
+    // Counted in locals and stored once (see shrinkActive): nothing in the loop reads them.
+    let scanned = this.recentScanned[type]!;
+    let rotated = this.recentRotated[type]!;
+    let writeCount = this.writeCount;
     for (let i = 0; i < m; i++) {
       const p = taken[i]!;
-      rs[type]!++;
+      scanned++;
       const f = flags[p]!;
       if (pt.isPinned(p) || state[p] !== State.Resident) {
         keep[kept++] = p;
@@ -367,7 +376,7 @@ export class Reclaim {
       if (f & Flag.Referenced) {
         flags[p] = f & ~Flag.Referenced;
         if (!file || this.s.isVmm(p) || f & Flag.SecondChance) {
-          this.recentRotated[type]!++;
+          rotated++;
           // activate_locked: a page kept in memory gives its slot back when swap is filling up.
           if (f & Flag.SwapCache && !file && this.swapCache.mostlyUsed()) {
             counters.swapSlotsReleased++;
@@ -397,7 +406,7 @@ export class Reclaim {
         frames.writeback++;
         counters.swapRewrites++;
         if (pt.isLinked(p)) counters.silentSwapWrites++;
-        this.writeBatch[this.writeCount++] = p;
+        writeBatch[writeCount++] = p;
         reclaimed++;
       } else {
         const s = swap.allocate(p) as number;
@@ -409,10 +418,13 @@ export class Reclaim {
         flags[p] = Flag.SwapCache | Flag.Writeback;
         frames.writeback++;
         if (pt.isLinked(p)) counters.silentSwapWrites++;
-        this.writeBatch[this.writeCount++] = p;
+        writeBatch[writeCount++] = p;
         reclaimed++;
       }
     }
+    this.recentScanned[type] = scanned;
+    this.recentRotated[type] = rotated;
+    this.writeCount = writeCount;
     for (let i = 0; i < kept; i++) lru.push(zone, list, keep[i]!);
     return reclaimed;
   }
