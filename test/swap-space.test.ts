@@ -34,6 +34,26 @@ test('with no free run left, allocation restarts from the lowest free slot and f
   assert.equal(s.allocate(103), NONE);
 });
 
+test('the search sees a run that a free at the head of the next block completes, and not one allocations used up', () => {
+  // Blocks of 4 slots; the area full, then a hole at 0 and slots 2, 3, 5, 4 freed in that order:
+  // the run 2..5 starts in block 0 and is completed by block 1's head (freed last, at slot 4).
+  const s = new SwapSpace(16, 4);
+  for (let i = 0; i < 16; i++) s.allocate(i);
+  for (const h of [0, 2, 3, 5, 4]) s.free(asSlot(h));
+  assert.equal(s.allocate(100), 2, 'the lowest run, not the lowest free slot 0');
+
+  // Full again but for 0, block 1 (4..7), 10 and 12..15: the next cluster takes 4..7, after
+  // which the lowest run is 12..15 (block 1 starts none any more, and the hole at 10 is none).
+  const t = new SwapSpace(16, 4);
+  for (let i = 0; i < 16; i++) t.allocate(i);
+  for (const h of [0, 4, 5, 6, 7, 10, 12, 13, 14, 15]) t.free(asSlot(h));
+  assert.deepEqual(
+    [0, 1, 2, 3].map((i) => t.allocate(200 + i) as number),
+    [4, 5, 6, 7],
+  );
+  assert.equal(t.allocate(300), 12);
+});
+
 /**
  * Linux 3.7's scan_swap_map() for a rotating device, transcribed loop for loop (slot 0 is an
  * ordinary slot here, lowest_bit is kept exact), as the reference the allocator must agree with.
