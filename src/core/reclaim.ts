@@ -470,8 +470,8 @@ export class Reclaim {
       } else if (f & Flag.Named || !(f & Flag.SwapCache)) {
         // Re-read from disk, or its slot given up, while the write was in flight: the copy is stale.
         if (pt.slot[q] !== NONE) this.swapCache.freeSlot(q);
-        flags[q]! &= ~Flag.SwapCache;
-        if (!(f & Flag.Named)) flags[q]! |= Flag.Dirty;
+        flags[q] &= ~Flag.SwapCache;
+        if (!(f & Flag.Named)) flags[q] |= Flag.Dirty;
         this.s.put(f & Flag.Named ? LruList.InactiveFile : LruList.ActiveAnon, q);
       } else if (f & (Flag.Dirty | Flag.Referenced) || pt.isPinned(q)) {
         // Touched (or pinned by a device) during writeback: the page stays and keeps its slot.
