@@ -7,7 +7,7 @@ import { BalloonDriver, type BalloonPort } from '../src/sim/guest/balloon.js';
 import { BLOCK, GuestOomError, type Program } from '../src/sim/guest/guest-os.js';
 import { fakeKernel, unusedBy } from './support/fake-kernel.js';
 import { smallMachine } from './support/small-machine.js';
-import { BALLOON, FREE, GuestMemory } from '../src/sim/guest/memory.js';
+import { BALLOON, FREE, GuestMemory, PG_LOCKED } from '../src/sim/guest/memory.js';
 import { Machine, PAPER_MACHINE } from '../src/sim/machine.js';
 import { Rng } from '../src/sim/rng.js';
 
@@ -469,4 +469,79 @@ test('tryTouchRun is tryTouch() page after page: two workers writing a process b
     assert.equal(a.m.guest.refMem[g], b.m.guest.refMem[g], `guest's reference of frame ${g}`);
   }
   assert.equal(a.m.guest.counters.integrityViolations, 0);
+});
+
+test('touchRange over present pages is touch() page by page: two workers walking a process bigger than the host gives leave host, data plane and guest alike', () => {
+  // touchRange hands the host runs of the pages the guest has nothing to do for (tryAccessRun);
+  // the pages the host stops at (absent, or with more to do) and those the guest must wait for go
+  // page by page. Two threads walk random ranges, the second running while the first waits.
+  const after = (byRange: boolean): Machine => {
+    // The guest swaps to a partition of its own too, so its reclaim reads and clears the
+    // referenced flags the walks set.
+    const m = machine('vswapper', 12, 16);
+    const os = m.guest;
+    run(m, function* () {
+      for (let i = 0; i < 2048; i += 16) yield* os.cache.read(0, i, 16);
+      const p = os.anon.createProcess('p');
+      const size = 36 * 256;
+      const v = p.reserve(size);
+      yield* os.anon.touchRange(p, v, size / 2, true);
+      let left = 2;
+      const worker = function* (seed: number): Program {
+        const rng = new Rng(seed);
+        for (let r = 0; r < 100; r++) {
+          const n = 1 + rng.int(1500);
+          const at = v + rng.int(size - n);
+          const write = rng.next() < 0.5;
+          if (byRange) yield* os.anon.touchRange(p, at, n, write);
+          else for (let i = 0; i < n; i++) yield* os.anon.touch(p, at + i, write);
+          yield* os.compute(1e5);
+        }
+      };
+      os.spawn(worker(1), () => void left--);
+      os.spawn(worker(2), () => void left--);
+      while (left > 0) yield* os.sleep(1e6);
+    });
+    return m;
+  };
+  const a = after(true);
+  const b = after(false);
+  assert.ok(
+    a.core.counters.hostFaultsInGuest > 100,
+    `${a.core.counters.hostFaultsInGuest} host faults: the walks fault pages in`,
+  );
+  assert.deepEqual(a.core.counters.snapshot(), b.core.counters.snapshot());
+  assert.deepEqual(a.guest.counters, b.guest.counters);
+  assert.equal(a.events.nowNs, b.events.nowNs);
+  for (let g = 0; g < a.guest.mem.pages; g++) {
+    assert.deepEqual(a.core.inspect(g), b.core.inspect(g), `host page ${g}`);
+    assert.equal(a.guest.mem.flags[g], b.guest.mem.flags[g], `guest flags of frame ${g}`);
+    assert.equal(a.host.data.mem[g], b.host.data.mem[g], `content of frame ${g}`);
+    assert.equal(a.host.data.refChecked[g], b.host.data.refChecked[g], `checked mark of frame ${g}`);
+    assert.equal(a.guest.refMem[g], b.guest.refMem[g], `guest's reference of frame ${g}`);
+  }
+  assert.equal(a.guest.counters.integrityViolations, 0);
+});
+
+test('touchRange waits for a page another thread holds locked, as touch() does, before the pages after it', () => {
+  const m = machine('baseline', 32);
+  const os = m.guest;
+  run(m, function* () {
+    const p = os.anon.createProcess('p');
+    const v = p.reserve(64);
+    yield* os.anon.touchRange(p, v, 64, true);
+    const locked = p.pte[v + 20]!;
+    const after = p.pte[v + 40]!;
+    const before = os.refMem[after];
+    os.mem.flags[locked]! |= PG_LOCKED;
+    let done = false;
+    os.spawn(os.anon.touchRange(p, v, 64, true), () => void (done = true));
+    yield* os.sleep(1e6);
+    assert.equal(done, false, 'the walk waits at the locked page');
+    assert.equal(os.refMem[after], before, 'a page after the locked one is not written yet');
+    os.mem.flags[locked]! &= ~PG_LOCKED;
+    os.wakeFrame(locked);
+    while (!done) yield* os.sleep(1e6);
+    assert.notEqual(os.refMem[after], before);
+  });
 });

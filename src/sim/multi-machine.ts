@@ -231,8 +231,12 @@ export class MultiMachine {
       this.events.after(this.spec.reclaimTickNs, tick);
     };
     tick();
+    // Each guest's OOM kills before the step: a kill always throws GuestOomError out of the step
+    // that made it (oomKill() throws, nothing in the simulation catches it but this loop), so the
+    // counts change only in a step that ends in the catch below, which takes them again. (Taken
+    // before every step they were a new array each step, millions of them in a run.)
+    const kills = this.slots.map((s) => s.guest.counters.oomKills);
     while (!this.slots.every((s) => s.done || s.killed !== undefined)) {
-      const kills = this.slots.map((s) => s.guest.counters.oomKills);
       try {
         if (!this.events.step()) {
           for (const s of this.slots) s.core.assertProgress();
@@ -245,6 +249,7 @@ export class MultiMachine {
           this.slots.find((x, k) => x.guest.counters.oomKills > kills[k]!) ?? this.slots.find((x) => !x.done);
         if (!s) throw e;
         s.killed = e.message;
+        for (let k = 0; k < kills.length; k++) kills[k] = this.slots[k]!.guest.counters.oomKills;
       }
       if (this.events.nowNs > MAX_SIMULATED_NS)
         throw new Error(

@@ -22,6 +22,11 @@ const POPULATED = 1;
 const ZEROED_NOW = 2;
 type PopulateStart = typeof NOT_ZEROED | typeof POPULATED | typeof ZEROED_NOW;
 
+/** The most pages touchRange() hands the host in one run (its frames are kept from call to call). */
+const RUN_PAGES = 1024;
+/** The first run's most pages, and again after a run the host stopped early; also the fewest touchRange() hands the host as a run. */
+const MIN_RUN_PAGES = 8;
+
 interface Mapping {
   proc: GuestProcess;
   vpage: number;
@@ -122,7 +127,26 @@ export class AnonMemory {
     proc.checkRange(vpage, pages);
     const os = this.os;
     const flags = os.mem.flags;
-    for (let v = vpage; v < vpage + pages; v++) {
+    const end = vpage + pages;
+    // How many pages the next run may take: it doubles while the host takes whole runs and starts
+    // small again after one it stopped early, so that pages the host stops at one after another
+    // (absent, or with more to do) are not each preceded by a look at a long run.
+    let runPages = MIN_RUN_PAGES;
+    for (let v = vpage; v < end; v++) {
+      // The pages from v on that the guest has nothing to do for go to the host as one run, as in
+      // tryTouchRun(): a heap walked again after it was built touches page after page present.
+      // (Not asked of a page never touched: the first walk of a heap populates page after page;
+      // nor for the last few pages of a range, where a run saves less than it costs to set up:
+      // many callers touch one page at a time.)
+      if (end - v >= MIN_RUN_PAGES && proc.pte[v]! >= 0) {
+        const n = this.plainRange(proc, v, Math.min(end, v + runPages), write);
+        if (n > 0) {
+          const done = os.tryAccessRun(this.runFrames, 0, n, write, PG_REFERENCED);
+          runPages = done === n ? Math.min(RUN_PAGES, 2 * runPages) : MIN_RUN_PAGES;
+          v += done;
+          if (v === end) break;
+        }
+      }
       const e = proc.pte[v]!;
       if (e >= 0 && !(flags[e]! & PG_LOCKED) && !(write && this.shared(e)) && os.tryAccess(e, write)) {
         flags[e]! |= PG_REFERENCED;
@@ -193,6 +217,26 @@ export class AnonMemory {
     let n = 0;
     for (; from + n < to; n++) {
       const e = pte[vpages[from + n]!]!;
+      if (e < 0 || flags[e]! & PG_LOCKED || (mapCount !== null && mapCount[e]! > 1)) break;
+      frames[n] = e;
+    }
+    return n;
+  }
+
+  /**
+   * The frames of vpage, vpage + 1, ... (below `to`) into runFrames, up to the first page whose
+   * touch has more to do on the guest's side (absent, locked, or shared for a write); returns how
+   * many. touchRange()'s test of each page, asked once per run of pages.
+   */
+  private plainRange(proc: GuestProcess, vpage: number, to: number, write: boolean): number {
+    if (this.runFrames.length < to - vpage) this.runFrames = asGfnArray(new Int32Array(RUN_PAGES));
+    const frames = this.runFrames;
+    const pte = proc.pte;
+    const flags = this.os.mem.flags;
+    const mapCount = write && this.sharers.size > 0 ? this.mapCount : null;
+    let n = 0;
+    for (; vpage + n < to; n++) {
+      const e = pte[vpage + n]!;
       if (e < 0 || flags[e]! & PG_LOCKED || (mapCount !== null && mapCount[e]! > 1)) break;
       frames[n] = e;
     }
