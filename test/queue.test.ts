@@ -8,7 +8,8 @@ import { RedisUnavailableError, ensureRedisServer, startLocalRedis } from '../sr
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
 const LOCAL_REDIS = join(import.meta.dirname, '..', 'src', 'experiments', 'local-redis.js');
-const PAPER = join(import.meta.dirname, '..', '..', '..', 'shared', 'paper', 'paper-targets.json');
+// The package's own digitized values (data/), so the test needs nothing beside the checkout.
+const PAPER = join(import.meta.dirname, '..', '..', 'data', 'paper-targets.json');
 
 /** Why these tests cannot run here (redis-server missing and not installable), or null. */
 function noRedis(): string | null {

@@ -19,7 +19,8 @@ import { RunStore, runKey } from '../src/experiments/run-store.js';
 import type { SimRunResult } from '../src/experiments/sim-runner.js';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
-const PAPER = join(import.meta.dirname, '..', '..', '..', 'shared', 'paper', 'paper-targets.json');
+// The package's own digitized values (data/), so the test needs nothing beside the checkout.
+const PAPER = join(import.meta.dirname, '..', '..', 'data', 'paper-targets.json');
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
 
