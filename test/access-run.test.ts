@@ -6,7 +6,7 @@ import type { GuestOs, Program } from '../src/sim/guest/guest-os.js';
 import { PG_REFERENCED } from '../src/sim/guest/memory.js';
 import type { Machine } from '../src/sim/machine.js';
 import { Rng } from '../src/sim/rng.js';
-import { smallMachine } from './support/small-machine.js';
+import { runAfterSetup, smallMachine } from './support/small-machine.js';
 
 /** What GuestOs keeps private and tryAccessRun's write loop changes: read here to compare, never written. */
 interface GuestInternals {
@@ -20,15 +20,7 @@ interface GuestInternals {
  */
 function runOn(config: ConfigName, actualMiB: number, body: (m: Machine) => Program): Machine {
   const m = smallMachine({ config, guestActualMiB: actualMiB });
-  const os = m.guest;
-  m.run(
-    (function* () {
-      yield* os.touchAllFreeMemory();
-      m.host.setResidentLimit(m.cgroupLimitPages);
-      while (m.core.pagesUnderWriteback > 0) yield* os.sleep(10e6);
-      yield* body(m);
-    })(),
-  );
+  runAfterSetup(m, () => body(m));
   return m;
 }
 

@@ -6,7 +6,7 @@ import type { Gfn } from '../src/core/types.js';
 import { BalloonDriver, type BalloonPort } from '../src/sim/guest/balloon.js';
 import { BLOCK, GuestOomError, type Program } from '../src/sim/guest/guest-os.js';
 import { fakeKernel, unusedBy } from './support/fake-kernel.js';
-import { smallMachine } from './support/small-machine.js';
+import { runAfterSetup, smallMachine } from './support/small-machine.js';
 import { BALLOON, FREE, GuestMemory, PG_LOCKED } from '../src/sim/guest/memory.js';
 import { Machine, PAPER_MACHINE } from '../src/sim/machine.js';
 import { Rng } from '../src/sim/rng.js';
@@ -22,21 +22,7 @@ function machine(config: ConfigName, actualMiB: number, guestSwapMiB = 0, seed =
   });
 }
 
-/** Runs `body` as the guest's only program after the paper's setup: history, balloon, host limit. */
-function run(m: Machine, body: () => Program): void {
-  const os = m.guest;
-  const believed = m.spec.guestBelievedMiB * 256;
-  const actual = m.spec.guestActualMiB * 256;
-  m.run(
-    (function* () {
-      yield* os.touchAllFreeMemory();
-      if (m.mechanisms.balloon) yield* os.inflateBalloon(believed - actual);
-      m.host.setResidentLimit(m.cgroupLimitPages);
-      while (m.core.pagesUnderWriteback > 0) yield* os.sleep(10e6);
-      yield* body();
-    })(),
-  );
-}
+const run = runAfterSetup;
 
 test('a process gets zeroed pages, the most recently freed frame first, and exit gives them all back', () => {
   const m = machine('balloon', 32);

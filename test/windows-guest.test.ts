@@ -3,11 +3,11 @@ import { test } from 'node:test';
 import { NO_FAULT } from '../src/core/index.js';
 import type { ConfigName } from '../src/engine/results.js';
 import { QEMU_1_2 } from '../src/sim/costs.js';
-import type { Program } from '../src/sim/guest/guest-os.js';
 import { Rng } from '../src/sim/rng.js';
 import { sectorIoThread } from '../src/sim/guest/sector-io.js';
 import { WindowsGuestOs } from '../src/sim/guest/windows-os.js';
 import { Machine, PAPER_MACHINE } from '../src/sim/machine.js';
+import { runAfterSetup } from './support/small-machine.js';
 
 const FILE_PAGES = 2048;
 
@@ -33,18 +33,8 @@ function win(m: Machine): WindowsGuestOs {
   return m.guest;
 }
 
-/** Boot (the zero page thread zeroes every frame), the host limit, then `body`. */
-function run(m: Machine, body: () => Program): void {
-  const os = m.guest;
-  m.run(
-    (function* () {
-      yield* os.touchAllFreeMemory();
-      m.host.setResidentLimit(m.cgroupLimitPages);
-      while (m.core.pagesUnderWriteback > 0) yield* os.sleep(10e6);
-      yield* body();
-    })(),
-  );
-}
+/** Boot (the zero page thread zeroes every frame), the host limit, then `body` (its configurations have no balloon). */
+const run = runAfterSetup;
 
 test('at boot every free frame is zeroed onto the zeroed list; a demand-zero fault maps one without zeroing it', () => {
   const m = windows('baseline', 32);

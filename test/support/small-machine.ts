@@ -1,4 +1,5 @@
 import { QEMU_1_2 } from '../../src/sim/costs.js';
+import type { Program } from '../../src/sim/guest/guest-os.js';
 import { Machine, type MachineSpec, PAPER_MACHINE } from '../../src/sim/machine.js';
 
 /**
@@ -16,4 +17,24 @@ export function smallMachine(spec: Partial<MachineSpec> & Pick<MachineSpec, 'con
     files: [{ name: 'data', sizePages: 2048 }],
     ...spec,
   });
+}
+
+/**
+ * Runs `body` as the guest's only program after the paper's setup: the guest's history (every free
+ * frame touched), the balloon inflated to what the host gives when the configuration has one, the
+ * host's limit, and its writeback drained.
+ */
+export function runAfterSetup(m: Machine, body: () => Program): void {
+  const os = m.guest;
+  const believed = m.spec.guestBelievedMiB * 256;
+  const actual = m.spec.guestActualMiB * 256;
+  m.run(
+    (function* () {
+      yield* os.touchAllFreeMemory();
+      if (m.mechanisms.balloon) yield* os.inflateBalloon(believed - actual);
+      m.host.setResidentLimit(m.cgroupLimitPages);
+      while (m.core.pagesUnderWriteback > 0) yield* os.sleep(10e6);
+      yield* body();
+    })(),
+  );
 }
