@@ -20,6 +20,7 @@ import { test } from 'node:test';
 import { hasCommand } from '../src/real/accel.js';
 import { pagerCacheDir, pagerEngine } from '../src/pager/index.js';
 import { type CrashTrialOptions, type CrashTrialResult, runCrashTrial } from './support/crash-trial.js';
+import { timeoutAfterLockMs } from './support/guest-torture.js';
 
 const pa = (await pagerEngine.availability()).engine;
 let missing: string | undefined;
@@ -65,7 +66,7 @@ test(
   `${TRIALS} crash trials: QEMU stopped by the shim, no page read wrong, no acknowledged record lost`,
   {
     skip: skipReason,
-    timeout: TRIALS * 600_000,
+    timeout: TRIALS * timeoutAfterLockMs(600_000),
   },
   async () => {
     const results: CrashTrialResult[] = [];
@@ -101,7 +102,7 @@ test(
   'planted bug: the shim before this contract (closes its userfaultfd copy, watches nothing) is caught',
   {
     skip: skipReason,
-    timeout: 600_000,
+    timeout: timeoutAfterLockMs(600_000),
   },
   async () => {
     const r = await runCrashTrial({ ...base, seed: SEED + 1000, sabotage: 'legacy' });
@@ -118,7 +119,7 @@ test(
   'planted bug: a shim that keeps the copy but never stops QEMU is caught by the deadline',
   {
     skip: skipReason,
-    timeout: 600_000,
+    timeout: timeoutAfterLockMs(600_000),
   },
   async () => {
     const r = await runCrashTrial({ ...base, seed: SEED + 2000, sabotage: 'no-stop' });

@@ -18,7 +18,7 @@ import { test } from 'node:test';
 import { hasCommand } from '../src/real/accel.js';
 import { pagerEngine } from '../src/pager/index.js';
 import { preventerProblem } from '../src/pager/run.js';
-import { type GuestTortureResult, runGuestTorture } from './support/guest-torture.js';
+import { type GuestTortureResult, runGuestTorture, timeoutAfterLockMs } from './support/guest-torture.js';
 
 const pa = (await pagerEngine.availability()).engine;
 const skipReason: string | false = !pa.ok
@@ -71,7 +71,7 @@ function show(r: GuestTortureResult): string {
 for (const disk of ['immediate', 'hdd-model'] as const) {
   test(
     `preventer torture on the patched QEMU (${disk} disk): every byte the guest stored, loaded and moved through the disk is right`,
-    { skip: skipReason, timeout: (SECONDS * 4 + 900) * 1000 },
+    { skip: skipReason, timeout: timeoutAfterLockMs((SECONDS * 4 + 900) * 1000) },
     async (t) => {
       // The HDD model makes every swap read take milliseconds: the same squeeze would leave the
       // guest a few hundred operations, so it keeps more (still far less than the program uses).
@@ -121,7 +121,7 @@ for (const disk of ['immediate', 'hdd-model'] as const) {
 
 test(
   'preventer torture: a pager whose merge drops the bytes the guest wrote is caught',
-  { skip: skipReason, timeout: (SECONDS * 4 + 900) * 1000 },
+  { skip: skipReason, timeout: timeoutAfterLockMs((SECONDS * 4 + 900) * 1000) },
   async (t) => {
     const r = await runGuestTorture({
       ...base,

@@ -16,7 +16,7 @@ import { HostChanges, recoverStaleJournals, sh } from '../../src/real/host-chang
 import { MiB, PKG_ROOT, cacheDir } from '../../src/real/paths.js';
 import { type QemuProcess, guestArgs, launchQemu, qemuBaseArgs } from '../../src/real/qemu-process.js';
 import { QmpClient } from '../../src/real/qmp.js';
-import { takeLock } from '../../src/real/run-lock.js';
+import { lockWaitMs, takeLock } from '../../src/real/run-lock.js';
 
 /**
  * The Preventer's torture test on the real thing: Debian's guest on the patched QEMU (its TCG
@@ -115,6 +115,17 @@ export function pagedRunWorkspace(
     return p;
   };
   return { ledger, work };
+}
+
+/**
+ * A timeout for a test that takes the host's run lock (diskAndSwap): its own work, `ownMs`, plus the
+ * lock's wait (`lockWaitMs()`). Under `npm test` another real-engine test file may hold the lock for
+ * many minutes, and takeLock() ends that wait itself, failing with RunLockBusy that names the
+ * holder; a test timeout that counted the wait as work would cut it short and report a hang that
+ * is not there.
+ */
+export function timeoutAfterLockMs(ownMs: number): number {
+  return ownMs + lockWaitMs();
 }
 
 /**
