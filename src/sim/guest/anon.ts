@@ -27,6 +27,15 @@ const RUN_PAGES = 1024;
 /** The first run's most pages, and again after a run the host stopped early; also the fewest touchRange() hands the host as a run. */
 const MIN_RUN_PAGES = 8;
 
+/**
+ * plainFrames() and plainRange()'s test of one page table entry, plainFrame()'s with the questions
+ * asked once per run: present, unlocked and, given `mapCount` (null for a read, or with no sharers),
+ * not shared.
+ */
+function plainEntry(e: number, flags: Uint8Array, mapCount: Uint16Array | null): boolean {
+  return e >= 0 && !(flags[e]! & PG_LOCKED) && (mapCount === null || mapCount[e]! <= 1);
+}
+
 interface Mapping {
   proc: GuestProcess;
   vpage: number;
@@ -217,7 +226,7 @@ export class AnonMemory {
     let n = 0;
     for (; from + n < to; n++) {
       const e = pte[vpages[from + n]!]!;
-      if (e < 0 || flags[e]! & PG_LOCKED || (mapCount !== null && mapCount[e]! > 1)) break;
+      if (!plainEntry(e, flags, mapCount)) break;
       frames[n] = e;
     }
     return n;
@@ -237,7 +246,7 @@ export class AnonMemory {
     let n = 0;
     for (; vpage + n < to; n++) {
       const e = pte[vpage + n]!;
-      if (e < 0 || flags[e]! & PG_LOCKED || (mapCount !== null && mapCount[e]! > 1)) break;
+      if (!plainEntry(e, flags, mapCount)) break;
       frames[n] = e;
     }
     return n;
