@@ -14,6 +14,7 @@ import { preventerBench } from './preventer.js';
 import { preventerQemuBench } from './preventer-qemu.js';
 import { sweepsBench } from './sweeps.js';
 import { multiGuestsBench } from './multi-guests.js';
+import { reproduceAllBench } from './reproduce-all.js';
 
 /** The median of some numbers. */
 function median(xs: number[]): number {
@@ -103,6 +104,11 @@ async function main(): Promise<void> {
     await pagerBench();
     return;
   }
+  // `npm run bench -- reproduce-all`: only `reproduce all`'s wall time (the whole paper: ~30 min here).
+  if (only === 'reproduce-all') {
+    await reproduceAllBench();
+    return;
+  }
   // `npm run bench -- instructions`: only the replays' instruction counts (valgrind; a few minutes).
   if (only === 'instructions') {
     instructionsBench();
@@ -142,6 +148,9 @@ async function main(): Promise<void> {
   await preventerBench();
   console.log('');
   await preventerQemuBench();
+  console.log('');
+  // Last: the longest section by far.
+  await reproduceAllBench();
 }
 
 void main();
