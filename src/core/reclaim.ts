@@ -68,8 +68,8 @@ export class Reclaim {
   private zoneCursor = 0;
   /** Per-list scan targets of one zone at one priority (reused: reclaim runs on every fault). */
   private readonly scanTargets = new Float64Array(4);
-  /** Pages a scan puts back where it found them (reused, written by index: never emptied). */
-  private readonly keepScratch: number[] = [];
+  /** Pages a scan puts back where it found them (a scan takes at most reclaimBatchPages). */
+  private readonly keepScratch: Int32Array;
   /** Pages a scan takes from a list's tail at once (a scan takes at most reclaimBatchPages). */
   private readonly takeScratch: Int32Array;
   /**
@@ -89,6 +89,7 @@ export class Reclaim {
     const total = w.reduce((a, b) => a + b, 0);
     this.zoneShare = Float64Array.from(w, (x) => x / total);
     this.takeScratch = new Int32Array(s.cfg.reclaimBatchPages);
+    this.keepScratch = new Int32Array(s.cfg.reclaimBatchPages);
   }
 
   register(shrinker: Shrinker): void {
@@ -320,26 +321,33 @@ export class Reclaim {
     // The arrays the loop reads for every page, held in locals (each read through its owner
     // re-checks the owner's shape).
     const flags = pt.flags;
+    const firstVmmPage = this.s.firstVmmPage;
     // The recent scans and rotations counted in locals, one addition at a time as in the arrays
     // (the same sums, to the last bit), and stored once: nothing in the loop reads them.
     let scanned = this.recentScanned[type]!;
     let rotated = this.recentRotated[type]!;
+    // Pages bound for `inactive`, in order, written over the front of `taken` (never past the page
+    // being read) and pushed in one batch after the loop: nothing in the loop reads the lists, so
+    // the lists end as page-by-page pushes would leave them.
+    let moved = 0;
     for (let i = 0; i < m; i++) {
       const p = taken[i]!;
       scanned++;
-      if (flags[p]! & Flag.Referenced) {
-        flags[p]! &= ~Flag.Referenced;
+      const f = flags[p]!;
+      if (f & Flag.Referenced) {
+        flags[p] = f & ~Flag.Referenced;
         rotated++;
-        if (file && this.s.isVmm(p)) {
+        if (file && p >= firstVmmPage) {
           keep[kept++] = p;
           continue;
         }
       }
-      lru.push(zone, inactive, p);
+      taken[moved++] = p;
     }
     this.recentScanned[type] = scanned;
     this.recentRotated[type] = rotated;
-    for (let i = 0; i < kept; i++) lru.push(zone, active, keep[i]!);
+    lru.pushMany(zone, inactive, taken, moved);
+    lru.pushMany(zone, active, keep, kept);
   }
 
   /** shrink_page_list(): evicts unreferenced pages from the tail; referenced ones get a second chance. */
@@ -360,11 +368,21 @@ export class Reclaim {
     // re-checks the owner's shape).
     const flags = pt.flags;
     const state = pt.state;
+    const firstVmmPage = this.s.firstVmmPage;
     const writeBatch = this.writeBatch;
     // Counted in locals and stored once (see shrinkActive): nothing in the loop reads them.
     let scanned = this.recentScanned[type]!;
     let rotated = this.recentRotated[type]!;
     let writeCount = this.writeCount;
+    let writeback = 0;
+    let namedDrops = 0;
+    let swapRewrites = 0;
+    let silentSwapWrites = 0;
+    let swapSlotsReleased = 0;
+    // Pages activated, in order, written over the front of `taken` and pushed in one batch after
+    // the loop (see shrinkActive). An anonymous page that finds swap full joins them: its list is
+    // `active` then.
+    let activated = 0;
     for (let i = 0; i < m; i++) {
       const p = taken[i]!;
       scanned++;
@@ -373,27 +391,28 @@ export class Reclaim {
         keep[kept++] = p;
         continue;
       }
+      const vmm = p >= firstVmmPage;
       if (f & Flag.Referenced) {
         flags[p] = f & ~Flag.Referenced;
-        if (!file || this.s.isVmm(p) || f & Flag.SecondChance) {
+        if (!file || vmm || f & Flag.SecondChance) {
           rotated++;
           // activate_locked: a page kept in memory gives its slot back when swap is filling up.
           if (f & Flag.SwapCache && !file && this.swapCache.mostlyUsed()) {
-            counters.swapSlotsReleased++;
+            swapSlotsReleased++;
             this.swapCache.giveUpSlot(p, flags[p]);
           }
-          lru.push(zone, active, p);
+          taken[activated++] = p;
         } else {
           flags[p] |= Flag.SecondChance;
           keep[kept++] = p;
         }
         continue;
       }
-      if (f & Flag.Named || this.s.isVmm(p)) {
+      if (f & Flag.Named || vmm) {
         // A clean file-backed page: the image (or QEMU's executable) has the content, nothing is
         // written. The Mapper's named pages leave this way.
         flags[p] = f & Flag.Named;
-        counters.namedDrops++;
+        namedDrops++;
         this.s.freeUnlisted(p, State.InImage);
         reclaimed++;
       } else if (f & Flag.SwapCache && !(f & Flag.Dirty)) {
@@ -403,21 +422,22 @@ export class Reclaim {
       } else if (f & Flag.SwapCache) {
         // Dirty but still in the swap cache: pageout() writes it to the slot it already has.
         flags[p] = Flag.SwapCache | Flag.Writeback;
-        frames.writeback++;
-        counters.swapRewrites++;
-        if (pt.isLinked(p)) counters.silentSwapWrites++;
+        writeback++;
+        swapRewrites++;
+        if (pt.isLinked(p)) silentSwapWrites++;
         writeBatch[writeCount++] = p;
         reclaimed++;
       } else {
         const s = swap.allocate(p) as number;
         if (s === NONE) {
-          lru.push(zone, LruList.ActiveAnon, p);
+          if (file) lru.push(zone, LruList.ActiveAnon, p);
+          else taken[activated++] = p;
           continue;
         }
         pt.slot[p] = s;
         flags[p] = Flag.SwapCache | Flag.Writeback;
-        frames.writeback++;
-        if (pt.isLinked(p)) counters.silentSwapWrites++;
+        writeback++;
+        if (pt.isLinked(p)) silentSwapWrites++;
         writeBatch[writeCount++] = p;
         reclaimed++;
       }
@@ -425,7 +445,13 @@ export class Reclaim {
     this.recentScanned[type] = scanned;
     this.recentRotated[type] = rotated;
     this.writeCount = writeCount;
-    for (let i = 0; i < kept; i++) lru.push(zone, list, keep[i]!);
+    frames.writeback += writeback;
+    counters.namedDrops += namedDrops;
+    counters.swapRewrites += swapRewrites;
+    counters.silentSwapWrites += silentSwapWrites;
+    counters.swapSlotsReleased += swapSlotsReleased;
+    lru.pushMany(zone, active, taken, activated);
+    lru.pushMany(zone, list, keep, kept);
     return reclaimed;
   }
 

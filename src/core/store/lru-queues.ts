@@ -51,7 +51,7 @@ export class LruQueues {
     let arr = this.pages[list]!;
     let i = this.hi[list]!;
     if (i === arr.length) {
-      this.makeRoom(list);
+      this.makeRoom(list, 1);
       arr = this.pages[list]!;
       i = this.hi[list]!;
     }
@@ -60,6 +60,32 @@ export class LruQueues {
     this.at[page] = i;
     this.listOf[page] = list;
     this.size[list]!++;
+  }
+
+  /**
+   * pushHead() of `pages[0]` .. `pages[count - 1]`, in that order (the last ends at the head). None
+   * may be on a list. One pass with the list's end and the per-page arrays in locals, where a
+   * reclaim scan's pushHead() per page re-read them all.
+   */
+  pushManyHead(list: number, pages: Int32Array, count: number): void {
+    if (count <= 0) return;
+    let arr = this.pages[list]!;
+    let i = this.hi[list]!;
+    while (i + count > arr.length) {
+      this.makeRoom(list, count);
+      arr = this.pages[list]!;
+      i = this.hi[list]!;
+    }
+    const at = this.at;
+    const listOf = this.listOf;
+    for (let k = 0; k < count; k++) {
+      const page = pages[k]!;
+      arr[i] = page;
+      at[page] = i++;
+      listOf[page] = list;
+    }
+    this.hi[list] = i;
+    this.size[list]! += count;
   }
 
   remove(page: number): void {
@@ -181,12 +207,13 @@ export class LruQueues {
    * array twice as large when they fill more than a quarter of this one (so each page moves O(1) times
    * on average). A quarter, not half: every page a compaction moves costs a pass over the array, and
    * with half an array of room the compactions of the bench's swapping replay were 2 % of its
-   * instructions; the room costs 4 bytes a slot.
+   * instructions; the room costs 4 bytes a slot. It also grows when compacting would leave less than
+   * `need` free slots (a pushManyHead() of more pages than a quarter of the array).
    */
-  private makeRoom(list: number): void {
+  private makeRoom(list: number, need: number): void {
     const old = this.pages[list]!;
     const live = this.size[list]!;
-    const arr = live * 4 > old.length ? new Int32Array(old.length * 2) : old;
+    const arr = live * 4 > old.length || live + need > old.length ? new Int32Array(old.length * 2) : old;
     let n = 0;
     for (let i = this.lo[list]!; i < this.hi[list]!; i++) {
       const p = old[i]!;

@@ -48,6 +48,11 @@ export class Lruvecs {
     this.lists.pushHead(this.id(zone, kind), page);
   }
 
+  /** push() of `pages[0]` .. `pages[count - 1]` in that order: the last ends at the head. */
+  pushMany(zone: number, kind: LruListKind, pages: Int32Array, count: number): void {
+    this.lists.pushManyHead(this.id(zone, kind), pages, count);
+  }
+
   /**
    * Takes up to `n` pages from the tail (the next reclaim candidates) of a list, oldest first, into
    * `out` from index 0; returns how many were taken (fewer when the list ran out).
