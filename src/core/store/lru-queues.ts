@@ -147,14 +147,15 @@ export class LruQueues {
     let lo = this.lo[list]!;
     const hi = this.hi[list]!;
     let k = 0;
-    // `lo` is on a live page whenever the list is not empty (remove and popTail keep it so).
-    while (k < n && lo < hi) {
+    // Slot by slot, each read once; the holes after the last page taken are passed below, so that
+    // `lo` is left on a live page (remove and popTail keep it so).
+    for (; k < n && lo < hi; lo++) {
       const t = arr[lo]!;
+      if (t === HOLE) continue;
       listOf[t] = NOT_ON_LIST;
       out[k++] = t;
-      lo++;
-      while (lo < hi && arr[lo] === HOLE) lo++;
     }
+    while (lo < hi && arr[lo] === HOLE) lo++;
     this.size[list]! -= k;
     if (lo === hi) {
       // Emptied (or empty): the list starts again at the bottom of its array.
