@@ -66,8 +66,6 @@ export class Reclaim {
   private readonly recentScanned = new Float64Array(2);
   private readonly recentRotated = new Float64Array(2);
   private zoneCursor = 0;
-  /** Per-list scan targets of one zone at one priority (reused: reclaim runs on every fault). */
-  private readonly scanTargets = new Float64Array(4);
   /** Pages a scan puts back where it found them (a scan takes at most reclaimBatchPages). */
   private readonly keepScratch: Int32Array;
   /** Pages a scan takes from a list's tail at once (a scan takes at most reclaimBatchPages). */
@@ -202,7 +200,6 @@ export class Reclaim {
     const batch = this.s.cfg.reclaimBatchPages;
     const zones = lru.zones;
     let reclaimed = 0;
-    const nr = this.scanTargets;
     const fa0 = this.anonFraction(swapFull);
     // get_scan_count() raises a list's scan from 0 to SWAP_CLUSTER_MAX ("force_scan") only when
     // reclaiming for a cgroup's own limit (or for kswapd in a zone marked all_unreclaimable, not
@@ -223,38 +220,44 @@ export class Reclaim {
         if (file + host.freePages * share <= host.highPages * share) fa = 1;
       }
       const ff = 1 - fa;
-      for (let k = LruList.InactiveAnon; k <= LruList.ActiveFile; k++) {
-        const size = lru.size(zone, k);
-        if (prio === 0) {
-          // get_scan_count() at priority 0 scans everything, whatever the balance.
-          nr[k] = size;
-          continue;
-        }
-        // size / 2 ** prio rounded down, as an integer shift: a list's size is a whole number of
-        // pages below 2 ** 32, and prio is 1..12 here.
-        let scan = size >>> prio;
-        if (scan === 0 && forceScan) scan = Math.min(size, batch);
-        nr[k] = Math.floor(scan * (k >= LruList.InactiveFile ? ff : fa));
-      }
+      // The four lists' scan targets in locals (a typed array's every read and write re-checks it),
+      // and the lists taken in their order, InactiveAnon to ActiveFile, in every round.
+      let nrInactiveAnon = scanCount(lru.size(zone, LruList.InactiveAnon), prio, forceScan, batch, fa);
+      let nrActiveAnon = scanCount(lru.size(zone, LruList.ActiveAnon), prio, forceScan, batch, fa);
+      let nrInactiveFile = scanCount(lru.size(zone, LruList.InactiveFile), prio, forceScan, batch, ff);
+      let nrActiveFile = scanCount(lru.size(zone, LruList.ActiveFile), prio, forceScan, batch, ff);
       const zoneTarget = host !== null && prio < 12 ? host.nrToReclaimPages : Infinity;
       let zoneReclaimed = 0;
+      // As Linux 3.7's shrink_lruvec(): the active anonymous list's target alone does not keep the
+      // loop going.
       while (
-        (nr[LruList.InactiveAnon]! > 0 || nr[LruList.InactiveFile]! > 0 || nr[LruList.ActiveFile]! > 0) &&
+        (nrInactiveAnon > 0 || nrInactiveFile > 0 || nrActiveFile > 0) &&
         reclaimed < target &&
         zoneReclaimed < zoneTarget
       ) {
-        for (let k = LruList.InactiveAnon; k <= LruList.ActiveFile; k++) {
-          if (nr[k]! <= 0) continue;
-          const n = Math.min(nr[k]!, batch);
-          nr[k]! -= n;
-          const file = k >= LruList.InactiveFile;
-          if (k === LruList.ActiveAnon || k === LruList.ActiveFile) {
-            if (this.inactiveIsLow(zone, file)) this.shrinkActive(zone, file, n);
-          } else {
-            const got = this.shrinkInactive(zone, file, n);
-            reclaimed += got;
-            zoneReclaimed += got;
-          }
+        if (nrInactiveAnon > 0) {
+          const n = Math.min(nrInactiveAnon, batch);
+          nrInactiveAnon -= n;
+          const got = this.shrinkInactive(zone, false, n);
+          reclaimed += got;
+          zoneReclaimed += got;
+        }
+        if (nrActiveAnon > 0) {
+          const n = Math.min(nrActiveAnon, batch);
+          nrActiveAnon -= n;
+          if (this.inactiveIsLow(zone, false)) this.shrinkActive(zone, false, n);
+        }
+        if (nrInactiveFile > 0) {
+          const n = Math.min(nrInactiveFile, batch);
+          nrInactiveFile -= n;
+          const got = this.shrinkInactive(zone, true, n);
+          reclaimed += got;
+          zoneReclaimed += got;
+        }
+        if (nrActiveFile > 0) {
+          const n = Math.min(nrActiveFile, batch);
+          nrActiveFile -= n;
+          if (this.inactiveIsLow(zone, true)) this.shrinkActive(zone, true, n);
         }
       }
       // As shrink_lruvec() ends: keep some anon pages inactive, so the next priority has
@@ -528,6 +531,20 @@ export class Reclaim {
       }
     }
   }
+}
+
+/**
+ * get_scan_count()'s target for one list of `size` pages at priority `prio`: everything at priority
+ * 0, whatever the balance; else size / 2 ** prio (raised to a batch when that is 0 and `forceScan`),
+ * times the list's share of the pass (`fraction`), rounded down.
+ */
+function scanCount(size: number, prio: number, forceScan: boolean, batch: number, fraction: number): number {
+  if (prio === 0) return size;
+  // size / 2 ** prio rounded down, as an integer shift: a list's size is a whole number of pages
+  // below 2 ** 32, and prio is 1..12 here.
+  let scan = size >>> prio;
+  if (scan === 0 && forceScan) scan = Math.min(size, batch);
+  return Math.floor(scan * fraction);
 }
 
 /** Batches up to this long are sorted by insertion (quadratic at worst, so never a long one). */
