@@ -273,8 +273,13 @@ export class Reclaim {
    */
   private anonFraction(swapFull: boolean): number {
     const lru = this.s.lru;
-    const anon = lru.total(LruList.InactiveAnon) + lru.total(LruList.ActiveAnon);
-    const file = lru.total(LruList.InactiveFile) + lru.total(LruList.ActiveFile);
+    // Whole numbers of pages: summed zone by zone, they are the same sums as list by list.
+    let anon = 0;
+    let file = 0;
+    for (let zone = 0; zone < lru.zones; zone++) {
+      anon += lru.size(zone, LruList.InactiveAnon) + lru.size(zone, LruList.ActiveAnon);
+      file += lru.size(zone, LruList.InactiveFile) + lru.size(zone, LruList.ActiveFile);
+    }
     if (swapFull || anon === 0) return 0;
     if (file === 0) return 1;
     const rs = this.recentScanned;
