@@ -16,7 +16,9 @@ type Op =
   | { k: 'popMany'; list: number; n: number }
   | { k: 'move'; list: number; page: number }
   /** pushManyHead(list, pages), against pushHead() of each page of the model in turn. */
-  | { k: 'pushMany'; list: number; pages: number[] };
+  | { k: 'pushMany'; list: number; pages: number[] }
+  /** moveTailToHead(list, 1 - list, n), against n popTail() and pushHead() of the model. */
+  | { k: 'moveTail'; list: number; n: number };
 
 const page = fc.integer({ min: 0, max: PAGES - 1 });
 const list = fc.integer({ min: 0, max: LISTS - 1 });
@@ -38,6 +40,10 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       list,
       pages: fc.uniqueArray(page, { maxLength: 70 }),
     }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ k: fc.constant('moveTail' as const), list, n: fc.integer({ min: 0, max: 40 }) }),
   },
 );
 
@@ -74,6 +80,17 @@ function replay(
       const fresh = o.pages.filter((p) => model.on(p) === 255);
       for (const p of fresh) model.pushHead(o.list, p);
       q.pushManyHead(o.list, Int32Array.from(fresh), fresh.length);
+    } else if (o.k === 'moveTail') {
+      const want: number[] = [];
+      for (let i = 0; i < o.n; i++) {
+        const t = model.popTail(o.list);
+        if (t < 0) break;
+        model.pushHead(1 - o.list, t);
+        want.push(t);
+      }
+      out.fill(-7);
+      const got = q.moveTailToHead(o.list, 1 - o.list, o.n, out);
+      popped = [[...want, -7].join(','), Array.from(out.subarray(0, got + 1)).join(',')];
     } else if (o.k === 'pop') {
       popped = [model.popTail(o.list), q.popTail(o.list)];
     } else if (o.k === 'popMany') {
@@ -94,7 +111,7 @@ function replay(
   }
 }
 
-test('LruQueues behaves as the linked LruLists through any sequence of pushes (one or many), removals, pops (one or many) and moves', () => {
+test('LruQueues behaves as the linked LruLists through any sequence of pushes (one or many), removals, pops (one or many), moves and tail moves', () => {
   fc.assert(
     fc.property(fc.array(op, { minLength: 500, maxLength: 1500 }), (ops) => {
       replay(ops, (model, q, [a, b]) => {

@@ -320,24 +320,21 @@ export class Reclaim {
     const type = file ? 1 : 0;
     const active = file ? LruList.ActiveFile : LruList.ActiveAnon;
     const inactive = file ? LruList.InactiveFile : LruList.InactiveAnon;
-    const keep = this.keepScratch;
-    let kept = 0;
-    // The whole batch taken from the tail first: nothing below puts a page back on `active` before
-    // the loop ends, so this is popTail() page by page.
+    // The whole batch moved from the tail of `active` to the head of `inactive` first: the loop
+    // reads no list, and the few pages that keep their place leave `inactive` after it, which
+    // leaves both lists as moving page by page would.
     const taken = this.takeScratch;
-    const m = lru.popTailInto(zone, active, n, taken);
+    const m = lru.moveTailToHead(zone, active, inactive, n, taken);
     // The arrays the loop reads for every page, held in locals (each read through its owner
     // re-checks the owner's shape).
     const flags = pt.flags;
     const firstVmmPage = this.s.firstVmmPage;
+    const keep = this.keepScratch;
+    let kept = 0;
     // The recent scans and rotations counted in locals, one addition at a time as in the arrays
     // (the same sums, to the last bit), and stored once: nothing in the loop reads them.
     let scanned = this.recentScanned[type]!;
     let rotated = this.recentRotated[type]!;
-    // Pages bound for `inactive`, in order, written over the front of `taken` (never past the page
-    // being read) and pushed in one batch after the loop: nothing in the loop reads the lists, so
-    // the lists end as page-by-page pushes would leave them.
-    let moved = 0;
     for (let i = 0; i < m; i++) {
       const p = taken[i]!;
       scanned++;
@@ -345,16 +342,12 @@ export class Reclaim {
       if (f & Flag.Referenced) {
         flags[p] = f & ~Flag.Referenced;
         rotated++;
-        if (file && p >= firstVmmPage) {
-          keep[kept++] = p;
-          continue;
-        }
+        if (file && p >= firstVmmPage) keep[kept++] = p;
       }
-      taken[moved++] = p;
     }
     this.recentScanned[type] = scanned;
     this.recentRotated[type] = rotated;
-    lru.pushMany(zone, inactive, taken, moved);
+    for (let i = 0; i < kept; i++) lru.remove(keep[i]!);
     lru.pushMany(zone, active, keep, kept);
   }
 

@@ -167,6 +167,49 @@ export class LruQueues {
     return k;
   }
 
+  /**
+   * popTailInto() of list `from`, each page then pushed onto the head of list `to` in turn (as
+   * pushManyHead() of the pages taken): what a scan that moves every page it takes does in one pass,
+   * where the two would write each page's list twice and copy it twice. `from` and `to` differ.
+   */
+  moveTailToHead(from: number, to: number, n: number, out: Int32Array): number {
+    if (n > out.length) throw new RangeError(`LruQueues.moveTailToHead: ${n} pages into ${out.length} entries`);
+    if (from === to) throw new RangeError(`LruQueues.moveTailToHead: list ${from} onto itself`);
+    let dst = this.pages[to]!;
+    let i = this.hi[to]!;
+    // Room for all `n` first (making room moves only `to`'s pages).
+    while (i + n > dst.length) {
+      this.makeRoom(to, n);
+      dst = this.pages[to]!;
+      i = this.hi[to]!;
+    }
+    const src = this.pages[from]!;
+    const at = this.at;
+    const listOf = this.listOf;
+    let lo = this.lo[from]!;
+    const hi = this.hi[from]!;
+    let k = 0;
+    for (; k < n && lo < hi; lo++) {
+      const t = src[lo]!;
+      if (t === HOLE) continue;
+      dst[i] = t;
+      at[t] = i++;
+      listOf[t] = to;
+      out[k++] = t;
+    }
+    while (lo < hi && src[lo] === HOLE) lo++;
+    this.size[from]! -= k;
+    if (lo === hi) {
+      this.lo[from] = 0;
+      this.hi[from] = 0;
+    } else {
+      this.lo[from] = lo;
+    }
+    this.hi[to] = i;
+    this.size[to]! += k;
+    return k;
+  }
+
   /** The oldest page of a list (the next reclaim candidate), or -1 when it is empty. */
   tail(list: number): number {
     const lo = this.lo[list]!;

@@ -61,6 +61,14 @@ export class Lruvecs {
     return this.lists.popTailInto(this.id(zone, kind), n, out);
   }
 
+  /**
+   * popTailInto() of list `from` of a zone, the pages taken then pushed in turn onto the head of its
+   * list `to` (another kind).
+   */
+  moveTailToHead(zone: number, from: LruListKind, to: LruListKind, n: number, out: Int32Array): number {
+    return this.lists.moveTailToHead(this.id(zone, from), this.id(zone, to), n, out);
+  }
+
   tail(zone: number, kind: LruListKind): number {
     return this.lists.tail(this.id(zone, kind));
   }
