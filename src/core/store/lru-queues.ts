@@ -173,7 +173,8 @@ export class LruQueues {
    * where the two would write each page's list twice and copy it twice. `from` and `to` differ.
    */
   moveTailToHead(from: number, to: number, n: number, out: Int32Array): number {
-    if (n > out.length) throw new RangeError(`LruQueues.moveTailToHead: ${n} pages into ${out.length} entries`);
+    if (n > out.length)
+      throw new RangeError(`LruQueues.moveTailToHead: ${n} pages into ${out.length} entries`);
     if (from === to) throw new RangeError(`LruQueues.moveTailToHead: list ${from} onto itself`);
     let dst = this.pages[to]!;
     let i = this.hi[to]!;
