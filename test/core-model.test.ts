@@ -522,14 +522,39 @@ test("QEMU's code (VM_EXEC file pages): activated at its first reference; code r
   // Where reclaim puts page 0 each time it moves it: the first move after it was found referenced
   // must be to the active list (an ordinary file page would stay inactive with a second chance).
   // (Reclaim may demote and drop it again within the same pass: 3.7 force-scans a small file list.)
+  // Reclaim puts pages on lists one by one (push) or in batches (pushMany, moveTailToHead).
   const moves: number[] = [];
   const proto = Lruvecs.prototype;
   const push = Object.getOwnPropertyDescriptor(proto, 'push')!;
+  const pushMany = Object.getOwnPropertyDescriptor(proto, 'pushMany')!;
+  const moveTail = Object.getOwnPropertyDescriptor(proto, 'moveTailToHead')!;
   Object.defineProperty(proto, 'push', {
     ...push,
     value(this: Lruvecs, zone: number, kind: LruListKind, page: number): void {
       if (page === code(0)) moves.push(kind);
       (push.value as Lruvecs['push']).call(this, zone, kind, page);
+    },
+  });
+  Object.defineProperty(proto, 'pushMany', {
+    ...pushMany,
+    value(this: Lruvecs, zone: number, kind: LruListKind, pages: Int32Array, count: number): void {
+      if (pages.subarray(0, count).includes(code(0))) moves.push(kind);
+      (pushMany.value as Lruvecs['pushMany']).call(this, zone, kind, pages, count);
+    },
+  });
+  Object.defineProperty(proto, 'moveTailToHead', {
+    ...moveTail,
+    value(
+      this: Lruvecs,
+      zone: number,
+      from: LruListKind,
+      to: LruListKind,
+      n: number,
+      out: Int32Array,
+    ): number {
+      const k = (moveTail.value as Lruvecs['moveTailToHead']).call(this, zone, from, to, n, out);
+      if (out.subarray(0, k).includes(code(0))) moves.push(to);
+      return k;
     },
   });
   let g = 0;
@@ -541,6 +566,8 @@ test("QEMU's code (VM_EXEC file pages): activated at its first reference; code r
     }
   } finally {
     Object.defineProperty(proto, 'push', push);
+    Object.defineProperty(proto, 'pushMany', pushMany);
+    Object.defineProperty(proto, 'moveTailToHead', moveTail);
   }
   assert.equal(
     moves[0],

@@ -14,7 +14,11 @@ type Op =
   | { k: 'pop'; list: number }
   /** popTailInto(list, n), against n popTail() of the model. */
   | { k: 'popMany'; list: number; n: number }
-  | { k: 'move'; list: number; page: number };
+  | { k: 'move'; list: number; page: number }
+  /** pushManyHead(list, pages), against pushHead() of each page of the model in turn. */
+  | { k: 'pushMany'; list: number; pages: number[] }
+  /** moveTailToHead(list, 1 - list, n), against n popTail() and pushHead() of the model. */
+  | { k: 'moveTail'; list: number; n: number };
 
 const page = fc.integer({ min: 0, max: PAGES - 1 });
 const list = fc.integer({ min: 0, max: LISTS - 1 });
@@ -28,6 +32,19 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({ k: fc.constant('popMany' as const), list, n: fc.integer({ min: 0, max: 40 }) }),
   },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('move' as const), list, page }) },
+  // Up to 70 pages at once: more than the room a compaction of the first 64-slot array leaves.
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant('pushMany' as const),
+      list,
+      pages: fc.uniqueArray(page, { maxLength: 70 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ k: fc.constant('moveTail' as const), list, n: fc.integer({ min: 0, max: 40 }) }),
+  },
 );
 
 /** Everything a caller can see of the lists: order, sizes, tails, each page's list and neighbours. */
@@ -59,6 +76,21 @@ function replay(
     } else if (o.k === 'remove') {
       model.remove(o.page);
       q.remove(o.page);
+    } else if (o.k === 'pushMany') {
+      const fresh = o.pages.filter((p) => model.on(p) === 255);
+      for (const p of fresh) model.pushHead(o.list, p);
+      q.pushManyHead(o.list, Int32Array.from(fresh), fresh.length);
+    } else if (o.k === 'moveTail') {
+      const want: number[] = [];
+      for (let i = 0; i < o.n; i++) {
+        const t = model.popTail(o.list);
+        if (t < 0) break;
+        model.pushHead(1 - o.list, t);
+        want.push(t);
+      }
+      out.fill(-7);
+      const got = q.moveTailToHead(o.list, 1 - o.list, o.n, out);
+      popped = [[...want, -7].join(','), Array.from(out.subarray(0, got + 1)).join(',')];
     } else if (o.k === 'pop') {
       popped = [model.popTail(o.list), q.popTail(o.list)];
     } else if (o.k === 'popMany') {
@@ -79,7 +111,7 @@ function replay(
   }
 }
 
-test('LruQueues behaves as the linked LruLists through any sequence of pushes, removals, pops (one or many) and moves', () => {
+test('LruQueues behaves as the linked LruLists through any sequence of pushes (one or many), removals, pops (one or many), moves and tail moves', () => {
   fc.assert(
     fc.property(fc.array(op, { minLength: 500, maxLength: 1500 }), (ops) => {
       replay(ops, (model, q, [a, b]) => {
@@ -105,4 +137,20 @@ test('a long run through one list keeps its order while the array is compacted a
     checks++;
   });
   assert.ok(checks > 200);
+});
+
+test('pushManyHead() of more pages than the array has slots grows it, keeping the order', () => {
+  // The first array has 64 slots: 70 pages at once, onto an empty list and onto one with pages.
+  for (const before of [0, 5]) {
+    const model = new LruLists(PAGES, LISTS);
+    const q = new LruQueues(PAGES, LISTS);
+    for (let p = 0; p < before; p++) {
+      model.pushHead(1, p);
+      q.pushHead(1, p);
+    }
+    const pages = Array.from({ length: 70 }, (_, i) => PAGES - 1 - i);
+    for (const p of pages) model.pushHead(1, p);
+    q.pushManyHead(1, Int32Array.from(pages), pages.length);
+    assert.equal(view(q), view(model));
+  }
 });

@@ -66,10 +66,8 @@ export class Reclaim {
   private readonly recentScanned = new Float64Array(2);
   private readonly recentRotated = new Float64Array(2);
   private zoneCursor = 0;
-  /** Per-list scan targets of one zone at one priority (reused: reclaim runs on every fault). */
-  private readonly scanTargets = new Float64Array(4);
-  /** Pages a scan puts back where it found them (reused, written by index: never emptied). */
-  private readonly keepScratch: number[] = [];
+  /** Pages a scan puts back where it found them (a scan takes at most reclaimBatchPages). */
+  private readonly keepScratch: Int32Array;
   /** Pages a scan takes from a list's tail at once (a scan takes at most reclaimBatchPages). */
   private readonly takeScratch: Int32Array;
   /**
@@ -89,6 +87,7 @@ export class Reclaim {
     const total = w.reduce((a, b) => a + b, 0);
     this.zoneShare = Float64Array.from(w, (x) => x / total);
     this.takeScratch = new Int32Array(s.cfg.reclaimBatchPages);
+    this.keepScratch = new Int32Array(s.cfg.reclaimBatchPages);
   }
 
   register(shrinker: Shrinker): void {
@@ -201,7 +200,6 @@ export class Reclaim {
     const batch = this.s.cfg.reclaimBatchPages;
     const zones = lru.zones;
     let reclaimed = 0;
-    const nr = this.scanTargets;
     const fa0 = this.anonFraction(swapFull);
     // get_scan_count() raises a list's scan from 0 to SWAP_CLUSTER_MAX ("force_scan") only when
     // reclaiming for a cgroup's own limit (or for kswapd in a zone marked all_unreclaimable, not
@@ -222,38 +220,44 @@ export class Reclaim {
         if (file + host.freePages * share <= host.highPages * share) fa = 1;
       }
       const ff = 1 - fa;
-      for (let k = LruList.InactiveAnon; k <= LruList.ActiveFile; k++) {
-        const size = lru.size(zone, k);
-        if (prio === 0) {
-          // get_scan_count() at priority 0 scans everything, whatever the balance.
-          nr[k] = size;
-          continue;
-        }
-        // size / 2 ** prio rounded down, as an integer shift: a list's size is a whole number of
-        // pages below 2 ** 32, and prio is 1..12 here.
-        let scan = size >>> prio;
-        if (scan === 0 && forceScan) scan = Math.min(size, batch);
-        nr[k] = Math.floor(scan * (k >= LruList.InactiveFile ? ff : fa));
-      }
+      // The four lists' scan targets in locals (a typed array's every read and write re-checks it),
+      // and the lists taken in their order, InactiveAnon to ActiveFile, in every round.
+      let nrInactiveAnon = scanCount(lru.size(zone, LruList.InactiveAnon), prio, forceScan, batch, fa);
+      let nrActiveAnon = scanCount(lru.size(zone, LruList.ActiveAnon), prio, forceScan, batch, fa);
+      let nrInactiveFile = scanCount(lru.size(zone, LruList.InactiveFile), prio, forceScan, batch, ff);
+      let nrActiveFile = scanCount(lru.size(zone, LruList.ActiveFile), prio, forceScan, batch, ff);
       const zoneTarget = host !== null && prio < 12 ? host.nrToReclaimPages : Infinity;
       let zoneReclaimed = 0;
+      // As Linux 3.7's shrink_lruvec(): the active anonymous list's target alone does not keep the
+      // loop going.
       while (
-        (nr[LruList.InactiveAnon]! > 0 || nr[LruList.InactiveFile]! > 0 || nr[LruList.ActiveFile]! > 0) &&
+        (nrInactiveAnon > 0 || nrInactiveFile > 0 || nrActiveFile > 0) &&
         reclaimed < target &&
         zoneReclaimed < zoneTarget
       ) {
-        for (let k = LruList.InactiveAnon; k <= LruList.ActiveFile; k++) {
-          if (nr[k]! <= 0) continue;
-          const n = Math.min(nr[k]!, batch);
-          nr[k]! -= n;
-          const file = k >= LruList.InactiveFile;
-          if (k === LruList.ActiveAnon || k === LruList.ActiveFile) {
-            if (this.inactiveIsLow(zone, file)) this.shrinkActive(zone, file, n);
-          } else {
-            const got = this.shrinkInactive(zone, file, n);
-            reclaimed += got;
-            zoneReclaimed += got;
-          }
+        if (nrInactiveAnon > 0) {
+          const n = Math.min(nrInactiveAnon, batch);
+          nrInactiveAnon -= n;
+          const got = this.shrinkInactive(zone, false, n);
+          reclaimed += got;
+          zoneReclaimed += got;
+        }
+        if (nrActiveAnon > 0) {
+          const n = Math.min(nrActiveAnon, batch);
+          nrActiveAnon -= n;
+          if (this.inactiveIsLow(zone, false)) this.shrinkActive(zone, false, n);
+        }
+        if (nrInactiveFile > 0) {
+          const n = Math.min(nrInactiveFile, batch);
+          nrInactiveFile -= n;
+          const got = this.shrinkInactive(zone, true, n);
+          reclaimed += got;
+          zoneReclaimed += got;
+        }
+        if (nrActiveFile > 0) {
+          const n = Math.min(nrActiveFile, batch);
+          nrActiveFile -= n;
+          if (this.inactiveIsLow(zone, true)) this.shrinkActive(zone, true, n);
         }
       }
       // As shrink_lruvec() ends: keep some anon pages inactive, so the next priority has
@@ -269,8 +273,13 @@ export class Reclaim {
    */
   private anonFraction(swapFull: boolean): number {
     const lru = this.s.lru;
-    const anon = lru.total(LruList.InactiveAnon) + lru.total(LruList.ActiveAnon);
-    const file = lru.total(LruList.InactiveFile) + lru.total(LruList.ActiveFile);
+    // Whole numbers of pages: summed zone by zone, they are the same sums as list by list.
+    let anon = 0;
+    let file = 0;
+    for (let zone = 0; zone < lru.zones; zone++) {
+      anon += lru.size(zone, LruList.InactiveAnon) + lru.size(zone, LruList.ActiveAnon);
+      file += lru.size(zone, LruList.InactiveFile) + lru.size(zone, LruList.ActiveFile);
+    }
     if (swapFull || anon === 0) return 0;
     if (file === 0) return 1;
     const rs = this.recentScanned;
@@ -311,15 +320,17 @@ export class Reclaim {
     const type = file ? 1 : 0;
     const active = file ? LruList.ActiveFile : LruList.ActiveAnon;
     const inactive = file ? LruList.InactiveFile : LruList.InactiveAnon;
-    const keep = this.keepScratch;
-    let kept = 0;
-    // The whole batch taken from the tail first: nothing below puts a page back on `active` before
-    // the loop ends, so this is popTail() page by page.
+    // The whole batch moved from the tail of `active` to the head of `inactive` first: the loop
+    // reads no list, and the few pages that keep their place leave `inactive` after it, which
+    // leaves both lists as moving page by page would.
     const taken = this.takeScratch;
-    const m = lru.popTailInto(zone, active, n, taken);
+    const m = lru.moveTailToHead(zone, active, inactive, n, taken);
     // The arrays the loop reads for every page, held in locals (each read through its owner
     // re-checks the owner's shape).
     const flags = pt.flags;
+    const firstVmmPage = this.s.firstVmmPage;
+    const keep = this.keepScratch;
+    let kept = 0;
     // The recent scans and rotations counted in locals, one addition at a time as in the arrays
     // (the same sums, to the last bit), and stored once: nothing in the loop reads them.
     let scanned = this.recentScanned[type]!;
@@ -327,19 +338,17 @@ export class Reclaim {
     for (let i = 0; i < m; i++) {
       const p = taken[i]!;
       scanned++;
-      if (flags[p]! & Flag.Referenced) {
-        flags[p]! &= ~Flag.Referenced;
+      const f = flags[p]!;
+      if (f & Flag.Referenced) {
+        flags[p] = f & ~Flag.Referenced;
         rotated++;
-        if (file && this.s.isVmm(p)) {
-          keep[kept++] = p;
-          continue;
-        }
+        if (file && p >= firstVmmPage) keep[kept++] = p;
       }
-      lru.push(zone, inactive, p);
     }
     this.recentScanned[type] = scanned;
     this.recentRotated[type] = rotated;
-    for (let i = 0; i < kept; i++) lru.push(zone, active, keep[i]!);
+    for (let i = 0; i < kept; i++) lru.remove(keep[i]!);
+    lru.pushMany(zone, active, keep, kept);
   }
 
   /** shrink_page_list(): evicts unreferenced pages from the tail; referenced ones get a second chance. */
@@ -360,11 +369,21 @@ export class Reclaim {
     // re-checks the owner's shape).
     const flags = pt.flags;
     const state = pt.state;
+    const firstVmmPage = this.s.firstVmmPage;
     const writeBatch = this.writeBatch;
     // Counted in locals and stored once (see shrinkActive): nothing in the loop reads them.
     let scanned = this.recentScanned[type]!;
     let rotated = this.recentRotated[type]!;
     let writeCount = this.writeCount;
+    let writeback = 0;
+    let namedDrops = 0;
+    let swapRewrites = 0;
+    let silentSwapWrites = 0;
+    let swapSlotsReleased = 0;
+    // Pages activated, in order, written over the front of `taken` and pushed in one batch after
+    // the loop (see shrinkActive). An anonymous page that finds swap full joins them: its list is
+    // `active` then.
+    let activated = 0;
     for (let i = 0; i < m; i++) {
       const p = taken[i]!;
       scanned++;
@@ -373,27 +392,28 @@ export class Reclaim {
         keep[kept++] = p;
         continue;
       }
+      const vmm = p >= firstVmmPage;
       if (f & Flag.Referenced) {
         flags[p] = f & ~Flag.Referenced;
-        if (!file || this.s.isVmm(p) || f & Flag.SecondChance) {
+        if (!file || vmm || f & Flag.SecondChance) {
           rotated++;
           // activate_locked: a page kept in memory gives its slot back when swap is filling up.
           if (f & Flag.SwapCache && !file && this.swapCache.mostlyUsed()) {
-            counters.swapSlotsReleased++;
+            swapSlotsReleased++;
             this.swapCache.giveUpSlot(p, flags[p]);
           }
-          lru.push(zone, active, p);
+          taken[activated++] = p;
         } else {
           flags[p] |= Flag.SecondChance;
           keep[kept++] = p;
         }
         continue;
       }
-      if (f & Flag.Named || this.s.isVmm(p)) {
+      if (f & Flag.Named || vmm) {
         // A clean file-backed page: the image (or QEMU's executable) has the content, nothing is
         // written. The Mapper's named pages leave this way.
         flags[p] = f & Flag.Named;
-        counters.namedDrops++;
+        namedDrops++;
         this.s.freeUnlisted(p, State.InImage);
         reclaimed++;
       } else if (f & Flag.SwapCache && !(f & Flag.Dirty)) {
@@ -403,21 +423,22 @@ export class Reclaim {
       } else if (f & Flag.SwapCache) {
         // Dirty but still in the swap cache: pageout() writes it to the slot it already has.
         flags[p] = Flag.SwapCache | Flag.Writeback;
-        frames.writeback++;
-        counters.swapRewrites++;
-        if (pt.isLinked(p)) counters.silentSwapWrites++;
+        writeback++;
+        swapRewrites++;
+        if (pt.isLinked(p)) silentSwapWrites++;
         writeBatch[writeCount++] = p;
         reclaimed++;
       } else {
         const s = swap.allocate(p) as number;
         if (s === NONE) {
-          lru.push(zone, LruList.ActiveAnon, p);
+          if (file) lru.push(zone, LruList.ActiveAnon, p);
+          else taken[activated++] = p;
           continue;
         }
         pt.slot[p] = s;
         flags[p] = Flag.SwapCache | Flag.Writeback;
-        frames.writeback++;
-        if (pt.isLinked(p)) counters.silentSwapWrites++;
+        writeback++;
+        if (pt.isLinked(p)) silentSwapWrites++;
         writeBatch[writeCount++] = p;
         reclaimed++;
       }
@@ -425,7 +446,13 @@ export class Reclaim {
     this.recentScanned[type] = scanned;
     this.recentRotated[type] = rotated;
     this.writeCount = writeCount;
-    for (let i = 0; i < kept; i++) lru.push(zone, list, keep[i]!);
+    frames.writeback += writeback;
+    counters.namedDrops += namedDrops;
+    counters.swapRewrites += swapRewrites;
+    counters.silentSwapWrites += silentSwapWrites;
+    counters.swapSlotsReleased += swapSlotsReleased;
+    lru.pushMany(zone, active, taken, activated);
+    lru.pushMany(zone, list, keep, kept);
     return reclaimed;
   }
 
@@ -502,6 +529,20 @@ export class Reclaim {
       }
     }
   }
+}
+
+/**
+ * get_scan_count()'s target for one list of `size` pages at priority `prio`: everything at priority
+ * 0, whatever the balance; else size / 2 ** prio (raised to a batch when that is 0 and `forceScan`),
+ * times the list's share of the pass (`fraction`), rounded down.
+ */
+function scanCount(size: number, prio: number, forceScan: boolean, batch: number, fraction: number): number {
+  if (prio === 0) return size;
+  // size / 2 ** prio rounded down, as an integer shift: a list's size is a whole number of pages
+  // below 2 ** 32, and prio is 1..12 here.
+  let scan = size >>> prio;
+  if (scan === 0 && forceScan) scan = Math.min(size, batch);
+  return Math.floor(scan * fraction);
 }
 
 /** Batches up to this long are sorted by insertion (quadratic at worst, so never a long one). */

@@ -51,7 +51,7 @@ export class LruQueues {
     let arr = this.pages[list]!;
     let i = this.hi[list]!;
     if (i === arr.length) {
-      this.makeRoom(list);
+      this.makeRoom(list, 1);
       arr = this.pages[list]!;
       i = this.hi[list]!;
     }
@@ -60,6 +60,32 @@ export class LruQueues {
     this.at[page] = i;
     this.listOf[page] = list;
     this.size[list]!++;
+  }
+
+  /**
+   * pushHead() of `pages[0]` .. `pages[count - 1]`, in that order (the last ends at the head). None
+   * may be on a list. One pass with the list's end and the per-page arrays in locals, where a
+   * reclaim scan's pushHead() per page re-read them all.
+   */
+  pushManyHead(list: number, pages: Int32Array, count: number): void {
+    if (count <= 0) return;
+    let arr = this.pages[list]!;
+    let i = this.hi[list]!;
+    while (i + count > arr.length) {
+      this.makeRoom(list, count);
+      arr = this.pages[list]!;
+      i = this.hi[list]!;
+    }
+    const at = this.at;
+    const listOf = this.listOf;
+    for (let k = 0; k < count; k++) {
+      const page = pages[k]!;
+      arr[i] = page;
+      at[page] = i++;
+      listOf[page] = list;
+    }
+    this.hi[list] = i;
+    this.size[list]! += count;
   }
 
   remove(page: number): void {
@@ -121,14 +147,15 @@ export class LruQueues {
     let lo = this.lo[list]!;
     const hi = this.hi[list]!;
     let k = 0;
-    // `lo` is on a live page whenever the list is not empty (remove and popTail keep it so).
-    while (k < n && lo < hi) {
+    // Slot by slot, each read once; the holes after the last page taken are passed below, so that
+    // `lo` is left on a live page (remove and popTail keep it so).
+    for (; k < n && lo < hi; lo++) {
       const t = arr[lo]!;
+      if (t === HOLE) continue;
       listOf[t] = NOT_ON_LIST;
       out[k++] = t;
-      lo++;
-      while (lo < hi && arr[lo] === HOLE) lo++;
     }
+    while (lo < hi && arr[lo] === HOLE) lo++;
     this.size[list]! -= k;
     if (lo === hi) {
       // Emptied (or empty): the list starts again at the bottom of its array.
@@ -137,6 +164,50 @@ export class LruQueues {
     } else {
       this.lo[list] = lo;
     }
+    return k;
+  }
+
+  /**
+   * popTailInto() of list `from`, each page then pushed onto the head of list `to` in turn (as
+   * pushManyHead() of the pages taken): what a scan that moves every page it takes does in one pass,
+   * where the two would write each page's list twice and copy it twice. `from` and `to` differ.
+   */
+  moveTailToHead(from: number, to: number, n: number, out: Int32Array): number {
+    if (n > out.length)
+      throw new RangeError(`LruQueues.moveTailToHead: ${n} pages into ${out.length} entries`);
+    if (from === to) throw new RangeError(`LruQueues.moveTailToHead: list ${from} onto itself`);
+    let dst = this.pages[to]!;
+    let i = this.hi[to]!;
+    // Room for all `n` first (making room moves only `to`'s pages).
+    while (i + n > dst.length) {
+      this.makeRoom(to, n);
+      dst = this.pages[to]!;
+      i = this.hi[to]!;
+    }
+    const src = this.pages[from]!;
+    const at = this.at;
+    const listOf = this.listOf;
+    let lo = this.lo[from]!;
+    const hi = this.hi[from]!;
+    let k = 0;
+    for (; k < n && lo < hi; lo++) {
+      const t = src[lo]!;
+      if (t === HOLE) continue;
+      dst[i] = t;
+      at[t] = i++;
+      listOf[t] = to;
+      out[k++] = t;
+    }
+    while (lo < hi && src[lo] === HOLE) lo++;
+    this.size[from]! -= k;
+    if (lo === hi) {
+      this.lo[from] = 0;
+      this.hi[from] = 0;
+    } else {
+      this.lo[from] = lo;
+    }
+    this.hi[to] = i;
+    this.size[to]! += k;
     return k;
   }
 
@@ -181,12 +252,13 @@ export class LruQueues {
    * array twice as large when they fill more than a quarter of this one (so each page moves O(1) times
    * on average). A quarter, not half: every page a compaction moves costs a pass over the array, and
    * with half an array of room the compactions of the bench's swapping replay were 2 % of its
-   * instructions; the room costs 4 bytes a slot.
+   * instructions; the room costs 4 bytes a slot. It also grows when compacting would leave less than
+   * `need` free slots (a pushManyHead() of more pages than a quarter of the array).
    */
-  private makeRoom(list: number): void {
+  private makeRoom(list: number, need: number): void {
     const old = this.pages[list]!;
     const live = this.size[list]!;
-    const arr = live * 4 > old.length ? new Int32Array(old.length * 2) : old;
+    const arr = live * 4 > old.length || live + need > old.length ? new Int32Array(old.length * 2) : old;
     let n = 0;
     for (let i = this.lo[list]!; i < this.hi[list]!; i++) {
       const p = old[i]!;

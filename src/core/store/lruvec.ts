@@ -48,12 +48,25 @@ export class Lruvecs {
     this.lists.pushHead(this.id(zone, kind), page);
   }
 
+  /** push() of `pages[0]` .. `pages[count - 1]` in that order: the last ends at the head. */
+  pushMany(zone: number, kind: LruListKind, pages: Int32Array, count: number): void {
+    this.lists.pushManyHead(this.id(zone, kind), pages, count);
+  }
+
   /**
    * Takes up to `n` pages from the tail (the next reclaim candidates) of a list, oldest first, into
    * `out` from index 0; returns how many were taken (fewer when the list ran out).
    */
   popTailInto(zone: number, kind: LruListKind, n: number, out: Int32Array): number {
     return this.lists.popTailInto(this.id(zone, kind), n, out);
+  }
+
+  /**
+   * popTailInto() of list `from` of a zone, the pages taken then pushed in turn onto the head of its
+   * list `to` (another kind).
+   */
+  moveTailToHead(zone: number, from: LruListKind, to: LruListKind, n: number, out: Int32Array): number {
+    return this.lists.moveTailToHead(this.id(zone, from), this.id(zone, to), n, out);
   }
 
   tail(zone: number, kind: LruListKind): number {
