@@ -30,11 +30,13 @@ const EMPTY_ACTIONS: CoreAction[] = [];
  */
 export class PageIo {
   /**
-   * Actions not yet taken by the driver, in order: the first `queuedCount` entries (written by
-   * index and kept, so that a driver draining after every event costs no array per drain).
+   * Actions not yet taken by the driver, in order: entries `takenCount` .. `queuedCount` - 1 (written
+   * by index and kept, so that a driver draining after every event costs no array per drain). Taken
+   * entries are cleared, so the array keeps no taken action alive.
    */
   private readonly actions: (CoreAction | undefined)[] = [];
   private queuedCount = 0;
+  private takenCount = 0;
   // An IdMap, not a Map: it fills and empties on every fault, and a Map reallocates as it empties.
   private readonly pending = new IdMap<PendingIo>();
   /** Fault and I/O ids come from one counter, so an id names one thing only. */
@@ -58,7 +60,7 @@ export class PageIo {
   }
 
   get queued(): number {
-    return this.queuedCount;
+    return this.queuedCount - this.takenCount;
   }
 
   push(a: CoreAction): void {
@@ -67,35 +69,54 @@ export class PageIo {
 
   /** Takes the queued actions (a fresh array). */
   drain(): CoreAction[] {
-    if (this.queuedCount === 0) return EMPTY_ACTIONS;
-    const out = this.actions.slice(0, this.queuedCount) as CoreAction[];
+    if (this.queued === 0) return EMPTY_ACTIONS;
+    const out = this.actions.slice(this.takenCount, this.queuedCount) as CoreAction[];
     this.forget();
     return out;
   }
 
   /** Moves the queued actions into `out[0]` onwards and returns how many (see MemoryCore.drainInto). */
   drainInto(out: CoreAction[]): number {
-    const n = this.queuedCount;
+    const from = this.takenCount;
+    const n = this.queuedCount - from;
     const actions = this.actions;
     // Moved and cleared in one pass (see forget).
     for (let i = 0; i < n; i++) {
-      out[i] = actions[i]!;
-      actions[i] = undefined;
+      out[i] = actions[from + i]!;
+      actions[from + i] = undefined;
     }
-    this.queuedCount = 0;
+    this.queuedCount = this.takenCount = 0;
     return n;
+  }
+
+  /**
+   * Takes the oldest queued action, or undefined when none is queued (see MemoryCore.nextAction).
+   * Nothing is copied: the entry is cleared (a store of undefined, which needs no write barrier),
+   * and the queue starts again from its first entry once it is empty.
+   */
+  next(): CoreAction | undefined {
+    const i = this.takenCount;
+    if (i === this.queuedCount) {
+      this.queuedCount = this.takenCount = 0;
+      return undefined;
+    }
+    const a = this.actions[i];
+    this.actions[i] = undefined;
+    this.takenCount = i + 1;
+    return a;
   }
 
   /** Empties the queue; the entries are cleared so the array keeps no taken action alive. */
   private forget(): void {
     const actions = this.actions;
-    for (let i = 0; i < this.queuedCount; i++) actions[i] = undefined;
-    this.queuedCount = 0;
+    for (let i = this.takenCount; i < this.queuedCount; i++) actions[i] = undefined;
+    this.queuedCount = this.takenCount = 0;
   }
 
   /**
    * The freed frame of page `p` (a guest frame or one of the hypervisor's pages). A guest page
-   * joins the drop action queued last, if no other action came after it.
+   * joins the drop action queued last, if no other action came after it and the driver has not
+   * taken it (a taken entry is cleared, so it is not `last`).
    */
   pushDrop(p: number): void {
     if (p >= this.firstVmmPage) {
