@@ -125,7 +125,7 @@ test('actions taken a few at a time, with events in between: the driver sees eve
     seed = t.seed;
     if ((seed & 0xe0) === 0) core.balloonInflate(t.g);
     else core.touch(t.g, t.write, 'guest');
-    for (let k = 0; k < (seed >>> 29) && core.hasActions; k++) take(core.nextAction()!);
+    for (let k = 0; k < seed >>> 29 && core.hasActions; k++) take(core.nextAction()!);
   }
   for (let x = core.nextAction(); x !== undefined; x = core.nextAction()) take(x);
   assert.equal(core.hasActions, false);
