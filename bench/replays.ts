@@ -142,8 +142,8 @@ function coreChunk(
       // time, in order (those a completion queues come after the ones already queued).
       for (let a = core.nextAction(); a !== undefined; a = core.nextAction()) {
         // Page events: every page read, written or dropped counts, as every touch does. The kind is
-        // read once: actions come in five shapes, so each read of it is a megamorphic load (a
-        // call), and the compiler cannot merge the three reads a chain of tests would make.
+        // read once, as a switch would (a chain of tests read it up to three times, and when the
+        // load is a call, as a megamorphic one is, the compiler cannot merge them).
         const kind = a.kind;
         if (kind === 'read') {
           core.readDone(a.id);

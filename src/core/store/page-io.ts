@@ -1,7 +1,16 @@
-import type { CoreAction, DropAction, ReadAction, ReadSource, SwapWriteAction } from '../actions.js';
+import {
+  type CoreAction,
+  type DropAction,
+  type ReadSource,
+  type SwapWriteAction,
+  dropAction,
+  pageAction,
+  readAction,
+  writeAction,
+} from '../actions.js';
 import type { CoreCounters } from '../counters.js';
 import { UnknownIoError } from '../errors.js';
-import type { BlockNo, FaultId, Gfn, IoId, SwapSlot, VmmPage } from '../types.js';
+import type { FaultId, Gfn, IoId, SwapSlot } from '../types.js';
 import { IdMap } from './id-map.js';
 
 /** A read the driver has not finished: its source and pages in the core's index space, with their units. */
@@ -120,7 +129,7 @@ export class PageIo {
    */
   pushDrop(p: number): void {
     if (p >= this.firstVmmPage) {
-      this.push({ kind: 'dropVmm', page: (p - this.firstVmmPage) as VmmPage });
+      this.push(pageAction('dropVmm', p - this.firstVmmPage));
       return;
     }
     const last = this.lastDrop;
@@ -128,7 +137,7 @@ export class PageIo {
       last.pages.push(p as Gfn);
       return;
     }
-    const a: DropAction = { kind: 'drop', pages: [p as Gfn] };
+    const a = dropAction([p as Gfn]);
     this.lastDrop = a;
     this.push(a);
   }
@@ -140,51 +149,32 @@ export class PageIo {
     const start = units[0]!;
     const count = units[units.length - 1]! - start + 1;
     const c = this.counters;
+    if (source === 'vmm') {
+      // The action numbers the pages in QEMU's executable; the record keeps the core's numbers.
+      this.pending.set(id, { kind: 'read', source, pages, units });
+      this.push(readAction(source, id, start, count, units, units));
+      c.vmmReadOps++;
+      c.vmmReadPages += pages.length;
+      return;
+    }
+    const a = readAction(source, id, start, count, pages, units);
+    this.pending.set(id, a);
+    this.push(a);
     if (source === 'swap') {
-      const gfns = pages as Gfn[];
-      const a: ReadAction = {
-        kind: 'read',
-        source,
-        id,
-        start: start as SwapSlot,
-        count,
-        pages: gfns,
-        units: units as SwapSlot[],
-      };
-      this.pending.set(id, a);
-      this.push(a);
       c.swapReadOps++;
       c.swapReadPages += pages.length;
       if (start !== this.lastSwapReadEnd) c.swapReadRuns++;
       this.lastSwapReadEnd = start + count;
-    } else if (source === 'image') {
-      const gfns = pages as Gfn[];
-      const a: ReadAction = {
-        kind: 'read',
-        source,
-        id,
-        start: start as BlockNo,
-        count,
-        pages: gfns,
-        units: units as BlockNo[],
-      };
-      this.pending.set(id, a);
-      this.push(a);
+    } else {
       c.imageReadOps++;
       c.imageReadPages += pages.length;
-    } else {
-      const v = units as VmmPage[];
-      this.pending.set(id, { kind: 'read', source, pages, units });
-      this.push({ kind: 'read', source, id, start: start as VmmPage, count, pages: v, units: v });
-      c.vmmReadOps++;
-      c.vmmReadPages += pages.length;
     }
   }
 
   /** One write action for pages whose slots are consecutive from `start`. */
   emitWrite(pages: number[], start: number): void {
     const id = ++this.lastId as IoId;
-    const a: SwapWriteAction = { kind: 'write', id, start: start as SwapSlot, pages: pages as Gfn[] };
+    const a = writeAction(id, start as SwapSlot, pages as Gfn[]);
     this.pending.set(id, a);
     this.push(a);
     this.counters.swapWriteOps++;
