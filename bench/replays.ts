@@ -3,7 +3,7 @@
  * (bench/instructions.ts): one synthetic trace, a plain typed-array LRU as the reference, and the
  * core driven synchronously.
  */
-import { type CoreAction, DEFAULT_CORE_TUNABLES, MemoryCore, asGfn } from '../src/core/index.js';
+import { DEFAULT_CORE_TUNABLES, MemoryCore, asGfn } from '../src/core/index.js';
 
 /** Wall and CPU time of one replay, in ms. */
 export interface Timing {
@@ -114,14 +114,12 @@ export function coreReplay(
     residentLimitPages: limit,
     mapper: false,
   });
-  // One array for every drain, as a driver that drains after every event keeps (drainInto).
-  const actions: CoreAction[] = [];
   // Page events and faults, summed over the chunks.
   const counts = new Float64Array(2);
   const c0 = cpuNowMs();
   const t0 = performance.now();
   for (let i = 0; i < trace.length; i += CHUNK_TOUCHES)
-    coreChunk(core, trace, i, Math.min(trace.length, i + CHUNK_TOUCHES), actions, counts);
+    coreChunk(core, trace, i, Math.min(trace.length, i + CHUNK_TOUCHES), counts);
   return { ms: performance.now() - t0, cpuMs: cpuNowMs() - c0, events: counts[0]!, faults: counts[1]! };
 }
 
@@ -131,7 +129,6 @@ function coreChunk(
   trace: Uint32Array,
   from: number,
   to: number,
-  actions: CoreAction[],
   counts: Float64Array,
 ): void {
   let events = 0;
@@ -141,21 +138,21 @@ function coreChunk(
     events++;
     if (id !== 0 || core.hasActions) {
       faults += id !== 0 ? 1 : 0;
-      // Complete everything in flight, as an infinitely fast disk would.
-      for (let guard = 0; core.hasActions && guard < 1e6; guard++) {
-        const n = core.drainInto(actions);
-        for (let k = 0; k < n; k++) {
-          const a = actions[k]!;
-          // Page events: every page read, written or dropped counts, as every touch does.
-          if (a.kind === 'read') {
-            core.readDone(a.id);
-            events += a.pages.length;
-          } else if (a.kind === 'write') {
-            core.writeDone(a.id);
-            events += a.pages.length;
-          } else if (a.kind === 'drop') {
-            events += a.pages.length;
-          }
+      // Complete everything in flight, as an infinitely fast disk would: the actions taken one at a
+      // time, in order (those a completion queues come after the ones already queued).
+      for (let a = core.nextAction(); a !== undefined; a = core.nextAction()) {
+        // Page events: every page read, written or dropped counts, as every touch does. The kind is
+        // read once, as a switch would (a chain of tests read it up to three times, and when the
+        // load is a call, as a megamorphic one is, the compiler cannot merge them).
+        const kind = a.kind;
+        if (kind === 'read') {
+          core.readDone(a.id);
+          events += a.pages.length;
+        } else if (kind === 'write') {
+          core.writeDone(a.id);
+          events += a.pages.length;
+        } else if (kind === 'drop') {
+          events += a.pages.length;
         }
       }
     }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { Flag, State, SwapSpace } from '../src/core/index.js';
-import type { ReadaheadContext } from '../src/core/readahead/readahead.js';
+import { type ReadaheadContext, windowOf } from '../src/core/readahead/readahead.js';
 import { PMD_PAGES, SwapVmaReadahead, swapinNrPages } from '../src/core/readahead/swap-vma.js';
 import { PageTable } from '../src/core/store/page-table.js';
 import { CoreHarness } from './support/core-harness.js';
@@ -35,7 +35,7 @@ const range = (lo: number, hi: number): number[] => Array.from({ length: hi - lo
 
 /** A fault on `p` as the core makes it: the window, then the read. */
 function fault(ra: SwapVmaReadahead, p: number): number[] {
-  const w = ra.window(p);
+  const w = windowOf(ra, p);
   ra.started(p);
   return w.pages;
 }
@@ -55,7 +55,7 @@ test('__swapin_nr_pages: hits + 2 rounded up to a power of two, 2 or 1 without h
 test('the first fault reads the 8 pages around it, each from its own slot', () => {
   const c = swappedGuest(2048);
   const ra = new SwapVmaReadahead(c);
-  const w = ra.window(1000);
+  const w = windowOf(ra, 1000);
   // GET_SWAP_RA_VAL starts a VMA at 4 hits: 6 pages, rounded up to 8; centred, 3 before.
   assert.deepEqual(w.pages, range(997, 1005));
   assert.deepEqual(
@@ -98,27 +98,27 @@ test('direction: ahead after the previous fault, behind before it, around elsewh
   ahead.hit(1003);
   ahead.hit(1002);
   // The last hit is the previous address (lookup_swap_cache stores it): 1003 follows it.
-  assert.deepEqual(ahead.window(1003).pages, range(1003, 1007));
+  assert.deepEqual(windowOf(ahead, 1003).pages, range(1003, 1007));
   const behind = new SwapVmaReadahead(c);
   fault(behind, 1000);
   behind.hit(998);
   behind.hit(999);
   behind.hit(997);
   // 996 is just before the previous address 997: 3 hits give 8 pages, ending at 996.
-  assert.deepEqual(behind.window(996).pages, range(989, 997));
+  assert.deepEqual(windowOf(behind, 996).pages, range(989, 997));
   const around = new SwapVmaReadahead(c);
   fault(around, 1000);
   around.hit(1001);
   // (4 - 1) / 2 = 1 page before 1500 and 2 after.
-  assert.deepEqual(around.window(1500).pages, range(1499, 1503));
+  assert.deepEqual(windowOf(around, 1500).pages, range(1499, 1503));
 });
 
 test('the window never crosses a 2 MiB (512-page) boundary nor leaves the guest', () => {
   const c = swappedGuest(1300);
-  assert.deepEqual(new SwapVmaReadahead(c).window(510).pages, range(507, 512));
-  assert.deepEqual(new SwapVmaReadahead(c).window(512).pages, range(512, 517));
-  assert.deepEqual(new SwapVmaReadahead(c).window(1).pages, range(0, 6));
-  assert.deepEqual(new SwapVmaReadahead(c).window(1298).pages, range(1295, 1300));
+  assert.deepEqual(windowOf(new SwapVmaReadahead(c), 510).pages, range(507, 512));
+  assert.deepEqual(windowOf(new SwapVmaReadahead(c), 512).pages, range(512, 517));
+  assert.deepEqual(windowOf(new SwapVmaReadahead(c), 1).pages, range(0, 6));
+  assert.deepEqual(windowOf(new SwapVmaReadahead(c), 1298).pages, range(1295, 1300));
   fc.assert(
     fc.property(
       fc.integer({ min: 1, max: 7 }),
@@ -162,7 +162,7 @@ test('only swapped neighbours are read: resident, loading, dropped and untouched
   c.pt.state[999] = State.Loading;
   c.pt.state[1001] = State.InImage;
   c.pt.state[1002] = State.Untouched;
-  assert.deepEqual(new SwapVmaReadahead(c).window(1000).pages, [997, 1000, 1003, 1004]);
+  assert.deepEqual(windowOf(new SwapVmaReadahead(c), 1000).pages, [997, 1000, 1003, 1004]);
 });
 
 test('in the core: a window of scattered slots takes several reads, and its pages are hits when first used', () => {

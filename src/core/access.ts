@@ -45,7 +45,8 @@ export class Access {
   }
 
   apply(p: number, write: boolean): void {
-    let f = this.flags[p]! | Flag.Referenced;
+    const was = this.flags[p]!;
+    let f = was | Flag.Referenced;
     if (write) {
       f = this.mapper.breakOnWrite(p, f) | Flag.Dirty;
     } else if (!(f & Flag.Named) && this.hostAssumesDirty) {
@@ -58,7 +59,16 @@ export class Access {
       f &= ~Flag.Readahead;
       this.swapReadahead.hit(p);
     }
-    if (f & Flag.SwapCache && !(f & Flag.Writeback) && this.swapCache.releasesOnAccess(p, write)) {
+    // A page in the swap cache (not under writeback) gives its slot up on a write, or on the read
+    // that first maps it after a swap-in (still clean) when swap is filling up: SwapCache.
+    // releasesOnAccess, whose cases that cannot release (every later read of a page in the swap
+    // cache) are tested here, without a call.
+    if (
+      f & Flag.SwapCache &&
+      !(f & Flag.Writeback) &&
+      (write || (was & (Flag.SwapCache | Flag.Dirty)) === Flag.SwapCache) &&
+      this.swapCache.releasesOnAccess(p, write)
+    ) {
       this.swapCache.giveUpSlot(p, f);
       return;
     }

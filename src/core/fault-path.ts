@@ -1,5 +1,5 @@
 import type { Access } from './access.js';
-import type { ReadSource } from './actions.js';
+import { type ReadSource, faultDoneAction } from './actions.js';
 import { UnknownStateError } from './errors.js';
 import type { Mapper } from './mapper.js';
 import type { PageIn } from './page-in.js';
@@ -163,7 +163,7 @@ export class FaultPath {
       waiters.shift();
       // Started and not waiting for a read: it is done (a discarding DMA only needed its frame).
       if (faults.isLive(f) && f.waiting === 0) faults.finish(f);
-      if (!faults.isLive(f)) io.push({ kind: 'faultDone', fault: f.id });
+      if (!faults.isLive(f)) io.push(faultDoneAction(f.id));
     }
   }
 
@@ -252,6 +252,6 @@ export class FaultPath {
         break;
     }
     // A fault finished synchronously (inside the call that raised it) needs no faultDone.
-    if (this.s.faults.finish(f) && emit) this.s.io.push({ kind: 'faultDone', fault: f.id });
+    if (this.s.faults.finish(f) && emit) this.s.io.push(faultDoneAction(f.id));
   }
 }

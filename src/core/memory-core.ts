@@ -169,6 +169,17 @@ export class MemoryCore {
   drainInto(out: CoreAction[]): number {
     return this.s.io.drainInto(out);
   }
+
+  /**
+   * Takes the oldest queued action, or undefined when none is left: drain() one action at a time,
+   * for a driver that carries each out as it takes it. Actions that carrying one out queues (a
+   * readDone's faultDone) come after those already queued, as with drain(). Nothing is copied or
+   * allocated: a driver calling drainInto() after every event paid a copy of every action into its
+   * array, and a write barrier for each (the array is long-lived, the action new).
+   */
+  nextAction(): CoreAction | undefined {
+    return this.s.io.next();
+  }
   get hasActions(): boolean {
     return this.s.io.queued > 0;
   }

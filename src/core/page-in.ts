@@ -1,13 +1,13 @@
-import type { ReadSource } from './actions.js';
+import { type ReadSource, pageAction } from './actions.js';
 import { ReadaheadWindowError, SlotOwnerError } from './errors.js';
-import type { Readahead } from './readahead/readahead.js';
+import type { Readahead, ReadWindow } from './readahead/readahead.js';
 import type { Reclaim } from './reclaim.js';
 import type { Fault } from './store/fault-table.js';
 import { copyRun } from './store/copy-run.js';
 import { LruList } from './store/lruvec.js';
 import { Flag, State } from './store/page-table.js';
 import type { Store } from './store/store.js';
-import { type Gfn, NONE as NONE_BINDING } from './types.js';
+import { NONE as NONE_BINDING } from './types.js';
 
 /** NONE as a constant of this module, which the compiler writes in (see NOT_ON_LIST in store/lru-queues.ts). */
 const NONE = NONE_BINDING;
@@ -26,18 +26,24 @@ export class PageIn {
     private readonly fileReadahead: Readahead,
   ) {}
 
+  /**
+   * The window of the fault being started, written here by its policy (scratch kept for every
+   * fault: the read actions copy their runs out of it).
+   */
+  private readonly scratch: ReadWindow = { pages: [], units: [] };
+
   /** Starts the swap-in that fault `f` needs. False when it must wait for a frame. */
   swapIn(f: Fault): boolean {
     const p = f.page;
     const s = this.s.pt.slot[p]!;
     if (this.s.swap.ownerOf(s) !== p) throw new SlotOwnerError(p, s);
-    const { pages, units } = this.window(this.swapReadahead, p);
-    const got = this.reclaim.takeFrames(pages.length);
+    const n = this.window(this.swapReadahead, p);
+    const got = this.reclaim.takeFrames(n);
     if (got === 0) return false;
     this.swapReadahead.started(p);
     this.countMajor(f);
     this.markAsyncWrite(f);
-    this.load(pages, units, p, got, 'swap', this.swapReadahead.tracksHits);
+    this.load(n, p, got, 'swap', this.swapReadahead.tracksHits);
     this.s.faults.waitOn(p, f);
     return true;
   }
@@ -46,13 +52,13 @@ export class PageIn {
   fileIn(f: Fault): boolean {
     const p = f.page;
     const vmm = this.s.isVmm(p);
-    const { pages, units } = this.window(this.fileReadahead, p);
-    const got = this.reclaim.takeFrames(pages.length);
+    const n = this.window(this.fileReadahead, p);
+    const got = this.reclaim.takeFrames(n);
     if (got === 0) return false;
     this.fileReadahead.started(p);
     this.countMajor(f);
     if (vmm) this.s.counters.hostFaultsVmm++;
-    this.load(pages, units, p, got, vmm ? 'vmm' : 'image', this.fileReadahead.tracksHits);
+    this.load(n, p, got, vmm ? 'vmm' : 'image', this.fileReadahead.tracksHits);
     this.s.faults.waitOn(p, f);
     return true;
   }
@@ -67,7 +73,7 @@ export class PageIn {
     pt.flags[p] = Flag.Dirty;
     this.s.frames.charge(p);
     this.s.put(LruList.ActiveAnon, p);
-    this.s.io.push({ kind: 'zero', page: p as Gfn });
+    this.s.io.push(pageAction('zero', p));
     return true;
   }
 
@@ -81,10 +87,11 @@ export class PageIn {
       f.asyncWrite = this.s.pt.slot[f.page] !== NONE;
   }
 
-  private window(policy: Readahead, p: number): { pages: number[]; units: number[] } {
-    const w = policy.window(p);
-    if (!holds(w.pages, p)) throw new ReadaheadWindowError(p, policy.name);
-    return w;
+  /** The policy's window of a fault on `p`, into the scratch; its length. */
+  private window(policy: Readahead, p: number): number {
+    const n = policy.window(p, this.scratch);
+    if (!holds(this.scratch.pages, n, p)) throw new ReadaheadWindowError(p, policy.name);
+    return n;
   }
 
   private countMajor(f: Fault): void {
@@ -97,23 +104,12 @@ export class PageIn {
     }
   }
 
-  /** Loads `got` pages of the window around `p` (all of it when there are frames for all). */
-  private load(
-    pages: number[],
-    units: number[],
-    p: number,
-    got: number,
-    source: ReadSource,
-    markReadahead: boolean,
-  ): void {
-    const from = got >= pages.length ? 0 : trimmedFrom(pages, p, got);
-    const to = Math.min(pages.length, from + got);
-    const whole = from === 0 && to === pages.length;
-    this.loadPages(
-      whole ? pages : copyRun(pages, from, to),
-      whole ? units : copyRun(units, from, to),
-      source,
-    );
+  /** Loads `got` pages of the window of length `n` around `p` (all of it when there are frames for all). */
+  private load(n: number, p: number, got: number, source: ReadSource, markReadahead: boolean): void {
+    const { pages, units } = this.scratch;
+    const from = got >= n ? 0 : trimmedFrom(pages, n, p, got);
+    const to = Math.min(n, from + got);
+    this.loadPages(pages, units, from, to, source);
     if (markReadahead) {
       const pt = this.s.pt;
       for (let i = from; i < to; i++) if (pages[i] !== p) pt.flags[pages[i]!]! |= Flag.Readahead;
@@ -121,56 +117,88 @@ export class PageIn {
   }
 
   /**
-   * Marks pages Loading and emits one read action per contiguous run of units. The pages are absent
-   * (a window holds only pages its source serves), so none is on an LRU list: nothing to unlink, and
-   * their cold list links are not read (a cache miss per page, most of this function's time).
+   * Marks pages `from` .. `to` - 1 of the window Loading and emits one read action per contiguous
+   * run of their units, each with a copy of its run. The pages are absent (a window holds only pages
+   * its source serves), so none is on an LRU list: nothing to unlink, and their cold list links are
+   * not read (a cache miss per page, most of this function's time).
    */
-  private loadPages(pages: number[], units: number[], source: ReadSource): void {
+  private loadPages(pages: number[], units: number[], from: number, to: number, source: ReadSource): void {
     const { pt, frames, io } = this.s;
     // Windows are usually gathered in unit order; only one that is not pays for a sort.
     let sorted = true;
-    for (let i = 1; i < units.length && sorted; i++) sorted = units[i - 1]! <= units[i]!;
-    if (!sorted) {
-      const order = pages.map((_, i) => i).sort((a, b) => units[a]! - units[b]!);
-      pages = order.map((i) => pages[i]!);
-      units = order.map((i) => units[i]!);
-    }
-    let from = 0;
-    for (let i = 0; i < pages.length; i++) {
+    for (let i = from + 1; i < to && sorted; i++) sorted = units[i - 1]! <= units[i]!;
+    if (!sorted) sortByUnit(pages, units, from, to);
+    let start = from;
+    for (let i = from; i < to; i++) {
       const u = units[i]!;
-      if (i > from && u !== units[i - 1] && u !== units[i - 1]! + 1) {
-        io.emitRead(source, copyRun(pages, from, i), copyRun(units, from, i));
-        from = i;
+      if (i > start && u !== units[i - 1] && u !== units[i - 1]! + 1) {
+        io.emitRead(source, copyRun(pages, start, i), copyRun(units, start, i));
+        start = i;
       }
       const q = pages[i]!;
       pt.state[q] = State.Loading;
       frames.charge(q);
     }
-    if (from === 0) io.emitRead(source, pages, units);
-    else io.emitRead(source, copyRun(pages, from, pages.length), copyRun(units, from, units.length));
+    io.emitRead(source, copyRun(pages, start, to), copyRun(units, start, to));
+  }
+}
+
+/** Windows up to this long are sorted by insertion (quadratic at worst, so never a long one). */
+const INSERTION_SORT_MAX = 64;
+
+/**
+ * Sorts entries `from` .. `to` - 1 of a window in place by unit, stably (pages holding one block
+ * keep their order), as Array.prototype.sort of their indices by unit would.
+ */
+export function sortByUnit(pages: number[], units: number[], from: number, to: number): void {
+  if (to - from > INSERTION_SORT_MAX) {
+    const order: number[] = [];
+    for (let i = from; i < to; i++) order.push(i);
+    order.sort((a, b) => units[a]! - units[b]!);
+    const p = order.map((i) => pages[i]!);
+    const u = order.map((i) => units[i]!);
+    for (let i = from; i < to; i++) {
+      pages[i] = p[i - from]!;
+      units[i] = u[i - from]!;
+    }
+    return;
+  }
+  for (let i = from + 1; i < to; i++) {
+    const q = pages[i]!;
+    const u = units[i]!;
+    let j = i - 1;
+    // Strictly greater: an equal unit stays ahead (stable).
+    while (j >= from && units[j]! > u) {
+      pages[j + 1] = pages[j]!;
+      units[j + 1] = units[j]!;
+      j--;
+    }
+    pages[j + 1] = q;
+    units[j + 1] = u;
   }
 }
 
 /**
- * Where the `got` entries of `want` to load start, when there are fewer frames than entries: they
+ * Where the `got` entries of the `n` of `want` to load start, when there are fewer frames than entries: they
  * are around `p`'s, growing upwards first. (A number, not a range: a fault would allocate a pair.)
  */
-function trimmedFrom(want: number[], p: number, got: number): number {
-  const at = want.indexOf(p);
+function trimmedFrom(want: number[], n: number, p: number, got: number): number {
+  let at = 0;
+  while (want[at] !== p) at++;
   let lo = at;
   let hi = at + 1;
   while (hi - lo < got) {
-    if (hi < want.length) hi++;
+    if (hi < n) hi++;
     if (hi - lo < got && lo > 0) lo--;
   }
   return lo;
 }
 
 /**
- * pages.includes(p), as a loop the optimizing compiler inlines: Array.prototype.includes stays a
+ * pages.slice(0, n).includes(p), as a loop the optimizing compiler inlines: Array.prototype.includes stays a
  * call into V8's builtin on every fault.
  */
-function holds(pages: readonly number[], p: number): boolean {
-  for (let i = 0; i < pages.length; i++) if (pages[i] === p) return true;
+function holds(pages: readonly number[], n: number, p: number): boolean {
+  for (let i = 0; i < n; i++) if (pages[i] === p) return true;
   return false;
 }

@@ -1,3 +1,4 @@
+import { pageAction, timerAction } from './actions.js';
 import { EmulatedPage } from './emulated-page.js';
 import { MissingBlockError } from './errors.js';
 import type { Reclaim, Shrinker } from './reclaim.js';
@@ -77,7 +78,7 @@ export class Preventer implements Shrinker {
     pt.flags[p]! &= ~Flag.Named;
     this.s.frames.charge(p);
     this.s.counters.preventerEmulatedPages++;
-    this.s.io.push({ kind: 'timer', page: p as Gfn, delayNs: cfg.preventerTimeoutNs });
+    this.s.io.push(timerAction(p as Gfn, cfg.preventerTimeoutNs));
     e.record(first, chunks);
     if (e.full) return this.finishRemap(p);
     return Emulation.Buffered;
@@ -97,7 +98,7 @@ export class Preventer implements Shrinker {
     this.s.frames.charge(p);
     this.s.put(LruList.ActiveAnon, p);
     this.s.counters.preventerRemaps++;
-    this.s.io.push({ kind: 'zero', page: p as Gfn });
+    this.s.io.push(pageAction('zero', p));
     return true;
   }
 
@@ -109,7 +110,7 @@ export class Preventer implements Shrinker {
     const e = this.emu.get(p);
     if (!e || e.terminating) return false;
     this.emu.delete(p);
-    this.s.io.push({ kind: 'discardBuffer', page: p as Gfn });
+    this.s.io.push(pageAction('discardBuffer', p));
     return true;
   }
 
@@ -155,7 +156,7 @@ export class Preventer implements Shrinker {
       this.swapCache.freeSlot(p);
       this.s.frames.uncharge();
       pt.state[p] = State.Ballooned;
-      this.s.io.push({ kind: 'discardBuffer', page: p as Gfn });
+      this.s.io.push(pageAction('discardBuffer', p));
       this.s.io.pushDrop(p);
     } else {
       this.swapCache.freeSlot(p);
@@ -178,7 +179,7 @@ export class Preventer implements Shrinker {
   /** Every byte of the emulated page was written: the buffer becomes the page, nothing is read. */
   private finishRemap(p: number): EmulationOutcome {
     this.emu.delete(p);
-    this.s.io.push({ kind: 'remap', page: p as Gfn });
+    this.s.io.push(pageAction('remap', p));
     this.becomeResident(p);
     return Emulation.Remapped;
   }

@@ -1,5 +1,10 @@
 import { FILE_READAHEAD_POLICIES, Flag, SWAP_READAHEAD_POLICIES, State } from '../../src/core/index.js';
-import type { ReadaheadContext, ReadWindow } from '../../src/core/readahead/readahead.js';
+import {
+  type ReadaheadContext,
+  type ReadWindow,
+  putWindow,
+  windowOf,
+} from '../../src/core/readahead/readahead.js';
 import type { Factory, Kind } from './readahead-checks.js';
 
 /** A deliberately wrong policy, what is wrong with it, and what the contract checks must say. */
@@ -21,7 +26,7 @@ function altered(
       name: `broken ${inner.name}`,
       source: inner.source,
       tracksHits: inner.tracksHits,
-      window: (p) => change(inner.window(p), p, c),
+      window: (p, out) => putWindow(change(windowOf(inner, p), p, c), out),
       started: (p) => inner.started(p),
       hit: (p) => inner.hit(p),
     };

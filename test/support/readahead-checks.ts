@@ -12,6 +12,8 @@ import {
   type ReadaheadContext,
   type ReadWindow,
   readaheadContext as makeContext,
+  putWindow,
+  windowOf,
 } from '../../src/core/readahead/readahead.js';
 import type { Store } from '../../src/core/store/store.js';
 
@@ -114,8 +116,8 @@ export function runScript(kind: Kind, make: Factory, c: ReadaheadContext, script
     }
     at = x % 4 === 0 ? (x >> 2) % pages.length : (at + 1) % pages.length;
     const p = pages[at]!;
-    const w = policy.window(p);
-    const again = policy.window(p);
+    const w = windowOf(policy, p);
+    const again = windowOf(policy, p);
     const text = `${p}: ${w.pages.join(',')} <- ${w.units.join(',')}`;
     if (text !== `${p}: ${again.pages.join(',')} <- ${again.units.join(',')}`)
       run.problems.push(`window of ${p} changed when asked again: ${text}`);
@@ -155,13 +157,13 @@ export function withProbe<T>(kind: Kind, make: Factory, log: ProbeLog, fn: (name
       name: inner.name,
       source: inner.source,
       tracksHits: inner.tracksHits,
-      window(p) {
-        const w = inner.window(p);
+      window(p, out) {
+        const w = windowOf(inner, p);
         for (const m of windowProblems(kind, c, p, w))
           log.problems.push(`${inner.name} window of ${p}: ${m}`);
         log.windows++;
         if (w.pages.length > 1) log.wide++;
-        return w;
+        return putWindow(w, out);
       },
       started: (p) => inner.started(p),
       hit(p) {

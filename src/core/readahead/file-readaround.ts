@@ -16,7 +16,7 @@ export class FileReadaround implements Readahead {
 
   constructor(private readonly c: ReadaheadContext) {}
 
-  window(p: number): ReadWindow {
+  window(p: number, out: ReadWindow): number {
     const { pt, firstVmmPage } = this.c;
     const vmm = p >= firstVmmPage;
     const unit = vmm ? p - firstVmmPage : pt.block[p]!;
@@ -24,25 +24,25 @@ export class FileReadaround implements Readahead {
     const size = this.c.fileReadaroundPages;
     const lo = Math.max(0, unit - (size >> 1));
     const hi = Math.min((vmm ? this.c.vmmPages : this.c.imageBlocks) - 1, lo + size - 1);
-    const pages: number[] = [];
-    const units: number[] = [];
+    const { pages, units } = out;
+    let n = 0;
     for (let u = lo; u <= hi; u++) {
       if (vmm) {
         const q = firstVmmPage + u;
         if (pt.state[q] === State.InImage) {
-          pages.push(q);
-          units.push(u);
+          pages[n] = q;
+          units[n++] = u;
         }
       } else {
         for (let q = pt.firstOfBlock(u); q !== NONE; q = pt.nextSameBlock[q]!) {
           if (pt.state[q] === State.InImage && pt.flags[q]! & Flag.Named) {
-            pages.push(q);
-            units.push(u);
+            pages[n] = q;
+            units[n++] = u;
           }
         }
       }
     }
-    return { pages, units };
+    return n;
   }
 
   started(): void {}

@@ -26,10 +26,29 @@ export function readaheadContext(
   return { pt, swap, firstVmmPage, vmmPages, imageBlocks, pageClusterLog2, fileReadaroundPages };
 }
 
-/** Pages to read together, with the unit (swap slot, image block, code page) each is read from. */
+/**
+ * Pages to read together, with the unit (swap slot, image block, code page) each is read from:
+ * `pages[i]` from `units[i]`, for i below the window's length (see Readahead.window).
+ */
 export interface ReadWindow {
   pages: number[];
   units: number[];
+}
+
+/** A policy's window of a fault on `p`, as fresh arrays of its length (tests and checks: allocates). */
+export function windowOf(policy: Readahead, p: number): ReadWindow {
+  const out: ReadWindow = { pages: [], units: [] };
+  const n = policy.window(p, out);
+  return { pages: out.pages.slice(0, n), units: out.units.slice(0, n) };
+}
+
+/** Writes window `w` into `out` from index 0 and returns its length (a policy that builds its windows whole). */
+export function putWindow(w: ReadWindow, out: ReadWindow): number {
+  for (let i = 0; i < w.pages.length; i++) {
+    out.pages[i] = w.pages[i]!;
+    out.units[i] = w.units[i]!;
+  }
+  return w.pages.length;
 }
 
 /**
@@ -45,10 +64,13 @@ export interface Readahead {
   /**
    * The window of a fault on absent page `p`: `p` and the pages read with it, each with its unit,
    * every page absent in the state the source serves (Swapped for swap, InImage for file) and
-   * holding that unit. Fresh arrays (the caller may hand them on); any order. It changes nothing,
-   * the policy's own state included: a fault that must wait for frames asks again later.
+   * holding that unit; any order. Written into `out.pages` and `out.units` from index 0 (entries
+   * past the window are left as they were), and its length returned: `out` is the caller's scratch,
+   * kept for every fault, so a window is copied only into the read actions it becomes (a fresh pair
+   * of arrays per fault was a tenth of the swapping path's allocation). It changes nothing, the
+   * policy's own state included: a fault that must wait for frames asks again later.
    */
-  window(p: number): ReadWindow;
+  window(p: number, out: ReadWindow): number;
   /**
    * The fault on `p` reads the window window(p) just gave: once per fault, so a policy that adapts
    * (the VMA policy's previous fault and window) counts each fault once, however often it waited.

@@ -71,10 +71,15 @@ export class SwapVmaReadahead implements Readahead {
     return max === 1 ? 1 : swapinNrPages(this.previous, p, this.hits, max, this.previousWindow);
   }
 
-  window(p: number): ReadWindow {
+  window(p: number, out: ReadWindow): number {
     const { state, slot } = this.c.pt;
     const win = this.windowSize(p);
-    if (win === 1) return { pages: [p], units: [slot[p]!] };
+    const { pages, units } = out;
+    if (win === 1) {
+      pages[0] = p;
+      units[0] = slot[p]!;
+      return 1;
+    }
     // A fault right after the previous one reads ahead, right before it reads behind (a stack or
     // a backwards scan), elsewhere it reads around.
     const prev = this.previous;
@@ -86,17 +91,16 @@ export class SwapVmaReadahead implements Readahead {
     const pmd = p - (p % PMD_PAGES);
     lo = Math.max(lo, pmd, 0);
     hi = Math.min(hi, pmd + PMD_PAGES, this.c.firstVmmPage);
-    const pages: number[] = [];
-    const units: number[] = [];
+    let n = 0;
     // Pages in order of address: their slots are wherever eviction put them, and page-in sorts
     // them into one read per run of consecutive slots.
     for (let q = lo; q < hi; q++) {
       if (q === p || (state[q] === State.Swapped && slot[q] !== NONE)) {
-        pages.push(q);
-        units.push(slot[q]!);
+        pages[n] = q;
+        units[n++] = slot[q]!;
       }
     }
-    return { pages, units };
+    return n;
   }
 
   /** swap_ra_info() stores the fault's address and window, and starts counting hits again. */

@@ -1,7 +1,16 @@
-import type { CoreAction, DropAction, ReadAction, ReadSource, SwapWriteAction } from '../actions.js';
+import {
+  type CoreAction,
+  type DropAction,
+  type ReadSource,
+  type SwapWriteAction,
+  dropAction,
+  pageAction,
+  readAction,
+  writeAction,
+} from '../actions.js';
 import type { CoreCounters } from '../counters.js';
 import { UnknownIoError } from '../errors.js';
-import type { BlockNo, FaultId, Gfn, IoId, SwapSlot, VmmPage } from '../types.js';
+import type { FaultId, Gfn, IoId, SwapSlot } from '../types.js';
 import { IdMap } from './id-map.js';
 
 /** A read the driver has not finished: its source and pages in the core's index space, with their units. */
@@ -30,11 +39,13 @@ const EMPTY_ACTIONS: CoreAction[] = [];
  */
 export class PageIo {
   /**
-   * Actions not yet taken by the driver, in order: the first `queuedCount` entries (written by
-   * index and kept, so that a driver draining after every event costs no array per drain).
+   * Actions not yet taken by the driver, in order: entries `takenCount` .. `queuedCount` - 1 (written
+   * by index and kept, so that a driver draining after every event costs no array per drain). Taken
+   * entries are cleared, so the array keeps no taken action alive.
    */
   private readonly actions: (CoreAction | undefined)[] = [];
   private queuedCount = 0;
+  private takenCount = 0;
   // An IdMap, not a Map: it fills and empties on every fault, and a Map reallocates as it empties.
   private readonly pending = new IdMap<PendingIo>();
   /** Fault and I/O ids come from one counter, so an id names one thing only. */
@@ -58,7 +69,7 @@ export class PageIo {
   }
 
   get queued(): number {
-    return this.queuedCount;
+    return this.queuedCount - this.takenCount;
   }
 
   push(a: CoreAction): void {
@@ -67,39 +78,58 @@ export class PageIo {
 
   /** Takes the queued actions (a fresh array). */
   drain(): CoreAction[] {
-    if (this.queuedCount === 0) return EMPTY_ACTIONS;
-    const out = this.actions.slice(0, this.queuedCount) as CoreAction[];
+    if (this.queued === 0) return EMPTY_ACTIONS;
+    const out = this.actions.slice(this.takenCount, this.queuedCount) as CoreAction[];
     this.forget();
     return out;
   }
 
   /** Moves the queued actions into `out[0]` onwards and returns how many (see MemoryCore.drainInto). */
   drainInto(out: CoreAction[]): number {
-    const n = this.queuedCount;
+    const from = this.takenCount;
+    const n = this.queuedCount - from;
     const actions = this.actions;
     // Moved and cleared in one pass (see forget).
     for (let i = 0; i < n; i++) {
-      out[i] = actions[i]!;
-      actions[i] = undefined;
+      out[i] = actions[from + i]!;
+      actions[from + i] = undefined;
     }
-    this.queuedCount = 0;
+    this.queuedCount = this.takenCount = 0;
     return n;
+  }
+
+  /**
+   * Takes the oldest queued action, or undefined when none is queued (see MemoryCore.nextAction).
+   * Nothing is copied: the entry is cleared (a store of undefined, which needs no write barrier),
+   * and the queue starts again from its first entry once it is empty.
+   */
+  next(): CoreAction | undefined {
+    const i = this.takenCount;
+    if (i === this.queuedCount) {
+      this.queuedCount = this.takenCount = 0;
+      return undefined;
+    }
+    const a = this.actions[i];
+    this.actions[i] = undefined;
+    this.takenCount = i + 1;
+    return a;
   }
 
   /** Empties the queue; the entries are cleared so the array keeps no taken action alive. */
   private forget(): void {
     const actions = this.actions;
-    for (let i = 0; i < this.queuedCount; i++) actions[i] = undefined;
-    this.queuedCount = 0;
+    for (let i = this.takenCount; i < this.queuedCount; i++) actions[i] = undefined;
+    this.queuedCount = this.takenCount = 0;
   }
 
   /**
    * The freed frame of page `p` (a guest frame or one of the hypervisor's pages). A guest page
-   * joins the drop action queued last, if no other action came after it.
+   * joins the drop action queued last, if no other action came after it and the driver has not
+   * taken it (a taken entry is cleared, so it is not `last`).
    */
   pushDrop(p: number): void {
     if (p >= this.firstVmmPage) {
-      this.push({ kind: 'dropVmm', page: (p - this.firstVmmPage) as VmmPage });
+      this.push(pageAction('dropVmm', p - this.firstVmmPage));
       return;
     }
     const last = this.lastDrop;
@@ -107,7 +137,7 @@ export class PageIo {
       last.pages.push(p as Gfn);
       return;
     }
-    const a: DropAction = { kind: 'drop', pages: [p as Gfn] };
+    const a = dropAction([p as Gfn]);
     this.lastDrop = a;
     this.push(a);
   }
@@ -119,51 +149,32 @@ export class PageIo {
     const start = units[0]!;
     const count = units[units.length - 1]! - start + 1;
     const c = this.counters;
+    if (source === 'vmm') {
+      // The action numbers the pages in QEMU's executable; the record keeps the core's numbers.
+      this.pending.set(id, { kind: 'read', source, pages, units });
+      this.push(readAction(source, id, start, count, units, units));
+      c.vmmReadOps++;
+      c.vmmReadPages += pages.length;
+      return;
+    }
+    const a = readAction(source, id, start, count, pages, units);
+    this.pending.set(id, a);
+    this.push(a);
     if (source === 'swap') {
-      const gfns = pages as Gfn[];
-      const a: ReadAction = {
-        kind: 'read',
-        source,
-        id,
-        start: start as SwapSlot,
-        count,
-        pages: gfns,
-        units: units as SwapSlot[],
-      };
-      this.pending.set(id, a);
-      this.push(a);
       c.swapReadOps++;
       c.swapReadPages += pages.length;
       if (start !== this.lastSwapReadEnd) c.swapReadRuns++;
       this.lastSwapReadEnd = start + count;
-    } else if (source === 'image') {
-      const gfns = pages as Gfn[];
-      const a: ReadAction = {
-        kind: 'read',
-        source,
-        id,
-        start: start as BlockNo,
-        count,
-        pages: gfns,
-        units: units as BlockNo[],
-      };
-      this.pending.set(id, a);
-      this.push(a);
+    } else {
       c.imageReadOps++;
       c.imageReadPages += pages.length;
-    } else {
-      const v = units as VmmPage[];
-      this.pending.set(id, { kind: 'read', source, pages, units });
-      this.push({ kind: 'read', source, id, start: start as VmmPage, count, pages: v, units: v });
-      c.vmmReadOps++;
-      c.vmmReadPages += pages.length;
     }
   }
 
   /** One write action for pages whose slots are consecutive from `start`. */
   emitWrite(pages: number[], start: number): void {
     const id = ++this.lastId as IoId;
-    const a: SwapWriteAction = { kind: 'write', id, start: start as SwapSlot, pages: pages as Gfn[] };
+    const a = writeAction(id, start as SwapSlot, pages as Gfn[]);
     this.pending.set(id, a);
     this.push(a);
     this.counters.swapWriteOps++;
