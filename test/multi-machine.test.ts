@@ -5,6 +5,8 @@ import { runMulti } from '../src/experiments/multi-runner.js';
 import type { GuestBalloonStats } from '../src/policy/balloon-policy.js';
 import { GlobalReclaim, hostWatermarks } from '../src/sim/global-reclaim.js';
 import { QEMU_HEAP_MIB_MEASURED, memmapMiB, qemuOverheadMiB } from '../src/sim/host-overhead.js';
+import { PAPER_MACHINE } from '../src/sim/machine.js';
+import { type GuestSlot, MultiMachine } from '../src/sim/multi-machine.js';
 import { smallMulti } from './support/small-multi.js';
 
 /**
@@ -314,4 +316,38 @@ test("kswapd takes small bites and stops within one of the high watermark (3.7's
   // that. A descent through the priorities without the restart would free thousands more.
   assert.ok(over <= 2 * 32, `free ${gr.freePages} overshoots high ${highPages} by ${over} pages`);
   assert.ok(gr.reclaimedPages >= 5000);
+});
+
+test("the host's cached pages MOM reads are the guests' named resident pages: some with the Mapper, none without (no census needed)", () => {
+  const runOne = (config: 'balloon' | 'balloon+vswapper'): { cached: number; named: number } => {
+    const m = new MultiMachine({
+      seed: 1,
+      config,
+      guests: 2,
+      guestMiB: 64,
+      guestKernelMiB: 8,
+      guestBackgroundTouchesPerSec: PAPER_MACHINE.guestBackgroundTouchesPerSec,
+      hostMiB: 256,
+      imageMiB: 1024 + 16,
+      imageSpacingMiB: 2048,
+      swapMiBPerGuest: 128,
+      disk: PAPER_MACHINE.disk,
+      costs: PAPER_MACHINE.costs,
+      vmm: { ...PAPER_MACHINE.vmm, codePages: 64 },
+      files: [{ name: 'input', sizePages: 2048 }],
+      reclaimTickNs: 1e6,
+    });
+    // Each guest reads the file (page cache: with the Mapper, the host's pages are named).
+    m.run(
+      m.slots.map(() => (slot: GuestSlot) => slot.guest.read(0, 0, 2048)),
+      [0, 0],
+    );
+    let named = 0;
+    for (const s of m.slots) named += s.core.census().namedResident;
+    return { cached: m.hostCachedPages, named };
+  };
+  const withMapper = runOne('balloon+vswapper');
+  assert.ok(withMapper.named > 1000, `named pages with the Mapper: ${withMapper.named}`);
+  assert.equal(withMapper.cached, withMapper.named);
+  assert.deepEqual(runOne('balloon'), { cached: 0, named: 0 });
 });

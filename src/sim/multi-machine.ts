@@ -199,6 +199,10 @@ export class MultiMachine {
 
   /** Pages the host's page cache holds for the guests (VSwapper's image-backed pages: "Cached"). */
   get hostCachedPages(): number {
+    // Only the Mapper names pages (Flag.Named: image-backed, the host's page cache); without it a
+    // core has none, and the census (a walk of every page of every guest, at each balloon-manager
+    // sample: 3 % of a ten-guest balloon run) would count zero.
+    if (!this.mechanisms.mapper) return 0;
     let n = 0;
     for (const s of this.slots) n += s.core.census().namedResident;
     return n;

@@ -29,32 +29,32 @@ export function flooredExponential(u: number, mean: number): number {
   return gap >= 0 ? gap : Math.floor(-Math.log(1 - u) * mean);
 }
 
-/** A bucket of FlooredExponentialTable not looked at yet under the current mean. */
-const UNKNOWN = -2;
 /** A bucket whose bounds give two gaps: its draws take the expression. */
 const SPLIT = -1;
 
 /**
  * flooredExponential(x / 2^32, mean) for 32-bit draws x (Rng.nextUint32) and one mean at a time:
  * the same numbers, with each bucket's gap (where both of its bounds give it) worked out once per
- * mean and kept, so that most draws cost a look-up. A Metis map step draws ~16K gaps with one mean.
+ * mean, so that most draws cost a look-up. A Metis map step draws ~16K gaps with one mean, which
+ * reach nearly every bucket; the gaps are worked out for all of them when the mean changes, so
+ * that the draw's loop has no call in it (a call there, even one rarely made, had the compiler
+ * load the table and the mean again at every draw).
  */
 export class FlooredExponentialTable {
   private mean = NaN;
-  private readonly gaps = new Int32Array(BUCKETS).fill(UNKNOWN);
+  private readonly gaps = new Int32Array(BUCKETS).fill(SPLIT);
 
   /** The mean of the gaps drawn from now on; the kept gaps go when it changes. */
   setMean(mean: number): void {
     if (Object.is(mean, this.mean)) return;
     this.mean = mean;
-    this.gaps.fill(UNKNOWN);
+    const gaps = this.gaps;
+    for (let i = 0; i < BUCKETS; i++) gaps[i] = bucketGap(i, mean);
   }
 
   /** flooredExponential(x / 2^32, mean), x an integer in [0, 2^32). */
   gap(x: number): number {
-    const i = x >>> 20;
-    let g = this.gaps[i]!;
-    if (g === UNKNOWN) this.gaps[i] = g = bucketGap(i, this.mean);
+    const g = this.gaps[x >>> 20]!;
     if (g >= 0) return g;
     return Math.floor(-Math.log(1 - x / 4294967296) * this.mean);
   }
