@@ -10,7 +10,12 @@ import { pagerEngine } from '../src/pager/index.js';
 import { runIdleProbe } from '../src/pager/idle-probe.js';
 import { onIdleEngine } from './support/engine-lock.js';
 import { interruptWhen } from './support/interrupt.js';
-import { type PagerHostState, pagerHostState, settledPagerHost } from './support/pager-host.js';
+import {
+  type PagerHostState,
+  pagerHostBefore,
+  pagerHostState,
+  settledPagerHost,
+} from './support/pager-host.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const pa = (await pagerEngine.availability()).engine;
@@ -18,6 +23,8 @@ const skip = pa.ok ? false : `qemu-pager engine unavailable here: ${pa.reason}`;
 
 /** What a run could leave behind, loop devices included. */
 const hostState = (): PagerHostState => pagerHostState({ loops: true });
+/** The same before a run, dead runs' leftovers recovered first (pagerHostBefore). */
+const hostBefore = (): PagerHostState => pagerHostBefore({ loops: true });
 const settled = (before: PagerHostState): Promise<PagerHostState> => settledPagerHost(before, hostState);
 
 test(
@@ -25,7 +32,7 @@ test(
   { skip, timeout: 60 * 60_000 },
   async (t) => {
     await onIdleEngine(t, async () => {
-      const before = hostState();
+      const before = hostBefore();
       const r = await runIdleProbe({ believedMiB: 256, rounds: 2, windowS: 6, settleS: 2 });
       assert.deepEqual(await settled(before), before);
       assert.equal(r.rounds.length, 2);
@@ -66,7 +73,7 @@ test(
   { skip, timeout: 60 * 60_000 },
   async (t) => {
     await onIdleEngine(t, async () => {
-      const before = hostState();
+      const before = hostBefore();
       const { sent, during, out, signalCode } = await interruptWhen(
         /round 1\/3/,
         `

@@ -18,7 +18,12 @@ import {
 import { cacheDir } from '../src/real/paths.js';
 import { waitForIdleEngine } from './support/engine-lock.js';
 import { interruptWhen } from './support/interrupt.js';
-import { type PagerHostState, pagerHostState, settledPagerHost } from './support/pager-host.js';
+import {
+  type PagerHostState,
+  pagerHostBefore,
+  pagerHostState,
+  settledPagerHost,
+} from './support/pager-host.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -55,7 +60,7 @@ const BALLOON_RUN = {
 /** One balloon run on the pager with the host checked before and after; its record is logged. */
 async function balloonRun(order: Partial<PagerRunOptions>): Promise<PagerRunResult> {
   await waitForIdleEngine(cacheDir());
-  const before = hostState();
+  const before = flat(pagerHostBefore());
   const r = await runPagerConfig({ ...BALLOON_RUN, ...order, onProgress: (m) => console.log(`# ${m}`) });
   console.log(JSON.stringify({ info: r.info, notes: r.notes, metrics: r.iterations.map((i) => i.metrics) }));
   assert.equal(r.checksumOk, true, r.notes.join('\n'));
@@ -148,7 +153,7 @@ test(
   { skip, timeout: 1_800_000 },
   async () => {
     await waitForIdleEngine(cacheDir());
-    const before = hostState();
+    const before = flat(pagerHostBefore());
     const spec = { ...BALLOON_RUN, iterations: 3, balloonSchedule: SCHEDULE };
     const { sent, during, out, signalCode } = await interruptWhen(
       /balloon deflated/,

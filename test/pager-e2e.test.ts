@@ -18,7 +18,12 @@ import { qemuBaseArgs } from '../src/real/qemu-process.js';
 import { onIdleEngine, waitForIdleEngine } from './support/engine-lock.js';
 import { assertValidFigureResult } from './support/figure-result.js';
 import { interruptAtFirstIteration } from './support/interrupt.js';
-import { type PagerHostState, pagerHostState, settledPagerHost } from './support/pager-host.js';
+import {
+  type PagerHostState,
+  pagerHostBefore,
+  pagerHostState,
+  settledPagerHost,
+} from './support/pager-host.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const pa = (await pagerEngine.availability()).engine;
@@ -91,7 +96,7 @@ test(
   { skip, timeout: 20 * 60_000 },
   async () => {
     await waitForIdleEngine(cacheDir());
-    const before = hostState();
+    const before = pagerHostBefore();
     const r = await pagerEngine.runFigure('fig9', { scale: 1, unthrottled: true });
     assert.deepEqual(await settled(before), before, 'the run left the host as it found it');
     assertValidFigureResult(pagerEngine, 'fig9', r);
@@ -159,7 +164,7 @@ test(
   { skip: skipVswapper, timeout: 30 * 60_000 },
   async (t) => {
     await waitForIdleEngine(cacheDir());
-    const before = hostState();
+    const before = pagerHostBefore();
     const r = await pagerEngine.runFigure('fig10', {
       scale: 0.25,
       unthrottled: true,
@@ -210,7 +215,7 @@ test(
   { skip, timeout: 20 * 60_000 },
   async () => {
     await waitForIdleEngine(cacheDir());
-    const before = hostState();
+    const before = pagerHostBefore();
     const r = await pagerEngine.runFigure('fig10', { scale: 1, unthrottled: true, configs: ['mapper'] });
     assert.deepEqual(await settled(before), before);
     assertValidFigureResult(pagerEngine, 'fig10', r, { configs: ['mapper'] });
@@ -228,7 +233,7 @@ test(
   { skip, timeout: 60 * 60_000 },
   async (t) => {
     await onIdleEngine(t, async () => {
-      const before = hostState();
+      const before = pagerHostBefore();
       // Interrupted mid-workload: QEMU and the daemon running, work files and the journal in place.
       const { sent, during, out, signalCode } = await interruptAtFirstIteration(
         `

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { pagerCacheDir } from '../../src/pager/index.js';
+import { recoverStaleJournals } from '../../src/real/host-changes.js';
 import { cacheDir } from '../../src/real/paths.js';
 import { anotherRunHoldsLock, leftoverLock, waitForIdleEngine } from './engine-lock.js';
 
@@ -45,6 +46,17 @@ export function pagerHostState(opts: { loops?: boolean } = {}): PagerHostState {
     }
   }
   return state;
+}
+
+/**
+ * The host as a run finds it: a run first undoes what runs that died left behind (their journals:
+ * `recoverStaleJournals`), so a dead run's work files, which a killed earlier run may leave (in CI
+ * a test file cancelled at its timeout), are not "the host as found" that the run must leave.
+ * For the state before a run only: after it, a leftover is exactly what the test must see.
+ */
+export function pagerHostBefore(opts: { loops?: boolean } = {}): PagerHostState {
+  recoverStaleJournals(pagerCacheDir());
+  return pagerHostState(opts);
 }
 
 /**
