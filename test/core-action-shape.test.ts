@@ -4,13 +4,16 @@ import { test } from 'node:test';
 import {
   dropAction,
   faultDoneAction,
-  pageAction,
-  readAction,
+  guestPageAction,
+  imageReadAction,
+  swapReadAction,
   timerAction,
+  vmmDropAction,
+  vmmReadAction,
   writeAction,
 } from '../src/core/actions.js';
 import { type CoreAction, MemoryCore, asGfn } from '../src/core/index.js';
-import type { FaultId, Gfn, IoId, SwapSlot } from '../src/core/types.js';
+import type { BlockNo, FaultId, Gfn, IoId, SwapSlot, VmmPage } from '../src/core/types.js';
 import { SMALL_CORE_CONFIG } from './support/small-core.js';
 
 /** Every field of every action kind, in the one order all actions have them (actions.ts, record). */
@@ -22,19 +25,23 @@ const g = (n: number): Gfn => n as Gfn;
 /** One action of every kind, made by the core's constructors, beside the literal it stands for. */
 const KINDS: [CoreAction, object][] = [
   [
-    readAction('swap', id, 40, 2, [g(3), g(4)], [40, 41]),
+    swapReadAction(id, 40 as SwapSlot, 2, [g(3), g(4)], [40 as SwapSlot, 41 as SwapSlot]),
     { kind: 'read', source: 'swap', id, start: 40, count: 2, pages: [3, 4], units: [40, 41] },
   ],
   [
-    readAction('image', id, 5, 1, [g(3)], [5]),
+    imageReadAction(id, 5 as BlockNo, 1, [g(3)], [5 as BlockNo]),
     { kind: 'read', source: 'image', id, start: 5, count: 1, pages: [3], units: [5] },
+  ],
+  [
+    vmmReadAction(id, 2 as VmmPage, 2, [2 as VmmPage, 3 as VmmPage]),
+    { kind: 'read', source: 'vmm', id, start: 2, count: 2, pages: [2, 3], units: [2, 3] },
   ],
   [writeAction(id, 9 as SwapSlot, [g(1)]), { kind: 'write', id, start: 9, pages: [1] }],
   [dropAction([g(1), g(2)]), { kind: 'drop', pages: [1, 2] }],
-  [pageAction('zero', 5), { kind: 'zero', page: 5 }],
-  [pageAction('dropVmm', 2), { kind: 'dropVmm', page: 2 }],
-  [pageAction('remap', 5), { kind: 'remap', page: 5 }],
-  [pageAction('discardBuffer', 5), { kind: 'discardBuffer', page: 5 }],
+  [guestPageAction('zero', g(5)), { kind: 'zero', page: 5 }],
+  [vmmDropAction(2 as VmmPage), { kind: 'dropVmm', page: 2 }],
+  [guestPageAction('remap', g(5)), { kind: 'remap', page: 5 }],
+  [guestPageAction('discardBuffer', g(5)), { kind: 'discardBuffer', page: 5 }],
   [faultDoneAction(3 as FaultId), { kind: 'faultDone', fault: 3 }],
   [timerAction(g(5), 1500), { kind: 'timer', page: 5, delayNs: 1500 }],
 ];
@@ -76,9 +83,9 @@ test('V8 gives every action kind the same hidden class', () => {
   const script = `
     const m = await import(${JSON.stringify(url)});
     const all = [
-      m.readAction('swap', 1, 4, 1, [3], [4]), m.readAction('image', 1, 4, 1, [3], [4]),
-      m.writeAction(1, 9, [1]), m.dropAction([1]), m.pageAction('zero', 5), m.pageAction('dropVmm', 1),
-      m.pageAction('remap', 5), m.pageAction('discardBuffer', 5), m.faultDoneAction(3), m.timerAction(5, 1500),
+      m.swapReadAction(1, 4, 1, [3], [4]), m.imageReadAction(1, 4, 1, [3], [4]), m.vmmReadAction(1, 4, 1, [4]),
+      m.writeAction(1, 9, [1]), m.dropAction([1]), m.guestPageAction('zero', 5), m.vmmDropAction(1),
+      m.guestPageAction('remap', 5), m.guestPageAction('discardBuffer', 5), m.faultDoneAction(3), m.timerAction(5, 1500),
     ];
     console.log(all.every((a) => %HaveSameMap(a, all[0])));
   `;
@@ -88,4 +95,22 @@ test('V8 gives every action kind the same hidden class', () => {
   });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'true');
+});
+
+/**
+ * The constructors keep each address space's brand (the check is tsc's, which `npm test` runs
+ * first: a constructor that took plain numbers would leave these directives unused, an error).
+ */
+test('action constructors take only the numbers of their own address space', () => {
+  const made = [
+    // @ts-expect-error: an image block is not a swap slot
+    swapReadAction(id, 5 as BlockNo, 1, [g(3)], [5 as BlockNo]),
+    // @ts-expect-error: a swap slot is not an image block
+    imageReadAction(id, 5 as SwapSlot, 1, [g(3)], [5 as SwapSlot]),
+    // @ts-expect-error: a guest frame is not one of the hypervisor's pages
+    vmmDropAction(g(2)),
+    // @ts-expect-error: one of the hypervisor's pages is not a guest frame
+    guestPageAction('zero', 2 as VmmPage),
+  ];
+  assert.equal(made.length, 4);
 });

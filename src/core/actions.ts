@@ -119,18 +119,17 @@ function record(
   return { kind, source, id, start, count, pages, units, page, fault, delayNs };
 }
 
-/** A read action (see SwapReadAction, ImageReadAction, VmmReadAction). */
-export function readAction(
-  source: ReadSource,
+/** A read of swap slots into guest frames (see SwapReadAction). */
+export function swapReadAction(
   id: IoId,
-  start: number,
+  start: SwapSlot,
   count: number,
-  pages: number[],
-  units: number[],
-): ReadAction {
+  pages: Gfn[],
+  units: SwapSlot[],
+): SwapReadAction {
   return record(
     'read',
-    source,
+    'swap',
     id,
     start,
     count,
@@ -139,7 +138,45 @@ export function readAction(
     undefined,
     undefined,
     undefined,
-  ) as unknown as ReadAction;
+  ) as unknown as SwapReadAction;
+}
+
+/** A read of image blocks into guest frames (see ImageReadAction). */
+export function imageReadAction(
+  id: IoId,
+  start: BlockNo,
+  count: number,
+  pages: Gfn[],
+  units: BlockNo[],
+): ImageReadAction {
+  return record(
+    'read',
+    'image',
+    id,
+    start,
+    count,
+    pages,
+    units,
+    undefined,
+    undefined,
+    undefined,
+  ) as unknown as ImageReadAction;
+}
+
+/** A read of the hypervisor's own pages from its executable (see VmmReadAction). */
+export function vmmReadAction(id: IoId, start: VmmPage, count: number, pages: VmmPage[]): VmmReadAction {
+  return record(
+    'read',
+    'vmm',
+    id,
+    start,
+    count,
+    pages,
+    pages,
+    undefined,
+    undefined,
+    undefined,
+  ) as unknown as VmmReadAction;
 }
 
 /** A swap write action (see SwapWriteAction). */
@@ -174,10 +211,26 @@ export function dropAction(pages: Gfn[]): DropAction {
   ) as unknown as DropAction;
 }
 
-/** An action about one page: `dropVmm` (a hypervisor page), `zero`, `remap` or `discardBuffer` (a guest page). */
-export function pageAction(kind: 'dropVmm' | 'zero' | 'remap' | 'discardBuffer', page: number): CoreAction {
+/** An action about one guest page: `zero`, `remap` or `discardBuffer`. */
+export function guestPageAction(kind: 'zero' | 'remap' | 'discardBuffer', page: Gfn): CoreAction {
   return record(
     kind,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    page,
+    undefined,
+    undefined,
+  ) as CoreAction;
+}
+
+/** The frame of the hypervisor's code page `page` was freed. */
+export function vmmDropAction(page: VmmPage): CoreAction {
+  return record(
+    'dropVmm',
     undefined,
     undefined,
     undefined,

@@ -1,4 +1,4 @@
-import { type ReadSource, pageAction } from './actions.js';
+import { type ReadSource, guestPageAction } from './actions.js';
 import { ReadaheadWindowError, SlotOwnerError } from './errors.js';
 import type { Readahead, ReadWindow } from './readahead/readahead.js';
 import type { Reclaim } from './reclaim.js';
@@ -7,7 +7,7 @@ import { copyRun } from './store/copy-run.js';
 import { LruList } from './store/lruvec.js';
 import { Flag, State } from './store/page-table.js';
 import type { Store } from './store/store.js';
-import { NONE as NONE_BINDING } from './types.js';
+import { type Gfn, NONE as NONE_BINDING } from './types.js';
 
 /** NONE as a constant of this module, which the compiler writes in (see NOT_ON_LIST in store/lru-queues.ts). */
 const NONE = NONE_BINDING;
@@ -73,7 +73,7 @@ export class PageIn {
     pt.flags[p] = Flag.Dirty;
     this.s.frames.charge(p);
     this.s.put(LruList.ActiveAnon, p);
-    this.s.io.push(pageAction('zero', p));
+    this.s.io.push(guestPageAction('zero', p as Gfn));
     return true;
   }
 

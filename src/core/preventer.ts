@@ -1,4 +1,4 @@
-import { pageAction, timerAction } from './actions.js';
+import { guestPageAction, timerAction } from './actions.js';
 import { EmulatedPage } from './emulated-page.js';
 import { MissingBlockError } from './errors.js';
 import type { Reclaim, Shrinker } from './reclaim.js';
@@ -98,7 +98,7 @@ export class Preventer implements Shrinker {
     this.s.frames.charge(p);
     this.s.put(LruList.ActiveAnon, p);
     this.s.counters.preventerRemaps++;
-    this.s.io.push(pageAction('zero', p));
+    this.s.io.push(guestPageAction('zero', p as Gfn));
     return true;
   }
 
@@ -110,7 +110,7 @@ export class Preventer implements Shrinker {
     const e = this.emu.get(p);
     if (!e || e.terminating) return false;
     this.emu.delete(p);
-    this.s.io.push(pageAction('discardBuffer', p));
+    this.s.io.push(guestPageAction('discardBuffer', p as Gfn));
     return true;
   }
 
@@ -156,7 +156,7 @@ export class Preventer implements Shrinker {
       this.swapCache.freeSlot(p);
       this.s.frames.uncharge();
       pt.state[p] = State.Ballooned;
-      this.s.io.push(pageAction('discardBuffer', p));
+      this.s.io.push(guestPageAction('discardBuffer', p as Gfn));
       this.s.io.pushDrop(p);
     } else {
       this.swapCache.freeSlot(p);
@@ -179,7 +179,7 @@ export class Preventer implements Shrinker {
   /** Every byte of the emulated page was written: the buffer becomes the page, nothing is read. */
   private finishRemap(p: number): EmulationOutcome {
     this.emu.delete(p);
-    this.s.io.push(pageAction('remap', p));
+    this.s.io.push(guestPageAction('remap', p as Gfn));
     this.becomeResident(p);
     return Emulation.Remapped;
   }

@@ -4,13 +4,15 @@ import {
   type ReadSource,
   type SwapWriteAction,
   dropAction,
-  pageAction,
-  readAction,
+  imageReadAction,
+  swapReadAction,
+  vmmDropAction,
+  vmmReadAction,
   writeAction,
 } from '../actions.js';
 import type { CoreCounters } from '../counters.js';
 import { UnknownIoError } from '../errors.js';
-import type { FaultId, Gfn, IoId, SwapSlot } from '../types.js';
+import type { BlockNo, FaultId, Gfn, IoId, SwapSlot, VmmPage } from '../types.js';
 import { IdMap } from './id-map.js';
 
 /** A read the driver has not finished: its source and pages in the core's index space, with their units. */
@@ -129,7 +131,7 @@ export class PageIo {
    */
   pushDrop(p: number): void {
     if (p >= this.firstVmmPage) {
-      this.push(pageAction('dropVmm', p - this.firstVmmPage));
+      this.push(vmmDropAction((p - this.firstVmmPage) as VmmPage));
       return;
     }
     const last = this.lastDrop;
@@ -149,25 +151,26 @@ export class PageIo {
     const start = units[0]!;
     const count = units[units.length - 1]! - start + 1;
     const c = this.counters;
-    if (source === 'vmm') {
-      // The action numbers the pages in QEMU's executable; the record keeps the core's numbers.
-      this.pending.set(id, { kind: 'read', source, pages, units });
-      this.push(readAction(source, id, start, count, units, units));
-      c.vmmReadOps++;
-      c.vmmReadPages += pages.length;
-      return;
-    }
-    const a = readAction(source, id, start, count, pages, units);
-    this.pending.set(id, a);
-    this.push(a);
     if (source === 'swap') {
+      const a = swapReadAction(id, start as SwapSlot, count, pages as Gfn[], units as SwapSlot[]);
+      this.pending.set(id, a);
+      this.push(a);
       c.swapReadOps++;
       c.swapReadPages += pages.length;
       if (start !== this.lastSwapReadEnd) c.swapReadRuns++;
       this.lastSwapReadEnd = start + count;
-    } else {
+    } else if (source === 'image') {
+      const a = imageReadAction(id, start as BlockNo, count, pages as Gfn[], units as BlockNo[]);
+      this.pending.set(id, a);
+      this.push(a);
       c.imageReadOps++;
       c.imageReadPages += pages.length;
+    } else {
+      // The action numbers the pages in QEMU's executable; the record keeps the core's numbers.
+      this.pending.set(id, { kind: 'read', source, pages, units });
+      this.push(vmmReadAction(id, start as VmmPage, count, units as VmmPage[]));
+      c.vmmReadOps++;
+      c.vmmReadPages += pages.length;
     }
   }
 
