@@ -96,6 +96,9 @@ interface ActionRecord {
   delayNs: number | undefined;
 }
 
+/** A field a kind does not have (short, so that each constructor's record() reads on one line). */
+const none = undefined;
+
 /**
  * The one place an action object is made: one object literal with every field of every kind, the
  * ones a kind does not have left undefined. All actions then share one hidden class, so a driver's
@@ -127,18 +130,8 @@ export function swapReadAction(
   pages: Gfn[],
   units: SwapSlot[],
 ): SwapReadAction {
-  return record(
-    'read',
-    'swap',
-    id,
-    start,
-    count,
-    pages,
-    units,
-    undefined,
-    undefined,
-    undefined,
-  ) as unknown as SwapReadAction;
+  const a = record('read', 'swap', id, start, count, pages, units, none, none, none);
+  return a as unknown as SwapReadAction;
 }
 
 /** A read of image blocks into guest frames (see ImageReadAction). */
@@ -149,128 +142,41 @@ export function imageReadAction(
   pages: Gfn[],
   units: BlockNo[],
 ): ImageReadAction {
-  return record(
-    'read',
-    'image',
-    id,
-    start,
-    count,
-    pages,
-    units,
-    undefined,
-    undefined,
-    undefined,
-  ) as unknown as ImageReadAction;
+  const a = record('read', 'image', id, start, count, pages, units, none, none, none);
+  return a as unknown as ImageReadAction;
 }
 
 /** A read of the hypervisor's own pages from its executable (see VmmReadAction). */
 export function vmmReadAction(id: IoId, start: VmmPage, count: number, pages: VmmPage[]): VmmReadAction {
-  return record(
-    'read',
-    'vmm',
-    id,
-    start,
-    count,
-    pages,
-    pages,
-    undefined,
-    undefined,
-    undefined,
-  ) as unknown as VmmReadAction;
+  return record('read', 'vmm', id, start, count, pages, pages, none, none, none) as unknown as VmmReadAction;
 }
 
 /** A swap write action (see SwapWriteAction). */
 export function writeAction(id: IoId, start: SwapSlot, pages: Gfn[]): SwapWriteAction {
-  return record(
-    'write',
-    undefined,
-    id,
-    start,
-    undefined,
-    pages,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-  ) as unknown as SwapWriteAction;
+  return record('write', none, id, start, none, pages, none, none, none, none) as unknown as SwapWriteAction;
 }
 
 /** A drop action of guest pages (see DropAction). */
 export function dropAction(pages: Gfn[]): DropAction {
-  return record(
-    'drop',
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    pages,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-  ) as unknown as DropAction;
+  return record('drop', none, none, none, none, pages, none, none, none, none) as unknown as DropAction;
 }
 
 /** An action about one guest page: `zero`, `remap` or `discardBuffer`. */
 export function guestPageAction(kind: 'zero' | 'remap' | 'discardBuffer', page: Gfn): CoreAction {
-  return record(
-    kind,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    page,
-    undefined,
-    undefined,
-  ) as CoreAction;
+  return record(kind, none, none, none, none, none, none, page, none, none) as CoreAction;
 }
 
 /** The frame of the hypervisor's code page `page` was freed. */
 export function vmmDropAction(page: VmmPage): CoreAction {
-  return record(
-    'dropVmm',
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    page,
-    undefined,
-    undefined,
-  ) as CoreAction;
+  return record('dropVmm', none, none, none, none, none, none, page, none, none) as CoreAction;
 }
 
 /** The fault `fault` has completed. */
 export function faultDoneAction(fault: FaultId): CoreAction {
-  return record(
-    'faultDone',
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    fault,
-    undefined,
-  ) as CoreAction;
+  return record('faultDone', none, none, none, none, none, none, none, fault, none) as CoreAction;
 }
 
 /** Call timerFired(page) after `delayNs`. */
 export function timerAction(page: Gfn, delayNs: number): CoreAction {
-  return record(
-    'timer',
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    page,
-    undefined,
-    delayNs,
-  ) as CoreAction;
+  return record('timer', none, none, none, none, none, none, page, none, delayNs) as CoreAction;
 }

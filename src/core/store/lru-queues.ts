@@ -155,16 +155,24 @@ export class LruQueues {
       listOf[t] = NOT_ON_LIST;
       out[k++] = t;
     }
+    this.tookTail(list, arr, lo, hi, k);
+    return k;
+  }
+
+  /**
+   * `k` pages were taken from the tail of `list` (array `arr`), whose oldest slot not yet read is
+   * `lo`: the holes after the last page taken are passed, so that `lo` is left on a live page, and
+   * an emptied list starts again at the bottom of its array.
+   */
+  private tookTail(list: number, arr: Int32Array, lo: number, hi: number, k: number): void {
     while (lo < hi && arr[lo] === HOLE) lo++;
     this.size[list]! -= k;
     if (lo === hi) {
-      // Emptied (or empty): the list starts again at the bottom of its array.
       this.lo[list] = 0;
       this.hi[list] = 0;
     } else {
       this.lo[list] = lo;
     }
-    return k;
   }
 
   /**
@@ -198,14 +206,7 @@ export class LruQueues {
       listOf[t] = to;
       out[k++] = t;
     }
-    while (lo < hi && src[lo] === HOLE) lo++;
-    this.size[from]! -= k;
-    if (lo === hi) {
-      this.lo[from] = 0;
-      this.hi[from] = 0;
-    } else {
-      this.lo[from] = lo;
-    }
+    this.tookTail(from, src, lo, hi, k);
     this.hi[to] = i;
     this.size[to]! += k;
     return k;
