@@ -5,7 +5,7 @@
  * the 10-minute goal and the CPU time the child and its worker threads spent, which says how much
  * of the machine the sweep used (CPU over wall: at most the core count).
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,20 +27,28 @@ function childrenCpuS(): number {
 export async function reproduceAllBench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vswapper-bench-all-'));
   console.log(`reproduce all (sim, full size, seeds 1-5, --fresh, ${availableParallelism()} cores):`);
+  let child: ChildProcess | undefined;
+  // Ctrl-C (or a SIGINT to this process alone) stops the sweep's child first, then removes the folder.
+  const onSigint = (): void => {
+    child?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(130);
+  };
+  process.once('SIGINT', onSigint);
   try {
     const cpu0 = childrenCpuS();
     const t0 = performance.now();
     const code = await new Promise<number | null>((resolve, reject) => {
       // SAFETY: a child process running our own CLI with fixed arguments; it writes only into `dir`.
-      const child = spawn(
+      child = spawn(
         process.execPath,
         [CLI, 'reproduce', 'all', '--fresh', '--store', join(dir, 'store'), '--out', join(dir, 'out')],
         // The CLI's progress (with its ETA) goes to our stderr as it comes.
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
       let out = '';
-      child.stdout.setEncoding('utf8');
-      child.stdout.on('data', (d: string) => (out += d));
+      child.stdout!.setEncoding('utf8');
+      child.stdout!.on('data', (d: string) => (out += d));
       child.once('error', reject);
       child.once('exit', (c) => {
         const last = out.trim().split('\n').slice(-2).join(' | ');
@@ -58,6 +66,7 @@ export async function reproduceAllBench(): Promise<void> {
       `  wall ${(wallS / 60).toFixed(1)} min, CPU ${(cpuS / 60).toFixed(1)} min (${(cpuS / wallS).toFixed(2)} cores busy); goal at most ${GOAL_S / 60} min: ${wallS <= GOAL_S ? 'met' : 'not met'} on this machine in this run`,
     );
   } finally {
+    process.off('SIGINT', onSigint);
     rmSync(dir, { recursive: true, force: true });
   }
 }
