@@ -15,7 +15,13 @@ import { test } from 'node:test';
 import { pagerEngine } from '../src/pager/index.js';
 import { detectAccel } from '../src/real/accel.js';
 import { buildGuestImage, type GuestImage } from '../src/real/guest-image.js';
-import { type VmProcess, spawnVm, vmCommand, vmHostState as hostState } from './support/vm-guest.js';
+import {
+  type VmProcess,
+  spawnVm,
+  vmCommand,
+  vmHostBefore,
+  vmHostState as hostState,
+} from './support/vm-guest.js';
 import { POWEROFF, warmupCommand } from '../src/real/guest-workload.js';
 import { HostChanges } from '../src/real/host-changes.js';
 import { cacheDir } from '../src/real/paths.js';
@@ -138,7 +144,7 @@ test(
     if (!s) return;
     const { img, dir, disk, lock } = s;
     const sock = join(dir, 'ctl.sock');
-    const before = hostState();
+    const before = vmHostBefore();
     let vm: Vm | undefined;
     try {
       assert.deepEqual(before.processes, [], 'no vm running before');
@@ -210,7 +216,7 @@ test(
     if (!s) return;
     const { img, dir, disk, lock } = s;
     const sock = join(dir, 'ctl.sock');
-    const before = hostState();
+    const before = vmHostBefore();
     let vm: Vm | undefined;
     try {
       vm = startVm(img, disk, sock, join(dir, 'console'), ['--no-mapper']);

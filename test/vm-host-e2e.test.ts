@@ -13,7 +13,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pagerEngine } from '../src/pager/index.js';
 import { buildGuestImage, type GuestImage } from '../src/real/guest-image.js';
-import { type VmProcess, spawnVm, vmCommand, vmHostState as hostState } from './support/vm-guest.js';
+import {
+  type VmProcess,
+  spawnVm,
+  vmCommand,
+  vmHostBefore,
+  vmHostState as hostState,
+} from './support/vm-guest.js';
 import { POWEROFF, warmupCommand } from '../src/real/guest-workload.js';
 import { HostChanges } from '../src/real/host-changes.js';
 import { cacheDir } from '../src/real/paths.js';
@@ -67,7 +73,7 @@ test(
     const lock = new HostChanges();
     await takeLock(lock, cacheDir(), { waitMs: 30 * 60_000 });
     const dir = mkdtempSync(join(cacheDir(), 'vm-host-e2e-'));
-    const before = hostState();
+    const before = vmHostBefore();
     const vms: VmProcess[] = [];
     let host: ChildProcess | undefined;
     try {

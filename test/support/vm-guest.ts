@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { vmDir } from '../../src/pager/vm/vm-run.js';
 import { GuestChannel } from '../../src/real/channel.js';
 import type { GuestImage } from '../../src/real/guest-image.js';
+import { recoverStaleJournals } from '../../src/real/host-changes.js';
 import { cacheDir } from '../../src/real/paths.js';
 import { GUEST_KERNEL_ARGS } from '../../src/real/qemu-process.js';
 import { leftoverLock } from './engine-lock.js';
@@ -85,6 +86,16 @@ export function vmHostState(): { processes: string[]; files: string[] } {
     // no folder yet
   }
   return { processes, files: [...files, ...leftoverLock(cacheDir())] };
+}
+
+/**
+ * The host as a vm finds it: `vswapper vm` first undoes what vms that died left behind (their
+ * journals), so a killed earlier run's work files are not "the host as found" that this run must
+ * leave (see pagerHostBefore). For the state before a run only.
+ */
+export function vmHostBefore(): { processes: string[]; files: string[] } {
+  recoverStaleJournals(vmDir());
+  return vmHostState();
 }
 
 /** `vswapper vm` started as a user would, with the guest's command channel and its stderr. */
