@@ -84,7 +84,8 @@ for (const disk of ['immediate', 'hdd-model'] as const) {
         onProgress: (m) => t.diagnostic(m),
       });
       t.diagnostic(show(r));
-      assert.equal(r.died, undefined, `the guest ran to the end: ${r.died}`);
+      if (r.postMortem) t.diagnostic(r.postMortem);
+      assert.equal(r.died, undefined, `the guest ran to the end: ${r.died}\n${r.postMortem}`);
       assert.deepEqual(r.mismatches, [], 'the guest program found no byte wrong');
       assert.equal(r.reply?.rc, 0, `torture exit status: ${r.reply?.lines.slice(-3).join(' | ')}`);
       assert.equal(r.summary.bad_bytes, 0);
@@ -133,9 +134,13 @@ test(
     });
     t.diagnostic(show(r));
     t.diagnostic(`mismatches: ${r.mismatches.slice(0, 3).join(' | ')}; died: ${r.died}`);
+    if (r.postMortem) t.diagnostic(r.postMortem);
     // The bug did happen (merges on the program's pages dropped its bytes), and the program's own
     // checks saw it: the guest kernel's pages are spared, so the guest runs to the end.
-    assert.ok((r.pager.sabotagedMerges ?? 0) > 0, 'the planted bug dropped merges');
+    assert.ok(
+      (r.pager.sabotagedMerges ?? 0) > 0,
+      `the planted bug dropped merges${r.died ? ` (the guest stopped before: ${r.died})\n${r.postMortem}` : ''}`,
+    );
     assert.ok(r.mismatches.length > 0, `the broken merge went unnoticed: ${show(r)}`);
     if (r.reply) {
       assert.equal(r.reply.rc, 3, 'the torture program failed');

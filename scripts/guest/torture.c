@@ -23,7 +23,9 @@
  * With "pfns", the guest-physical frames of the buffer (from /proc/self/pagemap; they stay put: the
  * guest has no swap) are printed after it is first written, as lines "PFNS from-to ..." then
  * "PFNS end": the test plants its broken merge on those pages only (on the guest kernel's own pages
- * it would crash the guest before any check could run).
+ * it would crash the guest before any check could run). At most MAX_PFN_RUNS runs are printed: the
+ * lines cross the emulated serial port, and a buffer scattered page by page over the guest's memory
+ * (no huge pages) would give thousands; a few hundred runs are plenty of pages for the bug to show.
  */
 #define _GNU_SOURCE
 #include <emmintrin.h>
@@ -288,7 +290,9 @@ static void *io_main(void *arg) {
   return NULL;
 }
 
-/* Prints the guest-physical frames of buf[0, bytes) as ranges (see the top). */
+#define MAX_PFN_RUNS 256
+
+/* Prints the guest-physical frames of buf[0, bytes) as ranges, the first MAX_PFN_RUNS (see the top). */
 static int print_pfns(size_t bytes) {
   int pm = open("/proc/self/pagemap", O_RDONLY);
   if (pm < 0) {
@@ -296,7 +300,7 @@ static int print_pfns(size_t bytes) {
     return -1;
   }
   uint64_t from = 0, to = 0;
-  int on_line = 0;
+  int on_line = 0, runs = 0;
   for (size_t off = 0; off < bytes; off += PAGE) {
     uint64_t e;
     if (pread(pm, &e, 8, (off_t)(((uintptr_t)buf + off) / PAGE * 8)) != 8 || !(e >> 63) ||
@@ -311,6 +315,7 @@ static int print_pfns(size_t bytes) {
       continue;
     }
     if (to != 0) {
+      if (++runs == MAX_PFN_RUNS) break;
       printf("%s%llu-%llu", on_line ? " " : "PFNS ", (unsigned long long)from, (unsigned long long)to);
       if (++on_line == 64) {
         printf("\n");

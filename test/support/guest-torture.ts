@@ -52,6 +52,12 @@ export interface GuestTortureResult {
   /** The daemon's counters at the end (pager and core), and the core's invariant problems. */
   pager: Record<string, number>;
   problems: string[];
+  /**
+   * When the guest died or stopped answering: what the host still knew then, for the failure's
+   * message (the guest console's last lines, the virtio-blk device's counters), since the run's
+   * files are removed before the test sees the result.
+   */
+  postMortem?: string;
 }
 
 /** Builds scripts/guest/NAME.c (static) with the host's gcc, cached under the hash of its source. */
@@ -94,6 +100,8 @@ export interface PatchedGuest {
   daemon: DaemonProcess;
   qemu: QemuProcess;
   progress: (m: string) => void;
+  /** The guest console's last `lines` lines (its kernel's messages: ttyS0 goes to a file). */
+  consoleTail: (lines: number) => string;
 }
 
 /**
@@ -215,7 +223,14 @@ export async function withPatchedGuest<T>(
     await withTimeout(q.channel.ready(), 300_000, 'the guest boot');
     progress('guest up');
     await daemon.cmd({ cmd: 'limit', pages: (o.residentMiB * MiB) / 4096 });
-    out = await body({ channel: q.channel, daemon, qemu: q, progress });
+    const consoleTail = (lines: number): string => {
+      try {
+        return readFileSync(consoleLog, 'utf8').split('\n').slice(-lines).join('\n');
+      } catch (e) {
+        return `(no console: ${(e as Error).message})`;
+      }
+    };
+    out = await body({ channel: q.channel, daemon, qemu: q, progress, consoleTail });
     if (!q.ended)
       await q.channel.run('!umount /mnt/proc /mnt/sys /mnt/dev /mnt; poweroff -f').catch(() => undefined);
   } finally {
@@ -239,10 +254,11 @@ export function runGuestTorture(o: GuestTortureOptions): Promise<GuestTortureRes
     ...(o.sabotage ? { sabotage: o.sabotage } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   };
-  return withPatchedGuest(opts, async ({ channel: ch, daemon, qemu: q, progress }) => {
+  return withPatchedGuest(opts, async ({ channel: ch, daemon, qemu: q, progress, consoleTail }) => {
     // Watched as they come (the guest may die before its reply): the frames of the program's buffer,
     // on which the sabotaged daemon then breaks merges, and the mismatches it finds.
     const streamed: string[] = [];
+    const startedMs = performance.now();
     let sabotaged: Promise<unknown> = Promise.resolve();
     if (o.sabotage) {
       const ranges: [number, number][] = [];
@@ -253,8 +269,14 @@ export function runGuestTorture(o: GuestTortureOptions): Promise<GuestTortureRes
           if (l.startsWith('MISMATCH')) streamed.push(l);
           if (!l.startsWith('PFNS ')) return;
           if (l === 'PFNS end') {
-            sabotaged = d.cmd({ cmd: 'sabotage-merges', ranges }).then((a) => {
-              progress(`merges broken on the torture program's ${String(a.pages)} pages`);
+            // How long the frames took to come (they cross the emulated serial line) and how
+            // far the pager had got: where to look if a run ever stalls before this point.
+            const s = ((performance.now() - startedMs) / 1000).toFixed(1);
+            sabotaged = d.cmd({ cmd: 'sabotage-merges', ranges }).then(async (a) => {
+              const st = (await d.cmd({ cmd: 'stats' })).stats as { pager: Record<string, number> };
+              progress(
+                `merges broken on the torture program's ${String(a.pages)} pages (${ranges.length} runs of frames, ${s} s after it started; pager then: ${st.pager.interceptHandedDevice} hand-overs before a device access, ${st.pager.preventerRemaps} remaps)`,
+              );
             });
             return;
           }
@@ -265,7 +287,11 @@ export function runGuestTorture(o: GuestTortureOptions): Promise<GuestTortureRes
         }),
       );
     }
-    const cmd = `./torture ${o.seconds} ${o.writers} ${o.writerMiB} ${o.ioMiB} torture.io ${o.seed}${o.sabotage ? ' pfns' : ''}`;
+    // If the guest hangs, its kernel says where: a task blocked for a minute is reported with its
+    // stack on the console (KERN_INFO, so the console's level is raised), read back in postMortem.
+    const watch =
+      'echo 7 > /proc/sys/kernel/printk; echo 60 > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null; ';
+    const cmd = `${watch}./torture ${o.seconds} ${o.writers} ${o.writerMiB} ${o.ioMiB} torture.io ${o.seed}${o.sabotage ? ' pfns' : ''}`;
     let reply: GuestReply | undefined;
     let died: string | undefined;
     try {
@@ -284,8 +310,12 @@ export function runGuestTorture(o: GuestTortureOptions): Promise<GuestTortureRes
       }
     const alive = daemon.alive;
     const stats = alive
-      ? ((await daemon.cmd({ cmd: 'stats' })).stats as { pager: Record<string, number> })
+      ? ((await daemon.cmd({ cmd: 'stats' })).stats as { pager: Record<string, number>; device: unknown })
       : undefined;
+    const postMortem =
+      died === undefined
+        ? undefined
+        : `virtio-blk device: ${JSON.stringify(stats?.device ?? 'daemon dead')}\nguest console, last lines:\n${consoleTail(80)}`;
     const problems = alive
       ? ((await daemon.cmd({ cmd: 'check' })).problems as string[])
       : ['the daemon died'];
@@ -296,6 +326,7 @@ export function runGuestTorture(o: GuestTortureOptions): Promise<GuestTortureRes
       died,
       pager: stats?.pager ?? {},
       problems,
+      ...(postMortem !== undefined ? { postMortem } : {}),
     };
   });
 }
