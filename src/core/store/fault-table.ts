@@ -60,12 +60,14 @@ export class FaultTable {
   }
 
   isLive(f: Fault): boolean {
-    return f.live;
+    // A comparison, not the field itself: the callers' truth test of a boolean field is the
+    // generic one (string, number and bigint checks), of a comparison a branch.
+    return f.live === true;
   }
 
   /** Forgets a fault; false when it was not live (already finished). */
   finish(f: Fault): boolean {
-    if (!f.live) return false;
+    if (f.live !== true) return false;
     f.live = false;
     this.liveCount--;
     return true;
