@@ -83,7 +83,12 @@ export class PageIn {
    * writing.
    */
   markAsyncWrite(f: Fault): void {
-    if (this.s.cfg.asyncPfWriteFaults === true && f.kind === 'touch' && f.ctx === 'guest' && !this.s.isVmm(f.page))
+    if (
+      this.s.cfg.asyncPfWriteFaults === true &&
+      f.kind === 'touch' &&
+      f.ctx === 'guest' &&
+      !this.s.isVmm(f.page)
+    )
       f.asyncWrite = this.s.pt.slot[f.page] !== NONE;
   }
 
