@@ -10,7 +10,12 @@ import type { SwapCache } from './swap-cache.js';
  * break on a write, a readahead hit, and the swap cache giving the page's slot up.
  */
 export class Access {
-  private readonly hostAssumesDirty: boolean;
+  /**
+   * Flag.Dirty when a read marks the page dirty (CoreConfig.hostAssumesDirty), else 0: a number, so
+   * that the hit path ORs it in. (A boolean field is held as a heap object, and every test of one
+   * in optimized code was the generic truth test: string, number and bigint checks included.)
+   */
+  private readonly readDirty: number;
   // The page table's arrays, held directly: this runs for every access the host sees.
   private readonly flags: Uint8Array;
   private readonly state: Uint8Array;
@@ -21,7 +26,7 @@ export class Access {
     private readonly swapCache: SwapCache,
     private readonly swapReadahead: Readahead,
   ) {
-    this.hostAssumesDirty = s.cfg.hostAssumesDirty;
+    this.readDirty = s.cfg.hostAssumesDirty ? Flag.Dirty : 0;
     this.flags = s.pt.flags;
     this.state = s.pt.state;
   }
@@ -47,13 +52,14 @@ export class Access {
   apply(p: number, write: boolean): void {
     const was = this.flags[p]!;
     let f = was | Flag.Referenced;
-    if (write) {
+    // `=== true`, not a truth test: `write` often comes from a fault's field (see readDirty).
+    if (write === true) {
       f = this.mapper.breakOnWrite(p, f) | Flag.Dirty;
-    } else if (!(f & Flag.Named) && this.hostAssumesDirty) {
+    } else if (!(f & Flag.Named)) {
       // Without EPT dirty bits KVM marks every page it unmaps dirty (kvm_set_pfn_dirty), so a page
       // the guest only read is written again when evicted; but a read fault leaves it in the swap
       // cache, and that write goes back to its old slot.
-      f |= Flag.Dirty;
+      f |= this.readDirty;
     }
     if (f & Flag.Readahead) {
       f &= ~Flag.Readahead;
@@ -66,7 +72,7 @@ export class Access {
     if (
       f & Flag.SwapCache &&
       !(f & Flag.Writeback) &&
-      (write || (was & (Flag.SwapCache | Flag.Dirty)) === Flag.SwapCache) &&
+      (write === true || (was & (Flag.SwapCache | Flag.Dirty)) === Flag.SwapCache) &&
       this.swapCache.releasesOnAccess(p, write)
     ) {
       this.swapCache.giveUpSlot(p, f);

@@ -233,7 +233,8 @@ export class FaultPath {
         if (this.s.isVmm(p)) pt.flags[p]! |= Flag.Referenced;
         else {
           this.access.apply(p, f.write);
-          if (f.asyncWrite) this.swapCache.reuseForAsyncWrite(p);
+          // `=== true`: a boolean field's truth test is the generic one (see Access.readDirty).
+          if (f.asyncWrite === true) this.swapCache.reuseForAsyncWrite(p);
         }
         break;
       case 'overwrite':

@@ -83,7 +83,12 @@ export class PageIn {
    * writing.
    */
   markAsyncWrite(f: Fault): void {
-    if (this.s.cfg.asyncPfWriteFaults && f.kind === 'touch' && f.ctx === 'guest' && !this.s.isVmm(f.page))
+    if (
+      this.s.cfg.asyncPfWriteFaults === true &&
+      f.kind === 'touch' &&
+      f.ctx === 'guest' &&
+      !this.s.isVmm(f.page)
+    )
       f.asyncWrite = this.s.pt.slot[f.page] !== NONE;
   }
 
@@ -110,7 +115,7 @@ export class PageIn {
     const from = got >= n ? 0 : trimmedFrom(pages, n, p, got);
     const to = Math.min(n, from + got);
     this.loadPages(pages, units, from, to, source);
-    if (markReadahead) {
+    if (markReadahead === true) {
       const pt = this.s.pt;
       for (let i = from; i < to; i++) if (pages[i] !== p) pt.flags[pages[i]!]! |= Flag.Readahead;
     }

@@ -27,7 +27,7 @@ export class SwapCache {
    */
   releasesOnAccess(p: number, write: boolean): boolean {
     const firstMap = (this.s.pt.flags[p]! & (Flag.SwapCache | Flag.Dirty)) === Flag.SwapCache;
-    if (write) return true;
+    if (write === true) return true;
     if (firstMap && this.mostlyUsed()) {
       this.s.counters.swapSlotsReleased++;
       return true;

@@ -25,13 +25,17 @@ export class SwapClusterReadahead implements Readahead {
     const hi = Math.min(s | mask, swap.slotCount - 1);
     const pages = out.pages;
     const units = out.units;
+    // The page table's state array in a local: read through pt, each slot of the loop re-checked
+    // pt's shape and re-loaded the array (the loop's stores into the window arrays let the compiler
+    // assume nothing across iterations).
+    const state = pt.state;
     let n = 0;
     for (let u = lo; u <= hi; u++) {
       // A slot another guest holds (a shared host swap area) is no page of ours: not read here. A
       // slot's owner holds that slot (the swap cache allocates and frees both together, and the
       // invariants check it), so its slot need not be read: a cache miss per page saved.
       const q = swap.ownerOf(u);
-      if (q === p || (q !== NONE && pt.state[q] === State.Swapped)) {
+      if (q === p || (q !== NONE && state[q] === State.Swapped)) {
         pages[n] = q;
         units[n++] = u;
       }

@@ -1,9 +1,6 @@
 import type { FaultContext, FaultId } from '../types.js';
 import { IdMap } from './id-map.js';
-import { newBitmap, setBit as setBitBinding } from './bitmap.js';
-
-/** A module constant, which the compiler writes in (see NOT_ON_LIST in lru-queues.ts). */
-const setBit = setBitBinding;
+import { newBitmap } from './bitmap.js';
 
 /**
  * What a fault was raised for: a CPU access (`touch`), a whole-page overwrite by the guest CPU
@@ -60,12 +57,14 @@ export class FaultTable {
   }
 
   isLive(f: Fault): boolean {
-    return f.live;
+    // A comparison, not the field itself: the callers' truth test of a boolean field is the
+    // generic one (string, number and bigint checks), of a comparison a branch.
+    return f.live === true;
   }
 
   /** Forgets a fault; false when it was not live (already finished). */
   finish(f: Fault): boolean {
-    if (!f.live) return false;
+    if (f.live !== true) return false;
     f.live = false;
     this.liveCount--;
     return true;
@@ -74,8 +73,14 @@ export class FaultTable {
   /** `f` waits until page `p` is loaded. */
   waitOn(p: number, f: Fault): FaultId {
     f.waiting++;
-    setBit(this.hasWaiters, p, true);
-    const w = this.pageWaiters.get(p);
+    // The page's bit says whether the map holds waiters for it (they are set and taken together):
+    // the first waiter of a page, the usual case, goes in without a lookup first. The bit is
+    // written here, not through setBit(), which stayed a call on every fault.
+    const bits = this.hasWaiters;
+    const word = p >>> 5;
+    const bit = 1 << (p & 31);
+    const w = (bits[word]! & bit) === 0 ? undefined : this.pageWaiters.get(p);
+    bits[word] = bits[word]! | bit;
     if (w === undefined) this.pageWaiters.set(p, f);
     else if (Array.isArray(w)) w.push(f);
     else this.pageWaiters.set(p, [w, f]);
@@ -95,7 +100,7 @@ export class FaultTable {
   }
 
   private takeListed(p: number): Fault | Fault[] | undefined {
-    setBit(this.hasWaiters, p, false);
+    this.hasWaiters[p >>> 5]! &= ~(1 << (p & 31));
     return this.pageWaiters.take(p);
   }
 }
