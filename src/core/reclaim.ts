@@ -485,11 +485,12 @@ export class Reclaim {
     const { pt, frames } = this.s;
     // Held in a local: each read through `pt` re-checks its shape.
     const flags = pt.flags;
+    // Every page leaves writeback: counted once (nothing below reads the count).
+    frames.writeback -= pages.length;
     for (let i = 0; i < pages.length; i++) {
       const q = pages[i]!;
       const f = flags[q]! & ~Flag.Writeback;
       flags[q] = f;
-      frames.writeback--;
       if (f & Flag.DiscardOnLoad) {
         this.swapCache.freeSlot(q);
         flags[q] = 0;
