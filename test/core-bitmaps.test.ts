@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { MemoryCore, asBlock, asGfn } from '../src/core/index.js';
 import type { PageTable } from '../src/core/store/page-table.js';
 import { SMALL_CORE_CONFIG } from './support/small-core.js';
+import { clearBit, hasBit, newBitmap, setBit, setBitOn } from '../src/core/store/bitmap.js';
 
 /** The core's page table, reached past its privacy: the planted bugs below write it behind its back. */
 function pageTable(core: MemoryCore): PageTable {
@@ -63,4 +64,23 @@ test('planted: a block changed behind the bitmap is reported by the invariants',
     core.checkInvariants().some((m) => m.includes(`page ${p}: linked bit`)),
     'the stale linked bit went unnoticed',
   );
+});
+
+test('setBitOn and clearBit set and clear one bit, at word edges too, as setBit does, leaving the others', () => {
+  const size = 100;
+  const a = newBitmap(size);
+  const b = newBitmap(size);
+  // Word edges (31/32, 63/64) and the last index, set then some cleared, in both maps alike.
+  const on = [0, 1, 31, 32, 33, 63, 64, 99];
+  for (const i of on) {
+    setBitOn(a, i);
+    setBit(b, i, true);
+  }
+  for (const i of [1, 32, 64]) {
+    clearBit(a, i);
+    setBit(b, i, false);
+  }
+  assert.deepEqual([...a], [...b]);
+  const set = [...Array(size).keys()].filter((i) => hasBit(a, i));
+  assert.deepEqual(set, [0, 31, 33, 63, 99]);
 });

@@ -11,6 +11,16 @@ export function hasBit(bits: Int32Array, i: number): boolean {
   return (bits[i >>> 5]! & (1 << (i & 31))) !== 0;
 }
 
+/** Sets bit `i` (setBit without its branch on a boolean argument, for hot paths that know which). */
+export function setBitOn(bits: Int32Array, i: number): void {
+  bits[i >>> 5]! |= 1 << (i & 31);
+}
+
+/** Clears bit `i` (see setBitOn). */
+export function clearBit(bits: Int32Array, i: number): void {
+  bits[i >>> 5]! &= ~(1 << (i & 31));
+}
+
 /** Sets (or clears) bit `i`. */
 export function setBit(bits: Int32Array, i: number, on: boolean): void {
   if (on) bits[i >>> 5]! |= 1 << (i & 31);

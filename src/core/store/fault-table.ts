@@ -1,6 +1,16 @@
 import type { FaultContext, FaultId } from '../types.js';
 import { IdMap } from './id-map.js';
-import { newBitmap } from './bitmap.js';
+import {
+  clearBit as clearBitBinding,
+  hasBit as hasBitBinding,
+  newBitmap,
+  setBitOn as setBitOnBinding,
+} from './bitmap.js';
+
+/** Module constants, which the compiler writes in (see NOT_ON_LIST in lru-queues.ts). */
+const hasBit = hasBitBinding;
+const setBitOn = setBitOnBinding;
+const clearBit = clearBitBinding;
 
 /**
  * What a fault was raised for: a CPU access (`touch`), a whole-page overwrite by the guest CPU
@@ -74,13 +84,9 @@ export class FaultTable {
   waitOn(p: number, f: Fault): FaultId {
     f.waiting++;
     // The page's bit says whether the map holds waiters for it (they are set and taken together):
-    // the first waiter of a page, the usual case, goes in without a lookup first. The bit is
-    // written here, not through setBit(), which stayed a call on every fault.
-    const bits = this.hasWaiters;
-    const word = p >>> 5;
-    const bit = 1 << (p & 31);
-    const w = (bits[word]! & bit) === 0 ? undefined : this.pageWaiters.get(p);
-    bits[word] = bits[word]! | bit;
+    // the first waiter of a page, the usual case, goes in without a lookup first.
+    const w = hasBit(this.hasWaiters, p) ? this.pageWaiters.get(p) : undefined;
+    setBitOn(this.hasWaiters, p);
     if (w === undefined) this.pageWaiters.set(p, f);
     else if (Array.isArray(w)) w.push(f);
     else this.pageWaiters.set(p, [w, f]);
@@ -100,7 +106,7 @@ export class FaultTable {
   }
 
   private takeListed(p: number): Fault | Fault[] | undefined {
-    this.hasWaiters[p >>> 5]! &= ~(1 << (p & 31));
+    clearBit(this.hasWaiters, p);
     return this.pageWaiters.take(p);
   }
 }

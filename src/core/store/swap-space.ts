@@ -192,7 +192,8 @@ export class SwapSpace implements SwapArea {
       const need = k - tail;
       // Integers compared, not Math.min(): the optimizing compiler takes Math.min's operands as
       // doubles (converted and compared as such, about 15 instructions per taken slot).
-      const blockEnd = b * k + k < this.slotCount ? b * k + k : this.slotCount;
+      const end = b * k + k;
+      const blockEnd = end < this.slotCount ? end : this.slotCount;
       run = blockEnd + need <= this.slotCount && this.freeHead[b + 1]! >= need;
     }
     setBit(this.runStarts, b, run);
