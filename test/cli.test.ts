@@ -17,12 +17,13 @@ import { METRIC_NAMES, type FigureResult } from '../src/engine/results.js';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
 const PAPER = join(import.meta.dirname, '..', '..', 'data', 'paper-targets.json');
-// The runs these tests make go to a store of their own, not the user's.
+// The runs these tests make go to a store of their own, not the user's. Timeouts only stop a hung
+// child: under load (CI beside other jobs) starting Node and a small run can take minutes.
 const STORE = mkdtempSync(join(tmpdir(), 'vsw-cli-store-'));
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [CLI, ...args], {
     encoding: 'utf8',
-    timeout: 120_000,
+    timeout: 600_000,
     env: { ...process.env, VSWAPPER_STORE: STORE },
   });
 
@@ -176,7 +177,7 @@ test('an installed package without ../shared compares with its own data/; with n
   const n = spawnSync(process.execPath, [bare.cli, 'run', 'tiny.yaml', '--out', 'out'], {
     cwd: bare.cwd,
     encoding: 'utf8',
-    timeout: 120_000,
+    timeout: 600_000,
   });
   assert.equal(n.status, 0, n.stderr);
   assert.match(n.stderr, /vswapper: no paper values found \(looked for .*data\/paper-targets\.json/);
@@ -246,7 +247,7 @@ test('idle-probe: a bad flag or folder is one line and exit code 2 before the gu
   for (const [flags, message] of cases) {
     const r = spawnSync(process.execPath, [CLI, 'idle-probe', ...flags], {
       encoding: 'utf8',
-      timeout: 20_000,
+      timeout: 120_000,
     });
     assert.equal(r.status, 2, `${flags.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr.split('\n')[0]!, message, flags.join(' '));
@@ -272,7 +273,10 @@ test('timeline: a bad flag or folder is one line and exit code 2 before the run;
   ];
   for (const [flags, message] of cases) {
     // Full size and 10 guests: minutes of simulation if the check came after the run.
-    const r = spawnSync(process.execPath, [CLI, 'timeline', ...flags], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, [CLI, 'timeline', ...flags], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     assert.equal(r.status, 2, `${flags.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr.split('\n')[0]!, message, flags.join(' '));
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');

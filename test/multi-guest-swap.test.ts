@@ -57,7 +57,7 @@ test('the CLI refuses --guest-swap on a figure without the variant, and a bad si
   const run = (...args: string[]) =>
     spawnSync(process.execPath, [CLI, 'reproduce', ...args, '--out', join(out, 'o'), '--fresh'], {
       encoding: 'utf8',
-      timeout: 20_000,
+      timeout: 120_000,
     });
   const a = run('fig3', '--guest-swap', '64');
   assert.equal(a.status, 2, a.stderr);
