@@ -128,7 +128,7 @@ export class PageIn {
    * not read (a cache miss per page, most of this function's time).
    */
   private loadPages(pages: number[], units: number[], from: number, to: number, source: ReadSource): void {
-    const { pt, frames, io } = this.s;
+    const { pt, frames } = this.s;
     // Windows are usually gathered in unit order; only one that is not pays for a sort.
     let sorted = true;
     for (let i = from + 1; i < to && sorted; i++) sorted = units[i - 1]! <= units[i]!;
@@ -137,14 +137,25 @@ export class PageIn {
     for (let i = from; i < to; i++) {
       const u = units[i]!;
       if (i > start && u !== units[i - 1] && u !== units[i - 1]! + 1) {
-        io.emitRead(source, copyRun(pages, start, i), copyRun(units, start, i));
+        this.emitRun(source, pages, units, start, i);
         start = i;
       }
       const q = pages[i]!;
       pt.state[q] = State.Loading;
       frames.charge(q);
     }
-    io.emitRead(source, copyRun(pages, start, to), copyRun(units, start, to));
+    this.emitRun(source, pages, units, start, to);
+  }
+
+  /**
+   * The read action of entries `from` .. `to` - 1 of the window, with copies of them. A run of one
+   * page, half the runs the swapping path reads (slot allocation fills holes one slot at a time),
+   * is copied here without a call: copyRun is too large to be inlined, and its call, argument checks
+   * and jump table cost more than the two one-entry arrays themselves.
+   */
+  private emitRun(source: ReadSource, pages: number[], units: number[], from: number, to: number): void {
+    if (to - from === 1) this.s.io.emitRead(source, [pages[from]!], [units[from]!]);
+    else this.s.io.emitRead(source, copyRun(pages, from, to), copyRun(units, from, to));
   }
 }
 
