@@ -197,7 +197,9 @@ export class FaultPath {
       }
       this.wake(q);
     }
-    this.pump();
+    // Tested here, not only in pump(): most reads complete with no fault waiting for a frame, and
+    // pump() stays a call.
+    if (this.s.faults.frameWaiters.length > 0) this.pump();
   }
 
   /**
