@@ -13,7 +13,7 @@ import {
 import type { CoreCounters } from '../counters.js';
 import { UnknownIoError } from '../errors.js';
 import type { BlockNo, FaultId, Gfn, IoId, SwapSlot, VmmPage } from '../types.js';
-import { IdMap } from './id-map.js';
+import { InFlightMap } from './in-flight-map.js';
 
 /** A read the driver has not finished: its source and pages in the core's index space, with their units. */
 export interface PendingRead {
@@ -48,8 +48,8 @@ export class PageIo {
   private readonly actions: (CoreAction | undefined)[] = [];
   private queuedCount = 0;
   private takenCount = 0;
-  // An IdMap, not a Map: it fills and empties on every fault, and a Map reallocates as it empties.
-  private readonly pending = new IdMap<PendingIo>();
+  // Not a Map: it fills and empties on every fault, and a Map reallocates as it empties.
+  private readonly pending = new InFlightMap<PendingIo>();
   /** Fault and I/O ids come from one counter, so an id names one thing only. */
   private lastId = 0;
   /** The last drop action queued: a page freed while it is still the queue's last joins it. */
