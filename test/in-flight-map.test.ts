@@ -76,3 +76,16 @@ test('an id whose slot an older one still holds is kept apart and found again', 
   assert.equal(m.take(1), undefined);
   assert.equal(m.size, 0);
 });
+
+test('get() finds an entry in its slot or in the overflow, and page 0 is a key like any other', () => {
+  const m = new InFlightMap<string>();
+  m.set(0, 'zero');
+  m.set(256, 'shares 0');
+  assert.equal(m.get(0), 'zero');
+  assert.equal(m.get(256), 'shares 0');
+  assert.equal(m.get(512), undefined);
+  assert.equal(m.take(0), 'zero');
+  assert.equal(m.get(0), undefined);
+  assert.equal(m.get(256), 'shares 0');
+  assert.equal(m.size, 1);
+});
