@@ -19,12 +19,17 @@ const NONE = NONE_BINDING;
  * or a zero-filled frame for a page that never had content. Counts the major faults by context.
  */
 export class PageIn {
+  /** CoreConfig.asyncPfWriteFaults, read once: markAsyncWrite runs on every swap-in. */
+  private readonly asyncPfWrites: boolean;
+
   constructor(
     private readonly s: Store,
     private readonly reclaim: Reclaim,
     private readonly swapReadahead: Readahead,
     private readonly fileReadahead: Readahead,
-  ) {}
+  ) {
+    this.asyncPfWrites = s.cfg.asyncPfWriteFaults === true;
+  }
 
   /**
    * The window of the fault being started, written here by its policy (scratch kept for every
@@ -83,12 +88,7 @@ export class PageIn {
    * writing.
    */
   markAsyncWrite(f: Fault): void {
-    if (
-      this.s.cfg.asyncPfWriteFaults === true &&
-      f.kind === 'touch' &&
-      f.ctx === 'guest' &&
-      !this.s.isVmm(f.page)
-    )
+    if (this.asyncPfWrites === true && f.kind === 'touch' && f.ctx === 'guest' && !this.s.isVmm(f.page))
       f.asyncWrite = this.s.pt.slot[f.page] !== NONE;
   }
 
