@@ -150,11 +150,14 @@ export class PageIn {
   /**
    * The read action of entries `from` .. `to` - 1 of the window, with copies of them. A run of one
    * page, half the runs the swapping path reads (slot allocation fills holes one slot at a time),
-   * is copied here without a call: copyRun is too large to be inlined, and its call, argument checks
+   * or of two (a sixth), is copied here without a call: copyRun is too large to be inlined, and its call, argument checks
    * and jump table cost more than the two one-entry arrays themselves.
    */
   private emitRun(source: ReadSource, pages: number[], units: number[], from: number, to: number): void {
-    if (to - from === 1) this.s.io.emitRead(source, [pages[from]!], [units[from]!]);
+    const n = to - from;
+    if (n === 1) this.s.io.emitRead(source, [pages[from]!], [units[from]!]);
+    else if (n === 2)
+      this.s.io.emitRead(source, [pages[from]!, pages[from + 1]!], [units[from]!, units[from + 1]!]);
     else this.s.io.emitRead(source, copyRun(pages, from, to), copyRun(units, from, to));
   }
 }
