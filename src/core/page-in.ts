@@ -46,8 +46,7 @@ export class PageIn {
     const got = this.reclaim.takeFrames(n);
     if (got === 0) return false;
     this.swapReadahead.started(p);
-    this.countMajor(f);
-    this.markAsyncWrite(f);
+    this.swapMajor(f);
     this.load(n, p, got, 'swap', this.swapReadahead.tracksHits);
     this.s.faults.waitOn(p, f);
     return true;
@@ -97,6 +96,21 @@ export class PageIn {
     const n = policy.window(p, this.scratch);
     if (!holds(this.scratch.pages, n, p)) throw new ReadaheadWindowError(p, policy.name);
     return n;
+  }
+
+  /**
+   * countMajor() and markAsyncWrite() of a swap-in, in one call (two were two calls on every
+   * swap-in): the page is Swapped, with a slot (swapIn checked that the slot is the page's).
+   */
+  private swapMajor(f: Fault): void {
+    const c = this.s.counters;
+    if (f.ctx === 'guest') {
+      c.hostFaultsInGuest++;
+      if (this.asyncPfWrites === true && f.kind === 'touch' && !this.s.isVmm(f.page)) f.asyncWrite = true;
+    } else {
+      c.hostFaultsInHost++;
+    }
+    if (f.kind === 'overwrite') c.falseSwapReads++;
   }
 
   private countMajor(f: Fault): void {
