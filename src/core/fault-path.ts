@@ -177,9 +177,12 @@ export class FaultPath {
     const pages = io.pages;
     const flags = pt.flags;
     const state = pt.state;
+    // Whether any page is being emulated, asked once: nothing a waiter does starts an emulation, and
+    // with none (nearly always) no page of the read can be a merge arriving.
+    const merging = this.preventer.active !== 0;
     for (let i = 0; i < pages.length; i++) {
       const q = pages[i]!;
-      if (this.preventer.mergeArrived(q)) {
+      if (merging && this.preventer.mergeArrived(q)) {
         this.wake(q);
         continue;
       }
@@ -197,7 +200,9 @@ export class FaultPath {
       }
       this.wake(q);
     }
-    this.pump();
+    // Tested here, not only in pump(): most reads complete with no fault waiting for a frame, and
+    // pump() stays a call.
+    if (this.s.faults.frameWaiters.length > 0) this.pump();
   }
 
   /**

@@ -369,7 +369,8 @@ export class MemoryCore {
 
   writeDone(id: IoId): void {
     this.reclaim.writebackDone(this.s.io.takeWrite(id));
-    this.faults.pump();
+    // Tested here, not only in pump(): most writes complete with no fault waiting for a frame.
+    if (this.s.faults.frameWaiters.length > 0) this.faults.pump();
   }
 
   /**

@@ -19,12 +19,17 @@ const NONE = NONE_BINDING;
  * or a zero-filled frame for a page that never had content. Counts the major faults by context.
  */
 export class PageIn {
+  /** CoreConfig.asyncPfWriteFaults, read once: markAsyncWrite runs on every swap-in. */
+  private readonly asyncPfWrites: boolean;
+
   constructor(
     private readonly s: Store,
     private readonly reclaim: Reclaim,
     private readonly swapReadahead: Readahead,
     private readonly fileReadahead: Readahead,
-  ) {}
+  ) {
+    this.asyncPfWrites = s.cfg.asyncPfWriteFaults === true;
+  }
 
   /**
    * The window of the fault being started, written here by its policy (scratch kept for every
@@ -41,8 +46,7 @@ export class PageIn {
     const got = this.reclaim.takeFrames(n);
     if (got === 0) return false;
     this.swapReadahead.started(p);
-    this.countMajor(f);
-    this.markAsyncWrite(f);
+    this.swapMajor(f);
     this.load(n, p, got, 'swap', this.swapReadahead.tracksHits);
     this.s.faults.waitOn(p, f);
     return true;
@@ -83,12 +87,7 @@ export class PageIn {
    * writing.
    */
   markAsyncWrite(f: Fault): void {
-    if (
-      this.s.cfg.asyncPfWriteFaults === true &&
-      f.kind === 'touch' &&
-      f.ctx === 'guest' &&
-      !this.s.isVmm(f.page)
-    )
+    if (this.asyncPfWrites === true && f.kind === 'touch' && f.ctx === 'guest' && !this.s.isVmm(f.page))
       f.asyncWrite = this.s.pt.slot[f.page] !== NONE;
   }
 
@@ -97,6 +96,21 @@ export class PageIn {
     const n = policy.window(p, this.scratch);
     if (!holds(this.scratch.pages, n, p)) throw new ReadaheadWindowError(p, policy.name);
     return n;
+  }
+
+  /**
+   * countMajor() and markAsyncWrite() of a swap-in, in one call (two were two calls on every
+   * swap-in): the page is Swapped, with a slot (swapIn checked that the slot is the page's).
+   */
+  private swapMajor(f: Fault): void {
+    const c = this.s.counters;
+    if (f.ctx === 'guest') {
+      c.hostFaultsInGuest++;
+      if (this.asyncPfWrites === true && f.kind === 'touch' && !this.s.isVmm(f.page)) f.asyncWrite = true;
+    } else {
+      c.hostFaultsInHost++;
+    }
+    if (f.kind === 'overwrite') c.falseSwapReads++;
   }
 
   private countMajor(f: Fault): void {
@@ -128,7 +142,7 @@ export class PageIn {
    * not read (a cache miss per page, most of this function's time).
    */
   private loadPages(pages: number[], units: number[], from: number, to: number, source: ReadSource): void {
-    const { pt, frames, io } = this.s;
+    const { pt, frames } = this.s;
     // Windows are usually gathered in unit order; only one that is not pays for a sort.
     let sorted = true;
     for (let i = from + 1; i < to && sorted; i++) sorted = units[i - 1]! <= units[i]!;
@@ -137,14 +151,28 @@ export class PageIn {
     for (let i = from; i < to; i++) {
       const u = units[i]!;
       if (i > start && u !== units[i - 1] && u !== units[i - 1]! + 1) {
-        io.emitRead(source, copyRun(pages, start, i), copyRun(units, start, i));
+        this.emitRun(source, pages, units, start, i);
         start = i;
       }
       const q = pages[i]!;
       pt.state[q] = State.Loading;
       frames.charge(q);
     }
-    io.emitRead(source, copyRun(pages, start, to), copyRun(units, start, to));
+    this.emitRun(source, pages, units, start, to);
+  }
+
+  /**
+   * The read action of entries `from` .. `to` - 1 of the window, with copies of them. A run of one
+   * page, half the runs the swapping path reads (slot allocation fills holes one slot at a time),
+   * or of two (a sixth), is copied here without a call: copyRun is too large to be inlined, and its call, argument checks
+   * and jump table cost more than the two one-entry arrays themselves.
+   */
+  private emitRun(source: ReadSource, pages: number[], units: number[], from: number, to: number): void {
+    const n = to - from;
+    if (n === 1) this.s.io.emitRead(source, [pages[from]!], [units[from]!]);
+    else if (n === 2)
+      this.s.io.emitRead(source, [pages[from]!, pages[from + 1]!], [units[from]!, units[from + 1]!]);
+    else this.s.io.emitRead(source, copyRun(pages, from, to), copyRun(units, from, to));
   }
 }
 

@@ -1,5 +1,5 @@
 import type { FaultContext, FaultId } from '../types.js';
-import { IdMap } from './id-map.js';
+import { InFlightMap } from './in-flight-map.js';
 import {
   clearBit as clearBitBinding,
   hasBit as hasBitBinding,
@@ -40,9 +40,10 @@ export interface Fault {
 export class FaultTable {
   /** Faults not finished: each fault carries its own mark (Fault.live), so no map by id is kept. */
   private liveCount = 0;
-  // An IdMap, not a Map: it fills and empties on every fault, and a Map reallocates as it empties.
+  // Not a Map: it fills and empties on every fault, and a Map reallocates as it empties. Few pages
+  // have waiters at once, so a page's low bits nearly always find its slot free (see InFlightMap).
   /** A page's waiters: the one fault (the usual case, no array for it), or several, oldest first. */
-  private readonly pageWaiters = new IdMap<Fault | Fault[]>();
+  private readonly pageWaiters = new InFlightMap<Fault | Fault[]>();
   /**
    * One bit per page, set where pageWaiters has an entry: most loaded pages have none, and skip the
    * map. Bits, not bytes: a read completes pages scattered over the guest, and at 32 KiB per GiB of
@@ -89,7 +90,11 @@ export class FaultTable {
     setBitOn(this.hasWaiters, p);
     if (w === undefined) this.pageWaiters.set(p, f);
     else if (Array.isArray(w)) w.push(f);
-    else this.pageWaiters.set(p, [w, f]);
+    else {
+      // A second waiter (rare): the entry becomes an array of both.
+      this.pageWaiters.take(p);
+      this.pageWaiters.set(p, [w, f]);
+    }
     return f.id;
   }
 

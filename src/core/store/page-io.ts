@@ -13,7 +13,7 @@ import {
 import type { CoreCounters } from '../counters.js';
 import { UnknownIoError } from '../errors.js';
 import type { BlockNo, FaultId, Gfn, IoId, SwapSlot, VmmPage } from '../types.js';
-import { IdMap } from './id-map.js';
+import { InFlightMap } from './in-flight-map.js';
 
 /** A read the driver has not finished: its source and pages in the core's index space, with their units. */
 export interface PendingRead {
@@ -48,8 +48,8 @@ export class PageIo {
   private readonly actions: (CoreAction | undefined)[] = [];
   private queuedCount = 0;
   private takenCount = 0;
-  // An IdMap, not a Map: it fills and empties on every fault, and a Map reallocates as it empties.
-  private readonly pending = new IdMap<PendingIo>();
+  // Not a Map: it fills and empties on every fault, and a Map reallocates as it empties.
+  private readonly pending = new InFlightMap<PendingIo>();
   /** Fault and I/O ids come from one counter, so an id names one thing only. */
   private lastId = 0;
   /** The last drop action queued: a page freed while it is still the queue's last joins it. */
@@ -187,18 +187,24 @@ export class PageIo {
   /** The read `id` is done: its record, which is forgotten. */
   takeRead(id: IoId): PendingRead {
     const io = this.pending.take(id);
-    if (io?.kind === 'read') return io;
-    // The other kind of I/O under this id stays in flight, as if never looked at.
-    if (io) this.pending.set(id, io);
-    throw new UnknownIoError('read', id);
+    if (io !== undefined && io.kind === 'read') return io;
+    return this.notInFlight('read', id, io);
   }
 
   /** The write `id` is done: its pages. */
   takeWrite(id: IoId): readonly number[] {
     const io = this.pending.take(id);
-    if (io?.kind === 'write') return io.pages;
-    // The other kind of I/O under this id stays in flight, as if never looked at.
-    if (io) this.pending.set(id, io);
-    throw new UnknownIoError('write', id);
+    if (io !== undefined && io.kind === 'write') return io.pages;
+    return this.notInFlight('write', id, io);
+  }
+
+  /**
+   * No I/O of `kind` is in flight under `id`: `io`, another kind of I/O under this id, stays in
+   * flight, as if never looked at. (A method of its own, so that takeRead and takeWrite stay small
+   * enough to be inlined where every completion comes in.)
+   */
+  private notInFlight(kind: 'read' | 'write', id: IoId, io: PendingIo | undefined): never {
+    if (io !== undefined) this.pending.set(id, io);
+    throw new UnknownIoError(kind, id);
   }
 }
