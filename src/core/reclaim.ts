@@ -371,8 +371,8 @@ export class Reclaim {
     const state = pt.state;
     const firstVmmPage = this.s.firstVmmPage;
     const writeBatch = this.writeBatch;
-    // Counted in locals and stored once (see shrinkActive): nothing in the loop reads them.
-    let scanned = this.recentScanned[type]!;
+    // Counted in locals and stored once (see shrinkActive): nothing in the loop reads them. Every
+    // page taken counts as scanned: the count grows by `m` after the loop (see addPages).
     let rotated = this.recentRotated[type]!;
     let writeCount = this.writeCount;
     let writeback = 0;
@@ -386,7 +386,6 @@ export class Reclaim {
     let activated = 0;
     for (let i = 0; i < m; i++) {
       const p = taken[i]!;
-      scanned++;
       const f = flags[p]!;
       if (pt.isPinned(p) || state[p] !== State.Resident) {
         keep[kept++] = p;
@@ -443,7 +442,7 @@ export class Reclaim {
         reclaimed++;
       }
     }
-    this.recentScanned[type] = scanned;
+    this.recentScanned[type] = addPages(this.recentScanned[type]!, m);
     this.recentRotated[type] = rotated;
     this.writeCount = writeCount;
     frames.writeback += writeback;
@@ -544,6 +543,20 @@ function scanCount(size: number, prio: number, forceScan: boolean, batch: number
   let scan = size >>> prio;
   if (scan === 0 && forceScan) scan = Math.min(size, batch);
   return Math.floor(scan * fraction);
+}
+
+/**
+ * `sum` + 1, `n` times over, in floating point: what counting `n` pages one by one gives, to the last
+ * bit. The recent scan counts are whole numbers of pages plus fractions left by get_scan_count()'s
+ * halvings. Adding whole numbers to such a sum is exact until it crosses a power of two, where it is
+ * rounded once; when `sum` >= `n` the additions cross at most one, so one addition of `n` rounds the
+ * same (the sums here are far below 2^50, where whole numbers are multiples of every rounding step).
+ * A smaller sum may cross several, each rounded: there it is counted one by one.
+ */
+export function addPages(sum: number, n: number): number {
+  if (sum >= n) return sum + n;
+  for (let i = 0; i < n; i++) sum++;
+  return sum;
 }
 
 /** Batches up to this long are sorted by insertion (quadratic at worst, so never a long one). */
