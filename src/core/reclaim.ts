@@ -538,6 +538,9 @@ export class Reclaim {
  */
 function scanCount(size: number, prio: number, forceScan: boolean, batch: number, fraction: number): number {
   if (prio === 0) return size;
+  // A list with no share of the pass (file pages when there are none, anonymous ones when swap is
+  // full) scans nothing: what the product below gives, without computing it.
+  if (fraction === 0) return 0;
   // size / 2 ** prio rounded down, as an integer shift: a list's size is a whole number of pages
   // below 2 ** 32, and prio is 1..12 here.
   let scan = size >>> prio;
