@@ -75,6 +75,11 @@ export class Reclaim {
    * `writeCount` entries (reused, written by index: emptying it would give its room back).
    */
   private readonly writeBatch: number[] = [];
+  /**
+   * The swap slot of each page of writeBatch, at the same index: the batch is sorted and cut into
+   * runs by slot, and reading the slot here is one load where the page table's is two.
+   */
+  private readonly writeSlots: number[] = [];
   private writeCount = 0;
   /** Each zone's share of the host's memory (zoneWeights normalised): its share of the watermarks. */
   private readonly zoneShare: Float64Array;
@@ -371,6 +376,7 @@ export class Reclaim {
     const state = pt.state;
     const firstVmmPage = this.s.firstVmmPage;
     const writeBatch = this.writeBatch;
+    const writeSlots = this.writeSlots;
     // Counted in locals and stored once (see shrinkActive): nothing in the loop reads them. Every
     // page taken counts as scanned: the count grows by `m` after the loop (see addPages).
     let rotated = this.recentRotated[type]!;
@@ -425,6 +431,7 @@ export class Reclaim {
         writeback++;
         swapRewrites++;
         if (pt.isLinked(p)) silentSwapWrites++;
+        writeSlots[writeCount] = pt.slot[p]!;
         writeBatch[writeCount++] = p;
         reclaimed++;
       } else {
@@ -438,6 +445,7 @@ export class Reclaim {
         flags[p] = Flag.SwapCache | Flag.Writeback;
         writeback++;
         if (pt.isLinked(p)) silentSwapWrites++;
+        writeSlots[writeCount] = s;
         writeBatch[writeCount++] = p;
         reclaimed++;
       }
@@ -458,23 +466,25 @@ export class Reclaim {
   /** Writes the pass's dirty anonymous pages, one write per run of consecutive slots. */
   private flushWriteBatch(): void {
     const pages = this.writeBatch;
+    const slots = this.writeSlots;
     const n = this.writeCount;
     if (n === 0) return;
     this.writeCount = 0;
-    const slot = this.s.pt.slot;
     // Usually nearly in slot order (fresh slots come in ascending runs; pages written back to the
     // slots they kept fall in between): a direct reclaim pass's batch (a few dozen pages) is sorted
     // in place, where Array.prototype.sort would copy it on every pass; a global scan's, which may
     // be thousands of pages, by the builtin. Slots are distinct, so both give the one slot order.
     if (n > INSERTION_SORT_MAX) {
+      const slot = this.s.pt.slot;
       pages.length = n;
       pages.sort((a, b) => slot[a]! - slot[b]!);
-    } else insertionSortBySlot(pages, n, slot);
+      for (let i = 0; i < n; i++) slots[i] = slot[pages[i]!]!;
+    } else insertionSortBySlot(pages, slots, n);
     let from = 0;
     for (let i = 1; i <= n; i++) {
-      if (i < n && slot[pages[i]!] === slot[pages[i - 1]!]! + 1) continue;
+      if (i < n && slots[i] === slots[i - 1]! + 1) continue;
       const run = copyRun(pages, from, i);
-      this.s.io.emitWrite(run, slot[run[0]!]!);
+      this.s.io.emitWrite(run, slots[from]!);
       from = i;
     }
   }
@@ -565,16 +575,23 @@ export function addPages(sum: number, n: number): number {
 /** Batches up to this long are sorted by insertion (quadratic at worst, so never a long one). */
 const INSERTION_SORT_MAX = 64;
 
-/** Sorts the first `n` pages in place by their slots, each moved down past the larger slots before it. */
-function insertionSortBySlot(pages: number[], n: number, slot: Int32Array): void {
+/**
+ * Sorts the first `n` pages in place by their slots (`slots[i]` is the slot of `pages[i]`, and moves
+ * with it), each moved down past the larger slots before it. A page already above the one before it
+ * (the usual case) costs one comparison.
+ */
+export function insertionSortBySlot(pages: number[], slots: number[], n: number): void {
   for (let i = 1; i < n; i++) {
+    const s = slots[i]!;
+    if (slots[i - 1]! < s) continue;
     const q = pages[i]!;
-    const s = slot[q]!;
     let j = i - 1;
-    while (j >= 0 && slot[pages[j]!]! > s) {
+    while (j >= 0 && slots[j]! > s) {
       pages[j + 1] = pages[j]!;
+      slots[j + 1] = slots[j]!;
       j--;
     }
     pages[j + 1] = q;
+    slots[j + 1] = s;
   }
 }
