@@ -362,7 +362,8 @@ export class Reclaim {
     const type = file ? 1 : 0;
     const list = file ? LruList.InactiveFile : LruList.InactiveAnon;
     const active = file ? LruList.ActiveFile : LruList.ActiveAnon;
-    let reclaimed = 0;
+    // Pages freed at once; those written to swap are counted from the batch after the loop.
+    let freed = 0;
     const keep = this.keepScratch;
     let kept = 0;
     // The whole batch taken from the tail first: nothing below puts a page back on `list` before the
@@ -380,8 +381,8 @@ export class Reclaim {
     // Counted in locals and stored once (see shrinkActive): nothing in the loop reads them. Every
     // page taken counts as scanned: the count grows by `m` after the loop (see addPages).
     let rotated = this.recentRotated[type]!;
-    let writeCount = this.writeCount;
-    let writeback = 0;
+    const writeCountBefore = this.writeCount;
+    let writeCount = writeCountBefore;
     let namedDrops = 0;
     let swapRewrites = 0;
     let silentSwapWrites = 0;
@@ -420,20 +421,18 @@ export class Reclaim {
         flags[p] = f & Flag.Named;
         namedDrops++;
         this.s.freeUnlisted(p, State.InImage);
-        reclaimed++;
+        freed++;
       } else if (f & Flag.SwapCache && !(f & Flag.Dirty)) {
         flags[p] = 0;
         this.s.freeUnlisted(p, State.Swapped);
-        reclaimed++;
+        freed++;
       } else if (f & Flag.SwapCache) {
         // Dirty but still in the swap cache: pageout() writes it to the slot it already has.
         flags[p] = Flag.SwapCache | Flag.Writeback;
-        writeback++;
         swapRewrites++;
         if (pt.isLinked(p)) silentSwapWrites++;
         writeSlots[writeCount] = pt.slot[p]!;
         writeBatch[writeCount++] = p;
-        reclaimed++;
       } else {
         const s = swap.allocate(p) as number;
         if (s === NONE) {
@@ -443,24 +442,24 @@ export class Reclaim {
         }
         pt.slot[p] = s;
         flags[p] = Flag.SwapCache | Flag.Writeback;
-        writeback++;
         if (pt.isLinked(p)) silentSwapWrites++;
         writeSlots[writeCount] = s;
         writeBatch[writeCount++] = p;
-        reclaimed++;
       }
     }
     this.recentScanned[type] = addPages(this.recentScanned[type]!, m);
     this.recentRotated[type] = rotated;
     this.writeCount = writeCount;
-    frames.writeback += writeback;
+    // Every page added to the write batch is under writeback now, and counts as reclaimed.
+    const written = writeCount - writeCountBefore;
+    frames.writeback += written;
     counters.namedDrops += namedDrops;
     counters.swapRewrites += swapRewrites;
     counters.silentSwapWrites += silentSwapWrites;
     counters.swapSlotsReleased += swapSlotsReleased;
     lru.pushMany(zone, active, taken, activated);
     lru.pushMany(zone, list, keep, kept);
-    return reclaimed;
+    return freed + written;
   }
 
   /** Writes the pass's dirty anonymous pages, one write per run of consecutive slots. */
