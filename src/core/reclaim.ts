@@ -554,7 +554,10 @@ function scanCount(size: number, prio: number, forceScan: boolean, batch: number
   // below 2 ** 32, and prio is 1..12 here.
   let scan = size >>> prio;
   if (scan === 0 && forceScan) scan = Math.min(size, batch);
-  return Math.floor(scan * fraction);
+  // Rounded down as an integer: scan * fraction is at least 0 and below 2^31 (a list of fewer than
+  // 2^32 pages, shifted by at least 1, or a batch), where truncation is Math.floor, and the targets
+  // stay integers in the loop that counts them down.
+  return (scan * fraction) | 0;
 }
 
 /**
