@@ -383,10 +383,8 @@ export class Reclaim {
     let rotated = this.recentRotated[type]!;
     const writeCountBefore = this.writeCount;
     let writeCount = writeCountBefore;
-    let namedDrops = 0;
-    let swapRewrites = 0;
-    let silentSwapWrites = 0;
-    let swapSlotsReleased = 0;
+    // The rarer counts (named drops, rewrites, silent writes, slots given up) go to the counters
+    // where they happen: as locals they were four more values the loop carried.
     // Pages activated, in order, written over the front of `taken` and pushed in one batch after
     // the loop (see shrinkActive). An anonymous page that finds swap full joins them: its list is
     // `active` then.
@@ -405,7 +403,7 @@ export class Reclaim {
           rotated++;
           // activate_locked: a page kept in memory gives its slot back when swap is filling up.
           if (f & Flag.SwapCache && !file && this.swapCache.mostlyUsed()) {
-            swapSlotsReleased++;
+            counters.swapSlotsReleased++;
             this.swapCache.giveUpSlot(p, flags[p]);
           }
           taken[activated++] = p;
@@ -419,7 +417,7 @@ export class Reclaim {
         // A clean file-backed page: the image (or QEMU's executable) has the content, nothing is
         // written. The Mapper's named pages leave this way.
         flags[p] = f & Flag.Named;
-        namedDrops++;
+        counters.namedDrops++;
         this.s.freeUnlisted(p, State.InImage);
         freed++;
       } else if (f & Flag.SwapCache && !(f & Flag.Dirty)) {
@@ -429,8 +427,8 @@ export class Reclaim {
       } else if (f & Flag.SwapCache) {
         // Dirty but still in the swap cache: pageout() writes it to the slot it already has.
         flags[p] = Flag.SwapCache | Flag.Writeback;
-        swapRewrites++;
-        if (pt.isLinked(p)) silentSwapWrites++;
+        counters.swapRewrites++;
+        if (pt.isLinked(p)) counters.silentSwapWrites++;
         writeSlots[writeCount] = pt.slot[p]!;
         writeBatch[writeCount++] = p;
       } else {
@@ -442,7 +440,7 @@ export class Reclaim {
         }
         pt.slot[p] = s;
         flags[p] = Flag.SwapCache | Flag.Writeback;
-        if (pt.isLinked(p)) silentSwapWrites++;
+        if (pt.isLinked(p)) counters.silentSwapWrites++;
         writeSlots[writeCount] = s;
         writeBatch[writeCount++] = p;
       }
@@ -453,10 +451,6 @@ export class Reclaim {
     // Every page added to the write batch is under writeback now, and counts as reclaimed.
     const written = writeCount - writeCountBefore;
     frames.writeback += written;
-    counters.namedDrops += namedDrops;
-    counters.swapRewrites += swapRewrites;
-    counters.silentSwapWrites += silentSwapWrites;
-    counters.swapSlotsReleased += swapSlotsReleased;
     lru.pushMany(zone, active, taken, activated);
     lru.pushMany(zone, list, keep, kept);
     return freed + written;
