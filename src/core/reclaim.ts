@@ -484,7 +484,8 @@ export class Reclaim {
 
   /** The swap write of `pages` is done (end_page_writeback): each page is freed or stays. */
   writebackDone(pages: readonly number[]): void {
-    const { pt, frames } = this.s;
+    const s = this.s;
+    const { pt, frames } = s;
     // Held in a local: each read through `pt` re-checks its shape.
     const flags = pt.flags;
     // Every page leaves writeback: counted once (nothing below reads the count).
@@ -493,6 +494,12 @@ export class Reclaim {
       const q = pages[i]!;
       const f = flags[q]! & ~Flag.Writeback;
       flags[q] = f;
+      // The usual page, freed by the last branch below, told by one test of its flags: in the swap
+      // cache and nothing else (not to be discarded, named, dirtied or referenced meanwhile).
+      if ((f & WRITTEN_FLAGS) === Flag.SwapCache && !pt.isPinned(q)) {
+        s.freeFrame(q, State.Swapped);
+        continue;
+      }
       if (f & Flag.DiscardOnLoad) {
         this.swapCache.freeSlot(q);
         flags[q] = 0;
@@ -567,6 +574,9 @@ export function addPages(sum: number, n: number): number {
   for (let i = 0; i < n; i++) sum++;
   return sum;
 }
+
+/** The flags writebackDone() tells its pages' fates by (see there). */
+const WRITTEN_FLAGS = Flag.DiscardOnLoad | Flag.Named | Flag.SwapCache | Flag.Dirty | Flag.Referenced;
 
 /** Batches up to this long are sorted by insertion (quadratic at worst, so never a long one). */
 const INSERTION_SORT_MAX = 64;
