@@ -75,6 +75,11 @@ export class Reclaim {
    * `writeCount` entries (reused, written by index: emptying it would give its room back).
    */
   private readonly writeBatch: number[] = [];
+  /**
+   * The swap slot of each page of writeBatch, at the same index: the batch is sorted and cut into
+   * runs by slot, and reading the slot here is one load where the page table's is two.
+   */
+  private readonly writeSlots: number[] = [];
   private writeCount = 0;
   /** Each zone's share of the host's memory (zoneWeights normalised): its share of the watermarks. */
   private readonly zoneShare: Float64Array;
@@ -357,7 +362,8 @@ export class Reclaim {
     const type = file ? 1 : 0;
     const list = file ? LruList.InactiveFile : LruList.InactiveAnon;
     const active = file ? LruList.ActiveFile : LruList.ActiveAnon;
-    let reclaimed = 0;
+    // Pages freed at once; those written to swap are counted from the batch after the loop.
+    let freed = 0;
     const keep = this.keepScratch;
     let kept = 0;
     // The whole batch taken from the tail first: nothing below puts a page back on `list` before the
@@ -371,22 +377,20 @@ export class Reclaim {
     const state = pt.state;
     const firstVmmPage = this.s.firstVmmPage;
     const writeBatch = this.writeBatch;
-    // Counted in locals and stored once (see shrinkActive): nothing in the loop reads them.
-    let scanned = this.recentScanned[type]!;
+    const writeSlots = this.writeSlots;
+    // Counted in locals and stored once (see shrinkActive): nothing in the loop reads them. Every
+    // page taken counts as scanned: the count grows by `m` after the loop (see addPages).
     let rotated = this.recentRotated[type]!;
-    let writeCount = this.writeCount;
-    let writeback = 0;
-    let namedDrops = 0;
-    let swapRewrites = 0;
-    let silentSwapWrites = 0;
-    let swapSlotsReleased = 0;
+    const writeCountBefore = this.writeCount;
+    let writeCount = writeCountBefore;
+    // The rarer counts (named drops, rewrites, silent writes, slots given up) go to the counters
+    // where they happen: as locals they were four more values the loop carried.
     // Pages activated, in order, written over the front of `taken` and pushed in one batch after
     // the loop (see shrinkActive). An anonymous page that finds swap full joins them: its list is
     // `active` then.
     let activated = 0;
     for (let i = 0; i < m; i++) {
       const p = taken[i]!;
-      scanned++;
       const f = flags[p]!;
       if (pt.isPinned(p) || state[p] !== State.Resident) {
         keep[kept++] = p;
@@ -399,7 +403,7 @@ export class Reclaim {
           rotated++;
           // activate_locked: a page kept in memory gives its slot back when swap is filling up.
           if (f & Flag.SwapCache && !file && this.swapCache.mostlyUsed()) {
-            swapSlotsReleased++;
+            counters.swapSlotsReleased++;
             this.swapCache.giveUpSlot(p, flags[p]);
           }
           taken[activated++] = p;
@@ -413,21 +417,20 @@ export class Reclaim {
         // A clean file-backed page: the image (or QEMU's executable) has the content, nothing is
         // written. The Mapper's named pages leave this way.
         flags[p] = f & Flag.Named;
-        namedDrops++;
+        counters.namedDrops++;
         this.s.freeUnlisted(p, State.InImage);
-        reclaimed++;
+        freed++;
       } else if (f & Flag.SwapCache && !(f & Flag.Dirty)) {
         flags[p] = 0;
         this.s.freeUnlisted(p, State.Swapped);
-        reclaimed++;
+        freed++;
       } else if (f & Flag.SwapCache) {
         // Dirty but still in the swap cache: pageout() writes it to the slot it already has.
         flags[p] = Flag.SwapCache | Flag.Writeback;
-        writeback++;
-        swapRewrites++;
-        if (pt.isLinked(p)) silentSwapWrites++;
+        counters.swapRewrites++;
+        if (pt.isLinked(p)) counters.silentSwapWrites++;
+        writeSlots[writeCount] = pt.slot[p]!;
         writeBatch[writeCount++] = p;
-        reclaimed++;
       } else {
         const s = swap.allocate(p) as number;
         if (s === NONE) {
@@ -437,52 +440,52 @@ export class Reclaim {
         }
         pt.slot[p] = s;
         flags[p] = Flag.SwapCache | Flag.Writeback;
-        writeback++;
-        if (pt.isLinked(p)) silentSwapWrites++;
+        if (pt.isLinked(p)) counters.silentSwapWrites++;
+        writeSlots[writeCount] = s;
         writeBatch[writeCount++] = p;
-        reclaimed++;
       }
     }
-    this.recentScanned[type] = scanned;
+    this.recentScanned[type] = addPages(this.recentScanned[type]!, m);
     this.recentRotated[type] = rotated;
     this.writeCount = writeCount;
-    frames.writeback += writeback;
-    counters.namedDrops += namedDrops;
-    counters.swapRewrites += swapRewrites;
-    counters.silentSwapWrites += silentSwapWrites;
-    counters.swapSlotsReleased += swapSlotsReleased;
+    // Every page added to the write batch is under writeback now, and counts as reclaimed.
+    const written = writeCount - writeCountBefore;
+    frames.writeback += written;
     lru.pushMany(zone, active, taken, activated);
     lru.pushMany(zone, list, keep, kept);
-    return reclaimed;
+    return freed + written;
   }
 
   /** Writes the pass's dirty anonymous pages, one write per run of consecutive slots. */
   private flushWriteBatch(): void {
     const pages = this.writeBatch;
+    const slots = this.writeSlots;
     const n = this.writeCount;
     if (n === 0) return;
     this.writeCount = 0;
-    const slot = this.s.pt.slot;
     // Usually nearly in slot order (fresh slots come in ascending runs; pages written back to the
     // slots they kept fall in between): a direct reclaim pass's batch (a few dozen pages) is sorted
     // in place, where Array.prototype.sort would copy it on every pass; a global scan's, which may
     // be thousands of pages, by the builtin. Slots are distinct, so both give the one slot order.
     if (n > INSERTION_SORT_MAX) {
+      const slot = this.s.pt.slot;
       pages.length = n;
       pages.sort((a, b) => slot[a]! - slot[b]!);
-    } else insertionSortBySlot(pages, n, slot);
+      for (let i = 0; i < n; i++) slots[i] = slot[pages[i]!]!;
+    } else insertionSortBySlot(pages, slots, n);
     let from = 0;
     for (let i = 1; i <= n; i++) {
-      if (i < n && slot[pages[i]!] === slot[pages[i - 1]!]! + 1) continue;
+      if (i < n && slots[i] === slots[i - 1]! + 1) continue;
       const run = copyRun(pages, from, i);
-      this.s.io.emitWrite(run, slot[run[0]!]!);
+      this.s.io.emitWrite(run, slots[from]!);
       from = i;
     }
   }
 
   /** The swap write of `pages` is done (end_page_writeback): each page is freed or stays. */
   writebackDone(pages: readonly number[]): void {
-    const { pt, frames } = this.s;
+    const s = this.s;
+    const { pt, frames } = s;
     // Held in a local: each read through `pt` re-checks its shape.
     const flags = pt.flags;
     // Every page leaves writeback: counted once (nothing below reads the count).
@@ -491,6 +494,12 @@ export class Reclaim {
       const q = pages[i]!;
       const f = flags[q]! & ~Flag.Writeback;
       flags[q] = f;
+      // The usual page, freed by the last branch below, told by one test of its flags: in the swap
+      // cache and nothing else (not to be discarded, named, dirtied or referenced meanwhile).
+      if ((f & WRITTEN_FLAGS) === Flag.SwapCache && !pt.isPinned(q)) {
+        s.freeFrame(q, State.Swapped);
+        continue;
+      }
       if (f & Flag.DiscardOnLoad) {
         this.swapCache.freeSlot(q);
         flags[q] = 0;
@@ -539,26 +548,56 @@ export class Reclaim {
  */
 function scanCount(size: number, prio: number, forceScan: boolean, batch: number, fraction: number): number {
   if (prio === 0) return size;
+  // A list with no share of the pass (file pages when there are none, anonymous ones when swap is
+  // full) scans nothing: what the product below gives, without computing it.
+  if (fraction === 0) return 0;
   // size / 2 ** prio rounded down, as an integer shift: a list's size is a whole number of pages
   // below 2 ** 32, and prio is 1..12 here.
   let scan = size >>> prio;
   if (scan === 0 && forceScan) scan = Math.min(size, batch);
-  return Math.floor(scan * fraction);
+  // Rounded down as an integer: scan * fraction is at least 0 and below 2^31 (a list of fewer than
+  // 2^32 pages, shifted by at least 1, or a batch), where truncation is Math.floor, and the targets
+  // stay integers in the loop that counts them down.
+  return (scan * fraction) | 0;
 }
+
+/**
+ * `sum` + 1, `n` times over, in floating point: what counting `n` pages one by one gives, to the last
+ * bit. The recent scan counts are whole numbers of pages plus fractions left by get_scan_count()'s
+ * halvings. Adding whole numbers to such a sum is exact until it crosses a power of two, where it is
+ * rounded once; when `sum` >= `n` the additions cross at most one, so one addition of `n` rounds the
+ * same (the sums here are far below 2^50, where whole numbers are multiples of every rounding step).
+ * A smaller sum may cross several, each rounded: there it is counted one by one.
+ */
+export function addPages(sum: number, n: number): number {
+  if (sum >= n) return sum + n;
+  for (let i = 0; i < n; i++) sum++;
+  return sum;
+}
+
+/** The flags writebackDone() tells its pages' fates by (see there). */
+const WRITTEN_FLAGS = Flag.DiscardOnLoad | Flag.Named | Flag.SwapCache | Flag.Dirty | Flag.Referenced;
 
 /** Batches up to this long are sorted by insertion (quadratic at worst, so never a long one). */
 const INSERTION_SORT_MAX = 64;
 
-/** Sorts the first `n` pages in place by their slots, each moved down past the larger slots before it. */
-function insertionSortBySlot(pages: number[], n: number, slot: Int32Array): void {
+/**
+ * Sorts the first `n` pages in place by their slots (`slots[i]` is the slot of `pages[i]`, and moves
+ * with it), each moved down past the larger slots before it. A page already above the one before it
+ * (the usual case) costs one comparison.
+ */
+export function insertionSortBySlot(pages: number[], slots: number[], n: number): void {
   for (let i = 1; i < n; i++) {
+    const s = slots[i]!;
+    if (slots[i - 1]! < s) continue;
     const q = pages[i]!;
-    const s = slot[q]!;
     let j = i - 1;
-    while (j >= 0 && slot[pages[j]!]! > s) {
+    while (j >= 0 && slots[j]! > s) {
       pages[j + 1] = pages[j]!;
+      slots[j + 1] = slots[j]!;
       j--;
     }
     pages[j + 1] = q;
+    slots[j + 1] = s;
   }
 }
