@@ -494,8 +494,9 @@ export class Reclaim {
       const q = pages[i]!;
       const f = flags[q]! & ~Flag.Writeback;
       flags[q] = f;
-      // The usual page, freed by the last branch below, told by one test of its flags: in the swap
-      // cache and nothing else (not to be discarded, named, dirtied or referenced meanwhile).
+      // The usual page, told by one test of its flags: in the swap cache and nothing else (not to be
+      // discarded, named, dirtied or referenced meanwhile) and not pinned. It is freed; every other
+      // page takes one of the rarer fates below.
       if ((f & WRITTEN_FLAGS) === Flag.SwapCache && !pt.isPinned(q)) {
         s.freeFrame(q, State.Swapped);
         continue;
@@ -510,11 +511,10 @@ export class Reclaim {
         flags[q] &= ~Flag.SwapCache;
         if (!(f & Flag.Named)) flags[q] |= Flag.Dirty;
         this.s.put(f & Flag.Named ? LruList.InactiveFile : LruList.ActiveAnon, q);
-      } else if (f & (Flag.Dirty | Flag.Referenced) || pt.isPinned(q)) {
-        // Touched (or pinned by a device) during writeback: the page stays and keeps its slot.
-        this.s.put(LruList.ActiveAnon, q);
       } else {
-        this.s.freeFrame(q, State.Swapped);
+        // Dirtied, referenced or pinned by a device during writeback (the first test let none of the
+        // others through): the page stays and keeps its slot.
+        this.s.put(LruList.ActiveAnon, q);
       }
     }
   }
