@@ -164,8 +164,8 @@ export class PageIn {
   /**
    * The read action of entries `from` .. `to` - 1 of the window, with copies of them. A run of one
    * page, half the runs the swapping path reads (slot allocation fills holes one slot at a time),
-   * or of two (a sixth), is copied here without a call: copyRun is too large to be inlined, and its call, argument checks
-   * and jump table cost more than the two one-entry arrays themselves.
+   * or of two (a sixth), is copied here without a call: copyRun is too large to be inlined, and its
+   * call, argument checks and jump table cost more than the small arrays themselves.
    */
   private emitRun(source: ReadSource, pages: number[], units: number[], from: number, to: number): void {
     const n = to - from;
